@@ -1,0 +1,151 @@
+// The hub contract: the only thing the renderer and the preload know of the core.
+// The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
+// (browser displays, remote consoles), always as JSON text so both ends check one encoding.
+import { z } from 'zod';
+import { Contact, Feed, Hall, Lat, Link, Lon, Place, Typhoon, Unit, UnitStatus } from './domain.ts';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+
+/** Topics and the schema of the entities each one holds (keyed by `id`). */
+export const TOPIC_SCHEMAS = {
+  hall: Hall,
+  places: Place,
+  units: Unit,
+  contacts: Contact,
+  typhoons: Typhoon,
+  feeds: Feed,
+  link: Link,
+} as const;
+export type TopicName = keyof typeof TOPIC_SCHEMAS;
+export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
+export const TopicName = z.enum(TOPICS as [TopicName, ...TopicName[]]);
+export type TopicEntity<T extends TopicName> = z.infer<(typeof TOPIC_SCHEMAS)[T]>;
+
+export const ROLES = ['globe', 'wall', 'calls', 'board'] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+
+// ---- commands: name -> args schema, result schema -------------------------------------------
+
+const Empty = z.object({}).strict();
+const EventRecord = z.object({
+  id: z.number().int(),
+  ts: z.number().int(),
+  kind: z.string(),
+  subject: z.string(),
+  payload: z.unknown(),
+  origin: z.string(),
+});
+export type EventRecord = z.infer<typeof EventRecord>;
+
+export const COMMANDS = {
+  /** Round trip and server clock, for the status bar's clock skew and for tests. */
+  'hall.ping': { args: Empty, result: z.object({ now: z.number().int() }) },
+  'unit.move': {
+    args: z.object({ id: z.string().min(1).max(64), lat: Lat, lon: Lon, alt: z.number().min(-500).max(20000).nullable().optional() }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  'unit.setStatus': {
+    args: z.object({ id: z.string().min(1).max(64), status: UnitStatus }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Role per display key; the Electron shell saves it when the operator moves a role. */
+  'layout.save': {
+    args: z.object({ assignments: z.record(z.string().max(128), Role) }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** The journal in order, for after-action review and for the province's replay. */
+  'journal.read': {
+    args: z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) }).strict(),
+    result: z.object({ events: z.array(EventRecord), last: z.number().int() }),
+  },
+} as const;
+export type CommandName = keyof typeof COMMANDS;
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+export type CommandArgs<C extends CommandName> = z.infer<(typeof COMMANDS)[C]['args']>;
+export type CommandResult<C extends CommandName> = z.infer<(typeof COMMANDS)[C]['result']>;
+
+export const ERROR_CODES = [
+  'bad_frame', // not JSON, not an object
+  'bad_message', // JSON but not a valid message
+  'unknown_topic',
+  'unknown_command',
+  'invalid_args',
+  'not_found',
+  'unauthorized',
+  'too_large',
+  'rate_limited',
+  'unavailable', // the store refused the write (disk full, closed); nothing was changed
+  'internal',
+] as const;
+export const ErrorCode = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+export const HubErrorBody = z.object({ code: ErrorCode, message: z.string().max(2000) });
+export type HubErrorBody = z.infer<typeof HubErrorBody>;
+
+// ---- messages ---------------------------------------------------------------------------------
+
+const Id = z.string().min(1).max(64);
+const Seq = z.number().int().min(0);
+
+export const ClientMessage = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('hello'), v: z.number().int(), client: z.string().max(128) }).strict(),
+  /** `since` (with the epoch it belongs to) asks for the deltas after it instead of a snapshot. */
+  z.object({ t: z.literal('sub'), topic: TopicName, since: z.object({ epoch: Id, seq: Seq }).strict().optional() }).strict(),
+  z.object({ t: z.literal('unsub'), topic: TopicName }).strict(),
+  z.object({ t: z.literal('cmd'), id: Id, name: z.string().max(64), args: z.unknown() }).strict(),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export const DeltaOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('put'), id: Id, value: z.unknown() }),
+  z.object({ op: z.literal('del'), id: Id }),
+]);
+export type DeltaOp = z.infer<typeof DeltaOp>;
+
+export const ServerMessage = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('welcome'), v: z.number().int(), epoch: Id, server: z.string(), topics: z.array(TopicName), commands: z.array(z.string()) }),
+  /** The whole topic at `seq`. Deltas that follow carry seq+1, seq+2, … with no gap. */
+  z.object({ t: z.literal('snapshot'), topic: TopicName, epoch: Id, seq: Seq, items: z.array(z.unknown()) }),
+  z.object({ t: z.literal('delta'), topic: TopicName, epoch: Id, seq: Seq, ops: z.array(DeltaOp) }),
+  /** Answer to `sub` with `since` when the client is already current. */
+  z.object({ t: z.literal('current'), topic: TopicName, epoch: Id, seq: Seq }),
+  z.discriminatedUnion('ok', [
+    z.object({ t: z.literal('result'), id: Id, ok: z.literal(true), value: z.unknown() }),
+    z.object({ t: z.literal('result'), id: Id, ok: z.literal(false), error: HubErrorBody }),
+  ]),
+  /** A protocol error not tied to a command (bad frame, unknown topic). */
+  z.object({ t: z.literal('error'), error: HubErrorBody }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Parse a frame from text, never throwing: the caller counts and answers the failure. */
+export function parseFrame<T>(schema: z.ZodType<T>, text: string, maxBytes: number): { ok: true; msg: T } | { ok: false; error: HubErrorBody } {
+  // String length in UTF-16 units bounds the UTF-8 size from below; the transports enforce bytes.
+  if (text.length > maxBytes) return { ok: false, error: { code: 'too_large', message: `frame of ${text.length} characters exceeds ${maxBytes}` } };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: { code: 'bad_frame', message: 'frame is not JSON' } };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { code: 'bad_frame', message: 'frame is not a JSON object' } };
+  const r = schema.safeParse(raw);
+  if (!r.success) return { ok: false, error: { code: 'bad_message', message: describeIssues(r.error) } };
+  return { ok: true, msg: r.data };
+}
+
+export function describeIssues(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ')
+    .slice(0, 1000);
+}
+
+/** Which schema a command's args are checked against; undefined for an unknown command. */
+export function commandSpec(name: string): (typeof COMMANDS)[CommandName] | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
+}

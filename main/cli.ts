@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// The `beacon` command. `npm run serve -- --data DIR --port PORT` and `npm run beacon -- <command>`.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HallCore } from './core/hall.ts';
+import { defaultDataDir, packageRoot } from './core/paths.ts';
+import { accessToken, isLoopbackHost } from './core/security.ts';
+import { startServer } from './server/server.ts';
+
+const HELP = `beacon — the hall core of Beacon (烽火)
+
+Usage:
+  beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR]
+      Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
+      (/hub) on the same port, and the read-only API (/api/health, /api/topics).
+      Binds 127.0.0.1 unless --host says otherwise; a non-loopback bind requires the
+      access token (see 'beacon token'). Prints "listening on URL" when ready.
+  beacon token [--data DIR]
+      Print the access token remote consoles and browser displays must present
+      (created on first use, stored in DIR/access-token).
+  beacon --help
+
+Options:
+  --data DIR     data directory (default ${defaultDataDir()}); created and seeded with the
+                 Zhejiang demonstration scenario when empty
+  --host HOST    address to bind (default 127.0.0.1)
+  --port PORT    TCP port (default 8600; 0 picks a free one)
+  --static DIR   built renderer to serve (default out/renderer)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd ? 0 : 1;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      data: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8600' },
+      static: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const dataDir = values.data ?? defaultDataDir();
+  if (cmd === 'token') {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dataDir, { recursive: true });
+    process.stdout.write(accessToken(dataDir) + '\n');
+    return 0;
+  }
+  if (cmd !== 'serve') {
+    process.stderr.write(`beacon: unknown command '${cmd}'\n\n${HELP}`);
+    return 2;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`beacon: --port must be 0..65535, not '${values.port}'\n`);
+    return 2;
+  }
+  const staticDir = values.static ?? join(packageRoot(), 'out', 'renderer');
+  if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
+  const core = await HallCore.start({ dataDir });
+  const host = values.host!;
+  const token = isLoopbackHost(host) ? null : accessToken(dataDir);
+  const server = await startServer({ core, host, port, staticDir, token });
+  process.stdout.write(`data in ${dataDir}\n`);
+  if (token) process.stdout.write(`remote displays need the access token: open ${server.url}/?token=<token> (beacon token --data ${dataDir})\n`);
+  process.stdout.write(`listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stdout.write('shutting down\n');
+  await server.close();
+  await core.dispose();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`beacon: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,42 @@
+// Command handlers: one per contract command. Args arrive already validated against the contract.
+import type { CommandArgs, CommandName, CommandResult } from '../../common/contract.ts';
+import type { Unit } from '../../common/domain.ts';
+import type { HallCore } from './hall.ts';
+import { HubError, type CommandContext, type CommandHandler } from './hub/hub.ts';
+
+type Handlers = { [C in CommandName]: (args: CommandArgs<C>, ctx: CommandContext) => Promise<CommandResult<C>> };
+
+export function makeCommandHandler(core: HallCore): CommandHandler {
+  const unit = (id: string): Unit => {
+    const u = core.get<Unit>('units', id);
+    if (!u) throw new HubError('not_found', `no unit ${id}`);
+    return u;
+  };
+  const handlers: Handlers = {
+    'hall.ping': async () => ({ now: Date.now() }),
+    'unit.move': async ({ id, lat, lon, alt }, ctx) => {
+      const u = unit(id);
+      const event = await core.record('unit.moved', `unit:${id}`, { id, lat, lon, alt: alt ?? u.alt, at: Date.now() }, ctx.origin);
+      return { id, event: event ?? 0 };
+    },
+    'unit.setStatus': async ({ id, status }, ctx) => {
+      unit(id);
+      const event = await core.record('unit.status', `unit:${id}`, { id, status, at: Date.now() }, ctx.origin);
+      return { id, event: event ?? 0 };
+    },
+    'layout.save': async ({ assignments }, ctx) => {
+      const event = await core.record('layout.saved', 'layout:default', { id: 'default', assignments }, ctx.origin);
+      return { event: event ?? 0 };
+    },
+    'journal.read': async ({ after, limit }) => {
+      const rows = await core.store.api.readJournal(after, limit);
+      const events = rows.map(({ key: _key, ...r }) => r);
+      return { events, last: events.length ? events[events.length - 1]!.id : after };
+    },
+  };
+  return (name, args, ctx) => {
+    const h = handlers[name as CommandName] as ((a: unknown, c: CommandContext) => Promise<unknown>) | undefined;
+    if (!h) return Promise.reject(new HubError('unknown_command', `unknown command ${name}`));
+    return h(args, ctx);
+  };
+}

@@ -1,0 +1,191 @@
+// The hall core: plain Node, no Electron. Owns the store (in its worker), the live state, the hub.
+// A change is: validate -> reduce to table ops -> apply to live state -> commit (journal + projections,
+// one transaction per batch) -> publish to the hub. Displays only see what is durable.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeltaOp, TopicName } from '../../common/contract.ts';
+import type { Link } from '../../common/domain.ts';
+import { StoreClient } from '../../native/store/client.ts';
+import { TABLES, type TableName } from '../../native/store/repositories.ts';
+import type { CommitEntry, TableOp } from '../../native/store/store.ts';
+import { makeCommandHandler } from './commands.ts';
+import { Hub, HubError, type HubOptions } from './hub/hub.ts';
+import { type EventKind, type EventPayload, reduce, ReduceError } from './journal/events.ts';
+import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
+
+/** Tables whose rows are served as hub topics of the same name. */
+const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
+  hall: 'hall',
+  places: 'places',
+  units: 'units',
+  contacts: 'contacts',
+  typhoons: 'typhoons',
+  feeds: 'feeds',
+};
+
+export interface HallOptions {
+  dataDir: string;
+  hub?: HubOptions;
+  /** Seed the demonstration scenario into an empty data directory. @default true */
+  seed?: boolean;
+  /** Largest number of events committed in one transaction. @default 5000 */
+  maxBatch?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  entry: CommitEntry;
+  resolve: (id: number | null) => void;
+  reject: (e: Error) => void;
+}
+
+export class HallCore {
+  readonly hub: Hub;
+  readonly store: StoreClient;
+  readonly dataDir: string;
+  readonly startedAt: number;
+  private readonly state = new Map<TableName, Map<string, Record<string, unknown>>>();
+  private queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+  private readonly maxBatch: number;
+  private readonly now: () => number;
+  readonly counters = { events: 0, batches: 0, commitFailures: 0 };
+
+  private constructor(dataDir: string, store: StoreClient, opts: HallOptions) {
+    this.dataDir = dataDir;
+    this.store = store;
+    this.hub = new Hub({ server: 'beacon', ...opts.hub });
+    this.maxBatch = opts.maxBatch ?? 5000;
+    this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    this.hub.onCommand(makeCommandHandler(this));
+  }
+
+  static async start(opts: HallOptions): Promise<HallCore> {
+    mkdirSync(opts.dataDir, { recursive: true });
+    const store = await StoreClient.open(join(opts.dataDir, 'beacon.sqlite'));
+    const core = new HallCore(opts.dataDir, store, opts);
+    try {
+      await core.loadState();
+      if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
+      const wan: Link = { id: 'wan', state: 'unknown', since: null, detail: 'no link monitor configured' };
+      core.hub.replace('link', [wan]);
+      core.hub.flush();
+    } catch (err) {
+      await store.dispose();
+      throw err;
+    }
+    return core;
+  }
+
+  get<T = Record<string, unknown>>(table: TableName, id: string): T | undefined {
+    return this.state.get(table)!.get(id) as T | undefined;
+  }
+
+  all<T = Record<string, unknown>>(table: TableName): T[] {
+    return [...this.state.get(table)!.values()] as T[];
+  }
+
+  /** Record one change. Resolves with its journal id once it is durable and published. */
+  record<K extends EventKind>(kind: K, subject: string, payload: EventPayload<K>, origin: string, key?: string): Promise<number | null> {
+    return this.recordMany([{ kind, subject, payload }], origin, key ? [key] : undefined).then((ids) => ids[0]!);
+  }
+
+  recordMany(events: { kind: EventKind; subject: string; payload: unknown }[], origin: string, keys?: string[]): Promise<(number | null)[]> {
+    const ts = this.now();
+    const promises: Promise<number | null>[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const { kind, subject, payload } = events[i]!;
+      let ops: TableOp[];
+      try {
+        ops = reduce(kind, payload, (t, id) => this.state.get(t)!.get(id));
+      } catch (err) {
+        if (err instanceof ReduceError) throw new HubError(err.code, err.message);
+        throw err;
+      }
+      // Applied to the live state now so the next change reduces against it; published after commit.
+      this.applyToState(ops);
+      const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops };
+      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, resolve, reject })));
+    }
+    this.scheduleDrain();
+    return Promise.all(promises);
+  }
+
+  stats() {
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats() };
+  }
+
+  async dispose(): Promise<void> {
+    while (this.draining) await this.draining;
+    this.hub.dispose();
+    await this.store.dispose();
+  }
+
+  private applyToState(ops: TableOp[]): void {
+    for (const op of ops) {
+      const m = this.state.get(op.table)!;
+      if (op.op === 'put') m.set(op.id, op.value!);
+      else m.delete(op.id);
+    }
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining) return;
+    // setImmediate: everything recorded in this turn of the loop goes into one transaction.
+    this.draining = new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          const ids = await this.store.api.commit(batch.map((p) => p.entry));
+          this.counters.batches += 1;
+          this.counters.events += batch.length;
+          const byTopic = new Map<TopicName, DeltaOp[]>();
+          batch.forEach((p, i) => {
+            if (ids[i] === null) return; // already stored under its idempotency key: nothing changed
+            for (const op of p.entry.ops) {
+              const topic = TOPIC_OF[op.table];
+              if (!topic) continue;
+              let list = byTopic.get(topic);
+              if (!list) byTopic.set(topic, (list = []));
+              list.push(op.op === 'put' ? { op: 'put', id: op.id, value: op.value } : { op: 'del', id: op.id });
+            }
+          });
+          for (const [topic, ops] of byTopic) this.hub.publish(topic, ops);
+          batch.forEach((p, i) => p.resolve(ids[i] ?? null));
+        } catch (err) {
+          // The write did not happen (disk full, file gone): say so to every caller, and put the live
+          // state back to what is stored so displays never show a change the hall does not hold.
+          this.counters.commitFailures += 1;
+          const e = new HubError('unavailable', `the store refused the change: ${(err as Error).message}`);
+          const rest = this.queue.splice(0);
+          for (const p of [...batch, ...rest]) p.reject(e);
+          await this.loadState().catch(() => undefined);
+        }
+      }
+    } finally {
+      this.draining = null;
+      if (this.queue.length > 0) this.scheduleDrain();
+    }
+  }
+
+  private async loadState(): Promise<void> {
+    const tables = await this.store.api.loadTables();
+    for (const t of TABLES) {
+      const m = new Map<string, Record<string, unknown>>();
+      for (const row of tables[t] as Record<string, unknown>[]) m.set(String(row.id), row);
+      this.state.set(t, m);
+      const topic = TOPIC_OF[t];
+      if (topic) this.hub.replace(topic, m.values() as Iterable<{ id: string }>);
+    }
+  }
+
+  private async seed(): Promise<void> {
+    const events = zhejiangScenario(this.now());
+    await this.recordMany(events, 'seed', events.map((e) => `${SCENARIO_ID}:${e.subject}`));
+  }
+}

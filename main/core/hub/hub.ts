@@ -1,0 +1,360 @@
+// The hub: named topics, each served as a snapshot followed by ordered deltas with sequence numbers,
+// and commands with typed results. Transports (MessagePort, WebSocket) hand it text frames through a
+// Connection; everything it receives is validated against the contract in common/.
+import { randomUUID } from 'node:crypto';
+import {
+  ClientMessage,
+  COMMAND_NAMES,
+  commandSpec,
+  describeIssues,
+  ERROR_CODES,
+  type DeltaOp,
+  type ErrorCode,
+  type HubErrorBody,
+  MAX_CLIENT_FRAME_BYTES,
+  parseFrame,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type TopicName,
+  TOPICS,
+} from '../../../common/contract.ts';
+
+export class HubError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** One end of a transport, as the hub sees it. */
+export interface Connection {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued but not yet written (WebSocket); used to cut off a client that cannot keep up. */
+  buffered(): number;
+  /** Who is on the other end, for the journal's origin and the logs. */
+  readonly origin: string;
+}
+
+export interface CommandContext {
+  origin: string;
+  session: string;
+}
+export type CommandHandler = (name: string, args: unknown, ctx: CommandContext) => Promise<unknown>;
+
+export interface HubOptions {
+  /** Deltas are batched per tick: all changes of one topic within a tick go out as one message.
+   *  @default 50 */
+  tickMs?: number;
+  /** Deltas kept per topic so a client that reconnects can resume without a snapshot. @default 1000 */
+  historyLimit?: number;
+  /** A client with more than this many bytes queued is disconnected (it resumes on reconnect). @default 16 MiB */
+  maxBufferedBytes?: number;
+  /** Bad frames tolerated per session within `badFrameWindowMs` before it is closed. @default 20 */
+  maxBadFrames?: number;
+  badFrameWindowMs?: number;
+  server?: string;
+}
+
+/** Close codes, documented in docs/protocol.md. */
+export const CLOSE = {
+  protocolVersion: 4002,
+  tooManyBadFrames: 4008,
+  tooSlow: 4009,
+  shuttingDown: 1001,
+} as const;
+
+interface TopicState {
+  items: Map<string, unknown>;
+  seq: number;
+  pending: Map<string, DeltaOp>;
+  history: { seq: number; text: string }[];
+  subscribers: Set<Session>;
+}
+
+export interface HubStats {
+  sessions: number;
+  framesIn: number;
+  framesOut: number;
+  commands: number;
+  errors: Partial<Record<ErrorCode, number>>;
+  closedSlow: number;
+  topics: Record<string, { seq: number; items: number; subscribers: number }>;
+}
+
+export class Hub {
+  readonly epoch = randomUUID();
+  private readonly topics = new Map<TopicName, TopicState>();
+  private readonly sessions = new Set<Session>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly opts: Required<HubOptions>;
+  private handler: CommandHandler = async (name) => {
+    throw new HubError('unknown_command', `no handler for ${name}`);
+  };
+  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, errors: {} as Partial<Record<ErrorCode, number>> };
+
+  constructor(opts: HubOptions = {}) {
+    this.opts = {
+      tickMs: 50,
+      historyLimit: 1000,
+      maxBufferedBytes: 16 * 1024 * 1024,
+      maxBadFrames: 20,
+      badFrameWindowMs: 10_000,
+      server: 'beacon',
+      ...opts,
+    };
+    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), history: [], subscribers: new Set() });
+  }
+
+  onCommand(handler: CommandHandler): void {
+    this.handler = handler;
+  }
+
+  /** Replace a topic's content (start-up, or a resync after a failed write); subscribers get the
+   *  difference as an ordinary delta, so their sequence stays unbroken. */
+  replace(topic: TopicName, items: Iterable<{ id: string }>): void {
+    const next = new Map<string, unknown>();
+    for (const it of items) next.set(it.id, it);
+    const t = this.topic(topic);
+    const ops: DeltaOp[] = [];
+    for (const id of t.items.keys()) if (!next.has(id)) ops.push({ op: 'del', id });
+    for (const [id, value] of next) if (t.items.get(id) !== value) ops.push({ op: 'put', id, value });
+    this.publish(topic, ops);
+  }
+
+  /** Queue changes; they go out at the end of the tick, coalesced per id (last write wins). */
+  publish(topic: TopicName, ops: readonly DeltaOp[]): void {
+    if (ops.length === 0) return;
+    const t = this.topic(topic);
+    for (const op of ops) {
+      t.pending.delete(op.id); // re-insert so the coalesced op keeps the order of the last change
+      t.pending.set(op.id, op);
+    }
+    this.scheduleFlush();
+  }
+
+  get(topic: TopicName, id: string): unknown {
+    const t = this.topic(topic);
+    const p = t.pending.get(id);
+    if (p) return p.op === 'put' ? p.value : undefined;
+    return t.items.get(id);
+  }
+
+  items(topic: TopicName): unknown[] {
+    return [...this.topic(topic).items.values()];
+  }
+
+  seq(topic: TopicName): number {
+    return this.topic(topic).seq;
+  }
+
+  /** Send every pending delta now (also used by tests and at shutdown). */
+  flush(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    for (const [name, t] of this.topics) {
+      if (t.pending.size === 0) continue;
+      const ops = [...t.pending.values()];
+      t.pending.clear();
+      for (const op of ops) {
+        if (op.op === 'put') t.items.set(op.id, op.value);
+        else t.items.delete(op.id);
+      }
+      t.seq += 1;
+      // Serialised once, sent to every subscriber: the cost does not grow with the number of displays.
+      const text = JSON.stringify({ t: 'delta', topic: name, epoch: this.epoch, seq: t.seq, ops } satisfies ServerMessage);
+      t.history.push({ seq: t.seq, text });
+      if (t.history.length > this.opts.historyLimit) t.history.splice(0, t.history.length - this.opts.historyLimit);
+      for (const s of t.subscribers) s.sendText(text);
+    }
+  }
+
+  connect(conn: Connection): Session {
+    const s = new Session(this, conn, this.opts);
+    this.sessions.add(s);
+    return s;
+  }
+
+  stats(): HubStats {
+    const topics: HubStats['topics'] = {};
+    for (const [n, t] of this.topics) topics[n] = { seq: t.seq, items: t.items.size, subscribers: t.subscribers.size };
+    return { sessions: this.sessions.size, ...this.counters, errors: { ...this.counters.errors }, topics };
+  }
+
+  dispose(): void {
+    this.flush();
+    for (const s of [...this.sessions]) s.close(CLOSE.shuttingDown, 'hub shutting down');
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  // ---- used by Session --------------------------------------------------------------------
+
+  /** @internal */
+  countError(code: ErrorCode): void {
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
+  }
+
+  /** @internal */
+  subscribe(s: Session, topic: TopicName, since?: { epoch: string; seq: number }): void {
+    const t = this.topic(topic);
+    t.subscribers.add(s);
+    if (since && since.epoch === this.epoch && since.seq <= t.seq) {
+      if (since.seq === t.seq) {
+        s.send({ t: 'current', topic, epoch: this.epoch, seq: t.seq });
+        return;
+      }
+      const first = t.history[0];
+      if (first && first.seq <= since.seq + 1) {
+        // Resume: replay exactly the deltas the client missed, in order, then it is live again.
+        for (const h of t.history) if (h.seq > since.seq) s.sendText(h.text);
+        return;
+      }
+    }
+    s.send({ t: 'snapshot', topic, epoch: this.epoch, seq: t.seq, items: [...t.items.values()] });
+  }
+
+  /** @internal */
+  unsubscribe(s: Session, topic: TopicName): void {
+    this.topic(topic).subscribers.delete(s);
+  }
+
+  /** @internal */
+  detach(s: Session): void {
+    this.sessions.delete(s);
+    for (const t of this.topics.values()) t.subscribers.delete(s);
+  }
+
+  /** @internal */
+  runCommand(name: string, args: unknown, ctx: CommandContext): Promise<unknown> {
+    this.counters.commands += 1;
+    return this.handler(name, args, ctx);
+  }
+
+  private topic(name: TopicName): TopicState {
+    const t = this.topics.get(name);
+    if (!t) throw new HubError('unknown_topic', `unknown topic ${name}`);
+    return t;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, this.opts.tickMs);
+  }
+}
+
+/** One client connection: its subscriptions, its bad-frame budget, its command calls. */
+export class Session {
+  readonly id = randomUUID();
+  private greeted = false;
+  private closed = false;
+  private badFrames: number[] = [];
+  private readonly hub: Hub;
+  private readonly conn: Connection;
+  private readonly opts: Required<HubOptions>;
+
+  constructor(hub: Hub, conn: Connection, opts: Required<HubOptions>) {
+    this.hub = hub;
+    this.conn = conn;
+    this.opts = opts;
+  }
+
+  get origin(): string {
+    return this.conn.origin;
+  }
+
+  /** A frame arrived from the client. Never throws: bad input is answered, counted and survived. */
+  receive(text: string): void {
+    if (this.closed) return;
+    this.hub.counters.framesIn += 1;
+    const parsed = parseFrame(ClientMessage, text, MAX_CLIENT_FRAME_BYTES);
+    if (!parsed.ok) return this.reject(parsed.error);
+    const msg = parsed.msg;
+    if (msg.t === 'hello') {
+      if (msg.v !== PROTOCOL_VERSION) {
+        this.reject({ code: 'bad_message', message: `protocol version ${msg.v} is not ${PROTOCOL_VERSION}` });
+        this.close(CLOSE.protocolVersion, 'protocol version mismatch');
+        return;
+      }
+      this.greeted = true;
+      this.send({ t: 'welcome', v: PROTOCOL_VERSION, epoch: this.hub.epoch, server: this.opts.server, topics: TOPICS, commands: COMMAND_NAMES });
+      return;
+    }
+    if (!this.greeted) return this.reject({ code: 'bad_message', message: 'send hello first' });
+    switch (msg.t) {
+      case 'sub':
+        return this.hub.subscribe(this, msg.topic, msg.since);
+      case 'unsub':
+        return this.hub.unsubscribe(this, msg.topic);
+      case 'cmd':
+        void this.command(msg.id, msg.name, msg.args);
+        return;
+    }
+  }
+
+  private async command(id: string, name: string, args: unknown): Promise<void> {
+    const spec = commandSpec(name);
+    if (!spec) return this.fail(id, { code: 'unknown_command', message: `unknown command ${name}` });
+    const parsed = spec.args.safeParse(args ?? {});
+    if (!parsed.success) return this.fail(id, { code: 'invalid_args', message: `${name}: ${describeIssues(parsed.error)}` });
+    try {
+      const value = await this.hub.runCommand(name, parsed.data, { origin: this.conn.origin, session: this.id });
+      this.send({ t: 'result', id, ok: true, value });
+    } catch (err) {
+      const e = err as { code?: ErrorCode; message?: string };
+      const code: ErrorCode = typeof e.code === 'string' && (ERROR_CODES as readonly string[]).includes(e.code) ? (e.code as ErrorCode) : 'internal';
+      this.fail(id, { code, message: String(e.message ?? err) });
+    }
+  }
+
+  private fail(id: string, error: HubErrorBody): void {
+    this.hub.countError(error.code);
+    this.send({ t: 'result', id, ok: false, error });
+  }
+
+  /** Answer a frame the transport already knows is bad (binary, oversized): counted like any other. */
+  reject(error: HubErrorBody): void {
+    this.hub.countError(error.code);
+    this.send({ t: 'error', error });
+    const now = Date.now();
+    this.badFrames = this.badFrames.filter((t) => now - t < this.opts.badFrameWindowMs);
+    this.badFrames.push(now);
+    if (this.badFrames.length > this.opts.maxBadFrames) this.close(CLOSE.tooManyBadFrames, 'too many bad frames');
+  }
+
+  send(msg: ServerMessage): void {
+    this.sendText(JSON.stringify(msg));
+  }
+
+  sendText(text: string): void {
+    if (this.closed) return;
+    if (this.conn.buffered() > this.opts.maxBufferedBytes) {
+      // A display that cannot keep up is cut off rather than allowed to grow the hall's memory;
+      // it reconnects and resumes from its last sequence number (or a fresh snapshot).
+      this.hub.counters.closedSlow += 1;
+      this.close(CLOSE.tooSlow, 'client too slow');
+      return;
+    }
+    this.hub.counters.framesOut += 1;
+    this.conn.send(text);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.detach(this);
+    this.conn.close(code, reason);
+  }
+
+  /** The transport went away. */
+  ended(): void {
+    this.closed = true;
+    this.hub.detach(this);
+  }
+}

@@ -1,0 +1,21 @@
+// The hub over a message port (Electron's MessagePortMain, one per window; Node's MessagePort in
+// tests). Frames are JSON text, exactly as on the WebSocket, so one validator serves both.
+import type { Hub, Session } from './hub.ts';
+
+export interface PortLike {
+  /** Register the message callback; receives the posted value. */
+  onMessage(cb: (data: unknown) => void): void;
+  onClose(cb: () => void): void;
+  post(text: string): void;
+  close(): void;
+}
+
+export function attachPort(hub: Hub, port: PortLike, origin: string): Session {
+  const session = hub.connect({ origin, send: (t) => port.post(t), close: () => port.close(), buffered: () => 0 });
+  port.onMessage((data) => {
+    if (typeof data !== 'string') session.reject({ code: 'bad_frame', message: 'frames are JSON text' });
+    else session.receive(data);
+  });
+  port.onClose(() => session.ended());
+  return session;
+}

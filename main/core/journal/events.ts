@@ -1,0 +1,77 @@
+// Journal event kinds and their payloads. The reducer turns an event into table operations; the
+// same function feeds the SQLite projections (in the store's transaction) and the hub's live state,
+// so the two can never disagree, and a replay of the journal rebuilds both.
+import { z } from 'zod';
+import { Role } from '../../../common/contract.ts';
+import { Contact, Feed, Hall, Lat, Lon, Place, Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import type { TableOp } from '../../../native/store/store.ts';
+import type { TableName } from '../../../native/store/repositories.ts';
+
+const Id = z.string().min(1).max(64);
+const At = z.number().int().min(0);
+
+export const EVENT_PAYLOADS = {
+  'hall.configured': z.object({ hall: Hall }),
+  'place.upserted': z.object({ place: Place }),
+  'unit.upserted': z.object({ unit: Unit }),
+  'unit.moved': z.object({ id: Id, lat: Lat, lon: Lon, alt: z.number().nullable(), at: At }),
+  'unit.status': z.object({ id: Id, status: UnitStatus, at: At }),
+  'contact.upserted': z.object({ contact: Contact }),
+  'typhoon.upserted': z.object({ typhoon: Typhoon }),
+  'feed.upserted': z.object({ feed: Feed }),
+  'layout.saved': z.object({ id: Id, assignments: z.record(z.string().max(128), Role) }),
+  /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
+  'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
+} as const;
+export type EventKind = keyof typeof EVENT_PAYLOADS;
+export type EventPayload<K extends EventKind> = z.infer<(typeof EVENT_PAYLOADS)[K]>;
+
+export class ReduceError extends Error {
+  readonly code: 'not_found' | 'invalid_args';
+  constructor(code: 'not_found' | 'invalid_args', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export type Lookup = (table: TableName, id: string) => Record<string, unknown> | undefined;
+
+const put = (table: TableName, value: { id: string }): TableOp => ({ table, op: 'put', id: value.id, value: value as Record<string, unknown> });
+
+/** The table operations an event causes, given the current state. Pure. */
+export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
+  if (!Object.hasOwn(EVENT_PAYLOADS, kind)) throw new ReduceError('invalid_args', `unknown event kind ${kind}`);
+  const parsed = EVENT_PAYLOADS[kind as EventKind].safeParse(payload);
+  if (!parsed.success) throw new ReduceError('invalid_args', `bad ${kind} payload: ${parsed.error.issues[0]?.message}`);
+  const p = parsed.data as Record<string, unknown>;
+  switch (kind as EventKind) {
+    case 'hall.configured':
+      return [put('hall', p.hall as Hall)];
+    case 'place.upserted':
+      return [put('places', p.place as Place)];
+    case 'unit.upserted':
+      return [put('units', p.unit as Unit)];
+    case 'contact.upserted':
+      return [put('contacts', p.contact as Contact)];
+    case 'typhoon.upserted':
+      return [put('typhoons', p.typhoon as Typhoon)];
+    case 'feed.upserted':
+      return [put('feeds', p.feed as Feed)];
+    case 'layout.saved':
+      return [put('layouts', { id: p.id as string, assignments: p.assignments } as { id: string })];
+    case 'unit.moved': {
+      const e = p as EventPayload<'unit.moved'>;
+      const unit = get('units', e.id) as Unit | undefined;
+      if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
+      return [put('units', { ...unit, lat: e.lat, lon: e.lon, alt: e.alt ?? unit.alt, updated: e.at })];
+    }
+    case 'unit.status': {
+      const e = p as EventPayload<'unit.status'>;
+      const unit = get('units', e.id) as Unit | undefined;
+      if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
+      return [put('units', { ...unit, status: e.status, updated: e.at })];
+    }
+    case 'scenario.seeded':
+      return [];
+  }
+}

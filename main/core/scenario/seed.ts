@@ -1,0 +1,191 @@
+// The embedded demonstration scenario, generated from the facts in zhejiang-places.ts and the
+// shipped Lekima best track. Deterministic: the same `now` gives the same events, byte for byte,
+// so a test can pin it and two halls seeded apart show the same picture. Everything is marked demo.
+import { readFileSync } from 'node:fs';
+import type { Contact, Fix, Grade, Place, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
+import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
+import type { EventKind } from '../journal/events.ts';
+import { CITIES, cityOf, COUNTIES, PROVINCE, TEAM_COUNTS } from './zhejiang-places.ts';
+
+export const SCENARIO_ID = 'zhejiang-demo';
+const LEKIMA_CSV = new URL('../../../data/typhoons/lekima-2019.csv', import.meta.url);
+const LEKIMA_SOURCE =
+  "CMA best track (CMA Tropical Cyclone Data Center, CH2019BST.txt; Ying et al. 2014; Lu et al. 2021); grade derived from wind by GB/T 19201-2006";
+
+export interface SeedEvent {
+  kind: EventKind;
+  subject: string;
+  payload: unknown;
+}
+
+/** mulberry32: tiny, fast, and the same on every platform. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Largest-remainder apportionment of `total` by `weights` (sums exactly to total). */
+export function apportion(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left-- <= 0) break;
+    out[i]! += 1;
+  }
+  return out;
+}
+
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+
+const KIND_NAMES: Record<(typeof TEAM_KINDS)[number], { zh: string; en: string }> = {
+  'fire-rescue': { zh: '消防救援站', en: 'fire-rescue station' },
+  professional: { zh: '专业救援队', en: 'professional rescue team' },
+  social: { zh: '社会救援队', en: 'volunteer rescue team' },
+  aviation: { zh: '航空救援队', en: 'aviation rescue team' },
+};
+const TEAM_SIZE: Record<(typeof TEAM_KINDS)[number], [number, number]> = {
+  'fire-rescue': [20, 45],
+  professional: [15, 60],
+  social: [10, 40],
+  aviation: [8, 20],
+};
+const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤';
+const GIVEN = ['伟', '芳', '敏', '静', '强', '磊', '军', '洋', '勇', '艳', '杰', '涛', '明', '超', '华', '平', '刚', '建国', '海燕', '晓东', '志强', '丽华', '建军', '文斌', '国庆', '红梅', '立新', '永刚', '春华', '晓峰'];
+export const STOCK_ITEMS = ['tents', 'quilts', 'lifejackets', 'pumps', 'generators', 'sandbags'] as const;
+
+export function parseLekimaCsv(text: string): Fix[] {
+  const lines = text.trim().split(/\r?\n/);
+  const header = lines.shift();
+  if (header?.trim() !== 'time_utc,lat,lon,pressure_hpa,wind_ms,grade') throw new Error('unexpected Lekima CSV header');
+  return lines.map((line, i) => {
+    const [t, lat, lon, p, w, g] = line.split(',');
+    const fix = { t: Date.parse(t!), lat: Number(lat), lon: Number(lon), pressure: Number(p), wind: Number(w), grade: g as Grade };
+    if (!Number.isFinite(fix.t) || !GRADES.includes(fix.grade) || [fix.lat, fix.lon, fix.pressure, fix.wind].some((n) => !Number.isFinite(n))) {
+      throw new Error(`Lekima CSV line ${i + 2} is malformed`);
+    }
+    return fix;
+  });
+}
+
+export function zhejiangScenario(now: number): SeedEvent[] {
+  const rand = rng(0x330000);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const person = () => pick([...SURNAMES]) + pick(GIVEN);
+  const mobile = () => '1990' + String(Math.floor(rand() * 1e7)).padStart(7, '0');
+  const events: SeedEvent[] = [];
+  const ev = (kind: EventKind, subject: string, payload: unknown) => events.push({ kind, subject, payload });
+
+  ev('hall.configured', 'hall', {
+    hall: { id: 'hall', name: { zh: PROVINCE.hallZh, en: PROVINCE.hallEn }, scenario: SCENARIO_ID, demo: true, seededAt: now },
+  });
+
+  // Places: the province hall, the 11 city command centres, the 90 county seats.
+  const places: Place[] = [
+    { id: PROVINCE.code, kind: 'province', code: PROVINCE.code, parent: null, name: { zh: PROVINCE.hallZh, en: PROVINCE.hallEn }, lat: PROVINCE.lat, lon: PROVINCE.lon, coastal: true, demo: true },
+    ...CITIES.map((ct): Place => ({ id: ct.code, kind: 'city', code: ct.code, parent: PROVINCE.code, name: { zh: ct.zh, en: ct.en }, lat: ct.lat, lon: ct.lon, coastal: ct.coastal, demo: true })),
+    ...COUNTIES.map((co): Place => ({ id: co.code, kind: 'county', code: co.code, parent: cityOf(co.code), name: { zh: co.zh, en: co.en }, lat: co.lat, lon: co.lon, coastal: co.coastal, demo: true })),
+  ];
+  for (const p of places) ev('place.upserted', `place:${p.id}`, { place: p });
+
+  // Teams: the province's counts per kind, shared between cities by population, each placed near
+  // a county seat of its city (within about 5 km) so it lands on land and plausibly at a station.
+  const units: Unit[] = [];
+  const countiesOf = new Map(CITIES.map((ct) => [ct.code, COUNTIES.filter((co) => cityOf(co.code) === ct.code)]));
+  for (const kind of TEAM_KINDS) {
+    const perCity = apportion(TEAM_COUNTS[kind], CITIES.map((ct) => ct.pop));
+    CITIES.forEach((city, ci) => {
+      for (let n = 1; n <= perCity[ci]!; n++) {
+        // Aviation bases sit at the city itself (its airport or helipad), the rest spread over counties.
+        const at = kind === 'aviation' ? city : pick(countiesOf.get(city.code)!);
+        const [lo, hi] = TEAM_SIZE[kind];
+        units.push({
+          id: `${kind}-${city.code}-${String(n).padStart(2, '0')}`,
+          kind: kind as UnitKind,
+          name: { zh: `${city.zh}${KIND_NAMES[kind].zh}${n}`, en: `${city.en} ${KIND_NAMES[kind].en} ${n}` },
+          home: city.code,
+          lat: round(at.lat + (rand() - 0.5) * 0.09),
+          lon: round(at.lon + (rand() - 0.5) * 0.09),
+          alt: null,
+          status: 'standby',
+          members: lo + Math.floor(rand() * (hi - lo + 1)),
+          stock: null,
+          updated: now,
+          demo: true,
+        });
+      }
+    });
+  }
+  // Supply depots: the provincial reserve, one per city, one per coastal county (typhoon stock).
+  const stock = (scale: number) => Object.fromEntries(STOCK_ITEMS.map((it) => [it, Math.round((200 + rand() * 800) * scale)]));
+  const depot = (id: string, zh: string, en: string, home: string, lat: number, lon: number, scale: number): Unit => ({
+    id, kind: 'depot', name: { zh, en }, home, lat: round(lat + 0.01), lon: round(lon + 0.01), alt: null, status: 'standby', members: null, stock: stock(scale), updated: now, demo: true,
+  });
+  units.push(depot('depot-330000', '浙江省应急物资储备库', 'Zhejiang provincial emergency reserve', '330100', PROVINCE.lat + 0.05, PROVINCE.lon - 0.1, 20));
+  for (const ct of CITIES) units.push(depot(`depot-${ct.code}`, `${ct.zh}应急物资储备库`, `${ct.en} emergency depot`, ct.code, ct.lat, ct.lon, 5));
+  for (const co of COUNTIES.filter((x) => x.coastal)) units.push(depot(`depot-${co.code}`, `${co.zh}防台物资仓库`, `${co.en} typhoon depot`, cityOf(co.code), co.lat, co.lon, 1));
+  for (const u of units) ev('unit.upserted', `unit:${u.id}`, { unit: u });
+
+  // Contacts in five levels plus teams and experts, each with the channels one-key connect tries.
+  const contacts: Contact[] = [];
+  const chans = (code: string, withVideo: boolean, withSat: boolean) => [
+    ...(withVideo ? [{ kind: 'video' as const, address: `sip:${code}-video@hall.beacon.demo` }] : []),
+    { kind: 'voip' as const, address: `sip:${code}@hall.beacon.demo` },
+    { kind: 'mobile' as const, address: mobile() },
+    ...(withSat ? [{ kind: 'satellite' as const, address: '1740' + String(Math.floor(rand() * 1e7)).padStart(7, '0') }] : []),
+    { kind: 'radio' as const, address: `TG-${code}` },
+  ];
+  const contact = (id: string, level: Contact['level'], code: string, parent: string | null, zh: string, en: string, video: boolean, sat: boolean): Contact => ({
+    id, level, code, parent, name: { zh, en }, duty: { name: person(), mobile: mobile() }, deputy: { name: person(), mobile: mobile() },
+    channels: chans(id.replace(/[^0-9a-z-]/gi, ''), video, sat), lastReached: null, demo: true,
+  });
+  contacts.push(contact('c-330000', 'province', '330000', null, '浙江省应急管理厅值班室', 'Zhejiang Emergency Management Dept. duty office', true, true));
+  for (const ct of CITIES) contacts.push(contact(`c-${ct.code}`, 'city', ct.code, 'c-330000', `${ct.zh}应急管理局值班室`, `${ct.en} Emergency Management Bureau duty office`, true, true));
+  for (const co of COUNTIES) {
+    contacts.push(contact(`c-${co.code}`, 'county', co.code, `c-${cityOf(co.code)}`, `${co.zh}应急管理局值班室`, `${co.en} Emergency Management Bureau duty office`, true, true));
+    for (let t = 1; t <= 2; t++) {
+      const tid = `c-${co.code}-t${t}`;
+      contacts.push(contact(tid, 'township', co.code, `c-${co.code}`, `${co.zh}演示镇${t}`, `${co.en} demo township ${t}`, false, co.coastal));
+      contacts.push(contact(`${tid}-v1`, 'village', co.code, tid, `${co.zh}演示镇${t}演示村`, `${co.en} demo township ${t} demo village`, false, false));
+    }
+  }
+  for (const u of units) {
+    if (u.kind === 'depot') continue;
+    contacts.push(contact(`c-${u.id}`, 'team', u.home, `c-${u.home}`, u.name.zh, u.name.en, false, u.kind !== 'social'));
+  }
+  const experts: [string, string, string][] = [
+    ['meteorology', '气象专家', 'meteorologist'],
+    ['hydrology', '水文专家', 'hydrologist'],
+    ['hazchem', '危化品专家', 'hazardous-chemicals expert'],
+    ['geology', '地质灾害专家', 'geohazard expert'],
+    ['structures', '建筑结构专家', 'structural engineer'],
+  ];
+  for (const [id, zh, en] of experts) contacts.push(contact(`c-expert-${id}`, 'expert', '330000', null, zh, en, true, false));
+  for (const ct of contacts) ev('contact.upserted', `contact:${ct.id}`, { contact: ct });
+
+  const fixes = parseLekimaCsv(readFileSync(LEKIMA_CSV, 'utf8'));
+  const lekima: Typhoon = { id: 'lekima-2019', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: LEKIMA_SOURCE, demo: true };
+  ev('typhoon.upserted', `typhoon:${lekima.id}`, { typhoon: lekima });
+
+  const count = (k: string) => units.filter((u) => u.kind === k).length;
+  ev('scenario.seeded', `scenario:${SCENARIO_ID}`, {
+    scenario: SCENARIO_ID,
+    counts: {
+      places: places.length,
+      units: units.length,
+      ...Object.fromEntries(TEAM_KINDS.map((k) => [k, count(k)])),
+      depots: count('depot'),
+      contacts: contacts.length,
+      typhoons: 1,
+    },
+  });
+  return events;
+}

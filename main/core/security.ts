@@ -1,0 +1,83 @@
+// Security policy shared by the Electron shell and the serve-mode server: decided here, in plain
+// Node, so tests reach every rule; the shell and the server only apply it.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+
+/** Content Security Policy for every page Beacon serves. No inline script, no eval; WebAssembly
+ *  compilation (Cesium's decoders) and blob workers are the only exceptions, both needed by the globe. */
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "media-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The origin the Electron shell serves the renderer from (a custom, privileged scheme). */
+export const APP_ORIGIN = 'app://beacon';
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
+
+export function tokensEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The access token remote consoles present. Generated on first use, kept in the data directory
+ *  readable by its owner only; not in the SQLite file, which is copied around for after-action review. */
+export function accessToken(dataDir: string): string {
+  const file = join(dataDir, 'access-token');
+  if (existsSync(file)) {
+    const t = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9_-]{32,}$/.test(t)) return t;
+  }
+  const t = randomBytes(24).toString('base64url');
+  writeFileSync(file, t + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return t;
+}
+
+/** Browsers send Origin on WebSocket upgrades: accept our own pages only (same host:port, or the
+ *  Electron app origin), so a web page in the operator's browser cannot drive the hall. Non-browser
+ *  clients (scripts, the province) send no Origin and are judged by the token alone. */
+export function originAllowed(origin: string | undefined, host: string | undefined, extra: readonly string[] = []): boolean {
+  if (!origin) return true;
+  if (origin === APP_ORIGIN || extra.includes(origin)) return true;
+  try {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Navigation inside a Beacon window: only our own pages, nothing else, ever. */
+export function navigationAllowed(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'app:' && u.host === 'beacon';
+  } catch {
+    return false;
+  }
+}
+
+/** An IPC message is trusted only from the main frame of one of our own pages. */
+export function ipcSenderTrusted(frameUrl: string | undefined, isMainFrame: boolean): boolean {
+  return isMainFrame && typeof frameUrl === 'string' && navigationAllowed(frameUrl);
+}

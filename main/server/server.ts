@@ -1,0 +1,177 @@
+// Serve mode: the built renderer over HTTP, the hub over WebSocket (/hub) on the same port, and a
+// read-only JSON API for scripts. Binds loopback unless told otherwise; any other bind requires the
+// access token on the WebSocket and the API.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { MAX_CLIENT_FRAME_BYTES, PROTOCOL_VERSION, TopicName } from '../../common/contract.ts';
+import type { HallCore } from '../core/hall.ts';
+import { isLoopbackHost, originAllowed, tokensEqual } from '../core/security.ts';
+import { resolveStatic, sendFile } from './static.ts';
+import { VERSIONS } from './versions.ts';
+
+export interface ServeOptions {
+  core: HallCore;
+  host?: string;
+  port?: number;
+  /** The built renderer (out/renderer). Without it only the API and the hub are served. */
+  staticDir?: string | null;
+  /** Required from clients when set; always set for a non-loopback bind. */
+  token?: string | null;
+  /** Extra browser origins allowed to open the hub (a video-wall controller's own page). */
+  allowedOrigins?: string[];
+  /** Ping interval to find dead displays. @default 15000 */
+  heartbeatMs?: number;
+}
+
+export interface BeaconServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const token = opts.token ?? null;
+  if (!isLoopbackHost(host) && !token) throw new Error(`binding ${host} (not loopback) requires an access token`);
+  const core = opts.core;
+  const staticDir = opts.staticDir ? resolve(opts.staticDir) : null;
+  const counters = { http: 0, unauthorized: 0, wsRejected: 0, wsTooLarge: 0 };
+
+  const authorized = (req: IncomingMessage, url: URL): boolean => {
+    if (!token) return true;
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token');
+    return typeof given === 'string' && tokensEqual(given, token);
+  };
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(text);
+  };
+
+  const server = createServer((req, res) => {
+    counters.http += 1;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    if (url.pathname.startsWith('/api/')) {
+      if (!authorized(req, url)) {
+        counters.unauthorized += 1;
+        return json(res, 401, { error: 'access token required' });
+      }
+      return api(url.pathname, res);
+    }
+    if (!staticDir) return json(res, 404, { error: 'no renderer build is served' });
+    // The role is a query parameter, so every page path is the one app; unknown paths get index.html.
+    const file = resolveStatic(staticDir, url.pathname) ?? (url.pathname.includes('.') ? null : resolveStatic(staticDir, '/index.html'));
+    if (!file) return json(res, 404, { error: 'not found' });
+    sendFile(res, file, req.method === 'HEAD');
+  });
+
+  const api = (path: string, res: ServerResponse) => {
+    if (path === '/api/health') {
+      const s = core.stats();
+      return json(res, 200, {
+        status: 'ok',
+        protocol: PROTOCOL_VERSION,
+        versions: VERSIONS,
+        uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+        sessions: s.hub.sessions,
+        journal: { events: s.events, batches: s.batches, commitFailures: s.commitFailures, queued: s.queued },
+        hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow },
+        http: counters,
+      });
+    }
+    if (path === '/api/topics') {
+      const topics = core.hub.stats().topics;
+      return json(res, 200, { topics: Object.entries(topics).map(([name, t]) => ({ name, seq: t.seq, items: t.items })) });
+    }
+    const m = /^\/api\/topics\/([a-z]+)$/.exec(path);
+    if (m) {
+      const topic = TopicName.safeParse(m[1]);
+      if (!topic.success) return json(res, 404, { error: `unknown topic ${m[1]}` });
+      return json(res, 200, { topic: topic.data, epoch: core.hub.epoch, seq: core.hub.seq(topic.data), items: core.hub.items(topic.data) });
+    }
+    return json(res, 404, { error: 'not found' });
+  };
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, perMessageDeflate: false });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refuse = (status: number, text: string) => {
+      counters.wsRejected += 1;
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (url.pathname !== '/hub') return refuse(404, 'Not Found');
+    if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins)) return refuse(403, 'Forbidden');
+    if (!authorized(req, url)) {
+      counters.unauthorized += 1;
+      return refuse(401, 'Unauthorized');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const origin = `ws:${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+      const session = core.hub.connect({
+        origin,
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        buffered: () => ws.bufferedAmount,
+      });
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          session.reject({ code: 'bad_frame', message: 'binary frames are not accepted: the protocol is JSON text' });
+          return;
+        }
+        session.receive(data.toString());
+      });
+      ws.on('error', (err: Error & { code?: string }) => {
+        // ws closes with 1009 itself when a frame exceeds maxPayload; we only count it.
+        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          counters.wsTooLarge += 1;
+          core.hub.countError('too_large');
+        }
+      });
+      ws.on('close', () => session.ended());
+    });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, opts.heartbeatMs ?? 15_000);
+  heartbeat.unref();
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    server,
+    async close() {
+      clearInterval(heartbeat);
+      for (const ws of wss.clients) ws.close(1001, 'server shutting down');
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

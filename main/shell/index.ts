@@ -1,0 +1,127 @@
+// The Electron shell: lifecycle, one window per display, a MessagePort per window to the hub, the
+// app:// protocol. The only folder that imports 'electron'; every decision it applies is made in
+// main/core (plan.ts, security.ts) where tests reach it.
+import { app, BrowserWindow, ipcMain, MessageChannelMain, net, protocol, screen, session } from 'electron';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Role } from '../../common/contract.ts';
+import { HallCore } from '../core/hall.ts';
+import { attachPort } from '../core/hub/port.ts';
+import { diffWindows, mergeLayout, planWindows, type WindowPlan } from '../core/layout/plan.ts';
+import { packageRoot } from '../core/paths.ts';
+import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed } from '../core/security.ts';
+import { resolveStatic } from '../server/static.ts';
+
+protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
+
+const root = packageRoot();
+const rendererDir = join(root, 'out', 'renderer');
+const preloadPath = join(root, 'out', 'preload', 'index.cjs');
+const windows = new Map<string, { win: BrowserWindow; role: Role }>();
+let core: HallCore | null = null;
+
+if (!app.requestSingleInstanceLock()) app.quit();
+
+app.on('web-contents-created', (_e, wc) => {
+  wc.on('will-navigate', (e, url) => {
+    if (!navigationAllowed(url)) e.preventDefault();
+  });
+  wc.on('will-redirect', (e, url) => {
+    if (!navigationAllowed(url)) e.preventDefault();
+  });
+  wc.setWindowOpenHandler(() => ({ action: 'deny' }));
+  wc.on('will-attach-webview', (e) => e.preventDefault());
+});
+
+ipcMain.on('beacon:connect', (event) => {
+  const frame = event.senderFrame;
+  if (!core || !frame || !ipcSenderTrusted(frame.url, frame === event.sender.mainFrame)) return;
+  const role = new URL(frame.url).searchParams.get('role') ?? 'unknown';
+  const { port1, port2 } = new MessageChannelMain();
+  attachPort(core.hub, {
+    onMessage: (cb) => port1.on('message', (e) => cb(e.data)),
+    onClose: (cb) => port1.on('close', cb),
+    post: (t) => port1.postMessage(t),
+    close: () => port1.close(),
+  }, `window:${role}`);
+  port1.start();
+  event.sender.postMessage('beacon:port', null, [port2]);
+});
+
+function serveApp(): void {
+  protocol.handle('app', async (req) => {
+    const url = new URL(req.url);
+    if (url.host !== 'beacon') return new Response('not found', { status: 404 });
+    const file = resolveStatic(rendererDir, url.pathname);
+    if (!file) return new Response('not found', { status: 404 });
+    const res = await net.fetch(pathToFileURL(file).toString());
+    const headers = new Headers(res.headers);
+    if (file.endsWith('.html')) headers.set('content-security-policy', CSP);
+    return new Response(res.body, { status: res.status, headers });
+  });
+  // Nothing leaves the hall from a window: tiles and data come through app:// and the hub port.
+  session.defaultSession.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] }, (_d, cb) => cb({ cancel: true }));
+  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+}
+
+function openWindow(p: WindowPlan): BrowserWindow {
+  const win = new BrowserWindow({
+    ...p.bounds,
+    fullscreen: p.fullscreen,
+    show: false,
+    backgroundColor: '#0b1220',
+    title: 'Beacon 烽火',
+    webPreferences: { preload: preloadPath, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
+  });
+  win.once('ready-to-show', () => win.show());
+  void win.loadURL(`${APP_ORIGIN}/index.html?role=${p.role}`);
+  return win;
+}
+
+async function applyPlan(): Promise<void> {
+  if (!core) return;
+  const displays = screen.getAllDisplays();
+  const primaryId = screen.getPrimaryDisplay().id;
+  const saved = (core.get<{ assignments: Record<string, Role> }>('layouts', 'default')?.assignments ?? {}) as Record<string, Role>;
+  const plan = planWindows(displays.map((d) => ({ id: d.id, bounds: d.bounds, primary: d.id === primaryId })), saved);
+  const changes = diffWindows([...windows].map(([key, w]) => ({ key, role: w.role })), plan);
+  for (const key of changes.close) {
+    windows.get(key)?.win.destroy();
+    windows.delete(key);
+  }
+  for (const p of changes.update) {
+    const w = windows.get(p.key)!;
+    w.win.setBounds(p.bounds);
+    if (w.role !== p.role) {
+      w.role = p.role;
+      void w.win.loadURL(`${APP_ORIGIN}/index.html?role=${p.role}`);
+    }
+  }
+  for (const p of changes.open) windows.set(p.key, { win: openWindow(p), role: p.role });
+  const merged = mergeLayout(saved, plan);
+  if (JSON.stringify(merged) !== JSON.stringify(saved)) await core.record('layout.saved', 'layout:default', { id: 'default', assignments: merged }, 'shell');
+}
+
+void app.whenReady().then(async () => {
+  serveApp();
+  core = await HallCore.start({ dataDir: process.env.BEACON_DATA_DIR ?? app.getPath('userData') });
+  await applyPlan();
+  let timer: NodeJS.Timeout | null = null;
+  const replan = () => {
+    if (timer) clearTimeout(timer);
+    // Displays come and go in bursts (a wall controller re-enumerates): settle before replanning.
+    timer = setTimeout(() => void applyPlan(), 500);
+  };
+  screen.on('display-added', replan);
+  screen.on('display-removed', replan);
+  screen.on('display-metrics-changed', replan);
+});
+
+app.on('window-all-closed', () => app.quit());
+app.on('will-quit', (e) => {
+  if (!core) return;
+  e.preventDefault();
+  const c = core;
+  core = null;
+  void c.dispose().finally(() => app.exit(0));
+});

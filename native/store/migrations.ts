@@ -1,0 +1,53 @@
+// Append-only, numbered migrations. Never edit a released one: add the next number.
+// Each has a test that builds the database at N-1, fills it, migrates and checks N (tests/unit/migrations.test.ts).
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'journal and the first projections',
+    sql: `
+      -- Every state change, in order. Domain tables below are projections of it.
+      -- (origin, key) is the idempotency key: an event arriving twice (store-and-forward) is kept once.
+      CREATE TABLE journal (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts      INTEGER NOT NULL,
+        kind    TEXT    NOT NULL,
+        subject TEXT    NOT NULL,
+        payload TEXT    NOT NULL,
+        origin  TEXT    NOT NULL,
+        key     TEXT,
+        UNIQUE (origin, key)
+      );
+      CREATE INDEX journal_ts ON journal (ts);
+      CREATE INDEX journal_subject ON journal (subject, id);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- 'event' is the journal id that last wrote the row: provenance for replay and rebuild checks.
+      CREATE TABLE hall (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE TABLE places (id TEXT PRIMARY KEY, kind TEXT NOT NULL, code TEXT NOT NULL, parent TEXT,
+                           data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX places_parent ON places (parent);
+      CREATE TABLE units (id TEXT PRIMARY KEY, kind TEXT NOT NULL, home TEXT NOT NULL, status TEXT NOT NULL,
+                          lat REAL NOT NULL, lon REAL NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX units_kind ON units (kind, status);
+      CREATE TABLE contacts (id TEXT PRIMARY KEY, level TEXT NOT NULL, code TEXT NOT NULL, parent TEXT,
+                             data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX contacts_code ON contacts (code, level);
+      CREATE TABLE typhoons (id TEXT PRIMARY KEY, year INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
+  {
+    version: 2,
+    name: 'display layouts and feed registry',
+    sql: `
+      CREATE TABLE layouts (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE TABLE feeds (id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,155 @@
+// The hall's SQLite store: one file under the data directory, WAL, numbered migrations, the journal
+// and its projections. Synchronous (better-sqlite3); in the running hall it lives in a worker thread
+// (see worker.ts / client.ts) so that the loop serving displays never waits on the disk.
+import Database from 'better-sqlite3';
+import { LATEST_VERSION, MIGRATIONS } from './migrations.ts';
+import { makeRepositories, type Repository, type TableName, TABLES } from './repositories.ts';
+
+export interface NewEvent {
+  ts: number;
+  kind: string;
+  subject: string;
+  payload: unknown;
+  origin: string;
+  /** Idempotency key, unique per origin: the same (origin, key) is stored once, its ops applied once. */
+  key?: string | null;
+}
+export interface TableOp {
+  table: TableName;
+  op: 'put' | 'del';
+  id: string;
+  value?: Record<string, unknown>;
+}
+export interface CommitEntry {
+  event: NewEvent;
+  ops: TableOp[];
+}
+export interface StoredEvent {
+  id: number;
+  ts: number;
+  kind: string;
+  subject: string;
+  payload: unknown;
+  origin: string;
+  key: string | null;
+}
+export interface StoreStats {
+  file: string;
+  schemaVersion: number;
+  journalEvents: number;
+  lastEvent: number;
+  bytes: number;
+}
+
+/** The surface the worker exposes; StoreClient mirrors it asynchronously, typed by `keyof`. */
+export interface StoreApi {
+  commit(entries: CommitEntry[]): (number | null)[];
+  loadTables(): Record<TableName, unknown[]>;
+  readJournal(after: number, limit: number): StoredEvent[];
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+  stats(): StoreStats;
+}
+
+export function migrate(db: Database.Database, upTo = LATEST_VERSION): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > LATEST_VERSION) {
+    throw new Error(`database schema ${current} is newer than this Beacon (${LATEST_VERSION}); refusing to touch it`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current || m.version > upTo) continue;
+    // Each migration is one transaction with its version bump: a crash leaves N-1 or N, never half.
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export class Store implements StoreApi {
+  readonly db: Database.Database;
+  readonly repos: Record<TableName, Repository>;
+  private readonly insertEvent: Database.Statement;
+  private readonly path: string;
+
+  constructor(path: string, opts: { readonly?: boolean } = {}) {
+    this.path = path;
+    this.db = new Database(path, { readonly: opts.readonly ?? false });
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a change the hall acknowledged survives power loss, not only a crash. Group commit
+      // (one transaction per batch) pays for the extra fsync.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    }
+    this.db.pragma('busy_timeout = 5000');
+    this.repos = makeRepositories(this.db);
+    this.insertEvent = this.db.prepare(
+      `INSERT INTO journal (ts, kind, subject, payload, origin, key) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (origin, key) DO NOTHING`,
+    );
+  }
+
+  /** Appends the events and applies their projections in one transaction. Returns each event's id,
+   *  or null where (origin, key) was already stored (its ops are then skipped: idempotent apply). */
+  commit(entries: CommitEntry[]): (number | null)[] {
+    return this.db.transaction((batch: CommitEntry[]) => {
+      const ids: (number | null)[] = [];
+      for (const { event, ops } of batch) {
+        const info = this.insertEvent.run(event.ts, event.kind, event.subject, JSON.stringify(event.payload), event.origin, event.key ?? null);
+        if (info.changes === 0) {
+          ids.push(null);
+          continue;
+        }
+        const id = Number(info.lastInsertRowid);
+        for (const op of ops) {
+          const repo = this.repos[op.table];
+          if (!repo) throw new Error(`unknown table ${op.table}`);
+          if (op.op === 'put') repo.put(op.value ?? {}, id);
+          else repo.del(op.id);
+        }
+        ids.push(id);
+      }
+      return ids;
+    })(entries);
+  }
+
+  loadTables(): Record<TableName, unknown[]> {
+    const out = {} as Record<TableName, unknown[]>;
+    for (const t of TABLES) out[t] = this.repos[t].all();
+    return out;
+  }
+
+  readJournal(after: number, limit: number): StoredEvent[] {
+    const rows = this.db
+      .prepare('SELECT id, ts, kind, subject, payload, origin, key FROM journal WHERE id > ? ORDER BY id LIMIT ?')
+      .all(after, limit) as (Omit<StoredEvent, 'payload'> & { payload: string })[];
+    return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  getMeta(key: string): string | null {
+    const v = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined;
+    return v ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  stats(): StoreStats {
+    const q = (sql: string) => this.db.prepare(sql).pluck().get() as number;
+    return {
+      file: this.path,
+      schemaVersion: this.db.pragma('user_version', { simple: true }) as number,
+      journalEvents: q('SELECT count(*) FROM journal'),
+      lastEvent: q('SELECT coalesce(max(id), 0) FROM journal'),
+      bytes: q('SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()'),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

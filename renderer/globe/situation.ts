@@ -1,0 +1,190 @@
+// The situation globe. The only module that imports Cesium. Works with no network: Cesium ion is
+// off and the base layer is the Natural Earth II imagery that ships inside Cesium's assets.
+// Units are points in one PointPrimitiveCollection (never one Entity per unit) and are updated from
+// hub deltas in place; the scene renders on demand (requestRenderMode) because software WebGL on a
+// wall controller may take hundreds of milliseconds a frame.
+// CesiumWidget from @cesium/engine, not Viewer from 'cesium': Viewer's widgets bring knockout,
+// whose start-up runs eval(), which the strict CSP (rightly) forbids. The hall needs none of them.
+import '@cesium/engine/Source/Widget/CesiumWidget.css';
+import {
+  buildModuleUrl,
+  Cartesian2,
+  Cartesian3,
+  CesiumWidget,
+  Color,
+  defined,
+  DistanceDisplayCondition,
+  ImageryLayer,
+  Ion,
+  LabelCollection,
+  LabelStyle,
+  NearFarScalar,
+  PointPrimitive,
+  PointPrimitiveCollection,
+  Rectangle,
+  ScreenSpaceEventHandler,
+  ScreenSpaceEventType,
+  TileMapServiceImageryProvider,
+  VerticalOrigin,
+} from '@cesium/engine';
+import type { DeltaOp } from '../../common/contract.ts';
+import type { Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
+
+buildModuleUrl.setBaseUrl('./cesium/');
+Ion.defaultAccessToken = '';
+
+export const KIND_COLORS: Record<UnitKind, string> = {
+  'fire-rescue': '#ff4d3d',
+  professional: '#ff9f1c',
+  social: '#2ec4b6',
+  aviation: '#4cc9f0',
+  depot: '#b388ff',
+  drone: '#f8f32b',
+  vehicle: '#e0e0e0',
+};
+const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
+
+/** Zhejiang with a margin: where the hall looks first. */
+export const HOME = Rectangle.fromDegrees(117.6, 26.6, 123.4, 31.6);
+
+export interface GlobeOptions {
+  /** MSAA samples; 1 on software WebGL. @default 4 */
+  msaa?: number;
+  onPick?: (kind: 'unit' | 'place', id: string) => void;
+  /** Called after each rendered frame (tests wait on it). */
+  onRendered?: (stats: { tilesLoaded: boolean }) => void;
+}
+
+export class SituationGlobe {
+  readonly viewer: CesiumWidget;
+  private readonly unitPoints = new PointPrimitiveCollection();
+  private readonly placePoints = new PointPrimitiveCollection();
+  private readonly labels = new LabelCollection();
+  private readonly byId = new Map<string, PointPrimitive>();
+  private readonly handler: ScreenSpaceEventHandler;
+  private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
+  private readonly kindOf = new Map<string, UnitKind>();
+
+  constructor(container: HTMLElement, opts: GlobeOptions = {}) {
+    this.viewer = new CesiumWidget(container, {
+      baseLayer: ImageryLayer.fromProviderAsync(TileMapServiceImageryProvider.fromUrl(buildModuleUrl('Assets/Textures/NaturalEarthII'))),
+      requestRenderMode: true,
+      maximumRenderTimeChange: Infinity,
+      msaaSamples: opts.msaa ?? 4,
+    });
+    this.viewer.camera.setView({ destination: HOME });
+    const prims = this.viewer.scene.primitives;
+    prims.add(this.placePoints);
+    prims.add(this.unitPoints);
+    prims.add(this.labels);
+    this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
+    this.handler.setInputAction((e: { position: Cartesian2 }) => {
+      const picked = this.viewer.scene.pick(e.position) as { id?: unknown } | undefined;
+      if (defined(picked) && typeof picked.id === 'string') {
+        const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place', string];
+        opts.onPick?.(kind, id);
+      }
+    }, ScreenSpaceEventType.LEFT_CLICK);
+    if (opts.onRendered) {
+      const cb = opts.onRendered;
+      this.viewer.scene.postRender.addEventListener(() => cb({ tilesLoaded: this.viewer.scene.globe.tilesLoaded }));
+    }
+  }
+
+  setPlaces(places: Iterable<Place>, lang: 'zh' | 'en'): void {
+    this.placePoints.removeAll();
+    this.labels.removeAll();
+    for (const p of places) {
+      const pos = Cartesian3.fromDegrees(p.lon, p.lat);
+      const big = p.kind !== 'county';
+      this.placePoints.add({
+        id: `place:${p.id}`,
+        position: pos,
+        pixelSize: p.kind === 'province' ? 16 : big ? 12 : 6,
+        color: Color.fromCssColorString(p.kind === 'county' ? '#9fb3c8' : '#ffd166'),
+        outlineColor: Color.fromCssColorString('#0b1220'),
+        outlineWidth: 2,
+      });
+      this.labels.add({
+        position: pos,
+        text: p.name[lang],
+        font: big ? 'bold 15px sans-serif' : '12px sans-serif',
+        fillColor: Color.WHITE,
+        outlineColor: Color.BLACK,
+        outlineWidth: 3,
+        style: LabelStyle.FILL_AND_OUTLINE,
+        verticalOrigin: VerticalOrigin.BOTTOM,
+        // The province hall sits in Hangzhou: lift its label clear of the city's.
+        pixelOffset: new Cartesian2(0, p.kind === 'province' ? -30 : -10),
+        // Labels declutter by distance: cities stay, counties appear as the operator zooms in.
+        distanceDisplayCondition: new DistanceDisplayCondition(0, big ? 4.0e6 : 4.5e5),
+        scaleByDistance: new NearFarScalar(1.0e5, 1.1, 3.0e6, 0.8),
+      });
+    }
+    this.viewer.scene.requestRender();
+  }
+
+  /** Replace all units (after a snapshot). */
+  resetUnits(units: Iterable<Unit>): void {
+    this.unitPoints.removeAll();
+    this.byId.clear();
+    this.kindOf.clear();
+    for (const u of units) this.putUnit(u);
+    this.viewer.scene.requestRender();
+  }
+
+  /** Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown. */
+  applyUnitOps(ops: readonly DeltaOp[]): void {
+    for (const op of ops) {
+      if (op.op === 'put') this.putUnit(op.value as Unit);
+      else {
+        const p = this.byId.get(op.id);
+        if (p) this.unitPoints.remove(p);
+        this.byId.delete(op.id);
+        this.kindOf.delete(op.id);
+      }
+    }
+    this.viewer.scene.requestRender();
+  }
+
+  setKindVisible(kind: UnitKind, visible: boolean): void {
+    if (visible) this.visibleKinds.add(kind);
+    else this.visibleKinds.delete(kind);
+    for (const [id, p] of this.byId) p.show = this.visibleKinds.has(this.kindOf.get(id)!);
+    this.viewer.scene.requestRender();
+  }
+
+  flyTo(lon: number, lat: number, height = 60_000): void {
+    this.viewer.camera.flyTo({ destination: Cartesian3.fromDegrees(lon, lat, height), duration: 1.2 });
+  }
+
+  unitCount(): number {
+    return this.byId.size;
+  }
+
+  destroy(): void {
+    this.handler.destroy();
+    this.viewer.destroy();
+  }
+
+  private putUnit(u: Unit): void {
+    const position = Cartesian3.fromDegrees(u.lon, u.lat, u.alt ?? 0);
+    const existing = this.byId.get(u.id);
+    if (existing) {
+      existing.position = position;
+      existing.outlineColor = Color.fromCssColorString(STATUS_OUTLINE[u.status]);
+      return;
+    }
+    const p = this.unitPoints.add({
+      id: `unit:${u.id}`,
+      position,
+      pixelSize: u.kind === 'depot' ? 9 : 7,
+      color: Color.fromCssColorString(KIND_COLORS[u.kind]),
+      outlineColor: Color.fromCssColorString(STATUS_OUTLINE[u.status]),
+      outlineWidth: 1.5,
+      show: this.visibleKinds.has(u.kind),
+    });
+    this.byId.set(u.id, p);
+    this.kindOf.set(u.id, u.kind);
+  }
+}

@@ -1,0 +1,33 @@
+// One hub client per page, over the preload bridge in Electron or a WebSocket in a browser.
+import type { BeaconBridge } from '../../common/bridge.ts';
+import { HubClient } from './client.ts';
+import { BridgeTransport, type Transport, WebSocketTransport } from './transport.ts';
+
+let client: HubClient | null = null;
+
+/** Remote displays open `/?token=…`; the token moves to sessionStorage and out of the address bar
+ *  (and so out of screenshots and the history). */
+function takeToken(): string | null {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem('beacon.token', fromUrl);
+    url.searchParams.delete('token');
+    history.replaceState(null, '', url);
+  }
+  return sessionStorage.getItem('beacon.token');
+}
+
+export function useHub(): HubClient {
+  if (client) return client;
+  const bridge = (window as unknown as { beacon?: BeaconBridge }).beacon;
+  let transport: Transport;
+  if (bridge) transport = new BridgeTransport(bridge);
+  else {
+    const token = takeToken();
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    transport = new WebSocketTransport(`${proto}//${location.host}/hub${token ? `?token=${encodeURIComponent(token)}` : ''}`);
+  }
+  client = new HubClient(transport, { client: `display:${new URLSearchParams(location.search).get('role') ?? 'globe'}` });
+  return client;
+}

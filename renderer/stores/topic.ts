@@ -1,0 +1,29 @@
+// A topic held in a Pinia store: the Map itself stays out of deep reactivity (thousands of units);
+// `version` ticks on every change so computed views recompute, and `lastOps` lets heavy views (the
+// globe) apply only what changed.
+import { shallowRef, ref, type Ref, type ShallowRef } from 'vue';
+import type { DeltaOp, TopicEntity, TopicName } from '../../common/contract.ts';
+import { useHub } from '../hub/index.ts';
+
+export interface TopicState<T> {
+  items: ShallowRef<ReadonlyMap<string, T>>;
+  version: Ref<number>;
+  ready: Ref<boolean>;
+  lastOps: ShallowRef<readonly DeltaOp[] | null>;
+  list(): T[];
+}
+
+export function topicState<N extends TopicName>(name: N): TopicState<TopicEntity<N>> {
+  const hub = useHub();
+  const items = shallowRef(hub.topic(name) as ReadonlyMap<string, TopicEntity<N>>);
+  const version = ref(0);
+  const ready = ref(false);
+  const lastOps = shallowRef<readonly DeltaOp[] | null>(null);
+  hub.subscribe(name, (e) => {
+    items.value = hub.topic(name) as ReadonlyMap<string, TopicEntity<N>>;
+    lastOps.value = e.kind === 'delta' ? e.ops : null;
+    ready.value = true;
+    version.value += 1;
+  });
+  return { items, version, ready, lastOps, list: () => [...items.value.values()] };
+}

@@ -1,0 +1,34 @@
+// Renderer build (one app, every role). Cesium's static assets (workers, Natural Earth II imagery,
+// widgets' CSS images) are copied beside the bundle so the globe never fetches anything from outside.
+import vue from '@vitejs/plugin-vue';
+import { cpSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+function copyCesiumAssets(): Plugin {
+  return {
+    name: 'beacon-copy-cesium-assets',
+    apply: 'build',
+    closeBundle() {
+      const from = here('./node_modules/cesium/Build/Cesium/');
+      for (const dir of ['Assets', 'ThirdParty', 'Workers', 'Widgets']) cpSync(from + dir, here(`./out/renderer/cesium/${dir}`), { recursive: true });
+    },
+  };
+}
+
+export default defineConfig({
+  root: here('./renderer'),
+  base: './',
+  plugins: [vue(), copyCesiumAssets()],
+  build: {
+    outDir: here('./out/renderer'),
+    emptyOutDir: true,
+    target: 'es2023',
+    chunkSizeWarningLimit: 6000,
+    // Inline assets would need data: URLs in the CSP for fonts/images; keep them as files.
+    assetsInlineLimit: 0,
+  },
+  server: { port: 5173, strictPort: true },
+});
