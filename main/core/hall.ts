@@ -35,6 +35,8 @@ export interface HallOptions {
 
 interface Pending {
   entry: CommitEntry;
+  /** What the ops replaced in the live state, to put back if the store refuses the write. */
+  undo: { table: TableName; id: string; prev: Record<string, unknown> | undefined }[];
   resolve: (id: number | null) => void;
   reject: (e: Error) => void;
 }
@@ -104,9 +106,9 @@ export class HallCore {
         throw err;
       }
       // Applied to the live state now so the next change reduces against it; published after commit.
-      this.applyToState(ops);
+      const undo = this.applyToState(ops);
       const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops };
-      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, resolve, reject })));
+      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject })));
     }
     this.scheduleDrain();
     return Promise.all(promises);
@@ -122,12 +124,15 @@ export class HallCore {
     await this.store.dispose();
   }
 
-  private applyToState(ops: TableOp[]): void {
+  private applyToState(ops: TableOp[]): Pending['undo'] {
+    const undo: Pending['undo'] = [];
     for (const op of ops) {
       const m = this.state.get(op.table)!;
+      undo.push({ table: op.table, id: op.id, prev: m.get(op.id) });
       if (op.op === 'put') m.set(op.id, op.value!);
       else m.delete(op.id);
     }
+    return undo;
   }
 
   private scheduleDrain(): void {
@@ -159,12 +164,18 @@ export class HallCore {
           batch.forEach((p, i) => p.resolve(ids[i] ?? null));
         } catch (err) {
           // The write did not happen (disk full, file gone): say so to every caller, and put the live
-          // state back to what is stored so displays never show a change the hall does not hold.
+          // state back (newest change first) so no display is ever shown a change the hall does not hold.
           this.counters.commitFailures += 1;
           const e = new HubError('unavailable', `the store refused the change: ${(err as Error).message}`);
-          const rest = this.queue.splice(0);
-          for (const p of [...batch, ...rest]) p.reject(e);
-          await this.loadState().catch(() => undefined);
+          const failed = [...batch, ...this.queue.splice(0)];
+          for (const p of [...failed].reverse()) {
+            for (const u of [...p.undo].reverse()) {
+              const m = this.state.get(u.table)!;
+              if (u.prev === undefined) m.delete(u.id);
+              else m.set(u.id, u.prev);
+            }
+          }
+          for (const p of failed) p.reject(e);
         }
       }
     } finally {

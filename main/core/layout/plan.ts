@@ -55,13 +55,15 @@ export function planWindows(displays: readonly DisplayInfo[], saved: Readonly<Re
   }
   // A display that was unplugged may have carried an essential role: take it back from the role
   // the hall misses least (a duplicated one first), never from another essential one.
-  for (const need of ESSENTIAL.slice(0, Math.min(ESSENTIAL.length, ordered.length))) {
+  // With fewer displays than essential roles, only the first ones are guaranteed (one display: globe).
+  const ensured = ESSENTIAL.slice(0, Math.min(ESSENTIAL.length, ordered.length));
+  for (const need of ensured) {
     if (used().has(need)) continue;
     const counts = new Map<Role, number>();
     for (const r of roles.values()) counts.set(r, (counts.get(r) ?? 0) + 1);
     const candidates = ordered
       .map((d) => ({ d, role: roles.get(displayKey(d))! }))
-      .filter(({ role }) => !ESSENTIAL.includes(role) || (counts.get(role) ?? 0) > 1)
+      .filter(({ role }) => !ensured.includes(role) || (counts.get(role) ?? 0) > 1)
       .sort((a, b) => Number((counts.get(b.role) ?? 0) > 1) - Number((counts.get(a.role) ?? 0) > 1) || EXPENDABLE.indexOf(a.role) - EXPENDABLE.indexOf(b.role) || area(b.d.bounds) - area(a.d.bounds));
     const victim = need === 'calls' ? (candidates.find((c) => c.d.primary) ?? candidates[0]) : (candidates.find((c) => !c.d.primary) ?? candidates[0]);
     if (victim) roles.set(displayKey(victim.d), need);

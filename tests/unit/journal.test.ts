@@ -1,0 +1,100 @@
+// The journal is the truth: replaying it through the reducer rebuilds every projection exactly.
+import { describe, expect, it } from 'vitest';
+import { MessageChannel } from 'node:worker_threads';
+import type { ServerMessage } from '../../common/contract.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { attachPort } from '../../main/core/hub/port.ts';
+import { reduce, ReduceError } from '../../main/core/journal/events.ts';
+import { StoreClient } from '../../native/store/client.ts';
+import { TABLES } from '../../native/store/repositories.ts';
+import { ensureNoLeaks } from '../helpers/leaks.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+describe('journal and projections', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+
+  it('reduce refuses unknown kinds, bad payloads and missing subjects', () => {
+    const none = () => undefined;
+    expect(() => reduce('unit.exploded', {}, none)).toThrow(ReduceError);
+    expect(() => reduce('unit.moved', { id: 'a', lat: 'x', lon: 1, alt: null, at: 1 }, none)).toThrow(/bad unit.moved payload/);
+    expect(() => reduce('unit.moved', { id: 'a', lat: 1, lon: 1, alt: null, at: 1 }, none)).toThrow(/no unit a/);
+  });
+
+  it('seeds once, journals every change, and a replay rebuilds the projections exactly', async () => {
+    const data = `${dir}/hall`;
+    const core = await HallCore.start({ dataDir: data, hub: { tickMs: 5 } });
+    const seeded = (await core.store.api.stats()).journalEvents;
+    expect(seeded).toBeGreaterThan(1700);
+    const origin = 'test';
+    await core.record('unit.moved', 'unit:social-330100-01', { id: 'social-330100-01', lat: 30.5, lon: 120.5, alt: null, at: 5 }, origin);
+    await core.record('unit.status', 'unit:social-330100-01', { id: 'social-330100-01', status: 'en-route', at: 6 }, origin);
+    await core.record('layout.saved', 'layout:default', { id: 'default', assignments: { '1:1920x1080': 'globe' } }, origin);
+    await core.dispose();
+
+    // Restart on the same directory: nothing re-seeded, the changes are there.
+    const again = await HallCore.start({ dataDir: data });
+    expect((await again.store.api.stats()).journalEvents).toBe(seeded + 3);
+    expect(again.get('units', 'social-330100-01')).toMatchObject({ lat: 30.5, lon: 120.5, status: 'en-route', updated: 6 });
+    expect(again.hub.items('units').find((u) => (u as { id: string }).id === 'social-330100-01')).toMatchObject({ status: 'en-route' });
+    await again.dispose();
+
+    const store = await StoreClient.open(`${data}/beacon.sqlite`);
+    const rebuilt = new Map(TABLES.map((t) => [t, new Map<string, Record<string, unknown>>()]));
+    for (let after = 0; ; ) {
+      const batch = await store.api.readJournal(after, 1000);
+      if (batch.length === 0) break;
+      for (const ev of batch) {
+        for (const op of reduce(ev.kind, ev.payload, (t, id) => rebuilt.get(t)!.get(id))) {
+          if (op.op === 'put') rebuilt.get(op.table)!.set(op.id, op.value!);
+          else rebuilt.get(op.table)!.delete(op.id);
+        }
+        after = ev.id;
+      }
+    }
+    const tables = await store.api.loadTables();
+    for (const t of TABLES) {
+      const sortById = (xs: unknown[]) => [...xs].sort((a, b) => String((a as { id: string }).id).localeCompare(String((b as { id: string }).id)));
+      expect(sortById([...rebuilt.get(t)!.values()]), t).toEqual(sortById(tables[t]));
+    }
+    await store.dispose();
+  });
+
+  it('answers commands over a message port exactly as over a WebSocket', async () => {
+    const core = await HallCore.start({ dataDir: `${dir}/port`, hub: { tickMs: 5 } });
+    const { port1, port2 } = new MessageChannel();
+    attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, 'window:test');
+    const got: ServerMessage[] = [];
+    port2.on('message', (t: string) => got.push(JSON.parse(t) as ServerMessage));
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    port2.postMessage(JSON.stringify({ t: 'hello', v: 1, client: 'port' }));
+    port2.postMessage(JSON.stringify({ t: 'sub', topic: 'units' }));
+    port2.postMessage({ t: 'not-text' }); // structured objects are refused: the protocol is text
+    port2.postMessage(JSON.stringify({ t: 'cmd', id: 'm', name: 'unit.move', args: { id: 'aviation-330100-01', lat: 30.1, lon: 120.2 } }));
+    await until(() => got.some((m) => m.t === 'delta'));
+    expect(got.find((m) => m.t === 'snapshot')).toMatchObject({ topic: 'units' });
+    expect(got.find((m) => m.t === 'error')).toMatchObject({ error: { code: 'bad_frame' } });
+    expect(got.find((m) => m.t === 'result')).toMatchObject({ ok: true, value: { id: 'aviation-330100-01' } });
+    const delta = got.find((m) => m.t === 'delta') as Extract<ServerMessage, { t: 'delta' }>;
+    expect(delta.ops[0]).toMatchObject({ op: 'put', id: 'aviation-330100-01', value: { lat: 30.1, lon: 120.2 } });
+    port1.close();
+    port2.close();
+    await core.dispose();
+  });
+
+  it('a write the store refuses is reported as unavailable and never shown to displays', async () => {
+    const core = await HallCore.start({ dataDir: `${dir}/fail`, hub: { tickMs: 5 } });
+    const before = core.get('units', 'social-330100-01');
+    const seqBefore = core.hub.seq('units');
+    await core.store.dispose(); // the store is gone, as with a vanished disk
+    await expect(core.record('unit.status', 'unit:social-330100-01', { id: 'social-330100-01', status: 'on-site', at: 9 }, 'test')).rejects.toMatchObject({ code: 'unavailable' });
+    expect(core.stats().commitFailures).toBe(1);
+    expect(core.get('units', 'social-330100-01')).toEqual(before);
+    core.hub.flush();
+    expect(core.hub.seq('units')).toBe(seqBefore);
+    expect(core.hub.items('units').find((u) => (u as { id: string }).id === 'social-330100-01')).toEqual(before);
+    core.hub.dispose();
+  });
+});

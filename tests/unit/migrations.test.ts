@@ -1,0 +1,55 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LATEST_VERSION, MIGRATIONS } from '../../native/store/migrations.ts';
+import { migrate, Store } from '../../native/store/store.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const tables = (db: Database.Database) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[]);
+
+describe('migrations', () => {
+  const dir = tempDir();
+
+  it('are numbered 1..N without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(LATEST_VERSION).toBe(MIGRATIONS.length);
+  });
+
+  it('0 -> 1 creates the journal and the first projections', () => {
+    const db = new Database(join(dir, 'm1.sqlite'));
+    expect(migrate(db, 1)).toBe(1);
+    expect(tables(db)).toEqual(expect.arrayContaining(['journal', 'meta', 'hall', 'places', 'units', 'contacts', 'typhoons']));
+    expect(tables(db)).not.toContain('layouts');
+    db.close();
+  });
+
+  it('1 -> 2 adds layouts and feeds and keeps what version 1 stored', () => {
+    const file = join(dir, 'm2.sqlite');
+    const db = new Database(file);
+    migrate(db, 1);
+    db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.upserted', 'unit:a', '{}', 'test')").run();
+    db.prepare("INSERT INTO units (id, kind, home, status, lat, lon, data, event) VALUES ('a', 'social', '330100', 'standby', 30, 120, '{\"id\":\"a\"}', 1)").run();
+    expect(migrate(db)).toBe(2);
+    expect(tables(db)).toEqual(expect.arrayContaining(['layouts', 'feeds']));
+    expect(db.prepare('SELECT count(*) FROM journal').pluck().get()).toBe(1);
+    expect(db.prepare("SELECT data FROM units WHERE id = 'a'").pluck().get()).toBe('{"id":"a"}');
+    // Running again is a no-op.
+    expect(migrate(db)).toBe(2);
+    db.close();
+  });
+
+  it('refuses a database from a newer Beacon instead of damaging it', () => {
+    const file = join(dir, 'future.sqlite');
+    const db = new Database(file);
+    db.pragma(`user_version = ${LATEST_VERSION + 1}`);
+    db.close();
+    expect(() => new Store(file)).toThrow(/newer than this Beacon/);
+  });
+
+  it('opens in WAL mode with FULL sync', () => {
+    const s = new Store(join(dir, 'wal.sqlite'));
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(s.db.pragma('synchronous', { simple: true })).toBe(2);
+    s.close();
+  });
+});

@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StoreClient } from '../../native/store/client.ts';
+import { type CommitEntry, Store } from '../../native/store/store.ts';
+import { ensureNoLeaks } from '../helpers/leaks.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const unit = (id: string, lat = 30) => ({ id, kind: 'social', home: '330100', status: 'standby', lat, lon: 120 });
+const entry = (id: string, lat = 30, key: string | null = null): CommitEntry => ({
+  event: { ts: 1000, kind: 'unit.upserted', subject: `unit:${id}`, payload: { unit: unit(id, lat) }, origin: 'test', key },
+  ops: [{ table: 'units', op: 'put', id, value: unit(id, lat) }],
+});
+
+describe('store', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+
+  it('appends events and applies their projections in one transaction', () => {
+    const s = new Store(join(dir, 'a.sqlite'));
+    const ids = s.commit([entry('u1'), entry('u2', 31)]);
+    expect(ids).toEqual([1, 2]);
+    expect(s.repos.units.count()).toBe(2);
+    expect(s.repos.units.get('u2')).toMatchObject({ lat: 31 });
+    expect(s.readJournal(0, 10).map((e) => e.subject)).toEqual(['unit:u1', 'unit:u2']);
+    s.close();
+  });
+
+  it('stores an idempotency key once and skips its ops the second time', () => {
+    const s = new Store(join(dir, 'b.sqlite'));
+    expect(s.commit([entry('u1', 30, 'k1')])).toEqual([1]);
+    expect(s.commit([entry('u1', 35, 'k1')])).toEqual([null]);
+    expect(s.repos.units.get('u1')).toMatchObject({ lat: 30 });
+    expect(s.stats().journalEvents).toBe(1);
+    s.close();
+  });
+
+  it('rolls back the whole batch when one entry fails: nothing half-written', () => {
+    const s = new Store(join(dir, 'c.sqlite'));
+    s.commit([entry('keep')]);
+    const bad: CommitEntry = { event: { ts: 1, kind: 'x', subject: 'x', payload: {}, origin: 'test' }, ops: [{ table: 'nope' as 'units', op: 'put', id: 'x', value: {} }] };
+    expect(() => s.commit([entry('lost'), bad])).toThrow(/unknown table/);
+    expect(s.repos.units.all().map((u) => (u as { id: string }).id)).toEqual(['keep']);
+    expect(s.stats().journalEvents).toBe(1);
+    s.close();
+  });
+
+  it('runs in a worker: calls answered in order, errors come back as errors, the file survives reopen', async () => {
+    const file = join(dir, 'd.sqlite');
+    const c = await StoreClient.open(file);
+    const [a, b] = await Promise.all([c.api.commit([entry('w1')]), c.api.commit([entry('w2')])]);
+    expect([a, b]).toEqual([[1], [2]]);
+    await expect(c.api.commit([{ ...entry('w3'), ops: [{ table: 'bad' as 'units', op: 'put', id: 'x', value: {} }] }])).rejects.toThrow(/unknown table/);
+    await c.api.setMeta('k', 'v');
+    await c.dispose();
+    const again = await StoreClient.open(file);
+    expect((await again.api.loadTables()).units).toHaveLength(2);
+    expect(await again.api.getMeta('k')).toBe('v');
+    await again.dispose();
+  });
+
+  it('reports a store it cannot open instead of crashing', async () => {
+    await expect(StoreClient.open(join(dir, 'missing-dir', 'x', 'e.sqlite'))).rejects.toThrow(/cannot open store/);
+  });
+});
