@@ -1,0 +1,113 @@
+// Serve mode end to end: `beacon serve` in a child process, Debian Chromium, no network but loopback.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+
+/** Pixels within `tol` of an sRGB colour. */
+function countNear(png: PNG, [r, g, b]: [number, number, number], tol = 40): number {
+  let n = 0;
+  for (let i = 0; i < png.data.length; i += 4) {
+    if (Math.abs(png.data[i]! - r) + Math.abs(png.data[i + 1]! - g) + Math.abs(png.data[i + 2]! - b) <= tol) n++;
+  }
+  return n;
+}
+function distinctColours(png: PNG): number {
+  const s = new Set<number>();
+  for (let i = 0; i < png.data.length; i += 16) s.add((png.data[i]! >> 3) | ((png.data[i + 1]! >> 3) << 5) | ((png.data[i + 2]! >> 3) << 10));
+  return s.size;
+}
+
+describe('serve mode in a real browser', () => {
+  let server: Served;
+  let browser: Browser;
+  const data = mkdtempSync(join(tmpdir(), 'beacon-e2e-'));
+
+  beforeAll(async () => {
+    server = await serve(['--data', data, '--port', '0']);
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('the globe renders offline: imagery, city markers and teams, nothing requested off the machine', async () => {
+    const { context, blocked, problems } = await offlineContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?role=globe&msaa=1`);
+    await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+    await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-units'), { timeout: 30_000 }).toBe('623');
+    await expect.poll(() => page.locator('[data-test="hall-name"]').textContent()).toBe('浙江省应急指挥中心');
+    await expect(page.locator('[data-test="demo-badge"]').textContent()).resolves.toBe('演示数据');
+    // Hide the overlays so the pixels below are the globe's own.
+    await page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+    await page.waitForTimeout(500);
+    const png = PNG.sync.read(await page.locator('[data-test="globe"]').screenshot());
+    const area = png.width * png.height;
+    expect(distinctColours(png), 'a rendered globe, not a blank canvas').toBeGreaterThan(300);
+    expect(countNear(png, [255, 209, 102]), 'city command centre markers (#ffd166)').toBeGreaterThan(60);
+    expect(countNear(png, [255, 77, 61]), 'fire-rescue team markers (#ff4d3d)').toBeGreaterThan(60);
+    let sea = 0;
+    for (let i = 0; i < png.data.length; i += 4) if (png.data[i + 2]! > png.data[i]! + 40) sea++;
+    expect(sea / area, 'Natural Earth II sea east of Zhejiang').toBeGreaterThan(0.15);
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('a change made through a command on one page shows up on a second page', async () => {
+    const { context, blocked, problems } = await offlineContext(browser);
+    const globe = await context.newPage();
+    const board = await context.newPage();
+    await board.goto(`${server.url}/?role=board`);
+    const enRoute = board.locator('[data-test="board-teams"] tr[data-kind="fire-rescue"] td[data-status="en-route"]');
+    const standby = board.locator('[data-test="board-teams"] tr[data-kind="fire-rescue"] td[data-status="standby"]');
+    await expect.poll(() => standby.textContent(), { timeout: 30_000 }).toBe('132');
+    await expect(enRoute.textContent()).resolves.toBe('0');
+
+    await globe.goto(`${server.url}/?role=globe&msaa=1`);
+    await globe.locator('[data-test="globe-search"]').fill('杭州市消防救援站1');
+    await globe.getByRole('button', { name: '杭州市消防救援站1', exact: true }).click();
+    await globe.locator('[data-test="set-status-en-route"]').click();
+    await expect.poll(() => globe.locator('[data-test="unit-status"]').textContent(), { timeout: 15_000 }).toBe('出动');
+    await expect.poll(() => enRoute.textContent(), { timeout: 15_000 }).toBe('1');
+    await expect(standby.textContent()).resolves.toBe('131');
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('the call panel lists the five-level directory, filters, and speaks English on request', async () => {
+    const { context, problems } = await offlineContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?role=calls`);
+    await page.locator('[data-test="level-county"]').click();
+    await expect.poll(() => page.locator('[data-test="contact-count"]').textContent(), { timeout: 30_000 }).toBe('显示 90 / 90 条');
+    await page.locator('[data-test="contact-search"]').fill('331081');
+    await expect.poll(() => page.locator('[data-test="contacts"] li').count()).toBe(1);
+    await expect(page.locator('[data-test="contacts"] li').textContent()).resolves.toContain('温岭市应急管理局值班室');
+    await page.locator('[data-test="language"]').click();
+    await expect.poll(() => page.locator('[data-test="contact-count"]').textContent()).toBe('Showing 1 of 1');
+    await expect(page.locator('[data-test="contacts"] li').textContent()).resolves.toContain('Wenling Emergency Management Bureau duty office');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('shows honestly when the hall core goes away, and the WAN as not monitored rather than up', async () => {
+    const { context } = await offlineContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?role=board`);
+    await expect.poll(() => page.locator('[data-test="hall-link"]').textContent(), { timeout: 30_000 }).toContain('已连接');
+    await expect(page.locator('[data-test="wan"]').textContent()).resolves.toContain('未监测');
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(server.output()).toContain('shutting down');
+    await expect.poll(() => page.locator('[data-test="hall-link"]').textContent(), { timeout: 15_000 }).toContain('与核心断开');
+    await context.close();
+  });
+});
