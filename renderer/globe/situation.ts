@@ -30,7 +30,9 @@ import {
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 
-buildModuleUrl.setBaseUrl('./cesium/');
+// Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
+// bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
+(globalThis as { CESIUM_BASE_URL?: string }).CESIUM_BASE_URL = './cesium/';
 Ion.defaultAccessToken = '';
 
 export const KIND_COLORS: Record<UnitKind, string> = {

@@ -36,7 +36,7 @@ export class ReduceError extends Error {
 
 export type Lookup = (table: TableName, id: string) => Record<string, unknown> | undefined;
 
-const put = (table: TableName, value: { id: string }): TableOp => ({ table, op: 'put', id: value.id, value: value as Record<string, unknown> });
+const put = (table: TableName, value: { id: string; [k: string]: unknown }): TableOp => ({ table, op: 'put', id: value.id, value });
 
 /** The table operations an event causes, given the current state. Pure. */
 export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
@@ -58,7 +58,7 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
     case 'feed.upserted':
       return [put('feeds', p.feed as Feed)];
     case 'layout.saved':
-      return [put('layouts', { id: p.id as string, assignments: p.assignments } as { id: string })];
+      return [put('layouts', { id: p.id as string, assignments: p.assignments })];
     case 'unit.moved': {
       const e = p as EventPayload<'unit.moved'>;
       const unit = get('units', e.id) as Unit | undefined;

@@ -2,13 +2,16 @@
 // shipped Lekima best track. Deterministic: the same `now` gives the same events, byte for byte,
 // so a test can pin it and two halls seeded apart show the same picture. Everything is marked demo.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Contact, Fix, Grade, Place, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
 import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
+import { packageRoot } from '../paths.ts';
 import { CITIES, cityOf, COUNTIES, PROVINCE, TEAM_COUNTS } from './zhejiang-places.ts';
 
 export const SCENARIO_ID = 'zhejiang-demo';
-const LEKIMA_CSV = new URL('../../../data/typhoons/lekima-2019.csv', import.meta.url);
+// From the package root, so the source tree and the compiled out/node tree find the same file.
+const LEKIMA_CSV = () => join(packageRoot(), 'data', 'typhoons', 'lekima-2019.csv');
 const LEKIMA_SOURCE =
   "CMA best track (CMA Tropical Cyclone Data Center, CH2019BST.txt; Ying et al. 2014; Lu et al. 2021); grade derived from wind by GB/T 19201-2006";
 
@@ -171,7 +174,7 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   for (const [id, zh, en] of experts) contacts.push(contact(`c-expert-${id}`, 'expert', '330000', null, zh, en, true, false));
   for (const ct of contacts) ev('contact.upserted', `contact:${ct.id}`, { contact: ct });
 
-  const fixes = parseLekimaCsv(readFileSync(LEKIMA_CSV, 'utf8'));
+  const fixes = parseLekimaCsv(readFileSync(LEKIMA_CSV(), 'utf8'));
   const lekima: Typhoon = { id: 'lekima-2019', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: LEKIMA_SOURCE, demo: true };
   ev('typhoon.upserted', `typhoon:${lekima.id}`, { typhoon: lekima });
 
