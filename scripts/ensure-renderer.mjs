@@ -1,0 +1,19 @@
+// `npm run serve` builds the renderer first when there is no build or the sources are newer.
+import { execSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const index = 'out/renderer/index.html';
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+const stale = !existsSync(index) || Math.max(newest('renderer'), newest('common')) > statSync(index).mtimeMs;
+if (stale) {
+  console.log('building the renderer (first start or sources changed)…');
+  execSync('npm run build:renderer', { stdio: 'inherit' });
+}
