@@ -1,0 +1,136 @@
+// npm run bench — figures for the foundation, printed with ratios. Not a test: nothing here fails
+// on a number; the figures go into the issue notes and are compared run against run.
+//
+// 1. Journal throughput: unit.moved events recorded through the hall core (reduce -> worker ->
+//    one transaction per batch, FULL sync), events/s.
+// 2. Event-loop delay while the journal is written: the store in its worker (as shipped) against
+//    the same writes on the main thread (what the worker avoids). p99 and max, and the ratio.
+// 3. Hub fan-out: 4 WebSocket clients subscribed to units; moves recorded at a fixed rate; latency
+//    from record to each client's receipt, p50/p99, and delivered counts reconciled.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { Unit } from '../../common/domain.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { reduce } from '../../main/core/journal/events.ts';
+import { startServer } from '../../main/server/server.ts';
+import { type CommitEntry, Store } from '../../native/store/store.ts';
+import { HubClient } from '../../renderer/hub/client.ts';
+import { WebSocketTransport } from '../../renderer/hub/transport.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-'));
+const ms = (ns: number) => (ns / 1e6).toFixed(2);
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const line = (k: string, v: string) => console.log(`  ${k.padEnd(44)} ${v}`);
+
+async function journal(total: number, perTurn: number) {
+  const core = await HallCore.start({ dataDir: join(dir, 'journal'), hub: { tickMs: 50 } });
+  const ids = core.all<Unit>('units').map((u) => u.id);
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += perTurn) {
+    const batch = [];
+    for (let j = 0; j < perTurn; j++) {
+      const id = ids[(i + j) % ids.length]!;
+      batch.push({ kind: 'unit.moved' as const, subject: `unit:${id}`, payload: { id, lat: 28 + ((i + j) % 300) / 100, lon: 120, alt: null, at: Date.now() } });
+    }
+    await core.recordMany(batch, 'bench');
+  }
+  const secs = (performance.now() - t0) / 1000;
+  h.disable();
+  const stats = core.stats();
+  await core.dispose();
+  return { rate: total / secs, p99: h.percentile(99), max: h.max, batches: stats.batches };
+}
+
+function mainThreadWrites(total: number, perTurn: number) {
+  const store = new Store(join(dir, 'sync.sqlite'));
+  const units = new Map<string, Record<string, unknown>>();
+  for (let k = 0; k < 623; k++) units.set(`u${k}`, { id: `u${k}`, kind: 'social', name: { zh: 'x', en: 'x' }, home: '330100', lat: 30, lon: 120, alt: null, status: 'standby', members: 10, stock: null, updated: 0, demo: true });
+  store.commit([...units.values()].map((u) => ({ event: { ts: 0, kind: 'unit.upserted', subject: `unit:${u.id}`, payload: { unit: u }, origin: 'bench' }, ops: [{ table: 'units', op: 'put', id: String(u.id), value: u }] })));
+  return new Promise<{ rate: number; p99: number; max: number }>((resolve) => {
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    let i = 0;
+    const t0 = performance.now();
+    const step = () => {
+      const entries: CommitEntry[] = [];
+      for (let j = 0; j < perTurn; j++, i++) {
+        const id = `u${i % 623}`;
+        const payload = { id, lat: 28 + (i % 300) / 100, lon: 120, alt: null, at: Date.now() };
+        const ops = reduce('unit.moved', payload, (_t, x) => units.get(x));
+        entries.push({ event: { ts: Date.now(), kind: 'unit.moved', subject: `unit:${id}`, payload, origin: 'bench' }, ops });
+      }
+      store.commit(entries);
+      if (i < total) setImmediate(step);
+      else {
+        h.disable();
+        store.close();
+        resolve({ rate: total / ((performance.now() - t0) / 1000), p99: h.percentile(99), max: h.max });
+      }
+    };
+    step();
+  });
+}
+
+async function fanout(ratePerSec: number, seconds: number) {
+  const core = await HallCore.start({ dataDir: join(dir, 'fanout'), hub: { tickMs: 50 } });
+  const server = await startServer({ core, port: 0, staticDir: null });
+  const url = server.url.replace('http', 'ws') + '/hub';
+  const latencies: number[] = [];
+  const received = [0, 0, 0, 0];
+  const clients = received.map((_, i) => {
+    const c = new HubClient(new WebSocketTransport(url), { client: `bench-${i}` });
+    c.subscribe('units', (e) => {
+      if (e.kind !== 'delta') return;
+      const now = Date.now();
+      for (const op of e.ops) {
+        if (op.op !== 'put') continue;
+        received[i]! += 1;
+        if (i === 0) latencies.push(now - (op.value as Unit).updated);
+      }
+    });
+    return c;
+  });
+  while (clients.some((c) => c.topic('units').size < 623)) await new Promise((r) => setTimeout(r, 20));
+  const ids = core.all<Unit>('units').map((u) => u.id);
+  const perTick = Math.round(ratePerSec / 20);
+  let sent = 0;
+  const t0 = Date.now();
+  while (Date.now() - t0 < seconds * 1000) {
+    const batch = [];
+    for (let j = 0; j < perTick; j++, sent++) {
+      const id = ids[sent % ids.length]!;
+      batch.push({ kind: 'unit.moved' as const, subject: `unit:${id}`, payload: { id, lat: 27 + (sent % 400) / 100, lon: 120.5, alt: null, at: Date.now() } });
+    }
+    void core.recordMany(batch, 'bench');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  clients.forEach((c) => c.dispose());
+  await server.close();
+  await core.dispose();
+  return { sent, received, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
+console.log(`beacon bench — node ${process.versions.node}, ${new Date().toISOString()}`);
+const N = 100_000;
+console.log(`\n1+2. journal: ${N} unit.moved events, 500 per turn of the loop`);
+const w = await journal(N, 500);
+const s = await mainThreadWrites(N, 500);
+line('through the core, store in a worker', `${Math.round(w.rate).toLocaleString()} events/s in ${w.batches} transactions`);
+line('event-loop delay, store in worker (p99/max)', `${ms(w.p99)} / ${ms(w.max)} ms`);
+line('same writes on the main thread (p99/max)', `${ms(s.p99)} / ${ms(s.max)} ms  (${Math.round(s.rate).toLocaleString()} events/s)`);
+line('loop delay ratio main-thread / worker (p99)', `${(s.p99 / w.p99).toFixed(1)}x`);
+console.log('\n3. hub fan-out to 4 WebSocket clients, 2,000 moves/s for 10 s, 50 ms ticks');
+const f = await fanout(2000, 10);
+const coalesced = f.received.map((r) => r).join(' / ');
+line('recorded', f.sent.toLocaleString());
+line('put ops delivered per client (coalesced per tick)', coalesced);
+line('latency record -> client receipt p50 / p99', `${f.p50} / ${f.p99} ms`);
+rmSync(dir, { recursive: true, force: true });
