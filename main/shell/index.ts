@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { Role } from '../../common/contract.ts';
 import { HallCore } from '../core/hall.ts';
 import { attachPort } from '../core/hub/port.ts';
-import { diffWindows, mergeLayout, planWindows, type WindowPlan } from '../core/layout/plan.ts';
+import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
 import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed } from '../core/security.ts';
 import { resolveStatic } from '../server/static.ts';
@@ -74,6 +74,15 @@ function openWindow(p: WindowPlan): BrowserWindow {
     webPreferences: { preload: preloadPath, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
   });
   win.once('ready-to-show', () => win.show());
+  // The operator switched this screen's role from its status bar: remember it for this display.
+  win.webContents.on('did-navigate', (_e, url) => {
+    const role = roleFromUrl(url);
+    const w = windows.get(p.key);
+    if (!core || !role || !w || w.role === role) return;
+    w.role = role;
+    const saved = core.get<{ assignments: Record<string, Role> }>('layouts', 'default')?.assignments ?? {};
+    void core.record('layout.saved', 'layout:default', { id: 'default', assignments: { ...saved, [p.key]: role } }, `window:${role}`);
+  });
   void win.loadURL(`${APP_ORIGIN}/index.html?role=${p.role}`);
   return win;
 }

@@ -2,7 +2,7 @@
 // gaps and resubscribes, reconnects with backoff, and resumes from its last sequence number so a
 // display that lost the hall for a moment gets exactly what it missed.
 import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
-import { PROTOCOL_VERSION } from '../../common/contract.ts';
+import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import { applyOps } from '../../common/ops.ts';
 import type { Transport } from './transport.ts';
 
@@ -145,11 +145,18 @@ export class HubClient {
     this.pending.clear();
   }
 
+  private valid(topic: TopicName, value: unknown): boolean {
+    if (TOPIC_SCHEMAS[topic].safeParse(value).success) return true;
+    this.counters.invalid += 1;
+    return false;
+  }
+
   private receive(m: ServerMessage): void {
     switch (m.t) {
       case 'snapshot': {
         const t = this.sub(m.topic);
-        t.items = new Map((m.items as { id: string }[]).map((it) => [it.id, it]));
+        t.items = new Map();
+        for (const it of m.items) if (this.valid(m.topic, it)) t.items.set((it as { id: string }).id, it);
         t.epoch = m.epoch;
         t.seq = m.seq;
         t.ready = true;
@@ -167,10 +174,13 @@ export class HubClient {
           this.transport.send({ t: 'sub', topic: m.topic });
           return;
         }
-        applyOps(t.items, m.ops);
+        // An entity that fails its schema is dropped (and counted) rather than handed to a view that
+        // would draw NaN; the sequence still advances, the next valid put repairs it.
+        const ops = m.ops.filter((op) => op.op === 'del' || this.valid(m.topic, op.value));
+        applyOps(t.items, ops);
         t.seq = m.seq;
         if (!t.ready) t.ready = true;
-        for (const l of t.listeners) l({ kind: 'delta', ops: m.ops });
+        for (const l of t.listeners) l({ kind: 'delta', ops });
         return;
       }
       case 'current':

@@ -84,6 +84,7 @@ describe('hub over WebSocket', () => {
 
   it('refuses oversized frames (1009) and foreign browser origins (403), counting both; binary gets an error', async () => {
     const wsUrl = server.url.replace('http', 'ws') + '/hub';
+    const storedBefore = (await core.store.api.stats()).journalEvents;
     const big = new WsClient(wsUrl);
     await new Promise((r) => big.once('open', r));
     big.send(JSON.stringify({ t: 'hello', v: 1, client: 'x' }));
@@ -103,9 +104,15 @@ describe('hub over WebSocket', () => {
     bin.on('message', (d) => msgs.push(d.toString()));
     bin.send(Buffer.from([1, 2, 3]));
     bin.send(JSON.stringify({ t: 'hello', v: 1, client: 'bin' }));
-    await until('answers', () => msgs.length >= 2);
+    bin.send(JSON.stringify({ t: 'cmd', id: 'w', name: 'unit.move', args: { id: 'social-330100-01', lat: 'north', lon: 120 } }));
+    bin.send(JSON.stringify({ t: 'cmd', id: 'g', name: 'unit.move', args: { id: 'ghost', lat: 30, lon: 120 } }));
+    await until('answers', () => msgs.length >= 4);
     expect(JSON.parse(msgs[0]!)).toMatchObject({ t: 'error', error: { code: 'bad_frame' } });
     expect(JSON.parse(msgs[1]!)).toMatchObject({ t: 'welcome' });
+    const results = msgs.slice(2).map((m) => JSON.parse(m) as { id: string; error: { code: string } });
+    expect(Object.fromEntries(results.map((r) => [r.id, r.error.code]))).toEqual({ w: 'invalid_args', g: 'not_found' });
+    // None of it reached the journal.
+    expect((await core.store.api.stats()).journalEvents).toBe(storedBefore);
     bin.close();
     await new Promise((r) => bin.once('close', r));
 

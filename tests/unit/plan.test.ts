@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Role } from '../../common/contract.ts';
-import { diffWindows, type DisplayInfo, displayKey, mergeLayout, planWindows } from '../../main/core/layout/plan.ts';
+import { diffWindows, type DisplayInfo, displayKey, mergeLayout, planWindows, roleFromUrl } from '../../main/core/layout/plan.ts';
 
 const display = (id: number, x: number, primary = false, width = 1920, height = 1080): DisplayInfo => ({ id, primary, bounds: { x, y: 0, width, height } });
 const wall = (n: number) => Array.from({ length: n }, (_, i) => display(i + 1, i * 1920, i === 0));
@@ -69,6 +69,13 @@ describe('window plan', () => {
     let saved = mergeLayout({}, planWindows(ds, {}));
     saved = mergeLayout(saved, planWindows(ds.slice(0, 2), saved));
     expect(roles(ds, saved)).toEqual(['calls', 'globe', 'wall']);
+  });
+
+  it('reads the role of a window from its URL, refusing anything else', () => {
+    expect(roleFromUrl('app://beacon/index.html?role=board')).toBe('board');
+    expect(roleFromUrl('app://beacon/index.html?role=admin')).toBeNull();
+    expect(roleFromUrl('app://beacon/index.html')).toBeNull();
+    expect(roleFromUrl('::')).toBeNull();
   });
 
   it('no displays: no windows', () => {

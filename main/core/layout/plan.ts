@@ -1,6 +1,6 @@
 // Which role goes on which display: a pure function of the display list and the saved layout.
 // The Electron shell only applies the plan (opens, moves, closes windows) and saves it.
-import { type Role } from '../../../common/contract.ts';
+import { type Role, ROLES } from '../../../common/contract.ts';
 
 export interface Rect {
   x: number;
@@ -98,4 +98,14 @@ export function diffWindows(current: readonly OpenWindow[], plan: readonly Windo
   const update = plan.filter((p) => current.some((c) => c.key === p.key));
   const close = current.filter((c) => !planned.has(c.key)).map((c) => c.key);
   return { open, update, close };
+}
+
+/** The role a window shows, from its URL (the status bar's role switcher navigates to ?role=…). */
+export function roleFromUrl(url: string): Role | null {
+  try {
+    const r = new URL(url).searchParams.get('role');
+    return (ROLES as readonly string[]).includes(r ?? '') ? (r as Role) : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,0 +1,89 @@
+// The renderer's hub client against a scripted transport (a test double: this checks the client's
+// own rules; the real WebSocket path is tests/integration/ws-hub.test.ts).
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientMessage, ServerMessage } from '../../common/contract.ts';
+import { HubClient } from '../../renderer/hub/client.ts';
+import type { Transport, TransportHandlers } from '../../renderer/hub/transport.ts';
+
+class Scripted implements Transport {
+  sent: ClientMessage[] = [];
+  h!: TransportHandlers;
+  connect(h: TransportHandlers) {
+    this.h = h;
+    h.open();
+  }
+  send(m: ClientMessage) {
+    this.sent.push(m);
+  }
+  close() {}
+  push(m: ServerMessage) {
+    this.h.message(m);
+  }
+}
+
+const unit = (id: string, lat = 30) => ({ id, kind: 'social', name: { zh: id, en: id }, home: '330100', lat, lon: 120, alt: null, status: 'standby', members: 10, stock: null, updated: 1, demo: true });
+const clients: HubClient[] = [];
+function setup() {
+  const tr = new Scripted();
+  const c = new HubClient(tr, { client: 'test' });
+  clients.push(c);
+  const events: string[] = [];
+  c.subscribe('units', (e) => events.push(e.kind));
+  tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 5, items: [unit('a'), unit('b')] });
+  return { tr, c, events };
+}
+
+describe('hub client', () => {
+  afterEach(() => clients.splice(0).forEach((c) => c.dispose()));
+
+  it('applies consecutive deltas and ignores replays of ones it has', () => {
+    const { tr, c, events } = setup();
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'put', id: 'a', value: unit('a', 31) }] });
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'del', id: 'a' }] });
+    expect((c.topic('units').get('a') as { lat: number }).lat).toBe(31);
+    expect(events).toEqual(['reset', 'delta']);
+  });
+
+  it('on a gap or a new epoch it never guesses: it asks for a fresh snapshot', () => {
+    const { tr, c } = setup();
+    tr.sent = [];
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 8, ops: [{ op: 'del', id: 'a' }] });
+    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+    expect(c.counters.gaps).toBe(1);
+    expect(c.topic('units').has('a')).toBe(true);
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'F', seq: 1, items: [unit('z')] });
+    tr.sent = [];
+    tr.push({ t: 'delta', topic: 'units', epoch: 'G', seq: 2, ops: [] });
+    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+  });
+
+  it('resubscribes with its position after a reconnect', () => {
+    const { tr } = setup();
+    tr.sent = [];
+    tr.h.open();
+    expect(tr.sent).toEqual([{ t: 'hello', v: 1, client: 'test' }, { t: 'sub', topic: 'units', since: { epoch: 'E', seq: 5 } }]);
+  });
+
+  it('drops entities that fail their schema, counting them', () => {
+    const { tr, c } = setup();
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'put', id: 'a', value: { ...unit('a'), lat: 'north' } }, { op: 'put', id: 'c', value: unit('c') }] });
+    expect((c.topic('units').get('a') as { lat: number }).lat).toBe(30);
+    expect(c.topic('units').has('c')).toBe(true);
+    expect(c.counters.invalid).toBe(1);
+  });
+
+  it('settles commands by id, with typed errors, and fails them when the link drops', async () => {
+    const { tr, c } = setup();
+    const ok = c.command('hall.ping', {});
+    const bad = c.command('unit.move', { id: 'x', lat: 1, lon: 1 });
+    const lost = c.command('hall.ping', {});
+    const ids = tr.sent.filter((m) => m.t === 'cmd').map((m) => (m as { id: string }).id);
+    tr.push({ t: 'result', id: ids[0]!, ok: true, value: { now: 7 } });
+    tr.push({ t: 'result', id: ids[1]!, ok: false, error: { code: 'not_found', message: 'no unit x' } });
+    await expect(ok).resolves.toEqual({ now: 7 });
+    await expect(bad).rejects.toMatchObject({ code: 'not_found', message: 'no unit x' });
+    tr.h.close('1006');
+    await expect(lost).rejects.toMatchObject({ code: 'unavailable' });
+    expect(c.state).toBe('closed');
+  });
+});
