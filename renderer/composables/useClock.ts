@@ -5,7 +5,8 @@ export interface UseClockOptions {
   intervalMs?: number;
 }
 
-const fmt = (tz: string) => new Intl.DateTimeFormat('zh-CN', { timeZone: tz, hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// Month/day and time: the year is not what a duty officer looks up, and the two dates can differ.
+const fmt = (tz: string) => new Intl.DateTimeFormat('zh-CN', { timeZone: tz, hour12: false, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const beijingFmt = fmt('Asia/Shanghai');
 const utcFmt = fmt('UTC');
 

@@ -253,6 +253,7 @@ export class Hub {
 export class Session {
   readonly id = randomUUID();
   private greeted = false;
+  private client = '';
   private closed = false;
   private badFrames: number[] = [];
   private readonly hub: Hub;
@@ -265,8 +266,10 @@ export class Session {
     this.opts = opts;
   }
 
+  /** Who is on the other end, as the journal records it: the transport's address and the name the
+   *  client gave in hello (a city's console, a wall controller). */
   get origin(): string {
-    return this.conn.origin;
+    return this.client ? `${this.conn.origin} ${this.client}` : this.conn.origin;
   }
 
   /** A frame arrived from the client. Never throws: bad input is answered, counted and survived. */
@@ -283,6 +286,7 @@ export class Session {
         return;
       }
       this.greeted = true;
+      this.client = msg.client.replace(/[^\w.:@-]/g, '_').slice(0, 64);
       this.send({ t: 'welcome', v: PROTOCOL_VERSION, epoch: this.hub.epoch, server: this.opts.server, topics: TOPICS, commands: COMMAND_NAMES });
       return;
     }
@@ -304,7 +308,7 @@ export class Session {
     const parsed = spec.args.safeParse(args ?? {});
     if (!parsed.success) return this.fail(id, { code: 'invalid_args', message: `${name}: ${describeIssues(parsed.error)}` });
     try {
-      const value = await this.hub.runCommand(name, parsed.data, { origin: this.conn.origin, session: this.id });
+      const value = await this.hub.runCommand(name, parsed.data, { origin: this.origin, session: this.id });
       this.send({ t: 'result', id, ok: true, value });
     } catch (err) {
       const e = err as { code?: ErrorCode; message?: string };
