@@ -38,25 +38,25 @@ export type Lookup = (table: TableName, id: string) => Record<string, unknown> |
 
 const put = (table: TableName, value: { id: string; [k: string]: unknown }): TableOp => ({ table, op: 'put', id: value.id, value });
 
+/** Events that carry a whole entity: which table it goes to and under which payload key. */
+const UPSERTS = {
+  'hall.configured': ['hall', 'hall'],
+  'place.upserted': ['places', 'place'],
+  'unit.upserted': ['units', 'unit'],
+  'contact.upserted': ['contacts', 'contact'],
+  'typhoon.upserted': ['typhoons', 'typhoon'],
+  'feed.upserted': ['feeds', 'feed'],
+} as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
+
 /** The table operations an event causes, given the current state. Pure. */
 export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
   if (!Object.hasOwn(EVENT_PAYLOADS, kind)) throw new ReduceError('invalid_args', `unknown event kind ${kind}`);
   const parsed = EVENT_PAYLOADS[kind as EventKind].safeParse(payload);
   if (!parsed.success) throw new ReduceError('invalid_args', `bad ${kind} payload: ${parsed.error.issues[0]?.message}`);
   const p = parsed.data as Record<string, unknown>;
-  switch (kind as EventKind) {
-    case 'hall.configured':
-      return [put('hall', p.hall as Hall)];
-    case 'place.upserted':
-      return [put('places', p.place as Place)];
-    case 'unit.upserted':
-      return [put('units', p.unit as Unit)];
-    case 'contact.upserted':
-      return [put('contacts', p.contact as Contact)];
-    case 'typhoon.upserted':
-      return [put('typhoons', p.typhoon as Typhoon)];
-    case 'feed.upserted':
-      return [put('feeds', p.feed as Feed)];
+  const upsert = UPSERTS[kind as keyof typeof UPSERTS];
+  if (upsert) return [put(upsert[0], p[upsert[1]] as { id: string })];
+  switch (kind as Exclude<EventKind, keyof typeof UPSERTS>) {
     case 'layout.saved':
       return [put('layouts', { id: p.id as string, assignments: p.assignments })];
     case 'unit.moved': {
