@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
+import { parseTarget } from './core/link/monitor.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
 import { accessToken, isLoopbackHost } from './core/security.ts';
 import { startServer } from './server/server.ts';
@@ -11,7 +12,7 @@ import { startServer } from './server/server.ts';
 const HELP = `beacon — the hall core of Beacon (烽火)
 
 Usage:
-  beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR]
+  beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR] [--uplink HOST:PORT]...
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
       Binds 127.0.0.1 unless --host says otherwise; a non-loopback bind requires the
@@ -27,6 +28,9 @@ Options:
   --host HOST    address to bind (default 127.0.0.1)
   --port PORT    TCP port (default 8600; 0 picks a free one)
   --static DIR   built renderer to serve (default out/renderer)
+  --uplink H:P   an upstream endpoint to probe for the WAN state (the provincial MQTT bus,
+                 the SIP platform, a tile server); repeat for several. Without any, the
+                 WAN shows as "not monitored"
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -42,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '8600' },
       static: { type: 'string' },
+      uplink: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,7 +73,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const staticDir = values.static ?? join(packageRoot(), 'out', 'renderer');
   if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
-  const core = await HallCore.start({ dataDir });
+  const targets = (values.uplink ?? []).map((spec) => parseTarget(spec));
+  const core = await HallCore.start({ dataDir, link: { targets } });
   const host = values.host!;
   const token = isLoopbackHost(host) ? null : accessToken(dataDir);
   const server = await startServer({ core, host, port, staticDir, token });

@@ -11,6 +11,7 @@ import type { CommitEntry, TableOp } from '../../native/store/store.ts';
 import { makeCommandHandler } from './commands.ts';
 import { Hub, HubError, type HubOptions } from './hub/hub.ts';
 import { type EventKind, type EventPayload, reduce, ReduceError } from './journal/events.ts';
+import { LinkMonitor, type LinkMonitorOptions } from './link/monitor.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 
 /** Tables whose rows are served as hub topics of the same name. */
@@ -28,6 +29,8 @@ export interface HallOptions {
   hub?: HubOptions;
   /** Seed the demonstration scenario into an empty data directory. @default true */
   seed?: boolean;
+  /** Upstream endpoints to probe for the WAN state; none: the WAN shows as not monitored. */
+  link?: Omit<LinkMonitorOptions, 'onChange'>;
   /** Largest number of events committed in one transaction. @default 5000 */
   maxBatch?: number;
   now?: () => number;
@@ -50,6 +53,7 @@ export class HallCore {
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private readonly maxBatch: number;
+  private link: LinkMonitor | null = null;
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0 };
 
@@ -70,8 +74,7 @@ export class HallCore {
     try {
       await core.loadState();
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
-      const wan: Link = { id: 'wan', state: 'unknown', since: null, detail: 'no link monitor configured' };
-      core.hub.replace('link', [wan]);
+      core.startLinkMonitor(opts.link);
       core.hub.flush();
     } catch (err) {
       await store.dispose();
@@ -119,6 +122,7 @@ export class HallCore {
   }
 
   async dispose(): Promise<void> {
+    this.link?.dispose();
     while (this.draining) await this.draining;
     this.hub.dispose();
     await this.store.dispose();
@@ -193,6 +197,29 @@ export class HallCore {
       const topic = TOPIC_OF[t];
       if (topic) this.hub.replace(topic, m.values() as Iterable<{ id: string }>);
     }
+  }
+
+  private startLinkMonitor(opts: HallOptions['link']): void {
+    if (!opts || opts.targets.length === 0) {
+      const wan: Link = { id: 'wan', state: 'unknown', since: null, detail: 'no link monitor configured' };
+      this.hub.replace('link', [wan]);
+      return;
+    }
+    const previous = new Map<string, string>();
+    this.link = new LinkMonitor({
+      ...opts,
+      onChange: (changed) => {
+        this.hub.publish('link', changed.map((l) => ({ op: 'put', id: l.id, value: l })));
+        for (const l of changed) {
+          const from = previous.get(l.id) ?? 'unknown';
+          previous.set(l.id, l.state);
+          // Journaled, not awaited: a link report must never wait on the disk it may be reporting on.
+          this.record('link.changed', `link:${l.id}`, { id: l.id, state: l.state, from, detail: l.detail, at: l.since ?? this.now() }, 'link-monitor').catch(() => undefined);
+        }
+      },
+    });
+    this.hub.replace('link', this.link.links());
+    this.link.start();
   }
 
   private async seed(): Promise<void> {

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { Role } from '../../common/contract.ts';
 import { HallCore } from '../core/hall.ts';
 import { attachPort } from '../core/hub/port.ts';
+import { parseTarget } from '../core/link/monitor.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
 import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed } from '../core/security.ts';
@@ -113,7 +114,9 @@ async function applyPlan(): Promise<void> {
 
 void app.whenReady().then(async () => {
   serveApp();
-  core = await HallCore.start({ dataDir: process.env.BEACON_DATA_DIR ?? app.getPath('userData') });
+  // Upstream endpoints to probe for the WAN state, "host:port,host:port" (settings UI to come).
+  const targets = (process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean).map((s) => parseTarget(s));
+  core = await HallCore.start({ dataDir: process.env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets } });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;
   const replan = () => {

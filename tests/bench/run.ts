@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Unit } from '../../common/domain.ts';
+import { createServer } from 'node:net';
 import { HallCore } from '../../main/core/hall.ts';
+import { LinkMonitor } from '../../main/core/link/monitor.ts';
 import { reduce } from '../../main/core/journal/events.ts';
 import { startServer } from '../../main/server/server.ts';
 import { type CommitEntry, Store } from '../../native/store/store.ts';
@@ -118,6 +120,38 @@ async function fanout(ratePerSec: number, seconds: number) {
   return { sent, received, p50: pct(latencies, 50), p99: pct(latencies, 99) };
 }
 
+/** Time from an uplink endpoint going away (connection refused) to the WAN reported offline, and
+ *  from its return to online, with the shipping defaults (500 ms interval, 700 ms timeout). */
+async function linkDetection(trials: number) {
+  const down: number[] = [];
+  const up: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    let server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const wan = { state: 'unknown' as string, at: 0 };
+    const mon = new LinkMonitor({ targets: [{ id: 'bus', host: '127.0.0.1', port }], onChange: (ls) => ls.forEach((l) => l.id === 'wan' && Object.assign(wan, { state: l.state, at: performance.now() })) });
+    const reached = async (s: string) => {
+      while (wan.state !== s) await new Promise((r) => setTimeout(r, 5));
+    };
+    mon.start();
+    await reached('online');
+    await new Promise((r) => setTimeout(r, 137 * i)); // a different phase against the probe clock each trial
+    const t0 = performance.now();
+    await new Promise<void>((r) => server.close(() => r()));
+    await reached('offline');
+    down.push(wan.at - t0);
+    server = createServer((c) => c.destroy());
+    const t1 = performance.now();
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+    await reached('online');
+    up.push(wan.at - t1);
+    mon.dispose();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+  return { down, up };
+}
+
 console.log(`beacon bench — node ${process.versions.node}, ${new Date().toISOString()}`);
 const N = 100_000;
 console.log(`\n1+2. journal: ${N} unit.moved events, 500 per turn of the loop`);
@@ -133,4 +167,8 @@ const coalesced = f.received.map((r) => r).join(' / ');
 line('recorded', f.sent.toLocaleString());
 line('put ops delivered per client (coalesced per tick)', coalesced);
 line('latency record -> client receipt p50 / p99', `${f.p50} / ${f.p99} ms`);
+console.log('\n4. link monitor: uplink refused -> WAN offline, back -> online (5 trials, defaults)');
+const l = await linkDetection(5);
+line('detection, down: median / max', `${Math.round(pct(l.down, 50))} / ${Math.round(Math.max(...l.down))} ms`);
+line('recovery (3 good probes of hysteresis): median / max', `${Math.round(pct(l.up, 50))} / ${Math.round(Math.max(...l.up))} ms`);
 rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // Serve mode end to end: `beacon serve` in a child process, Debian Chromium, no network but loopback.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -109,5 +110,26 @@ describe('serve mode in a real browser', () => {
     expect(server.output()).toContain('shutting down');
     await expect.poll(() => page.locator('[data-test="hall-link"]').textContent(), { timeout: 15_000 }).toContain('与核心断开');
     await context.close();
+  });
+
+  it('every display shows the WAN as the link monitor measures it: up, then down when the uplink dies', async () => {
+    const bus = createServer((c) => c.destroy());
+    await new Promise<void>((r) => bus.listen(0, '127.0.0.1', () => r()));
+    const busPort = (bus.address() as { port: number }).port;
+    const hall = await serve(['--data', mkdtempSync(join(tmpdir(), 'beacon-e2e-link-')), '--port', '0', '--uplink', `127.0.0.1:${busPort}`]);
+    const { context } = await offlineContext(browser);
+    try {
+      const pages = [await context.newPage(), await context.newPage()];
+      await pages[0]!.goto(`${hall.url}/?role=board`);
+      await pages[1]!.goto(`${hall.url}/?role=calls`);
+      for (const p of pages) await expect.poll(() => p.locator('[data-test="wan"]').textContent(), { timeout: 15_000 }).toBe('广域网 正常');
+      await new Promise<void>((r) => bus.close(() => r()));
+      for (const p of pages) await expect.poll(() => p.locator('[data-test="wan"]').textContent(), { timeout: 15_000 }).toBe('广域网 中断');
+      await expect(pages[0]!.locator('[data-test="wan"]').getAttribute('title')).resolves.toMatch(/offline/);
+    } finally {
+      await context.close();
+      await hall.stop();
+      bus.close();
+    }
   });
 });

@@ -20,6 +20,9 @@ export const EVENT_PAYLOADS = {
   'typhoon.upserted': z.object({ typhoon: Typhoon }),
   'feed.upserted': z.object({ feed: Feed }),
   'layout.saved': z.object({ id: Id, assignments: z.record(z.string().max(128), Role) }),
+  /** A link (an upstream endpoint, or the WAN as a whole) changed state. Live state, not a table:
+   *  the journal keeps the transitions for after-action review and for the province. */
+  'link.changed': z.object({ id: Id, state: z.enum(['unknown', 'online', 'degraded', 'offline']), from: z.string(), detail: z.string().max(500), at: At }),
   /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
   'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
 } as const;
@@ -72,6 +75,7 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
       return [put('units', { ...unit, status: e.status, updated: e.at })];
     }
     case 'scenario.seeded':
+    case 'link.changed':
       return [];
   }
 }
