@@ -117,6 +117,8 @@ export const Link = z.object({
   state: LinkState,
   since: z.number().int().nullable(),
   detail: z.string().max(500),
+  /** For the store-and-forward outbox: what waits for the province, and since when. */
+  queue: z.object({ depth: z.number().int().min(0), oldest: z.number().int().nullable() }).optional(),
 });
 export type Link = z.infer<typeof Link>;
 

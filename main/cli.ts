@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
 import { parseTarget } from './core/link/monitor.ts';
+import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
 import { accessToken, isLoopbackHost } from './core/security.ts';
 import { startServer } from './server/server.ts';
@@ -13,6 +14,7 @@ const HELP = `beacon — the hall core of Beacon (烽火)
 
 Usage:
   beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR] [--uplink HOST:PORT]...
+               [--province mqtt://HOST:PORT --hall-id CODE]
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
       Binds 127.0.0.1 unless --host says otherwise; a non-loopback bind requires the
@@ -31,6 +33,9 @@ Options:
   --uplink H:P   an upstream endpoint to probe for the WAN state (the provincial MQTT bus,
                  the SIP platform, a tile server); repeat for several. Without any, the
                  WAN shows as "not monitored"
+  --province URL the provincial MQTT bus (mqtt:// or mqtts://) to store-and-forward decisions
+                 and positions to; needs --hall-id
+  --hall-id CODE this hall's GB/T 2260 code in the bus's topic plan (e.g. 330000, 331000)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -47,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string', default: '8600' },
       static: { type: 'string' },
       uplink: { type: 'string', multiple: true },
+      province: { type: 'string' },
+      'hall-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -74,7 +81,8 @@ async function main(argv: string[]): Promise<number> {
   const staticDir = values.static ?? join(packageRoot(), 'out', 'renderer');
   if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
   const targets = (values.uplink ?? []).map((spec) => parseTarget(spec));
-  const core = await HallCore.start({ dataDir, link: { targets } });
+  const uplink = provinceUplink(values.province, values['hall-id']);
+  const core = await HallCore.start({ dataDir, link: { targets }, uplink });
   const host = values.host!;
   const token = isLoopbackHost(host) ? null : accessToken(dataDir);
   const server = await startServer({ core, host, port, staticDir, token });

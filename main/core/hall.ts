@@ -12,6 +12,8 @@ import { makeCommandHandler } from './commands.ts';
 import { Hub, HubError, type HubOptions } from './hub/hub.ts';
 import { type EventKind, type EventPayload, reduce, ReduceError } from './journal/events.ts';
 import { LinkMonitor, type LinkMonitorOptions } from './link/monitor.ts';
+import { outboxRoute } from './uplink/policy.ts';
+import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 
 /** Tables whose rows are served as hub topics of the same name. */
@@ -31,6 +33,8 @@ export interface HallOptions {
   seed?: boolean;
   /** Upstream endpoints to probe for the WAN state; none: the WAN shows as not monitored. */
   link?: Omit<LinkMonitorOptions, 'onChange'>;
+  /** The provincial bus to store-and-forward to. Without it nothing is queued for the province. */
+  uplink?: UplinkOptions;
   /** Largest number of events committed in one transaction. @default 5000 */
   maxBatch?: number;
   now?: () => number;
@@ -54,6 +58,7 @@ export class HallCore {
   private draining: Promise<void> | null = null;
   private readonly maxBatch: number;
   private link: LinkMonitor | null = null;
+  private uplink: UplinkSender | null = null;
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0 };
 
@@ -75,6 +80,9 @@ export class HallCore {
       await core.loadState();
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
       core.startLinkMonitor(opts.link);
+      if (opts.uplink) {
+        core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]));
+      }
       core.hub.flush();
     } catch (err) {
       await store.dispose();
@@ -110,7 +118,9 @@ export class HallCore {
       }
       // Applied to the live state now so the next change reduces against it; published after commit.
       const undo = this.applyToState(ops);
-      const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops };
+      // With an uplink, what the province must know is queued in the same transaction as the change.
+      const outbox = this.uplink ? outboxRoute(kind) : null;
+      const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops, outbox };
       promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject })));
     }
     this.scheduleDrain();
@@ -118,12 +128,13 @@ export class HallCore {
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats() };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters } : null };
   }
 
   async dispose(): Promise<void> {
     this.link?.dispose();
     while (this.draining) await this.draining;
+    await this.uplink?.dispose();
     this.hub.dispose();
     await this.store.dispose();
   }
@@ -165,6 +176,7 @@ export class HallCore {
             }
           });
           for (const [topic, ops] of byTopic) this.hub.publish(topic, ops);
+          if (this.uplink && batch.some((p) => p.entry.outbox)) this.uplink.kick();
           batch.forEach((p, i) => p.resolve(ids[i] ?? null));
         } catch (err) {
           // The write did not happen (disk full, file gone): say so to every caller, and put the live

@@ -48,6 +48,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE feeds (id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'outbox for store-and-forward to the province',
+    sql: `
+      -- What the province must be told, appended in the same transaction as the change it reports.
+      -- Sent in (priority, seq) order; acked is set on the broker's acknowledgement (QoS 1).
+      CREATE TABLE outbox (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        event    INTEGER NOT NULL UNIQUE REFERENCES journal (id),
+        category TEXT    NOT NULL,
+        priority INTEGER NOT NULL,
+        created  INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        acked    INTEGER
+      );
+      CREATE INDEX outbox_pending ON outbox (priority, seq) WHERE acked IS NULL;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -23,6 +23,21 @@ export interface TableOp {
 export interface CommitEntry {
   event: NewEvent;
   ops: TableOp[];
+  /** Queue the event for the province (store-and-forward), in the same transaction. */
+  outbox?: { category: string; priority: number } | null;
+}
+export interface OutboxItem {
+  seq: number;
+  category: string;
+  priority: number;
+  attempts: number;
+  event: StoredEvent;
+}
+export interface OutboxStats {
+  depth: number;
+  oldest: number | null;
+  byCategory: Record<string, number>;
+  acked: number;
 }
 export interface StoredEvent {
   id: number;
@@ -46,6 +61,9 @@ export interface StoreApi {
   commit(entries: CommitEntry[]): (number | null)[];
   loadTables(): Record<TableName, unknown[]>;
   readJournal(after: number, limit: number): StoredEvent[];
+  outboxPending(limit: number, skip: number[]): OutboxItem[];
+  outboxAck(seqs: number[], at: number): number;
+  outboxStats(): OutboxStats;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;
   stats(): StoreStats;
@@ -71,6 +89,7 @@ export class Store implements StoreApi {
   readonly db: Database.Database;
   readonly repos: Record<TableName, Repository>;
   private readonly insertEvent: Database.Statement;
+  private readonly insertOutbox: Database.Statement;
   private readonly path: string;
 
   constructor(path: string, opts: { readonly?: boolean } = {}) {
@@ -90,6 +109,7 @@ export class Store implements StoreApi {
       `INSERT INTO journal (ts, kind, subject, payload, origin, key) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (origin, key) DO NOTHING`,
     );
+    this.insertOutbox = this.db.prepare('INSERT INTO outbox (event, category, priority, created) VALUES (?, ?, ?, ?)');
   }
 
   /** Appends the events and applies their projections in one transaction. Returns each event's id,
@@ -97,7 +117,7 @@ export class Store implements StoreApi {
   commit(entries: CommitEntry[]): (number | null)[] {
     return this.db.transaction((batch: CommitEntry[]) => {
       const ids: (number | null)[] = [];
-      for (const { event, ops } of batch) {
+      for (const { event, ops, outbox } of batch) {
         const info = this.insertEvent.run(event.ts, event.kind, event.subject, JSON.stringify(event.payload), event.origin, event.key ?? null);
         if (info.changes === 0) {
           ids.push(null);
@@ -110,6 +130,7 @@ export class Store implements StoreApi {
           if (op.op === 'put') repo.put(op.value ?? {}, id);
           else repo.del(op.id);
         }
+        if (outbox) this.insertOutbox.run(id, outbox.category, outbox.priority, event.ts);
         ids.push(id);
       }
       return ids;
@@ -127,6 +148,41 @@ export class Store implements StoreApi {
       .prepare('SELECT id, ts, kind, subject, payload, origin, key FROM journal WHERE id > ? ORDER BY id LIMIT ?')
       .all(after, limit) as (Omit<StoredEvent, 'payload'> & { payload: string })[];
     return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  /** Unacknowledged outbox items, most urgent first, then in order; `skip` are already in flight. */
+  outboxPending(limit: number, skip: number[]): OutboxItem[] {
+    const rows = this.db
+      .prepare(
+        `SELECT o.seq, o.category, o.priority, o.attempts, j.id, j.ts, j.kind, j.subject, j.payload, j.origin, j.key
+         FROM outbox o JOIN journal j ON j.id = o.event
+         WHERE o.acked IS NULL AND o.seq NOT IN (SELECT value FROM json_each(?))
+         ORDER BY o.priority, o.seq LIMIT ?`,
+      )
+      .all(JSON.stringify(skip), limit) as { seq: number; category: string; priority: number; attempts: number; id: number; ts: number; kind: string; subject: string; payload: string; origin: string; key: string | null }[];
+    if (rows.length) this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(rows.map((r) => r.seq)));
+    return rows.map((r) => ({
+      seq: r.seq,
+      category: r.category,
+      priority: r.priority,
+      attempts: r.attempts + 1,
+      event: { id: r.id, ts: r.ts, kind: r.kind, subject: r.subject, payload: JSON.parse(r.payload) as unknown, origin: r.origin, key: r.key },
+    }));
+  }
+
+  outboxAck(seqs: number[], at: number): number {
+    return this.db.prepare('UPDATE outbox SET acked = ? WHERE acked IS NULL AND seq IN (SELECT value FROM json_each(?))').run(at, JSON.stringify(seqs)).changes;
+  }
+
+  outboxStats(): OutboxStats {
+    const rows = this.db.prepare('SELECT category, count(*) AS n, min(created) AS oldest FROM outbox WHERE acked IS NULL GROUP BY category').all() as { category: string; n: number; oldest: number }[];
+    const acked = this.db.prepare('SELECT count(*) FROM outbox WHERE acked IS NOT NULL').pluck().get() as number;
+    return {
+      depth: rows.reduce((a, r) => a + r.n, 0),
+      oldest: rows.length ? Math.min(...rows.map((r) => r.oldest)) : null,
+      byCategory: Object.fromEntries(rows.map((r) => [r.category, r.n])),
+      acked,
+    };
   }
 
   getMeta(key: string): string | null {

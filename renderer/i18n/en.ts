@@ -4,7 +4,7 @@ const en: typeof zh = {
   app: { name: 'Beacon', demo: 'Demo data', demoTitle: 'This data directory holds the built-in Zhejiang demonstration scenario, not real data' },
   role: { globe: 'Situation', wall: 'Video wall', calls: 'One-key connect', board: 'Board' },
   status: {
-    beijing: 'Beijing', utc: 'UTC', wan: 'WAN', feeds: 'Feeds', online: 'online', total: 'of',
+    outbox: 'To province', beijing: 'Beijing', utc: 'UTC', wan: 'WAN', feeds: 'Feeds', online: 'online', total: 'of',
     hall: { connecting: 'Connecting…', open: 'Connected', closed: 'Hall core lost' },
     link: { unknown: 'not monitored', online: 'up', degraded: 'degraded', offline: 'down' },
     language: '中文',

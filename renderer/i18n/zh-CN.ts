@@ -2,7 +2,7 @@ export default {
   app: { name: '烽火', demo: '演示数据', demoTitle: '本数据目录使用内置的浙江演示场景，不是真实数据' },
   role: { globe: '态势', wall: '视频墙', calls: '一键通', board: '看板' },
   status: {
-    beijing: '北京', utc: 'UTC', wan: '广域网', feeds: '接入', online: '在线', total: '共',
+    outbox: '待报省厅', beijing: '北京', utc: 'UTC', wan: '广域网', feeds: '接入', online: '在线', total: '共',
     hall: { connecting: '连接中…', open: '已连接', closed: '与核心断开' },
     link: { unknown: '未监测', online: '正常', degraded: '降级', offline: '中断' },
     language: 'English',

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubClient } from '../../renderer/hub/client.ts';
+import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
+import { freePort } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 
 /** Pixels within `tol` of an sRGB colour. */
@@ -116,7 +119,9 @@ describe('serve mode in a real browser', () => {
     const bus = createServer((c) => c.destroy());
     await new Promise<void>((r) => bus.listen(0, '127.0.0.1', () => r()));
     const busPort = (bus.address() as { port: number }).port;
-    const hall = await serve(['--data', mkdtempSync(join(tmpdir(), 'beacon-e2e-link-')), '--port', '0', '--uplink', `127.0.0.1:${busPort}`]);
+    // The provincial bus is unreachable (nothing listens there): decisions must queue, visibly.
+    const province = `mqtt://127.0.0.1:${await freePort()}`;
+    const hall = await serve(['--data', mkdtempSync(join(tmpdir(), 'beacon-e2e-link-')), '--port', '0', '--uplink', `127.0.0.1:${busPort}`, '--province', province, '--hall-id', '330000']);
     const { context } = await offlineContext(browser);
     try {
       const pages = [await context.newPage(), await context.newPage()];
@@ -126,6 +131,13 @@ describe('serve mode in a real browser', () => {
       await new Promise<void>((r) => bus.close(() => r()));
       for (const p of pages) await expect.poll(() => p.locator('[data-test="wan"]').textContent(), { timeout: 15_000 }).toBe('广域网 中断');
       await expect(pages[0]!.locator('[data-test="wan"]').getAttribute('title')).resolves.toMatch(/offline/);
+
+      for (const p of pages) await expect.poll(() => p.locator('[data-test="outbox"]').textContent(), { timeout: 15_000 }).toMatch(/待报省厅 0/);
+      const console = new HubClient(new WebSocketTransport(`${hall.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+      await expect.poll(() => console.state, { timeout: 10_000 }).toBe('open');
+      await console.command('unit.setStatus', { id: 'fire-rescue-331000-01', status: 'en-route' });
+      console.dispose();
+      for (const p of pages) await expect.poll(() => p.locator('[data-test="outbox"]').textContent(), { timeout: 15_000 }).toMatch(/待报省厅 1 · \d+ s/);
     } finally {
       await context.close();
       await hall.stop();

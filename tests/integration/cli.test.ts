@@ -18,6 +18,11 @@ describe('the beacon command', () => {
     expect(help).toMatch(/beacon token/);
     expect(() => execFileSync(process.execPath, ['main/cli.ts', 'fly'], { cwd: ROOT, stdio: 'pipe' })).toThrow(/unknown command 'fly'/);
     expect(() => execFileSync(process.execPath, ['main/cli.ts', 'serve', '--port', 'abc'], { cwd: ROOT, stdio: 'pipe' })).toThrow(/--port must be/);
+    const bad = (args: string[]) => () => execFileSync(process.execPath, ['main/cli.ts', 'serve', '--data', join(dir, 'x'), '--port', '0', ...args], { cwd: ROOT, stdio: 'pipe' });
+    expect(bad(['--province', 'mqtt://127.0.0.1:1883'])).toThrow(/needs both --province URL and --hall-id/);
+    expect(bad(['--province', 'http://x', '--hall-id', '330000'])).toThrow(/is not mqtt:\/\/host:port/);
+    expect(bad(['--province', 'mqtt://127.0.0.1:1883', '--hall-id', 'zj'])).toThrow(/6-digit/);
+    expect(bad(['--uplink', 'nowhere'])).toThrow(/not host:port/);
   });
 
   it('serves on loopback, prints where, seeds an empty data directory, and stops cleanly on SIGTERM', async () => {

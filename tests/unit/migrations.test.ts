@@ -27,14 +27,27 @@ describe('migrations', () => {
     const file = join(dir, 'm2.sqlite');
     const db = new Database(file);
     migrate(db, 1);
+    const latest = LATEST_VERSION;
     db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.upserted', 'unit:a', '{}', 'test')").run();
     db.prepare("INSERT INTO units (id, kind, home, status, lat, lon, data, event) VALUES ('a', 'social', '330100', 'standby', 30, 120, '{\"id\":\"a\"}', 1)").run();
-    expect(migrate(db)).toBe(2);
+    expect(migrate(db, 2)).toBe(2);
     expect(tables(db)).toEqual(expect.arrayContaining(['layouts', 'feeds']));
     expect(db.prepare('SELECT count(*) FROM journal').pluck().get()).toBe(1);
     expect(db.prepare("SELECT data FROM units WHERE id = 'a'").pluck().get()).toBe('{"id":"a"}');
-    // Running again is a no-op.
-    expect(migrate(db)).toBe(2);
+    // Then on to the latest, and running again is a no-op.
+    expect(migrate(db)).toBe(latest);
+    expect(migrate(db)).toBe(latest);
+    db.close();
+  });
+
+  it('2 -> 3 adds the outbox, referencing journal events that version 2 stored', () => {
+    const db = new Database(join(dir, 'm3.sqlite'));
+    migrate(db, 2);
+    db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.status', 'unit:a', '{}', 'test')").run();
+    expect(migrate(db, 3)).toBe(3);
+    db.prepare("INSERT INTO outbox (event, category, priority, created) VALUES (1, 'decisions', 0, 1)").run();
+    expect(() => db.prepare("INSERT INTO outbox (event, category, priority, created) VALUES (1, 'decisions', 0, 1)").run()).toThrow(/UNIQUE/);
+    expect(db.prepare('SELECT count(*) FROM journal').pluck().get()).toBe(1);
     db.close();
   });
 

@@ -58,6 +58,24 @@ describe('store', () => {
     await again.dispose();
   });
 
+  it('queues outbox items in the same transaction, most urgent first, and acknowledges them', () => {
+    const s = new Store(join(dir, 'o.sqlite'));
+    const pos = (id: string) => ({ ...entry(id), outbox: { category: 'positions', priority: 2 } });
+    const dec = (id: string) => ({ ...entry(id), outbox: { category: 'decisions', priority: 0 } });
+    s.commit([pos('p1'), pos('p2'), dec('d1'), entry('local-only')]);
+    const bad: CommitEntry = { event: { ts: 1, kind: 'x', subject: 'x', payload: {}, origin: 'test' }, ops: [{ table: 'nope' as 'units', op: 'put', id: 'x', value: {} }], outbox: { category: 'decisions', priority: 0 } };
+    expect(() => s.commit([dec('d2'), bad])).toThrow();
+    const pending = s.outboxPending(10, []);
+    expect(pending.map((p) => p.event.subject)).toEqual(['unit:d1', 'unit:p1', 'unit:p2']);
+    expect(s.outboxStats()).toMatchObject({ depth: 3, byCategory: { decisions: 1, positions: 2 }, oldest: 1000 });
+    expect(s.outboxPending(10, [pending[0]!.seq]).map((p) => p.event.subject)).toEqual(['unit:p1', 'unit:p2']);
+    expect(s.outboxAck([pending[0]!.seq, pending[1]!.seq], 5)).toBe(2);
+    expect(s.outboxAck([pending[0]!.seq], 6)).toBe(0);
+    expect(s.outboxPending(10, []).map((p) => [p.event.subject, p.attempts])).toEqual([['unit:p2', 3]]);
+    expect(s.outboxStats()).toMatchObject({ depth: 1, acked: 2 });
+    s.close();
+  });
+
   it('reports a store it cannot open instead of crashing', async () => {
     await expect(StoreClient.open(join(dir, 'missing-dir', 'x', 'e.sqlite'))).rejects.toThrow(/cannot open store/);
   });

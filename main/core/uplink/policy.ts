@@ -1,0 +1,32 @@
+// What the province must be told, and how urgently: the topic plan of docs/protocol.md
+// ("Uplink to the province"). Lower priority numbers go first when a backlog drains.
+export interface OutboxRoute {
+  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions';
+  priority: number;
+}
+
+const ROUTES: Record<string, OutboxRoute> = {
+  // A team dispatched or stood down is a command decision: never thinned, sent first.
+  'unit.status': { category: 'decisions', priority: 0 },
+  // Positions may be thinned under a bandwidth budget (later) and go last.
+  'unit.moved': { category: 'positions', priority: 2 },
+};
+
+export function outboxRoute(kind: string): OutboxRoute | null {
+  return ROUTES[kind] ?? null;
+}
+
+/** MQTT topic of one category for one hall. */
+export function uplinkTopic(hallId: string, category: string): string {
+  return `beacon/${hallId}/up/${category}`;
+}
+
+/** The uplink settings from the command line or environment, checked: a bus without a hall id (or
+ *  the reverse) is a configuration error, not something to guess. */
+export function provinceUplink(url: string | undefined, hallId: string | undefined): { url: string; hallId: string } | undefined {
+  if (!url && !hallId) return undefined;
+  if (!url || !hallId) throw new Error('the provincial bus needs both --province URL and --hall-id CODE');
+  if (!/^mqtts?:\/\/[^\s/]+(:\d{1,5})?\/?$/.test(url)) throw new Error(`--province '${url}' is not mqtt://host:port or mqtts://host:port`);
+  if (!/^\d{6}$/.test(hallId)) throw new Error(`--hall-id '${hallId}' is not a 6-digit GB/T 2260 code`);
+  return { url, hallId };
+}

@@ -1,0 +1,168 @@
+// Store-and-forward to the provincial bus (MQTT). Reads the durable outbox in (priority, seq) order,
+// publishes with QoS 1, marks items acknowledged on PUBACK, and keeps going through broker restarts.
+// At least once on the wire; every message carries an idempotency key ("<hall>:<event id>") so the
+// receiver applies it exactly once.
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Link } from '../../../common/domain.ts';
+import type { AsyncStore } from '../../../native/store/client.ts';
+import type { OutboxItem } from '../../../native/store/store.ts';
+import { uplinkTopic } from './policy.ts';
+
+export interface UplinkOptions {
+  /** mqtt://host:port or mqtts://… of the provincial bus. */
+  url: string;
+  /** This hall's id in the topic plan (its GB/T 2260 code). */
+  hallId: string;
+  /** Messages published and not yet acknowledged, at most. @default 64 */
+  window?: number;
+  /** Reconnect period; MQTT.js retries at this pace. @default 1000 */
+  reconnectMs?: number;
+}
+
+export interface UplinkMessage {
+  v: 1;
+  hall: string;
+  key: string;
+  seq: number;
+  category: string;
+  event: { id: number; ts: number; kind: string; subject: string; payload: unknown; origin: string };
+}
+
+export class UplinkSender {
+  private readonly client: MqttClient;
+  private readonly inflight = new Set<number>();
+  private readonly ackedUnsaved = new Set<number>();
+  private pumping = false;
+  private again = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  private disposed = false;
+  private readonly opts: Required<UplinkOptions>;
+  readonly counters = { published: 0, acked: 0, failed: 0, connects: 0 };
+  state: Link['state'] = 'unknown';
+  private since: number | null = null;
+
+  private readonly store: AsyncStore;
+  private readonly onStatus: (link: Link) => void;
+
+  constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void) {
+    this.store = store;
+    this.onStatus = onStatus;
+    this.opts = { window: 64, reconnectMs: 1000, ...opts };
+    this.client = mqtt.connect(opts.url, {
+      clientId: `beacon-hall-${opts.hallId}`,
+      clean: true,
+      reconnectPeriod: this.opts.reconnectMs,
+      connectTimeout: 5000,
+      queueQoSZero: false,
+    });
+    this.client.on('connect', () => {
+      this.counters.connects += 1;
+      this.setState('online');
+      this.kick();
+    });
+    this.client.on('close', () => {
+      // Whatever was in flight is sent again after reconnecting (the receiver drops duplicates).
+      this.inflight.clear();
+      this.setState('offline');
+    });
+    this.client.on('error', () => undefined); // reconnects by itself; the state says what happened
+    // Queue depth and age for every display, once a second while there is anything to say.
+    this.statusTimer = setInterval(() => void this.report(), 1000);
+    this.statusTimer.unref();
+  }
+
+  /** Something was queued or acknowledged: send what can be sent. */
+  kick(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    await this.flushAcks();
+    await this.client.endAsync(true);
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        if (this.disposed || !this.client.connected) return;
+        const room = this.opts.window - this.inflight.size;
+        if (room <= 0) return;
+        const items = await this.store.outboxPending(room, [...this.inflight, ...this.ackedUnsaved]);
+        for (const it of items) this.publish(it);
+        if (items.length === room) this.again = true;
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private publish(it: OutboxItem): void {
+    const msg: UplinkMessage = {
+      v: 1,
+      hall: this.opts.hallId,
+      key: `${this.opts.hallId}:${it.event.id}`,
+      seq: it.seq,
+      category: it.category,
+      event: { id: it.event.id, ts: it.event.ts, kind: it.event.kind, subject: it.event.subject, payload: it.event.payload, origin: it.event.origin },
+    };
+    this.inflight.add(it.seq);
+    this.counters.published += 1;
+    this.client.publish(uplinkTopic(this.opts.hallId, it.category), JSON.stringify(msg), { qos: 1 }, (err) => {
+      this.inflight.delete(it.seq);
+      if (err) {
+        this.counters.failed += 1;
+        return;
+      }
+      this.counters.acked += 1;
+      this.ackedUnsaved.add(it.seq);
+      this.scheduleFlush();
+      this.kick();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    // Acknowledgements are written in batches: one small transaction per 50 ms, not one per message.
+    this.flushTimer = setTimeout(() => void this.flushAcks(), 50);
+  }
+
+  private async flushAcks(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.ackedUnsaved.size === 0) return;
+    const seqs = [...this.ackedUnsaved];
+    try {
+      await this.store.outboxAck(seqs, Date.now());
+      for (const s of seqs) this.ackedUnsaved.delete(s);
+    } catch {
+      this.scheduleFlush(); // the store is busy or failing: keep them, try again
+    }
+  }
+
+  private setState(s: Link['state']): void {
+    if (s === this.state) return;
+    this.state = s;
+    this.since = Date.now();
+    void this.report();
+  }
+
+  private async report(): Promise<void> {
+    if (this.disposed) return;
+    try {
+      const st = await this.store.outboxStats();
+      const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
+      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}`, queue: { depth: st.depth, oldest: st.oldest } });
+    } catch {
+      // the store is closing; nothing to report
+    }
+  }
+}

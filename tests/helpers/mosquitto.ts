@@ -1,0 +1,64 @@
+// A real mosquitto broker on loopback, started and stopped by the test (persistence on, so a
+// durable subscriber's session survives a broker restart, as the province's does).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const MOSQUITTO = process.env.BEACON_MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function listening(port: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), r(true)));
+      c.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`mosquitto did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export class Broker {
+  private proc: ChildProcess | null = null;
+  log = '';
+  readonly port: number;
+  readonly dir: string;
+  constructor(port: number, dir: string) {
+    this.port = port;
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'mosquitto.conf'),
+      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'user root', 'max_queued_messages 100000', ''].join('\n'),
+    );
+  }
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.proc = spawn(MOSQUITTO, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    await listening(this.port);
+  }
+  /** SIGTERM: mosquitto saves its persistent sessions and exits. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+    this.proc = null;
+  }
+}
