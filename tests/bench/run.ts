@@ -15,6 +15,9 @@ import type { Unit } from '../../common/domain.ts';
 import { createServer } from 'node:net';
 import { HallCore } from '../../main/core/hall.ts';
 import { LinkMonitor } from '../../main/core/link/monitor.ts';
+import mqtt from 'mqtt';
+import { existsSync } from 'node:fs';
+import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { reduce } from '../../main/core/journal/events.ts';
 import { startServer } from '../../main/server/server.ts';
 import { type CommitEntry, Store } from '../../native/store/store.ts';
@@ -152,6 +155,34 @@ async function linkDetection(trials: number) {
   return { down, up };
 }
 
+/** Backlog drain: N events queued while the bus is away, then the broker returns; messages/s until
+ *  the province's subscriber has them all (loopback mosquitto, QoS 1, 64 in flight). */
+async function drain(n: number) {
+  const broker = new Broker(await freePort(), join(dir, 'broker'));
+  await broker.start();
+  const seen = new Set<string>();
+  const province = await mqtt.connectAsync(broker.url, { clientId: 'bench-province', clean: false, reconnectPeriod: 100 });
+  await province.subscribeAsync('beacon/330000/up/#', { qos: 1 });
+  province.on('message', (_t, p) => seen.add((JSON.parse(p.toString()) as { key: string }).key));
+  const core = await HallCore.start({ dataDir: join(dir, 'drain'), uplink: { url: broker.url, hallId: '330000', reconnectMs: 100 } });
+  await broker.stop();
+  const ids = core.all<Unit>('units').map((u) => u.id);
+  for (let i = 0; i < n; i += 1000) {
+    await core.recordMany(Array.from({ length: 1000 }, (_, j) => {
+      const id = ids[(i + j) % ids.length]!;
+      return { kind: 'unit.moved' as const, subject: `unit:${id}`, payload: { id, lat: 28 + ((i + j) % 100) / 100, lon: 120, alt: null, at: Date.now() } };
+    }), 'bench');
+  }
+  const t0 = performance.now();
+  await broker.start();
+  while (seen.size < n) await new Promise((r) => setTimeout(r, 10));
+  const secs = (performance.now() - t0) / 1000;
+  await core.dispose();
+  await province.endAsync(true);
+  await broker.stop();
+  return { rate: n / secs, secs, received: seen.size };
+}
+
 console.log(`beacon bench — node ${process.versions.node}, ${new Date().toISOString()}`);
 const N = 100_000;
 console.log(`\n1+2. journal: ${N} unit.moved events, 500 per turn of the loop`);
@@ -171,4 +202,9 @@ console.log('\n4. link monitor: uplink refused -> WAN offline, back -> online (5
 const l = await linkDetection(5);
 line('detection, down: median / max', `${Math.round(pct(l.down, 50))} / ${Math.round(Math.max(...l.down))} ms`);
 line('recovery (3 good probes of hysteresis): median / max', `${Math.round(pct(l.up, 50))} / ${Math.round(Math.max(...l.up))} ms`);
+if (existsSync(MOSQUITTO)) {
+  console.log('\n5. store-and-forward: 20,000 positions queued while the bus is down, then drained');
+  const d = await drain(20_000);
+  line('backlog drained (incl. broker start)', `${Math.round(d.rate).toLocaleString()} messages/s, ${d.secs.toFixed(1)} s, ${d.received.toLocaleString()} of 20,000 received, 0 lost`);
+} else console.log('\n5. store-and-forward: skipped (no mosquitto)');
 rmSync(dir, { recursive: true, force: true });
