@@ -16,7 +16,9 @@ export interface LinkMonitorOptions {
   targets: readonly LinkTarget[];
   /** Time between probes of one target. @default 500 */
   intervalMs?: number;
-  /** A connect not answered within this is a lost probe. @default 700 */
+  /** A connect not answered within this is a lost probe; on a slow link (satellite backhaul) the
+   *  timeout grows to 3x the median connect time, up to 3 s, so slowness reads as slow, not as down.
+   *  @default 600 */
   timeoutMs?: number;
   thresholds?: LinkThresholds;
   /** Called with the links whose reported state changed (targets and/or the WAN). */
@@ -49,7 +51,7 @@ export class LinkMonitor {
   private disposed = false;
 
   constructor(opts: LinkMonitorOptions) {
-    this.opts = { intervalMs: 500, timeoutMs: 700, thresholds: {}, now: Date.now, ...opts };
+    this.opts = { intervalMs: 500, timeoutMs: 600, thresholds: {}, now: Date.now, ...opts };
     this.wan = { id: 'wan', state: 'unknown', since: null, detail: `probing ${opts.targets.length} upstream endpoint(s)` };
     this.targets = opts.targets.map((target) => ({
       target,
@@ -98,9 +100,16 @@ export class LinkMonitor {
       // Next probe an interval after this one started, never overlapping it.
       this.schedule(t, Math.max(0, this.opts.intervalMs - (performance.now() - started)));
     };
-    const timer = setTimeout(() => done(false), this.opts.timeoutMs);
+    const timer = setTimeout(() => done(false), this.timeout(t));
     sock.once('connect', () => done(true));
     sock.once('error', () => done(false));
+  }
+
+  /** Worst case to see a silent cut on a fast link: interval + 2 timeouts = 0.5 + 0.6 + 0.6 s. */
+  private timeout(t: TargetState): number {
+    const rtts = t.probes.filter((p) => p.ok).map((p) => p.rttMs!).sort((a, b) => a - b);
+    const median = rtts.length ? rtts[Math.floor(rtts.length / 2)]! : 0;
+    return Math.min(3000, Math.max(this.opts.timeoutMs, 3 * median));
   }
 
   private record(t: TargetState, p: Probe): void {

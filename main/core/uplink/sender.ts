@@ -17,6 +17,9 @@ export interface UplinkOptions {
   window?: number;
   /** Reconnect period; MQTT.js retries at this pace. @default 1000 */
   reconnectMs?: number;
+  /** MQTT keepalive. A WAN cut sends no reset: only an unanswered ping shows the connection is dead,
+   *  so this bounds how long publishes wait on a dead link before reconnecting. @default 10 */
+  keepaliveSeconds?: number;
 }
 
 export interface UplinkMessage {
@@ -48,12 +51,13 @@ export class UplinkSender {
   constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void) {
     this.store = store;
     this.onStatus = onStatus;
-    this.opts = { window: 64, reconnectMs: 1000, ...opts };
+    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, ...opts };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
       clean: true,
       reconnectPeriod: this.opts.reconnectMs,
       connectTimeout: 5000,
+      keepalive: this.opts.keepaliveSeconds,
       queueQoSZero: false,
     });
     this.client.on('connect', () => {
