@@ -59,6 +59,7 @@ export class HallCore {
   private readonly maxBatch: number;
   private link: LinkMonitor | null = null;
   private uplink: UplinkSender | null = null;
+  private readonly linkListeners = new Set<(l: Link) => void>();
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0 };
 
@@ -89,6 +90,15 @@ export class HallCore {
       throw err;
     }
     return core;
+  }
+
+  /** Link changes (the WAN and each uplink) for parts of the core that act on them: one-key
+   *  connect skips channels the WAN cannot carry, the tile cache answers from SQLite when offline.
+   *  Called with the current links at once. Returns the unsubscribe function. */
+  onLink(cb: (l: Link) => void): () => void {
+    this.linkListeners.add(cb);
+    for (const l of this.hub.items('link') as Link[]) cb(l);
+    return () => this.linkListeners.delete(cb);
   }
 
   get<T = Record<string, unknown>>(table: TableName, id: string): T | undefined {
@@ -222,6 +232,7 @@ export class HallCore {
       ...opts,
       onChange: (changed) => {
         this.hub.publish('link', changed.map((l) => ({ op: 'put', id: l.id, value: l })));
+        for (const l of changed) for (const cb of this.linkListeners) cb(l);
         for (const l of changed) {
           const from = previous.get(l.id) ?? 'unknown';
           previous.set(l.id, l.state);

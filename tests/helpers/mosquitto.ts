@@ -38,9 +38,14 @@ export class Broker {
     this.port = port;
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
+    this.configure({ anonymous: true });
+  }
+  /** Takes effect at the next start. Without anonymous access and with no users, every client is
+   *  refused (CONNACK "not authorized"), as a bus with the hall's account missing would do. */
+  configure(o: { anonymous: boolean }): void {
     writeFileSync(
-      join(dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'user root', 'max_queued_messages 100000', ''].join('\n'),
+      join(this.dir, 'mosquitto.conf'),
+      [`listener ${this.port} 127.0.0.1`, `allow_anonymous ${o.anonymous}`, 'persistence true', `persistence_location ${this.dir}/`, 'user root', 'max_queued_messages 100000', ''].join('\n'),
     );
   }
   get url(): string {

@@ -48,6 +48,8 @@ describe('link monitor', () => {
     });
     const c = core;
     expect(wan(c).state).toBe('unknown');
+    const heard: string[] = [];
+    const stop = c.onLink((l) => l.id === 'wan' && heard.push(l.state));
     await until('online', () => (c.hub.flush(), wan(c).state === 'online'));
 
     await close(up);
@@ -63,6 +65,11 @@ describe('link monitor', () => {
     await until('online again', () => (c.hub.flush(), wan(c).state === 'online'));
 
     await new Promise((r) => setTimeout(r, 300));
+    stop();
+    // In-core listeners (calls, tiles) hear the same transitions as the displays, starting from now.
+    expect(heard[0]).toBe('unknown');
+    expect(heard.slice(1, 4)).toEqual(['online', 'degraded', 'offline']);
+    expect(heard[heard.length - 1]).toBe('online');
     const events = (await c.store.api.readJournal(0, 100_000)).filter((e) => e.kind === 'link.changed' && e.subject === 'link:wan');
     const states = events.map((e) => (e.payload as { state: string }).state);
     expect(states.slice(0, 3)).toEqual(['online', 'degraded', 'offline']);

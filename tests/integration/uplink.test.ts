@@ -96,4 +96,41 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     expect(applied.size).toBe(260);
     console.log(`uplink: ${arrivals.length} arrivals, ${duplicates} wire duplicates dropped by key, 0 lost`);
   });
+
+  it('a bus that refuses the hall: the reason is shown, changes keep queueing, and drain once it accepts', async () => {
+    const b = new Broker(await freePort(), join(dir, 'refusing'));
+    // The province's durable session exists on the bus from before (it queues for the province
+    // while the province is not connected).
+    await b.start();
+    const first = await mqtt.connectAsync(b.url, { clientId: 'province-331000', clean: false, reconnectPeriod: 0 });
+    await first.subscribeAsync('beacon/331000/up/#', { qos: 1 });
+    await first.endAsync();
+    await b.stop();
+    b.configure({ anonymous: false });
+    await b.start();
+    const hall = await HallCore.start({ dataDir: join(dir, 'hall-refused'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '331000', reconnectMs: 200 } });
+    try {
+      const outbox = () => (hall.hub.flush(), (hall.hub.items('link') as Link[]).find((l) => l.id === 'outbox'));
+      await until('the refusal shown', () => /not authori[sz]ed/i.test(outbox()?.detail ?? ''), 10_000);
+      expect(outbox()?.state).not.toBe('online');
+      const id = 'fire-rescue-331000-01';
+      for (let i = 0; i < 5; i++) await hall.record('unit.status', `unit:${id}`, { id, status: i % 2 ? 'en-route' : 'on-site', at: Date.now() }, 'test');
+      expect((await hall.store.api.outboxStats()).depth).toBe(5);
+
+      // IT fixes the bus's access: the hall connects by itself and the queue drains.
+      const got = new Set<string>();
+      await b.stop();
+      b.configure({ anonymous: true });
+      await b.start();
+      const sub = mqtt.connect(b.url, { clientId: 'province-331000', clean: false, reconnectPeriod: 200 });
+      sub.on('message', (_t, p) => got.add((JSON.parse(p.toString()) as UplinkMessage).key));
+      await until('drained', () => got.size === 5, 15_000);
+      await until('outbox empty', async () => (await hall.store.api.outboxStats()).depth === 0);
+      await until('online, no error shown', () => outbox()?.state === 'online' && !/not authori/i.test(outbox()!.detail), 5000);
+      await sub.endAsync(true);
+    } finally {
+      await hall.dispose();
+      await b.stop();
+    }
+  });
 });

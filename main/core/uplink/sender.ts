@@ -43,6 +43,7 @@ export class UplinkSender {
   private readonly opts: Required<UplinkOptions>;
   readonly counters = { published: 0, acked: 0, failed: 0, connects: 0 };
   state: Link['state'] = 'unknown';
+  private lastError: string | null = null;
   private since: number | null = null;
 
   private readonly store: AsyncStore;
@@ -58,10 +59,14 @@ export class UplinkSender {
       reconnectPeriod: this.opts.reconnectMs,
       connectTimeout: 5000,
       keepalive: this.opts.keepaliveSeconds,
+      // MQTT.js gives up for good after a refused CONNACK (not authorized, server unavailable) unless
+      // told otherwise: a hall must keep trying, because IT fixes the bus's accounts while it queues.
+      reconnectOnConnackError: true,
       queueQoSZero: false,
     });
     this.client.on('connect', () => {
       this.counters.connects += 1;
+      this.lastError = null;
       this.setState('online');
       this.kick();
     });
@@ -70,7 +75,12 @@ export class UplinkSender {
       this.inflight.clear();
       this.setState('offline');
     });
-    this.client.on('error', () => undefined); // reconnects by itself; the state says what happened
+    // MQTT.js reconnects by itself; the reason (refused, not authorized, unreachable) is shown with
+    // the queue so the duty officer can tell IT what the bus said.
+    this.client.on('error', (err) => {
+      this.lastError = err.message.slice(0, 200);
+      void this.report();
+    });
     // Queue depth and age for every display, once a second while there is anything to say.
     this.statusTimer = setInterval(() => void this.report(), 1000);
     this.statusTimer.unref();
@@ -164,7 +174,8 @@ export class UplinkSender {
     try {
       const st = await this.store.outboxStats();
       const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
-      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}`, queue: { depth: st.depth, oldest: st.oldest } });
+      const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
+      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}${why}`, queue: { depth: st.depth, oldest: st.oldest } });
     } catch {
       // the store is closing; nothing to report
     }
