@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { Contact, Feed, Hall, Lat, Link, Lon, Place, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { Contact, Feed, Hall, Instruction, Lat, Link, Lon, Place, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -17,6 +17,7 @@ export const TOPIC_SCHEMAS = {
   typhoons: Typhoon,
   feeds: Feed,
   link: Link,
+  instructions: Instruction,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];

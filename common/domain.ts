@@ -131,3 +131,14 @@ export const Hall = z.object({
   seededAt: z.number().int().nullable(),
 });
 export type Hall = z.infer<typeof Hall>;
+
+/** An instruction from the province (or another superior command) to this hall. */
+export const Instruction = z.object({
+  id: z.string().min(1).max(128),
+  from: z.string().min(1).max(200),
+  text: z.string().min(1).max(4000),
+  priority: z.enum(['urgent', 'normal']),
+  sentAt: z.number().int(),
+  receivedAt: z.number().int(),
+});
+export type Instruction = z.infer<typeof Instruction>;

@@ -12,6 +12,7 @@ import { makeCommandHandler } from './commands.ts';
 import { Hub, HubError, type HubOptions } from './hub/hub.ts';
 import { type EventKind, type EventPayload, reduce, ReduceError } from './journal/events.ts';
 import { LinkMonitor, type LinkMonitorOptions } from './link/monitor.ts';
+import { parseDown } from './uplink/downlink.ts';
 import { outboxRoute } from './uplink/policy.ts';
 import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
@@ -24,6 +25,7 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   contacts: 'contacts',
   typhoons: 'typhoons',
   feeds: 'feeds',
+  instructions: 'instructions',
 };
 
 export interface HallOptions {
@@ -61,7 +63,8 @@ export class HallCore {
   private uplink: UplinkSender | null = null;
   private readonly linkListeners = new Set<(l: Link) => void>();
   private readonly now: () => number;
-  readonly counters = { events: 0, batches: 0, commitFailures: 0 };
+  readonly counters = { events: 0, batches: 0, commitFailures: 0, downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
+  private readonly downLogged = new Map<string, number>();
 
   private constructor(dataDir: string, store: StoreClient, opts: HallOptions) {
     this.dataDir = dataDir;
@@ -82,7 +85,8 @@ export class HallCore {
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
       core.startLinkMonitor(opts.link);
       if (opts.uplink) {
-        core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]));
+        const hallId = opts.uplink.hallId;
+        core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => core.receiveDown(topic, payload, hallId));
       }
       core.hub.flush();
     } catch (err) {
@@ -219,6 +223,31 @@ export class HallCore {
       const topic = TOPIC_OF[t];
       if (topic) this.hub.replace(topic, m.values() as Iterable<{ id: string }>);
     }
+  }
+
+  /** A message from the province: checked, then journaled once under its key (a repeat changes
+   *  nothing). Settles with the MQTT 5 reason code to acknowledge it with; rejects when the store
+   *  refused it, so the bus keeps it and delivers it again. */
+  private async receiveDown(topic: string, payload: Buffer, hallId: string): Promise<number> {
+    const r = parseDown(topic, payload, hallId, this.now());
+    if (!r.ok) {
+      this.counters.downRejected[r.reason] = (this.counters.downRejected[r.reason] ?? 0) + 1;
+      // Logged once per reason per minute: a flood of bad messages must not flood the log.
+      const last = this.downLogged.get(r.reason) ?? 0;
+      if (this.now() - last > 60_000) {
+        this.downLogged.set(r.reason, this.now());
+        console.warn(`beacon: refused a message from the province (${r.reason}): ${r.message}`);
+      }
+      return 153; // payload format invalid: it will never become valid, so it is not redelivered
+    }
+    if (this.get('instructions', r.key)) {
+      this.counters.downDuplicates += 1;
+      return 0;
+    }
+    const id = await this.record(r.kind, `instruction:${r.key}`, r.payload, 'province', r.key);
+    if (id === null) this.counters.downDuplicates += 1;
+    else this.counters.downApplied += 1;
+    return 0;
   }
 
   private startLinkMonitor(opts: HallOptions['link']): void {

@@ -66,6 +66,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_pending ON outbox (priority, seq) WHERE acked IS NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'instructions from the province',
+    sql: `
+      CREATE TABLE instructions (id TEXT PRIMARY KEY, received INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX instructions_received ON instructions (received);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,7 +2,7 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts'] as const;
+export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -48,5 +48,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     typhoons: makeRepo(db, 'typhoons', ['year'], (v) => [v.year]),
     feeds: makeRepo(db, 'feeds', ['kind'], (v) => [v.kind]),
     layouts: makeRepo(db, 'layouts', [], () => []),
+    instructions: makeRepo(db, 'instructions', ['received'], (v) => [v.receivedAt]),
   };
 }

@@ -20,7 +20,7 @@ const en: typeof zh = {
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
   },
   calls: { search: 'Search name or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts' },
-  board: { teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
+  board: { instructions: 'Instructions from above', urgent: 'URGENT', teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
   wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
 };
 export default en;

@@ -18,6 +18,6 @@ export default {
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
   },
   calls: { search: '搜索名称或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人' },
-  board: { teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
+  board: { instructions: '上级指令', urgent: '紧急', teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
   wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
 };

@@ -51,6 +51,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('3 -> 4 adds instructions and keeps the outbox', () => {
+    const db = new Database(join(dir, 'm4.sqlite'));
+    migrate(db, 3);
+    db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.status', 'unit:a', '{}', 'test')").run();
+    db.prepare("INSERT INTO outbox (event, category, priority, created) VALUES (1, 'decisions', 0, 1)").run();
+    expect(migrate(db, 4)).toBe(4);
+    expect(tables(db)).toContain('instructions');
+    expect(db.prepare('SELECT count(*) FROM outbox').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

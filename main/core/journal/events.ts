@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Contact, Feed, Hall, Lat, Lon, Place, Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import { Contact, Feed, Hall, Instruction, Lat, Lon, Place, Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
 
@@ -19,6 +19,8 @@ export const EVENT_PAYLOADS = {
   'contact.upserted': z.object({ contact: Contact }),
   'typhoon.upserted': z.object({ typhoon: Typhoon }),
   'feed.upserted': z.object({ feed: Feed }),
+  /** Received from the province over the bus; journaled with origin 'province' and the message's key. */
+  'instruction.received': z.object({ instruction: Instruction }),
   'layout.saved': z.object({ id: Id, assignments: z.record(z.string().max(128), Role) }),
   /** A link (an upstream endpoint, or the WAN as a whole) changed state. Live state, not a table:
    *  the journal keeps the transitions for after-action review and for the province. */
@@ -49,6 +51,7 @@ const UPSERTS = {
   'contact.upserted': ['contacts', 'contact'],
   'typhoon.upserted': ['typhoons', 'typhoon'],
   'feed.upserted': ['feeds', 'feed'],
+  'instruction.received': ['instructions', 'instruction'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */

@@ -6,6 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Link } from '../../../common/domain.ts';
 import type { AsyncStore } from '../../../native/store/client.ts';
 import type { OutboxItem } from '../../../native/store/store.ts';
+import { downTopic } from './downlink.ts';
 import { uplinkTopic } from './policy.ts';
 
 export interface UplinkOptions {
@@ -48,14 +49,29 @@ export class UplinkSender {
 
   private readonly store: AsyncStore;
   private readonly onStatus: (link: Link) => void;
+  private readonly onDown: (topic: string, payload: Buffer) => Promise<number>;
 
-  constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void) {
+  /** `onDown` settles with the MQTT 5 reason code to acknowledge with (0 applied or already had,
+   *  153 payload format invalid), or rejects to leave the message unacknowledged (redelivered). */
+  constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void, onDown: (topic: string, payload: Buffer) => Promise<number> = async () => 0) {
     this.store = store;
     this.onStatus = onStatus;
+    this.onDown = onDown;
     this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, ...opts };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
-      clean: true,
+      // A durable session: what the province sends down while the hall is away waits for it.
+      clean: false,
+      // MQTT 5, for acknowledgements the hall controls: a message from the province is acknowledged
+      // only once it is in the journal (customHandleAcks; MQTT.js supports it on version 5 only).
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 7 * 24 * 3600 },
+      customHandleAcks: (topic: string, payload: Buffer, _packet: unknown, done: (err: Error | number, code?: number) => void) => {
+        this.onDown(topic, payload).then(
+          (code) => done(code),
+          (err: Error) => done(err),
+        );
+      },
       reconnectPeriod: this.opts.reconnectMs,
       connectTimeout: 5000,
       keepalive: this.opts.keepaliveSeconds,
@@ -64,9 +80,10 @@ export class UplinkSender {
       reconnectOnConnackError: true,
       queueQoSZero: false,
     });
-    this.client.on('connect', () => {
+    this.client.on('connect', (ack) => {
       this.counters.connects += 1;
       this.lastError = null;
+      if (!ack.sessionPresent) this.client.subscribe(downTopic(this.opts.hallId), { qos: 1 });
       this.setState('online');
       this.kick();
     });

@@ -1,0 +1,84 @@
+// What the province sends down, over a real mosquitto: applied once however often it arrives,
+// waiting on the bus while the hall is down, and hostile or broken messages refused and counted.
+import mqtt from 'mqtt';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Instruction } from '../../common/domain.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { parseDown } from '../../main/core/uplink/downlink.ts';
+import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const msg = (key: string, text: string, extra: object = {}) => JSON.stringify({ v: 1, key, kind: 'instruction', from: '浙江省防指', sentAt: 1_795_000_000_000, body: { text, priority: 'urgent' }, ...extra });
+
+describe('messages from the province', () => {
+  it('are parsed strictly', () => {
+    const p = (payload: string | Buffer, topic = 'beacon/331000/down/instruction') => parseDown(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), '331000', 5);
+    expect(p(msg('k1', '立即转移沿海群众'))).toMatchObject({ ok: true, key: 'k1', payload: { instruction: { id: 'k1', text: '立即转移沿海群众', priority: 'urgent', receivedAt: 5 } } });
+    expect(p(msg('k1', 'x'), 'beacon/330300/down/instruction')).toMatchObject({ ok: false, reason: 'wrong_hall' });
+    expect(p('{not json')).toMatchObject({ ok: false, reason: 'not_json' });
+    expect(p(JSON.stringify({ v: 1, key: 5, kind: 'instruction', from: 'x', sentAt: 1, body: {} }))).toMatchObject({ ok: false, reason: 'bad_message' });
+    expect(p(msg('k2', 'x', { kind: 'launch' }))).toMatchObject({ ok: false, reason: 'unknown_kind' });
+    expect(p(msg('k3', ''))).toMatchObject({ ok: false, reason: 'bad_message' });
+    expect(p(Buffer.alloc(70 * 1024, 0x20))).toMatchObject({ ok: false, reason: 'too_large' });
+  });
+});
+
+describe.skipIf(!existsSync(MOSQUITTO))('downlink over a real broker', () => {
+  const dir = tempDir();
+  let broker: Broker;
+  let hall: HallCore | null = null;
+  let province: mqtt.MqttClient | null = null;
+  afterAll(async () => {
+    await province?.endAsync(true);
+    await hall?.dispose();
+    await broker?.stop();
+  });
+
+  it('applies each instruction once, keeps those sent while the hall was down, refuses junk', async () => {
+    broker = new Broker(await freePort(), join(dir, 'broker'));
+    await broker.start();
+    const opts = { dataDir: join(dir, 'hall'), hub: { tickMs: 10 }, uplink: { url: broker.url, hallId: '331000', reconnectMs: 200 } };
+    hall = await HallCore.start(opts);
+    await until('hall connected', () => hall!.stats().uplink?.state === 'online');
+    await new Promise((r) => setTimeout(r, 200)); // its subscription is in place
+    province = await mqtt.connectAsync(broker.url, { clientId: 'province-down', protocolVersion: 5 });
+    const send = (payload: string | Buffer, topic = 'beacon/331000/down/instruction') => province!.publishAsync(topic, payload, { qos: 1 });
+
+    await send(msg('zj-2019-0809-001', '立即转移沿海低洼地区群众'));
+    await send(msg('zj-2019-0809-001', '立即转移沿海低洼地区群众')); // the province's own retry
+    await send('{not json');
+    await send(msg('x', 'x', { kind: 'launch' }));
+    await send(JSON.stringify({ v: 1, key: 'y', kind: 'instruction', from: 'x', sentAt: 'yesterday', body: { text: 'x' } }));
+    await send(Buffer.alloc(100 * 1024, 0x41));
+    await until('applied once, junk refused', () => {
+      const c = hall!.stats();
+      return (c as unknown as { downApplied: number }).downApplied === 1 && Object.values(hall!.counters.downRejected).reduce((a, b) => a + b, 0) === 4;
+    });
+    expect(hall.counters.downDuplicates).toBe(1);
+    expect(hall.counters.downRejected).toEqual({ not_json: 1, unknown_kind: 1, bad_message: 1, too_large: 1 });
+    hall.hub.flush();
+    expect(hall.hub.items('instructions') as Instruction[]).toEqual([expect.objectContaining({ id: 'zj-2019-0809-001', from: '浙江省防指', priority: 'urgent' })]);
+
+    // The hall goes down; the province sends; the hall comes back and gets it, once.
+    await hall.dispose();
+    hall = null;
+    await send(msg('zj-2019-0809-002', '各县做好防台准备'));
+    hall = await HallCore.start(opts);
+    const h = hall;
+    await until('the queued instruction', () => (h.hub.flush(), h.hub.items('instructions').length === 2));
+    const journal = (await h.store.api.readJournal(0, 100_000)).filter((e) => e.kind === 'instruction.received');
+    expect(journal.map((e) => [e.origin, e.key])).toEqual([
+      ['province', 'zj-2019-0809-001'],
+      ['province', 'zj-2019-0809-002'],
+    ]);
+  });
+});
