@@ -2,7 +2,7 @@
 // as root) filled to the last byte. The hall must refuse changes clearly, stay up, keep serving what
 // it holds, leave nothing half-written, and carry on once space is freed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.ts';
 
 function tryMount(dir: string): string | null {
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync(['/usr/bin/mount', '/bin/mount'].find((m) => existsSync(m)) ?? 'mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
     return null;
   } catch (e) {
     return (e as Error).message.split('\n')[0]!;
@@ -28,7 +28,7 @@ if (why) console.log(`full-disk test: skipped: cannot mount a tmpfs here (${why}
 describe.skipIf(why !== null)('a full disk under the store (real tmpfs)', () => {
   afterAll(() => {
     try {
-      execFileSync('umount', [mnt]);
+      execFileSync(['/usr/bin/umount', '/bin/umount'].find((m) => existsSync(m)) ?? 'umount', [mnt]);
     } catch {
       /* already gone */
     }

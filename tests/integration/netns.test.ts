@@ -21,7 +21,11 @@ const NS_IF = `bb${tag}`;
 // The project's own test hosts, inside the namespace this test makes (and removes).
 const HALL_IP = '10.213.7.1';
 const BUS_IP = '10.213.7.2';
-const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
+/** System tools live in sbin, which a minimal PATH (cron, CI) may not include. */
+const sbin = (name: string) => ['/usr/sbin/', '/sbin/', '/usr/bin/', '/bin/'].map((d) => d + name).find((p) => existsSync(p)) ?? null;
+const IP = sbin('ip');
+const TC = sbin('tc');
+const ip = (...a: string[]) => execFileSync(IP!, a, { stdio: 'pipe' });
 const inNs = (...a: string[]) => ip('netns', 'exec', NS, ...a);
 
 function setupNetwork(): string | null {
@@ -61,7 +65,7 @@ function teardownNetwork(): void {
   }
 }
 
-const why = existsSync(MOSQUITTO) ? setupNetwork() : 'no mosquitto';
+const why = !existsSync(MOSQUITTO) || !sbin('mosquitto_sub') ? 'no mosquitto / mosquitto_sub' : !IP || !TC ? 'no ip/tc (iproute2)' : setupNetwork();
 if (why) console.log(`netns test: skipped: ${why} (a TCP fault proxy would stand in; see the issue note)`);
 
 async function until(what: string, pred: () => boolean, ms: number): Promise<number> {
@@ -87,7 +91,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     const bdir = join(dir, 'broker');
     mkdirSync(bdir);
     writeFileSync(join(bdir, 'm.conf'), ['listener 1883 0.0.0.0', 'allow_anonymous true', 'user root', 'max_queued_messages 100000', ''].join('\n'));
-    const broker = spawn('ip', ['netns', 'exec', NS, MOSQUITTO, '-c', join(bdir, 'm.conf')], { stdio: 'ignore' });
+    const broker = spawn(IP!, ['netns', 'exec', NS, MOSQUITTO, '-c', join(bdir, 'm.conf')], { stdio: 'ignore' });
     procs.push(broker);
     for (let i = 0; i < 100; i++) {
       const ok = await new Promise<boolean>((r) => {
@@ -99,7 +103,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
       await new Promise((r) => setTimeout(r, 50));
     }
     // The province: on the broker's own host, so the cut never touches it.
-    const sub = spawn('ip', ['netns', 'exec', NS, 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-q', '1', '-i', 'province', '-t', 'beacon/330000/up/#'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const sub = spawn(IP!, ['netns', 'exec', NS, 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-q', '1', '-i', 'province', '-t', 'beacon/330000/up/#'], { stdio: ['ignore', 'pipe', 'ignore'] });
     procs.push(sub);
     const arrivals: UplinkMessage[] = [];
     let buf = '';
@@ -170,11 +174,11 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     await Promise.all(positionsFirst);
     const decisionIds: number[] = [];
     for (let i = 0; i < 5; i++) decisionIds.push((await c.record('unit.status', `unit:${teams[i]}`, { id: teams[i]!, status: 'on-site', at: Date.now() }, 'test'))!);
-    execFileSync('tc', ['qdisc', 'add', 'dev', HOST_IF, 'root', 'tbf', 'rate', '256kbit', 'burst', '4kb', 'latency', '2s']);
+    execFileSync(TC!, ['qdisc', 'add', 'dev', HOST_IF, 'root', 'tbf', 'rate', '256kbit', 'burst', '4kb', 'latency', '2s']);
     inNs('ip', 'link', 'set', NS_IF, 'up');
     const before = arrivals.length;
     await until('squeezed backlog delivered', () => new Set(arrivals.map((m) => m.key)).size >= produced + 405, 90_000);
-    execFileSync('tc', ['qdisc', 'del', 'dev', HOST_IF, 'root']);
+    execFileSync(TC!, ['qdisc', 'del', 'dev', HOST_IF, 'root']);
     const order = arrivals.slice(before).filter((m, i, all) => all.findIndex((x) => x.key === m.key) === i);
     const lastDecision = Math.max(...decisionIds.map((id) => order.findIndex((m) => m.event.id === id)));
     const positionsAfter = order.slice(lastDecision + 1).filter((m) => m.category === 'positions').length;
