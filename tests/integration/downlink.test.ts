@@ -9,14 +9,8 @@ import { HallCore } from '../../main/core/hall.ts';
 import { parseDown } from '../../main/core/uplink/downlink.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
-async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const msg = (key: string, text: string, extra: object = {}) => JSON.stringify({ v: 1, key, kind: 'instruction', from: '浙江省防指', sentAt: 1_795_000_000_000, body: { text, priority: 'urgent' }, ...extra });
 
 describe('messages from the province', () => {

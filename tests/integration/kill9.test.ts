@@ -10,14 +10,8 @@ import type { UplinkMessage } from '../../main/core/uplink/sender.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
-async function until(what: string, pred: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A raw hub console: fires commands without waiting, records which ones the hall acknowledged. */
 async function console_(url: string) {

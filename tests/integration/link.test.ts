@@ -6,6 +6,7 @@ import { HallCore } from '../../main/core/hall.ts';
 import { parseTarget } from '../../main/core/link/monitor.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const listen = (port = 0) =>
   new Promise<Server>((resolve, reject) => {
@@ -15,14 +16,6 @@ const listen = (port = 0) =>
   });
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 const wan = (core: HallCore) => (core.hub.items('link') as Link[]).find((l) => l.id === 'wan')!;
-async function until(what: string, pred: () => boolean, ms = 10_000): Promise<number> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - t0;
-}
 
 describe('link monitor', () => {
   ensureNoLeaks();

@@ -13,6 +13,7 @@ import { parseTarget } from '../../main/core/link/monitor.ts';
 import type { UplinkMessage } from '../../main/core/uplink/sender.ts';
 import { MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const tag = String(process.pid % 100000);
 const NS = `beacon-bus-${tag}`;
@@ -68,14 +69,6 @@ function teardownNetwork(): void {
 const why = !existsSync(MOSQUITTO) || !sbin('mosquitto_sub') ? 'no mosquitto / mosquitto_sub' : !IP || !TC ? 'no ip/tc (iproute2)' : setupNetwork();
 if (why) console.log(`netns test: skipped: ${why} (a TCP fault proxy would stand in; see the issue note)`);
 
-async function until(what: string, pred: () => boolean, ms: number): Promise<number> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - t0;
-}
 
 describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (network namespace, veth, tc)', () => {
   const dir = tempDir();

@@ -11,14 +11,8 @@ import type { UplinkMessage } from '../../main/core/uplink/sender.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
-async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosquitto)', () => {
   ensureNoLeaks();

@@ -11,14 +11,8 @@ import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
-const until = async (what: string, pred: () => boolean, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('hub over WebSocket', () => {
   ensureNoLeaks();

@@ -9,6 +9,7 @@ import { StoreClient } from '../../native/store/client.ts';
 import { TABLES } from '../../native/store/repositories.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 describe('journal and projections', () => {
   ensureNoLeaks();
@@ -66,14 +67,11 @@ describe('journal and projections', () => {
     attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, 'window:test');
     const got: ServerMessage[] = [];
     port2.on('message', (t: string) => got.push(JSON.parse(t) as ServerMessage));
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
-    };
     port2.postMessage(JSON.stringify({ t: 'hello', v: 1, client: 'port' }));
     port2.postMessage(JSON.stringify({ t: 'sub', topic: 'units' }));
     port2.postMessage({ t: 'not-text' }); // structured objects are refused: the protocol is text
     port2.postMessage(JSON.stringify({ t: 'cmd', id: 'm', name: 'unit.move', args: { id: 'aviation-330100-01', lat: 30.1, lon: 120.2 } }));
-    await until(() => got.some((m) => m.t === 'delta'));
+    await until('a delta over the port', () => got.some((m) => m.t === 'delta'));
     expect(got.find((m) => m.t === 'snapshot')).toMatchObject({ topic: 'units' });
     expect(got.find((m) => m.t === 'error')).toMatchObject({ error: { code: 'bad_frame' } });
     expect(got.find((m) => m.t === 'result')).toMatchObject({ ok: true, value: { id: 'aviation-330100-01' } });
