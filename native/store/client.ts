@@ -53,6 +53,7 @@ export class StoreClient {
       outboxPending: call('outboxPending'),
       outboxAck: call('outboxAck'),
       outboxStats: call('outboxStats'),
+      outboxThin: call('outboxThin'),
       getMeta: call('getMeta'),
       setMeta: call('setMeta'),
       stats: call('stats'),

@@ -74,6 +74,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX instructions_received ON instructions (received);
     `,
   },
+  {
+    version: 5,
+    name: 'outbox thinning',
+    sql: `
+      -- Positions thinned under the uplink's bandwidth budget: never sent, kept in the journal.
+      ALTER TABLE outbox ADD COLUMN thinned INTEGER;
+      DROP INDEX outbox_pending;
+      CREATE INDEX outbox_pending ON outbox (priority, seq) WHERE acked IS NULL AND thinned IS NULL;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -38,6 +38,7 @@ export interface OutboxStats {
   oldest: number | null;
   byCategory: Record<string, number>;
   acked: number;
+  thinned: number;
 }
 export interface StoredEvent {
   id: number;
@@ -64,6 +65,7 @@ export interface StoreApi {
   outboxPending(limit: number, skip: number[]): OutboxItem[];
   outboxAck(seqs: number[], at: number): number;
   outboxStats(): OutboxStats;
+  outboxThin(category: string, keepEveryMs: number, at: number): number;
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;
   stats(): StoreStats;
@@ -156,7 +158,7 @@ export class Store implements StoreApi {
       .prepare(
         `SELECT o.seq, o.category, o.priority, o.attempts, j.id, j.ts, j.kind, j.subject, j.payload, j.origin, j.key
          FROM outbox o JOIN journal j ON j.id = o.event
-         WHERE o.acked IS NULL AND o.seq NOT IN (SELECT value FROM json_each(?))
+         WHERE o.acked IS NULL AND o.thinned IS NULL AND o.seq NOT IN (SELECT value FROM json_each(?))
          ORDER BY o.priority, o.seq LIMIT ?`,
       )
       .all(JSON.stringify(skip), limit) as { seq: number; category: string; priority: number; attempts: number; id: number; ts: number; kind: string; subject: string; payload: string; origin: string; key: string | null }[];
@@ -175,14 +177,30 @@ export class Store implements StoreApi {
   }
 
   outboxStats(): OutboxStats {
-    const rows = this.db.prepare('SELECT category, count(*) AS n, min(created) AS oldest FROM outbox WHERE acked IS NULL GROUP BY category').all() as { category: string; n: number; oldest: number }[];
+    const rows = this.db.prepare('SELECT category, count(*) AS n, min(created) AS oldest FROM outbox WHERE acked IS NULL AND thinned IS NULL GROUP BY category').all() as { category: string; n: number; oldest: number }[];
     const acked = this.db.prepare('SELECT count(*) FROM outbox WHERE acked IS NOT NULL').pluck().get() as number;
+    const thinned = this.db.prepare('SELECT count(*) FROM outbox WHERE thinned IS NOT NULL').pluck().get() as number;
     return {
       depth: rows.reduce((a, r) => a + r.n, 0),
       oldest: rows.length ? Math.min(...rows.map((r) => r.oldest)) : null,
       byCategory: Object.fromEntries(rows.map((r) => [r.category, r.n])),
       acked,
+      thinned,
     };
+  }
+
+  /** Thin a category's backlog: per subject, keep the newest item of every `keepEveryMs` of event
+   *  time (so each unit's latest position always stays) and mark the rest thinned. Returns how many. */
+  outboxThin(category: string, keepEveryMs: number, at: number): number {
+    return this.db
+      .prepare(
+        `WITH ranked AS (
+           SELECT o.seq, ROW_NUMBER() OVER (PARTITION BY j.subject, j.ts / CAST(? AS INTEGER) ORDER BY o.seq DESC) AS rn
+           FROM outbox o JOIN journal j ON j.id = o.event
+           WHERE o.acked IS NULL AND o.thinned IS NULL AND o.category = ?)
+         UPDATE outbox SET thinned = ? WHERE seq IN (SELECT seq FROM ranked WHERE rn > 1)`,
+      )
+      .run(Math.max(1, Math.floor(keepEveryMs)), category, at).changes;
   }
 
   getMeta(key: string): string | null {

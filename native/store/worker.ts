@@ -5,7 +5,7 @@ import { Store, type StoreApi } from './store.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store worker must run in a worker thread');
-const METHODS = new Set<keyof StoreApi>(['commit', 'loadTables', 'readJournal', 'outboxPending', 'outboxAck', 'outboxStats', 'getMeta', 'setMeta', 'stats']);
+const METHODS = new Set<keyof StoreApi>(['commit', 'loadTables', 'readJournal', 'outboxPending', 'outboxAck', 'outboxStats', 'outboxThin', 'getMeta', 'setMeta', 'stats']);
 
 let store: Store;
 try {

@@ -164,7 +164,8 @@ async function drain(n: number) {
   const province = await mqtt.connectAsync(broker.url, { clientId: 'bench-province', clean: false, reconnectPeriod: 100 });
   await province.subscribeAsync('beacon/330000/up/#', { qos: 1 });
   province.on('message', (_t, p) => seen.add((JSON.parse(p.toString()) as { key: string }).key));
-  const core = await HallCore.start({ dataDir: join(dir, 'drain'), uplink: { url: broker.url, hallId: '330000', reconnectMs: 100 } });
+  // Raw drain rate: thinning off (an unlimited budget), so every one of the n messages is sent.
+  const core = await HallCore.start({ dataDir: join(dir, 'drain'), uplink: { url: broker.url, hallId: '330000', reconnectMs: 100, positionsBudget: Number.MAX_SAFE_INTEGER } });
   await broker.stop();
   const ids = core.all<Unit>('units').map((u) => u.id);
   for (let i = 0; i < n; i += 1000) {

@@ -127,4 +127,44 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
       await b.stop();
     }
   });
+
+  it('thins a backlog of positions over the budget: the latest position of every team arrives, every decision too', async () => {
+    const b = new Broker(await freePort(), join(dir, 'thin'));
+    await b.start();
+    const pre = await mqtt.connectAsync(b.url, { clientId: 'province-330100', clean: false, reconnectPeriod: 0 });
+    await pre.subscribeAsync('beacon/330100/up/#', { qos: 1 });
+    await pre.endAsync();
+    await b.stop();
+    // A tiny budget so a test-sized backlog is "too long to send": 10 positions/s within 1 s.
+    const hall = await HallCore.start({ dataDir: join(dir, 'hall-thin'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '330100', reconnectMs: 200, positionsBudget: 10, drainTargetSeconds: 1, thinIntervalMs: 60_000 } });
+    try {
+      const teams = hall.all<{ id: string; kind: string }>('units').filter((u) => u.kind !== 'depot').slice(0, 10).map((u) => u.id);
+      const last = new Map<string, number>();
+      for (let i = 0; i < 300; i++) {
+        const id = teams[i % 10]!;
+        last.set(id, (await hall.record('unit.moved', `unit:${id}`, { id, lat: 28 + i / 1000, lon: 120.2, alt: null, at: Date.now() }, 'test'))!);
+        if (i % 100 === 0) await hall.record('unit.status', `unit:${id}`, { id, status: 'en-route', at: Date.now() }, 'test');
+      }
+      // The policy runs once a second: wait for the pass after the last position was queued.
+      await until('thinned within budget', async () => ((await hall.store.api.outboxStats()).byCategory.positions ?? 0) <= 20, 5000);
+      const st = await hall.store.api.outboxStats();
+      expect(st.thinned).toBeGreaterThanOrEqual(280);
+      expect(st.byCategory).toMatchObject({ decisions: 3 });
+      expect(st.byCategory.positions).toBeLessThanOrEqual(20); // ≤ one per team per minute bucket (a bucket edge may split)
+
+      const got: UplinkMessage[] = [];
+      await b.start();
+      const sub = mqtt.connect(b.url, { clientId: 'province-330100', clean: false, reconnectPeriod: 200 });
+      sub.on('message', (_t, p) => got.push(JSON.parse(p.toString()) as UplinkMessage));
+      await until('drained', async () => (await hall.store.api.outboxStats()).depth === 0, 15_000);
+      await until('received', () => got.length >= 3 + st.byCategory.positions!, 10_000);
+      expect(got.filter((m) => m.category === 'decisions')).toHaveLength(3);
+      for (const [, eventId] of last) expect(got.some((m) => m.event.id === eventId), `latest position ${eventId}`).toBe(true);
+      expect(got.filter((m) => m.category === 'positions').length).toBeLessThan(300);
+      await sub.endAsync(true);
+    } finally {
+      await hall.dispose();
+      await b.stop();
+    }
+  });
 });

@@ -62,6 +62,16 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('4 -> 5 adds outbox thinning and keeps pending items pending', () => {
+    const db = new Database(join(dir, 'm5.sqlite'));
+    migrate(db, 4);
+    db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.moved', 'unit:a', '{}', 'test')").run();
+    db.prepare("INSERT INTO outbox (event, category, priority, created) VALUES (1, 'positions', 2, 1)").run();
+    expect(migrate(db, 5)).toBe(5);
+    expect(db.prepare('SELECT count(*) FROM outbox WHERE acked IS NULL AND thinned IS NULL').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -76,6 +76,26 @@ describe('store', () => {
     s.close();
   });
 
+  it('thins a backlog of positions per unit and time bucket, keeping each newest, never touching decisions', () => {
+    const s = new Store(join(dir, 'thin.sqlite'));
+    const at = (id: string, ts: number, category: string, priority: number): CommitEntry => ({ ...entry(id), event: { ...entry(id).event, ts }, outbox: { category, priority } });
+    const batch: CommitEntry[] = [];
+    // 3 units reporting every 5 s for 10 minutes, and 5 decisions.
+    for (let t = 0; t < 600_000; t += 5_000) for (const u of ['a', 'b', 'c']) batch.push(at(u, t, 'positions', 2));
+    for (let i = 0; i < 5; i++) batch.push(at('a', 1000 * i, 'decisions', 0));
+    s.commit(batch);
+    const thinned = s.outboxThin('positions', 60_000, 7);
+    expect(thinned).toBe(360 - 30);
+    const left = s.outboxPending(1000, []);
+    expect(left.filter((p) => p.category === 'decisions')).toHaveLength(5);
+    const positions = left.filter((p) => p.category === 'positions');
+    expect(positions).toHaveLength(30); // one per unit per minute
+    for (const u of ['a', 'b', 'c']) expect(Math.max(...positions.filter((p) => p.event.subject === `unit:${u}`).map((p) => p.event.ts))).toBe(595_000);
+    expect(s.outboxStats()).toMatchObject({ depth: 35, thinned: 330 });
+    expect(s.outboxThin('positions', 60_000, 8)).toBe(0); // idempotent
+    s.close();
+  });
+
   it('reports a store it cannot open instead of crashing', async () => {
     await expect(StoreClient.open(join(dir, 'missing-dir', 'x', 'e.sqlite'))).rejects.toThrow(/cannot open store/);
   });

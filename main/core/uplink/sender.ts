@@ -21,6 +21,14 @@ export interface UplinkOptions {
   /** MQTT keepalive. A WAN cut sends no reset: only an unanswered ping shows the connection is dead,
    *  so this bounds how long publishes wait on a dead link before reconnecting. @default 10 */
   keepaliveSeconds?: number;
+  /** Bandwidth budget for positions, messages/s. When the queued positions would take longer than
+   *  `drainTargetSeconds` to send at this rate, the backlog is thinned (decisions never are).
+   *  @default 200 */
+  positionsBudget?: number;
+  /** @default 30 */
+  drainTargetSeconds?: number;
+  /** Thinning keeps, per unit, the newest position of every this-many ms of history. @default 60000 */
+  thinIntervalMs?: number;
 }
 
 export interface UplinkMessage {
@@ -42,7 +50,7 @@ export class UplinkSender {
   private statusTimer: NodeJS.Timeout | null = null;
   private disposed = false;
   private readonly opts: Required<UplinkOptions>;
-  readonly counters = { published: 0, acked: 0, failed: 0, connects: 0 };
+  readonly counters = { published: 0, acked: 0, failed: 0, connects: 0, thinned: 0 };
   state: Link['state'] = 'unknown';
   private lastError: string | null = null;
   private since: number | null = null;
@@ -57,7 +65,7 @@ export class UplinkSender {
     this.store = store;
     this.onStatus = onStatus;
     this.onDown = onDown;
-    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, ...opts };
+    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, positionsBudget: 200, drainTargetSeconds: 30, thinIntervalMs: 60_000, ...opts };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
       // A durable session: what the province sends down while the hall is away waits for it.
@@ -189,10 +197,17 @@ export class UplinkSender {
   private async report(): Promise<void> {
     if (this.disposed) return;
     try {
-      const st = await this.store.outboxStats();
+      let st = await this.store.outboxStats();
+      // Under the budget, the backlog of positions is thinned so the province gets every team's
+      // latest position (and a readable history) within the target, instead of hours of replay.
+      if ((st.byCategory.positions ?? 0) > this.opts.positionsBudget * this.opts.drainTargetSeconds) {
+        this.counters.thinned += await this.store.outboxThin('positions', this.opts.thinIntervalMs, Date.now());
+        st = await this.store.outboxStats();
+      }
       const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
       const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
-      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}${why}`, queue: { depth: st.depth, oldest: st.oldest } });
+      const thin = st.thinned ? `, thinned ${st.thinned}` : '';
+      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}${thin}${why}`, queue: { depth: st.depth, oldest: st.oldest } });
     } catch {
       // the store is closing; nothing to report
     }
