@@ -1,5 +1,6 @@
 // A real mosquitto broker on loopback, started and stopped by the test (persistence on, so a
 // durable subscriber's session survives a broker restart, as the province's does).
+import mqtt from 'mqtt';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -56,6 +57,15 @@ export class Broker {
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     await listening(this.port);
+  }
+  /** Leave a durable QoS 1 session for `clientId` on `topic` (the province's subscriber, which the
+   *  bus queues for while it is away), then stop the broker; its persistence keeps the session. */
+  async withDurableSession(clientId: string, topic: string): Promise<void> {
+    await this.start();
+    const c = await mqtt.connectAsync(this.url, { clientId, clean: false, reconnectPeriod: 0 });
+    await c.subscribeAsync(topic, { qos: 1 });
+    await c.endAsync();
+    await this.stop();
   }
   /** SIGTERM: mosquitto saves its persistent sessions and exits. */
   async stop(): Promise<void> {

@@ -93,13 +93,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
 
   it('a bus that refuses the hall: the reason is shown, changes keep queueing, and drain once it accepts', async () => {
     const b = new Broker(await freePort(), join(dir, 'refusing'));
-    // The province's durable session exists on the bus from before (it queues for the province
-    // while the province is not connected).
-    await b.start();
-    const first = await mqtt.connectAsync(b.url, { clientId: 'province-331000', clean: false, reconnectPeriod: 0 });
-    await first.subscribeAsync('beacon/331000/up/#', { qos: 1 });
-    await first.endAsync();
-    await b.stop();
+    await b.withDurableSession('province-331000', 'beacon/331000/up/#');
     b.configure({ anonymous: false });
     await b.start();
     const hall = await HallCore.start({ dataDir: join(dir, 'hall-refused'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '331000', reconnectMs: 200 } });
@@ -130,11 +124,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
 
   it('thins a backlog of positions over the budget: the latest position of every team arrives, every decision too', async () => {
     const b = new Broker(await freePort(), join(dir, 'thin'));
-    await b.start();
-    const pre = await mqtt.connectAsync(b.url, { clientId: 'province-330100', clean: false, reconnectPeriod: 0 });
-    await pre.subscribeAsync('beacon/330100/up/#', { qos: 1 });
-    await pre.endAsync();
-    await b.stop();
+    await b.withDurableSession('province-330100', 'beacon/330100/up/#');
     // A tiny budget so a test-sized backlog is "too long to send": 10 positions/s within 1 s.
     const hall = await HallCore.start({ dataDir: join(dir, 'hall-thin'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '330100', reconnectMs: 200, positionsBudget: 10, drainTargetSeconds: 1, thinIntervalMs: 60_000 } });
     try {
