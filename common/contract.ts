@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { Contact, Feed, Hall, Instruction, Lat, Link, Lon, Place, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Contact, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -18,6 +18,14 @@ export const TOPIC_SCHEMAS = {
   feeds: Feed,
   link: Link,
   instructions: Instruction,
+  /** Every agency's typhoon advisories (the newest per storm and agency is current). */
+  advisories: Advisory,
+  /** The five-colour map: levels per county as set or accepted. */
+  risks: Risk,
+  /** Threat analysis per storm being followed (live, computed by the core). */
+  analysis: Analysis,
+  /** The storm replay every display follows (one entity, id 'replay'). */
+  replay: Replay,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
@@ -61,6 +69,31 @@ export const COMMANDS = {
   'journal.read': {
     args: z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) }).strict(),
     result: z.object({ events: z.array(EventRecord), last: z.number().int() }),
+  },
+  /** Import a CMA best-track file (CH<year>BST.txt), or a chunk of whole storms of one: every storm
+   *  with its valid fixes, every bad line reported by number. Re-importing changes nothing. */
+  'typhoon.import': {
+    args: z.object({ text: z.string().min(1).max(60_000), firstLine: z.number().int().min(1).optional(), file: z.string().max(200).optional() }).strict(),
+    result: z.object({
+      storms: z.array(z.object({ id: z.string(), name: Name, fixes: z.number().int(), changed: z.boolean() })),
+      errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
+      lines: z.number().int(),
+    }),
+  },
+  /** One advisory in the hall's form (docs/typhoon-advisory.md); `event` 0 when already held. */
+  'typhoon.advisory': {
+    args: z.object({ advisory: z.unknown() }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Move the shared replay: pick a storm, seek, play, pause, change speed. */
+  'replay.set': {
+    args: z.object({ storm: z.string().max(64).nullable().optional(), t: z.number().int().optional(), playing: z.boolean().optional(), speed: z.number().min(1).max(1_000_000).optional() }).strict(),
+    result: Replay,
+  },
+  /** Set or accept five-colour levels for counties, journaled with who and on what basis. */
+  'risk.set': {
+    args: z.object({ by: z.string().trim().min(1).max(64), basis: z.string().min(1).max(128), items: z.array(z.object({ code: AdminCode, levels: RiskLevels }).strict()).min(1).max(200) }).strict(),
+    result: z.object({ events: z.number().int() }),
   },
 } as const;
 export type CommandName = keyof typeof COMMANDS;

@@ -79,16 +79,20 @@ export type Contact = z.infer<typeof Contact>;
 export const GRADES = ['TD', 'TS', 'STS', 'TY', 'STY', 'SuperTY'] as const;
 export const Grade = z.enum(GRADES);
 export type Grade = z.infer<typeof Grade>;
+/** A fix of a track. `grade` is null below tropical-depression strength; `et` marks CMA's
+ *  extratropical stage (intensity code 9), when the grade scale no longer applies. */
 export const Fix = z.object({
   t: z.number().int(),
   lat: Lat,
   lon: Lon,
   pressure: z.number().min(850).max(1100),
   wind: z.number().min(0).max(120),
-  grade: Grade,
+  grade: Grade.nullable(),
+  et: z.boolean().optional(),
 });
 export type Fix = z.infer<typeof Fix>;
 export const Typhoon = z.object({
+  /** `tc-<year>-<China number>` (e.g. tc-2019-1909), or `tc-<year>-s<serial>` for a storm China did not number. */
   id: z.string().min(1).max(64),
   number: z.string().max(8),
   name: Name,
@@ -98,6 +102,66 @@ export const Typhoon = z.object({
   demo: z.boolean(),
 });
 export type Typhoon = z.infer<typeof Typhoon>;
+
+/** Wind radii by quadrant, km. CMA, JMA and JTWC all publish NE/SE/SW/NW: the circle is not round. */
+export const QUADRANTS = ['ne', 'se', 'sw', 'nw'] as const;
+const Km = z.number().min(0).max(2000);
+export const Quadrants = z.object({ ne: Km, se: Km, sw: Km, nw: Km }).strict();
+export type Quadrants = z.infer<typeof Quadrants>;
+/** Force 7 (≥13.9 m/s), force 10 (≥24.5 m/s) and force 12 (≥32.7 m/s) on the Beaufort scale. */
+export const WIND_FORCES = [7, 10, 12] as const;
+export type WindForce = (typeof WIND_FORCES)[number];
+export const WindRadii = z.object({ r7: Quadrants.optional(), r10: Quadrants.optional(), r12: Quadrants.optional() }).strict();
+export type WindRadii = z.infer<typeof WindRadii>;
+
+export const TrackPoint = z.object({
+  t: z.number().int(),
+  lat: Lat,
+  lon: Lon,
+  pressure: z.number().min(850).max(1100).nullable(),
+  wind: z.number().min(0).max(120).nullable(),
+  radii: WindRadii.nullable(),
+  /** Radius of the agency's probability circle at this lead time (the cone), km. */
+  error: Km.nullable(),
+});
+export type TrackPoint = z.infer<typeof TrackPoint>;
+
+/** Agencies: CMA, JMA, JTWC, KMA, HKO, CWA, PAGASA, a provincial observatory… upper-case codes. */
+export const Agency = z.string().regex(/^[A-Z][A-Z0-9-]{1,15}$/, 'an upper-case agency code such as CMA, JMA, JTWC');
+/** One agency's advisory: the analysed position now and its forecast points. Journaled; the newest
+ *  per storm and agency is that agency's current forecast, the older ones stay for review. */
+export const Advisory = z.object({
+  /** `<storm>/<agency>/<issued ISO>`. */
+  id: z.string().min(1).max(128),
+  storm: z.string().min(1).max(64),
+  agency: Agency,
+  issued: z.number().int(),
+  current: TrackPoint,
+  forecast: z.array(TrackPoint).max(64),
+  received: z.number().int(),
+  demo: z.boolean(),
+});
+export type Advisory = z.infer<typeof Advisory>;
+
+/** The five-colour map: per county, a level for now and for each horizon. */
+export const RISK_LEVELS = ['red', 'orange', 'yellow', 'blue', 'none'] as const;
+export const RiskLevel = z.enum(RISK_LEVELS);
+export type RiskLevel = z.infer<typeof RiskLevel>;
+export const RISK_HORIZONS = ['now', 'h3', 'h6', 'h24', 'h48'] as const;
+export type RiskHorizon = (typeof RISK_HORIZONS)[number];
+export const RiskLevels = z.object({ now: RiskLevel, h3: RiskLevel, h6: RiskLevel, h24: RiskLevel, h48: RiskLevel }).strict();
+export type RiskLevels = z.infer<typeof RiskLevels>;
+export const Risk = z.object({
+  /** The county's (or city's) GB/T 2260 code. */
+  id: AdminCode,
+  levels: RiskLevels,
+  /** 'manual', or what the levels were proposed from (e.g. 'typhoon:tc-2019-1909'). */
+  basis: z.string().max(128),
+  /** Who accepted or set them (the duty officer's name) and when. */
+  by: z.string().min(1).max(64),
+  at: z.number().int(),
+});
+export type Risk = z.infer<typeof Risk>;
 
 export const FEED_STATES = ['connecting', 'online', 'degraded', 'offline', 'failed'] as const;
 export const Feed = z.object({
@@ -142,3 +206,70 @@ export const Instruction = z.object({
   receivedAt: z.number().int(),
 });
 export type Instruction = z.infer<typeof Instruction>;
+
+/** The storm replay every display follows: which storm, at what storm time, playing or not.
+ *  Live state of the hall (not journaled): the time is `t` at wall-clock `anchor`, advancing at
+ *  `speed` storm-seconds per second while playing, so every display computes the same moment. */
+export const Replay = z.object({
+  id: z.literal('replay'),
+  storm: z.string().max(64).nullable(),
+  t: z.number().int(),
+  anchor: z.number().int(),
+  playing: z.boolean(),
+  speed: z.number().min(1).max(1_000_000),
+  /** The span of the storm's data (first fix to last forecast point), for the slider. */
+  start: z.number().int(),
+  end: z.number().int(),
+});
+export type Replay = z.infer<typeof Replay>;
+
+const Force = z.union([z.literal(0), z.literal(7), z.literal(10), z.literal(12)]);
+const AgencyTime = z.object({ agency: z.string(), t: z.number().int() });
+export const Landfall = z.object({
+  /** 'observed' or the agency whose forecast it is. */
+  track: z.string().max(16),
+  t: z.number().int(),
+  lat: Lat,
+  lon: Lon,
+  /** Nearest county seat within 100 km, else null. */
+  place: z.string().nullable(),
+  placeKm: z.number().nullable(),
+  wind: z.number().nullable(),
+  pressure: z.number().nullable(),
+  /** Grade at the fix nearest in time (observed track) or at the crossing (forecast). */
+  grade: Grade.nullable(),
+  nearestFix: z.object({ t: z.number().int(), wind: z.number(), pressure: z.number(), grade: Grade.nullable() }).nullable(),
+});
+export type Landfall = z.infer<typeof Landfall>;
+export const PlaceThreat = z.object({
+  code: AdminCode,
+  kind: z.enum(['city', 'county']),
+  city: AdminCode,
+  /** Distance (km) and bearing (degrees, from the place) to the centre at the analysis time. */
+  km: z.number().nullable(),
+  bearing: z.number().nullable(),
+  /** Force felt now, from the current advisories' radii. */
+  forceNow: Force,
+  /** Per agency: closest approach along its forecast. */
+  closest: z.array(z.object({ agency: z.string(), t: z.number().int(), km: z.number() })),
+  /** Earliest forecast arrival of force-7/10/12 winds across agencies (null: not forecast). */
+  force7: AgencyTime.nullable(),
+  force10: AgencyTime.nullable(),
+  force12: AgencyTime.nullable(),
+  /** Highest force forecast within 48 h: the first key of the ranking. */
+  level: Force,
+  /** Rank among places of the same kind, from 1 (most threatened). */
+  rank: z.number().int().min(0),
+  /** The five-colour levels the analysis proposes. */
+  proposal: RiskLevels,
+});
+export type PlaceThreat = z.infer<typeof PlaceThreat>;
+export const Analysis = z.object({
+  id: z.string().min(1).max(64),
+  t: z.number().int(),
+  centre: z.object({ lat: Lat, lon: Lon, wind: z.number().nullable(), pressure: z.number().nullable(), grade: Grade.nullable() }).nullable(),
+  agencies: z.array(z.string()),
+  landfalls: z.array(Landfall),
+  places: z.array(PlaceThreat),
+});
+export type Analysis = z.infer<typeof Analysis>;

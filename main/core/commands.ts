@@ -28,6 +28,10 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       const event = await core.record('layout.saved', 'layout:default', { id: 'default', assignments }, ctx.origin);
       return { event: event ?? 0 };
     },
+    'typhoon.import': (args, ctx) => core.typhoons.importCma(args, ctx.origin),
+    'typhoon.advisory': ({ advisory }, ctx) => core.typhoons.submitAdvisory(advisory, ctx.origin),
+    'replay.set': async (args) => core.typhoons.setReplay(args),
+    'risk.set': async (args, ctx) => ({ events: await core.typhoons.setRisk(args, ctx.origin) }),
     'journal.read': async ({ after, limit }) => {
       const rows = await core.store.api.readJournal(after, limit);
       const events = rows.map(({ key: _key, ...r }) => r);

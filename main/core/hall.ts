@@ -16,6 +16,7 @@ import { parseDown } from './uplink/downlink.ts';
 import { outboxRoute } from './uplink/policy.ts';
 import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
+import { TyphoonDesk } from './typhoon/desk.ts';
 
 /** Tables whose rows are served as hub topics of the same name. */
 const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
@@ -26,6 +27,8 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   typhoons: 'typhoons',
   feeds: 'feeds',
   instructions: 'instructions',
+  advisories: 'advisories',
+  risks: 'risks',
 };
 
 export interface HallOptions {
@@ -62,6 +65,8 @@ export class HallCore {
   private link: LinkMonitor | null = null;
   private uplink: UplinkSender | null = null;
   private readonly linkListeners = new Set<(l: Link) => void>();
+  private readonly changeListeners = new Set<(topic: TopicName, ops: DeltaOp[]) => void>();
+  readonly typhoons: TyphoonDesk;
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0, downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
   private readonly downLogged = new Map<string, number>();
@@ -73,6 +78,7 @@ export class HallCore {
     this.maxBatch = opts.maxBatch ?? 5000;
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
+    this.typhoons = new TyphoonDesk(this, this.now);
     this.hub.onCommand(makeCommandHandler(this));
   }
 
@@ -84,6 +90,7 @@ export class HallCore {
       await core.loadState();
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
       core.startLinkMonitor(opts.link);
+      core.typhoons.start();
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
         core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => core.receiveDown(topic, payload, hallId));
@@ -103,6 +110,12 @@ export class HallCore {
     this.linkListeners.add(cb);
     for (const l of this.hub.items('link') as Link[]) cb(l);
     return () => this.linkListeners.delete(cb);
+  }
+
+  /** Durable changes as they are published, per topic. Returns the unsubscribe function. */
+  onChange(cb: (topic: TopicName, ops: DeltaOp[]) => void): () => void {
+    this.changeListeners.add(cb);
+    return () => this.changeListeners.delete(cb);
   }
 
   get<T = Record<string, unknown>>(table: TableName, id: string): T | undefined {
@@ -142,11 +155,12 @@ export class HallCore {
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters } : null };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters } : null, typhoons: this.typhoons.stats() };
   }
 
   async dispose(): Promise<void> {
     this.link?.dispose();
+    this.typhoons.dispose();
     while (this.draining) await this.draining;
     await this.uplink?.dispose();
     this.hub.dispose();
@@ -189,7 +203,16 @@ export class HallCore {
               list.push(op.op === 'put' ? { op: 'put', id: op.id, value: op.value } : { op: 'del', id: op.id });
             }
           });
-          for (const [topic, ops] of byTopic) this.hub.publish(topic, ops);
+          for (const [topic, ops] of byTopic) {
+            this.hub.publish(topic, ops);
+            for (const cb of this.changeListeners) {
+              try {
+                cb(topic, ops);
+              } catch (err) {
+                console.error(`beacon: a change listener failed: ${(err as Error).message}`);
+              }
+            }
+          }
           if (this.uplink && batch.some((p) => p.entry.outbox)) this.uplink.kick();
           batch.forEach((p, i) => p.resolve(ids[i] ?? null));
         } catch (err) {

@@ -84,6 +84,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_pending ON outbox (priority, seq) WHERE acked IS NULL AND thinned IS NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'typhoon advisories and the five-colour risk map',
+    sql: `
+      -- Every agency's advisories, kept: the newest per storm and agency is current.
+      CREATE TABLE advisories (id TEXT PRIMARY KEY, storm TEXT NOT NULL, agency TEXT NOT NULL, issued INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX advisories_storm ON advisories (storm, agency, issued);
+      -- Risk levels per county (now and 3/6/24/48 h), as last set or accepted by the duty officer.
+      CREATE TABLE risks (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,7 +3,8 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Contact, Feed, Hall, Instruction, Lat, Lon, Place, Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import { Advisory, Contact, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { gradeOf } from '../../../common/typhoon.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
 
@@ -19,6 +20,11 @@ export const EVENT_PAYLOADS = {
   'contact.upserted': z.object({ contact: Contact }),
   'typhoon.upserted': z.object({ typhoon: Typhoon }),
   'feed.upserted': z.object({ feed: Feed }),
+  /** One agency's advisory. Creates the storm when the hall does not know it yet; CMA's analysed
+   *  position extends the observed track (China's official track is CMA's). */
+  'typhoon.advisory': z.object({ advisory: Advisory, name: Name.nullable(), year: z.number().int(), number: z.string().max(8) }),
+  /** Five-colour levels for one county, set or accepted by the duty officer (who and when inside). */
+  'risk.set': z.object({ risk: Risk }),
   /** Received from the province over the bus; journaled with origin 'province' and the message's key. */
   'instruction.received': z.object({ instruction: Instruction }),
   'layout.saved': z.object({ id: Id, assignments: z.record(z.string().max(128), Role) }),
@@ -52,6 +58,7 @@ const UPSERTS = {
   'typhoon.upserted': ['typhoons', 'typhoon'],
   'feed.upserted': ['feeds', 'feed'],
   'instruction.received': ['instructions', 'instruction'],
+  'risk.set': ['risks', 'risk'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */
@@ -76,6 +83,22 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
       const unit = get('units', e.id) as Unit | undefined;
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, status: e.status, updated: e.at })];
+    }
+    case 'typhoon.advisory': {
+      const e = p as EventPayload<'typhoon.advisory'>;
+      const a = e.advisory;
+      const ops = [put('advisories', a)];
+      const storm = get('typhoons', a.storm) as Typhoon | undefined;
+      const c = a.current;
+      const fix: Fix | null = c.pressure !== null && c.wind !== null ? { t: c.t, lat: c.lat, lon: c.lon, pressure: c.pressure, wind: c.wind, grade: gradeOf(c.wind) } : null;
+      const extend = a.agency === 'CMA' && fix !== null;
+      if (!storm) {
+        const name = e.name ?? { zh: `${e.number}号台风`, en: `Typhoon ${e.number}` };
+        ops.push(put('typhoons', { id: a.storm, number: e.number, name, year: e.year, fixes: extend ? [fix] : [], source: `advisories (${a.agency})`, demo: a.demo } satisfies Typhoon));
+      } else if (extend && (storm.fixes.length === 0 || fix.t > storm.fixes[storm.fixes.length - 1]!.t)) {
+        ops.push(put('typhoons', { ...storm, fixes: [...storm.fixes, fix] }));
+      }
+      return ops;
     }
     case 'scenario.seeded':
     case 'link.changed':

@@ -3,7 +3,7 @@
 // so a test can pin it and two halls seeded apart show the same picture. Everything is marked demo.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Contact, Fix, Grade, Place, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
+import type { Advisory, Contact, Fix, Grade, Place, Quadrants, TrackPoint, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
 import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
 import { packageRoot } from '../paths.ts';
@@ -175,8 +175,9 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   for (const ct of contacts) ev('contact.upserted', `contact:${ct.id}`, { contact: ct });
 
   const fixes = parseLekimaCsv(readFileSync(LEKIMA_CSV(), 'utf8'));
-  const lekima: Typhoon = { id: 'lekima-2019', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: LEKIMA_SOURCE, demo: true };
+  const lekima: Typhoon = { id: 'tc-2019-1909', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: LEKIMA_SOURCE, demo: true };
   ev('typhoon.upserted', `typhoon:${lekima.id}`, { typhoon: lekima });
+  for (const a of demoAdvisories(lekima)) ev('typhoon.advisory', `advisory:${a.id}`, { advisory: a, name: lekima.name, year: 2019, number: '1909' });
 
   const count = (k: string) => units.filter((u) => u.kind === k).length;
   ev('scenario.seeded', `scenario:${SCENARIO_ID}`, {
@@ -188,7 +189,34 @@ export function zhejiangScenario(now: number): SeedEvent[] {
       depots: count('depot'),
       contacts: contacts.length,
       typhoons: 1,
+      advisories: demoAdvisories(lekima).length,
     },
   });
   return events;
+}
+
+/** Demonstration advisories for Lekima, every 6 hours of its life. NOT forecasts that were issued:
+ *  the "forecast" is the best track's own future (a perfect forecast), and the wind radii are an
+ *  estimate from the wind speed (CMA's best track has none), so the demo can show wind circles,
+ *  a forecast track, a cone and the threat analysis. Marked demo, agency CMA. */
+export function demoAdvisories(ty: Typhoon): Advisory[] {
+  const HOUR = 3600_000;
+  const LEADS = [12, 24, 36, 48, 72];
+  const ERROR_KM: Record<number, number> = { 12: 45, 24: 70, 36: 95, 48: 120, 72: 180 };
+  const byTime = new Map(ty.fixes.map((f) => [f.t, f]));
+  const radii = (wind: number): TrackPoint['radii'] => {
+    if (wind < 13.9) return null;
+    // Larger on the north-east side, as for most north-west-moving storms in the East China Sea.
+    const r7 = 120 + 4 * (wind - 13.9);
+    const q = (r: number): Quadrants => ({ ne: Math.round(r * 1.15), se: Math.round(r * 1.05), sw: Math.round(r * 0.9), nw: Math.round(r * 0.95) });
+    return { r7: q(r7), ...(wind >= 24.5 ? { r10: q(r7 * 0.4) } : {}), ...(wind >= 32.7 ? { r12: q(r7 * 0.22) } : {}) };
+  };
+  const point = (f: Fix, error: number | null): TrackPoint => ({ t: f.t, lat: f.lat, lon: f.lon, pressure: f.pressure, wind: f.wind, radii: radii(f.wind), error });
+  return ty.fixes
+    .filter((f) => new Date(f.t).getUTCHours() % 6 === 0)
+    .map((f) => {
+      const forecast = LEADS.map((h) => byTime.get(f.t + h * HOUR)).filter((x): x is Fix => !!x).map((x) => point(x, ERROR_KM[(x.t - f.t) / HOUR]!));
+      const issued = f.t + 2 * HOUR; // CMA issues about two hours after the analysis time
+      return { id: `${ty.id}/CMA/${new Date(issued).toISOString()}`, storm: ty.id, agency: 'CMA', issued, current: point(f, null), forecast, received: issued, demo: true };
+    });
 }
