@@ -74,7 +74,8 @@ export function pointAt(track: readonly TrackPoint[], t: number): TrackPoint | n
   while (i < track.length - 2 && track[i + 1]!.t < t) i++;
   const a = track[i]!;
   const b = track[Math.min(i + 1, track.length - 1)]!;
-  if (b.t === a.t) return a;
+  if (t === a.t) return a;
+  if (t === b.t) return b;
   const f = (t - a.t) / (b.t - a.t);
   const p = interpolate(a, b, f);
   let radii: WindRadii | null = null;

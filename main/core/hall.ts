@@ -263,12 +263,30 @@ export class HallCore {
       }
       return 153; // payload format invalid: it will never become valid, so it is not redelivered
     }
-    if (this.get('instructions', r.key)) {
+    if (r.kind === 'instruction' && this.get('instructions', r.key)) {
       this.counters.downDuplicates += 1;
       return 0;
     }
-    const id = await this.record(r.kind, `instruction:${r.key}`, r.payload, 'province', r.key);
-    if (id === null) this.counters.downDuplicates += 1;
+    if (r.kind === 'risk.levels') {
+      const unknown = r.events.map((e) => e.subject.slice(5)).filter((code) => !this.get('places', code));
+      if (unknown.length) {
+        this.counters.downRejected.unknown_place = (this.counters.downRejected.unknown_place ?? 0) + 1;
+        console.warn(`beacon: refused risk levels from the province for unknown places ${unknown.slice(0, 5).join(', ')}`);
+        return 153;
+      }
+    }
+    let ids: (number | null)[];
+    try {
+      ids = await this.recordMany(r.events.map(({ kind, subject, payload }) => ({ kind, subject, payload })), 'province', r.events.map((e) => e.key));
+    } catch (err) {
+      if (err instanceof HubError && err.code !== 'unavailable') {
+        // Valid JSON that the reducer still refuses (a unit that does not exist): never valid later.
+        this.counters.downRejected[err.code] = (this.counters.downRejected[err.code] ?? 0) + 1;
+        return 153;
+      }
+      throw err;
+    }
+    if (ids.every((id) => id === null)) this.counters.downDuplicates += 1;
     else this.counters.downApplied += 1;
     return 0;
   }

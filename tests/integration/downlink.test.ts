@@ -13,10 +13,26 @@ import { until } from '../helpers/until.ts';
 
 const msg = (key: string, text: string, extra: object = {}) => JSON.stringify({ v: 1, key, kind: 'instruction', from: '浙江省防指', sentAt: 1_795_000_000_000, body: { text, priority: 'urgent' }, ...extra });
 
+const NOW = Date.UTC(2026, 10, 22);
+
 describe('messages from the province', () => {
   it('are parsed strictly', () => {
-    const p = (payload: string | Buffer, topic = 'beacon/331000/down/instruction') => parseDown(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), '331000', 5);
-    expect(p(msg('k1', '立即转移沿海群众'))).toMatchObject({ ok: true, key: 'k1', payload: { instruction: { id: 'k1', text: '立即转移沿海群众', priority: 'urgent', receivedAt: 5 } } });
+    const p = (payload: string | Buffer, topic = 'beacon/331000/down/instruction') => parseDown(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), '331000', NOW);
+    expect(p(msg('k1', '立即转移沿海群众'))).toMatchObject({ ok: true, key: 'k1', events: [{ kind: 'instruction.received', payload: { instruction: { id: 'k1', text: '立即转移沿海群众', priority: 'urgent', receivedAt: NOW } } }] });
+    // A typhoon advisory in the hall's form, and risk levels for counties.
+    const adv = { format: 'beacon.typhoon-advisory/1', agency: 'JMA', issued: '2019-08-09T12:00:00Z', storm: { number: '1909', year: 2019 }, current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48 }, forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2 }] };
+    const down = (kind: string, body: unknown) => JSON.stringify({ v: 1, key: 'd1', kind, from: '浙江省防指', sentAt: 1_565_352_000_000, body });
+    expect(p(down('typhoon.advisory', adv), 'beacon/331000/down/typhoon')).toMatchObject({ ok: true, events: [{ kind: 'typhoon.advisory', payload: { advisory: { id: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', agency: 'JMA' } } }] });
+    expect(p(down('typhoon.advisory', { ...adv, forecast: [{ time: '2019-08-09T06:00:00Z', lat: 1, lon: 1 }] }))).toMatchObject({ ok: false, reason: 'bad_message', message: expect.stringMatching(/forecast.0.time must be after/) });
+    const levels = { now: 'blue', h3: 'yellow', h6: 'orange', h24: 'red', h48: 'red' };
+    expect(p(down('risk.levels', { basis: 'province typhoon analysis', items: [{ code: '331081', levels }, { code: '331082', levels }] }))).toMatchObject({
+      ok: true,
+      events: [
+        { kind: 'risk.set', key: 'd1:331081', payload: { risk: { id: '331081', levels, by: '浙江省防指' } } },
+        { kind: 'risk.set', key: 'd1:331082' },
+      ],
+    });
+    expect(p(down('risk.levels', { basis: 'x', items: [{ code: '331081', levels: { ...levels, now: 'purple' } }] }))).toMatchObject({ ok: false, reason: 'bad_message' });
     expect(p(msg('k1', 'x'), 'beacon/330300/down/instruction')).toMatchObject({ ok: false, reason: 'wrong_hall' });
     expect(p('{not json')).toMatchObject({ ok: false, reason: 'not_json' });
     expect(p(JSON.stringify({ v: 1, key: 5, kind: 'instruction', from: 'x', sentAt: 1, body: {} }))).toMatchObject({ ok: false, reason: 'bad_message' });
@@ -74,5 +90,20 @@ describe.skipIf(!existsSync(MOSQUITTO))('downlink over a real broker', () => {
       ['province', 'zj-2019-0809-001'],
       ['province', 'zj-2019-0809-002'],
     ]);
+
+    // Typhoon advisories and risk levels come down the same way, journaled once.
+    const adv = { format: 'beacon.typhoon-advisory/1', agency: 'JMA', issued: '2019-08-09T12:00:00Z', storm: { number: '1909', year: 2019 }, current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48, radii: { r7: { ne: 300, se: 280, sw: 250, nw: 260 } } }, forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2, wind: 25 }] };
+    const down = (key: string, kind: string, body: unknown) => JSON.stringify({ v: 1, key, kind, from: '浙江省防指', sentAt: 1_565_352_000_000, body });
+    const levels = { now: 'orange', h3: 'red', h6: 'red', h24: 'red', h48: 'red' };
+    await send(down('zj-adv-1', 'typhoon.advisory', adv), 'beacon/331000/down/typhoon');
+    await send(down('zj-adv-1', 'typhoon.advisory', adv), 'beacon/331000/down/typhoon');
+    await send(down('zj-risk-1', 'risk.levels', { basis: 'province typhoon analysis', items: [{ code: '331081', levels }] }), 'beacon/331000/down/risk');
+    await send(down('zj-risk-2', 'risk.levels', { basis: 'x', items: [{ code: '990000', levels }] }), 'beacon/331000/down/risk');
+    await until('advisory and risk applied', () => (h.hub.flush(), h.hub.items('advisories').some((a) => (a as { agency: string }).agency === 'JMA') && h.hub.items('risks').length === 1));
+    await until('unknown place refused', () => h.counters.downRejected.unknown_place === 1);
+    expect(h.hub.items('risks')).toEqual([expect.objectContaining({ id: '331081', levels, by: '浙江省防指', basis: 'province typhoon analysis' })]);
+    const kinds = (await h.store.api.readJournal(0, 100_000)).filter((e) => e.origin === 'province').map((e) => e.kind);
+    expect(kinds.filter((k) => k === 'typhoon.advisory')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'risk.set')).toHaveLength(1);
   });
 });

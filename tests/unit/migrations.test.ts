@@ -72,6 +72,18 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('5 -> 6 adds advisories and risks and keeps the journal', () => {
+    const db = new Database(join(dir, 'm6.sqlite'));
+    migrate(db, 5);
+    db.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'typhoon.upserted', 'typhoon:x', '{}', 'test')").run();
+    expect(migrate(db, 6)).toBe(6);
+    expect(tables(db)).toEqual(expect.arrayContaining(['advisories', 'risks']));
+    expect(db.prepare('SELECT count(*) FROM journal').pluck().get()).toBe(1);
+    db.prepare("INSERT INTO advisories (id, storm, agency, issued, data, event) VALUES ('a', 'x', 'CMA', 1, '{}', 1)").run();
+    expect(() => db.prepare("INSERT INTO advisories (id, storm, agency, issued, data, event) VALUES ('a', 'x', 'CMA', 1, '{}', 1)").run()).toThrow(/UNIQUE/);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -2,7 +2,10 @@
 // never trusted: a bad message is refused with a reason and counted; a good one becomes a journal
 // event with origin 'province' and the message's key, so a repeat is stored and applied once.
 import { z } from 'zod';
-import type { Instruction } from '../../../common/domain.ts';
+import { describeIssues } from '../../../common/contract.ts';
+import { AdminCode, RiskLevels, type Instruction } from '../../../common/domain.ts';
+import type { EventKind } from '../journal/events.ts';
+import { parseAdvisory } from '../typhoon/advisory.ts';
 
 export const MAX_DOWN_BYTES = 64 * 1024;
 
@@ -16,8 +19,20 @@ const Down = z.object({
 });
 const InstructionBody = z.object({ text: z.string().min(1).max(4000), priority: z.enum(['urgent', 'normal']).default('normal') }).strict();
 
+/** Risk levels the province sets for this hall's counties (e.g. from its own typhoon analysis). */
+const RiskBody = z.object({ basis: z.string().min(1).max(128), items: z.array(z.object({ code: AdminCode, levels: RiskLevels }).strict()).min(1).max(200) }).strict();
+
+/** The kinds the province may send, each a body in its own schema. */
+export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels'] as const;
+
+export interface DownEvent {
+  kind: EventKind;
+  subject: string;
+  key: string;
+  payload: unknown;
+}
 export type DownResult =
-  | { ok: true; kind: 'instruction.received'; key: string; payload: { instruction: Instruction } }
+  | { ok: true; kind: (typeof DOWN_KINDS)[number]; key: string; events: DownEvent[] }
   | { ok: false; reason: 'too_large' | 'not_json' | 'bad_message' | 'unknown_kind' | 'wrong_hall'; message: string };
 
 export function downTopic(hallId: string): string {
@@ -36,13 +51,30 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
   const env = Down.safeParse(raw);
   if (!env.success) return { ok: false, reason: 'bad_message', message: env.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 300) };
   const m = env.data;
-  if (m.kind !== 'instruction') return { ok: false, reason: 'unknown_kind', message: `unknown kind ${m.kind.slice(0, 64)}` };
-  const body = InstructionBody.safeParse(m.body);
-  if (!body.success) return { ok: false, reason: 'bad_message', message: `instruction: ${body.error.issues[0]?.message}` };
-  return {
-    ok: true,
-    kind: 'instruction.received',
-    key: m.key,
-    payload: { instruction: { id: m.key, from: m.from, text: body.data.text, priority: body.data.priority, sentAt: m.sentAt, receivedAt: now } },
-  };
+  switch (m.kind) {
+    case 'instruction': {
+      const body = InstructionBody.safeParse(m.body);
+      if (!body.success) return { ok: false, reason: 'bad_message', message: `instruction: ${body.error.issues[0]?.message}` };
+      const instruction: Instruction = { id: m.key, from: m.from, text: body.data.text, priority: body.data.priority, sentAt: m.sentAt, receivedAt: now };
+      return { ok: true, kind: 'instruction', key: m.key, events: [{ kind: 'instruction.received', subject: `instruction:${m.key}`, key: m.key, payload: { instruction } }] };
+    }
+    case 'typhoon.advisory': {
+      const r = parseAdvisory(m.body, now);
+      if (!r.ok) return { ok: false, reason: 'bad_message', message: `typhoon.advisory: ${r.error}`.slice(0, 300) };
+      return { ok: true, kind: 'typhoon.advisory', key: m.key, events: [{ kind: 'typhoon.advisory', subject: `advisory:${r.advisory.id}`, key: m.key, payload: { advisory: r.advisory, name: r.name, year: r.year, number: r.number } }] };
+    }
+    case 'risk.levels': {
+      const body = RiskBody.safeParse(m.body);
+      if (!body.success) return { ok: false, reason: 'bad_message', message: `risk.levels: ${describeIssues(body.error)}`.slice(0, 300) };
+      const by = m.from.slice(0, 64);
+      return {
+        ok: true,
+        kind: 'risk.levels',
+        key: m.key,
+        events: body.data.items.map((it) => ({ kind: 'risk.set', subject: `risk:${it.code}`, key: `${m.key}:${it.code}`, payload: { risk: { id: it.code, levels: it.levels, basis: body.data.basis, by, at: m.sentAt } } })),
+      };
+    }
+    default:
+      return { ok: false, reason: 'unknown_kind', message: `unknown kind ${m.kind.slice(0, 64)}` };
+  }
 }
