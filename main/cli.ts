@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
+import { runImport } from './import.ts';
 import { parseTarget } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
@@ -22,6 +23,14 @@ Usage:
   beacon token [--data DIR]
       Print the access token remote consoles and browser displays must present
       (created on first use, stored in DIR/access-token).
+  beacon import typhoon FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]
+      Import a CMA best-track file (CH<year>BST.txt): every storm in it, each bad line
+      reported as FILE:LINE; importing the same file again changes nothing. With --url the
+      running hall takes it (and every display shows it at once); without, it is written to
+      the data directory, which no running hall may hold.
+  beacon import advisory FILE [--url … | --data DIR]
+      Import advisories in the hall's JSON form (docs/typhoon-advisory.md): one object or
+      an array of them.
   beacon --help
 
 Options:
@@ -44,8 +53,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return cmd ? 0 : 1;
   }
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: cmd === 'import',
     options: {
       data: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -54,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       uplink: { type: 'string', multiple: true },
       province: { type: 'string' },
       'hall-id': { type: 'string' },
+      url: { type: 'string' },
+      token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,6 +80,9 @@ async function main(argv: string[]): Promise<number> {
     mkdirSync(dataDir, { recursive: true });
     process.stdout.write(accessToken(dataDir) + '\n');
     return 0;
+  }
+  if (cmd === 'import') {
+    return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir }, process.stdout, process.stderr);
   }
   if (cmd !== 'serve') {
     process.stderr.write(`beacon: unknown command '${cmd}'\n\n${HELP}`);

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { advisory } from '../helpers/advisory.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -45,5 +47,53 @@ describe('the beacon command', () => {
     expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(401);
     expect((await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(await s.stop()).toBe(0);
+  });
+
+  it('imports a CMA best-track file into a data directory and through a running hall, naming bad lines', async () => {
+    const file = join(dir, 'CH2019BST.txt');
+    writeFileSync(
+      file,
+      [
+        '66666 1909    4 0011 1909 0 6              Lekima 20200430',
+        '2019080318 1 158 1315 1002      13',
+        '2019080400 1 163 1308 1002      13',
+        '2019080406 1 169 1304 1000      15',
+        '2019080412 2 999 1303  998      18',
+        '66666 1910    2 0012 1910 0 6               Krosa 20200430',
+        '2019080600 1 176 1426  998      15',
+        '2019080606 1 17',
+      ].join('\n') + '\n',
+    );
+    const run = (args: string[]) => spawnSync(process.execPath, ['main/cli.ts', 'import', ...args], { cwd: ROOT, encoding: 'utf8' });
+    const data = join(dir, 'imp');
+    const first = run(['typhoon', file, '--data', data]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/imported: tc-2019-1909 Lekima \(3 fixes\)/);
+    expect(first.stdout).toMatch(/imported: tc-2019-1910 Krosa \(1 fixes\)/);
+    expect(first.stderr).toMatch(/CH2019BST.txt:5: latitude 99.9 out of range/);
+    expect(first.stderr).toMatch(/CH2019BST.txt:8: truncated record/);
+    const second = run(['typhoon', file, '--data', data]);
+    expect(second.stdout).toMatch(/unchanged: tc-2019-1909/);
+    expect(second.stdout).toMatch(/2 storms, 0 changed/);
+    expect(run(['typhoon', join(dir, 'missing.txt'), '--data', data]).stderr).toMatch(/cannot read/);
+    expect(run(['radar', file]).status).toBe(2);
+
+    // Through a running hall: the hall takes it and answers with the same report.
+    const s = await serve(['--data', join(dir, 'live'), '--port', '0']);
+    try {
+      const hub = s.url.replace('http', 'ws') + '/hub';
+      const live = spawnSync(process.execPath, ['main/cli.ts', 'import', 'typhoon', file, '--url', hub], { cwd: ROOT, encoding: 'utf8' });
+      expect(live.stdout).toMatch(/imported: tc-2019-1910 Krosa/);
+      const topics = (await (await fetch(`${s.url}/api/topics`)).json()) as Record<string, number>;
+      expect(JSON.stringify(topics)).toMatch(/typhoons/);
+      const adv = join(dir, 'adv.json');
+      writeFileSync(adv, JSON.stringify([advisory('CMA', new Date(Date.now() - 3600_000).toISOString()), { format: 'nope' }]));
+      const a = spawnSync(process.execPath, ['main/cli.ts', 'import', 'advisory', adv, '--url', hub], { cwd: ROOT, encoding: 'utf8' });
+      expect(a.stdout).toMatch(/stored: tc-2026-2614\/CMA\//);
+      expect(a.stderr).toMatch(/advisory 2: invalid_args: advisory refused/);
+      expect(a.status).toBe(1);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
   });
 });

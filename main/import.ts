@@ -1,0 +1,125 @@
+// `beacon import typhoon|advisory FILE`: through a running hall's hub (--url), or straight into a
+// data directory when no hall runs on it. Either way the same command handlers do the work, so
+// the checks and the report are the ones the UI shows.
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, type CommandResult } from '../common/contract.ts';
+import { HallCore } from './core/hall.ts';
+import { chunkCma } from './core/typhoon/cma.ts';
+
+type Call = (name: string, args: unknown) => Promise<unknown>;
+
+export interface ImportReport {
+  storms: CommandResult<'typhoon.import'>['storms'];
+  errors: CommandResult<'typhoon.import'>['errors'];
+  lines: number;
+}
+
+/** Import a CMA file in chunks of whole storms (the hub's frame limit), with progress. */
+export async function importCmaFile(call: Call, text: string, file: string, progress?: (done: number, total: number) => void): Promise<ImportReport> {
+  const chunks = chunkCma(text);
+  const report: ImportReport = { storms: [], errors: [], lines: 0 };
+  for (const [i, ch] of chunks.entries()) {
+    const r = (await call('typhoon.import', { text: ch.text, firstLine: ch.firstLine, file })) as CommandResult<'typhoon.import'>;
+    report.storms.push(...r.storms);
+    report.errors.push(...r.errors);
+    report.lines += r.lines;
+    progress?.(i + 1, chunks.length);
+  }
+  return report;
+}
+
+async function hubCaller(url: string, token: string | undefined): Promise<{ call: Call; close: () => void }> {
+  const u = new URL(url);
+  if (token) u.searchParams.set('token', token);
+  const ws = new WebSocket(u);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', (e) => reject(new Error(`cannot reach the hall at ${url}: ${e.message}`)));
+  });
+  ws.send(JSON.stringify({ t: 'hello', v: PROTOCOL_VERSION, client: 'beacon-cli import' }));
+  const waiting = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data)) as { t: string; id?: string; ok?: boolean; value?: unknown; error?: { code: string; message: string } };
+    if (m.t === 'result' && m.id) {
+      const w = waiting.get(m.id);
+      waiting.delete(m.id);
+      if (m.ok) w?.resolve(m.value);
+      else w?.reject(new Error(`${m.error?.code}: ${m.error?.message}`));
+    } else if (m.t === 'error') {
+      for (const w of waiting.values()) w.reject(new Error(`${m.error?.code}: ${m.error?.message}`));
+    }
+  });
+  ws.on('close', () => {
+    for (const w of waiting.values()) w.reject(new Error('the hall closed the connection'));
+  });
+  let n = 0;
+  return {
+    call: (name, args) =>
+      new Promise((resolve, reject) => {
+        const id = `i${++n}`;
+        waiting.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ t: 'cmd', id, name, args }));
+      }),
+    close: () => ws.close(),
+  };
+}
+
+async function directCaller(dataDir: string): Promise<{ call: Call; close: () => Promise<void> }> {
+  const core = await HallCore.start({ dataDir, seed: true });
+  const ctx = { origin: 'cli', session: 'cli' };
+  return {
+    call: async (name, args) => {
+      if (name === 'typhoon.import') return core.typhoons.importCma(args as never, ctx.origin);
+      if (name === 'typhoon.advisory') return core.typhoons.submitAdvisory((args as { advisory: unknown }).advisory, ctx.origin);
+      throw new Error(`unsupported ${name}`);
+    },
+    close: () => core.dispose(),
+  };
+}
+
+export async function runImport(what: string | undefined, file: string | undefined, opts: { url?: string; token?: string; dataDir: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if ((what !== 'typhoon' && what !== 'advisory') || !file) {
+    err.write("beacon: usage: beacon import typhoon|advisory FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    err.write(`beacon: cannot read ${file}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const conn = opts.url ? await hubCaller(opts.url, opts.token) : await directCaller(opts.dataDir);
+  try {
+    if (what === 'advisory') {
+      let input: unknown;
+      try {
+        input = JSON.parse(text);
+      } catch {
+        err.write(`beacon: ${file} is not JSON\n`);
+        return 1;
+      }
+      const list = Array.isArray(input) ? input : [input];
+      let failed = 0;
+      for (const [i, a] of list.entries()) {
+        try {
+          const r = (await conn.call('typhoon.advisory', { advisory: a })) as { id: string; event: number };
+          out.write(`${r.event ? 'stored' : 'already held'}: ${r.id}\n`);
+        } catch (e) {
+          failed++;
+          err.write(`advisory ${i + 1}: ${(e as Error).message}\n`);
+        }
+      }
+      return failed ? 1 : 0;
+    }
+    const name = file.split(/[\\/]/).pop()!;
+    const r = await importCmaFile(conn.call, text, name, (d, t) => t > 1 && err.write(`\rimporting ${d}/${t}`));
+    for (const s of r.storms) out.write(`${s.changed ? 'imported' : 'unchanged'}: ${s.id} ${s.name.en} (${s.fixes} fixes)\n`);
+    for (const e of r.errors) err.write(`${name}:${e.line}: ${e.message}\n`);
+    out.write(`${r.storms.length} storms, ${r.storms.filter((s) => s.changed).length} changed, ${r.errors.length} problems, ${r.lines} lines\n`);
+    return r.storms.length === 0 && r.errors.length ? 1 : 0;
+  } finally {
+    await conn.close();
+  }
+}
