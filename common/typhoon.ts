@@ -1,6 +1,6 @@
 // Typhoon arithmetic shared by the core's analysis and the renderer's drawing: grades, wind radii by
 // quadrant, interpolation along a track, warning lines. Pure.
-import type { Fix, Grade, Quadrants, TrackPoint, WindForce, WindRadii } from './domain.ts';
+import type { Fix, Grade, Quadrants, Replay, TrackPoint, WindForce, WindRadii } from './domain.ts';
 import { bearingDeg, destination, distanceKm, interpolate, pointInRing, type LatLon } from './geo.ts';
 
 /** GB/T 19201-2006 grade from the 2-minute mean wind at the centre (m/s); null below TD. */
@@ -170,4 +170,9 @@ export function currentAdvisories<A extends { storm: string; agency: string; iss
     if (!b || a.issued > b.issued) best.set(a.agency, a);
   }
   return [...best.values()].sort((x, y) => x.agency.localeCompare(y.agency));
+}
+
+/** The storm time a replay shows at wall-clock `now` (the core's clock). */
+export function replayTime(r: Replay, now: number): number {
+  return r.playing ? Math.min(r.end, Math.round(r.t + (now - r.anchor) * r.speed)) : r.t;
 }

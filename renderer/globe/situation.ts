@@ -29,6 +29,7 @@ import {
 } from '@cesium/engine';
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
+import { TyphoonLayer, type FixHover } from './typhoon.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
 // bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
@@ -55,6 +56,10 @@ export interface GlobeOptions {
   onPick?: (kind: 'unit' | 'place', id: string) => void;
   /** Called after each rendered frame (tests wait on it). */
   onRendered?: (stats: { tilesLoaded: boolean }) => void;
+  /** Initial camera (longitude, latitude, height in metres) instead of Zhejiang. */
+  view?: { lon: number; lat: number; height: number } | null;
+  /** Hovering a typhoon fix (null: nothing under the pointer). */
+  onFixHover?: (h: FixHover | null) => void;
 }
 
 export class SituationGlobe {
@@ -66,6 +71,7 @@ export class SituationGlobe {
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   private readonly kindOf = new Map<string, UnitKind>();
+  readonly typhoon: TyphoonLayer;
 
   constructor(container: HTMLElement, opts: GlobeOptions = {}) {
     this.viewer = new CesiumWidget(container, {
@@ -74,11 +80,12 @@ export class SituationGlobe {
       maximumRenderTimeChange: Infinity,
       msaaSamples: opts.msaa ?? 4,
     });
-    this.viewer.camera.setView({ destination: HOME });
+    this.viewer.camera.setView({ destination: opts.view ? Cartesian3.fromDegrees(opts.view.lon, opts.view.lat, opts.view.height) : HOME });
     const prims = this.viewer.scene.primitives;
     prims.add(this.placePoints);
     prims.add(this.unitPoints);
     prims.add(this.labels);
+    this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
       const picked = this.viewer.scene.pick(e.position) as { id?: unknown } | undefined;
@@ -165,6 +172,7 @@ export class SituationGlobe {
   }
 
   destroy(): void {
+    this.typhoon.destroy();
     this.handler.destroy();
     this.viewer.destroy();
   }

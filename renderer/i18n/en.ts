@@ -22,5 +22,18 @@ const en: typeof zh = {
   calls: { search: 'Search name or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts' },
   board: { instructions: 'Instructions from above', urgent: 'URGENT', teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
   wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
+  ty: {
+    circles: 'Wind circles', 
+    force: 'F{n}', 
+    title: 'Typhoon', none: 'No typhoon data yet', bjt: 'Beijing time', play: 'Play', pause: 'Pause', perSec: '/s', warning: 'Warning lines',
+    threat: 'Threat ranking', cities: 'Cities', counties: 'Counties', distance: 'To centre', closest: 'Closest approach', winds: 'Gales arrive',
+    landfall: 'Landfall', noLandfall: 'No landfall detected', observed: 'observed',
+    proposal: 'Proposed risk levels', noProposal: 'Nothing proposed', officer: 'Duty officer', accept: 'Accept', accepted: 'Accepted for {n} counties by {by}',
+    riskMap: 'Five-colour map (accepted)',
+    drop: 'Drop a CMA best-track file or advisory JSON on the globe to import it', importing: 'Importing {i}/{n}…', imported: '{n} storms imported, {e} problems', advImported: '{n} advisories imported, {e} refused',
+  },
+  grade: { TD: 'Tropical depression', TS: 'Tropical storm', STS: 'Severe tropical storm', TY: 'Typhoon', STY: 'Severe typhoon', SuperTY: 'Super typhoon' },
+  risk: { red: 'R', orange: 'O', yellow: 'Y', blue: 'B', none: '–' },
+  horizon: { now: 'Now', h3: '3 h', h6: '6 h', h24: '24 h', h48: '48 h' },
 };
 export default en;

@@ -20,4 +20,17 @@ export default {
   calls: { search: '搜索名称或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人' },
   board: { instructions: '上级指令', urgent: '紧急', teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
   wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
+  ty: {
+    circles: '风圈', 
+    force: '{n}级', 
+    title: '台风', none: '尚无台风数据', bjt: '北京时', play: '播放', pause: '暂停', perSec: '/秒', warning: '警戒线',
+    threat: '威胁排序', cities: '设区市', counties: '县（市、区）', distance: '距中心', closest: '最近距离', winds: '大风到达',
+    landfall: '登陆', noLandfall: '未检测到登陆', observed: '实况',
+    proposal: '建议风险等级', noProposal: '暂无建议', officer: '值班员姓名', accept: '采纳', accepted: '已采纳 {n} 个县，值班员 {by}',
+    riskMap: '五色图（已采纳）',
+    drop: '将 CMA 最佳路径文件或预报 JSON 拖到地球上导入', importing: '导入中 {i}/{n}…', imported: '导入 {n} 个台风，{e} 处问题', advImported: '导入 {n} 份预报，{e} 份被拒',
+  },
+  grade: { TD: '热带低压', TS: '热带风暴', STS: '强热带风暴', TY: '台风', STY: '强台风', SuperTY: '超强台风' },
+  risk: { red: '红', orange: '橙', yellow: '黄', blue: '蓝', none: '无' },
+  horizon: { now: '当前', h3: '3小时', h6: '6小时', h24: '24小时', h48: '48小时' },
 };

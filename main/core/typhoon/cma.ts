@@ -140,26 +140,4 @@ export function formatCma(storms: { typhoon: Typhoon; serial: number }[], datase
   return out.join('\n') + '\n';
 }
 
-/** Split a file into chunks of whole storms, each at most `max` characters, for the hub's frame
- *  limit; each chunk carries the number of its first line. */
-export function chunkCma(text: string, max = 48_000): { text: string; firstLine: number }[] {
-  const lines = text.split(/\r?\n/);
-  const chunks: { text: string; firstLine: number }[] = [];
-  let buf: string[] = [];
-  let size = 0;
-  let start = 1;
-  const flush = (next: number) => {
-    if (buf.length) chunks.push({ text: buf.join('\n'), firstLine: start });
-    buf = [];
-    size = 0;
-    start = next;
-  };
-  lines.forEach((l, i) => {
-    if (l.trimStart().startsWith('66666') && size + l.length > max * 0.5 && buf.length) flush(i + 1);
-    else if (size + l.length + 1 > max) flush(i + 1);
-    buf.push(l.slice(0, max - 1));
-    size += l.length + 1;
-  });
-  flush(0);
-  return chunks;
-}
+export { chunkCma } from '../../../common/cma.ts';

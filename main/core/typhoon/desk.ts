@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { CommandArgs, CommandResult } from '../../../common/contract.ts';
 import type { Advisory, Analysis, Place, Replay, Risk, Typhoon } from '../../../common/domain.ts';
-import { currentAdvisories } from '../../../common/typhoon.ts';
+import { currentAdvisories, replayTime } from '../../../common/typhoon.ts';
 import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
 import { parseAdvisory } from './advisory.ts';
@@ -17,10 +17,6 @@ const HOUR = 3600_000;
 const LIVE_WINDOW = 24 * HOUR;
 /** Default replay speed: one storm hour per wall second. */
 const DEFAULT_SPEED = 3600;
-
-export function replayTime(r: Replay, now: number): number {
-  return r.playing ? Math.min(r.end, Math.round(r.t + (now - r.anchor) * r.speed)) : r.t;
-}
 
 export class TyphoonDesk {
   private readonly core: HallCore;

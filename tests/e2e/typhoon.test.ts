@@ -1,0 +1,165 @@
+// Typhoons in serve mode, in Debian's Chromium with every non-loopback request blocked: Lekima's
+// track, a forecast, wind circles and the warning lines render; the shared slider moves the storm
+// on two displays at once; the board ranks the threat and the duty officer accepts the levels.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HubClient } from '../../renderer/hub/client.ts';
+import { WebSocketTransport } from '../../renderer/hub/transport.ts';
+import { advisory } from '../helpers/advisory.ts';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+
+const T12 = Date.UTC(2019, 7, 9, 12); // Lekima at 27.5 N 122.0 E, 940 hPa, the morning before landfall
+// Over the East China Sea, far enough out to see both warning lines and the storm.
+const VIEW = 'view=125,26,3600000';
+
+function countNear(png: PNG, hex: string, tol = 40): number {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+  let n = 0;
+  for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i]! - r) + Math.abs(png.data[i + 1]! - g) + Math.abs(png.data[i + 2]! - b) <= tol) n++;
+  return n;
+}
+function changed(a: PNG, b: PNG): number {
+  let n = 0;
+  for (let i = 0; i < a.data.length; i += 4) if (Math.abs(a.data[i]! - b.data[i]!) + Math.abs(a.data[i + 1]! - b.data[i + 1]!) + Math.abs(a.data[i + 2]! - b.data[i + 2]!) > 30) n++;
+  return n;
+}
+const attr = (p: Page, name: string) => p.locator('[data-test="globe"]').getAttribute(`data-ty-${name}`);
+async function shot(p: Page): Promise<PNG> {
+  // Let a requested frame finish on software WebGL, then read the globe's pixels only.
+  await p.waitForTimeout(1200);
+  return PNG.sync.read(await p.locator('[data-test="globe"]').screenshot());
+}
+
+describe('typhoons in a real browser', () => {
+  let server: Served;
+  let browser: Browser;
+  let hub: HubClient;
+  const data = mkdtempSync(join(tmpdir(), 'beacon-ty-'));
+
+  beforeAll(async () => {
+    server = await serve(['--data', data, '--port', '0']);
+    browser = await launch();
+    hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+    for (let i = 0; hub.state !== 'open'; i++) {
+      if (i > 100) throw new Error('the test console could not connect');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  afterAll(async () => {
+    hub?.dispose();
+    await browser?.close();
+    await server?.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('draws the track, forecasts, wind circles and warning lines, and the slider moves the storm on two displays', async () => {
+    const { context, blocked, problems } = await offlineContext(browser, { width: 800, height: 520 });
+    try {
+      const a = await context.newPage();
+      const b = await context.newPage();
+      for (const p of [a, b]) {
+        await p.goto(`${server.url}/?role=globe&msaa=1&${VIEW}`);
+        await p.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+        await expect.poll(() => attr(p, 'storm'), { timeout: 30_000 }).toBe('tc-2019-1909');
+      }
+      await hub.command('replay.set', { storm: 'tc-2019-1909', t: T12, playing: false });
+      for (const p of [a, b]) {
+        await expect.poll(() => attr(p, 't'), { timeout: 15_000 }).toBe(String(T12));
+        await expect.poll(() => attr(p, 'centre')).toBe('27.5,122');
+      }
+      // The demo's CMA-style advisory current at 12 UTC: a forecast with a cone, force 7/10/12 circles.
+      expect(await attr(a, 'forecasts')).toBe('1');
+      expect(await attr(a, 'cones')).toBe('1');
+      expect(await attr(a, 'circles')).toBe('3');
+      expect(Number(await attr(a, 'segments'))).toBe(26); // 27 fixes up to 12 UTC on the 9th
+
+      // A second agency's advisory arrives: its forecast is drawn in its own colour on both displays.
+      const jma = advisory('JMA', '2019-08-09T09:00:00Z', {
+        storm: { number: '1909', year: 2019 },
+        current: { time: '2019-08-09T09:00:00Z', lat: 27.3, lon: 122.2, pressure: 940, wind: 46 },
+        forecast: [
+          // A forecast well apart from CMA's (it turns south-west), so its colour is not hidden.
+          { time: '2019-08-10T09:00:00Z', lat: 25.5, lon: 124.5, wind: 40 },
+          { time: '2019-08-11T09:00:00Z', lat: 23.0, lon: 126.0, wind: 35 },
+        ],
+      });
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+      const before = await shot(a);
+      await hub.command('typhoon.advisory', { advisory: jma });
+      for (const p of [a, b]) await expect.poll(() => attr(p, 'forecasts'), { timeout: 15_000 }).toBe('2');
+      const withJma = await shot(a);
+      if (process.env.BEACON_SHOTS) await a.screenshot({ path: join(process.env.BEACON_SHOTS, 'typhoon.png') });
+      expect(countNear(withJma, '#52c41a', 30) - countNear(before, '#52c41a', 30), "JMA's forecast track in its green").toBeGreaterThan(40);
+      // The observed track in its grade colours: the severe-typhoon pink of 9 August.
+      expect(countNear(withJma, '#f472b6', 30), 'STY segments of the track').toBeGreaterThan(15);
+
+      // Warning lines: switched off, their pixels go.
+      expect(countNear(withJma, '#ff6b35', 30), '24-hour line').toBeGreaterThan(80);
+      expect(countNear(withJma, '#5b8cff', 30), '48-hour line').toBeGreaterThan(40);
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+      await a.locator('[data-test="warning-toggle"]').uncheck();
+      await expect.poll(() => attr(a, 'warning')).toBe('off');
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+      const noLines = await shot(a);
+      expect(countNear(noLines, '#ff6b35', 30)).toBeLessThan(countNear(withJma, '#ff6b35', 30) / 4);
+      // Wind circles: switched off, a filled area around the storm changes.
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+      await a.locator('[data-test="circles-toggle"]').uncheck();
+      await expect.poll(() => attr(a, 'circles-shown')).toBe('off');
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+      const noCircles = await shot(a);
+      expect(changed(noLines, noCircles), 'the filled wind circles and cone').toBeGreaterThan(1500);
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+
+      // The slider on display A moves the storm on display B.
+      const target = Date.UTC(2019, 7, 9, 18);
+      await a.locator('[data-test="replay-slider"]').fill(String(target));
+      for (const p of [a, b]) {
+        await expect.poll(() => attr(p, 't'), { timeout: 15_000 }).toBe(String(target));
+        await expect.poll(() => attr(p, 'centre')).toBe('28.3,121.4');
+      }
+      await expect.poll(() => b.locator('[data-test="replay-time"]').textContent()).toMatch(/8\/10 02:00/);
+      // Play at six storm hours a second from display B; both displays advance; pause: both agree.
+      await b.locator('[data-test="replay-speed"]').selectOption('21600');
+      await b.locator('[data-test="replay-play"]').click();
+      await expect.poll(async () => Number(await attr(a, 't')), { timeout: 15_000 }).toBeGreaterThan(target + 3 * 3600_000);
+      await a.locator('[data-test="replay-play"]').click();
+      await expect.poll(() => b.locator('[data-test="replay-play"]').textContent()).toBe('播放');
+      const ta = await attr(a, 't');
+      await expect.poll(() => attr(b, 't')).toBe(ta);
+      expect(await attr(b, 'centre')).toBe(await attr(a, 'centre'));
+
+      // Landfall in the panel: Wenling, super typhoon.
+      await a.locator('[data-test="replay-slider"]').fill(String(Date.UTC(2019, 7, 9, 15)));
+      await expect.poll(() => a.locator('[data-test="landfall-observed"]').first().textContent(), { timeout: 15_000 }).toMatch(/温岭市.*超强台风/);
+      await expect.poll(() => a.locator('[data-test="threat-city-1"] td').nth(1).textContent()).toBe('台州市');
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 240_000);
+
+  it('the board ranks the threat and the duty officer accepts the proposed levels', async () => {
+    const { context, blocked, problems } = await offlineContext(browser, { width: 1280, height: 900 });
+    try {
+      await hub.command('replay.set', { storm: 'tc-2019-1909', t: Date.UTC(2019, 7, 9, 15), playing: false });
+      const board = await context.newPage();
+      await board.goto(`${server.url}/?role=board`);
+      await expect.poll(() => board.locator('[data-test="threat-city-1"] td').nth(1).textContent(), { timeout: 30_000 }).toBe('台州市');
+      await board.locator('[data-test="officer"]').fill('张伟');
+      await board.locator('[data-test="accept-risk"]').click();
+      await expect.poll(() => board.locator('[data-test="accept-result"]').textContent(), { timeout: 15_000 }).toMatch(/已采纳 \d+ 个县，值班员 张伟/);
+      await expect.poll(() => board.locator('[data-test="board-risks"]').textContent()).toMatch(/温岭市/);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
