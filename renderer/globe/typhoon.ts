@@ -22,6 +22,7 @@ import {
   PolylineCollection,
   Primitive,
   PrimitiveCollection,
+  SceneTransforms,
   ScreenSpaceEventHandler,
   ScreenSpaceEventType,
   VerticalOrigin,
@@ -167,7 +168,8 @@ export class TyphoonLayer {
         this.segs.push({ poly, t: b.t });
       }
       f.forEach((x, i) => {
-        const p = this.fixes.add({ id: `fix:${i}`, position: Cartesian3.fromDegrees(x.lon, x.lat), pixelSize: 7, color: Color.fromCssColorString(GRADE_COLORS[x.grade ?? 'none']), outlineColor: Color.BLACK, outlineWidth: 1 });
+        // 3 km up: in front of the track line through it, so hovering picks the fix, not the line.
+        const p = this.fixes.add({ id: `fix:${i}`, position: Cartesian3.fromDegrees(x.lon, x.lat, 3000), pixelSize: 7, color: Color.fromCssColorString(GRADE_COLORS[x.grade ?? 'none']), outlineColor: Color.BLACK, outlineWidth: 1 });
         this.fixPts.push({ p, t: x.t });
       });
     }
@@ -295,6 +297,14 @@ export class TyphoonLayer {
     this.state.forecasts = list.filter((a) => a.forecast.length).length;
     this.state.circles = circles;
     this.state.cones = cones;
+  }
+
+  /** Where fix i is on screen (CSS pixels), or null when not visible. For tests (?probe=1). */
+  fixOnScreen(i: number): { x: number; y: number } | null {
+    const f = this.fixPts[i];
+    if (!f || !f.p.show) return null;
+    const c = SceneTransforms.worldToWindowCoordinates(this.widget.scene, f.p.position);
+    return c ? { x: c.x, y: c.y } : null;
   }
 
   advisories(): readonly Advisory[] {

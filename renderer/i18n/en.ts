@@ -23,6 +23,7 @@ const en: typeof zh = {
   board: { instructions: 'Instructions from above', urgent: 'URGENT', teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
   wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
   ty: {
+    et: 'extratropical', 
     circles: 'Wind circles', 
     force: 'F{n}', 
     title: 'Typhoon', none: 'No typhoon data yet', bjt: 'Beijing time', play: 'Play', pause: 'Pause', perSec: '/s', warning: 'Warning lines',

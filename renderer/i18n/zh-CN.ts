@@ -21,6 +21,7 @@ export default {
   board: { instructions: '上级指令', urgent: '紧急', teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
   wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
   ty: {
+    et: '温带气旋', 
     circles: '风圈', 
     force: '{n}级', 
     title: '台风', none: '尚无台风数据', bjt: '北京时', play: '播放', pause: '暂停', perSec: '/秒', warning: '警戒线',

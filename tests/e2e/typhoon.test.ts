@@ -63,7 +63,7 @@ describe('typhoons in a real browser', () => {
       const a = await context.newPage();
       const b = await context.newPage();
       for (const p of [a, b]) {
-        await p.goto(`${server.url}/?role=globe&msaa=1&${VIEW}`);
+        await p.goto(`${server.url}/?role=globe&msaa=1&probe=1&${VIEW}`);
         await p.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
         await expect.poll(() => attr(p, 'storm'), { timeout: 30_000 }).toBe('tc-2019-1909');
       }
@@ -134,6 +134,18 @@ describe('typhoons in a real browser', () => {
       await expect.poll(() => attr(b, 't')).toBe(ta);
       expect(await attr(b, 'centre')).toBe(await attr(a, 'centre'));
 
+      // Hovering a fix shows its time, pressure and wind (fix 19: 12 UTC on 8 August, 915 hPa, 62 m/s).
+      const at = await a.evaluate(() => (window as unknown as { beaconProbe: { fixOnScreen(i: number): { x: number; y: number } | null } }).beaconProbe.fixOnScreen(19));
+      expect(at).not.toBeNull();
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+      const box = (await a.locator('[data-test="globe"]').boundingBox())!;
+      await a.mouse.move(box.x + at!.x - 30, box.y + at!.y);
+      await a.waitForTimeout(300);
+      await a.mouse.move(box.x + at!.x, box.y + at!.y);
+      await expect.poll(() => a.locator('[data-test="fix-tip"]').textContent(), { timeout: 15_000 }).toMatch(/8\/8 20:00 · 915 hPa · 62 m\/s · 超强台风/);
+
+      await a.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+
       // Landfall in the panel: Wenling, super typhoon.
       await a.locator('[data-test="replay-slider"]').fill(String(Date.UTC(2019, 7, 9, 15)));
       await expect.poll(() => a.locator('[data-test="landfall-observed"]').first().textContent(), { timeout: 15_000 }).toMatch(/温岭市.*超强台风/);
@@ -156,6 +168,39 @@ describe('typhoons in a real browser', () => {
       await board.locator('[data-test="accept-risk"]').click();
       await expect.poll(() => board.locator('[data-test="accept-result"]').textContent(), { timeout: 15_000 }).toMatch(/已采纳 \d+ 个县，值班员 张伟/);
       await expect.poll(() => board.locator('[data-test="board-risks"]').textContent()).toMatch(/温岭市/);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a CMA file and an advisory dropped on the globe are imported, bad lines named', async () => {
+    const { context, blocked, problems } = await offlineContext(browser, { width: 1100, height: 700 });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/?role=globe&msaa=1`);
+      await page.locator('[data-test="typhoon-panel"]').waitFor();
+      const drop = (name: string, text: string) =>
+        page.evaluate(
+          ([n, t]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([t!], n!, { type: 'text/plain' }));
+            document.querySelector('.globe-role')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+          },
+          [name, text],
+        );
+      const cma = ['66666 2004    2 0005 2004 0 6              Hagupit 20210501', '2020080312 2 230 1250  995      18', '2020080318 2 23X 1245  990      20', '66666 1909    1 0011 1909 0 6               Mitag 20200501', '2019093000 4 250 1240  965      35'].join('\n');
+      await drop('CH2020BST.txt', cma);
+      await expect.poll(() => page.locator('[data-test="import-report"]').textContent(), { timeout: 15_000 }).toMatch(/导入 2 个台风，1 处问题/);
+      const report = await page.locator('[data-test="import-report"]').textContent();
+      expect(report).toMatch(/CH2020BST.txt:3: fields after the time must be whole numbers/);
+      await expect.poll(() => page.locator('[data-test="storm-select"] option').allTextContents()).toContain('2004 Hagupit (2020)');
+
+      const adv = advisory('KMA', new Date(Date.now() - 1800_000).toISOString());
+      await drop('advisory.json', JSON.stringify([adv, { format: 'beacon.typhoon-advisory/1', agency: 'X' }]));
+      await expect.poll(() => page.locator('[data-test="import-report"]').textContent(), { timeout: 15_000 }).toMatch(/导入 1 份预报，1 份被拒: .*advisory refused/);
+      await expect.poll(() => page.locator('[data-test="storm-select"] option').allTextContents()).toContain('2614 演示 (2026)');
       expect(blocked).toEqual([]);
       expect(problems).toEqual([]);
     } finally {
