@@ -94,13 +94,18 @@ export function fixesAsTrack(fixes: readonly Fix[]): TrackPoint[] {
   return fixes.map((f) => ({ t: f.t, lat: f.lat, lon: f.lon, pressure: f.pressure, wind: f.wind, radii: null, error: null }));
 }
 
-/** Highest force whose circle contains the place, or 0. */
-export function forceAt(point: TrackPoint, place: LatLon): 0 | WindForce {
+/** Highest force whose circle contains the place, or 0. `km`, the distance from the centre to the
+ *  place, may be given when the caller has it (the bearing is only worked out when it matters). */
+export function forceAt(point: TrackPoint, place: LatLon, km?: number): 0 | WindForce {
   const r = point.radii;
-  if (!r) return 0;
-  if (r.r12 && insideRadii(point, r.r12, place)) return 12;
-  if (r.r10 && insideRadii(point, r.r10, place)) return 10;
-  if (r.r7 && insideRadii(point, r.r7, place)) return 7;
+  if (!r?.r7 && !r?.r10 && !r?.r12) return 0;
+  const d = km ?? distanceKm(point, place);
+  const outer = r.r7 ?? r.r10 ?? r.r12!;
+  if (d > Math.max(outer.ne, outer.se, outer.sw, outer.nw)) return 0;
+  const q = d < 1e-6 ? 'ne' : quadrantOf(bearingDeg(point, place));
+  if (r.r12 && d <= r.r12[q]) return 12;
+  if (r.r10 && d <= r.r10[q]) return 10;
+  if (r.r7 && d <= r.r7[q]) return 7;
   return 0;
 }
 

@@ -7,7 +7,16 @@
 //    the same writes on the main thread (what the worker avoids). p99 and max, and the ratio.
 // 3. Hub fan-out: 4 WebSocket clients subscribed to units; moves recorded at a fixed rate; latency
 //    from record to each client's receipt, p50/p99, and delivered counts reconciled.
-import { mkdtempSync, rmSync } from 'node:fs';
+// 6. Typhoon: CMA parsing, the coastline, landfall detection, and the threat analysis the core runs
+//    at every replay step (hourly steps over Lekima's life).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Place, Typhoon } from '../../common/domain.ts';
+import { currentAdvisories, fixesAsTrack } from '../../common/typhoon.ts';
+import { packageRoot } from '../../main/core/paths.ts';
+import { demoAdvisories, parseLekimaCsv, zhejiangScenario } from '../../main/core/scenario/seed.ts';
+import { formatCma, parseCma } from '../../main/core/typhoon/cma.ts';
+import { loadLand } from '../../main/core/typhoon/coastline.ts';
+import { analyse, landfalls } from '../../main/core/typhoon/threat.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -31,6 +40,34 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 const line = (k: string, v: string) => console.log(`  ${k.padEnd(44)} ${v}`);
+
+function typhoonBench() {
+  const csv = readFileSync(join(packageRoot(), 'data', 'typhoons', 'lekima-2019.csv'), 'utf8');
+  const fixes = parseLekimaCsv(csv);
+  const storm: Typhoon = { id: 'tc-2019-1909', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: '', demo: true };
+  const year = formatCma(Array.from({ length: 30 }, (_, i) => ({ typhoon: { ...storm, number: String(1901 + i) }, serial: i + 1 })));
+  let t0 = performance.now();
+  const parsed = parseCma(year);
+  const parseMs = performance.now() - t0;
+  t0 = performance.now();
+  const land = loadLand(join(packageRoot(), 'data', 'coastline', 'east-asia-10m.json'));
+  const landMs = performance.now() - t0;
+  const places = zhejiangScenario(0).filter((e) => e.kind === 'place.upserted').map((e) => (e.payload as { place: Place }).place);
+  const advisories = demoAdvisories(storm);
+  t0 = performance.now();
+  const lf = landfalls(fixesAsTrack(fixes), land, places, 'observed', fixes);
+  const landfallMs = performance.now() - t0;
+  const times: number[] = [];
+  let firstMs = 0;
+  for (let t = fixes[0]!.t, i = 0; t <= fixes[fixes.length - 1]!.t; t += 3600_000, i++) {
+    const a0 = performance.now();
+    analyse(storm, currentAdvisories(advisories, storm.id, t), places, t, land);
+    const dt = performance.now() - a0;
+    if (i === 0) firstMs = dt;
+    else times.push(dt);
+  }
+  return { parseMs, linesPerSec: (year.split('\n').length / parseMs) * 1000, landMs, landfallMs, landfalls: lf.length, p50: pct(times, 50), p95: pct(times, 95), firstMs, storms: parsed.storms.length };
+}
 
 async function journal(total: number, perTurn: number) {
   const core = await HallCore.start({ dataDir: join(dir, 'journal'), hub: { tickMs: 50 } });
@@ -208,4 +245,10 @@ if (existsSync(MOSQUITTO)) {
   const d = await drain(20_000);
   line('backlog drained (incl. broker start)', `${Math.round(d.rate).toLocaleString()} messages/s, ${d.secs.toFixed(1)} s, ${d.received.toLocaleString()} of 20,000 received, 0 lost`);
 } else console.log('\n5. store-and-forward: skipped (no mosquitto)');
+console.log('\n6. typhoon: Lekima (62 fixes) with the demo CMA-style advisory, 102 cities and counties');
+const ty = typhoonBench();
+line('CMA parse (a 30-storm year, ~2,000 lines)', `${ty.parseMs.toFixed(1)} ms, ${Math.round(ty.linesPerSec).toLocaleString()} lines/s`);
+line('coastline load (518 rings, 110k points)', `${ty.landMs.toFixed(0)} ms once`);
+line('landfall detection, observed track', `${ty.landfallMs.toFixed(2)} ms (${ty.landfalls} landfalls)`);
+line('threat analysis per replay step: median / p95', `${ty.p50.toFixed(2)} / ${ty.p95.toFixed(2)} ms (first step ${ty.firstMs.toFixed(1)} ms)`);
 rmSync(dir, { recursive: true, force: true });

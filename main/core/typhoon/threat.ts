@@ -78,6 +78,16 @@ export function landfalls(track: readonly TrackPoint[], land: Land, places: read
   return out;
 }
 
+const forecastCache = new WeakMap<Advisory, Landfall[]>();
+function forecastLandfalls(a: Advisory, land: Land, places: readonly Place[]): Landfall[] {
+  let lf = forecastCache.get(a);
+  if (!lf) {
+    lf = landfalls([a.current, ...a.forecast], land, places, a.agency);
+    forecastCache.set(a, lf);
+  }
+  return lf;
+}
+
 const observedCache = new WeakMap<readonly Fix[], Landfall[]>();
 function observedLandfalls(storm: Typhoon, land: Land, places: readonly Place[]): Landfall[] {
   let lf = observedCache.get(storm.fixes);
@@ -88,6 +98,8 @@ function observedLandfalls(storm: Typhoon, land: Land, places: readonly Place[])
   return lf;
 }
 
+const HORIZONS = Object.entries(HORIZON_HOURS) as [keyof typeof HORIZON_HOURS, number][];
+const FORCES = [7, 10, 12] as const;
 const FORCE_LEVEL: Record<0 | WindForce, RiskLevel> = { 12: 'red', 10: 'orange', 7: 'yellow', 0: 'none' };
 
 interface Sample {
@@ -132,11 +144,12 @@ export function analyse(storm: Typhoon, advisories: readonly Advisory[], places:
         const d = distanceKm(here, s.p);
         const c = closestBy.get(s.agency);
         if (!c || d < c.km) closestBy.set(s.agency, { agency: s.agency, t: s.p.t, km: d });
-        const f = forceAt(s.p, here);
-        for (const force of [7, 10, 12] as const) {
+        const f = forceAt(s.p, here, d);
+        if (f === 0 && d > BLUE_KM) continue;
+        for (const force of FORCES) {
           if (f >= force && (!first[force] || s.p.t < first[force]!.t)) first[force] = { agency: s.agency, t: s.p.t };
         }
-        for (const [h, hours] of Object.entries(HORIZON_HOURS) as [keyof typeof HORIZON_HOURS, number][]) {
+        for (const [h, hours] of HORIZONS) {
           if (s.p.t <= t + hours * HOUR) {
             if (f > proposal[h]) proposal[h] = f;
             if (d <= BLUE_KM) near[h] = true;
@@ -179,7 +192,8 @@ export function analyse(storm: Typhoon, advisories: readonly Advisory[], places:
     landfalls: land
       ? [
           ...observedLandfalls(storm, land, places),
-          ...advisories.flatMap((a) => landfalls([...(centre && a.current.t < t ? [] : [a.current]), ...a.forecast.filter((p) => p.t > t)], land, places, a.agency)),
+          // Forecast landfalls still ahead of t (each advisory's are found once, then filtered).
+          ...advisories.flatMap((a) => forecastLandfalls(a, land, places).filter((l) => l.t > t)),
         ]
       : [],
     places: rows,
