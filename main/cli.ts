@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
 import { runImport } from './import.ts';
-import { parseTarget } from './core/link/monitor.ts';
+import { linkTargets } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
 import { accessToken, isLoopbackHost } from './core/security.ts';
@@ -39,9 +39,11 @@ Options:
   --host HOST    address to bind (default 127.0.0.1)
   --port PORT    TCP port (default 8600; 0 picks a free one)
   --static DIR   built renderer to serve (default out/renderer)
-  --uplink H:P   an upstream endpoint to probe for the WAN state (the provincial MQTT bus,
-                 the SIP platform, a tile server); repeat for several. Without any, the
-                 WAN shows as "not monitored"
+  --uplink [P://]H:P  an upstream endpoint to probe for the WAN state, in its own protocol:
+                 mqtt://H:P (CONNECT, then PINGREQ), sip://H:P (OPTIONS over UDP), or
+                 H:P / tcp://H:P (a TCP connect, e.g. a tile server); repeat for several.
+                 The --province bus is probed too. Without any, the WAN shows as
+                 "not monitored"
   --province URL the provincial MQTT bus (mqtt:// or mqtts://) to store-and-forward decisions
                  and positions to; needs --hall-id
   --hall-id CODE this hall's GB/T 2260 code in the bus's topic plan (e.g. 330000, 331000)
@@ -95,8 +97,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const staticDir = values.static ?? join(packageRoot(), 'out', 'renderer');
   if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
-  const targets = (values.uplink ?? []).map((spec) => parseTarget(spec));
   const uplink = provinceUplink(values.province, values['hall-id']);
+  const targets = linkTargets(values.uplink ?? [], uplink?.url);
   const core = await HallCore.start({ dataDir, link: { targets }, uplink });
   const host = values.host!;
   const token = isLoopbackHost(host) ? null : accessToken(dataDir);

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { Role } from '../../common/contract.ts';
 import { HallCore } from '../core/hall.ts';
 import { attachPort } from '../core/hub/port.ts';
-import { parseTarget } from '../core/link/monitor.ts';
+import { linkTargets } from '../core/link/monitor.ts';
 import { provinceUplink } from '../core/uplink/policy.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
@@ -116,8 +116,8 @@ async function applyPlan(): Promise<void> {
 void app.whenReady().then(async () => {
   serveApp();
   // Upstream endpoints to probe for the WAN state, "host:port,host:port" (settings UI to come).
-  const targets = (process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean).map((s) => parseTarget(s));
   const uplink = provinceUplink(process.env.BEACON_PROVINCE, process.env.BEACON_HALL_ID);
+  const targets = linkTargets((process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean), uplink?.url);
   core = await HallCore.start({ dataDir: process.env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;

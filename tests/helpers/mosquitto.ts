@@ -67,6 +67,14 @@ export class Broker {
     await c.endAsync();
     await this.stop();
   }
+  /** SIGSTOP / SIGCONT: a wedged broker. The kernel still accepts TCP connections into the listen
+   *  backlog, but nothing answers at the MQTT level. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
   /** SIGTERM: mosquitto saves its persistent sessions and exits. */
   async stop(): Promise<void> {
     const p = this.proc;

@@ -24,7 +24,7 @@ describe('the beacon command', () => {
     expect(bad(['--province', 'mqtt://127.0.0.1:1883'])).toThrow(/needs both --province URL and --hall-id/);
     expect(bad(['--province', 'http://x', '--hall-id', '330000'])).toThrow(/is not mqtt:\/\/host:port/);
     expect(bad(['--province', 'mqtt://127.0.0.1:1883', '--hall-id', 'zj'])).toThrow(/6-digit/);
-    expect(bad(['--uplink', 'nowhere'])).toThrow(/not host:port/);
+    expect(bad(['--uplink', 'nowhere'])).toThrow(/is not \[mqtt:\/\/\|sip:\/\/\|tcp:\/\/\]host:port/);
   });
 
   it('serves on loopback, prints where, seeds an empty data directory, and stops cleanly on SIGTERM', async () => {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Link } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
-import { parseTarget } from '../../main/core/link/monitor.ts';
+import { linkTargets, parseTarget } from '../../main/core/link/monitor.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -24,9 +24,11 @@ describe('link monitor', () => {
   afterAll(async () => core?.dispose());
 
   it('parses uplinks as host:port and refuses anything else', () => {
-    expect(parseTarget('10.1.2.3:1883')).toEqual({ id: '10.1.2.3:1883', host: '10.1.2.3', port: 1883 });
+    expect(parseTarget('10.1.2.3:1883')).toEqual({ id: '10.1.2.3:1883', host: '10.1.2.3', port: 1883, protocol: 'tcp' });
+    expect(linkTargets(['10.1.2.3:1883'], 'mqtt://bus.zj.gov:1883').map((t) => [t.id, t.protocol])).toEqual([['10.1.2.3:1883', 'tcp'], ['province', 'mqtt']]);
+    expect(linkTargets(['mqtt://bus.zj.gov:1883'], 'mqtt://bus.zj.gov:1883')).toHaveLength(1);
     expect(parseTarget('[::1]:5060')).toMatchObject({ host: '::1', port: 5060 });
-    for (const bad of ['host', 'host:0', 'host:99999', ':80', 'a:b']) expect(() => parseTarget(bad), bad).toThrow(/not host:port/);
+    for (const bad of ['host', 'host:0', 'host:99999', ':80', 'a:b']) expect(() => parseTarget(bad), bad).toThrow(/is not \[mqtt:\/\/\|sip:\/\/\|tcp:\/\/\]host:port/);
   });
 
   it('sees the WAN up, notices an endpoint go away at once, and comes back without flapping', async () => {

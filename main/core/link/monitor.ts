@@ -1,15 +1,18 @@
 // The link monitor: probes each configured upstream endpoint (the provincial bus, the SIP platform,
-// tile sources) with a TCP connect, classifies each target and the WAN as a whole, and reports
-// changes. One probe in flight per target at most; a probe that hangs counts as lost at its timeout.
-import { connect } from 'node:net';
+// tile sources) in its own protocol (probes.ts), classifies each target and the WAN as a whole, and
+// reports changes. One probe in flight per target at most; a probe that hangs counts as lost at its
+// timeout.
 import type { Link } from '../../../common/domain.ts';
 import { aggregate, LevelFilter, type LinkLevel, type LinkThresholds, measure, type Probe } from './classify.ts';
+import { makeProber, type ProbeProtocol, type Prober } from './probes.ts';
 
 export interface LinkTarget {
   /** Short stable id (journal subject link:<id>). */
   id: string;
   host: string;
   port: number;
+  /** How to probe it. @default 'tcp' */
+  protocol?: ProbeProtocol;
 }
 
 export interface LinkMonitorOptions {
@@ -33,15 +36,34 @@ interface TargetState {
   inFlight: boolean;
   timer: NodeJS.Timeout | null;
   link: Link;
+  prober: Prober;
+  note: string | null;
 }
 
-/** Parse "host:port" (or "[v6]:port") as given on the command line. */
+/** Parse "[mqtt://|sip://|tcp://]host:port" (or "[v6]:port") as given on the command line. */
 export function parseTarget(spec: string, id?: string): LinkTarget {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(spec.trim());
+  const s = spec.trim();
+  const scheme = /^(mqtt|sip|tcp):(?:\/\/)?/i.exec(s);
+  const protocol = (scheme?.[1]?.toLowerCase() ?? 'tcp') as ProbeProtocol;
+  const rest = scheme ? s.slice(scheme[0].length) : s;
+  const m = /^(?:\[([^\]]+)\]|([^:/]+)):(\d{1,5})$/.exec(rest);
   const port = Number(m?.[3]);
-  if (!m || port < 1 || port > 65535) throw new Error(`uplink '${spec}' is not host:port`);
+  if (!m || port < 1 || port > 65535) throw new Error(`uplink '${spec}' is not [mqtt://|sip://|tcp://]host:port`);
   const host = m[1] ?? m[2]!;
-  return { id: id ?? `${host}:${port}`, host, port };
+  return { id: id ?? `${host}:${port}`, host, port, protocol };
+}
+
+/** The targets to probe: those given, plus the provincial bus itself (probed in MQTT) when it is
+ *  configured and not among them. The bus is by definition an upstream the hall depends on. */
+export function linkTargets(specs: readonly string[], provinceUrl?: string): LinkTarget[] {
+  const targets = specs.map((s) => parseTarget(s));
+  if (provinceUrl) {
+    const u = new URL(provinceUrl);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883));
+    if (!targets.some((t) => t.host === host && t.port === port)) targets.push({ id: 'province', host, port, protocol: u.protocol === 'mqtt:' ? 'mqtt' : 'tcp' });
+  }
+  return targets;
 }
 
 export class LinkMonitor {
@@ -59,7 +81,9 @@ export class LinkMonitor {
       filter: new LevelFilter(this.opts.thresholds),
       inFlight: false,
       timer: null,
-      link: { id: `uplink:${target.id}`, state: 'unknown', since: null, detail: `${target.host}:${target.port}` },
+      link: { id: `uplink:${target.id}`, state: 'unknown', since: null, detail: `${target.protocol ?? 'tcp'} ${target.host}:${target.port}` },
+      prober: makeProber(target.protocol ?? 'tcp', target.host, target.port),
+      note: null,
     }));
   }
 
@@ -73,7 +97,10 @@ export class LinkMonitor {
 
   dispose(): void {
     this.disposed = true;
-    for (const t of this.targets) if (t.timer) clearTimeout(t.timer);
+    for (const t of this.targets) {
+      if (t.timer) clearTimeout(t.timer);
+      t.prober.close();
+    }
   }
 
   private schedule(t: TargetState, delay: number): void {
@@ -88,21 +115,14 @@ export class LinkMonitor {
     if (t.inFlight || this.disposed) return;
     t.inFlight = true;
     const started = performance.now();
-    const sock = connect({ host: t.target.host, port: t.target.port });
-    let settled = false;
-    const done = (ok: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
+    void t.prober.run(this.timeout(t)).then((r) => {
       t.inFlight = false;
-      this.record(t, { ok, rttMs: ok ? Math.round(performance.now() - started) : null });
+      if (this.disposed) return;
+      t.note = r.note ?? null;
+      this.record(t, { ok: r.ok, rttMs: r.rttMs });
       // Next probe an interval after this one started, never overlapping it.
       this.schedule(t, Math.max(0, this.opts.intervalMs - (performance.now() - started)));
-    };
-    const timer = setTimeout(() => done(false), this.timeout(t));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
+    });
   }
 
   /** Worst case to see a silent cut on a fast link: interval + 2 timeouts = 0.5 + 0.6 + 0.6 s. */
@@ -123,7 +143,7 @@ export class LinkMonitor {
     const m = measure(t.probes, this.opts.thresholds)!;
     const changed: Link[] = [];
     if (t.filter.push(m.level)) {
-      t.link = { ...t.link, state: t.filter.level!, since: this.opts.now(), detail: describe(t.target, m) };
+      t.link = { ...t.link, state: t.filter.level!, since: this.opts.now(), detail: describe(t.target, m, t.note) };
       changed.push(t.link);
       const state = aggregate(this.targets.map((x) => x.filter.level));
       if (state !== this.wan.state) {
@@ -133,12 +153,12 @@ export class LinkMonitor {
       }
     } else {
       // Keep the figures fresh for the tooltip without calling it a change of state.
-      t.link = { ...t.link, detail: describe(t.target, m) };
+      t.link = { ...t.link, detail: describe(t.target, m, t.note) };
     }
     if (changed.length) this.opts.onChange(changed);
   }
 }
 
-function describe(t: LinkTarget, m: { level: LinkLevel; loss: number; medianRttMs: number | null }): string {
-  return `${t.host}:${t.port} ${m.level}, rtt ${m.medianRttMs ?? '–'} ms, loss ${Math.round(m.loss * 100)}%`;
+function describe(t: LinkTarget, m: { level: LinkLevel; loss: number; medianRttMs: number | null }, note: string | null): string {
+  return `${t.protocol ?? 'tcp'} ${t.host}:${t.port} ${m.level}, rtt ${m.medianRttMs ?? '–'} ms, loss ${Math.round(m.loss * 100)}%${note ? `, ${note}` : ''}`;
 }
