@@ -94,6 +94,13 @@ export class HallCore {
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
         core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => core.receiveDown(topic, payload, hallId));
+        // The bus's bandwidth is judged by the hall's own traffic to it (see LinkMonitor.observeBandwidth).
+        const bus = new URL(opts.uplink.url);
+        const busTarget = core.link?.targetAt(bus.hostname.replace(/^\[|\]$/g, ''), Number(bus.port || (bus.protocol === 'mqtts:' ? 8883 : 1883)));
+        if (busTarget) {
+          core.uplink.onThroughput = (kbps) => core.link?.observeBandwidth(busTarget, kbps);
+          core.uplink.onAck = () => core.link?.observeDelivery(busTarget);
+        }
       }
       core.hub.flush();
     } catch (err) {
@@ -155,7 +162,7 @@ export class HallCore {
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters } : null, typhoons: this.typhoons.stats() };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats() };
   }
 
   async dispose(): Promise<void> {

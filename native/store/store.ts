@@ -32,6 +32,18 @@ export interface OutboxItem {
   priority: number;
   attempts: number;
   event: StoredEvent;
+  /** Picked as live traffic ahead of an older backlog of its category (see outboxPending). */
+  live?: boolean;
+}
+/** During a backlog, `slots` of the items asked for go to the newest items of `category` created
+ *  since `since` (live traffic), so a drain never starves it; never while anything more urgent waits. */
+export interface LiveShare {
+  category: string;
+  priority: number;
+  since: number;
+  slots: number;
+  /** Only items after this seq (the newest sent live so far): the live stream itself stays in order. */
+  after: number;
 }
 export interface OutboxStats {
   depth: number;
@@ -62,7 +74,7 @@ export interface StoreApi {
   commit(entries: CommitEntry[]): (number | null)[];
   loadTables(): Record<TableName, unknown[]>;
   readJournal(after: number, limit: number): StoredEvent[];
-  outboxPending(limit: number, skip: number[]): OutboxItem[];
+  outboxPending(limit: number, skip: number[], live?: LiveShare): OutboxItem[];
   outboxAck(seqs: number[], at: number): number;
   outboxStats(): OutboxStats;
   outboxThin(category: string, keepEveryMs: number, at: number): number;
@@ -153,22 +165,34 @@ export class Store implements StoreApi {
   }
 
   /** Unacknowledged outbox items, most urgent first, then in order; `skip` are already in flight. */
-  outboxPending(limit: number, skip: number[]): OutboxItem[] {
-    const rows = this.db
-      .prepare(
-        `SELECT o.seq, o.category, o.priority, o.attempts, j.id, j.ts, j.kind, j.subject, j.payload, j.origin, j.key
-         FROM outbox o JOIN journal j ON j.id = o.event
-         WHERE o.acked IS NULL AND o.thinned IS NULL AND o.seq NOT IN (SELECT value FROM json_each(?))
-         ORDER BY o.priority, o.seq LIMIT ?`,
-      )
-      .all(JSON.stringify(skip), limit) as { seq: number; category: string; priority: number; attempts: number; id: number; ts: number; kind: string; subject: string; payload: string; origin: string; key: string | null }[];
+  outboxPending(limit: number, skip: number[], live?: LiveShare): OutboxItem[] {
+    type Row = { seq: number; category: string; priority: number; attempts: number; id: number; ts: number; kind: string; subject: string; payload: string; origin: string; key: string | null };
+    const skipJson = JSON.stringify(skip);
+    const from = `FROM outbox o JOIN journal j ON j.id = o.event
+         WHERE o.acked IS NULL AND o.thinned IS NULL AND o.seq NOT IN (SELECT value FROM json_each(?))`;
+    const cols = 'SELECT o.seq, o.category, o.priority, o.attempts, j.id, j.ts, j.kind, j.subject, j.payload, j.origin, j.key';
+    let liveRows: Row[] = [];
+    if (live && live.slots > 0) {
+      const pending = this.db.prepare(`SELECT count(*) ${from}`).pluck().get(skipJson) as number;
+      const urgent = this.db.prepare(`SELECT count(*) ${from} AND o.priority < ?`).pluck().get(skipJson, live.priority) as number;
+      // Only a backlog (more waiting than asked for) with nothing more urgent waiting gives live
+      // traffic its slots; otherwise everything goes in order anyway.
+      if (pending > limit && urgent === 0) {
+        liveRows = (this.db.prepare(`${cols} ${from} AND o.category = ? AND o.created >= ? AND o.seq > ? ORDER BY o.seq DESC LIMIT ?`).all(skipJson, live.category, live.since, live.after, Math.min(live.slots, limit)) as Row[]).reverse();
+      }
+    }
+    const skip2 = liveRows.length ? JSON.stringify([...skip, ...liveRows.map((r) => r.seq)]) : skipJson;
+    const ordered = this.db.prepare(`${cols} ${from} ORDER BY o.priority, o.seq LIMIT ?`).all(skip2, limit - liveRows.length) as Row[];
+    const rows = [...ordered, ...liveRows];
     if (rows.length) this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(rows.map((r) => r.seq)));
+    const liveSet = new Set(liveRows.map((r) => r.seq));
     return rows.map((r) => ({
       seq: r.seq,
       category: r.category,
       priority: r.priority,
       attempts: r.attempts + 1,
       event: { id: r.id, ts: r.ts, kind: r.kind, subject: r.subject, payload: JSON.parse(r.payload) as unknown, origin: r.origin, key: r.key },
+      ...(liveSet.has(r.seq) ? { live: true } : {}),
     }));
   }
 

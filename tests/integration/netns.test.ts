@@ -1,7 +1,9 @@
 // The WAN, for real: the provincial broker runs on its own host (a network namespace made by this
 // test) behind a veth pair. The link is cut for a minute while the hall keeps producing, restored,
 // then squeezed with tc tbf. The province's subscriber (inside the namespace, on its loopback, so
-// never cut) must receive every message once, in order; decisions must overtake queued positions.
+// never cut) must receive every message once, in order; decisions must overtake queued positions,
+// live positions must not wait behind the backlog, and the squeezed link must read as degraded by
+// the bandwidth the hall's own traffic measured.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -99,6 +101,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     const sub = spawn(IP!, ['netns', 'exec', NS, 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-q', '1', '-i', 'province', '-t', 'beacon/330000/up/#'], { stdio: ['ignore', 'pipe', 'ignore'] });
     procs.push(sub);
     const arrivals: UplinkMessage[] = [];
+    const arrivedAt = new Map<string, number>();
     let buf = '';
     sub.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -106,7 +109,10 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
       while ((nl = buf.indexOf('\n')) >= 0) {
         const lineText = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (lineText.trim()) arrivals.push(JSON.parse(lineText) as UplinkMessage);
+        if (!lineText.trim()) continue;
+        const m = JSON.parse(lineText) as UplinkMessage;
+        arrivals.push(m);
+        if (!arrivedAt.has(m.key)) arrivedAt.set(m.key, Date.now());
       }
     });
     await new Promise((r) => setTimeout(r, 500));
@@ -114,7 +120,8 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     core = await HallCore.start({
       dataDir: join(dir, 'hall'),
       hub: { tickMs: 20 },
-      link: { targets: [parseTarget(`${BUS_IP}:1883`, 'province-bus')] },
+      // Probed in MQTT over the same veth (a PINGREQ per probe on one connection).
+      link: { targets: [parseTarget(`mqtt://${BUS_IP}:1883`, 'province-bus')] },
       uplink: { url: `mqtt://${BUS_IP}:1883`, hallId: '330000', reconnectMs: 500 },
     });
     const c = core;
@@ -149,10 +156,13 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     const applied = new Map<string, UplinkMessage>();
     for (const m of arrivals) if (!applied.has(m.key)) applied.set(m.key, m);
     expect(applied.size).toBe(produced); // none lost
-    for (const cat of ['decisions', 'positions']) {
-      const seqs = [...applied.values()].filter((m) => m.category === cat).map((m) => m.seq);
-      expect(seqs, `${cat} in order`).toEqual([...seqs].sort((a, b) => a - b));
+    // In order: decisions strictly; positions within each stream (the backlog, and the live
+    // positions that the drain lets through ahead of it).
+    for (const [cat, live] of [['decisions', false], ['positions', false], ['positions', true]] as const) {
+      const seqs = [...applied.values()].filter((m) => m.category === cat && !!m.live === live).map((m) => m.seq);
+      expect(seqs, `${cat}${live ? ' (live)' : ''} in order`).toEqual([...seqs].sort((a, b) => a - b));
     }
+    expect([...applied.values()].filter((m) => m.category === 'decisions' && m.live)).toEqual([]);
     expect(depthAtRestore).toBeGreaterThan(300);
 
     // Squeeze the link (hall -> bus) and queue positions, then decisions: the decisions overtake
@@ -170,17 +180,47 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     execFileSync(TC!, ['qdisc', 'add', 'dev', HOST_IF, 'root', 'tbf', 'rate', '256kbit', 'burst', '4kb', 'latency', '2s']);
     inNs('ip', 'link', 'set', NS_IF, 'up');
     const before = arrivals.length;
+    const squeezedAt = Date.now();
+    // While the squeezed backlog drains, teams keep moving: 5 live positions a second.
+    const liveSent = new Map<number, number>();
+    let live = 0;
+    const liveProducer = setInterval(() => {
+      const id = teams[teams.length - 1 - (live++ % 20)]!;
+      const sent = Date.now();
+      void c.record('unit.moved', `unit:${id}`, { id, lat: 29 + live / 1000, lon: 122, alt: null, at: sent }, 'test').then((ev) => ev && liveSent.set(ev, sent));
+    }, 200);
+    const wanSeen = new Set<string>();
+    const watch = setInterval(() => wanSeen.add(wan()), 100);
     await until('squeezed backlog delivered', () => new Set(arrivals.map((m) => m.key)).size >= produced + 405, 90_000);
+    const squeezeDrainMs = Date.now() - squeezedAt;
+    clearInterval(liveProducer);
+    await until('the last live positions', () => [...liveSent.keys()].every((ev) => arrivedAt.has(`330000:${ev}`)), 30_000);
+    clearInterval(watch);
+    const kbps = c.stats().uplink!.kbpsUnderLoad;
     execFileSync(TC!, ['qdisc', 'del', 'dev', HOST_IF, 'root']);
     const order = arrivals.slice(before).filter((m, i, all) => all.findIndex((x) => x.key === m.key) === i);
     const lastDecision = Math.max(...decisionIds.map((id) => order.findIndex((m) => m.event.id === id)));
     const positionsAfter = order.slice(lastDecision + 1).filter((m) => m.category === 'positions').length;
     expect(positionsAfter).toBeGreaterThan(400 - 64 - 1 - 50); // all but the in-flight window (and slack for the restart race)
+    // Live positions did not queue behind the backlog: sent during the drain, they arrived in a
+    // fraction of it.
+    const latencies = [...liveSent].map(([ev, sent]) => arrivedAt.get(`330000:${ev}`)! - sent).sort((a, b) => a - b);
+    const liveMedian = latencies[Math.floor(latencies.length / 2)]!;
+    expect(latencies.length).toBeGreaterThan(5);
+    expect(liveMedian).toBeLessThan(squeezeDrainMs / 2);
+    // The bandwidth the hall measured from its own traffic is the shaper's 256 kbit/s (payload and
+    // MQTT headers; TCP/IP overhead is what is missing), and the WAN read as degraded.
+    expect(kbps).not.toBeNull();
+    expect(kbps!).toBeGreaterThan(120);
+    expect(kbps!).toBeLessThan(300);
+    expect(wanSeen.has('degraded'), `WAN states seen while squeezed: ${[...wanSeen].join(', ')}`).toBe(true);
 
     const dups = arrivals.length - new Set(arrivals.map((m) => m.key)).size;
     console.log(
       `netns: WAN cut detected in ${detectMs} ms; ${depthAtRestore} queued after 60 s cut; ${produced} produced, all delivered once (${dups} wire duplicates dropped by key), ` +
-        `backlog drained ${drainMs} ms after restore; under tbf 256 kbit the 5 decisions overtook ${positionsAfter} of 400 queued positions`,
+        `backlog drained ${drainMs} ms after restore; under tbf 256 kbit the 5 decisions overtook ${positionsAfter} of 400 queued positions, ` +
+        `the squeezed drain took ${squeezeDrainMs} ms while live positions arrived in ${liveMedian} ms (median, ${latencies.length} sent), ` +
+        `measured ${Math.round(kbps!)} kbit/s under load, WAN seen ${[...wanSeen].join('/')}`,
     );
     expect(detectMs).toBeLessThan(2000);
   }, 240_000);

@@ -1,6 +1,7 @@
 // Store-and-forward to the province over a real mosquitto: live, then through a broker outage while
 // the hall keeps producing. The province's subscriber must apply every message exactly once, in
-// order per category, and get the backlog's decisions before its positions.
+// order per category (positions: per stream, backlog and live), and get the backlog's decisions
+// before its positions.
 import mqtt from 'mqtt';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,9 +78,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     expect(journal).toHaveLength(260);
     for (const e of journal) expect(applied.has(`330000:${e.id}`), `event ${e.id}`).toBe(true);
     // In order per category, as first applied.
-    for (const cat of ['decisions', 'positions']) {
-      const seqs = [...applied.values()].filter((m) => m.category === cat).map((m) => m.seq);
-      expect(seqs, cat).toEqual([...seqs].sort((a, b) => a - b));
+    // In order per category; positions per stream: the backlog, and the newest positions a drain
+    // lets through ahead of it (marked live; the receiver keeps each team's newest by time).
+    for (const [cat, live] of [['decisions', false], ['positions', false], ['positions', true]] as const) {
+      const seqs = [...applied.values()].filter((m) => m.category === cat && !!m.live === live).map((m) => m.seq);
+      expect(seqs, `${cat}${live ? ' (live)' : ''}`).toEqual([...seqs].sort((a, b) => a - b));
     }
     // The backlog's decisions arrived before its positions.
     const backlog = arrivals.slice(before).filter((m) => m.event.id > journal[49]!.id);

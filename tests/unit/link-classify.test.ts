@@ -14,6 +14,15 @@ describe('link classification', () => {
     expect(measure([ok(), ok(), fail, fail])?.level).toBe('offline');
   });
 
+  it('degraded by bandwidth measured under load, never by an idle link; down beats slow', () => {
+    const good = [ok(), ok(), ok()];
+    expect(measure(good, {}, null)?.level).toBe('online'); // no traffic, no bandwidth figure
+    expect(measure(good, {}, 5000)).toMatchObject({ level: 'online', kbps: 5000 });
+    expect(measure(good, {}, 240)).toMatchObject({ level: 'degraded', kbps: 240 });
+    expect(measure(good, { degradedKbps: 128 }, 240)?.level).toBe('online');
+    expect(measure([ok(), fail, fail], {}, 240)?.level).toBe('offline');
+  });
+
   it('reports going offline at once, and recovery only once it holds', () => {
     const f = new LevelFilter({ hold: 3 });
     expect(f.push('online')).toBe(true);

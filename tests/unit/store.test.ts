@@ -76,6 +76,49 @@ describe('store', () => {
     s.close();
   });
 
+  it('gives live positions their share of a backlog drain, but never ahead of a decision', () => {
+    const s = new Store(join(dir, 'live.sqlite'));
+    const at = (id: string, ts: number, category: string, priority: number): CommitEntry => ({ ...entry(id), event: { ...entry(id).event, ts }, outbox: { category, priority } });
+    const now = 1_000_000;
+    const batch: CommitEntry[] = [];
+    for (let i = 0; i < 100; i++) batch.push(at(`old${i}`, now - 600_000 + i, 'positions', 2)); // ten minutes old
+    for (let i = 0; i < 5; i++) batch.push(at(`new${i}`, now - 1000 + i, 'positions', 2)); // just now
+    s.commit(batch);
+    const live = { category: 'positions', priority: 2, since: now - 10_000, slots: 2, after: 0 };
+    const got = s.outboxPending(8, [], live);
+    expect(got.map((p) => [p.event.subject, p.live ?? false])).toEqual([
+      ...Array.from({ length: 6 }, (_, i) => [`unit:old${i}`, false]),
+      ['unit:new3', true],
+      ['unit:new4', true],
+    ]);
+    // Skipping what is in flight, the next call continues both streams.
+    // The live stream only moves forward: after new3 and new4 went live, new0-2 wait with the backlog.
+    const floor = Math.max(...got.filter((p) => p.live).map((p) => p.seq));
+    const next = s.outboxPending(4, got.map((p) => p.seq), { ...live, after: floor });
+    expect(next.map((p) => p.event.subject)).toEqual(['unit:old6', 'unit:old7', 'unit:old8', 'unit:old9']);
+    s.commit([at('new5', now, 'positions', 2)]);
+    const third = s.outboxPending(4, [...got, ...next].map((p) => p.seq), { ...live, after: floor });
+    expect(third.map((p) => [p.event.subject, p.live ?? false])).toEqual([
+      ['unit:old10', false],
+      ['unit:old11', false],
+      ['unit:old12', false],
+      ['unit:new5', true],
+    ]);
+    // A decision waiting: everything in order, the decision first, no live slots.
+    s.commit([at('d', now, 'decisions', 0)]);
+    expect(s.outboxPending(3, [], live).map((p) => [p.event.subject, p.live ?? false])).toEqual([
+      ['unit:d', false],
+      ['unit:old0', false],
+      ['unit:old1', false],
+    ]);
+    // No backlog (everything fits): plain order.
+    const small = new Store(join(dir, 'live2.sqlite'));
+    small.commit([at('a', now - 600_000, 'positions', 2), at('b', now, 'positions', 2)]);
+    expect(small.outboxPending(8, [], live).map((p) => p.live ?? false)).toEqual([false, false]);
+    small.close();
+    s.close();
+  });
+
   it('thins a backlog of positions per unit and time bucket, keeping each newest, never touching decisions', () => {
     const s = new Store(join(dir, 'thin.sqlite'));
     const at = (id: string, ts: number, category: string, priority: number): CommitEntry => ({ ...entry(id), event: { ...entry(id).event, ts }, outbox: { category, priority } });

@@ -19,20 +19,27 @@ export interface LinkThresholds {
   degradedRttMs?: number;
   /** Share of failed probes in the window above which the target is degraded. @default 0.2 */
   degradedLoss?: number;
+  /** Throughput measured under load (the uplink had a backlog) below which the target is degraded,
+   *  kbit/s. An idle link is never judged on bandwidth: only traffic shows what it carries. @default 512 */
+  degradedKbps?: number;
   /** Consecutive evaluations a new level must hold before it is reported, except going offline,
    *  which is reported at once (a hall must know at once that the province cannot hear it). @default 3 */
   hold?: number;
 }
 
-const DEFAULTS: Required<LinkThresholds> = { window: 8, failuresForOffline: 2, degradedRttMs: 300, degradedLoss: 0.2, hold: 3 };
+const DEFAULTS: Required<LinkThresholds> = { window: 8, failuresForOffline: 2, degradedRttMs: 300, degradedLoss: 0.2, degradedKbps: 512, hold: 3 };
 
 export interface Measure {
   level: LinkLevel;
   loss: number;
   medianRttMs: number | null;
+  /** Throughput under load, when recently measured. */
+  kbps?: number | null;
 }
 
-export function measure(probes: readonly Probe[], t: LinkThresholds = {}): Measure | null {
+/** `kbps`: the throughput the uplink achieved while it had more to send than it could (null when
+ *  not measured recently). */
+export function measure(probes: readonly Probe[], t: LinkThresholds = {}, kbps: number | null = null): Measure | null {
   const o = { ...DEFAULTS, ...t };
   if (probes.length === 0) return null;
   const recent = probes.slice(-o.window);
@@ -40,9 +47,9 @@ export function measure(probes: readonly Probe[], t: LinkThresholds = {}): Measu
   const loss = recent.filter((p) => !p.ok).length / recent.length;
   const rtts = recent.filter((p) => p.ok && p.rttMs !== null).map((p) => p.rttMs!).sort((a, b) => a - b);
   const medianRttMs = rtts.length ? rtts[Math.floor(rtts.length / 2)]! : null;
-  if (tail.length >= o.failuresForOffline && tail.every((p) => !p.ok)) return { level: 'offline', loss, medianRttMs };
-  if (loss > o.degradedLoss || (medianRttMs !== null && medianRttMs > o.degradedRttMs)) return { level: 'degraded', loss, medianRttMs };
-  return { level: 'online', loss, medianRttMs };
+  if (tail.length >= o.failuresForOffline && tail.every((p) => !p.ok)) return { level: 'offline', loss, medianRttMs, kbps };
+  if (loss > o.degradedLoss || (medianRttMs !== null && medianRttMs > o.degradedRttMs) || (kbps !== null && kbps < o.degradedKbps)) return { level: 'degraded', loss, medianRttMs, kbps };
+  return { level: 'online', loss, medianRttMs, kbps };
 }
 
 /** One target's reported level, with hysteresis so a marginal link does not flap on the wall. */

@@ -38,7 +38,16 @@ interface TargetState {
   link: Link;
   prober: Prober;
   note: string | null;
+  /** Throughput measured by the traffic itself (the uplink under load), kbit/s, and when. */
+  bandwidth: { kbps: number; at: number } | null;
+  /** When the current run of failed probes began (the first one was declared lost), or null. */
+  failedSince: number | null;
+  /** Last time the hall's own traffic to this target was acknowledged. */
+  delivered: number;
 }
+
+/** A throughput sample is used for this long: the sender measures once a second while backlogged. */
+const BANDWIDTH_FRESH_MS = 5000;
 
 /** Parse "[mqtt://|sip://|tcp://]host:port" (or "[v6]:port") as given on the command line. */
 export function parseTarget(spec: string, id?: string): LinkTarget {
@@ -84,11 +93,34 @@ export class LinkMonitor {
       link: { id: `uplink:${target.id}`, state: 'unknown', since: null, detail: `${target.protocol ?? 'tcp'} ${target.host}:${target.port}` },
       prober: makeProber(target.protocol ?? 'tcp', target.host, target.port),
       note: null,
+      bandwidth: null,
+      failedSince: null,
+      delivered: 0,
     }));
   }
 
   links(): Link[] {
     return [this.wan, ...this.targets.map((t) => t.link)];
+  }
+
+  /** The target probing this host and port, if any. */
+  targetAt(host: string, port: number): string | null {
+    return this.targets.find((t) => t.target.host === host && t.target.port === port)?.target.id ?? null;
+  }
+
+  /** Throughput the hall's own traffic got through to a target while it had a backlog: the only
+   *  honest bandwidth figure (probes are too small to measure it). Judged at the next probe. */
+  observeBandwidth(targetId: string, kbps: number): void {
+    const t = this.targets.find((x) => x.target.id === targetId);
+    if (t) t.bandwidth = { kbps, at: this.opts.now() };
+  }
+
+  /** The hall's own traffic to a target was acknowledged (an MQTT PUBACK). When that keeps happening
+   *  after probes started getting lost, the link is congested, not down: a saturated queue (a
+   *  squeezed uplink with a backlog) delays the small probes past their timeout while data flows. */
+  observeDelivery(targetId: string, at = this.opts.now()): void {
+    const t = this.targets.find((x) => x.target.id === targetId);
+    if (t) t.delivered = at;
   }
 
   start(): void {
@@ -140,10 +172,19 @@ export class LinkMonitor {
     if (p.ok && t.filter.level === 'offline') t.probes = [];
     t.probes.push(p);
     if (t.probes.length > window) t.probes.shift();
-    const m = measure(t.probes, this.opts.thresholds)!;
+    const now = this.opts.now();
+    if (p.ok) t.failedSince = null;
+    else if (t.failedSince === null) t.failedSince = now;
+    const bw = t.bandwidth && now - t.bandwidth.at <= BANDWIDTH_FRESH_MS ? t.bandwidth.kbps : null;
+    let m = measure(t.probes, this.opts.thresholds, bw)!;
+    let note = t.note;
+    if (m.level === 'offline' && t.failedSince !== null && t.delivered > t.failedSince) {
+      m = { ...m, level: 'degraded' };
+      note = 'probes lost but traffic is getting through (congested)';
+    }
     const changed: Link[] = [];
     if (t.filter.push(m.level)) {
-      t.link = { ...t.link, state: t.filter.level!, since: this.opts.now(), detail: describe(t.target, m, t.note) };
+      t.link = { ...t.link, state: t.filter.level!, since: this.opts.now(), detail: describe(t.target, m, note) };
       changed.push(t.link);
       const state = aggregate(this.targets.map((x) => x.filter.level));
       if (state !== this.wan.state) {
@@ -153,12 +194,13 @@ export class LinkMonitor {
       }
     } else {
       // Keep the figures fresh for the tooltip without calling it a change of state.
-      t.link = { ...t.link, detail: describe(t.target, m, t.note) };
+      t.link = { ...t.link, detail: describe(t.target, m, note) };
     }
     if (changed.length) this.opts.onChange(changed);
   }
 }
 
-function describe(t: LinkTarget, m: { level: LinkLevel; loss: number; medianRttMs: number | null }, note: string | null): string {
-  return `${t.protocol ?? 'tcp'} ${t.host}:${t.port} ${m.level}, rtt ${m.medianRttMs ?? '–'} ms, loss ${Math.round(m.loss * 100)}%${note ? `, ${note}` : ''}`;
+function describe(t: LinkTarget, m: { level: LinkLevel; loss: number; medianRttMs: number | null; kbps?: number | null }, note: string | null): string {
+  const bw = m.kbps != null ? `, bandwidth ${Math.round(m.kbps)} kbit/s under load` : '';
+  return `${t.protocol ?? 'tcp'} ${t.host}:${t.port} ${m.level}, rtt ${m.medianRttMs ?? '–'} ms, loss ${Math.round(m.loss * 100)}%${bw}${note ? `, ${note}` : ''}`;
 }

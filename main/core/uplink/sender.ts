@@ -7,7 +7,9 @@ import type { Link } from '../../../common/domain.ts';
 import type { AsyncStore } from '../../../native/store/client.ts';
 import type { OutboxItem } from '../../../native/store/store.ts';
 import { downTopic } from './downlink.ts';
-import { uplinkTopic } from './policy.ts';
+import { outboxRoute, uplinkTopic } from './policy.ts';
+
+const POSITIONS_PRIORITY = outboxRoute('unit.moved')!.priority;
 
 export interface UplinkOptions {
   /** mqtt://host:port or mqtts://… of the provincial bus. */
@@ -27,6 +29,11 @@ export interface UplinkOptions {
   positionsBudget?: number;
   /** @default 30 */
   drainTargetSeconds?: number;
+  /** During a backlog, this share of send slots goes to positions younger than `liveMs` (newest
+   *  first), so teams' current positions reach the province while the history drains. @default 0.25 */
+  liveShare?: number;
+  /** @default 10000 */
+  liveMs?: number;
   /** Thinning keeps, per unit, the newest position of every this-many ms of history. @default 60000 */
   thinIntervalMs?: number;
 }
@@ -37,6 +44,9 @@ export interface UplinkMessage {
   key: string;
   seq: number;
   category: string;
+  /** Sent ahead of an older backlog of its category: in order with the other live messages, not
+   *  with the backlog. Positions carry their time; the receiver keeps each team's newest. */
+  live?: true;
   event: { id: number; ts: number; kind: string; subject: string; payload: unknown; origin: string };
 }
 
@@ -50,10 +60,21 @@ export class UplinkSender {
   private statusTimer: NodeJS.Timeout | null = null;
   private disposed = false;
   private readonly opts: Required<UplinkOptions>;
-  readonly counters = { published: 0, acked: 0, failed: 0, connects: 0, thinned: 0 };
+  readonly counters = { published: 0, acked: 0, failed: 0, connects: 0, thinned: 0, live: 0 };
+  private slot = 0;
+  /** Newest seq sent as live: the live stream only moves forward. */
+  private liveFloor = 0;
   state: Link['state'] = 'unknown';
   private lastError: string | null = null;
   private since: number | null = null;
+  /** Bytes acknowledged by the broker, for the throughput measured under load. */
+  private ackedBytes = 0;
+  private sample: { at: number; bytes: number; depth: number; connects: number } | null = null;
+  /** Throughput while backlogged (kbit/s), once a second; the link monitor judges bandwidth by it. */
+  onThroughput: ((kbps: number) => void) | null = null;
+  /** Every acknowledgement from the bus: proof the link carries traffic. */
+  onAck: (() => void) | null = null;
+  lastKbps: number | null = null;
 
   private readonly store: AsyncStore;
   private readonly onStatus: (link: Link) => void;
@@ -65,7 +86,7 @@ export class UplinkSender {
     this.store = store;
     this.onStatus = onStatus;
     this.onDown = onDown;
-    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, positionsBudget: 200, drainTargetSeconds: 30, thinIntervalMs: 60_000, ...opts };
+    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, positionsBudget: 200, drainTargetSeconds: 30, thinIntervalMs: 60_000, liveShare: 0.25, liveMs: 10_000, ...opts };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
       // A durable session: what the province sends down while the hall is away waits for it.
@@ -135,7 +156,18 @@ export class UplinkSender {
         if (this.disposed || !this.client.connected) return;
         const room = this.opts.window - this.inflight.size;
         if (room <= 0) return;
-        const items = await this.store.outboxPending(room, [...this.inflight, ...this.ackedUnsaved]);
+        // Every 1/liveShare-th send slot is a live slot (counted across calls, so small rooms share too).
+        const every = Math.max(1, Math.round(1 / this.opts.liveShare));
+        let slots = 0;
+        for (let k = this.slot; k < this.slot + room; k++) if (k % every === 0) slots++;
+        const live = { category: 'positions', priority: POSITIONS_PRIORITY, since: Date.now() - this.opts.liveMs, slots, after: this.liveFloor };
+        const items = await this.store.outboxPending(room, [...this.inflight, ...this.ackedUnsaved], live);
+        this.slot += items.length;
+        for (const it of items) {
+          if (!it.live) continue;
+          this.counters.live += 1;
+          if (it.seq > this.liveFloor) this.liveFloor = it.seq;
+        }
         for (const it of items) this.publish(it);
         if (items.length === room) this.again = true;
       } while (this.again);
@@ -151,17 +183,24 @@ export class UplinkSender {
       key: `${this.opts.hallId}:${it.event.id}`,
       seq: it.seq,
       category: it.category,
+      ...(it.live ? { live: true as const } : {}),
       event: { id: it.event.id, ts: it.event.ts, kind: it.event.kind, subject: it.event.subject, payload: it.event.payload, origin: it.event.origin },
     };
     this.inflight.add(it.seq);
     this.counters.published += 1;
-    this.client.publish(uplinkTopic(this.opts.hallId, it.category), JSON.stringify(msg), { qos: 1 }, (err) => {
+    const body = JSON.stringify(msg);
+    const topic = uplinkTopic(this.opts.hallId, it.category);
+    // On the wire: the body, the topic, and about 10 bytes of MQTT header and packet id.
+    const bytes = Buffer.byteLength(body) + Buffer.byteLength(topic) + 10;
+    this.client.publish(topic, body, { qos: 1 }, (err) => {
       this.inflight.delete(it.seq);
       if (err) {
         this.counters.failed += 1;
         return;
       }
       this.counters.acked += 1;
+      this.ackedBytes += bytes;
+      this.onAck?.();
       this.ackedUnsaved.add(it.seq);
       this.scheduleFlush();
       this.kick();
@@ -194,6 +233,19 @@ export class UplinkSender {
     void this.report();
   }
 
+  /** A throughput sample counts only when the outbox held more than a window at both ends of the
+   *  second and the connection stayed up: then the link, not the hall, limited what got through. */
+  private measureThroughput(depth: number): void {
+    const now = Date.now();
+    const prev = this.sample;
+    this.sample = { at: now, bytes: this.ackedBytes, depth, connects: this.counters.connects };
+    if (!prev || now - prev.at < 500 || this.state !== 'online') return;
+    const loaded = prev.depth > this.opts.window && depth > this.opts.window && prev.connects === this.counters.connects;
+    if (!loaded) return;
+    this.lastKbps = ((this.ackedBytes - prev.bytes) * 8) / (now - prev.at);
+    this.onThroughput?.(this.lastKbps);
+  }
+
   private async report(): Promise<void> {
     if (this.disposed) return;
     try {
@@ -204,6 +256,7 @@ export class UplinkSender {
         this.counters.thinned += await this.store.outboxThin('positions', this.opts.thinIntervalMs, Date.now());
         st = await this.store.outboxStats();
       }
+      this.measureThroughput(st.depth);
       const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
       const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
       const thin = st.thinned ? `, thinned ${st.thinned}` : '';
