@@ -153,7 +153,8 @@ export class HallCore {
       // Applied to the live state now so the next change reduces against it; published after commit.
       const undo = this.applyToState(ops);
       // With an uplink, what the province must know is queued in the same transaction as the change.
-      const outbox = this.uplink ? outboxRoute(kind) : null;
+      // What came from the province is never echoed back to it.
+      const outbox = this.uplink && origin !== 'province' ? outboxRoute(kind) : null;
       const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops, outbox };
       promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject })));
     }

@@ -160,4 +160,30 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
       await b.stop();
     }
   });
+
+  it('sends the risk levels the duty officer accepts, and never echoes back what the province sent', async () => {
+    const b = new Broker(await freePort(), join(dir, 'risk'));
+    await b.start();
+    const got: UplinkMessage[] = [];
+    const sub = await mqtt.connectAsync(b.url, { clientId: 'province-331000' });
+    await sub.subscribeAsync('beacon/331000/up/#', { qos: 1 });
+    sub.on('message', (topic, p) => got.push({ ...(JSON.parse(p.toString()) as UplinkMessage), topic } as UplinkMessage & { topic: string }));
+    const hall = await HallCore.start({ dataDir: join(dir, 'hall-risk'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '331000', reconnectMs: 200 } });
+    try {
+      await until('online', () => hall.stats().uplink?.state === 'online', 5000);
+      const levels = { now: 'orange', h3: 'red', h6: 'red', h24: 'red', h48: 'orange' } as const;
+      await hall.typhoons.setRisk({ by: '张伟', basis: 'typhoon:tc-2019-1909', items: [{ code: '331081', levels }] }, 'window:board');
+      await hall.record('risk.set', 'risk:331082', { risk: { id: '331082', levels, basis: 'province', by: '浙江省防指', at: 1 } }, 'province', 'zj-risk-9:331082');
+      await until('risk level sent', () => got.some((m) => m.category === 'risk'), 5000);
+      await new Promise((r) => setTimeout(r, 300));
+      const risk = got.filter((m) => m.category === 'risk') as (UplinkMessage & { topic: string })[];
+      expect(risk).toHaveLength(1);
+      expect(risk[0]!.topic).toBe('beacon/331000/up/risk');
+      expect(risk[0]!.event.payload).toMatchObject({ risk: { id: '331081', levels, by: '张伟', basis: 'typhoon:tc-2019-1909' } });
+    } finally {
+      await sub.endAsync(true);
+      await hall.dispose();
+      await b.stop();
+    }
+  });
 });

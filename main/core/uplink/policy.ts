@@ -8,7 +8,9 @@ export interface OutboxRoute {
 const ROUTES: Record<string, OutboxRoute> = {
   // A team dispatched or stood down is a command decision: never thinned, sent first.
   'unit.status': { category: 'decisions', priority: 0 },
-  // Positions may be thinned under a bandwidth budget (later) and go last.
+  // Five-colour levels set or accepted by this hall's duty officer: after decisions, never thinned.
+  'risk.set': { category: 'risk', priority: 1 },
+  // Positions may be thinned under a bandwidth budget and go last.
   'unit.moved': { category: 'positions', priority: 2 },
 };
 
