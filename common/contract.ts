@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Contact, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Contact, Incident, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -26,6 +26,8 @@ export const TOPIC_SCHEMAS = {
   analysis: Analysis,
   /** The storm replay every display follows (one entity, id 'replay'). */
   replay: Replay,
+  /** Incidents reported in this hall, open and closed. */
+  incidents: Incident,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
@@ -94,6 +96,15 @@ export const COMMANDS = {
   'risk.set': {
     args: z.object({ by: z.string().trim().min(1).max(64), basis: z.string().min(1).max(128), items: z.array(z.object({ code: AdminCode, levels: RiskLevels }).strict()).min(1).max(200) }).strict(),
     result: z.object({ events: z.number().int() }),
+  },
+  /** Report an incident; told to the province at once. `by` is the duty officer. */
+  'incident.report': {
+    args: z.object({ kind: IncidentKind, title: z.string().trim().min(1).max(200), severity: Severity, lat: Lat, lon: Lon, county: AdminCode.nullable().optional(), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  'incident.close': {
+    args: z.object({ id: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
   },
 } as const;
 export type CommandName = keyof typeof COMMANDS;

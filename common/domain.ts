@@ -273,3 +273,29 @@ export const Analysis = z.object({
   places: z.array(PlaceThreat),
 });
 export type Analysis = z.infer<typeof Analysis>;
+
+/** An incident the hall is handling: reported by its duty officer (or later a feed), told to the
+ *  province at once (decisions-level priority), shown on the globe and the board. Severity is the
+ *  national four-level scale for emergencies: I 特别重大, II 重大, III 较大, IV 一般. */
+export const INCIDENT_KINDS = ['typhoon', 'flood', 'landslide', 'hazchem', 'fire', 'traffic', 'rescue', 'other'] as const;
+export const IncidentKind = z.enum(INCIDENT_KINDS);
+export type IncidentKind = z.infer<typeof IncidentKind>;
+export const SEVERITIES = ['I', 'II', 'III', 'IV'] as const;
+export const Severity = z.enum(SEVERITIES);
+export const Incident = z.object({
+  id: z.string().min(1).max(64),
+  kind: IncidentKind,
+  title: z.string().trim().min(1).max(200),
+  severity: Severity,
+  lat: Lat,
+  lon: Lon,
+  /** The county it is in, when known. */
+  county: AdminCode.nullable(),
+  status: z.enum(['open', 'closed']),
+  reportedBy: z.string().min(1).max(64),
+  reportedAt: z.number().int(),
+  closedAt: z.number().int().nullable(),
+  closedBy: z.string().max(64).nullable(),
+  demo: z.boolean(),
+});
+export type Incident = z.infer<typeof Incident>;

@@ -1,6 +1,6 @@
 // Command handlers: one per contract command. Args arrive already validated against the contract.
 import type { CommandArgs, CommandName, CommandResult } from '../../common/contract.ts';
-import type { Unit } from '../../common/domain.ts';
+import type { Incident, Unit } from '../../common/domain.ts';
 import type { HallCore } from './hall.ts';
 import { HubError, type CommandContext, type CommandHandler } from './hub/hub.ts';
 
@@ -32,6 +32,18 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
     'typhoon.advisory': ({ advisory }, ctx) => core.typhoons.submitAdvisory(advisory, ctx.origin),
     'replay.set': async (args) => core.typhoons.setReplay(args),
     'risk.set': async (args, ctx) => ({ events: await core.typhoons.setRisk(args, ctx.origin) }),
+    'incident.report': async ({ kind, title, severity, lat, lon, county, by }, ctx) => {
+      if (county && !core.get('places', county)) throw new HubError('not_found', `no county ${county}`);
+      const now = Date.now();
+      const id = `inc-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+      const incident: Incident = { id, kind, title, severity, lat, lon, county: county ?? null, status: 'open', reportedBy: by, reportedAt: now, closedAt: null, closedBy: null, demo: false };
+      const event = await core.record('incident.reported', `incident:${id}`, { incident }, ctx.origin);
+      return { id, event: event ?? 0 };
+    },
+    'incident.close': async ({ id, by }, ctx) => {
+      const event = await core.record('incident.closed', `incident:${id}`, { id, by, at: Date.now() }, ctx.origin);
+      return { id, event: event ?? 0 };
+    },
     'journal.read': async ({ after, limit }) => {
       const rows = await core.store.api.readJournal(after, limit);
       const events = rows.map(({ key: _key, ...r }) => r);

@@ -29,6 +29,7 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   instructions: 'instructions',
   advisories: 'advisories',
   risks: 'risks',
+  incidents: 'incidents',
 };
 
 export interface HallOptions {

@@ -95,6 +95,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE risks (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 7,
+    name: 'incidents',
+    sql: `
+      CREATE TABLE incidents (id TEXT PRIMARY KEY, status TEXT NOT NULL, reported INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX incidents_open ON incidents (status, reported);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -28,7 +28,7 @@ import {
   VerticalOrigin,
 } from '@cesium/engine';
 import type { DeltaOp } from '../../common/contract.ts';
-import type { Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
+import type { Incident, Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
@@ -67,6 +67,7 @@ export class SituationGlobe {
   private readonly unitPoints = new PointPrimitiveCollection();
   private readonly placePoints = new PointPrimitiveCollection();
   private readonly labels = new LabelCollection();
+  private readonly incidentPoints = new PointPrimitiveCollection();
   private readonly byId = new Map<string, PointPrimitive>();
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
@@ -85,6 +86,7 @@ export class SituationGlobe {
     prims.add(this.placePoints);
     prims.add(this.unitPoints);
     prims.add(this.labels);
+    prims.add(this.incidentPoints);
     this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
@@ -161,6 +163,26 @@ export class SituationGlobe {
     else this.visibleKinds.delete(kind);
     for (const [id, p] of this.byId) p.show = this.visibleKinds.has(this.kindOf.get(id)!);
     this.viewer.scene.requestRender();
+  }
+
+  /** Open incidents as large markers, coloured by severity (I and II red, III orange, IV yellow). */
+  setIncidents(list: Iterable<Incident>): number {
+    this.incidentPoints.removeAll();
+    let n = 0;
+    for (const i of list) {
+      if (i.status !== 'open') continue;
+      this.incidentPoints.add({
+        id: `incident:${i.id}`,
+        position: Cartesian3.fromDegrees(i.lon, i.lat, 2000),
+        pixelSize: 16,
+        color: Color.fromCssColorString(i.severity === 'I' || i.severity === 'II' ? '#ff1744' : i.severity === 'III' ? '#ff9100' : '#ffea00'),
+        outlineColor: Color.BLACK,
+        outlineWidth: 3,
+      });
+      n++;
+    }
+    this.viewer.scene.requestRender();
+    return n;
   }
 
   flyTo(lon: number, lat: number, height = 60_000): void {

@@ -36,5 +36,10 @@ const en: typeof zh = {
   grade: { TD: 'Tropical depression', TS: 'Tropical storm', STS: 'Severe tropical storm', TY: 'Typhoon', STY: 'Severe typhoon', SuperTY: 'Super typhoon' },
   risk: { red: 'R', orange: 'O', yellow: 'Y', blue: 'B', none: '–' },
   horizon: { now: 'Now', h3: '3 h', h6: '6 h', h24: '24 h', h48: '48 h' },
+  incident: {
+    title: 'Incidents', close: 'Close', report: 'Report', county: 'County', what: 'What happened',
+    kind: { typhoon: 'Typhoon damage', flood: 'Flood', landslide: 'Landslide', hazchem: 'Hazardous chemicals', fire: 'Fire', traffic: 'Traffic accident', rescue: 'Rescue', other: 'Other' },
+    sev: { I: 'especially major', II: 'major', III: 'large', IV: 'ordinary' },
+  },
 };
 export default en;

@@ -34,4 +34,9 @@ export default {
   grade: { TD: '热带低压', TS: '热带风暴', STS: '强热带风暴', TY: '台风', STY: '强台风', SuperTY: '超强台风' },
   risk: { red: '红', orange: '橙', yellow: '黄', blue: '蓝', none: '无' },
   horizon: { now: '当前', h3: '3小时', h6: '6小时', h24: '24小时', h48: '48小时' },
+  incident: {
+    title: '突发事件', close: '结案', report: '上报', county: '所在县（市、区）', what: '事件简述',
+    kind: { typhoon: '台风灾害', flood: '洪涝', landslide: '地质灾害', hazchem: '危化品事故', fire: '火灾', traffic: '交通事故', rescue: '救援', other: '其他' },
+    sev: { I: '特别重大', II: '重大', III: '较大', IV: '一般' },
+  },
 };

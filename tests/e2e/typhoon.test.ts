@@ -175,6 +175,33 @@ describe('typhoons in a real browser', () => {
     }
   });
 
+  it('an incident reported on the board shows on every globe and goes when closed', async () => {
+    const { context, blocked, problems } = await offlineContext(browser, { width: 1280, height: 900 });
+    try {
+      const globe = await context.newPage();
+      await globe.goto(`${server.url}/?role=globe&msaa=1`);
+      await globe.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+      expect(await globe.locator('[data-test="globe"]').getAttribute('data-incidents')).toBe('0');
+      const board = await context.newPage();
+      await board.goto(`${server.url}/?role=board`);
+      await board.locator('[data-test="incident-kind"]').selectOption('hazchem');
+      await board.locator('[data-test="incident-severity"]').selectOption('II');
+      await board.locator('[data-test="incident-county"]').selectOption({ label: '温岭市' });
+      await board.locator('[data-test="incident-title"]').fill('化工园区储罐泄漏');
+      await board.locator('[data-test="incident-officer"]').fill('张伟');
+      await board.locator('[data-test="incident-report"]').click();
+      await expect.poll(() => board.locator('[data-test="incident"]').first().textContent(), { timeout: 15_000 }).toMatch(/II\s*危化品事故\s*化工园区储罐泄漏\s*温岭市.*张伟/);
+      await expect.poll(() => globe.locator('[data-test="globe"]').getAttribute('data-incidents'), { timeout: 15_000 }).toBe('1');
+      await board.locator('[data-test="incident"] button').first().click();
+      await expect.poll(() => globe.locator('[data-test="globe"]').getAttribute('data-incidents'), { timeout: 15_000 }).toBe('0');
+      await expect.poll(() => board.locator('[data-test="incident"]').count()).toBe(0);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a CMA file and an advisory dropped on the globe are imported, bad lines named', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 1100, height: 700 });
     try {

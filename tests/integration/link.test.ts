@@ -63,10 +63,13 @@ describe('link monitor', () => {
     stop();
     // In-core listeners (calls, tiles) hear the same transitions as the displays, starting from now.
     expect(heard[0]).toBe('unknown');
-    expect(heard.slice(1, 4)).toEqual(['online', 'degraded', 'offline']);
+    // Transitions of the one word (a change of which endpoints are in trouble is reported too, with
+    // the same word: collapse those here).
+    const runs = (xs: string[]) => xs.filter((x, i) => i === 0 || x !== xs[i - 1]);
+    expect(runs(heard).slice(1, 4)).toEqual(['online', 'degraded', 'offline']);
     expect(heard[heard.length - 1]).toBe('online');
     const events = (await c.store.api.readJournal(0, 100_000)).filter((e) => e.kind === 'link.changed' && e.subject === 'link:wan');
-    const states = events.map((e) => (e.payload as { state: string }).state);
+    const states = runs(events.map((e) => (e.payload as { state: string }).state));
     expect(states.slice(0, 3)).toEqual(['online', 'degraded', 'offline']);
     // Coming back, one endpoint may answer before the other (offline -> degraded -> online).
     expect(states.slice(3)).toSatisfy((rest: string[]) => ['online', 'degraded,online'].includes(rest.join(',')));

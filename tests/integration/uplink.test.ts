@@ -13,6 +13,7 @@ import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
+import { portClient } from '../helpers/port-client.ts';
 
 
 describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosquitto)', () => {
@@ -161,7 +162,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     }
   });
 
-  it('sends the risk levels the duty officer accepts, and never echoes back what the province sent', async () => {
+  it('sends the risk levels and incidents the duty officer records, and never echoes back what the province sent', async () => {
     const b = new Broker(await freePort(), join(dir, 'risk'));
     await b.start();
     const got: UplinkMessage[] = [];
@@ -176,6 +177,21 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
       await hall.record('risk.set', 'risk:331082', { risk: { id: '331082', levels, basis: 'province', by: '浙江省防指', at: 1 } }, 'province', 'zj-risk-9:331082');
       await until('risk level sent', () => got.some((m) => m.category === 'risk'), 5000);
       await new Promise((r) => setTimeout(r, 300));
+      // An incident reported on the board goes up at once, in its own category, ahead of positions.
+      const c = portClient(hall);
+      const r = await c.cmd<{ id: string }>('incident.report', { kind: 'hazchem', title: '温岭某化工厂储罐泄漏', severity: 'III', lat: 28.37, lon: 121.38, county: '331081', by: '张伟' });
+      expect((await c.fail('incident.report', { kind: 'hazchem', title: 'x', severity: 'V', lat: 28, lon: 121, by: '张伟' })).code).toBe('invalid_args');
+      expect((await c.fail('incident.report', { kind: 'fire', title: 'x', severity: 'IV', lat: 28, lon: 121, county: '999999', by: '张伟' })).code).toBe('not_found');
+      await c.cmd('incident.close', { id: r.id, by: '李强' });
+      expect((await c.fail('incident.close', { id: r.id, by: '李强' })).code).toBe('invalid_args');
+      c.close();
+      await until('incident sent', () => got.filter((m) => m.category === 'incidents').length === 2, 5000);
+      const inc = got.filter((m) => m.category === 'incidents') as (UplinkMessage & { topic: string })[];
+      expect(inc.map((m) => [m.topic, m.event.kind])).toEqual([
+        ['beacon/331000/up/incidents', 'incident.reported'],
+        ['beacon/331000/up/incidents', 'incident.closed'],
+      ]);
+      expect(inc[0]!.event.payload).toMatchObject({ incident: { title: '温岭某化工厂储罐泄漏', severity: 'III', county: '331081', reportedBy: '张伟', status: 'open' } });
       const risk = got.filter((m) => m.category === 'risk') as (UplinkMessage & { topic: string })[];
       expect(risk).toHaveLength(1);
       expect(risk[0]!.topic).toBe('beacon/331000/up/risk');

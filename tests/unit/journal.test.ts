@@ -20,6 +20,10 @@ describe('journal and projections', () => {
     expect(() => reduce('unit.exploded', {}, none)).toThrow(ReduceError);
     expect(() => reduce('unit.moved', { id: 'a', lat: 'x', lon: 1, alt: null, at: 1 }, none)).toThrow(/bad unit.moved payload/);
     expect(() => reduce('unit.moved', { id: 'a', lat: 1, lon: 1, alt: null, at: 1 }, none)).toThrow(/no unit a/);
+    expect(() => reduce('incident.closed', { id: 'x', by: 'a', at: 1 }, none)).toThrow(/no incident x/);
+    const closed = { id: 'x', kind: 'flood', title: 't', severity: 'IV', lat: 30, lon: 120, county: null, status: 'closed', reportedBy: 'a', reportedAt: 1, closedAt: 2, closedBy: 'a', demo: false };
+    expect(() => reduce('incident.closed', { id: 'x', by: 'a', at: 3 }, () => closed)).toThrow(/already closed/);
+    expect(() => reduce('incident.reported', { incident: { ...closed, severity: 'V' } }, none)).toThrow(/bad incident.reported payload/);
   });
 
   it('seeds once, journals every change, and a replay rebuilds the projections exactly', async () => {

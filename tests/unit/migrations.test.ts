@@ -84,6 +84,16 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('6 -> 7 adds incidents', () => {
+    const db = new Database(join(dir, 'm7.sqlite'));
+    migrate(db, 6);
+    db.prepare("INSERT INTO risks (id, data, event) VALUES ('331081', '{}', 1)").run();
+    expect(migrate(db, 7)).toBe(7);
+    expect(tables(db)).toContain('incidents');
+    expect(db.prepare('SELECT count(*) FROM risks').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

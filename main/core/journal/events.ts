@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Contact, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { Advisory, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
@@ -23,6 +23,9 @@ export const EVENT_PAYLOADS = {
   /** One agency's advisory. Creates the storm when the hall does not know it yet; CMA's analysed
    *  position extends the observed track (China's official track is CMA's). */
   'typhoon.advisory': z.object({ advisory: Advisory, name: Name.nullable(), year: z.number().int(), number: z.string().max(8) }),
+  /** An incident reported (or its report corrected): the whole entity. */
+  'incident.reported': z.object({ incident: Incident }),
+  'incident.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
   /** Five-colour levels for one county, set or accepted by the duty officer (who and when inside). */
   'risk.set': z.object({ risk: Risk }),
   /** Received from the province over the bus; journaled with origin 'province' and the message's key. */
@@ -59,6 +62,7 @@ const UPSERTS = {
   'feed.upserted': ['feeds', 'feed'],
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
+  'incident.reported': ['incidents', 'incident'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */
@@ -83,6 +87,13 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
       const unit = get('units', e.id) as Unit | undefined;
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, status: e.status, updated: e.at })];
+    }
+    case 'incident.closed': {
+      const e = p as EventPayload<'incident.closed'>;
+      const inc = get('incidents', e.id) as Incident | undefined;
+      if (!inc) throw new ReduceError('not_found', `no incident ${e.id}`);
+      if (inc.status === 'closed') throw new ReduceError('invalid_args', `incident ${e.id} is already closed`);
+      return [put('incidents', { ...inc, status: 'closed', closedAt: e.at, closedBy: e.by })];
     }
     case 'typhoon.advisory': {
       const e = p as EventPayload<'typhoon.advisory'>;

@@ -187,9 +187,12 @@ export class LinkMonitor {
       t.link = { ...t.link, state: t.filter.level!, since: this.opts.now(), detail: describe(t.target, m, note) };
       changed.push(t.link);
       const state = aggregate(this.targets.map((x) => x.filter.level));
-      if (state !== this.wan.state) {
-        const bad = this.targets.filter((x) => x.filter.level !== 'online').map((x) => `${x.target.id} ${x.filter.level ?? 'unknown'}`);
-        this.wan = { id: 'wan', state, since: this.opts.now(), detail: bad.length ? bad.join('; ') : `${this.targets.length} upstream endpoint(s) up` };
+      const bad = this.targets.filter((x) => x.filter.level !== 'online').map((x) => `${x.target.id} ${x.filter.level ?? 'unknown'}`);
+      const detail = bad.length ? bad.join('; ') : `${this.targets.length} upstream endpoint(s) up`;
+      // Which endpoints are in trouble is part of the WAN's state: a change there is reported even
+      // when the one word stays the same (one endpoint degraded, then down: still "degraded").
+      if (state !== this.wan.state || detail !== this.wan.detail) {
+        this.wan = { id: 'wan', state, since: state !== this.wan.state ? this.opts.now() : this.wan.since, detail };
         changed.push(this.wan);
       }
     } else {

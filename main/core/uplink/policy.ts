@@ -8,6 +8,9 @@ export interface OutboxRoute {
 const ROUTES: Record<string, OutboxRoute> = {
   // A team dispatched or stood down is a command decision: never thinned, sent first.
   'unit.status': { category: 'decisions', priority: 0 },
+  // Incidents: what happened and where, as soon as it is reported; closing one too.
+  'incident.reported': { category: 'incidents', priority: 0 },
+  'incident.closed': { category: 'incidents', priority: 0 },
   // Five-colour levels set or accepted by this hall's duty officer: after decisions, never thinned.
   'risk.set': { category: 'risk', priority: 1 },
   // Positions may be thinned under a bandwidth budget and go last.
