@@ -173,8 +173,9 @@ export class Store implements StoreApi {
     const cols = 'SELECT o.seq, o.category, o.priority, o.attempts, j.id, j.ts, j.kind, j.subject, j.payload, j.origin, j.key';
     let liveRows: Row[] = [];
     if (live && live.slots > 0) {
-      const pending = this.db.prepare(`SELECT count(*) ${from}`).pluck().get(skipJson) as number;
-      const urgent = this.db.prepare(`SELECT count(*) ${from} AND o.priority < ?`).pluck().get(skipJson, live.priority) as number;
+      // Bounded probes, not counts: a drain asks many times, over a backlog of tens of thousands.
+      const pending = this.db.prepare(`SELECT count(*) FROM (SELECT 1 ${from} LIMIT ?)`).pluck().get(skipJson, limit + 1) as number;
+      const urgent = this.db.prepare(`SELECT count(*) FROM (SELECT 1 ${from} AND o.priority < ? LIMIT 1)`).pluck().get(skipJson, live.priority) as number;
       // Only a backlog (more waiting than asked for) with nothing more urgent waiting gives live
       // traffic its slots; otherwise everything goes in order anyway.
       if (pending > limit && urgent === 0) {

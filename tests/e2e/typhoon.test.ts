@@ -165,9 +165,14 @@ describe('typhoons in a real browser', () => {
       await board.goto(`${server.url}/?role=board`);
       await expect.poll(() => board.locator('[data-test="threat-city-1"] td').nth(1).textContent(), { timeout: 30_000 }).toBe('台州市');
       await board.locator('[data-test="officer"]').fill('张伟');
+      // The officer edits one proposed level before accepting: Wenling's "now" goes to red.
+      const wenlingRow = board.locator('[data-test="risk-proposal"] tr', { hasText: '温岭市' });
+      await wenlingRow.locator('select').first().selectOption('red');
       await board.locator('[data-test="accept-risk"]').click();
       await expect.poll(() => board.locator('[data-test="accept-result"]').textContent(), { timeout: 15_000 }).toMatch(/已采纳 \d+ 个县，值班员 张伟/);
       await expect.poll(() => board.locator('[data-test="board-risks"]').textContent()).toMatch(/温岭市/);
+      await expect.poll(() => board.locator('[data-test="board-risks"] .kv', { hasText: '温岭市' }).locator('.chip').first().textContent()).toBe('红');
+      expect(await board.locator('[data-test="board-risks"] .dim').textContent()).toMatch(/张伟/);
       expect(blocked).toEqual([]);
       expect(problems).toEqual([]);
     } finally {
@@ -208,6 +213,8 @@ describe('typhoons in a real browser', () => {
       const page = await context.newPage();
       await page.goto(`${server.url}/?role=globe&msaa=1`);
       await page.locator('[data-test="typhoon-panel"]').waitFor();
+      // Connected and holding the typhoon list (a drop before that is refused: "not connected").
+      await expect.poll(() => page.locator('[data-test="storm-select"] option').allTextContents(), { timeout: 30_000 }).toContain('1909 利奇马 (2019)');
       const drop = (name: string, text: string) =>
         page.evaluate(
           ([n, t]) => {

@@ -80,6 +80,15 @@ describe('Lekima end to end', () => {
         if (withDemo) {
           // With forecast radii the analysis says when winds arrive, and proposes colours.
           expect(a.agencies).toEqual(['CMA']);
+          // Closest approach along CMA's forecast: the centre passes within a few km of Wenling's
+          // seat, a few hours after 15 UTC (the landfall was at 17:45 UTC).
+          const ca = wenling.closest.find((x) => x.agency === 'CMA')!;
+          expect(ca.km).toBeLessThan(15);
+          expect(ca.t).toBeGreaterThan(BEFORE_LANDFALL);
+          expect(ca.t).toBeLessThanOrEqual(BEFORE_LANDFALL + 6 * 3600_000);
+          expect(wenling.force7!.t).toBeLessThanOrEqual(wenling.force10!.t);
+          expect(wenling.bearing).toBeGreaterThan(90); // the storm lies to the south-east of Wenling
+          expect(wenling.bearing).toBeLessThan(180);
           expect(wenling.force10).not.toBeNull();
           expect(wenling.force10!.t).toBeGreaterThanOrEqual(BEFORE_LANDFALL);
           expect(wenling.force10!.t).toBeLessThan(BEFORE_LANDFALL + 6 * 3600_000);
