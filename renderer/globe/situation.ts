@@ -30,6 +30,7 @@ import {
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Incident, Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
+import { RiskLayer } from './risk.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
 // bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
@@ -73,6 +74,7 @@ export class SituationGlobe {
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   private readonly kindOf = new Map<string, UnitKind>();
   readonly typhoon: TyphoonLayer;
+  readonly risk: RiskLayer;
 
   constructor(container: HTMLElement, opts: GlobeOptions = {}) {
     this.viewer = new CesiumWidget(container, {
@@ -87,6 +89,8 @@ export class SituationGlobe {
     prims.add(this.unitPoints);
     prims.add(this.labels);
     prims.add(this.incidentPoints);
+    // The risk discs lie under everything else (added first among the layers drawn on the globe).
+    this.risk = new RiskLayer(this.viewer);
     this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
@@ -195,6 +199,7 @@ export class SituationGlobe {
 
   destroy(): void {
     this.typhoon.destroy();
+    this.risk.destroy();
     this.handler.destroy();
     this.viewer.destroy();
   }

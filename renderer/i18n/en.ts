@@ -41,5 +41,6 @@ const en: typeof zh = {
     kind: { typhoon: 'Typhoon damage', flood: 'Flood', landslide: 'Landslide', hazchem: 'Hazardous chemicals', fire: 'Fire', traffic: 'Traffic accident', rescue: 'Rescue', other: 'Other' },
     sev: { I: 'especially major', II: 'major', III: 'large', IV: 'ordinary' },
   },
+  riskName: { red: 'red', orange: 'orange', yellow: 'yellow', blue: 'blue' },
 };
 export default en;

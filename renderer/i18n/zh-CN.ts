@@ -39,4 +39,5 @@ export default {
     kind: { typhoon: '台风灾害', flood: '洪涝', landslide: '地质灾害', hazchem: '危化品事故', fire: '火灾', traffic: '交通事故', rescue: '救援', other: '其他' },
     sev: { I: '特别重大', II: '重大', III: '较大', IV: '一般' },
   },
+  riskName: { red: '红色', orange: '橙色', yellow: '黄色', blue: '蓝色' },
 };

@@ -180,6 +180,56 @@ describe('typhoons in a real browser', () => {
     }
   });
 
+  it('the five-colour map: discs at county seats, and the horizon switcher changes their colours', async () => {
+    const { context, blocked, problems } = await offlineContext(browser, { width: 800, height: 520 });
+    try {
+      // Every Taizhou county: red now, blue in 48 h.
+      const places = await new Promise<{ code: string; kind: string }[]>((resolve) => {
+        const off = hub.subscribe('places', () => {
+          const items = [...hub.topic('places').values()] as { code: string; kind: string }[];
+          if (items.length) {
+            off();
+            resolve(items);
+          }
+        });
+      });
+      const taizhou = places.filter((p) => p.kind === 'county' && p.code.startsWith('3310'));
+      expect(taizhou.length).toBe(9);
+      await hub.command('risk.set', { by: '张伟', basis: 'manual', items: taizhou.map((p) => ({ code: p.code, levels: { now: 'red', h3: 'red', h6: 'orange', h24: 'yellow', h48: 'blue' } })) });
+      const page = await context.newPage();
+      await page.goto(`${server.url}/?role=globe&msaa=1&view=121.15,28.65,260000`);
+      await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+      await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-risk-shown'), { timeout: 15_000 }).not.toBe('0');
+      const hide = () => page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+      const showAgain = () => page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+      const count = (png: PNG, pred: (r: number, g: number, b: number) => boolean) => {
+        let n = 0;
+        for (let i = 0; i < png.data.length; i += 4) if (pred(png.data[i]!, png.data[i + 1]!, png.data[i + 2]!)) n++;
+        return n;
+      };
+      const red = (r: number, g: number, b: number) => r > 170 && g < 110 && b < 110;
+      const blue = (r: number, g: number, b: number) => b > 170 && r < 90 && g > 90 && g < 170;
+      // The replay may have left a storm on screen: hide the typhoon layer's colours from the count.
+      await page.locator('[data-test="circles-toggle"]').uncheck();
+      await page.locator('[data-test="storm-select"]').selectOption('');
+      await hide();
+      const now = await shot(page);
+      if (process.env.BEACON_SHOTS) await page.screenshot({ path: join(process.env.BEACON_SHOTS, 'risk-now.png') });
+      await showAgain();
+      await page.locator('[data-test="horizon-h48"]').click();
+      await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-risk-horizon')).toBe('h48');
+      await hide();
+      const h48 = await shot(page);
+      expect(count(now, red), 'red discs now').toBeGreaterThan(1500);
+      expect(count(h48, red), 'no red in 48 h').toBeLessThan(count(now, red) / 10);
+      expect(count(h48, blue) - count(now, blue), 'blue discs in 48 h').toBeGreaterThan(1500);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+
   it('an incident reported on the board shows on every globe and goes when closed', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 1280, height: 900 });
     try {
