@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
 import { runImport } from './import.ts';
+import { runTiles } from './tiles-cli.ts';
 import { linkTargets } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
@@ -31,6 +32,17 @@ Usage:
   beacon import advisory FILE [--url … | --data DIR]
       Import advisories in the hall's JSON form (docs/typhoon-advisory.md): one object or
       an array of them.
+  beacon tiles add-source --id ID --url TEMPLATE [--name N] [--format png|jpg] [--key K]
+               [--min-zoom Z] [--max-zoom Z] [--max-cache-mb MB]
+      Add (or replace) an online tile source: XYZ templates with {z} {x} {y}, {-y} for TMS,
+      {s} for subdomains, {k} for a key (Tianditu's tk). Stored in DATA/tiles/sources.json.
+  beacon tiles prefetch --source ID (--bbox W,S,E,N | --place CODE) --zoom MIN-MAX [--rate N]
+      Prepare an area for offline use: fetch its tiles into the cache, pinned (never evicted),
+      at most N tiles/s (default 20), with progress; Ctrl-C stops cleanly.
+  beacon tiles import FILE.mbtiles --source ID
+      Copy an existing MBTiles file into a source's cache (pinned).
+  beacon tiles stats
+      Tiles, size and pinned count per source.
   beacon --help
 
 Options:
@@ -57,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseArgs({
     args: rest,
-    allowPositionals: cmd === 'import',
+    allowPositionals: cmd === 'import' || cmd === 'tiles',
     options: {
       data: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -68,6 +80,18 @@ async function main(argv: string[]): Promise<number> {
       'hall-id': { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
+      id: { type: 'string' },
+      name: { type: 'string' },
+      format: { type: 'string' },
+      key: { type: 'string' },
+      source: { type: 'string' },
+      bbox: { type: 'string' },
+      place: { type: 'string' },
+      zoom: { type: 'string' },
+      rate: { type: 'string' },
+      'min-zoom': { type: 'string' },
+      'max-zoom': { type: 'string' },
+      'max-cache-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -86,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'import') {
     return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir }, process.stdout, process.stderr);
   }
+  if (cmd === 'tiles') return runTiles(positionals[0], positionals.slice(1), { ...values, dataDir }, process.stdout, process.stderr);
   if (cmd !== 'serve') {
     process.stderr.write(`beacon: unknown command '${cmd}'\n\n${HELP}`);
     return 2;

@@ -17,6 +17,8 @@ import { outboxRoute } from './uplink/policy.ts';
 import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 import { TyphoonDesk } from './typhoon/desk.ts';
+import { TileService } from './tiles/service.ts';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Tables whose rows are served as hub topics of the same name. */
 const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
@@ -68,6 +70,9 @@ export class HallCore {
   private readonly linkListeners = new Set<(l: Link) => void>();
   private readonly changeListeners = new Set<(topic: TopicName, ops: DeltaOp[]) => void>();
   readonly typhoons: TyphoonDesk;
+  /** Map tiles through the cache (serve mode's /tiles route, Electron's app:// protocol). */
+  readonly tiles: TileService;
+  private wanState: Link['state'] = 'unknown';
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0, downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
   private readonly downLogged = new Map<string, number>();
@@ -80,6 +85,10 @@ export class HallCore {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.typhoons = new TyphoonDesk(this, this.now);
+    // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
+    // on fetches that cannot succeed.
+    this.tiles = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wanState !== 'offline', now: this.now });
+    this.loadTileSources();
     this.hub.onCommand(makeCommandHandler(this));
   }
 
@@ -118,6 +127,27 @@ export class HallCore {
     this.linkListeners.add(cb);
     for (const l of this.hub.items('link') as Link[]) cb(l);
     return () => this.linkListeners.delete(cb);
+  }
+
+  /** Tile sources from DATA/tiles/sources.json (written by `beacon tiles add-source`). A bad
+   *  entry is reported and skipped; the others still load. */
+  private loadTileSources(): void {
+    const file = join(this.dataDir, 'tiles', 'sources.json');
+    if (!existsSync(file)) return;
+    let list: unknown;
+    try {
+      list = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      console.warn(`beacon: ${file} is not JSON (${(e as Error).message}); no online tile sources`);
+      return;
+    }
+    for (const [i, src] of (Array.isArray(list) ? list : []).entries()) {
+      try {
+        this.tiles.addSource(src);
+      } catch (e) {
+        console.warn(`beacon: tile source ${i + 1} in ${file} refused: ${(e as Error).message.slice(0, 300)}`);
+      }
+    }
   }
 
   /** Durable changes as they are published, per topic. Returns the unsubscribe function. */
@@ -170,6 +200,7 @@ export class HallCore {
   async dispose(): Promise<void> {
     this.link?.dispose();
     this.typhoons.dispose();
+    this.tiles.close();
     while (this.draining) await this.draining;
     await this.uplink?.dispose();
     this.hub.dispose();
@@ -310,6 +341,7 @@ export class HallCore {
     this.link = new LinkMonitor({
       ...opts,
       onChange: (changed) => {
+        for (const l of changed) if (l.id === 'wan') this.wanState = l.state;
         this.hub.publish('link', changed.map((l) => ({ op: 'put', id: l.id, value: l })));
         for (const l of changed) for (const cb of this.linkListeners) cb(l);
         for (const l of changed) {

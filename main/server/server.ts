@@ -64,12 +64,36 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       }
       return api(url.pathname, res);
     }
+    if (url.pathname.startsWith('/tiles/')) {
+      if (!authorized(req, url)) {
+        counters.unauthorized += 1;
+        return json(res, 401, { error: 'access token required' });
+      }
+      return void tiles(url.pathname, res, req.method === 'HEAD');
+    }
     if (!staticDir) return json(res, 404, { error: 'no renderer build is served' });
     // The role is a query parameter, so every page path is the one app; unknown paths get index.html.
     const file = resolveStatic(staticDir, url.pathname) ?? (url.pathname.includes('.') ? null : resolveStatic(staticDir, '/index.html'));
     if (!file) return json(res, 404, { error: 'not found' });
     sendFile(res, file, req.method === 'HEAD');
   });
+
+  /** /tiles/<source>/<z>/<x>/<y>[.png|.jpg]: cache, source, or the nearest cached ancestor. */
+  const tiles = async (path: string, res: ServerResponse, head: boolean) => {
+    const m = /^\/tiles\/([a-z0-9-]{1,32})\/(\d{1,2})\/(\d{1,7})\/(\d{1,7})(?:\.(?:png|jpg|jpeg))?$/.exec(path);
+    if (!m) return json(res, 400, { error: 'tile paths are /tiles/<source>/<z>/<x>/<y>' });
+    const a = await core.tiles.tile(m[1]!, { z: Number(m[2]), x: Number(m[3]), y: Number(m[4]) });
+    if (a.kind === 'missing') return json(res, 404, { error: a.reason });
+    res.writeHead(200, {
+      'content-type': a.type,
+      'content-length': a.data.length,
+      'x-content-type-options': 'nosniff',
+      // A stand-in cut from a coarser tile must never be kept: the real one replaces it later.
+      'cache-control': a.kind === 'coarser' ? 'no-store' : 'private, max-age=86400',
+      'x-beacon-tile': a.kind === 'coarser' ? `coarser; z=${a.from}` : a.kind,
+    });
+    res.end(head ? undefined : a.data);
+  };
 
   const api = (path: string, res: ServerResponse) => {
     if (path === '/api/health') {
@@ -83,6 +107,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         journal: { events: s.events, batches: s.batches, commitFailures: s.commitFailures, queued: s.queued },
         hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow },
         http: counters,
+        tiles: core.tiles.counters,
       });
     }
     if (path === '/api/topics') {

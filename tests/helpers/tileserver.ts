@@ -1,0 +1,67 @@
+// A tile server the tests make and serve themselves (no network): /{z}/{x}/{y}.png answers a
+// 256 x 256 PNG whose colour says which tile it is, so a test can tell from the pixels what it got.
+// Quadrants of each tile have different colours, so a child cut from its parent is checkable.
+import { createServer, type Server } from 'node:http';
+import { PNG } from 'pngjs';
+
+/** The colour of quadrant q (0 NW, 1 NE, 2 SW, 3 SE) of tile z/x/y. */
+export function tileColour(z: number, x: number, y: number, q: number): [number, number, number] {
+  return [(z * 40 + q * 50) % 256, (x * 37 + q * 60) % 256, (y * 53 + q * 70) % 256];
+}
+
+export function makeTile(z: number, x: number, y: number, noise = false): Buffer {
+  const png = new PNG({ width: 256, height: 256 });
+  for (let py = 0; py < 256; py++)
+    for (let px = 0; px < 256; px++) {
+      const q = (py < 128 ? 0 : 2) + (px < 128 ? 0 : 1);
+      const [r, g, b] = tileColour(z, x, y, q);
+      const i = (py * 256 + px) * 4;
+      const n = noise ? Math.floor(Math.random() * 255) : 0;
+      png.data[i] = noise ? n : r;
+      png.data[i + 1] = noise ? (n * 7) % 256 : g;
+      png.data[i + 2] = noise ? (n * 13) % 256 : b;
+      png.data[i + 3] = 255;
+    }
+  return PNG.sync.write(png);
+}
+
+export class TileServer {
+  private server: Server | null = null;
+  port = 0;
+  requests = 0;
+  /** Serve an HTML error page with status 200 (as a captive portal or a broken proxy does). */
+  junk = false;
+  noise = false;
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.requests++;
+      const m = /^\/(\d+)\/(\d+)\/(\d+)\.png$/.exec(req.url ?? '');
+      if (this.junk) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end('<html><body>Please log in to the hotel Wi-Fi</body></html>');
+      }
+      if (!m) {
+        res.writeHead(404);
+        return res.end();
+      }
+      const body = makeTile(Number(m[1]), Number(m[2]), Number(m[3]), this.noise);
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length });
+      res.end(body);
+    });
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  get template(): string {
+    return `http://127.0.0.1:${this.port}/{z}/{x}/{y}.png`;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
