@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_CLIENT_FRAME_BYTES, PROTOCOL_VERSION, TopicName } from '../../common/contract.ts';
 import type { HallCore } from '../core/hall.ts';
+import { tileRoute } from '../core/tiles/route.ts';
 import { isLoopbackHost, originAllowed, tokensEqual } from '../core/security.ts';
 import { resolveStatic, sendFile } from './static.ts';
 import { VERSIONS } from './versions.ts';
@@ -80,19 +81,9 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
 
   /** /tiles/<source>/<z>/<x>/<y>[.png|.jpg]: cache, source, or the nearest cached ancestor. */
   const tiles = async (path: string, res: ServerResponse, head: boolean) => {
-    const m = /^\/tiles\/([a-z0-9-]{1,32})\/(\d{1,2})\/(\d{1,7})\/(\d{1,7})(?:\.(?:png|jpg|jpeg))?$/.exec(path);
-    if (!m) return json(res, 400, { error: 'tile paths are /tiles/<source>/<z>/<x>/<y>' });
-    const a = await core.tiles.tile(m[1]!, { z: Number(m[2]), x: Number(m[3]), y: Number(m[4]) });
-    if (a.kind === 'missing') return json(res, 404, { error: a.reason });
-    res.writeHead(200, {
-      'content-type': a.type,
-      'content-length': a.data.length,
-      'x-content-type-options': 'nosniff',
-      // A stand-in cut from a coarser tile must never be kept: the real one replaces it later.
-      'cache-control': a.kind === 'coarser' ? 'no-store' : 'private, max-age=86400',
-      'x-beacon-tile': a.kind === 'coarser' ? `coarser; z=${a.from}` : a.kind,
-    });
-    res.end(head ? undefined : a.data);
+    const a = await tileRoute(core.tiles, path);
+    res.writeHead(a.status, a.headers);
+    res.end(head ? undefined : a.body);
   };
 
   const api = (path: string, res: ServerResponse) => {

@@ -11,6 +11,7 @@ import { linkTargets } from '../core/link/monitor.ts';
 import { provinceUplink } from '../core/uplink/policy.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
+import { tileRoute } from '../core/tiles/route.ts';
 import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed } from '../core/security.ts';
 import { resolveStatic } from '../server/static.ts';
 
@@ -54,6 +55,11 @@ function serveApp(): void {
   protocol.handle('app', async (req) => {
     const url = new URL(req.url);
     if (url.host !== 'beacon') return new Response('not found', { status: 404 });
+    if (url.pathname.startsWith('/tiles/')) {
+      if (!core) return new Response('starting', { status: 503 });
+      const a = await tileRoute(core.tiles, url.pathname);
+      return new Response(a.body, { status: a.status, headers: a.headers });
+    }
     const file = resolveStatic(rendererDir, url.pathname);
     if (!file) return new Response('not found', { status: 404 });
     const res = await net.fetch(pathToFileURL(file).toString());
