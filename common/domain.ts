@@ -299,3 +299,14 @@ export const Incident = z.object({
   demo: z.boolean(),
 });
 export type Incident = z.infer<typeof Incident>;
+
+/** An online map source as displays see it (no URL, no key: those stay in the core). Tiles are
+ *  fetched from the hall at /tiles/<id>/{z}/{x}/{y}. */
+export const TileLayer = z.object({
+  id: z.string().min(1).max(32),
+  name: z.string().min(1).max(100),
+  format: z.enum(['png', 'jpg']),
+  minZoom: z.number().int().min(0).max(22),
+  maxZoom: z.number().int().min(0).max(22),
+});
+export type TileLayer = z.infer<typeof TileLayer>;

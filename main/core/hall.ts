@@ -101,6 +101,7 @@ export class HallCore {
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
       core.startLinkMonitor(opts.link);
       core.typhoons.start();
+      core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
         core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => core.receiveDown(topic, payload, hallId));

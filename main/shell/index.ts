@@ -58,7 +58,7 @@ function serveApp(): void {
     if (url.pathname.startsWith('/tiles/')) {
       if (!core) return new Response('starting', { status: 503 });
       const a = await tileRoute(core.tiles, url.pathname);
-      return new Response(a.body, { status: a.status, headers: a.headers });
+      return new Response(typeof a.body === 'string' ? a.body : new Uint8Array(a.body), { status: a.status, headers: a.headers });
     }
     const file = resolveStatic(rendererDir, url.pathname);
     if (!file) return new Response('not found', { status: 404 });

@@ -25,6 +25,7 @@ import {
   ScreenSpaceEventHandler,
   ScreenSpaceEventType,
   TileMapServiceImageryProvider,
+  UrlTemplateImageryProvider,
   VerticalOrigin,
 } from '@cesium/engine';
 import type { DeltaOp } from '../../common/contract.ts';
@@ -74,6 +75,7 @@ export class SituationGlobe {
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   private readonly kindOf = new Map<string, UnitKind>();
   readonly typhoon: TyphoonLayer;
+  private overlay: ImageryLayer | null = null;
   readonly risk: RiskLayer;
 
   constructor(container: HTMLElement, opts: GlobeOptions = {}) {
@@ -166,6 +168,20 @@ export class SituationGlobe {
     if (visible) this.visibleKinds.add(kind);
     else this.visibleKinds.delete(kind);
     for (const [id, p] of this.byId) p.show = this.visibleKinds.has(this.kindOf.get(id)!);
+    this.viewer.scene.requestRender();
+  }
+
+  /** An online source from the hall's tile cache over the bundled imagery (null: the bundled
+   *  imagery alone). Natural Earth stays underneath: where a source has nothing, the globe is
+   *  never bare. */
+  setBaseLayer(layer: { id: string; maxZoom: number; minZoom: number } | null, query = ''): void {
+    const layers = this.viewer.imageryLayers;
+    if (this.overlay) layers.remove(this.overlay, true);
+    this.overlay = null;
+    if (layer) {
+      const provider = new UrlTemplateImageryProvider({ url: `./tiles/${layer.id}/{z}/{x}/{y}${query}`, minimumLevel: layer.minZoom, maximumLevel: layer.maxZoom, credit: layer.id });
+      this.overlay = layers.addImageryProvider(provider);
+    }
     this.viewer.scene.requestRender();
   }
 

@@ -31,3 +31,9 @@ export function useHub(): HubClient {
   client = new HubClient(transport, { client: `display:${new URLSearchParams(location.search).get('role') ?? 'globe'}` });
   return client;
 }
+
+/** The query string tile URLs need: remote displays present the access token on tiles too. */
+export function tileQuery(): string {
+  const t = sessionStorage.getItem('beacon.token');
+  return t ? `?token=${encodeURIComponent(t)}` : '';
+}

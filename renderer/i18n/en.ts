@@ -15,6 +15,7 @@ const en: typeof zh = {
   channel: { video: 'Video', voip: 'VoIP', mobile: 'Mobile', satellite: 'Satellite', radio: 'Radio' },
   stock: { tents: 'Tents', quilts: 'Quilts', lifejackets: 'Life jackets', pumps: 'Pumps', generators: 'Generators', sandbags: 'Sandbags' },
   globe: {
+    bundled: 'Bundled base map (Natural Earth)', 
     search: 'Search teams, cities…', legend: 'Legend', cities: 'City command centres', counties: 'Counties',
     members: 'Members', home: 'Home', status: 'Status', updated: 'Updated', setStatus: 'Set status', flyTo: 'Fly to', close: 'Close',
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',

@@ -13,6 +13,7 @@ export default {
   channel: { video: '视频', voip: '电话', mobile: '手机', satellite: '卫星', radio: '电台' },
   stock: { tents: '帐篷', quilts: '棉被', lifejackets: '救生衣', pumps: '排涝泵', generators: '发电机', sandbags: '沙袋' },
   globe: {
+    bundled: '内置底图（Natural Earth）', 
     search: '搜索队伍、城市…', legend: '图例', cities: '市级指挥中心', counties: '县（市、区）',
     members: '人数', home: '所属', status: '状态', updated: '更新', setStatus: '设置状态', flyTo: '定位', close: '关闭',
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',

@@ -25,6 +25,17 @@ export function makeTile(z: number, x: number, y: number, noise = false): Buffer
   return PNG.sync.write(png);
 }
 
+export function solidTile([r, g, b]: [number, number, number]): Buffer {
+  const png = new PNG({ width: 256, height: 256 });
+  for (let i = 0; i < png.data.length; i += 4) {
+    png.data[i] = r;
+    png.data[i + 1] = g;
+    png.data[i + 2] = b;
+    png.data[i + 3] = 255;
+  }
+  return PNG.sync.write(png);
+}
+
 export class TileServer {
   private server: Server | null = null;
   port = 0;
@@ -32,6 +43,8 @@ export class TileServer {
   /** Serve an HTML error page with status 200 (as a captive portal or a broken proxy does). */
   junk = false;
   noise = false;
+  /** Every tile one colour (a browser test can count it on screen). */
+  solid: [number, number, number] | null = null;
 
   async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
@@ -45,7 +58,7 @@ export class TileServer {
         res.writeHead(404);
         return res.end();
       }
-      const body = makeTile(Number(m[1]), Number(m[2]), Number(m[3]), this.noise);
+      const body = this.solid ? solidTile(this.solid) : makeTile(Number(m[1]), Number(m[2]), Number(m[3]), this.noise);
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length });
       res.end(body);
     });

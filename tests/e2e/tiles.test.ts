@@ -1,0 +1,99 @@
+// The globe from the hall's tile cache, in Debian's Chromium with every non-loopback request blocked:
+// an online source (a tile server this test runs) draws over the bundled imagery; with the source
+// stopped, a fresh display still draws it, from the cache.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HallCore } from '../../main/core/hall.ts';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { TileServer } from '../helpers/tileserver.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAGENTA: [number, number, number] = [230, 0, 200];
+function beacon(args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['main/cli.ts', ...args], { cwd: ROOT });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (status) => resolve({ status, out }));
+  });
+}
+async function magentaShare(page: Page): Promise<number> {
+  await page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
+  await page.waitForTimeout(800);
+  const png = PNG.sync.read(await page.locator('[data-test="globe"]').screenshot());
+  let n = 0;
+  for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i]! - MAGENTA[0]) + Math.abs(png.data[i + 1]! - MAGENTA[1]) + Math.abs(png.data[i + 2]! - MAGENTA[2]) < 40) n++;
+  return n / (png.width * png.height);
+}
+
+describe('the globe from the tile cache', () => {
+  let server: Served;
+  let browser: Browser;
+  const upstream = new TileServer();
+  const data = mkdtempSync(join(tmpdir(), 'beacon-tiles-e2e-'));
+
+  beforeAll(async () => {
+    await (await HallCore.start({ dataDir: data })).dispose();
+    upstream.solid = MAGENTA;
+    await upstream.start();
+    const r = await beacon(['tiles', 'add-source', '--id', 'gis', '--name', '省厅影像', '--url', upstream.template, '--max-zoom', '12', '--data', data]);
+    if (r.status !== 0) throw new Error(r.out);
+    server = await serve(['--data', data, '--port', '0']);
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await upstream.stop();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('draws an online source through the hall, and the same from the cache once the source is gone', async () => {
+    const url = `${server.url}/?role=globe&msaa=1&base=gis`;
+    const a = await offlineContext(browser, { width: 640, height: 420 });
+    try {
+      const page = await a.context.newPage();
+      await page.goto(url);
+      await page.locator('[data-test="globe"][data-tiles-loaded="true"][data-base="gis"]').waitFor({ timeout: 90_000 });
+      expect(await page.locator('[data-test="base-layer"] option').allTextContents()).toContain('省厅影像');
+      const online = await magentaShare(page);
+      expect(online, 'the source covers the globe').toBeGreaterThan(0.3);
+      expect(upstream.requests).toBeGreaterThan(0);
+      expect(a.blocked).toEqual([]);
+      expect(a.problems).toEqual([]);
+    } finally {
+      await a.context.close();
+    }
+    await upstream.stop();
+    const seen = upstream.requests;
+    // A new display (no browser cache), the source unreachable: the hall answers from its cache.
+    const b = await offlineContext(browser, { width: 640, height: 420 });
+    try {
+      const page = await b.context.newPage();
+      await page.goto(url);
+      await page.locator('[data-test="globe"][data-tiles-loaded="true"][data-base="gis"]').waitFor({ timeout: 90_000 });
+      const offline = await magentaShare(page);
+      expect(offline, 'the same picture from the cache').toBeGreaterThan(0.3);
+      expect(upstream.requests).toBe(seen);
+      const health = (await (await fetch(`${server.url}/api/health`)).json()) as { tiles: { hits: number } };
+      expect(health.tiles.hits).toBeGreaterThan(0);
+      // Back to the bundled imagery: the magenta goes.
+      await page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
+      await page.locator('[data-test="base-layer"]').selectOption('');
+      await page.locator('[data-test="globe"][data-base="natural-earth"]').waitFor();
+      expect(await magentaShare(page)).toBeLessThan(0.01);
+      expect(b.blocked).toEqual([]);
+      expect(b.problems).toEqual([]);
+    } finally {
+      await b.context.close();
+    }
+  }, 240_000);
+});
