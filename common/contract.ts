@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -28,6 +28,8 @@ export const TOPIC_SCHEMAS = {
   replay: Replay,
   /** Incidents reported in this hall, open and closed. */
   incidents: Incident,
+  /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
+  boundaries: Boundary,
   /** Online map sources the hall caches (live; from DATA/tiles/sources.json). */
   tiles: TileLayer,
 } as const;
@@ -106,6 +108,11 @@ export const COMMANDS = {
   },
   'incident.close': {
     args: z.object({ id: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
+  'boundary.put': {
+    args: z.object({ boundary: Boundary }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
 } as const;

@@ -310,3 +310,13 @@ export const TileLayer = z.object({
   maxZoom: z.number().int().min(0).max(22),
 });
 export type TileLayer = z.infer<typeof TileLayer>;
+
+/** A county's (or city's) boundary, imported from the bureau's own file: WGS-84, simplified to about
+ *  50 m. Polygons of rings; each ring a flat [lon0, lat0, lon1, lat1, …] array, outer ring first. */
+export const Boundary = z.object({
+  id: AdminCode,
+  polygons: z.array(z.array(z.array(z.number()).min(8).max(200_000)).min(1).max(200)).min(1).max(500),
+  source: z.string().max(200),
+  importedAt: z.number().int(),
+});
+export type Boundary = z.infer<typeof Boundary>;

@@ -32,6 +32,10 @@ Usage:
   beacon import advisory FILE [--url … | --data DIR]
       Import advisories in the hall's JSON form (docs/typhoon-advisory.md): one object or
       an array of them.
+  beacon import boundaries FILE.geojson [--gcj02] [--code-field NAME] [--url … | --data DIR]
+      Import the bureau's county (or city) boundaries for the five-colour map: each feature
+      checked (geometry, a known 6-digit code, longitude/latitude not a projected CRS),
+      converted from GCJ-02 with --gcj02, simplified to ~50 m. Problems named by feature.
   beacon tiles add-source --id ID --url TEMPLATE [--name N] [--format png|jpg] [--key K]
                [--min-zoom Z] [--max-zoom Z] [--max-cache-mb MB]
       Add (or replace) an online tile source: XYZ templates with {z} {x} {y}, {-y} for TMS,
@@ -92,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
       'min-zoom': { type: 'string' },
       'max-zoom': { type: 'string' },
       'max-cache-mb': { type: 'string' },
+      gcj02: { type: 'boolean' },
+      'code-field': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -108,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'import') {
-    return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir }, process.stdout, process.stderr);
+    return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir, gcj02: values.gcj02, codeField: values['code-field'] }, process.stdout, process.stderr);
   }
   if (cmd === 'tiles') return runTiles(positionals[0], positionals.slice(1), { ...values, dataDir }, process.stdout, process.stderr);
   if (cmd !== 'serve') {

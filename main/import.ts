@@ -6,6 +6,8 @@ import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type CommandResult } from '../common/contract.ts';
 import { HallCore } from './core/hall.ts';
 import { chunkCma } from './core/typhoon/cma.ts';
+import { parseBoundaries } from './core/boundaries/geojson.ts';
+import type { Boundary, Place } from '../common/domain.ts';
 
 type Call = (name: string, args: unknown) => Promise<unknown>;
 
@@ -29,7 +31,7 @@ export async function importCmaFile(call: Call, text: string, file: string, prog
   return report;
 }
 
-async function hubCaller(url: string, token: string | undefined): Promise<{ call: Call; close: () => void }> {
+async function hubCaller(url: string, token: string | undefined): Promise<{ call: Call; close: () => void; places: () => Promise<Place[]> }> {
   const u = new URL(url);
   if (token) u.searchParams.set('token', token);
   const ws = new WebSocket(u);
@@ -62,25 +64,37 @@ async function hubCaller(url: string, token: string | undefined): Promise<{ call
         ws.send(JSON.stringify({ t: 'cmd', id, name, args }));
       }),
     close: () => ws.close(),
+    // The read-only API gives the places (same host, same token).
+    places: async () => {
+      const api = new URL('/api/topics/places', u.toString().replace(/^ws/, 'http'));
+      const res = await fetch(api, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      if (!res.ok) throw new Error(`cannot read the hall's places: HTTP ${res.status}`);
+      return ((await res.json()) as { items: Place[] }).items;
+    },
   };
 }
 
-async function directCaller(dataDir: string): Promise<{ call: Call; close: () => Promise<void> }> {
+async function directCaller(dataDir: string): Promise<{ call: Call; close: () => Promise<void>; places: () => Promise<Place[]> }> {
   const core = await HallCore.start({ dataDir, seed: true });
   const ctx = { origin: 'cli', session: 'cli' };
   return {
     call: async (name, args) => {
       if (name === 'typhoon.import') return core.typhoons.importCma(args as never, ctx.origin);
       if (name === 'typhoon.advisory') return core.typhoons.submitAdvisory((args as { advisory: unknown }).advisory, ctx.origin);
+      if (name === 'boundary.put') {
+        const b = (args as { boundary: Boundary }).boundary;
+        return { id: b.id, event: await core.record('boundary.imported', `boundary:${b.id}`, { boundary: b }, ctx.origin) };
+      }
       throw new Error(`unsupported ${name}`);
     },
+    places: async () => core.all<Place>('places'),
     close: () => core.dispose(),
   };
 }
 
-export async function runImport(what: string | undefined, file: string | undefined, opts: { url?: string; token?: string; dataDir: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  if ((what !== 'typhoon' && what !== 'advisory') || !file) {
-    err.write("beacon: usage: beacon import typhoon|advisory FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
+export async function runImport(what: string | undefined, file: string | undefined, opts: { url?: string; token?: string; dataDir: string; gcj02?: boolean; codeField?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if ((what !== 'typhoon' && what !== 'advisory' && what !== 'boundaries') || !file) {
+    err.write("beacon: usage: beacon import typhoon|advisory|boundaries FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
     return 2;
   }
   let text: string;
@@ -92,6 +106,24 @@ export async function runImport(what: string | undefined, file: string | undefin
   }
   const conn = opts.url ? await hubCaller(opts.url, opts.token) : await directCaller(opts.dataDir);
   try {
+    if (what === 'boundaries') {
+      const places = new Map((await conn.places()).map((p) => [p.code, p]));
+      const r = parseBoundaries(text, { gcj02: opts.gcj02, codeField: opts.codeField, source: file.split(/[\\/]/).pop()!, places });
+      const name = file.split(/[\\/]/).pop()!;
+      for (const e of r.errors) err.write(`${name}${e.feature ? ` feature ${e.feature}` : ''}${e.code ? ` (${e.code})` : ''}: ${e.message}\n`);
+      for (const w of r.warnings) err.write(`${name} feature ${w.feature} (${w.code}): warning: ${w.message}\n`);
+      let stored = 0;
+      for (const b of r.boundaries) {
+        try {
+          await conn.call('boundary.put', { boundary: b });
+          stored++;
+        } catch (e) {
+          err.write(`${name} (${b.id}): ${(e as Error).message}\n`);
+        }
+      }
+      out.write(`${stored} boundaries imported, ${r.errors.length} refused, ${r.warnings.length} warnings\n`);
+      return stored === 0 ? 1 : 0;
+    }
     if (what === 'advisory') {
       let input: unknown;
       try {

@@ -44,6 +44,12 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       const event = await core.record('incident.closed', `incident:${id}`, { id, by, at: Date.now() }, ctx.origin);
       return { id, event: event ?? 0 };
     },
+    'boundary.put': async ({ boundary }, ctx) => {
+      const p = core.get<{ kind: string }>('places', boundary.id);
+      if (!p || (p.kind !== 'county' && p.kind !== 'city')) throw new HubError('not_found', `no city or county ${boundary.id}`);
+      const event = await core.record('boundary.imported', `boundary:${boundary.id}`, { boundary }, ctx.origin);
+      return { id: boundary.id, event: event ?? 0 };
+    },
     'journal.read': async ({ after, limit }) => {
       const rows = await core.store.api.readJournal(after, limit);
       const events = rows.map(({ key: _key, ...r }) => r);

@@ -32,6 +32,7 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   advisories: 'advisories',
   risks: 'risks',
   incidents: 'incidents',
+  boundaries: 'boundaries',
 };
 
 export interface HallOptions {

@@ -103,6 +103,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX incidents_open ON incidents (status, reported);
     `,
   },
+  {
+    version: 8,
+    name: 'county boundaries',
+    sql: `
+      CREATE TABLE boundaries (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,7 +2,7 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents'] as const;
+export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -51,6 +51,7 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     instructions: makeRepo(db, 'instructions', ['received'], (v) => [v.receivedAt]),
     advisories: makeRepo(db, 'advisories', ['storm', 'agency', 'issued'], (v) => [v.storm, v.agency, v.issued]),
     risks: makeRepo(db, 'risks', [], () => []),
+    boundaries: makeRepo(db, 'boundaries', [], () => []),
     incidents: makeRepo(db, 'incidents', ['status', 'reported'], (v) => [v.status, v.reportedAt]),
   };
 }

@@ -195,7 +195,10 @@ describe('typhoons in a real browser', () => {
       });
       const taizhou = places.filter((p) => p.kind === 'county' && p.code.startsWith('3310'));
       expect(taizhou.length).toBe(9);
-      await hub.command('risk.set', { by: '张伟', basis: 'manual', items: taizhou.map((p) => ({ code: p.code, levels: { now: 'red', h3: 'red', h6: 'orange', h24: 'yellow', h48: 'blue' } })) });
+      // Every other county clear (an earlier test accepted a typhoon proposal for them).
+      const none = { now: 'none', h3: 'none', h6: 'none', h24: 'none', h48: 'none' } as const;
+      const levels = (code: string) => (code.startsWith('3310') ? ({ now: 'red', h3: 'red', h6: 'orange', h24: 'yellow', h48: 'blue' } as const) : none);
+      await hub.command('risk.set', { by: '张伟', basis: 'manual', items: places.filter((p) => p.kind === 'county').map((p) => ({ code: p.code, levels: levels(p.code) })) });
       const page = await context.newPage();
       await page.goto(`${server.url}/?role=globe&msaa=1&view=121.15,28.65,260000`);
       await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
@@ -223,6 +226,15 @@ describe('typhoons in a real browser', () => {
       expect(count(now, red), 'red discs now').toBeGreaterThan(1500);
       expect(count(h48, red), 'no red in 48 h').toBeLessThan(count(now, red) / 10);
       expect(count(h48, blue) - count(now, blue), 'blue discs in 48 h').toBeGreaterThan(1500);
+      // With the bureau's boundary for Wenling imported, Wenling is filled as its area, not a disc.
+      await showAgain();
+      await page.locator('[data-test="horizon-now"]').click();
+      const ring = [[121.28, 28.27], [121.5, 28.27], [121.5, 28.47], [121.28, 28.47], [121.28, 28.27]].flat();
+      await hub.command('boundary.put', { boundary: { id: '331081', polygons: [[ring]], source: 'test', importedAt: Date.now() } });
+      await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-risk-polygons'), { timeout: 15_000 }).toBe('1');
+      await hide();
+      const withArea = await shot(page);
+      expect(count(withArea, red) - count(now, red), 'the square is larger than the disc was').toBeGreaterThan(400);
       expect(blocked).toEqual([]);
       expect(problems).toEqual([]);
     } finally {

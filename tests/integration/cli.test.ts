@@ -96,4 +96,24 @@ describe('the beacon command', () => {
       expect(await s.stop()).toBe(0);
     }
   });
+
+  it('imports county boundaries into a data directory, GCJ-02 converted, bad features named', () => {
+    const file = join(dir, 'taizhou.geojson');
+    const sq = (lon: number, lat: number, d: number) => [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]];
+    writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'FeatureCollection',
+        features: [
+          { type: 'Feature', properties: { adcode: '331081', name: '温岭市' }, geometry: { type: 'Polygon', coordinates: sq(121.39, 28.38, 0.12) } },
+          { type: 'Feature', properties: { adcode: '331099', name: '不存在' }, geometry: { type: 'Polygon', coordinates: sq(121, 28.5, 0.1) } },
+        ],
+      }),
+    );
+    const data = join(dir, 'bnd');
+    const r = spawnSync(process.execPath, ['main/cli.ts', 'import', 'boundaries', file, '--gcj02', '--data', data], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stdout).toMatch(/1 boundaries imported, 1 refused/);
+    expect(r.stderr).toMatch(/taizhou.geojson feature 2 \(331099\): unknown code 331099/);
+    expect(r.status).toBe(0);
+  });
 });

@@ -94,6 +94,16 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('7 -> 8 adds county boundaries', () => {
+    const db = new Database(join(dir, 'm8.sqlite'));
+    migrate(db, 7);
+    db.prepare("INSERT INTO incidents (id, status, reported, data, event) VALUES ('i', 'open', 1, '{}', 1)").run();
+    expect(migrate(db, 8)).toBe(8);
+    expect(tables(db)).toContain('boundaries');
+    expect(db.prepare('SELECT count(*) FROM incidents').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

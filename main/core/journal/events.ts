@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { Advisory, Boundary, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
@@ -23,6 +23,8 @@ export const EVENT_PAYLOADS = {
   /** One agency's advisory. Creates the storm when the hall does not know it yet; CMA's analysed
    *  position extends the observed track (China's official track is CMA's). */
   'typhoon.advisory': z.object({ advisory: Advisory, name: Name.nullable(), year: z.number().int(), number: z.string().max(8) }),
+  /** A county's boundary from the bureau's file (replaces any earlier one). */
+  'boundary.imported': z.object({ boundary: Boundary }),
   /** An incident reported (or its report corrected): the whole entity. */
   'incident.reported': z.object({ incident: Incident }),
   'incident.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
@@ -63,6 +65,7 @@ const UPSERTS = {
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
+  'boundary.imported': ['boundaries', 'boundary'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */

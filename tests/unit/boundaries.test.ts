@@ -1,0 +1,106 @@
+// The bureau's boundary files: checked feature by feature, GCJ-02 converted when flagged.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Place } from '../../common/domain.ts';
+import { gcj02ToWgs84, wgs84ToGcj02 } from '../../common/gcj02.ts';
+import { distanceKm } from '../../common/geo.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { parseBoundaries, simplify } from '../../main/core/boundaries/geojson.ts';
+import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
+import { ensureNoLeaks } from '../helpers/leaks.ts';
+import { portClient } from '../helpers/port-client.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const places = new Map(zhejiangScenario(0).filter((e) => e.kind === 'place.upserted').map((e) => [(e.payload as { place: Place }).place.code, (e.payload as { place: Place }).place]));
+const WENLING = places.get('331081')!;
+const YUHUAN = places.get('331083')!;
+/** A square ring of half-size d degrees around a point, closed. */
+const square = (lon: number, lat: number, d = 0.1) => [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]];
+const feature = (code: unknown, coordinates: unknown, type = 'Polygon', props: Record<string, unknown> = {}) => ({ type: 'Feature', properties: { adcode: code, ...props }, geometry: { type, coordinates } });
+const fc = (features: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'FeatureCollection', features, ...extra });
+const parse = (text: string, gcj02 = false) => parseBoundaries(text, { gcj02, source: 'test.geojson', places, now: 1 });
+
+describe('GCJ-02', () => {
+  it('offsets points in China by a few hundred metres, nowhere else, and converts back to well under a metre', () => {
+    const [gl, ga] = wgs84ToGcj02(WENLING.lon, WENLING.lat);
+    const offsetKm = distanceKm({ lat: WENLING.lat, lon: WENLING.lon }, { lat: ga, lon: gl });
+    expect(offsetKm).toBeGreaterThan(0.2);
+    expect(offsetKm).toBeLessThan(0.8);
+    const [wl, wa] = gcj02ToWgs84(gl, ga);
+    expect(distanceKm({ lat: WENLING.lat, lon: WENLING.lon }, { lat: wa, lon: wl }) * 1000).toBeLessThan(0.1);
+    expect(wgs84ToGcj02(139.7, 35.7)).toEqual([139.7, 35.7]); // Tokyo: no offset
+  });
+});
+
+describe('boundary import', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+
+  it('accepts good features, names every bad one, and warns where a seat falls outside', () => {
+    const gcjSquare = square(YUHUAN.lon, YUHUAN.lat, 0.05).map(([x, y]) => wgs84ToGcj02(x!, y!));
+    const r = parse(
+      fc([
+        feature('331081', [square(WENLING.lon, WENLING.lat)]),
+        feature(331082, [square(121.145, 28.858)], 'MultiPolygon'), // a MultiPolygon without its extra nesting
+        feature('999999', [square(120, 30)]),
+        feature('331002', [[120, 30], [121, 31]], 'LineString'),
+        feature('331003', [square(13500000, 3300000, 1000)]),
+        feature('331004', [[[121, 28], [121.1, 28], [121, 28]]]),
+        { type: 'Feature', properties: { name: '无代码' }, geometry: { type: 'Polygon', coordinates: [square(121, 28)] } },
+        feature('331081', [square(WENLING.lon, WENLING.lat)]),
+        feature('331022', [square(121.376, 29.1).slice(0, 4)]), // not closed
+        feature('331023', [square(122.5, 29.5)]), // Tiantai's seat is far from this
+      ]),
+    );
+    const msg = (n: number) => r.errors.find((e) => e.feature === n)?.message ?? '';
+    expect(r.boundaries.map((b) => b.id)).toEqual(['331081', '331022', '331023']);
+    expect(msg(2)).toMatch(/a polygon without rings|fewer than 4|not two numbers/);
+    expect(msg(3)).toMatch(/unknown code 999999/);
+    expect(msg(4)).toMatch(/Polygon or MultiPolygon, not LineString/);
+    expect(msg(5)).toMatch(/not longitude\/latitude \(a projected file, in metres\?\)/);
+    expect(msg(6)).toMatch(/fewer than 4 positions/);
+    expect(msg(7)).toMatch(/no code property/);
+    expect(msg(8)).toMatch(/appears twice/);
+    expect(r.warnings.find((w) => w.feature === 9)?.message).toMatch(/not closed; closed it/);
+    expect(r.warnings.find((w) => w.feature === 10)?.message).toMatch(/seat of 天台县 is outside this boundary/);
+    // A GCJ-02 file read as WGS-84 puts a tight boundary off its seat; flagged, it fits.
+    const gcj = fc([feature('331083', [gcjSquare])]);
+    expect(parse(gcj, true).warnings).toEqual([]);
+    const conv = parse(gcj, true).boundaries[0]!.polygons[0]![0]!;
+    expect(Math.abs(conv[0]! - (YUHUAN.lon - 0.05))).toBeLessThan(1e-4);
+  });
+
+  it('refuses whole files that are not GeoJSON or not in longitude/latitude', () => {
+    expect(parse('{oops').errors[0]!.message).toMatch(/not JSON/);
+    expect(parse('{"type":"Topology"}').errors[0]!.message).toMatch(/not a GeoJSON FeatureCollection/);
+    const mercator = fc([feature('331081', [square(WENLING.lon, WENLING.lat)])], { crs: { type: 'name', properties: { name: 'urn:ogc:def:crs:EPSG::3857' } } });
+    expect(parse(mercator).errors[0]!.message).toMatch(/wrong CRS urn:ogc:def:crs:EPSG::3857/);
+    const cgcs = fc([feature('331081', [square(WENLING.lon, WENLING.lat)])], { crs: { type: 'name', properties: { name: 'urn:ogc:def:crs:EPSG::4490' } } });
+    expect(parse(cgcs).boundaries).toHaveLength(1);
+  });
+
+  it('simplifies a dense ring to about 50 m', () => {
+    const ring: [number, number][] = [];
+    for (let i = 0; i <= 3600; i++) ring.push([121 + 0.1 * Math.cos((i / 3600) * 2 * Math.PI), 28 + 0.1 * Math.sin((i / 3600) * 2 * Math.PI)]);
+    const s = simplify(ring);
+    expect(s.length).toBeLessThan(200);
+    expect(s.length).toBeGreaterThan(20);
+    expect(s[0]).toEqual(s[s.length - 1]);
+  });
+
+  it('stores a boundary by command, for a known place only', async () => {
+    const core = await HallCore.start({ dataDir: join(dir, 'b'), hub: { tickMs: 5 } });
+    const c = portClient(core);
+    try {
+      const b = parse(fc([feature('331081', [square(WENLING.lon, WENLING.lat)])])).boundaries[0]!;
+      const r = await c.cmd<{ event: number }>('boundary.put', { boundary: b });
+      expect(r.event).toBeGreaterThan(0);
+      expect(core.get('boundaries', '331081')).toMatchObject({ id: '331081', source: 'test.geojson' });
+      expect((await c.fail('boundary.put', { boundary: { ...b, id: '990000' } })).code).toBe('not_found');
+      expect((await c.fail('boundary.put', { boundary: { ...b, polygons: [] } })).code).toBe('invalid_args');
+    } finally {
+      c.close();
+      await core.dispose();
+    }
+  });
+});
