@@ -49,6 +49,10 @@ export const KIND_COLORS: Record<UnitKind, string> = {
 };
 const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
 
+const SCRATCH = new Cartesian3();
+const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitKind, Color>;
+const OUTLINE = Object.fromEntries(Object.entries(STATUS_OUTLINE).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitStatus, Color>;
+
 /** Zhejiang with a margin: where the hall looks first. */
 export const HOME = Rectangle.fromDegrees(117.6, 26.6, 123.4, 31.6);
 
@@ -70,10 +74,10 @@ export class SituationGlobe {
   private readonly placePoints = new PointPrimitiveCollection();
   private readonly labels = new LabelCollection();
   private readonly incidentPoints = new PointPrimitiveCollection();
-  private readonly byId = new Map<string, PointPrimitive>();
+  /** One slot per unit: its point, kind and last status (one lookup per delta op). */
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus }>();
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
-  private readonly kindOf = new Map<string, UnitKind>();
   readonly typhoon: TyphoonLayer;
   private overlay: ImageryLayer | null = null;
   readonly risk: RiskLayer;
@@ -145,7 +149,6 @@ export class SituationGlobe {
   resetUnits(units: Iterable<Unit>): void {
     this.unitPoints.removeAll();
     this.byId.clear();
-    this.kindOf.clear();
     for (const u of units) this.putUnit(u);
     this.viewer.scene.requestRender();
   }
@@ -155,10 +158,9 @@ export class SituationGlobe {
     for (const op of ops) {
       if (op.op === 'put') this.putUnit(op.value as Unit);
       else {
-        const p = this.byId.get(op.id);
+        const p = this.byId.get(op.id)?.p;
         if (p) this.unitPoints.remove(p);
         this.byId.delete(op.id);
-        this.kindOf.delete(op.id);
       }
     }
     this.viewer.scene.requestRender();
@@ -167,7 +169,7 @@ export class SituationGlobe {
   setKindVisible(kind: UnitKind, visible: boolean): void {
     if (visible) this.visibleKinds.add(kind);
     else this.visibleKinds.delete(kind);
-    for (const [id, p] of this.byId) p.show = this.visibleKinds.has(this.kindOf.get(id)!);
+    for (const slot of this.byId.values()) slot.p.show = this.visibleKinds.has(slot.kind);
     this.viewer.scene.requestRender();
   }
 
@@ -221,23 +223,27 @@ export class SituationGlobe {
   }
 
   private putUnit(u: Unit): void {
-    const position = Cartesian3.fromDegrees(u.lon, u.lat, u.alt ?? 0);
+    // The hot path of a position delta (20,000 per tick at province scale): no allocation, no
+    // colour parsing, and the outline touched only when the status really changed.
+    const position = Cartesian3.fromDegrees(u.lon, u.lat, u.alt ?? 0, undefined, SCRATCH);
     const existing = this.byId.get(u.id);
     if (existing) {
-      existing.position = position;
-      existing.outlineColor = Color.fromCssColorString(STATUS_OUTLINE[u.status]);
+      existing.p.position = position;
+      if (existing.status !== u.status) {
+        existing.p.outlineColor = OUTLINE[u.status];
+        existing.status = u.status;
+      }
       return;
     }
     const p = this.unitPoints.add({
       id: `unit:${u.id}`,
       position,
       pixelSize: u.kind === 'depot' ? 9 : 7,
-      color: Color.fromCssColorString(KIND_COLORS[u.kind]),
-      outlineColor: Color.fromCssColorString(STATUS_OUTLINE[u.status]),
+      color: FILL[u.kind],
+      outlineColor: OUTLINE[u.status],
       outlineWidth: 1.5,
       show: this.visibleKinds.has(u.kind),
     });
-    this.byId.set(u.id, p);
-    this.kindOf.set(u.id, u.kind);
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status });
   }
 }

@@ -1,0 +1,83 @@
+// `npm run bench:globe`: the globe's update path under load, against the same load drawn with one
+// Cesium Entity per unit. Loaded only on ?probe=1 (dynamic import), never in normal use.
+import { Cartesian3, Color, ConstantPositionProperty, CustomDataSource, DataSourceCollection, DataSourceDisplay, JulianDate, PointPrimitiveCollection, type Entity } from '@cesium/engine';
+import type { DeltaOp } from '../../common/contract.ts';
+import type { Unit, UnitKind } from '../../common/domain.ts';
+import type { SituationGlobe } from './situation.ts';
+
+export interface BenchResult {
+  mode: 'primitives' | 'entities';
+  units: number;
+  statics: number;
+  ticks: number;
+  jsMs: { median: number; p95: number };
+  frameMs: { median: number; p95: number };
+}
+
+const KINDS: UnitKind[] = ['fire-rescue', 'professional', 'social', 'aviation', 'drone', 'vehicle'];
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const frame = (g: SituationGlobe) =>
+  new Promise<number>((resolve) => {
+    const t0 = performance.now();
+    const off = g.viewer.scene.postRender.addEventListener(() => {
+      off();
+      resolve(performance.now() - t0);
+    });
+    g.viewer.scene.requestRender();
+  });
+
+function synth(n: number, seed: number): Unit[] {
+  const out: Unit[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = Math.sin(i * 12.9898 + seed) * 43758.5453;
+    const b = Math.sin(i * 78.233 + seed) * 12345.6789;
+    out.push({ id: `b${i}`, kind: KINDS[i % KINDS.length]!, name: { zh: `单位${i}`, en: `unit ${i}` }, home: '330100', lat: 27 + (a - Math.floor(a)) * 4, lon: 118.5 + (b - Math.floor(b)) * 4, alt: null, status: 'en-route', members: null, stock: null, updated: 0, demo: true });
+  }
+  return out;
+}
+
+export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number }): Promise<BenchResult> {
+  const units = synth(opts.units, 1);
+  const statics = synth(opts.statics, 2);
+  const js: number[] = [];
+  const frames: number[] = [];
+  if (opts.mode === 'primitives') {
+    const staticPoints = g.viewer.scene.primitives.add(new PointPrimitiveCollection()) as PointPrimitiveCollection;
+    for (const s of statics) staticPoints.add({ position: Cartesian3.fromDegrees(s.lon, s.lat), pixelSize: 6, color: Color.GOLD });
+    g.resetUnits(units);
+    await frame(g);
+    for (let t = 1; t <= opts.ticks; t++) {
+      // What a hub delta carries for 20,000 moves: a put per unit.
+      const ops: DeltaOp[] = units.map((u) => ({ op: 'put', id: u.id, value: { ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: t } }));
+      const t0 = performance.now();
+      g.applyUnitOps(ops);
+      js.push(performance.now() - t0);
+      frames.push(await frame(g));
+    }
+    g.resetUnits([]);
+    g.viewer.scene.primitives.remove(staticPoints);
+  } else {
+    const collection = new DataSourceCollection();
+    const display = new DataSourceDisplay({ scene: g.viewer.scene, dataSourceCollection: collection });
+    const ds = new CustomDataSource('bench');
+    await collection.add(ds);
+    for (const s of statics) ds.entities.add({ position: Cartesian3.fromDegrees(s.lon, s.lat), point: { pixelSize: 6, color: Color.GOLD } });
+    const entities: Entity[] = units.map((u) => ds.entities.add({ id: u.id, position: new ConstantPositionProperty(Cartesian3.fromDegrees(u.lon, u.lat)), point: { pixelSize: 7, color: Color.RED } }));
+    display.update(JulianDate.now());
+    await frame(g);
+    for (let t = 1; t <= opts.ticks; t++) {
+      const t0 = performance.now();
+      ds.entities.suspendEvents();
+      units.forEach((u, i) => {
+        (entities[i]!.position as ConstantPositionProperty).setValue(Cartesian3.fromDegrees(u.lon + 0.001 * Math.cos(t + u.lat), u.lat + 0.001 * Math.sin(t + u.lon)));
+      });
+      ds.entities.resumeEvents();
+      // The Entity path does its real work in the display's update, once a frame: count it too.
+      display.update(JulianDate.now());
+      js.push(performance.now() - t0);
+      frames.push(await frame(g));
+    }
+    display.destroy();
+  }
+  return { mode: opts.mode, units: opts.units, statics: opts.statics, ticks: opts.ticks, jsMs: { median: pct(js, 50), p95: pct(js, 95) }, frameMs: { median: pct(frames, 50), p95: pct(frames, 95) } };
+}

@@ -1,0 +1,62 @@
+// npm run bench:globe — the globe under 20,000 moving units and 5,000 static markers in Chromium
+// (software WebGL here), against the same load drawn with one Cesium Entity per unit, in the same
+// run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; then
+// churns for a while and prints the JS heap before and after. Not a test: nothing fails on a figure.
+//   BENCH_CHURN_MINUTES (default 10), BENCH_TICKS (default 20)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM } from '../helpers/browser.ts';
+import { serve } from '../helpers/serve.ts';
+
+const UNITS = 20_000;
+const STATICS = 5_000;
+const TICKS = Number(process.env.BENCH_TICKS ?? 20);
+const CHURN_MIN = Number(process.env.BENCH_CHURN_MINUTES ?? 10);
+const data = mkdtempSync(join(tmpdir(), 'beacon-bench-globe-'));
+const server = await serve(['--data', data, '--port', '0']);
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-precise-memory-info', '--js-flags=--expose-gc', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+});
+type Bench = { jsMs: { median: number; p95: number }; frameMs: { median: number; p95: number } };
+try {
+  const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  await page.goto(`${server.url}/?role=globe&msaa=1&probe=1`);
+  await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 120_000 });
+  const run = (mode: 'primitives' | 'entities', ticks = TICKS) =>
+    page.evaluate(([m, n, s, t]) => (window as unknown as { beaconProbe: { bench(o: unknown): Promise<Bench> } }).beaconProbe.bench({ mode: m, units: n, statics: s, ticks: t }), [mode, UNITS, STATICS, ticks] as const);
+  console.log(`beacon globe bench — Chromium ${browser.version()} (software WebGL), 800x600, MSAA 1, ${UNITS.toLocaleString()} moving units + ${STATICS.toLocaleString()} static markers, ${TICKS} ticks`);
+  const p = await run('primitives');
+  const e = await run('entities');
+  const line = (k: string, v: string) => console.log(`  ${k.padEnd(46)} ${v}`);
+  line('point primitives (as shipped): JS per tick', `median ${p.jsMs.median.toFixed(1)} ms, p95 ${p.jsMs.p95.toFixed(1)} ms`);
+  line('  frame after the tick', `median ${p.frameMs.median.toFixed(0)} ms, p95 ${p.frameMs.p95.toFixed(0)} ms`);
+  line('one Entity per unit: JS per tick (incl. display update)', `median ${e.jsMs.median.toFixed(1)} ms, p95 ${e.jsMs.p95.toFixed(1)} ms`);
+  line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
+  line('Entity / primitives, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
+  if (CHURN_MIN > 0) {
+    const heap = () => page.evaluate(() => {
+      (window as unknown as { gc?: () => void }).gc?.();
+      return (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
+    });
+    const before = await heap();
+    const end = Date.now() + CHURN_MIN * 60_000;
+    let ticks = 0;
+    while (Date.now() < end) {
+      // 1 Hz: one tick of 20,000 moves, then wait out the second.
+      const t0 = Date.now();
+      await run('primitives', 1);
+      ticks++;
+      const left = 1000 - (Date.now() - t0);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+    }
+    const after = await heap();
+    line(`heap after ${CHURN_MIN} min of churn (${ticks} rebuilds+ticks)`, `${(before / 1048576).toFixed(1)} MB -> ${(after / 1048576).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(1)}%)`);
+  }
+} finally {
+  await browser.close();
+  await server.stop();
+  rmSync(data, { recursive: true, force: true });
+}
