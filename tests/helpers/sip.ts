@@ -1,0 +1,216 @@
+// A real SIP platform on loopback for the tests: Kamailio as registrar and proxy with digest auth
+// (every user's password is `pw-<user>`), and baresip user agents that auto-answer, reject (486)
+// or never answer, driven over baresip's ctrl_tcp socket (netstring JSON) for a far-end hang-up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { freePort } from './mosquitto.ts';
+import { KAMAILIO } from './kamailio.ts';
+import { until } from './until.ts';
+
+export const BARESIP = process.env.BEACON_BARESIP ?? '/usr/bin/baresip';
+const KMODS = ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+const BMODS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules'].find((d) => existsSync(d)) ?? '/usr/lib/baresip/modules';
+
+/** Kamailio as the hall's platform: UDP and TCP on one port, REGISTER and the hall's INVITEs
+ *  challenged (digest, realm "beacon"), calls routed to registered users, everything else 404. */
+export class SipPlatform {
+  private proc: ChildProcess | null = null;
+  log = '';
+  readonly dir: string;
+  port = 0;
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true });
+  }
+  async start(): Promise<void> {
+    this.port ||= await freePort();
+    writeFileSync(
+      join(this.dir, 'kamailio.cfg'),
+      `#!KAMAILIO
+debug=1
+log_stderror=yes
+children=2
+tcp_children=2
+listen=udp:127.0.0.1:${this.port}
+listen=tcp:127.0.0.1:${this.port}
+mpath="${KMODS}/"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_expires", 3600)
+modparam("registrar", "min_expires", 2)
+modparam("tm", "fr_inv_timer", 120000)
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+    sl_send_reply("404","Not here"); exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+  if (is_method("OPTIONS") && $rU==$null) { sl_send_reply("200", "OK"); exit; }
+  t_check_trans();
+  $var(pw) = "pw-" + $fU;
+  if (is_method("REGISTER")) {
+    if (!pv_www_authenticate("beacon", "$var(pw)", "0")) { www_challenge("beacon", "0"); exit; }
+    save("location"); exit;
+  }
+  if (is_method("INVITE") && $fU =~ "^hall") {
+    if (!pv_proxy_authenticate("beacon", "$var(pw)", "0")) { proxy_challenge("beacon", "0"); exit; }
+    consume_credentials();
+  }
+  if (is_method("INVITE")) record_route();
+  if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+  t_relay();
+}
+`,
+    );
+    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '32', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    await until('kamailio listening', () => this.proc!.exitCode !== null || /tcp: 127.0.0.1|INFO: .*main|listening on/.test(this.log) || tcpOpen(this.port), 15_000);
+    if (this.proc.exitCode !== null) throw new Error(`kamailio exited:\n${this.log}`);
+  }
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+    this.proc = null;
+  }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => (c.destroy(), r(true)));
+    c.once('error', () => r(false));
+  });
+}
+
+export type EndpointMode = 'answer' | 'reject' | 'ignore';
+
+/** A baresip user agent registered to the platform as `user` (password `pw-<user>`). */
+export class Endpoint {
+  readonly user: string;
+  mode: EndpointMode;
+  private proc: ChildProcess | null = null;
+  private ctrl: Socket | null = null;
+  private ctrlPort = 0;
+  private buf = '';
+  log = '';
+  /** ctrl_tcp events (CALL_INCOMING, CALL_ESTABLISHED, CALL_CLOSED, REGISTER_OK, ...). */
+  readonly events: { type: string; param?: string; peeruri?: string }[] = [];
+  private readonly dir: string;
+  private readonly platform: SipPlatform;
+
+  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string) {
+    this.platform = platform;
+    this.user = user;
+    this.mode = mode;
+    this.dir = join(dir, `ua-${user}`);
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  count(type: string): number {
+    return this.events.filter((e) => e.type === type).length;
+  }
+
+  async start(): Promise<void> {
+    this.ctrlPort = await freePort();
+    writeFileSync(
+      join(this.dir, 'config'),
+      [
+        'poll_method epoll',
+        'sip_listen 127.0.0.1:0',
+        'call_local_timeout 120',
+        'call_max_calls 4',
+        // No sound card here: a 440 Hz tone goes out (so the hall sees RTP), what comes in is dropped.
+        'audio_player aubridge,nil',
+        'audio_alert aubridge,nil',
+        'audio_source ausine,440',
+        'ausrc_srate 48000',
+        'auplay_srate 48000',
+        'ausrc_channels 2',
+        'auplay_channels 2',
+        `module_path ${BMODS}`,
+        'module g711.so',
+        'module ausine.so',
+        'module aubridge.so',
+        'module account.so',
+        'module menu.so',
+        'module ctrl_tcp.so',
+        `ctrl_tcp_listen 127.0.0.1:${this.ctrlPort}`,
+        '',
+      ].join('\n'),
+    );
+    const answer = this.mode === 'answer' ? 'auto' : 'manual';
+    writeFileSync(join(this.dir, 'accounts'), `<sip:${this.user}@127.0.0.1:${this.platform.port};transport=udp>;auth_pass=pw-${this.user};answermode=${answer};regint=600\n`);
+    this.proc = spawn(BARESIP, ['-f', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    await until(`baresip ${this.user} control socket`, () => this.proc!.exitCode !== null || tcpOpen(this.ctrlPort), 15_000);
+    if (this.proc.exitCode !== null) throw new Error(`baresip exited:\n${this.log}`);
+    this.ctrl = connect(this.ctrlPort, '127.0.0.1');
+    this.ctrl.on('data', (d: Buffer) => this.onCtrl(d.toString()));
+    this.ctrl.on('error', () => undefined);
+    await until(`baresip ${this.user} registered`, () => /200 OK .*binding/.test(this.log), 15_000);
+  }
+
+  private onCtrl(text: string): void {
+    this.buf += text;
+    // Netstrings: <len>:<json>,
+    for (;;) {
+      const colon = this.buf.indexOf(':');
+      if (colon < 0) return;
+      const len = Number(this.buf.slice(0, colon));
+      if (this.buf.length < colon + 1 + len + 1) return;
+      const json = this.buf.slice(colon + 1, colon + 1 + len);
+      this.buf = this.buf.slice(colon + 2 + len);
+      let m: { event?: boolean; type?: string; param?: string; peeruri?: string };
+      try {
+        m = JSON.parse(json) as typeof m;
+      } catch {
+        continue;
+      }
+      if (!m.event || !m.type) continue;
+      this.events.push({ type: m.type, param: m.param, peeruri: m.peeruri });
+      // A rejecting endpoint declines every call as it rings (baresip answers 486).
+      if (m.type === 'CALL_INCOMING' && this.mode === 'reject') this.command('hangup');
+    }
+  }
+
+  command(cmd: string, params = ''): void {
+    const j = JSON.stringify({ command: cmd, params, token: String(Date.now()) });
+    this.ctrl?.write(`${Buffer.byteLength(j)}:${j},`);
+  }
+
+  /** Hang up the current call from this end (BYE to the hall). */
+  hangup(): void {
+    this.command('hangup');
+  }
+
+  async stop(): Promise<void> {
+    this.ctrl?.destroy();
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (p.exitCode === null) p.kill('SIGKILL');
+    this.proc = null;
+  }
+}
