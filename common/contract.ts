@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Boundary, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -32,6 +32,11 @@ export const TOPIC_SCHEMAS = {
   boundaries: Boundary,
   /** Online map sources the hall caches (live; from DATA/tiles/sources.json). */
   tiles: TileLayer,
+  /** Calls under way and today's ended calls (the whole log: `calls.search`). */
+  calls: Call,
+  consultations: Consultation,
+  /** What one key can use now: SIP registration, satellite terminal, WAN, order (id 'switchboard'). */
+  switchboard: Switchboard,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
@@ -114,6 +119,42 @@ export const COMMANDS = {
   'boundary.put': {
     args: z.object({ boundary: Boundary }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** One key: connect to a contact by the best channel the links allow. Returns at once; the call's
+   *  progress is on the `calls` topic. */
+  'call.dial': {
+    args: z.object({ contact: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** Cancel before an answer, hang up after. */
+  'call.end': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** A consultation (会商): each participant dialled at once by its own best channel. */
+  'consult.start': {
+    args: z.object({ contacts: z.array(z.string().min(1).max(64)).min(2).max(32), title: z.string().trim().min(1).max(200), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  'consult.redial': {
+    args: z.object({ id: z.string().min(1).max(64), contact: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    result: z.object({ call: z.string() }),
+  },
+  'consult.end': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** The call log, newest first; page with `before` (the last id of the previous page). */
+  'calls.search': {
+    args: z.object({ text: z.string().max(100).optional(), from: z.number().int().optional(), to: z.number().int().optional(), channel: DialChannel.optional(), state: CallState.optional(), before: z.string().max(64).optional(), limit: z.number().int().min(1).max(1000) }).strict(),
+    result: z.object({ calls: z.array(Call) }),
+  },
+  /** Import directory rows from CSV text (docs/calls.md for the columns). Every row is checked;
+   *  with any error nothing is written (`dryRun` only checks). Large files go in chunks of lines,
+   *  each with the header line. */
+  'contacts.import': {
+    args: z.object({ csv: z.string().min(1).max(60_000), firstLine: z.number().int().min(1).optional(), dryRun: z.boolean().optional() }).strict(),
+    result: z.object({ rows: z.number().int(), added: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), errors: z.array(z.object({ line: z.number().int(), message: z.string() })) }),
   },
 } as const;
 export type CommandName = keyof typeof COMMANDS;

@@ -72,6 +72,9 @@ export const Contact = z.object({
   channels: z.array(Channel).max(16),
   lastReached: z.number().int().nullable(),
   demo: z.boolean(),
+  /** Search keys the core derives from the Chinese name: pinyin initials and whole pinyin,
+   *  lower case ("wlsyjglj wenlingshiyingjiguanliju"), so "wl" finds 温岭. */
+  spell: z.string().max(600).optional(),
 });
 export type Contact = z.infer<typeof Contact>;
 
@@ -176,6 +179,7 @@ export type Feed = z.infer<typeof Feed>;
 /** 'unknown' until a link monitor has measured: the hall never claims a WAN state it has not seen. */
 export const LINK_STATES = ['unknown', 'online', 'degraded', 'offline'] as const;
 export const LinkState = z.enum(LINK_STATES);
+export type LinkState = z.infer<typeof LinkState>;
 export const Link = z.object({
   id: z.string().min(1).max(64),
   state: LinkState,
@@ -320,3 +324,72 @@ export const Boundary = z.object({
   importedAt: z.number().int(),
 });
 export type Boundary = z.infer<typeof Boundary>;
+
+// ---- one-key connect (一键通) -----------------------------------------------------------------
+
+/** Channels one key tries, in the hall's order; radio talk-groups are called from the dispatch console. */
+export const DIAL_CHANNELS = ['video', 'voip', 'mobile', 'satellite'] as const;
+export const DialChannel = z.enum(DIAL_CHANNELS);
+export type DialChannel = z.infer<typeof DialChannel>;
+
+export const ATTEMPT_RESULTS = ['skipped', 'trying', 'ringing', 'connected', 'busy', 'no_answer', 'rejected', 'failed', 'cancelled', 'ended'] as const;
+export const CallAttempt = z.object({
+  channel: DialChannel,
+  address: z.string().max(200),
+  result: z.enum(ATTEMPT_RESULTS),
+  /** Why, in the operator's terms: "WAN offline", "486 Busy Here", "no answer after 20 s". */
+  detail: z.string().max(300),
+  startedAt: z.number().int(),
+  endedAt: z.number().int().nullable(),
+});
+export type CallAttempt = z.infer<typeof CallAttempt>;
+
+export const CALL_STATES = ['dialing', 'ringing', 'connected', 'ended', 'failed', 'cancelled'] as const;
+export const CallState = z.enum(CALL_STATES);
+export type CallState = z.infer<typeof CallState>;
+export const Call = z.object({
+  id: z.string().min(1).max(64),
+  contact: z.string().min(1).max(64),
+  /** The contact's name and code when the call was placed (the log outlives directory edits). */
+  name: Name,
+  code: AdminCode,
+  consultation: z.string().max(64).nullable(),
+  /** The duty officer who pressed the key. */
+  by: z.string().min(1).max(64),
+  state: CallState,
+  /** The channel that connected, once one did. */
+  channel: DialChannel.nullable(),
+  attempts: z.array(CallAttempt).max(16),
+  startedAt: z.number().int(),
+  answeredAt: z.number().int().nullable(),
+  endedAt: z.number().int().nullable(),
+  /** Seconds connected. */
+  duration: z.number().int().nullable(),
+  /** Who ended it: local, remote, dropped... */
+  endedBy: z.string().max(32).nullable(),
+});
+export type Call = z.infer<typeof Call>;
+
+export const Consultation = z.object({
+  id: z.string().min(1).max(64),
+  title: z.string().min(1).max(200),
+  by: z.string().min(1).max(64),
+  /** Contact ids, in the order chosen. */
+  participants: z.array(z.string().min(1).max(64)).min(1).max(32),
+  /** The current call per participant (contact id -> call id); redial replaces it. */
+  legs: z.record(z.string().max(64), z.string().max(64)),
+  startedAt: z.number().int(),
+  endedAt: z.number().int().nullable(),
+});
+export type Consultation = z.infer<typeof Consultation>;
+
+/** The switchboard's own state: what one key can use right now (one entity, id 'switchboard'). */
+export const Switchboard = z.object({
+  id: z.literal('switchboard'),
+  order: z.array(DialChannel),
+  noAnswerS: z.number().int().min(5).max(120),
+  sip: z.object({ configured: z.boolean(), state: z.enum(['unregistered', 'registering', 'registered', 'failed']), detail: z.string().max(300), aor: z.string().max(200).nullable() }),
+  satellite: z.object({ configured: z.boolean(), state: z.enum(['closed', 'opening', 'ready', 'unresponsive']), signal: z.number().int().min(0).max(31).nullable(), registration: z.string().max(32), busy: z.boolean(), detail: z.string().max(300) }),
+  wan: LinkState,
+});
+export type Switchboard = z.infer<typeof Switchboard>;

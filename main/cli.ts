@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HallCore } from './core/hall.ts';
-import { runImport } from './import.ts';
+import { runExport, runImport } from './import.ts';
+import { callsOptions } from './core/calls/config.ts';
 import { runTiles } from './tiles-cli.ts';
 import { linkTargets } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
@@ -17,6 +18,8 @@ const HELP = `beacon — the hall core of Beacon (烽火)
 Usage:
   beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR] [--uplink HOST:PORT]...
                [--province mqtt://HOST:PORT --hall-id CODE]
+               [--sip sip:USER@HOST[:PORT][;transport=T]] [--modem /dev/ttyUSB0]
+               [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS]
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
       Binds 127.0.0.1 unless --host says otherwise; a non-loopback bind requires the
@@ -36,6 +39,11 @@ Usage:
       Import the bureau's county (or city) boundaries for the five-colour map: each feature
       checked (geometry, a known 6-digit code, longitude/latitude not a projected CRS),
       converted from GCJ-02 with --gcj02, simplified to ~50 m. Problems named by feature.
+  beacon import contacts FILE.csv [--url … | --data DIR]
+      Import directory rows (docs/calls.md for the columns). Every row is checked first; with
+      any error nothing is written and each problem is named by line.
+  beacon export contacts|calls [--url … | --data DIR]
+      The directory, or the call log (newest first), as CSV on standard output.
   beacon tiles add-source --id ID --url TEMPLATE [--name N] [--format png|jpg] [--key K]
                [--min-zoom Z] [--max-zoom Z] [--max-cache-mb MB]
       Add (or replace) an online tile source: XYZ templates with {z} {x} {y}, {-y} for TMS,
@@ -63,6 +71,12 @@ Options:
   --province URL the provincial MQTT bus (mqtt:// or mqtts://) to store-and-forward decisions
                  and positions to; needs --hall-id
   --hall-id CODE this hall's GB/T 2260 code in the bus's topic plan (e.g. 330000, 331000)
+  --sip URI      the hall's account on the fused-communication platform (registrar/proxy);
+                 the password comes from the environment variable BEACON_SIP_PASSWORD
+  --sip-domain D the account's domain when it differs from the platform's host
+  --modem PATH   the satellite terminal's serial port (AT commands)
+  --dial-order L the channels one key tries, in order (default video,voip,mobile,satellite)
+  --no-answer S  seconds a channel may ring before one key moves on (default 20)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -73,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseArgs({
     args: rest,
-    allowPositionals: cmd === 'import' || cmd === 'tiles',
+    allowPositionals: cmd === 'import' || cmd === 'tiles' || cmd === 'export',
     options: {
       data: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -98,6 +112,11 @@ async function main(argv: string[]): Promise<number> {
       'max-cache-mb': { type: 'string' },
       gcj02: { type: 'boolean' },
       'code-field': { type: 'string' },
+      sip: { type: 'string' },
+      'sip-domain': { type: 'string' },
+      modem: { type: 'string' },
+      'dial-order': { type: 'string' },
+      'no-answer': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -116,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'import') {
     return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir, gcj02: values.gcj02, codeField: values['code-field'] }, process.stdout, process.stderr);
   }
+  if (cmd === 'export') return runExport(positionals[0], { url: values.url, token: values.token, dataDir }, process.stdout, process.stderr);
   if (cmd === 'tiles') return runTiles(positionals[0], positionals.slice(1), { ...values, dataDir }, process.stdout, process.stderr);
   if (cmd !== 'serve') {
     process.stderr.write(`beacon: unknown command '${cmd}'\n\n${HELP}`);
@@ -130,7 +150,8 @@ async function main(argv: string[]): Promise<number> {
   if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
   const uplink = provinceUplink(values.province, values['hall-id']);
   const targets = linkTargets(values.uplink ?? [], uplink?.url);
-  const core = await HallCore.start({ dataDir, link: { targets }, uplink });
+  const calls = callsOptions(values, process.env);
+  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls });
   const host = values.host!;
   const token = isLoopbackHost(host) ? null : accessToken(dataDir);
   const server = await startServer({ core, host, port, staticDir, token });

@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type CommandResult } from '../common/contract.ts';
 import { HallCore } from './core/hall.ts';
+import { makeCommandHandler } from './core/commands.ts';
+import { callsToCsv, contactsToCsv } from './core/calls/directory.ts';
+import type { Call as LoggedCall, Contact } from '../common/domain.ts';
 import { chunkCma } from './core/typhoon/cma.ts';
 import { parseBoundaries } from './core/boundaries/geojson.ts';
 import type { Boundary, Place } from '../common/domain.ts';
@@ -77,10 +80,12 @@ async function hubCaller(url: string, token: string | undefined): Promise<{ call
 async function directCaller(dataDir: string): Promise<{ call: Call; close: () => Promise<void>; places: () => Promise<Place[]> }> {
   const core = await HallCore.start({ dataDir, seed: true });
   const ctx = { origin: 'cli', session: 'cli' };
+  const handler = makeCommandHandler(core);
   return {
     call: async (name, args) => {
       if (name === 'typhoon.import') return core.typhoons.importCma(args as never, ctx.origin);
       if (name === 'typhoon.advisory') return core.typhoons.submitAdvisory((args as { advisory: unknown }).advisory, ctx.origin);
+      if (name === 'contacts.import' || name === 'calls.search') return handler(name, args, ctx as never);
       if (name === 'boundary.put') {
         const b = (args as { boundary: Boundary }).boundary;
         return { id: b.id, event: await core.record('boundary.imported', `boundary:${b.id}`, { boundary: b }, ctx.origin) };
@@ -93,8 +98,8 @@ async function directCaller(dataDir: string): Promise<{ call: Call; close: () =>
 }
 
 export async function runImport(what: string | undefined, file: string | undefined, opts: { url?: string; token?: string; dataDir: string; gcj02?: boolean; codeField?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  if ((what !== 'typhoon' && what !== 'advisory' && what !== 'boundaries') || !file) {
-    err.write("beacon: usage: beacon import typhoon|advisory|boundaries FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
+  if ((what !== 'typhoon' && what !== 'advisory' && what !== 'boundaries' && what !== 'contacts') || !file) {
+    err.write("beacon: usage: beacon import typhoon|advisory|boundaries|contacts FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
     return 2;
   }
   let text: string;
@@ -106,6 +111,33 @@ export async function runImport(what: string | undefined, file: string | undefin
   }
   const conn = opts.url ? await hubCaller(opts.url, opts.token) : await directCaller(opts.dataDir);
   try {
+    if (what === 'contacts') {
+      const name = file.split(/[\\/]/).pop()!;
+      const chunks = chunkCsvLines(text);
+      // Checked whole first: with one bad row anywhere, nothing at all is written.
+      const errors: { line: number; message: string }[] = [];
+      let rows = 0;
+      for (const ch of chunks) {
+        const r = (await conn.call('contacts.import', { csv: ch.text, firstLine: ch.firstLine, dryRun: true })) as CommandResult<'contacts.import'>;
+        errors.push(...r.errors);
+        rows += r.rows;
+      }
+      if (errors.length) {
+        for (const e of errors) err.write(`${name}:${e.line}: ${e.message}\n`);
+        out.write(`${rows} rows, ${errors.length} problems: nothing imported\n`);
+        return 1;
+      }
+      const sum = { added: 0, updated: 0, unchanged: 0 };
+      for (const [i, ch] of chunks.entries()) {
+        const r = (await conn.call('contacts.import', { csv: ch.text, firstLine: ch.firstLine })) as CommandResult<'contacts.import'>;
+        sum.added += r.added;
+        sum.updated += r.updated;
+        sum.unchanged += r.unchanged;
+        if (chunks.length > 1) err.write(`\rimporting ${i + 1}/${chunks.length}`);
+      }
+      out.write(`${rows} rows: ${sum.added} added, ${sum.updated} updated, ${sum.unchanged} unchanged\n`);
+      return 0;
+    }
     if (what === 'boundaries') {
       const places = new Map((await conn.places()).map((p) => [p.code, p]));
       const r = parseBoundaries(text, { gcj02: opts.gcj02, codeField: opts.codeField, source: file.split(/[\\/]/).pop()!, places });
@@ -151,6 +183,72 @@ export async function runImport(what: string | undefined, file: string | undefin
     for (const e of r.errors) err.write(`${name}:${e.line}: ${e.message}\n`);
     out.write(`${r.storms.length} storms, ${r.storms.filter((s) => s.changed).length} changed, ${r.errors.length} problems, ${r.lines} lines\n`);
     return r.storms.length === 0 && r.errors.length ? 1 : 0;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** CSV text in chunks under the hub's frame limit, cut between rows (never inside a quoted field),
+ *  each with the header line and the file line number of its header. */
+export function chunkCsvLines(text: string, max = 50_000): { text: string; firstLine: number }[] {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = lines[0] ?? '';
+  const chunks: { text: string; firstLine: number }[] = [];
+  let cur: string[] = [];
+  let size = 0;
+  let start = 1;
+  let quotes = 0;
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (size + l.length > max && quotes % 2 === 0 && cur.length) {
+      chunks.push({ text: [header, ...cur].join('\n'), firstLine: start });
+      cur = [];
+      size = 0;
+      start = i;
+    }
+    cur.push(l);
+    size += l.length + 1;
+    quotes += (l.match(/"/g) ?? []).length;
+  }
+  if (cur.some((l) => l.trim())) chunks.push({ text: [header, ...cur].join('\n'), firstLine: start });
+  if (!chunks.length) chunks.push({ text: header, firstLine: 1 });
+  return chunks;
+}
+
+/** `beacon export contacts|calls`: CSV on stdout. */
+export async function runExport(what: string | undefined, opts: { url?: string; token?: string; dataDir: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (what !== 'contacts' && what !== 'calls') {
+    err.write('beacon: usage: beacon export contacts|calls [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n');
+    return 2;
+  }
+  if (what === 'contacts') {
+    let contacts: Contact[];
+    if (opts.url) {
+      const api = new URL('/api/topics/contacts', opts.url.replace(/^ws/, 'http'));
+      const res = await fetch(api, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+      if (!res.ok) throw new Error(`cannot read the hall's contacts: HTTP ${res.status}`);
+      contacts = ((await res.json()) as { items: Contact[] }).items;
+    } else {
+      const core = await HallCore.start({ dataDir: opts.dataDir, seed: true });
+      contacts = core.all<Contact>('contacts');
+      await core.dispose();
+    }
+    contacts.sort((a, b) => a.code.localeCompare(b.code) || a.id.localeCompare(b.id));
+    out.write('\uFEFF' + contactsToCsv(contacts));
+    return 0;
+  }
+  const conn = opts.url ? await hubCaller(opts.url, opts.token) : await directCaller(opts.dataDir);
+  try {
+    const all: LoggedCall[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const r = (await conn.call('calls.search', { limit: 1000, ...(before ? { before } : {}) })) as CommandResult<'calls.search'>;
+      all.push(...r.calls);
+      if (r.calls.length < 1000) break;
+      before = r.calls[r.calls.length - 1]!.id;
+    }
+    out.write('\uFEFF' + callsToCsv(all));
+    return 0;
   } finally {
     await conn.close();
   }

@@ -1,6 +1,7 @@
 // Command handlers: one per contract command. Args arrive already validated against the contract.
 import type { CommandArgs, CommandName, CommandResult } from '../../common/contract.ts';
-import type { Incident, Unit } from '../../common/domain.ts';
+import type { Contact, Incident, Unit } from '../../common/domain.ts';
+import { parseContactsCsv, sameContact } from './calls/directory.ts';
 import type { HallCore } from './hall.ts';
 import { HubError, type CommandContext, type CommandHandler } from './hub/hub.ts';
 
@@ -49,6 +50,32 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       if (!p || (p.kind !== 'county' && p.kind !== 'city')) throw new HubError('not_found', `no city or county ${boundary.id}`);
       const event = await core.record('boundary.imported', `boundary:${boundary.id}`, { boundary }, ctx.origin);
       return { id: boundary.id, event: event ?? 0 };
+    },
+    'call.dial': async ({ contact, by }) => ({ id: await core.calls.dial(contact, by) }),
+    'call.end': async ({ id }) => {
+      await core.calls.end(id);
+      return { id };
+    },
+    'consult.start': async ({ contacts, title, by }) => ({ id: await core.calls.consult(contacts, title, by) }),
+    'consult.redial': async ({ id, contact, by }) => ({ call: await core.calls.redial(id, contact, by) }),
+    'consult.end': async ({ id }) => {
+      await core.calls.endConsult(id);
+      return { id };
+    },
+    'calls.search': async (q) => ({ calls: core.calls.search(q) }),
+    'contacts.import': async ({ csv, firstLine, dryRun }, ctx) => {
+      const r = parseContactsCsv(csv, { place: (code) => core.get<{ kind: string }>('places', code)?.kind, contact: (id) => core.get<Contact>('contacts', id) }, firstLine ?? 1);
+      const fresh = r.contacts.filter((c) => !core.get<Contact>('contacts', c.id));
+      const changed = r.contacts.filter((c) => {
+        const prior = core.get<Contact>('contacts', c.id);
+        return prior && !sameContact(prior, c);
+      });
+      const out = { rows: r.rows, added: fresh.length, updated: changed.length, unchanged: r.contacts.length - fresh.length - changed.length, errors: r.errors.slice(0, 200) };
+      // All or nothing: one bad row and the directory stays exactly as it was.
+      if (r.errors.length || dryRun) return { ...out, added: r.errors.length ? 0 : out.added, updated: r.errors.length ? 0 : out.updated };
+      const write = [...fresh, ...changed];
+      if (write.length) await core.recordMany(write.map((contact) => ({ kind: 'contact.upserted' as const, subject: `contact:${contact.id}`, payload: { contact } })), ctx.origin);
+      return out;
     },
     'journal.read': async ({ after, limit }) => {
       const rows = await core.store.api.readJournal(after, limit);

@@ -18,6 +18,7 @@ import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 import { TyphoonDesk } from './typhoon/desk.ts';
 import { TileService } from './tiles/service.ts';
+import { CallDesk, type CallsOptions } from './calls/desk.ts';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** Tables whose rows are served as hub topics of the same name. */
@@ -33,6 +34,8 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   risks: 'risks',
   incidents: 'incidents',
   boundaries: 'boundaries',
+  calls: 'calls',
+  consultations: 'consultations',
 };
 
 export interface HallOptions {
@@ -44,6 +47,8 @@ export interface HallOptions {
   link?: Omit<LinkMonitorOptions, 'onChange'>;
   /** The provincial bus to store-and-forward to. Without it nothing is queued for the province. */
   uplink?: UplinkOptions;
+  /** One-key connect: the SIP platform account, the satellite terminal, the dial order. */
+  calls?: CallsOptions;
   /** Largest number of events committed in one transaction. @default 5000 */
   maxBatch?: number;
   now?: () => number;
@@ -71,6 +76,8 @@ export class HallCore {
   private readonly linkListeners = new Set<(l: Link) => void>();
   private readonly changeListeners = new Set<(topic: TopicName, ops: DeltaOp[]) => void>();
   readonly typhoons: TyphoonDesk;
+  /** One-key connect: the switchboard (SIP platform, satellite terminal) and the call log. */
+  readonly calls: CallDesk;
   /** Map tiles through the cache (serve mode's /tiles route, Electron's app:// protocol). */
   readonly tiles: TileService;
   private wanState: Link['state'] = 'unknown';
@@ -86,6 +93,7 @@ export class HallCore {
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.typhoons = new TyphoonDesk(this, this.now);
+    this.calls = new CallDesk(this, opts.calls ?? {}, this.now);
     // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
     // on fetches that cannot succeed.
     this.tiles = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wanState !== 'offline', now: this.now });
@@ -102,6 +110,7 @@ export class HallCore {
       if ((opts.seed ?? true) && core.state.get('hall')!.size === 0) await core.seed();
       core.startLinkMonitor(opts.link);
       core.typhoons.start();
+      await core.calls.start();
       core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
@@ -196,10 +205,11 @@ export class HallCore {
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats() };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats() };
   }
 
   async dispose(): Promise<void> {
+    await this.calls.dispose();
     this.link?.dispose();
     this.typhoons.dispose();
     this.tiles.close();
@@ -286,7 +296,10 @@ export class HallCore {
       for (const row of tables[t] as Record<string, unknown>[]) m.set(String(row.id), row);
       this.state.set(t, m);
       const topic = TOPIC_OF[t];
-      if (topic) this.hub.replace(topic, m.values() as Iterable<{ id: string }>);
+      // The live calls topic holds today's calls; the whole log is searched on demand (calls.search).
+      const cutoff = this.now() - 12 * 3600_000;
+      const rows = t === 'calls' ? [...m.values()].filter((c) => c.endedAt === null || (c.endedAt as number) >= cutoff) : m.values();
+      if (topic) this.hub.replace(topic, rows as Iterable<{ id: string }>);
     }
   }
 

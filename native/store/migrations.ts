@@ -110,6 +110,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE boundaries (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 9,
+    name: 'call log and consultations',
+    sql: `
+      -- One row per call (one-key press or consultation leg), as it stands: the call log.
+      CREATE TABLE calls (id TEXT PRIMARY KEY, contact TEXT NOT NULL, started INTEGER NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX calls_started ON calls (started);
+      CREATE INDEX calls_contact ON calls (contact, started);
+      CREATE TABLE consultations (id TEXT PRIMARY KEY, started INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,7 +2,7 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries'] as const;
+export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -53,5 +53,7 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     risks: makeRepo(db, 'risks', [], () => []),
     boundaries: makeRepo(db, 'boundaries', [], () => []),
     incidents: makeRepo(db, 'incidents', ['status', 'reported'], (v) => [v.status, v.reportedAt]),
+    calls: makeRepo(db, 'calls', ['contact', 'started', 'state'], (v) => [v.contact, v.startedAt, v.state]),
+    consultations: makeRepo(db, 'consultations', ['started'], (v) => [v.startedAt]),
   };
 }

@@ -3,8 +3,9 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Boundary, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { Advisory, Boundary, Call, Consultation, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
+import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
 
@@ -36,6 +37,11 @@ export const EVENT_PAYLOADS = {
   /** A link (an upstream endpoint, or the WAN as a whole) changed state. Live state, not a table:
    *  the journal keeps the transitions for after-action review and for the province. */
   'link.changed': z.object({ id: Id, state: z.enum(['unknown', 'online', 'degraded', 'offline']), from: z.string(), detail: z.string().max(500), at: At }),
+  /** A call's progress (each attempt, ringing, connected): the live switchboard, journaled. */
+  'call.updated': z.object({ call: Call }),
+  /** A call as it ended: the call log entry, told to the province. */
+  'call.logged': z.object({ call: Call }),
+  'consult.updated': z.object({ consultation: Consultation }),
   /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
   'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
 } as const;
@@ -59,13 +65,14 @@ const UPSERTS = {
   'hall.configured': ['hall', 'hall'],
   'place.upserted': ['places', 'place'],
   'unit.upserted': ['units', 'unit'],
-  'contact.upserted': ['contacts', 'contact'],
   'typhoon.upserted': ['typhoons', 'typhoon'],
   'feed.upserted': ['feeds', 'feed'],
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'boundary.imported': ['boundaries', 'boundary'],
+  'call.updated': ['calls', 'call'],
+  'consult.updated': ['consultations', 'consultation'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */
@@ -113,6 +120,18 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
         ops.push(put('typhoons', { ...storm, fixes: [...storm.fixes, fix] }));
       }
       return ops;
+    }
+    case 'call.logged': {
+      const e = p as EventPayload<'call.logged'>;
+      const ops = [put('calls', e.call)];
+      // A contact reached is worth knowing next time: "last reached 2 h ago over satellite".
+      const contact = get('contacts', e.call.contact) as Contact | undefined;
+      if (contact && e.call.answeredAt !== null && (contact.lastReached ?? 0) < e.call.answeredAt) ops.push(put('contacts', { ...contact, lastReached: e.call.answeredAt }));
+      return ops;
+    }
+    case 'contact.upserted': {
+      const c = (p as EventPayload<'contact.upserted'>).contact;
+      return [put('contacts', { ...c, spell: spellOf(c.name.zh) })];
     }
     case 'scenario.seeded':
     case 'link.changed':

@@ -11,6 +11,8 @@ const ROUTES: Record<string, OutboxRoute> = {
   // Incidents: what happened and where, as soon as it is reported; closing one too.
   'incident.reported': { category: 'incidents', priority: 0 },
   'incident.closed': { category: 'incidents', priority: 0 },
+  // The call log: who was reached, when, over what. After decisions and incidents, never thinned.
+  'call.logged': { category: 'calls', priority: 1 },
   // Five-colour levels set or accepted by this hall's duty officer: after decisions, never thinned.
   'risk.set': { category: 'risk', priority: 1 },
   // Positions may be thinned under a bandwidth budget and go last.

@@ -151,7 +151,7 @@ export function uriOf(value: string): string {
 /** Cuts messages out of a byte stream (TCP/TLS): CRLF keep-alives skipped, Content-Length required
  *  (RFC 3261 §18.3). A frame it cannot delimit makes the stream unusable: the caller closes it. */
 export class StreamFramer {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): { messages: string[]; error?: string } {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const messages: string[] = [];

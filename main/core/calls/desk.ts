@@ -1,0 +1,388 @@
+// One-key connect (一键通): the hall's switchboard. A press on a contact becomes a Call that tries
+// the contact's channels in the hall's order over whatever still works: the SIP platform (video,
+// VoIP, mobile through the platform's gateway) while the WAN carries it, the satellite terminal
+// always. Every step is journaled (`call.updated`) and shown; the finished call (`call.logged`) is
+// the call log, which also goes up to the province.
+import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
+import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Switchboard } from '../../../common/domain.ts';
+import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
+import type { HallCore } from '../hall.ts';
+import { HubError } from '../hub/hub.ts';
+import { SipUA, type SipAccount, type SipCall } from './sip/ua.ts';
+
+export interface CallsOptions {
+  /** The hall's account on the fused-communication platform. Without it, SIP channels are skipped. */
+  sip?: SipAccount & {
+    /** Domain of the platform's PSTN/mobile gateway: mobile numbers are dialled as sip:<number>@it.
+     *  @default the account's domain */
+    mobileDomain?: string;
+  };
+  /** The satellite terminal. Without it, the satellite channel is skipped. */
+  satellite?: SatModemOptions;
+  /** @default video, VoIP, mobile, satellite */
+  order?: DialChannel[];
+  /** Seconds a channel may ring before one key moves on. @default 20 */
+  noAnswerS?: number;
+}
+
+/** Ended calls stay on the live `calls` topic this long; the whole log is searchable. */
+const LIVE_WINDOW_MS = 12 * 3600_000;
+
+interface Live {
+  call: Call;
+  cancelled: boolean;
+  /** Ends the channel being tried or the connected call. */
+  stop: (() => void) | null;
+}
+
+const idOf = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+
+export class CallDesk {
+  private readonly core: HallCore;
+  private readonly opts: CallsOptions;
+  private ua: SipUA | null = null;
+  private modem: SatModem | null = null;
+  private wan: LinkState = 'unknown';
+  private readonly live = new Map<string, Live>();
+  private unsubLink: (() => void) | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+  readonly counters = { calls: 0, connected: 0, failed: 0 };
+
+  constructor(core: HallCore, opts: CallsOptions, now: () => number = Date.now) {
+    this.core = core;
+    this.opts = opts;
+    this.now = now;
+  }
+
+  get order(): DialChannel[] {
+    return this.opts.order ?? DEFAULT_ORDER;
+  }
+
+  get noAnswerMs(): number {
+    return (this.opts.noAnswerS ?? 20) * 1000;
+  }
+
+  async start(): Promise<void> {
+    this.unsubLink = this.core.onLink((l) => {
+      if (l.id !== 'wan') return;
+      this.wan = l.state;
+      this.publish();
+    });
+    await this.closeInterrupted();
+    this.publish();
+    const starts: Promise<unknown>[] = [];
+    if (this.opts.sip) {
+      this.ua = new SipUA(this.opts.sip, { onRegistration: () => this.publish() });
+      starts.push(this.ua.start());
+    }
+    if (this.opts.satellite) {
+      this.modem = new SatModem({ ...this.opts.satellite, onStatus: () => this.publish() });
+      starts.push(this.modem.start());
+    }
+    await Promise.all(starts);
+    this.publish();
+    this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
+    this.pruneTimer.unref();
+  }
+
+  /** Calls the journal shows as under way belong to a run that ended (a crash, a restart): the
+   *  log says so rather than showing them ringing forever. */
+  private async closeInterrupted(): Promise<void> {
+    const open = this.core.all<Call>('calls').filter((c) => c.state === 'dialing' || c.state === 'ringing' || c.state === 'connected');
+    for (const c of open) {
+      const at = this.now();
+      const attempts = c.attempts.map((a) => (a.endedAt === null ? { ...a, result: a.result === 'connected' ? ('ended' as const) : ('failed' as const), detail: 'interrupted', endedAt: at } : a));
+      await this.core.record('call.logged', `call:${c.id}`, { call: { ...c, attempts, state: c.answeredAt ? 'ended' : 'failed', endedAt: at, endedBy: 'interrupted', duration: c.answeredAt ? Math.round((at - c.answeredAt) / 1000) : null } }, 'calls');
+    }
+  }
+
+  /** Ended calls older than the live window leave the live topic (they stay in the log). */
+  private prune(): void {
+    const cutoff = this.now() - LIVE_WINDOW_MS;
+    const old = (this.core.hub.items('calls') as Call[]).filter((c) => c.endedAt !== null && c.endedAt < cutoff);
+    if (old.length) this.core.hub.publish('calls', old.map((c) => ({ op: 'del' as const, id: c.id })));
+  }
+
+  /** The switchboard entity every calls panel shows. */
+  switchboard(): Switchboard {
+    const r = this.ua?.registration;
+    const m = this.modem?.status;
+    return {
+      id: 'switchboard',
+      order: this.order,
+      noAnswerS: this.noAnswerMs / 1000,
+      sip: { configured: !!this.ua, state: r?.state ?? 'unregistered', detail: r?.detail.slice(0, 300) ?? '', aor: this.opts.sip?.aor ?? null },
+      satellite: { configured: !!this.modem, state: m?.state ?? 'closed', signal: m?.signal ?? null, registration: m?.registration ?? 'unknown', busy: m?.busy ?? false, detail: m?.detail.slice(0, 300) ?? '' },
+      wan: this.wan,
+    };
+  }
+
+  private publish(): void {
+    this.core.hub.replace('switchboard', [this.switchboard()]);
+  }
+
+  private contact(id: string): Contact {
+    const c = this.core.get<Contact>('contacts', id);
+    if (!c) throw new HubError('not_found', `no contact ${id}`);
+    return c;
+  }
+
+  /** Press one key: the call starts at once and runs on its own. Resolves with its id. */
+  async dial(contactId: string, by: string, consultation: string | null = null): Promise<string> {
+    const contact = this.contact(contactId);
+    const busy = [...this.live.values()].find((l) => l.call.contact === contactId && l.call.consultation === consultation);
+    if (busy) throw new HubError('invalid_args', `${contact.name.zh} is already being called (${busy.call.id})`);
+    const call: Call = {
+      id: idOf('call'),
+      contact: contactId,
+      name: contact.name,
+      code: contact.code,
+      consultation,
+      by,
+      state: 'dialing',
+      channel: null,
+      attempts: [],
+      startedAt: this.now(),
+      answeredAt: null,
+      endedAt: null,
+      duration: null,
+      endedBy: null,
+    };
+    const live: Live = { call, cancelled: false, stop: null };
+    this.live.set(call.id, live);
+    this.counters.calls++;
+    await this.save(live);
+    void this.run(live, contact).catch((e: Error) => console.warn(`beacon: call ${call.id} failed: ${e.message}`));
+    return call.id;
+  }
+
+  private save(live: Live, final = false): Promise<unknown> {
+    const call = structuredClone(live.call);
+    return this.core.record(final ? 'call.logged' : 'call.updated', `call:${call.id}`, { call }, 'calls').catch((e: Error) => console.warn(`beacon: call ${call.id} not journaled: ${e.message}`));
+  }
+
+  private async run(live: Live, contact: Contact): Promise<void> {
+    const sb = this.switchboard();
+    const steps = planChannels(contact, { order: this.order, wan: this.wan, sip: sb.sip, satellite: sb.satellite });
+    const call = live.call;
+    if (!steps.length) {
+      call.attempts.push({ channel: 'voip', address: '', result: 'skipped', detail: 'no_channels', startedAt: this.now(), endedAt: this.now() });
+    }
+    for (const step of steps) {
+      if (live.cancelled) break;
+      const attempt: CallAttempt = { channel: step.channel, address: step.address, result: step.skip ? 'skipped' : 'trying', detail: step.skip ?? '', startedAt: this.now(), endedAt: step.skip ? this.now() : null };
+      call.attempts.push(attempt);
+      if (step.skip) continue;
+      call.state = 'dialing';
+      await this.save(live);
+      const connected = step.channel === 'satellite' ? await this.trySatellite(live, attempt) : await this.trySip(live, attempt);
+      if (connected) return;
+    }
+    call.state = live.cancelled ? 'cancelled' : 'failed';
+    call.endedAt = this.now();
+    call.endedBy = live.cancelled ? 'operator' : null;
+    this.counters.failed++;
+    this.live.delete(call.id);
+    await this.save(live, true);
+  }
+
+  private async connectedUntilEnd(live: Live, attempt: CallAttempt, done: Promise<{ by: string; reason: string }>): Promise<true> {
+    const call = live.call;
+    call.state = 'connected';
+    call.channel = attempt.channel;
+    call.answeredAt = this.now();
+    attempt.result = 'connected';
+    this.counters.connected++;
+    await this.save(live);
+    const end = await done;
+    const at = this.now();
+    attempt.result = 'ended';
+    attempt.detail = end.reason;
+    attempt.endedAt = at;
+    call.state = 'ended';
+    call.endedAt = at;
+    call.endedBy = end.by;
+    call.duration = Math.round((at - call.answeredAt) / 1000);
+    this.live.delete(call.id);
+    await this.save(live, true);
+    return true;
+  }
+
+  private async trySip(live: Live, attempt: CallAttempt): Promise<boolean> {
+    const ua = this.ua!;
+    const uri = attempt.channel === 'mobile' ? `sip:${attempt.address.replace(/[^\d+]/g, '')}@${this.opts.sip!.mobileDomain ?? /@([^;>]+)/.exec(this.opts.sip!.aor)![1]}` : attempt.address;
+    let sip: SipCall;
+    let onConnected!: (v: 'connected') => void;
+    const connected = new Promise<'connected'>((r) => (onConnected = r));
+    try {
+      sip = ua.call(uri, {
+        video: attempt.channel === 'video',
+        onUpdate: (c) => {
+          if (c.phase === 'connected') onConnected('connected');
+          if (c.phase === 'ringing' && attempt.result === 'trying') {
+            attempt.result = 'ringing';
+            live.call.state = 'ringing';
+            void this.save(live);
+          }
+        },
+      });
+    } catch (e) {
+      attempt.result = 'failed';
+      attempt.detail = (e as Error).message;
+      attempt.endedAt = this.now();
+      return false;
+    }
+    let noAnswer = false;
+    live.stop = () => sip.cancel();
+    // Ringing without an answer for the hall's limit: give up on this channel, try the next.
+    const timer = setTimeout(() => {
+      if (sip.phase !== 'connected' && sip.phase !== 'ended') {
+        noAnswer = true;
+        sip.cancel();
+      }
+    }, this.noAnswerMs);
+    const first = await Promise.race([connected, sip.done]);
+    clearTimeout(timer);
+    if (first === 'connected') {
+      live.stop = () => void sip.hangup();
+      if (live.cancelled) void sip.hangup();
+      return this.connectedUntilEnd(live, attempt, sip.done.then((e) => ({ by: e.by, reason: e.reason })));
+    }
+    const end = first;
+    attempt.endedAt = this.now();
+    live.stop = null;
+    if (live.cancelled) {
+      attempt.result = 'cancelled';
+      attempt.detail = 'cancelled';
+    } else if (noAnswer || end.code === 408 || end.code === 480 || end.by === 'timeout') {
+      attempt.result = 'no_answer';
+      attempt.detail = noAnswer ? `no_answer_after:${this.noAnswerMs / 1000}` : `${end.code ?? ''} ${end.reason}`.trim();
+    } else if (end.code === 486 || end.code === 600) {
+      attempt.result = 'busy';
+      attempt.detail = `${end.code} ${end.reason}`;
+    } else if (end.by === 'rejected') {
+      attempt.result = 'rejected';
+      attempt.detail = `${end.code} ${end.reason}`;
+    } else {
+      attempt.result = 'failed';
+      attempt.detail = end.reason;
+    }
+    return false;
+  }
+
+  private async trySatellite(live: Live, attempt: CallAttempt): Promise<boolean> {
+    const modem = this.modem!;
+    let onConnected!: (v: 'connected') => void;
+    const connected = new Promise<'connected'>((r) => (onConnected = r));
+    const sat = modem.dial(attempt.address.replace(/[^\d+]/g, ''), (c) => {
+      if (c.phase === 'connected') onConnected('connected');
+      if (c.phase === 'alerting' && attempt.result === 'trying') {
+        attempt.result = 'ringing';
+        live.call.state = 'ringing';
+        void this.save(live);
+      }
+    });
+    let noAnswer = false;
+    live.stop = () => void sat.hangup();
+    const timer = setTimeout(() => {
+      if (sat.phase !== 'connected' && sat.phase !== 'ended') {
+        noAnswer = true;
+        void sat.hangup();
+      }
+    }, this.noAnswerMs);
+    const first = await Promise.race([connected, sat.done]);
+    clearTimeout(timer);
+    if (first === 'connected') {
+      if (live.cancelled) void sat.hangup();
+      return this.connectedUntilEnd(live, attempt, sat.done);
+    }
+    attempt.endedAt = this.now();
+    live.stop = null;
+    if (live.cancelled) {
+      attempt.result = 'cancelled';
+      attempt.detail = 'cancelled';
+    } else if (noAnswer || first.reason === 'NO ANSWER') {
+      attempt.result = 'no_answer';
+      attempt.detail = noAnswer ? `no_answer_after:${this.noAnswerMs / 1000}` : first.reason;
+    } else if (first.reason === 'BUSY') {
+      attempt.result = 'busy';
+      attempt.detail = 'BUSY';
+    } else {
+      attempt.result = first.by === 'rejected' ? 'rejected' : 'failed';
+      attempt.detail = first.reason;
+    }
+    return false;
+  }
+
+  /** Cancel before an answer, or hang up after: the same red button. */
+  async end(callId: string): Promise<void> {
+    const live = this.live.get(callId);
+    if (!live) throw new HubError('not_found', `no call under way with id ${callId}`);
+    live.cancelled = live.call.state !== 'connected';
+    live.stop?.();
+  }
+
+  /** A consultation (会商): every participant dialled at once, each by its own best channel. */
+  async consult(contacts: string[], title: string, by: string): Promise<string> {
+    for (const c of contacts) this.contact(c);
+    const id = idOf('consult');
+    const consultation: Consultation = { id, title, by, participants: [...new Set(contacts)], legs: {}, startedAt: this.now(), endedAt: null };
+    for (const c of consultation.participants) consultation.legs[c] = await this.dial(c, by, id);
+    await this.core.record('consult.updated', `consult:${id}`, { consultation }, 'calls');
+    return id;
+  }
+
+  /** Dial one participant again (their last leg failed or dropped). */
+  async redial(consultId: string, contactId: string, by: string): Promise<string> {
+    const c = this.core.get<Consultation>('consultations', consultId);
+    if (!c || c.endedAt !== null) throw new HubError('not_found', `no consultation under way with id ${consultId}`);
+    if (!c.participants.includes(contactId)) throw new HubError('invalid_args', `${contactId} is not in consultation ${consultId}`);
+    const prior = c.legs[contactId];
+    if (prior && this.live.has(prior)) throw new HubError('invalid_args', `${contactId} is still being called or connected`);
+    const callId = await this.dial(contactId, by, consultId);
+    await this.core.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, legs: { ...c.legs, [contactId]: callId } } }, 'calls');
+    return callId;
+  }
+
+  async endConsult(consultId: string): Promise<void> {
+    const c = this.core.get<Consultation>('consultations', consultId);
+    if (!c || c.endedAt !== null) throw new HubError('not_found', `no consultation under way with id ${consultId}`);
+    for (const callId of Object.values(c.legs)) if (this.live.has(callId)) await this.end(callId);
+    await this.core.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, endedAt: this.now() } }, 'calls');
+  }
+
+  /** The call log: newest first, filtered by text (name, code, contact id), time and channel. */
+  search(q: { text?: string; from?: number; to?: number; channel?: DialChannel; state?: Call['state']; before?: string; limit: number }): Call[] {
+    const text = q.text?.trim().toLowerCase();
+    let calls = this.core.all<Call>('calls');
+    calls = calls.filter(
+      (c) =>
+        (!text || c.name.zh.includes(text) || c.name.en.toLowerCase().includes(text) || c.code.startsWith(text) || c.contact.toLowerCase().includes(text) || c.by.toLowerCase().includes(text)) &&
+        (q.from === undefined || c.startedAt >= q.from) &&
+        (q.to === undefined || c.startedAt < q.to) &&
+        (!q.channel || c.attempts.some((a) => a.channel === q.channel && a.result !== 'skipped')) &&
+        (!q.state || c.state === q.state),
+    );
+    calls.sort((a, b) => b.startedAt - a.startedAt || (b.id < a.id ? -1 : 1));
+    if (q.before) {
+      const i = calls.findIndex((c) => c.id === q.before);
+      calls = i >= 0 ? calls.slice(i + 1) : calls;
+    }
+    return calls.slice(0, q.limit);
+  }
+
+  stats() {
+    return { ...this.counters, live: this.live.size, sip: this.ua ? { ...this.ua.counters, registration: this.ua.registration.state } : null, satellite: this.modem ? { ...this.modem.status } : null };
+  }
+
+  async dispose(): Promise<void> {
+    this.unsubLink?.();
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    for (const l of this.live.values()) {
+      l.cancelled = l.call.state !== 'connected';
+      l.stop?.();
+    }
+    await Promise.all([this.ua?.dispose(), this.modem?.dispose()]);
+  }
+}
