@@ -20,7 +20,22 @@ const en: typeof zh = {
     members: 'Members', home: 'Home', status: 'Status', updated: 'Updated', setStatus: 'Set status', flyTo: 'Fly to', close: 'Close',
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
   },
-  calls: { search: 'Search name or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts' },
+  calls: {
+    search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',
+    connect: 'Connect', officer: 'Duty officer', defaultOfficer: 'duty officer', area: 'Area', allAreas: 'Whole province', allCounties: 'All counties',
+    consult: 'Start consultation ({n})', consultTitle: 'Consultation', clear: 'Clear selection', live: 'Calls', noLive: 'No calls under way', log: 'Call log', export: 'Export CSV', logSearch: 'Search the log',
+    cancel: 'Cancel', hangup: 'Hang up', redial: 'Redial', endConsult: 'End consultation', lastReached: 'Last reached', never: 'never reached', via: 'connected via {channel}',
+    sip: 'SIP platform', satellite: 'Satellite phone', signal: 'Signal', order: 'Dial order', notConfigured: 'not configured', wan: 'WAN',
+    state: { dialing: 'Dialling', ringing: 'Ringing', connected: 'Connected', ended: 'Ended', failed: 'Not reached', cancelled: 'Cancelled' },
+    result: { skipped: 'skipped', trying: 'trying', ringing: 'ringing', connected: 'connected', busy: 'busy', no_answer: 'no answer', rejected: 'rejected', failed: 'failed', cancelled: 'cancelled', ended: 'ended' },
+    reason: {
+      wan_offline: 'WAN down', wan_degraded: 'WAN degraded: no bandwidth for video', sip_not_configured: 'no SIP platform configured', sip_not_registered: 'SIP platform not registered',
+      satellite_not_configured: 'no satellite phone configured', satellite_not_ready: 'satellite phone not ready', no_channels: 'no channel to dial', no_answer_after: 'no answer after {s} s', interrupted: 'interrupted (hall restarted)',
+    },
+    reg: { unregistered: 'not registered', registering: 'registering', registered: 'registered', failed: 'registration failed' },
+    modem: { closed: 'not connected', opening: 'opening', ready: 'ready', unresponsive: 'not answering' },
+    duration: 'Duration', started: 'Started', channelWon: 'Channel', attempts: 'Attempts', by: 'By',
+  },
   board: { instructions: 'Instructions from above', urgent: 'URGENT', teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
   wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
   ty: {

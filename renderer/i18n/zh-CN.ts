@@ -18,7 +18,22 @@ export default {
     members: '人数', home: '所属', status: '状态', updated: '更新', setStatus: '设置状态', flyTo: '定位', close: '关闭',
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
   },
-  calls: { search: '搜索名称或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人' },
+  calls: {
+    search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',
+    connect: '一键通', officer: '值班员', defaultOfficer: '值班员', area: '区域', allAreas: '全省', allCounties: '全部区县',
+    consult: '发起会商 ({n})', consultTitle: '会商', clear: '清除选择', live: '通话', noLive: '当前没有通话', log: '通话记录', export: '导出 CSV', logSearch: '搜索记录',
+    cancel: '取消', hangup: '挂断', redial: '重拨', endConsult: '结束会商', lastReached: '上次接通', never: '从未接通', via: '经{channel}接通',
+    sip: '融合通信平台', satellite: '卫星电话', signal: '信号', order: '拨号顺序', notConfigured: '未配置', wan: '外网',
+    state: { dialing: '呼叫中', ringing: '振铃中', connected: '已接通', ended: '已结束', failed: '未接通', cancelled: '已取消' },
+    result: { skipped: '跳过', trying: '尝试中', ringing: '振铃', connected: '接通', busy: '忙', no_answer: '无人接听', rejected: '拒绝', failed: '失败', cancelled: '已取消', ended: '已结束' },
+    reason: {
+      wan_offline: '外网中断', wan_degraded: '外网降级，带宽不足以视频', sip_not_configured: '未配置融合通信平台', sip_not_registered: '融合通信平台未注册',
+      satellite_not_configured: '未配置卫星电话', satellite_not_ready: '卫星电话未就绪', no_channels: '该联系人没有可拨通道', no_answer_after: '{s} 秒无人接听', interrupted: '中断（系统重启）',
+    },
+    reg: { unregistered: '未注册', registering: '注册中', registered: '已注册', failed: '注册失败' },
+    modem: { closed: '未连接', opening: '正在打开', ready: '就绪', unresponsive: '无响应' },
+    duration: '时长', started: '开始', channelWon: '接通通道', attempts: '尝试', by: '呼叫人',
+  },
   board: { instructions: '上级指令', urgent: '紧急', teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
   wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
   ty: {

@@ -11,8 +11,8 @@ export interface Served {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export async function serve(args: string[], timeoutMs = 60_000): Promise<Served> {
-  const proc = spawn(process.execPath, ['main/cli.ts', 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function serve(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const proc = spawn(process.execPath, ['main/cli.ts', 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -104,6 +104,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('8 -> 9 adds the call log and consultations, keeping contacts', () => {
+    const db = new Database(join(dir, 'm9.sqlite'));
+    migrate(db, 8);
+    db.prepare("INSERT INTO contacts (id, level, code, parent, data, event) VALUES ('c-1', 'county', '331081', NULL, '{}', 1)").run();
+    expect(migrate(db, 9)).toBe(9);
+    expect(tables(db)).toEqual(expect.arrayContaining(['calls', 'consultations']));
+    db.prepare("INSERT INTO calls (id, contact, started, state, data, event) VALUES ('call-1', 'c-1', 5, 'ended', '{}', 2)").run();
+    expect(db.prepare('SELECT count(*) FROM contacts').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);
