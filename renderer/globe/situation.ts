@@ -23,6 +23,7 @@ import {
   PointPrimitiveCollection,
   Rectangle,
   ScreenSpaceEventHandler,
+  SceneTransforms,
   ScreenSpaceEventType,
   TileMapServiceImageryProvider,
   UrlTemplateImageryProvider,
@@ -205,6 +206,12 @@ export class SituationGlobe {
     }
     this.viewer.scene.requestRender();
     return n;
+  }
+
+  /** Where a point on the ground is on screen (CSS pixels), or null when behind the globe. For tests. */
+  toScreen(lon: number, lat: number): { x: number; y: number } | null {
+    const c = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, Cartesian3.fromDegrees(lon, lat, 0));
+    return c ? { x: c.x, y: c.y } : null;
   }
 
   flyTo(lon: number, lat: number, height = 60_000): void {

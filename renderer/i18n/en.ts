@@ -23,7 +23,7 @@ const en: typeof zh = {
   calls: {
     search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',
     connect: 'Connect', officer: 'Duty officer', defaultOfficer: 'duty officer', area: 'Area', allAreas: 'Whole province', allCounties: 'All counties',
-    consult: 'Start consultation ({n})', consultTitle: 'Consultation', clear: 'Clear selection', live: 'Calls', noLive: 'No calls under way', log: 'Call log', export: 'Export CSV', logSearch: 'Search the log',
+    consult: 'Start consultation ({n})', consultTitle: 'Consultation', clear: 'Clear selection', live: 'Calls', noLive: 'No calls under way', log: 'Call log', find: 'Find', export: 'Export CSV', logSearch: 'Search the log',
     cancel: 'Cancel', hangup: 'Hang up', redial: 'Redial', endConsult: 'End consultation', lastReached: 'Last reached', never: 'never reached', via: 'connected via {channel}',
     sip: 'SIP platform', satellite: 'Satellite phone', signal: 'Signal', order: 'Dial order', notConfigured: 'not configured', wan: 'WAN',
     state: { dialing: 'Dialling', ringing: 'Ringing', connected: 'Connected', ended: 'Ended', failed: 'Not reached', cancelled: 'Cancelled' },

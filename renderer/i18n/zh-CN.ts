@@ -21,7 +21,7 @@ export default {
   calls: {
     search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',
     connect: '一键通', officer: '值班员', defaultOfficer: '值班员', area: '区域', allAreas: '全省', allCounties: '全部区县',
-    consult: '发起会商 ({n})', consultTitle: '会商', clear: '清除选择', live: '通话', noLive: '当前没有通话', log: '通话记录', export: '导出 CSV', logSearch: '搜索记录',
+    consult: '发起会商 ({n})', consultTitle: '会商', clear: '清除选择', live: '通话', noLive: '当前没有通话', log: '通话记录', find: '查询', export: '导出 CSV', logSearch: '搜索记录',
     cancel: '取消', hangup: '挂断', redial: '重拨', endConsult: '结束会商', lastReached: '上次接通', never: '从未接通', via: '经{channel}接通',
     sip: '融合通信平台', satellite: '卫星电话', signal: '信号', order: '拨号顺序', notConfigured: '未配置', wan: '外网',
     state: { dialing: '呼叫中', ringing: '振铃中', connected: '已接通', ended: '已结束', failed: '未接通', cancelled: '已取消' },

@@ -127,6 +127,29 @@ describe('one-key connect in the browser', () => {
     expect(emu.inCall).toBe(false);
   });
 
+  it('a county picked on the globe lists its contacts, one press away', async () => {
+    const globe = await page.context().newPage();
+    await globe.goto(`${server.url}/?role=globe&msaa=1&probe=1&view=121.386,28.372,80000`);
+    await globe.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+    const at = await globe.evaluate(() => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(121.386, 28.372));
+    expect(at).not.toBeNull();
+    // The view is centred on the seat, clear of the side panels; screen coordinates are the canvas's.
+    const box = (await globe.locator('[data-test="globe"]').boundingBox())!;
+    await globe.mouse.click(box.x + at!.x, box.y + at!.y);
+    const cardEl = globe.locator('[data-test="area-contacts"][data-code="331081"]');
+    await cardEl.waitFor({ timeout: 20_000 });
+    // Wenling's own duty office, its demo townships and villages, and the imported test contact.
+    await expect.poll(() => cardEl.locator('li[data-id="t-wenling"]').count()).toBe(1);
+    expect(await cardEl.locator('li[data-id="c-331081"]').count()).toBe(1);
+    await cardEl.locator('[data-test="area-dial-t-wenling"]').click();
+    // The WAN is still down: the satellite phone carries it, and the card says so.
+    await cardEl.locator('li[data-id="t-wenling"][data-state="connected"]').waitFor({ timeout: 20_000 });
+    expect(await cardEl.locator('li[data-id="t-wenling"] .state').textContent()).toMatch(/已接通 · 卫星/);
+    await cardEl.locator('li[data-id="t-wenling"] .state button').click();
+    await cardEl.locator('li[data-id="t-wenling"][data-state="ended"]').waitFor({ timeout: 10_000 });
+    await globe.close();
+  });
+
   it('the call log lists every call, and nothing left the machine', async () => {
     await expect.poll(() => page.locator('[data-test="call-log"] tbody tr').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
     expect(blocked).toEqual([]);
