@@ -1,0 +1,148 @@
+// The pure parts of one-key connect: SIP message parsing and framing, digest auth, the channel
+// plan, CSV, the directory import's checks, the command-line settings, pinyin search keys.
+import { describe, expect, it } from 'vitest';
+import { planChannels, type PlanInput } from '../../common/calls.ts';
+import { csvLine, parseCsv } from '../../common/csv.ts';
+import type { Contact } from '../../common/domain.ts';
+import { callsOptions } from '../../main/core/calls/config.ts';
+import { contactsToCsv, parseContactsCsv } from '../../main/core/calls/directory.ts';
+import { authorize, parseChallenge } from '../../main/core/calls/sip/digest.ts';
+import { header, headerAll, param, parseSip, serialize, StreamFramer, uriOf } from '../../main/core/calls/sip/message.ts';
+import { spellOf } from '../../main/core/calls/spell.ts';
+
+const INVITE = ['INVITE sip:bob@example.com SIP/2.0', 'v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport', 'f: "Hall" <sip:hall@example.com>;tag=t1', 't: <sip:bob@example.com>', 'i: call-1@x', 'CSeq: 1 INVITE', 'Subject: a long', '  folded subject', 'm: <sip:hall@10.0.0.1:5060>, <sip:hall@10.0.0.2>', 'l: 4', '', 'v=0\r\nextra'].join('\r\n');
+
+describe('SIP messages', () => {
+  it('parses compact and folded headers, lists, and cuts the body at Content-Length', () => {
+    const r = parseSip(INVITE);
+    expect(r.ok).toBe(true);
+    if (!r.ok || r.msg.kind !== 'request') return;
+    expect(r.msg.method).toBe('INVITE');
+    expect(header(r.msg, 'Via')).toMatch(/branch=z9hG4bKabc/);
+    expect(param(header(r.msg, 'from'), 'tag')).toBe('t1');
+    expect(header(r.msg, 'subject')).toBe('a long folded subject');
+    expect(headerAll(r.msg, 'contact').map(uriOf)).toEqual(['sip:hall@10.0.0.1:5060', 'sip:hall@10.0.0.2']);
+    expect(r.msg.body).toBe('v=0\r');
+    expect(parseSip(serialize(r.msg))).toMatchObject({ ok: true, msg: { method: 'INVITE', body: 'v=0\r' } });
+  });
+
+  it('refuses what is not SIP with a reason', () => {
+    const bad = (s: string) => {
+      const r = parseSip(s);
+      return r.ok ? 'ok' : r.error;
+    };
+    expect(bad('hello')).toMatch(/no end of headers/);
+    expect(bad('SIP/2.0 200 OK\r\nVia: x\r\n\r\n')).toMatch(/missing call-id/);
+    expect(bad(INVITE.replace('CSeq: 1 INVITE', 'CSeq: one'))).toMatch(/bad CSeq/);
+    expect(bad(INVITE.replace('l: 4', 'l: 400'))).toMatch(/shorter than Content-Length/);
+    expect(bad(INVITE.replace('l: 4', 'l: -1'))).toMatch(/bad Content-Length/);
+    expect(bad(INVITE.replace('INVITE sip:bob@example.com SIP/2.0', 'GET / HTTP/1.1'))).toMatch(/not a SIP start line/);
+    expect(bad('X'.repeat(70_000))).toMatch(/exceeds/);
+  });
+
+  it('frames a TCP stream: keep-alives skipped, split and joined messages, no Content-Length refused', () => {
+    const f = new StreamFramer();
+    const msg = INVITE.replace('\r\nextra', '').replace('l: 4', 'l: 3');
+    const buf = Buffer.from('\r\n\r\n' + msg + msg);
+    expect(f.push(buf.subarray(0, 50)).messages).toHaveLength(0);
+    const r = f.push(buf.subarray(50));
+    expect(r.messages).toHaveLength(2);
+    expect(parseSip(r.messages[1]!).ok).toBe(true);
+    expect(new StreamFramer().push(Buffer.from('OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n')).error).toMatch(/without Content-Length/);
+  });
+});
+
+describe('digest authentication', () => {
+  it('matches RFC 2617 §3.5 (qop=auth)', () => {
+    const ch = parseChallenge('Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"')!;
+    expect(ch).toMatchObject({ realm: 'testrealm@host.com', qop: 'auth', algorithm: 'MD5' });
+    const v = authorize(ch, { user: 'Mufasa', password: 'Circle Of Life', method: 'GET', uri: '/dir/index.html', nc: 1, cnonce: '0a4f113b' });
+    expect(v).toContain('response="6629fae49393a05397450978507c4ef1"');
+    expect(v).toContain('nc=00000001');
+    expect(v).toContain('opaque="5ccc069c403ebaf9f0171e9517f40e41"');
+  });
+  it('refuses challenges it cannot answer', () => {
+    expect(parseChallenge('Basic realm="x"')).toBeNull();
+    expect(parseChallenge('Digest realm="x"')).toBeNull();
+    expect(parseChallenge('Digest realm="x", nonce="n", algorithm=SHA-512-256')).toBeNull();
+    expect(parseChallenge('Digest realm="x", nonce="n", qop="auth-int"')).toBeNull();
+  });
+});
+
+describe('the channel plan', () => {
+  const contact = { channels: [{ kind: 'satellite', address: '17400000001' }, { kind: 'video', address: 'sip:a@b' }, { kind: 'voip', address: 'sip:c@b' }, { kind: 'radio', address: 'TG-1' }] } as Pick<Contact, 'channels'>;
+  const base: PlanInput = { order: ['video', 'voip', 'mobile', 'satellite'], wan: 'online', sip: { configured: true, state: 'registered' }, satellite: { configured: true, state: 'ready', busy: false } };
+  const plan = (p: Partial<PlanInput>) => planChannels(contact, { ...base, ...p }).map((s) => `${s.channel}:${s.skip ?? 'try'}`);
+  it('follows the hall order over the channels the contact has', () => {
+    expect(plan({})).toEqual(['video:try', 'voip:try', 'satellite:try']);
+    expect(plan({ order: ['satellite', 'voip'] })).toEqual(['satellite:try', 'voip:try']);
+  });
+  it('skips what the links cannot carry', () => {
+    expect(plan({ wan: 'offline' })).toEqual(['video:wan_offline', 'voip:wan_offline', 'satellite:try']);
+    expect(plan({ wan: 'degraded' })).toEqual(['video:wan_degraded', 'voip:try', 'satellite:try']);
+    expect(plan({ sip: { configured: true, state: 'failed' } })).toEqual(['video:sip_not_registered', 'voip:sip_not_registered', 'satellite:try']);
+    expect(plan({ satellite: { configured: true, state: 'unresponsive', busy: false } })).toEqual(['video:try', 'voip:try', 'satellite:satellite_not_ready']);
+    expect(plan({ satellite: { configured: false, state: 'closed', busy: false }, sip: { configured: false, state: 'unregistered' } })).toEqual(['video:sip_not_configured', 'voip:sip_not_configured', 'satellite:satellite_not_configured']);
+  });
+});
+
+describe('CSV', () => {
+  it('reads quotes, doubled quotes, embedded newlines, CRLF and a BOM', () => {
+    const r = parseCsv('\uFEFFa,b\r\n"x, y","say ""hi"""\n"two\nlines",z\n\n');
+    expect(r.errors).toEqual([]);
+    expect(r.rows.map((x) => [x.line, x.fields])).toEqual([
+      [1, ['a', 'b']],
+      [2, ['x, y', 'say "hi"']],
+      [3, ['two\nlines', 'z']],
+    ]);
+    expect(parseCsv('a,"open\nb').errors[0]!.message).toMatch(/not closed/);
+    expect(parseCsv('a,b"c\n').errors[0]!.message).toMatch(/quote inside/);
+  });
+  it('writes cells a spreadsheet would run as formulas as text', () => {
+    expect(csvLine(['=HYPERLINK("x")', '@SUM(1)', '+86 138', '-', '-cmd', 'a,b'])).toBe(`"'=HYPERLINK(""x"")",'@SUM(1),+86 138,-,'-cmd,"a,b"`);
+  });
+});
+
+describe('directory import', () => {
+  const ctx = { place: (code: string) => (['331081', '331000'].includes(code) ? 'county' : undefined), contact: () => undefined };
+  const H = 'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio';
+  it('reads good rows into contacts and round-trips through export', () => {
+    const r = parseContactsCsv(`${H}\nw1,county,331081,,温岭,Wenling,王,13800000001,,,sip:w@x,,13800000002,17400000001,TG-1\nw2,township,331081,w1,石塘,,孙,,,,,,13800000003,,`, ctx);
+    expect(r.errors).toEqual([]);
+    expect(r.contacts.map((c) => c.channels.map((x) => x.kind))).toEqual([['video', 'mobile', 'satellite', 'radio'], ['mobile']]);
+    expect(r.contacts[1]!.name.en).toBe('石塘');
+    const again = parseContactsCsv(contactsToCsv(r.contacts), ctx);
+    expect(again.contacts).toEqual(r.contacts);
+  });
+  it('names every problem by line', () => {
+    const r = parseContactsCsv(`${H}\nw1,county,331081,,温岭,,王,x,,,,,,,\nw1,city,123,nope,,,,,,,,,,,\nshort,row`, ctx);
+    expect(r.contacts).toHaveLength(0);
+    expect(r.errors.map((e) => e.line)).toEqual([2, 3, 4]);
+    expect(r.errors[0]!.message).toMatch(/duty_mobile "x" is not a phone number; no channel/);
+    expect(r.errors[1]!.message).toMatch(/level "city" is not|code "123"|parent nope/);
+    expect(r.errors[2]!.message).toMatch(/2 fields, the header has 15/);
+    expect(parseContactsCsv('id,name\n', ctx).errors[0]!.message).toMatch(/header: missing level/);
+  });
+});
+
+describe('settings from the command line', () => {
+  it('reads the SIP account, the modem, the order and the no-answer time', () => {
+    const o = callsOptions({ sip: 'sip:hall-331000@10.1.2.3:5080;transport=tcp', modem: '/dev/ttyUSB0', 'dial-order': 'voip,satellite', 'no-answer': '30' }, { BEACON_SIP_PASSWORD: 's3cret' });
+    expect(o.sip).toMatchObject({ aor: 'sip:hall-331000@10.1.2.3', password: 's3cret', server: { host: '10.1.2.3', port: 5080, transport: 'tcp' } });
+    expect(o).toMatchObject({ satellite: { path: '/dev/ttyUSB0' }, order: ['voip', 'satellite'], noAnswerS: 30 });
+    expect(callsOptions({ sip: 'sip:h@p.gov.cn;transport=tls' }, { BEACON_SIP_PASSWORD: 'x' }).sip!.server.port).toBe(5061);
+  });
+  it('refuses what it cannot use, saying why', () => {
+    expect(() => callsOptions({ sip: 'sip:hall@h' }, {})).toThrow(/BEACON_SIP_PASSWORD/);
+    expect(() => callsOptions({ sip: 'hall@h' }, { BEACON_SIP_PASSWORD: 'x' })).toThrow(/is not sip:USER@HOST/);
+    expect(() => callsOptions({ 'dial-order': 'video,pigeon' }, {})).toThrow(/unknown channel pigeon/);
+    expect(() => callsOptions({ 'no-answer': '2' }, {})).toThrow(/5..120/);
+  });
+});
+
+describe('pinyin search keys', () => {
+  it('gives initials and whole pinyin of a place name', () => {
+    expect(spellOf('温岭市')).toBe('wls wenlingshi');
+    expect(spellOf('舟山市应急管理局')).toMatch(/^zssyjglj /);
+  });
+});
