@@ -18,7 +18,8 @@ const HELP = `beacon — the hall core of Beacon (烽火)
 Usage:
   beacon serve [--data DIR] [--host HOST] [--port PORT] [--static DIR] [--uplink HOST:PORT]...
                [--province mqtt://HOST:PORT --hall-id CODE]
-               [--sip sip:USER@HOST[:PORT][;transport=T]] [--modem /dev/ttyUSB0]
+               [--sip sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss] [--sip-ca FILE]]
+               [--modem /dev/ttyUSB0]
                [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS]
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
@@ -74,6 +75,7 @@ Options:
   --sip URI      the hall's account on the fused-communication platform (registrar/proxy);
                  the password comes from the environment variable BEACON_SIP_PASSWORD
   --sip-domain D the account's domain when it differs from the platform's host
+  --sip-ca FILE  a CA certificate (PEM) to trust for TLS/WSS, e.g. the platform's own CA
   --modem PATH   the satellite terminal's serial port (AT commands)
   --dial-order L the channels one key tries, in order (default video,voip,mobile,satellite)
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
@@ -114,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
       'code-field': { type: 'string' },
       sip: { type: 'string' },
       'sip-domain': { type: 'string' },
+      'sip-ca': { type: 'string' },
       modem: { type: 'string' },
       'dial-order': { type: 'string' },
       'no-answer': { type: 'string' },

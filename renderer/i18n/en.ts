@@ -33,6 +33,7 @@ const en: typeof zh = {
       satellite_not_configured: 'no satellite phone configured', satellite_not_ready: 'satellite phone not ready', no_channels: 'no channel to dial', no_answer_after: 'no answer after {s} s', interrupted: 'interrupted (hall restarted)',
     },
     reg: { unregistered: 'not registered', registering: 'registering', registered: 'registered', failed: 'registration failed' },
+    satReg: { home: 'registered', roaming: 'roaming', searching: 'searching', denied: 'registration denied', unregistered: 'not registered', unknown: 'network unknown' },
     modem: { closed: 'not connected', opening: 'opening', ready: 'ready', unresponsive: 'not answering' },
     duration: 'Duration', started: 'Started', channelWon: 'Channel', attempts: 'Attempts', by: 'By',
   },

@@ -31,6 +31,7 @@ export default {
       satellite_not_configured: '未配置卫星电话', satellite_not_ready: '卫星电话未就绪', no_channels: '该联系人没有可拨通道', no_answer_after: '{s} 秒无人接听', interrupted: '中断（系统重启）',
     },
     reg: { unregistered: '未注册', registering: '注册中', registered: '已注册', failed: '注册失败' },
+    satReg: { home: '已注册网络', roaming: '漫游', searching: '搜网中', denied: '注册被拒', unregistered: '未注册网络', unknown: '网络未知' },
     modem: { closed: '未连接', opening: '正在打开', ready: '就绪', unresponsive: '无响应' },
     duration: '时长', started: '开始', channelWon: '接通通道', attempts: '尝试', by: '呼叫人',
   },

@@ -63,6 +63,9 @@ beforeAll(async () => {
   await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-test="sb-sat"][data-state="ready"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-test="sb-wan"][data-state="online"]').waitFor({ timeout: 30_000 });
+  // The terminal's signal (AT+CSQ 18 -> 3 of 5 bars) and registration, as the emulator reports them.
+  await expect.poll(() => page.locator('[data-test="sb-sat"] .bars').getAttribute('data-bars'), { timeout: 15_000 }).toBe('3');
+  expect(await page.locator('[data-test="sb-sat-reg"]').textContent()).toBe('已注册网络');
 }, 180_000);
 
 afterAll(async () => {

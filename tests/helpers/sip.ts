@@ -1,8 +1,8 @@
 // A real SIP platform on loopback for the tests: Kamailio as registrar and proxy with digest auth
 // (every user's password is `pw-<user>`), and baresip user agents that auto-answer, reject (486)
 // or never answer, driven over baresip's ctrl_tcp socket (netstring JSON) for a far-end hang-up.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './mosquitto.ts';
@@ -13,19 +13,34 @@ export const BARESIP = process.env.BEACON_BARESIP ?? '/usr/bin/baresip';
 const KMODS = ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const BMODS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules'].find((d) => existsSync(d)) ?? '/usr/lib/baresip/modules';
 
-/** Kamailio as the hall's platform: UDP and TCP on one port, REGISTER and the hall's INVITEs
+/** Kamailio as the hall's platform: UDP and TCP on one port, TLS and WebSocket-over-TLS (WSS) on two
+ *  more with a certificate made for the run (`ca` to trust it), REGISTER and the hall's INVITEs
  *  challenged (digest, realm "beacon"), calls routed to registered users, everything else 404. */
 export class SipPlatform {
   private proc: ChildProcess | null = null;
   log = '';
   readonly dir: string;
   port = 0;
+  tlsPort = 0;
+  wssPort = 0;
+  /** The platform's self-signed certificate (PEM), to trust for TLS and WSS. */
+  ca = '';
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
   }
   async start(): Promise<void> {
     this.port ||= await freePort();
+    this.tlsPort ||= await freePort();
+    this.wssPort ||= await freePort();
+    const key = join(this.dir, 'key.pem');
+    const cert = join(this.dir, 'cert.pem');
+    if (!existsSync(cert)) {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+    }
+    this.ca = readFileSync(cert, 'utf8');
+    writeFileSync(join(this.dir, 'tls.cfg'), ['[server:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no', `private_key = ${key}`, `certificate = ${cert}`, '', '[client:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no', ''].join('\n'));
     writeFileSync(
       join(this.dir, 'kamailio.cfg'),
       `#!KAMAILIO
@@ -35,6 +50,10 @@ children=2
 tcp_children=2
 listen=udp:127.0.0.1:${this.port}
 listen=tcp:127.0.0.1:${this.port}
+listen=tls:127.0.0.1:${this.tlsPort}
+listen=tls:127.0.0.1:${this.wssPort}
+enable_tls=yes
+tcp_accept_no_cl=yes
 mpath="${KMODS}/"
 loadmodule "tm.so"
 loadmodule "tmx.so"
@@ -48,14 +67,28 @@ loadmodule "xlog.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "auth.so"
+loadmodule "tls.so"
+loadmodule "xhttp.so"
+loadmodule "websocket.so"
+loadmodule "nathelper.so"
+modparam("tls", "config", "${join(this.dir, 'tls.cfg')}")
+modparam("nathelper", "received_avp", "$avp(RECEIVED)")
+modparam("registrar", "received_avp", "$avp(RECEIVED)")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
 modparam("registrar", "min_expires", 2)
 modparam("tm", "fr_inv_timer", 120000)
 request_route {
   if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
+  # WebSocket clients (RFC 7118): their Contact is a made-up .invalid host, reached through the
+  # connection they came in on.
+  if (nat_uac_test("64")) {
+    force_rport();
+    if (is_method("REGISTER")) fix_nated_register();
+    else if (!add_contact_alias()) { sl_send_reply("400", "Bad Request"); exit; }
+  }
   if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
+    if (loose_route()) { if (!handle_ruri_alias()) { sl_send_reply("400", "Bad alias"); exit; } t_relay(); exit; }
     if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
     sl_send_reply("404","Not here"); exit;
   }
@@ -72,8 +105,16 @@ request_route {
     consume_credentials();
   }
   if (is_method("INVITE")) record_route();
+  # A gateway that is down: the platform's own 503.
+  if ($rU == "gateway-down") { sl_send_reply("503", "Service Unavailable"); exit; }
   if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
   t_relay();
+}
+event_route[xhttp:request] {
+  if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
+    if (ws_handle_handshake()) exit;
+  }
+  xhttp_reply("404", "Not Found", "", "");
 }
 `,
     );

@@ -1,5 +1,5 @@
-// The hall's SIP user agent against a real platform: Kamailio (registrar + proxy, digest auth) and
-// baresip endpoints that answer, reject or never answer, all on loopback.
+// The hall's SIP user agent against a real platform: Kamailio (registrar + proxy, digest auth; UDP,
+// TCP, TLS and WSS) and baresip endpoints that answer, reject or never answer, all on loopback.
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSip, serialize, header, type SipRequest } from '../../main/core/calls/sip/message.ts';
@@ -17,7 +17,8 @@ const silent = new Endpoint(platform, 'county-silent', 'ignore', dir);
 const uas: SipUA[] = [];
 
 function hall(transport: SipTransportKind = 'udp', over: Partial<SipAccount> = {}): SipUA {
-  const ua = new SipUA({ aor: 'sip:hall@127.0.0.1', password: 'pw-hall', server: { host: '127.0.0.1', port: platform.port, transport }, expires: 60, ...over }, { log: () => undefined });
+  const port = transport === 'tls' ? platform.tlsPort : transport === 'wss' ? platform.wssPort : platform.port;
+  const ua = new SipUA({ aor: 'sip:hall@127.0.0.1', password: 'pw-hall', server: { host: '127.0.0.1', port, transport, ca: platform.ca }, expires: 60, ...over }, { log: () => undefined });
   uas.push(ua);
   return ua;
 }
@@ -32,7 +33,7 @@ afterAll(async () => {
   await platform.stop();
 });
 
-describe.each(['udp', 'tcp'] as const)('SIP over %s with Kamailio and baresip', (transport) => {
+describe.each(['udp', 'tcp', 'tls', 'wss'] as const)('SIP over %s with Kamailio and baresip', (transport) => {
   it('registers with digest auth and refreshes the binding before it runs out', async () => {
     const ua = hall(transport, { expires: 3 });
     const r = await ua.start();
@@ -93,15 +94,25 @@ describe.each(['udp', 'tcp'] as const)('SIP over %s with Kamailio and baresip', 
     await ua.dispose();
   });
 
-  it('gets 404 for a user nobody registered', async () => {
+  it("gets 404 for a user nobody registered, and the platform's 503", async () => {
     const ua = hall(transport);
     await ua.start();
     expect(await ua.call('sip:nobody@127.0.0.1').done).toMatchObject({ by: 'rejected', code: 404 });
+    expect(await ua.call('sip:gateway-down@127.0.0.1').done).toMatchObject({ by: 'rejected', code: 503, reason: 'Service Unavailable' });
     await ua.dispose();
   });
 });
 
 describe('SIP failures', () => {
+  it('refuses a TLS platform whose certificate it does not trust', async () => {
+    const ua = new SipUA({ aor: 'sip:hall@127.0.0.1', password: 'pw-hall', server: { host: '127.0.0.1', port: platform.tlsPort, transport: 'tls' } }, { log: () => undefined });
+    uas.push(ua);
+    const r = await ua.start();
+    expect(r.state).toBe('failed');
+    expect(r.detail).toMatch(/self-signed|certificate/);
+    await ua.dispose();
+  });
+
   it('a wrong password fails registration clearly and is retried with backoff', async () => {
     const ua = hall('udp', { password: 'wrong' });
     const r = await ua.start();

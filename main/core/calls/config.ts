@@ -1,10 +1,11 @@
 // One-key connect's settings from the command line and the environment, checked. The SIP password
 // comes from the environment (BEACON_SIP_PASSWORD), never from argv, which every user can read in ps.
+import { readFileSync } from 'node:fs';
 import { DIAL_CHANNELS, type DialChannel } from '../../../common/domain.ts';
 import type { CallsOptions } from './desk.ts';
 import type { SipTransportKind } from './sip/transport.ts';
 
-export function callsOptions(v: { sip?: string; 'sip-domain'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string }, env: NodeJS.ProcessEnv): CallsOptions {
+export function callsOptions(v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string }, env: NodeJS.ProcessEnv): CallsOptions {
   const o: CallsOptions = {};
   if (v.sip) {
     // sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss]
@@ -15,7 +16,16 @@ export function callsOptions(v: { sip?: string; 'sip-domain'?: string; modem?: s
     const transport = (m[4]?.toLowerCase() ?? 'udp') as SipTransportKind;
     const host = m[2]!.replace(/^\[|\]$/g, '');
     const port = Number(m[3] ?? (transport === 'tls' || transport === 'wss' ? 5061 : transport === 'ws' ? 80 : 5060));
-    o.sip = { aor: `sip:${m[1]}@${v['sip-domain'] ?? host}`, password, server: { host, port, transport }, expires: 300 };
+    let ca: string | undefined;
+    if (v['sip-ca']) {
+      try {
+        ca = readFileSync(v['sip-ca'], 'utf8');
+      } catch (e) {
+        throw new Error(`--sip-ca: cannot read ${v['sip-ca']}: ${(e as Error).message}`);
+      }
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--sip-ca: ${v['sip-ca']} is not a PEM certificate`);
+    }
+    o.sip = { aor: `sip:${m[1]}@${v['sip-domain'] ?? host}`, password, server: { host, port, transport, ...(ca ? { ca } : {}) }, expires: 300 };
   }
   if (v.modem) o.satellite = { path: v.modem };
   if (v['dial-order']) {
