@@ -99,6 +99,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow },
         http: counters,
         tiles: core.tiles.counters,
+        calls: s.calls,
       });
     }
     if (path === '/api/topics') {

@@ -8,6 +8,7 @@ import type { Role } from '../../common/contract.ts';
 import { HallCore } from '../core/hall.ts';
 import { attachPort } from '../core/hub/port.ts';
 import { linkTargets } from '../core/link/monitor.ts';
+import { callsOptions } from '../core/calls/config.ts';
 import { provinceUplink } from '../core/uplink/policy.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
@@ -124,7 +125,10 @@ void app.whenReady().then(async () => {
   // Upstream endpoints to probe for the WAN state, "host:port,host:port" (settings UI to come).
   const uplink = provinceUplink(process.env.BEACON_PROVINCE, process.env.BEACON_HALL_ID);
   const targets = linkTargets((process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean), uplink?.url);
-  core = await HallCore.start({ dataDir: process.env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink });
+  const env = process.env;
+  // One-key connect, as `beacon serve` takes it: --sip … in the environment's BEACON_* names.
+  const calls = callsOptions({ sip: env.BEACON_SIP, 'sip-domain': env.BEACON_SIP_DOMAIN, 'sip-ca': env.BEACON_SIP_CA, modem: env.BEACON_MODEM, 'dial-order': env.BEACON_DIAL_ORDER, 'no-answer': env.BEACON_NO_ANSWER }, env);
+  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;
   const replan = () => {

@@ -77,4 +77,12 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
     await calls.locator('[data-test="level-city"]').click();
     await expect.poll(() => calls.locator('[data-test="contact-count"]').textContent()).toBe('显示 11 / 11 条');
   });
+
+  it('one key over the MessagePort: with no platform or terminal configured, the call says why it failed', async () => {
+    const calls = app.windows().find((w) => w.url().includes('role=calls'))!;
+    await calls.locator('[data-test="sb-sip"][data-state="none"]').waitFor({ timeout: 30_000 });
+    await calls.locator('[data-test="dial-c-330100"]').click();
+    await calls.locator('[data-test="call-c-330100"][data-state="failed"]').waitFor({ timeout: 30_000 });
+    expect(await calls.locator('[data-test="call-c-330100"] .attempts li').first().textContent()).toMatch(/未配置融合通信平台/);
+  });
 });
