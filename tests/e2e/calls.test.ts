@@ -63,9 +63,6 @@ beforeAll(async () => {
   await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-test="sb-sat"][data-state="ready"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-test="sb-wan"][data-state="online"]').waitFor({ timeout: 30_000 });
-  // The terminal's signal (AT+CSQ 18 -> 3 of 5 bars) and registration, as the emulator reports them.
-  await expect.poll(() => page.locator('[data-test="sb-sat"] .bars').getAttribute('data-bars'), { timeout: 15_000 }).toBe('3');
-  expect(await page.locator('[data-test="sb-sat-reg"]').textContent()).toBe('已注册网络');
 }, 180_000);
 
 afterAll(async () => {
@@ -78,6 +75,14 @@ afterAll(async () => {
 });
 
 describe('one-key connect in the browser', () => {
+  it("shows the satellite terminal's signal and network registration as the terminal reports them", async () => {
+    // AT+CSQ 18 -> 3 of 5 bars; AT+CREG? 0,1 -> registered on its home network.
+    await expect.poll(() => page.locator('[data-test="sb-sat"] .bars').getAttribute('data-bars'), { timeout: 15_000 }).toBe('3');
+    expect(await page.locator('[data-test="sb-sat-reg"]').textContent()).toBe('已注册网络');
+    emu.csq = 31;
+    await expect.poll(() => page.locator('[data-test="sb-sat"] .bars').getAttribute('data-bars'), { timeout: 15_000 }).toBe('5');
+  });
+
   it('finds a county by pinyin initials and one press reaches its SIP endpoint', async () => {
     await page.locator('[data-test="contact-search"]').fill('wlsyjgljcs');
     await expect.poll(() => page.locator('[data-test="contacts"] li').count()).toBe(1);
