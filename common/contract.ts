@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -155,6 +155,15 @@ export const COMMANDS = {
   'contacts.import': {
     args: z.object({ csv: z.string().min(1).max(60_000), firstLine: z.number().int().min(1).optional(), dryRun: z.boolean().optional() }).strict(),
     result: z.object({ rows: z.number().int(), added: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), errors: z.array(z.object({ line: z.number().int(), message: z.string() })) }),
+  },
+  /** Add a live feed (docs/feeds.md), or reconfigure one with `replace`. Journaled; opens at once. */
+  'feed.add': {
+    args: z.object({ config: FeedConfig, replace: z.boolean().optional() }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  'feed.remove': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
   },
 } as const;
 export type CommandName = keyof typeof COMMANDS;

@@ -27,12 +27,49 @@ export const Place = z.object({
 export type Place = z.infer<typeof Place>;
 
 export const TEAM_KINDS = ['fire-rescue', 'professional', 'social', 'aviation'] as const;
+export type TeamKind = (typeof TEAM_KINDS)[number];
+export const TeamKind = z.enum(TEAM_KINDS);
 export const UNIT_KINDS = [...TEAM_KINDS, 'depot', 'drone', 'vehicle'] as const;
 export const UnitKind = z.enum(UNIT_KINDS);
 export type UnitKind = z.infer<typeof UnitKind>;
 export const UNIT_STATUSES = ['standby', 'en-route', 'on-site', 'offline'] as const;
 export const UnitStatus = z.enum(UNIT_STATUSES);
 export type UnitStatus = z.infer<typeof UnitStatus>;
+
+/** live: heard within the feed's stale time; stale: silent longer; lost: silent past the lost time.
+ *  The globe dims a stale unit and greys a lost one at its last known position, never hides it. */
+export const PRESENCES = ['live', 'stale', 'lost'] as const;
+export const Presence = z.enum(PRESENCES);
+export type Presence = z.infer<typeof Presence>;
+export const Track = z.object({
+  /** The feed it was heard on. */
+  feed: z.string().min(1).max(64),
+  /** The sender's own id (MAVLink system id, CoT uid, DJI serial number, device id). */
+  source: z.string().min(1).max(128),
+  /** Degrees clockwise from north, and metres per second over ground; null when not reported. */
+  heading: z.number().min(0).max(360).nullable(),
+  speed: z.number().min(0).max(2000).nullable(),
+  /** Horizontal error in metres (CoT ce), when known. */
+  ce: z.number().min(0).nullable(),
+  callsign: z.string().max(128).nullable(),
+  group: z.string().max(128).nullable(),
+  /** The device's battery, percent (a drone's flight battery, a handset's), when reported. */
+  battery: z.number().min(0).max(100).nullable().optional(),
+  /** When the last message was received (hall clock), and when the unit counts as stale, then lost. */
+  seen: z.number().int().min(0),
+  staleAt: z.number().int().min(0),
+  lostAt: z.number().int().min(0),
+  presence: Presence,
+});
+export type Track = z.infer<typeof Track>;
+export const DroneState = z.object({
+  mode: z.string().max(64).nullable(),
+  armed: z.boolean().nullable(),
+  /** Height above the take-off point, metres (alt is above mean sea level). */
+  relAlt: z.number().nullable(),
+  climb: z.number().nullable(),
+});
+export type DroneState = z.infer<typeof DroneState>;
 
 export const Unit = z.object({
   id: z.string().min(1).max(64),
@@ -50,8 +87,15 @@ export const Unit = z.object({
   /** Milliseconds since the epoch of the last position or status change. */
   updated: z.number().int().min(0),
   demo: z.boolean(),
+  /** Units tracked by a live feed (drones, team trackers): where the fix came from, how fresh it is. */
+  track: Track.nullable().optional(),
+  /** Drones: what the autopilot reports. */
+  drone: DroneState.nullable().optional(),
+  /** The video source showing this unit's camera (a drone's stream, a body camera). */
+  video: z.string().min(1).max(64).nullable().optional(),
 });
 export type Unit = z.infer<typeof Unit>;
+
 
 export const CONTACT_LEVELS = ['province', 'city', 'county', 'township', 'village', 'team', 'expert'] as const;
 export const ContactLevel = z.enum(CONTACT_LEVELS);
@@ -167,14 +211,65 @@ export const Risk = z.object({
 export type Risk = z.infer<typeof Risk>;
 
 export const FEED_STATES = ['connecting', 'online', 'degraded', 'offline', 'failed'] as const;
+export const FeedState = z.enum(FEED_STATES);
+export type FeedState = z.infer<typeof FeedState>;
+export const FEED_KINDS = ['mavlink-udp', 'cot-tcp', 'cot-udp', 'mqtt-json', 'dji-mqtt', 'video'] as const;
+export const FeedKind = z.enum(FEED_KINDS);
+export type FeedKind = z.infer<typeof FeedKind>;
+/** A feed as every display sees it: its state and health. Its configuration stays in the core. */
 export const Feed = z.object({
   id: z.string().min(1).max(64),
   kind: z.string().min(1).max(32),
   name: Name,
-  state: z.enum(FEED_STATES),
+  state: FeedState,
   lastMessageAt: z.number().int().nullable(),
+  /** What the state means in words ("listening on udp 0.0.0.0:14550", "broker refused: not authorised"). */
+  detail: z.string().max(500).optional(),
+  /** Where it listens or connects, without credentials. */
+  endpoint: z.string().max(300).optional(),
+  since: z.number().int().nullable().optional(),
+  nextAttemptAt: z.number().int().nullable().optional(),
+  health: z
+    .object({
+      messages: z.number().int().min(0),
+      /** Accepted messages per second over the last few seconds. */
+      rate: z.number().min(0),
+      /** Rejected input by reason (bad_crc, not_xml, doctype, too_large, bad_coordinates, ...). */
+      errors: z.record(z.string().max(64), z.number().int().min(0)),
+      reconnects: z.number().int().min(0),
+      /** Units this feed has reported. */
+      units: z.number().int().min(0),
+    })
+    .optional(),
 });
 export type Feed = z.infer<typeof Feed>;
+
+const FeedBase = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and dashes, up to 32'),
+  name: Name.optional(),
+  /** Silence after which the feed reads degraded. @default 10 s */
+  silentAfterS: z.number().min(1).max(3600).optional(),
+  /** Silence after which a unit reads stale and then lost (CoT's own stale time wins for CoT). */
+  staleAfterS: z.number().min(1).max(3600).optional(),
+  lostAfterS: z.number().min(1).max(86400).optional(),
+};
+const ListenAddress = { host: z.string().min(1).max(255).default('0.0.0.0'), port: z.number().int().min(1).max(65535) };
+const Broker = {
+  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'mqtt://, mqtts://, ws:// or wss://').max(300),
+  username: z.string().max(128).optional(),
+  /** The name of the environment variable holding the password: a password never enters the journal. */
+  passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/).optional(),
+};
+/** What an operator configures for a feed (settings, `beacon serve --feed`, `feed.add`). */
+export const FeedConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('mavlink-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(14550) }).strict(),
+  z.object({ kind: z.literal('cot-tcp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
+  z.object({ kind: z.literal('cot-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
+  z.object({ kind: z.literal('mqtt-json'), ...FeedBase, ...Broker, topic: z.string().min(1).max(200).default('beacon/positions/#'), teamKind: TeamKind.optional() }).strict(),
+  z.object({ kind: z.literal('dji-mqtt'), ...FeedBase, ...Broker, gateway: z.string().regex(/^[A-Za-z0-9+_-]{1,64}$/).default('+') }).strict(),
+]);
+export type FeedConfig = z.infer<typeof FeedConfig>;
+export type FeedConfigInput = z.input<typeof FeedConfig>;
 
 /** 'unknown' until a link monitor has measured: the hall never claims a WAN state it has not seen. */
 export const LINK_STATES = ['unknown', 'online', 'degraded', 'offline'] as const;

@@ -7,6 +7,8 @@ import { HallCore } from './core/hall.ts';
 import { runExport, runImport } from './import.ts';
 import { callsOptions } from './core/calls/config.ts';
 import { runTiles } from './tiles-cli.ts';
+import { feedsOptions } from './core/feeds/config.ts';
+import { Simulator } from './core/feeds/simulate.ts';
 import { linkTargets } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
@@ -21,10 +23,18 @@ Usage:
                [--sip sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss] [--sip-ca FILE]]
                [--modem /dev/ttyUSB0]
                [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS]
+               [--feed KIND[:key=value,...]]...
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
       Binds 127.0.0.1 unless --host says otherwise; a non-loopback bind requires the
       access token (see 'beacon token'). Prints "listening on URL" when ready.
+  beacon simulate [--host H] [--drones N] [--mavlink-port P] [--drone-hz HZ]
+                  [--teams M] [--cot-port P] [--cot-udp] [--team-hz HZ]
+                  [--mqtt URL [--mqtt-teams K]] [--seed S] [--duration SECONDS]
+      Play a scenario onto a hall over the real wire formats: N drones over MAVLink UDP
+      (default 6 to port 14550), M teams over CoT TCP (default 20 to port 8087), K teams
+      as JSON over MQTT. Start the hall with --feed mavlink-udp --feed cot-tcp (and
+      --feed mqtt-json:url=URL). Prints what it sent every 5 s; Ctrl-C stops.
   beacon token [--data DIR]
       Print the access token remote consoles and browser displays must present
       (created on first use, stored in DIR/access-token).
@@ -79,6 +89,11 @@ Options:
   --modem PATH   the satellite terminal's serial port (AT commands)
   --dial-order L the channels one key tries, in order (default video,voip,mobile,satellite)
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
+  --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
+                 cot-tcp[:port=8087], cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
+                 dji-mqtt:url=mqtt://H:P[,gateway=SN]; each takes id=, name=, host=,
+                 username=, passwordEnv=VAR, teamKind=, silentAfterS=, staleAfterS=, lostAfterS=.
+                 Feeds added at run time (feed board, feed.add) are kept in the data directory
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -120,6 +135,18 @@ async function main(argv: string[]): Promise<number> {
       modem: { type: 'string' },
       'dial-order': { type: 'string' },
       'no-answer': { type: 'string' },
+      feed: { type: 'string', multiple: true },
+      drones: { type: 'string' },
+      'mavlink-port': { type: 'string' },
+      'drone-hz': { type: 'string' },
+      teams: { type: 'string' },
+      'cot-port': { type: 'string' },
+      'cot-udp': { type: 'boolean' },
+      'team-hz': { type: 'string' },
+      mqtt: { type: 'string' },
+      'mqtt-teams': { type: 'string' },
+      seed: { type: 'string' },
+      duration: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -140,6 +167,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'export') return runExport(positionals[0], { url: values.url, token: values.token, dataDir }, process.stdout, process.stderr);
   if (cmd === 'tiles') return runTiles(positionals[0], positionals.slice(1), { ...values, dataDir }, process.stdout, process.stderr);
+  if (cmd === 'simulate') return simulate(values);
   if (cmd !== 'serve') {
     process.stderr.write(`beacon: unknown command '${cmd}'\n\n${HELP}`);
     return 2;
@@ -154,7 +182,8 @@ async function main(argv: string[]): Promise<number> {
   const uplink = provinceUplink(values.province, values['hall-id']);
   const targets = linkTargets(values.uplink ?? [], uplink?.url);
   const calls = callsOptions(values, process.env);
-  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls });
+  const feeds = feedsOptions(values.feed);
+  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls, feeds });
   const host = values.host!;
   const token = isLoopbackHost(host) ? null : accessToken(dataDir);
   const server = await startServer({ core, host, port, staticDir, token });
@@ -169,6 +198,44 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write('shutting down\n');
   await server.close();
   await core.dispose();
+  return 0;
+}
+
+function count(v: string | undefined, name: string, def: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > max) throw new Error(`--${name} must be 0..${max}, not '${v}'`);
+  return n;
+}
+
+async function simulate(v: Record<string, string | boolean | string[] | undefined>): Promise<number> {
+  const s = (k: string) => v[k] as string | undefined;
+  const host = s('host') ?? '127.0.0.1';
+  const sim = new Simulator({
+    host,
+    drones: count(s('drones'), 'drones', 6, 250),
+    mavlinkPort: count(s('mavlink-port'), 'mavlink-port', 14550, 65535),
+    droneHz: count(s('drone-hz'), 'drone-hz', 2, 50),
+    teams: count(s('teams'), 'teams', 20, 100000),
+    cotPort: count(s('cot-port'), 'cot-port', 8087, 65535),
+    cotTransport: v['cot-udp'] ? 'udp' : 'tcp',
+    teamHz: count(s('team-hz'), 'team-hz', 0.5, 50),
+    mqttUrl: s('mqtt'),
+    mqttTeams: s('mqtt') ? count(s('mqtt-teams'), 'mqtt-teams', 10, 100000) : 0,
+    seed: count(s('seed'), 'seed', 1, 2 ** 31),
+  });
+  await sim.start();
+  process.stdout.write(`simulating onto ${host}: MAVLink udp ${s('mavlink-port') ?? 14550}, CoT ${v['cot-udp'] ? 'udp' : 'tcp'} ${s('cot-port') ?? 8087}${s('mqtt') ? `, MQTT ${s('mqtt')}` : ''}\n`);
+  const report = setInterval(() => process.stdout.write(`sent: MAVLink ${sim.sent.mavlink}, CoT ${sim.sent.cot}, MQTT ${sim.sent.mqtt}; send errors ${sim.errors.mavlink + sim.errors.cot + sim.errors.mqtt}\n`), 5000);
+  const duration = s('duration') ? count(s('duration'), 'duration', 0, 86400 * 30) * 1000 : null;
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (duration !== null) setTimeout(resolve, duration);
+  });
+  clearInterval(report);
+  await sim.stop();
+  process.stdout.write(`stopped: MAVLink ${sim.sent.mavlink}, CoT ${sim.sent.cot}, MQTT ${sim.sent.mqtt} positions sent\n`);
   return 0;
 }
 

@@ -56,6 +56,11 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       await core.calls.end(id);
       return { id };
     },
+    'feed.add': async ({ config, replace }, ctx) => ({ id: await core.feeds.add(config, ctx.origin, replace ?? false) }),
+    'feed.remove': async ({ id }, ctx) => {
+      await core.feeds.remove(id, ctx.origin);
+      return { id };
+    },
     'consult.start': async ({ contacts, title, by }) => ({ id: await core.calls.consult(contacts, title, by) }),
     'consult.redial': async ({ id, contact, by }) => ({ call: await core.calls.redial(id, contact, by) }),
     'consult.end': async ({ id }) => {

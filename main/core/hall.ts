@@ -19,6 +19,7 @@ import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 import { TyphoonDesk } from './typhoon/desk.ts';
 import { TileService } from './tiles/service.ts';
 import { CallDesk, type CallsOptions } from './calls/desk.ts';
+import { FeedManager, type FeedsOptions } from './feeds/manager.ts';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** Tables whose rows are served as hub topics of the same name. */
@@ -28,7 +29,6 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   units: 'units',
   contacts: 'contacts',
   typhoons: 'typhoons',
-  feeds: 'feeds',
   instructions: 'instructions',
   advisories: 'advisories',
   risks: 'risks',
@@ -49,6 +49,8 @@ export interface HallOptions {
   uplink?: UplinkOptions;
   /** One-key connect: the SIP platform account, the satellite terminal, the dial order. */
   calls?: CallsOptions;
+  /** Live feeds: drones (MAVLink, DJI), team trackers (CoT, JSON over MQTT). */
+  feeds?: FeedsOptions;
   /** Largest number of events committed in one transaction. @default 5000 */
   maxBatch?: number;
   now?: () => number;
@@ -58,6 +60,8 @@ interface Pending {
   entry: CommitEntry;
   /** What the ops replaced in the live state, to put back if the store refuses the write. */
   undo: { table: TableName; id: string; prev: Record<string, unknown> | undefined }[];
+  /** False for changes already live (putLive): journaled and projected, not published again. */
+  publish: boolean;
   resolve: (id: number | null) => void;
   reject: (e: Error) => void;
 }
@@ -80,6 +84,8 @@ export class HallCore {
   readonly calls: CallDesk;
   /** Map tiles through the cache (serve mode's /tiles route, Electron's app:// protocol). */
   readonly tiles: TileService;
+  /** Live feeds and the units they track. */
+  readonly feeds: FeedManager;
   private wanState: Link['state'] = 'unknown';
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0, downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
@@ -94,6 +100,7 @@ export class HallCore {
     this.startedAt = this.now();
     this.typhoons = new TyphoonDesk(this, this.now);
     this.calls = new CallDesk(this, opts.calls ?? {}, this.now);
+    this.feeds = new FeedManager(this, opts.feeds ?? {}, this.now);
     // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
     // on fetches that cannot succeed.
     this.tiles = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wanState !== 'offline', now: this.now });
@@ -111,6 +118,7 @@ export class HallCore {
       core.startLinkMonitor(opts.link);
       core.typhoons.start();
       await core.calls.start();
+      await core.feeds.start();
       core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
@@ -198,17 +206,48 @@ export class HallCore {
       // What came from the province is never echoed back to it.
       const outbox = this.uplink && origin !== 'province' ? outboxRoute(kind) : null;
       const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops, outbox };
-      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject })));
+      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject, publish: true })));
+    }
+    this.scheduleDrain();
+    return Promise.all(promises);
+  }
+
+  /**
+   * The live path, for feeds: the value goes into the live state and to the hub at once, without
+   * waiting for the disk. A drone at 10 Hz or 20,000 trackers at 1 Hz must reach the wall within a
+   * tick; what of it is kept is decided by the storage policy and recorded with `journalLive`.
+   */
+  putLive(table: TableName, value: { id: string }): void {
+    this.state.get(table)!.set(value.id, value as Record<string, unknown>);
+    const topic = TOPIC_OF[table];
+    if (topic) this.hub.publish(topic, [{ op: 'put', id: value.id, value }]);
+  }
+
+  /** Journal and project changes that `putLive` already made live: not applied or published again. */
+  journalLive(events: { kind: EventKind; subject: string; payload: unknown }[], origin: string): Promise<(number | null)[]> {
+    const ts = this.now();
+    const promises: Promise<number | null>[] = [];
+    for (const { kind, subject, payload } of events) {
+      let ops: TableOp[];
+      try {
+        ops = reduce(kind, payload, (t, id) => this.state.get(t)!.get(id));
+      } catch (err) {
+        return Promise.reject(err instanceof ReduceError ? new HubError(err.code, err.message) : err);
+      }
+      const outbox = this.uplink ? outboxRoute(kind) : null;
+      const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: null }, ops, outbox };
+      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo: [], resolve, reject, publish: false })));
     }
     this.scheduleDrain();
     return Promise.all(promises);
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats() };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats(), feeds: this.feeds.stats() };
   }
 
   async dispose(): Promise<void> {
+    await this.feeds.dispose();
     await this.calls.dispose();
     this.link?.dispose();
     this.typhoons.dispose();
@@ -247,6 +286,7 @@ export class HallCore {
           const byTopic = new Map<TopicName, DeltaOp[]>();
           batch.forEach((p, i) => {
             if (ids[i] === null) return; // already stored under its idempotency key: nothing changed
+            if (!p.publish) return;
             for (const op of p.entry.ops) {
               const topic = TOPIC_OF[op.table];
               if (!topic) continue;

@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Boundary, Call, Consultation, Contact, Incident, Feed, Hall, Instruction, Lat, Lon, Name, Place, Risk, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, Feed, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Track, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';
@@ -21,6 +21,14 @@ export const EVENT_PAYLOADS = {
   'contact.upserted': z.object({ contact: Contact }),
   'typhoon.upserted': z.object({ typhoon: Typhoon }),
   'feed.upserted': z.object({ feed: Feed }),
+  /** A live feed configured (settings, `--feed`, `feed.add`) or reconfigured. No secrets inside:
+   *  a broker password is named by its environment variable. */
+  'feed.configured': z.object({ config: FeedConfig, at: At }),
+  'feed.removed': z.object({ id: Id, at: At }),
+  /** A feed's connection changed state (the feed board's history). */
+  'feed.changed': z.object({ id: Id, state: FeedState, from: z.string().max(32), detail: z.string().max(500), at: At }),
+  /** A tracked unit's position and presence as the storage policy keeps them (docs/feeds.md). */
+  'unit.tracked': z.object({ id: Id, lat: Lat, lon: Lon, alt: z.number().nullable(), status: UnitStatus, at: At, track: Track, drone: DroneState.nullable() }),
   /** One agency's advisory. Creates the storm when the hall does not know it yet; CMA's analysed
    *  position extends the observed track (China's official track is CMA's). */
   'typhoon.advisory': z.object({ advisory: Advisory, name: Name.nullable(), year: z.number().int(), number: z.string().max(8) }),
@@ -91,6 +99,26 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
       const unit = get('units', e.id) as Unit | undefined;
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, lat: e.lat, lon: e.lon, alt: e.alt ?? unit.alt, updated: e.at })];
+    }
+    case 'unit.tracked': {
+      const e = p as EventPayload<'unit.tracked'>;
+      const unit = get('units', e.id) as Unit | undefined;
+      if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
+      return [put('units', { ...unit, lat: e.lat, lon: e.lon, alt: e.alt, status: e.status, updated: e.at, track: e.track, drone: e.drone })];
+    }
+    case 'feed.configured': {
+      const e = p as EventPayload<'feed.configured'>;
+      const prev = get('feeds', e.config.id);
+      return [put('feeds', { id: e.config.id, kind: e.config.kind, config: e.config, state: prev?.state ?? 'connecting', detail: prev?.detail ?? '', since: e.at })];
+    }
+    case 'feed.removed': {
+      const e = p as EventPayload<'feed.removed'>;
+      return get('feeds', e.id) ? [{ table: 'feeds', op: 'del', id: e.id }] : [];
+    }
+    case 'feed.changed': {
+      const e = p as EventPayload<'feed.changed'>;
+      const prev = get('feeds', e.id);
+      return prev ? [put('feeds', { ...prev, id: e.id, state: e.state, detail: e.detail, since: e.at })] : [];
     }
     case 'unit.status': {
       const e = p as EventPayload<'unit.status'>;

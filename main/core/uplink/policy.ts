@@ -17,6 +17,8 @@ const ROUTES: Record<string, OutboxRoute> = {
   'risk.set': { category: 'risk', priority: 1 },
   // Positions may be thinned under a bandwidth budget and go last.
   'unit.moved': { category: 'positions', priority: 2 },
+  // Tracked units (drones, team trackers) as the feeds' storage policy keeps them.
+  'unit.tracked': { category: 'positions', priority: 2 },
 };
 
 export function outboxRoute(kind: string): OutboxRoute | null {

@@ -1,0 +1,328 @@
+// Teams over Cursor-on-Target: the XML `event` that ATAK, WinTAK, iTAK and TAK servers send, on TCP
+// (a stream of events, one after another) and UDP (one event per datagram).
+//
+// Parsing is strict XML (saxes) and hostile input is refused before it can cost anything: a DOCTYPE
+// or entity declaration is refused outright (no XXE, no billion laughs: saxes expands only the five
+// predefined entities anyway), an event larger than `maxEventBytes` is refused, and on TCP a sender
+// that streams more than that without closing an event is disconnected.
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { SaxesParser } from 'saxes';
+import type { TeamKind, UnitKind } from '../../../common/domain.ts';
+import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError } from './adapter.ts';
+import { type Decoded, reject, type PositionReport } from './report.ts';
+
+export const MAX_EVENT_BYTES = 256 * 1024;
+/** CoT's "unknown" for hae, ce and le. */
+const UNKNOWN = 9999999;
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)$/;
+/** A sender's clock may run ahead of the hall's; beyond this its times are wrong, not early. */
+const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+/** A report this old is a replay or a stuck clock, not a live position. */
+const MAX_AGE_MS = 24 * 3600_000;
+
+class Abort extends Error {}
+
+interface Raw {
+  event: Record<string, string> | null;
+  point: Record<string, string> | null;
+  contact: Record<string, string> | null;
+  group: Record<string, string> | null;
+  track: Record<string, string> | null;
+  status: Record<string, string> | null;
+  depth: number;
+  inDetail: boolean;
+  roots: number;
+}
+
+/** A reusable strict parser for one event at a time (saxes resets itself at the end of a document). */
+export class CotParser {
+  private parser = this.make();
+  private raw!: Raw;
+
+  private make(): SaxesParser {
+    const p = new SaxesParser({ xmlns: false, position: false });
+    p.on('error', (e) => {
+      throw new Abort(e.message);
+    });
+    p.on('doctype', () => {
+      throw new Abort('doctype');
+    });
+    p.on('opentag', (node) => {
+      const r = this.raw;
+      r.depth++;
+      const a = node.attributes as Record<string, string>;
+      if (r.depth === 1) {
+        r.roots++;
+        if (node.name === 'event') r.event = a;
+      } else if (r.depth === 2 && r.event) {
+        if (node.name === 'point') r.point = a;
+        else if (node.name === 'detail') r.inDetail = true;
+      } else if (r.depth === 3 && r.inDetail) {
+        if (node.name === 'contact') r.contact = a;
+        else if (node.name === '__group') r.group = a;
+        else if (node.name === 'track') r.track = a;
+        else if (node.name === 'status') r.status = a;
+      }
+    });
+    p.on('closetag', () => {
+      const r = this.raw;
+      if (r.depth === 2) r.inDetail = false;
+      r.depth--;
+    });
+    return p;
+  }
+
+  /** One event's text (a TCP frame or a UDP datagram) to a report, or the reason it is refused. */
+  parse(text: string, now: number, teamKind: TeamKind = 'professional'): Decoded {
+    if (Buffer.byteLength(text) > MAX_EVENT_BYTES) return reject('too_large', `event of ${Buffer.byteLength(text)} bytes (limit ${MAX_EVENT_BYTES})`);
+    const body = text.trimStart();
+    // Refused before the parser sees it: a DTD has no business in CoT, and this is where XXE and
+    // entity-expansion attacks live.
+    if (/<!DOCTYPE|<!ENTITY/i.test(body)) return reject('doctype', 'DOCTYPE or ENTITY declarations are refused');
+    if (!body.startsWith('<')) return reject('not_xml', `starts with ${JSON.stringify(body.slice(0, 16))}`);
+    this.raw = { event: null, point: null, contact: null, group: null, track: null, status: null, depth: 0, inDetail: false, roots: 0 };
+    try {
+      this.parser.write(body).close();
+    } catch (e) {
+      // A parser that failed mid-document is in an unknown state: start a fresh one.
+      this.parser = this.make();
+      const msg = (e as Error).message;
+      return msg === 'doctype' ? reject('doctype', 'DOCTYPE declarations are refused') : reject('not_xml', msg.slice(0, 200));
+    }
+    return toReport(this.raw, now, teamKind);
+  }
+}
+
+function num(v: string | undefined): number | null {
+  if (v === undefined || v.trim() === '') return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+function time(v: string | undefined): number | null {
+  if (v === undefined || !ISO.test(v)) return null;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? t : null;
+}
+
+/** CoT type → unit kind: air tracks are aviation, ground equipment is a vehicle, other friendly
+ *  ground units are teams of the feed's kind. */
+export function kindOfType(type: string, teamKind: TeamKind): UnitKind {
+  if (/^a-[fa]-A/.test(type)) return 'aviation';
+  if (/^a-[fa]-G-E-V/.test(type)) return 'vehicle';
+  return teamKind;
+}
+
+function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
+  if (r.roots !== 1 || !r.event) return reject('not_event', r.roots === 0 ? 'no root element' : 'root element is not <event>');
+  const e = r.event;
+  const uid = e.uid ?? '';
+  if (uid.length === 0 || uid.length > 128) return reject('bad_uid', `uid ${JSON.stringify(uid.slice(0, 40))} (1-128 characters)`);
+  const type = e.type ?? '';
+  if (!/^[\w.-]{1,64}$/.test(type)) return reject('bad_type', `type ${JSON.stringify(type.slice(0, 40))}`);
+  // Only atoms (a-…) are things on the map; pings (t-x-c-t) and other messages keep the feed alive.
+  if (!type.startsWith('a-')) return { ok: true, reports: [] };
+  const t = time(e.time);
+  const start = time(e.start);
+  const stale = time(e.stale);
+  if (t === null || start === null || stale === null) return reject('bad_time', `time/start/stale must be ISO 8601 (${e.time}, ${e.start}, ${e.stale})`);
+  if (stale < start) return reject('bad_time', `stale ${e.stale} before start ${e.start}`);
+  if (t > now + MAX_CLOCK_AHEAD_MS) return reject('bad_time', `time ${e.time} is in the future`);
+  if (t < now - MAX_AGE_MS) return reject('bad_time', `time ${e.time} is more than a day old`);
+  if (!r.point) return reject('no_point', `event ${uid} has no <point>`);
+  const lat = num(r.point.lat);
+  const lon = num(r.point.lon);
+  if (lat === null || lon === null || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) return reject('bad_coordinates', `uid ${uid}: lat ${r.point.lat}, lon ${r.point.lon}`);
+  const hae = num(r.point.hae);
+  const ce = num(r.point.ce);
+  if (Number.isNaN(hae) || Number.isNaN(ce) || (hae !== null && hae !== UNKNOWN && Math.abs(hae) > 20000)) return reject('bad_coordinates', `uid ${uid}: hae ${r.point.hae}, ce ${r.point.ce}`);
+  const course = num(r.track?.course);
+  const speed = num(r.track?.speed);
+  const callsign = r.contact?.callsign?.slice(0, 128) || null;
+  const battery = num(r.status?.battery);
+  const report: PositionReport = {
+    source: uid,
+    unit: uid.length <= 64 ? uid : undefined,
+    kind: kindOfType(type, teamKind),
+    name: callsign ? { zh: callsign, en: callsign } : undefined,
+    lat,
+    lon,
+    alt: hae === null || hae === UNKNOWN ? null : hae,
+    ce: ce === null || ce === UNKNOWN || ce < 0 ? null : ce,
+    heading: course !== null && course >= 0 && course <= 360 ? course : null,
+    speed: speed !== null && speed >= 0 && speed < 2000 ? speed : null,
+    callsign,
+    group: r.group?.name?.slice(0, 128) || null,
+    // Stale as the sender says, on the hall's clock (the sender's may be off), at most a day ahead.
+    staleAt: now + Math.min(Math.max(0, stale - t), MAX_AGE_MS),
+    battery: battery !== null && battery >= 0 && battery <= 100 ? battery : undefined,
+  };
+  return { ok: true, reports: [report] };
+}
+
+/** Splits a TCP stream into events. TAK senders put no delimiter between events, so an event ends
+ *  at its `</event>`; whatever precedes the next `<event` (an XML declaration, whitespace) goes with it. */
+export class CotFramer {
+  private buf = '';
+  private readonly max: number;
+  constructor(max = MAX_EVENT_BYTES) {
+    this.max = max;
+  }
+  /** The complete events in what arrived; `overflow` when a sender exceeded the limit without ending one. */
+  push(chunk: string): { events: string[]; overflow: boolean } {
+    this.buf += chunk;
+    const events: string[] = [];
+    for (;;) {
+      const end = this.buf.indexOf('</event>');
+      if (end < 0) break;
+      events.push(this.buf.slice(0, end + 8));
+      this.buf = this.buf.slice(end + 8);
+    }
+    if (this.buf.length > this.max) {
+      this.buf = '';
+      return { events, overflow: true };
+    }
+    return { events, overflow: false };
+  }
+  get pending(): number {
+    return this.buf.length;
+  }
+}
+
+export interface CotOptions {
+  host: string;
+  port: number;
+  teamKind?: TeamKind;
+  now?: () => number;
+}
+
+/** A TAK-style CoT input: a TCP listener, any number of senders, each a stream of events. */
+export class CotTcpAdapter implements FeedAdapter {
+  readonly endpoint: string;
+  private server: Server | null = null;
+  private readonly sockets = new Set<TcpSocket>();
+  private readonly o: CotOptions;
+  private readonly sink: FeedSink;
+  private readonly parser = new CotParser();
+
+  constructor(o: CotOptions, sink: FeedSink) {
+    this.o = o;
+    this.sink = sink;
+    this.endpoint = `tcp://${o.host}:${o.port}`;
+  }
+
+  get boundPort(): number {
+    return (this.server?.address() as { port: number } | null)?.port ?? this.o.port;
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((sock) => this.accept(sock));
+      const onError = (err: NodeJS.ErrnoException) => {
+        server.close();
+        reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));
+      };
+      server.once('error', onError);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.sink.lost(err));
+        this.server = server;
+        resolve();
+      });
+    });
+  }
+
+  private accept(sock: TcpSocket): void {
+    this.sockets.add(sock);
+    sock.setNoDelay(true);
+    sock.setEncoding('utf8');
+    const framer = new CotFramer();
+    const now = this.o.now ?? Date.now;
+    sock.on('data', (chunk: string) => {
+      const { events, overflow } = framer.push(chunk);
+      const reports: PositionReport[] = [];
+      let ok = 0;
+      for (const ev of events) {
+        const d = this.parser.parse(ev, now(), this.o.teamKind);
+        if (d.ok) {
+          ok++;
+          for (const r of d.reports) reports.push(r);
+        } else this.sink.rejected(d.reason, `${sock.remoteAddress}: ${d.message}`);
+      }
+      if (ok > 0) this.sink.message(reports, ok);
+      if (overflow) {
+        // A sender streaming without ever closing an event is broken or hostile: hang up on it
+        // (a TAK client reconnects) rather than buffer without end.
+        this.sink.rejected('too_large', `${sock.remoteAddress}: over ${MAX_EVENT_BYTES} bytes without </event>; disconnected`);
+        sock.destroy();
+      }
+    });
+    sock.on('error', () => undefined); // a sender vanishing is its business; the close below cleans up
+    sock.on('close', () => this.sockets.delete(sock));
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    for (const sock of this.sockets) sock.destroy();
+    this.sockets.clear();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** CoT over UDP: one event per datagram (TAK's "SA" and mesh inputs). */
+export class CotUdpAdapter implements FeedAdapter {
+  readonly endpoint: string;
+  private socket: UdpSocket | null = null;
+  private readonly o: CotOptions;
+  private readonly sink: FeedSink;
+  private readonly parser = new CotParser();
+
+  constructor(o: CotOptions, sink: FeedSink) {
+    this.o = o;
+    this.sink = sink;
+    this.endpoint = `udp://${o.host}:${o.port}`;
+  }
+
+  get boundPort(): number {
+    return (this.socket?.address() as { port: number } | undefined)?.port ?? this.o.port;
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket({ type: this.o.host.includes(':') ? 'udp6' : 'udp4' });
+      const onError = (err: NodeJS.ErrnoException) => {
+        s.close();
+        reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));
+      };
+      s.once('error', onError);
+      s.on('message', (msg, rinfo) => {
+        const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
+        if (d.ok) this.sink.message(d.reports);
+        else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
+      });
+      s.bind(this.o.port, this.o.host, () => {
+        s.off('error', onError);
+        try {
+          s.setRecvBufferSize(4 * 1024 * 1024);
+        } catch {
+          /* the kernel's limit applies */
+        }
+        s.on('error', (err) => this.sink.lost(err));
+        this.socket = s;
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const s = this.socket;
+    this.socket = null;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

@@ -1,0 +1,526 @@
+// The connection manager: every live feed (a MAVLink port, a CoT listener, an MQTT subscription) is a
+// connection with a state and health figures, reconnected with backoff, and its reports become units.
+//
+// States: connecting (an attempt in flight), online (open, data flowing), degraded (open but silent
+// longer than `silentAfterS`, or most input refused), offline (lost or refused; the next attempt is
+// scheduled), failed (refused in a way a retry cannot fix: a bad login, a privileged port; still
+// retried, at the slowest interval, so fixing the account brings it back without a restart).
+//
+// Positions take the live path (HallCore.putLive): applied and published at once, journaled as the
+// storage policy says (report.ts). Everything else (a feed's state, a unit appearing, going stale or
+// lost) is journaled as it happens.
+import { createHash, randomBytes } from 'node:crypto';
+import type { DeltaOp } from '../../../common/contract.ts';
+import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, type Place, type Presence, type Unit } from '../../../common/domain.ts';
+import { distanceKm } from '../../../common/geo.ts';
+import type { HallCore } from '../hall.ts';
+import { HubError } from '../hub/hub.ts';
+import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
+import { CotTcpAdapter, CotUdpAdapter } from './cot.ts';
+import { MavlinkUdpAdapter } from './mavlink.ts';
+import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
+import { backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
+
+export interface FeedsOptions {
+  /** Feeds from the command line (`--feed`), added to (or replacing) the configured ones at start. */
+  feeds?: FeedConfigInput[];
+  storage?: StoragePolicy;
+  /** Health and presence are re-evaluated this often. @default 1000 */
+  sweepMs?: number;
+  /** Reconnect backoff: first delay and cap. @default 1000, 30000 */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** Most units one feed may create (a hostile sender inventing ids must not grow the hall without end). @default 50000 */
+  maxUnitsPerFeed?: number;
+}
+
+const DEFAULTS = { silentAfterS: 10, staleAfterS: { drone: 5, team: 60 }, lostAfterS: { drone: 30, team: 600 } };
+const KIND_NAMES: Record<FeedConfig['kind'], { zh: string; en: string }> = {
+  'mavlink-udp': { zh: '无人机 MAVLink', en: 'Drones (MAVLink)' },
+  'cot-tcp': { zh: '单兵 CoT (TCP)', en: 'Teams (CoT TCP)' },
+  'cot-udp': { zh: '单兵 CoT (UDP)', en: 'Teams (CoT UDP)' },
+  'mqtt-json': { zh: '北斗/手持终端 (MQTT)', en: 'Beidou/handsets (MQTT)' },
+  'dji-mqtt': { zh: '大疆司空 (MQTT)', en: 'DJI Cloud API (MQTT)' },
+};
+
+interface LogState {
+  last: number;
+  suppressed: number;
+}
+
+class FeedRunner implements FeedSink {
+  cfg: FeedConfig;
+  adapter: FeedAdapter | null = null;
+  state: FeedState = 'connecting';
+  detail = '';
+  since: number;
+  lastMessageAt: number | null = null;
+  openedAt: number | null = null;
+  nextAttemptAt: number | null = null;
+  failures = 0;
+  attempts = 0;
+  inFlight = false;
+  /** The most attempts ever in flight at once (1, or something is wrong): tests assert it. */
+  maxInFlight = 0;
+  timer: NodeJS.Timeout | null = null;
+  messages = 0;
+  errors: Record<string, number> = {};
+  readonly units = new Set<string>();
+  /** Per-second buckets of accepted and refused messages, for the rate and the refusal ratio. */
+  private buckets: { sec: number; ok: number; bad: number }[] = [];
+  private readonly logged = new Map<string, LogState>();
+  disposed = false;
+  private readonly m: FeedManager;
+
+  constructor(cfg: FeedConfig, m: FeedManager) {
+    this.cfg = cfg;
+    this.m = m;
+    this.since = m.now();
+  }
+
+  private bucket(): { sec: number; ok: number; bad: number } {
+    const sec = Math.floor(this.m.now() / 1000);
+    let b = this.buckets[this.buckets.length - 1];
+    if (!b || b.sec !== sec) {
+      b = { sec, ok: 0, bad: 0 };
+      this.buckets.push(b);
+      if (this.buckets.length > 6) this.buckets.shift();
+    }
+    return b;
+  }
+
+  /** Accepted messages per second over the last 5 whole seconds. */
+  rate(now: number): number {
+    const sec = Math.floor(now / 1000);
+    let n = 0;
+    for (const b of this.buckets) if (b.sec < sec && b.sec >= sec - 5) n += b.ok;
+    return n / 5;
+  }
+
+  refusedRatio(now: number): { ok: number; bad: number } {
+    const sec = Math.floor(now / 1000);
+    let ok = 0;
+    let bad = 0;
+    for (const b of this.buckets) {
+      if (b.sec < sec - 5) continue;
+      ok += b.ok;
+      bad += b.bad;
+    }
+    return { ok, bad };
+  }
+
+  // ---- FeedSink ---------------------------------------------------------------------------------
+
+  message(reports: PositionReport[], count = 1): void {
+    if (this.disposed) return;
+    this.messages += count;
+    this.bucket().ok += count;
+    this.lastMessageAt = this.m.now();
+    if (this.state === 'degraded' && this.openedAt !== null) this.m.evaluate(this);
+    for (const r of reports) this.m.ingest(this, r);
+  }
+
+  rejected(reason: string, message: string): void {
+    if (this.disposed) return;
+    this.errors[reason] = (this.errors[reason] ?? 0) + 1;
+    this.m.counters.rejected++;
+    this.bucket().bad++;
+    // Logged once per burst: the first of a reason, then a count once a minute while it lasts.
+    const now = this.m.now();
+    const l = this.logged.get(reason);
+    if (!l || now - l.last >= 60_000) {
+      const more = l?.suppressed ? ` (and ${l.suppressed} more since the last report)` : '';
+      console.warn(`beacon: feed ${this.cfg.id} refused input (${reason}): ${message.slice(0, 300)}${more}`);
+      this.logged.set(reason, { last: now, suppressed: 0 });
+    } else l.suppressed++;
+  }
+
+  lost(err: Error): void {
+    if (this.disposed || !this.adapter) return;
+    this.m.lost(this, err);
+  }
+}
+
+export class FeedManager {
+  private readonly core: HallCore;
+  private readonly opts: FeedsOptions;
+  private readonly runners = new Map<string, FeedRunner>();
+  /** (feed, sender) → unit id, so a hot position costs one Map lookup. */
+  private readonly unitOf = new Map<string, string>();
+  private readonly stored = new Map<string, Stored>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private cities: Place[] = [];
+  readonly now: () => number;
+  readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0 };
+
+  constructor(core: HallCore, opts: FeedsOptions, now: () => number) {
+    this.core = core;
+    this.opts = opts;
+    this.now = now;
+  }
+
+  async start(): Promise<void> {
+    this.cities = this.core.all<Place>('places').filter((p) => p.kind === 'city');
+    for (const row of this.core.all<{ id: string; config: unknown }>('feeds')) {
+      const cfg = FeedConfig.safeParse(row.config);
+      if (cfg.success) this.launch(cfg.data);
+      else console.warn(`beacon: stored feed ${row.id} has a configuration this version cannot read; skipped`);
+    }
+    for (const input of this.opts.feeds ?? []) {
+      const cfg = FeedConfig.parse(input);
+      const existing = this.runners.get(cfg.id);
+      if (existing && JSON.stringify(existing.cfg) === JSON.stringify(cfg)) continue;
+      await this.add(cfg, 'command-line', true);
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepMs ?? 1000);
+    this.sweepTimer.unref();
+    this.publish();
+  }
+
+  /** Add a feed (or, with `replace`, reconfigure one). Journaled; the connection opens at once. */
+  async add(input: FeedConfigInput, origin: string, replace = false): Promise<string> {
+    const parsed = FeedConfig.safeParse(input);
+    if (!parsed.success) throw new HubError('invalid_args', `feed: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    const cfg = parsed.data;
+    if (this.runners.has(cfg.id) && !replace) throw new HubError('invalid_args', `a feed named ${cfg.id} exists; remove it first`);
+    for (const r of this.runners.values()) {
+      if (r.cfg.id !== cfg.id && 'port' in r.cfg && 'port' in cfg && r.cfg.port === cfg.port && cfg.port !== 0 && transportOf(r.cfg.kind) === transportOf(cfg.kind)) {
+        throw new HubError('invalid_args', `feed ${r.cfg.id} already listens on ${transportOf(cfg.kind)} port ${cfg.port}`);
+      }
+    }
+    await this.core.record('feed.configured', `feed:${cfg.id}`, { config: cfg, at: this.now() }, origin);
+    const old = this.runners.get(cfg.id);
+    if (old) await this.stop(old);
+    this.launch(cfg);
+    this.publish();
+    return cfg.id;
+  }
+
+  async remove(id: string, origin: string): Promise<void> {
+    const r = this.runners.get(id);
+    if (!r) throw new HubError('not_found', `no feed ${id}`);
+    await this.stop(r);
+    this.runners.delete(id);
+    await this.core.record('feed.removed', `feed:${id}`, { id, at: this.now() }, origin);
+    this.core.hub.publish('feeds', [{ op: 'del', id }]);
+  }
+
+  /** The port a feed actually listens on (tests bind port 0). */
+  port(id: string): number | null {
+    const a = this.runners.get(id)?.adapter as { boundPort?: number } | null | undefined;
+    return a?.boundPort ?? null;
+  }
+
+  /** A feed's runtime view (tests, /api/health). */
+  view(id: string): Feed | undefined {
+    const r = this.runners.get(id);
+    return r ? this.viewOf(r) : undefined;
+  }
+
+  stats() {
+    const feeds: Record<string, { state: FeedState; messages: number; errors: Record<string, number>; reconnects: number; maxInFlight: number; units: number }> = {};
+    for (const r of this.runners.values()) feeds[r.cfg.id] = { state: r.state, messages: r.messages, errors: { ...r.errors }, reconnects: Math.max(0, r.attempts - 1), maxInFlight: r.maxInFlight, units: r.units.size };
+    return { ...this.counters, feeds };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const r of this.runners.values()) await this.stop(r);
+    // The last position of every unit survives a restart, whatever the thinning skipped.
+    this.flushPositions();
+  }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  private launch(cfg: FeedConfig): void {
+    const r = new FeedRunner(cfg, this);
+    this.runners.set(cfg.id, r);
+    this.connect(r);
+  }
+
+  private async stop(r: FeedRunner): Promise<void> {
+    r.disposed = true;
+    if (r.timer) clearTimeout(r.timer);
+    r.timer = null;
+    const a = r.adapter;
+    r.adapter = null;
+    await a?.close().catch(() => undefined);
+  }
+
+  private makeAdapter(r: FeedRunner): FeedAdapter {
+    const c = r.cfg;
+    const now = this.now;
+    switch (c.kind) {
+      case 'mavlink-udp':
+        return new MavlinkUdpAdapter({ host: c.host, port: c.port }, r);
+      case 'cot-tcp':
+        return new CotTcpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind, now }, r);
+      case 'cot-udp':
+        return new CotUdpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind, now }, r);
+      case 'mqtt-json':
+      case 'dji-mqtt': {
+        const password = c.passwordEnv ? process.env[c.passwordEnv] : undefined;
+        const clientId = `beacon-${c.id}-${randomBytes(3).toString('hex')}`;
+        if (c.kind === 'mqtt-json') return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) }, r);
+        const dji = new DjiDecoder();
+        const g = c.gateway;
+        return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`], decode: (t, p) => dji.decode(t, p, now()) }, r);
+      }
+    }
+  }
+
+  /** One attempt at a time per feed: a second call while one is in flight does nothing. */
+  private connect(r: FeedRunner): void {
+    if (r.inFlight || r.disposed) return;
+    r.inFlight = true;
+    r.maxInFlight = Math.max(r.maxInFlight, 1);
+    r.attempts++;
+    r.timer = null;
+    r.nextAttemptAt = null;
+    const adapter = this.makeAdapter(r);
+    this.setState(r, 'connecting', `opening ${adapter.endpoint}`);
+    adapter.open().then(
+      () => {
+        r.inFlight = false;
+        if (r.disposed) return void adapter.close();
+        r.adapter = adapter;
+        r.failures = 0;
+        r.openedAt = this.now();
+        this.evaluate(r, true);
+      },
+      (err: Error) => {
+        r.inFlight = false;
+        void adapter.close().catch(() => undefined);
+        if (r.disposed) return;
+        const fatal = err instanceof FeedOpenError && err.fatal;
+        this.retry(r, fatal ? 'failed' : 'offline', err.message, fatal);
+      },
+    );
+  }
+
+  /** @internal the adapter's transport died */
+  lost(r: FeedRunner, err: Error): void {
+    const a = r.adapter;
+    r.adapter = null;
+    r.openedAt = null;
+    void a?.close().catch(() => undefined);
+    this.retry(r, 'offline', `connection lost: ${err.message}`, false);
+  }
+
+  private retry(r: FeedRunner, state: FeedState, detail: string, fatal: boolean): void {
+    r.failures++;
+    const cap = this.opts.backoffCapMs ?? 30_000;
+    const delay = fatal ? cap : backoffMs(r.failures, Math.random, this.opts.backoffBaseMs ?? 1000, cap);
+    r.nextAttemptAt = this.now() + delay;
+    this.setState(r, state, detail);
+    if (r.timer) clearTimeout(r.timer);
+    r.timer = setTimeout(() => this.connect(r), delay);
+    r.timer.unref();
+  }
+
+  /** @internal Re-judge an open feed: silent, mostly refused, or online. */
+  evaluate(r: FeedRunner, justOpened = false): void {
+    if (!r.adapter || r.openedAt === null) return;
+    const now = this.now();
+    const silentMs = (r.cfg.silentAfterS ?? DEFAULTS.silentAfterS) * 1000;
+    const heard = r.lastMessageAt !== null && r.lastMessageAt >= r.openedAt ? r.lastMessageAt : null;
+    const { ok, bad } = r.refusedRatio(now);
+    const where = `${r.adapter.endpoint}${this.port(r.cfg.id) !== null && 'port' in r.cfg && r.cfg.port === 0 ? ` (port ${this.port(r.cfg.id)})` : ''}`;
+    if (bad >= 10 && bad > ok) {
+      const top = Object.entries(r.errors).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+      this.setState(r, 'degraded', `${where}: most input refused (${top})`);
+    } else if (heard === null && now - r.openedAt >= silentMs) this.setState(r, 'degraded', `${where}: open, no data yet`);
+    else if (heard !== null && now - heard >= silentMs) this.setState(r, 'degraded', `${where}: no data for ${Math.round((now - heard) / 1000)} s`);
+    else if (heard !== null) this.setState(r, 'online', where);
+    else if (justOpened) this.setState(r, 'online', `${where}: open, waiting for data`);
+  }
+
+  private setState(r: FeedRunner, state: FeedState, detail: string): void {
+    const changed = r.state !== state;
+    const from = r.state;
+    r.detail = detail.slice(0, 500);
+    if (!changed) return;
+    r.state = state;
+    r.since = this.now();
+    // Journaled, not awaited: a feed's report must never wait on the disk.
+    this.core.record('feed.changed', `feed:${r.cfg.id}`, { id: r.cfg.id, state, from, detail: r.detail, at: r.since }, 'feeds').catch(() => undefined);
+    this.core.hub.publish('feeds', [{ op: 'put', id: r.cfg.id, value: this.viewOf(r) }]);
+  }
+
+  private viewOf(r: FeedRunner): Feed {
+    const where = r.adapter?.endpoint ?? endpointOf(r.cfg);
+    return {
+      id: r.cfg.id,
+      kind: r.cfg.kind,
+      name: r.cfg.name ?? KIND_NAMES[r.cfg.kind],
+      state: r.state,
+      lastMessageAt: r.lastMessageAt,
+      detail: r.detail,
+      endpoint: where,
+      since: r.since,
+      nextAttemptAt: r.nextAttemptAt,
+      health: { messages: r.messages, rate: Math.round(r.rate(this.now()) * 10) / 10, errors: { ...r.errors }, reconnects: Math.max(0, r.attempts - 1), units: r.units.size },
+    };
+  }
+
+  private publish(): void {
+    const ops: DeltaOp[] = [];
+    for (const r of this.runners.values()) ops.push({ op: 'put', id: r.cfg.id, value: this.viewOf(r) });
+    this.core.hub.publish('feeds', ops);
+  }
+
+  /** Once a second: feed health, and the presence of every tracked unit. */
+  private sweep(): void {
+    for (const r of this.runners.values()) this.evaluate(r);
+    this.publish();
+    const now = this.now();
+    const journal: { kind: 'unit.tracked'; subject: string; payload: unknown }[] = [];
+    for (const r of this.runners.values()) {
+      for (const id of r.units) {
+        const u = this.core.get<Unit>('units', id);
+        const t = u?.track;
+        if (!u || !t || t.feed !== r.cfg.id) continue;
+        const p = presenceAt(now, t.staleAt, t.lostAt);
+        if (p === t.presence) continue;
+        const next: Unit = { ...u, track: { ...t, presence: p } };
+        this.core.putLive('units', next);
+        this.counters.presenceChanges++;
+        journal.push(this.trackedEvent(next, now));
+      }
+    }
+    if (journal.length) this.core.journalLive(journal, 'feeds').catch(() => undefined);
+  }
+
+  // ---- reports to units --------------------------------------------------------------------------
+
+  private unitIdFor(r: FeedRunner, rep: PositionReport): string {
+    const key = `${r.cfg.id}\u0000${rep.source}`;
+    let id = this.unitOf.get(key);
+    if (id) return id;
+    if (rep.unit && this.core.get('units', rep.unit)) id = rep.unit;
+    else {
+      const raw = `${r.cfg.id}-${rep.source}`.replace(/[^\w.:-]/g, '_');
+      id = raw.length <= 64 ? raw : `${raw.slice(0, 51)}-${createHash('sha1').update(raw).digest('hex').slice(0, 12)}`;
+    }
+    this.unitOf.set(key, id);
+    return id;
+  }
+
+  private homeOf(lat: number, lon: number): string {
+    let best = this.cities[0];
+    let bestD = Infinity;
+    for (const c of this.cities) {
+      const d = distanceKm(c, { lat, lon });
+      if (d >= bestD) continue;
+      best = c;
+      bestD = d;
+    }
+    return best?.code ?? '330000';
+  }
+
+  /** @internal one report from a feed */
+  ingest(r: FeedRunner, rep: PositionReport): void {
+    const now = this.now();
+    const id = this.unitIdFor(r, rep);
+    const prev = this.core.get<Unit>('units', id);
+    const isDrone = rep.kind === 'drone';
+    const staleAfter = (r.cfg.staleAfterS ?? (isDrone ? DEFAULTS.staleAfterS.drone : DEFAULTS.staleAfterS.team)) * 1000;
+    const lostAfter = (r.cfg.lostAfterS ?? (isDrone ? DEFAULTS.lostAfterS.drone : DEFAULTS.lostAfterS.team)) * 1000;
+    const staleAt = rep.staleAt ?? now + staleAfter;
+    const lostAt = Math.max(staleAt, rep.staleAt !== undefined ? rep.staleAt + (lostAfter - staleAfter) : now + lostAfter);
+    const hasPos = rep.lat !== undefined && rep.lon !== undefined;
+    if (!prev && !hasPos) return; // heard before its first position: nothing to draw yet
+    if (!prev && r.units.size >= (this.opts.maxUnitsPerFeed ?? 50_000)) {
+      r.rejected('too_many_units', `more than ${this.opts.maxUnitsPerFeed ?? 50_000} units; ${rep.source} ignored`);
+      return;
+    }
+    const t = prev?.track;
+    const drone = isDrone ? { mode: null, armed: null, relAlt: null, climb: null, ...(prev?.drone ?? {}), ...stripUndefined(rep.drone ?? {}) } : (prev?.drone ?? null);
+    const track = {
+      feed: r.cfg.id,
+      source: rep.source.slice(0, 128),
+      heading: rep.heading ?? (hasPos ? null : (t?.heading ?? null)),
+      speed: rep.speed ?? (hasPos ? null : (t?.speed ?? null)),
+      ce: rep.ce ?? t?.ce ?? null,
+      callsign: rep.callsign ?? t?.callsign ?? null,
+      group: rep.group ?? t?.group ?? null,
+      battery: rep.battery ?? t?.battery ?? null,
+      seen: now,
+      staleAt,
+      lostAt,
+      presence: 'live' as Presence,
+    };
+    const status = isDrone && drone?.armed !== null && drone?.armed !== undefined ? (drone.armed ? 'en-route' : 'standby') : (prev?.status ?? ((rep.speed ?? 0) > 0.5 ? 'en-route' : 'on-site'));
+    const unit: Unit = prev
+      ? { ...prev, lat: hasPos ? rep.lat! : prev.lat, lon: hasPos ? rep.lon! : prev.lon, alt: hasPos ? (rep.alt ?? null) : prev.alt, status, updated: hasPos ? now : prev.updated, track, drone }
+      : {
+          id,
+          kind: rep.kind,
+          name: rep.name ?? { zh: rep.source.slice(0, 200), en: rep.source.slice(0, 200) },
+          home: this.homeOf(rep.lat!, rep.lon!),
+          lat: rep.lat!,
+          lon: rep.lon!,
+          alt: rep.alt ?? null,
+          status,
+          members: null,
+          stock: null,
+          updated: now,
+          demo: false,
+          track,
+          drone,
+          video: null,
+        };
+    if (hasPos) this.counters.positions++;
+    if (!prev || !r.units.has(id)) r.units.add(id);
+    this.core.putLive('units', unit);
+    // What the journal keeps: every unit's first appearance, every change of presence, status or
+    // flight mode, and positions as thinned by the storage policy.
+    if (!prev) {
+      this.counters.unitsCreated++;
+      this.counters.stored++;
+      this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now });
+      this.core.journalLive([{ kind: 'unit.upserted', subject: `unit:${id}`, payload: { unit } }], 'feeds').catch(() => undefined);
+      return;
+    }
+    const changed = t?.presence !== 'live' || prev.status !== unit.status || prev.drone?.mode !== unit.drone?.mode || prev.drone?.armed !== unit.drone?.armed;
+    if (changed || (hasPos && shouldStore(this.stored.get(id), unit.lat, unit.lon, now, this.opts.storage ?? DEFAULT_STORAGE))) {
+      this.counters.stored++;
+      this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now });
+      this.core.journalLive([this.trackedEvent(unit, now)], 'feeds').catch(() => undefined);
+    } else if (hasPos) this.counters.thinned++;
+  }
+
+  private trackedEvent(u: Unit, at: number) {
+    return { kind: 'unit.tracked' as const, subject: `unit:${u.id}`, payload: { id: u.id, lat: u.lat, lon: u.lon, alt: u.alt, status: u.status, at, track: u.track!, drone: u.drone ?? null } };
+  }
+
+  /** Journal every tracked unit's newest position that the thinning held back. */
+  private flushPositions(): void {
+    const events = [];
+    for (const r of this.runners.values()) {
+      for (const id of r.units) {
+        const u = this.core.get<Unit>('units', id);
+        const s = this.stored.get(id);
+        if (u?.track && (!s || s.lat !== u.lat || s.lon !== u.lon)) events.push(this.trackedEvent(u, this.now()));
+      }
+    }
+    if (events.length) this.core.journalLive(events, 'feeds').catch(() => undefined);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+function transportOf(kind: FeedConfig['kind']): string {
+  return kind === 'cot-tcp' ? 'tcp' : kind === 'mqtt-json' || kind === 'dji-mqtt' ? 'mqtt' : 'udp';
+}
+
+export function endpointOf(c: FeedConfig): string {
+  if ('port' in c) return `${transportOf(c.kind)}://${c.host}:${c.port}`;
+  const u = new URL(c.url);
+  return `${u.protocol}//${u.host}`;
+}

@@ -1,0 +1,261 @@
+// Drones over MAVLink 2 (and 1) on UDP, decoded with node-mavlink (packet header, CRC with the
+// message's CRC_EXTRA, payload classes from the minimal + common dialects). One drone per system id.
+//
+// Each datagram is decoded on its own: a UDP datagram carries whole packets, so a truncated or
+// corrupt one never poisons the next (a stream splitter would carry its junk over), and a flood of
+// garbage costs one scan, never a growing buffer.
+import { createSocket, type Socket } from 'node:dgram';
+import { common, minimal, MavLinkProtocolV1, MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, x25crc, type MavLinkData, type MavLinkDataConstructor, type MavLinkProtocol } from 'node-mavlink';
+import type { DroneState } from '../../../common/domain.ts';
+import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError } from './adapter.ts';
+import type { PositionReport } from './report.ts';
+
+const REGISTRY: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...common.REGISTRY, ...minimal.REGISTRY };
+const V1 = new MavLinkProtocolV1();
+const V2 = new MavLinkProtocolV2();
+const SIGNATURE_LENGTH = 13;
+const MAV_MODE_FLAG_SAFETY_ARMED = 128;
+const MAV_MODE_FLAG_CUSTOM_MODE_ENABLED = 1;
+const AUTOPILOT_ARDUPILOT = 3;
+const AUTOPILOT_PX4 = 12;
+const ID = { HEARTBEAT: 0, SYS_STATUS: 1, ATTITUDE: 30, GLOBAL_POSITION_INT: 33, VFR_HUD: 74, BATTERY_STATUS: 147 } as const;
+
+/** ArduCopter's custom_mode numbers (the fleet's common case). */
+const ARDUCOPTER_MODES: Record<number, string> = {
+  0: 'STABILIZE', 1: 'ACRO', 2: 'ALT_HOLD', 3: 'AUTO', 4: 'GUIDED', 5: 'LOITER', 6: 'RTL', 7: 'CIRCLE', 9: 'LAND',
+  11: 'DRIFT', 13: 'SPORT', 14: 'FLIP', 15: 'AUTOTUNE', 16: 'POSHOLD', 17: 'BRAKE', 18: 'THROW', 19: 'AVOID_ADSB',
+  20: 'GUIDED_NOGPS', 21: 'SMART_RTL', 22: 'FLOWHOLD', 23: 'FOLLOW', 24: 'ZIGZAG', 25: 'SYSTEMID', 26: 'AUTOROTATE', 27: 'AUTO_RTL',
+};
+/** PX4 packs main mode in bits 16-23 and the AUTO sub-mode in bits 24-31. */
+const PX4_MAIN: Record<number, string> = { 1: 'MANUAL', 2: 'ALTCTL', 3: 'POSCTL', 5: 'ACRO', 6: 'OFFBOARD', 7: 'STABILIZED', 8: 'RATTITUDE' };
+const PX4_AUTO: Record<number, string> = { 1: 'AUTO.READY', 2: 'AUTO.TAKEOFF', 3: 'AUTO.LOITER', 4: 'AUTO.MISSION', 5: 'AUTO.RTL', 6: 'AUTO.LAND', 8: 'AUTO.FOLLOW', 9: 'AUTO.PRECLAND' };
+
+export function flightMode(autopilot: number, baseMode: number, customMode: number): string | null {
+  if (!(baseMode & MAV_MODE_FLAG_CUSTOM_MODE_ENABLED)) return null;
+  if (autopilot === AUTOPILOT_ARDUPILOT) return ARDUCOPTER_MODES[customMode] ?? `MODE ${customMode}`;
+  if (autopilot === AUTOPILOT_PX4) {
+    const main = (customMode >>> 16) & 0xff;
+    const sub = (customMode >>> 24) & 0xff;
+    return main === 4 ? (PX4_AUTO[sub] ?? 'AUTO') : (PX4_MAIN[main] ?? `MODE ${main}`);
+  }
+  return `MODE ${customMode}`;
+}
+
+export interface MavPacket {
+  sysid: number;
+  compid: number;
+  msgid: number;
+  data: MavLinkData;
+}
+
+export interface DatagramResult {
+  packets: MavPacket[];
+  /** Problems found, by reason (bad_crc, truncated, unknown_message, junk). */
+  errors: { reason: string; message: string }[];
+}
+
+/** Every packet in one datagram: header, length, CRC (with the message's CRC_EXTRA) checked. */
+export function decodeDatagram(buf: Buffer): DatagramResult {
+  const packets: MavPacket[] = [];
+  const errors: DatagramResult['errors'] = [];
+  let junk = 0;
+  let i = 0;
+  while (i < buf.length) {
+    const stx = buf[i]!;
+    if (stx !== MavLinkProtocolV2.START_BYTE && stx !== MavLinkProtocolV1.START_BYTE) {
+      junk++;
+      i++;
+      continue;
+    }
+    const v2 = stx === MavLinkProtocolV2.START_BYTE;
+    const protocol: MavLinkProtocol = v2 ? V2 : V1;
+    const offset = v2 ? MavLinkProtocolV2.PAYLOAD_OFFSET : MavLinkProtocolV1.PAYLOAD_OFFSET;
+    if (buf.length - i < offset + 2) {
+      errors.push({ reason: 'truncated', message: `${buf.length - i} bytes left, shorter than a packet header` });
+      break;
+    }
+    const signed = v2 && (buf[i + 2]! & MavLinkProtocolV2.IFLAG_SIGNED) !== 0;
+    const total = offset + buf[i + 1]! + 2 + (signed ? SIGNATURE_LENGTH : 0);
+    if (buf.length - i < total) {
+      errors.push({ reason: 'truncated', message: `packet needs ${total} bytes, datagram has ${buf.length - i}` });
+      break;
+    }
+    const pkt = buf.subarray(i, i + total);
+    const header = protocol.header(pkt);
+    const magic = MSG_ID_MAGIC_NUMBER[header.msgid];
+    const Clazz = REGISTRY[header.msgid];
+    if (magic === undefined || magic === null || !Clazz) {
+      // A dialect we do not decode (or a corrupt id): skip its length, as a router would.
+      errors.push({ reason: 'unknown_message', message: `message id ${header.msgid} from system ${header.sysid}` });
+      i += total;
+      continue;
+    }
+    const crc = protocol.crc(pkt);
+    const expected = x25crc(pkt, 1, signed ? SIGNATURE_LENGTH + 2 : 2, magic);
+    if (crc !== expected) {
+      // The length byte itself may be the corrupt part: resynchronise on the next start byte.
+      errors.push({ reason: 'bad_crc', message: `CRC ${crc.toString(16)} != ${expected.toString(16)} (message ${header.msgid}, system ${header.sysid})` });
+      i += 1;
+      continue;
+    }
+    packets.push({ sysid: header.sysid, compid: header.compid, msgid: header.msgid, data: protocol.data(protocol.payload(pkt), Clazz) });
+    i += total;
+  }
+  if (junk > 0) errors.push({ reason: 'junk', message: `${junk} bytes that are not MAVLink` });
+  return { packets, errors };
+}
+
+interface Vehicle {
+  drone: DroneState;
+  battery: number | null;
+  heading: number | null;
+  speed: number | null;
+  /** Components other than the autopilot (a camera, a gimbal) also send HEARTBEATs; only the
+   *  autopilot's (component 1) describes the vehicle. */
+  autopilot: number | null;
+}
+
+/** Turns packets into drone reports, one drone per system id, keeping what each message adds. */
+export class MavlinkDecoder {
+  private readonly vehicles = new Map<number, Vehicle>();
+
+  vehicle(sysid: number): Vehicle {
+    let v = this.vehicles.get(sysid);
+    if (!v) {
+      v = { drone: { mode: null, armed: null, relAlt: null, climb: null }, battery: null, heading: null, speed: null, autopilot: null };
+      this.vehicles.set(sysid, v);
+    }
+    return v;
+  }
+
+  /** The reports these packets give; positions only from GLOBAL_POSITION_INT (the fused GPS/INS
+   *  position), everything else updates what the next report carries. */
+  apply(packets: MavPacket[]): { reports: PositionReport[]; errors: { reason: string; message: string }[] } {
+    const reports: PositionReport[] = [];
+    const errors: { reason: string; message: string }[] = [];
+    for (const p of packets) {
+      const v = this.vehicle(p.sysid);
+      const base = (): PositionReport => ({
+        source: String(p.sysid),
+        kind: 'drone',
+        name: { zh: `无人机 ${p.sysid}`, en: `Drone ${p.sysid}` },
+        heading: v.heading,
+        speed: v.speed,
+        battery: v.battery,
+        drone: { ...v.drone },
+      });
+      switch (p.msgid) {
+        case ID.HEARTBEAT: {
+          const hb = p.data as minimal.Heartbeat;
+          // GCS heartbeats (type 6) and other non-vehicle components say nothing about the drone.
+          if (hb.type === 6 || (p.compid !== 1 && v.autopilot !== null)) break;
+          v.autopilot = hb.autopilot;
+          v.drone.armed = (hb.baseMode & MAV_MODE_FLAG_SAFETY_ARMED) !== 0;
+          v.drone.mode = flightMode(hb.autopilot, hb.baseMode, hb.customMode);
+          reports.push(base());
+          break;
+        }
+        case ID.GLOBAL_POSITION_INT: {
+          const g = p.data as common.GlobalPositionInt;
+          if (g.lat === 0 && g.lon === 0) break; // no GPS fix yet: "0, 0" is not a position
+          const lat = g.lat / 1e7;
+          const lon = g.lon / 1e7;
+          if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180) || Math.abs(g.alt / 1000) > 20000) {
+            errors.push({ reason: 'bad_coordinates', message: `system ${p.sysid}: lat ${lat}, lon ${lon}, alt ${g.alt / 1000} m` });
+            break;
+          }
+          if (g.hdg !== 65535) v.heading = g.hdg / 100;
+          v.speed = Math.hypot(g.vx, g.vy) / 100;
+          v.drone.relAlt = g.relativeAlt / 1000;
+          v.drone.climb = -g.vz / 100;
+          reports.push({ ...base(), lat, lon, alt: g.alt / 1000 });
+          break;
+        }
+        case ID.VFR_HUD: {
+          const h = p.data as common.VfrHud;
+          v.heading = ((h.heading % 360) + 360) % 360;
+          v.speed = Math.max(0, h.groundspeed);
+          v.drone.climb = h.climb;
+          break;
+        }
+        case ID.ATTITUDE: {
+          const a = p.data as common.Attitude;
+          if (v.heading === null && Number.isFinite(a.yaw)) v.heading = ((a.yaw * 180) / Math.PI + 360) % 360;
+          break;
+        }
+        case ID.SYS_STATUS: {
+          const s = p.data as common.SysStatus;
+          if (s.batteryRemaining >= 0 && s.batteryRemaining <= 100) v.battery = s.batteryRemaining;
+          break;
+        }
+        case ID.BATTERY_STATUS: {
+          const b = p.data as common.BatteryStatus;
+          if (b.id === 0 && b.batteryRemaining >= 0 && b.batteryRemaining <= 100) v.battery = b.batteryRemaining;
+          break;
+        }
+      }
+    }
+    return { reports, errors };
+  }
+}
+
+/** Listens for MAVLink on a UDP port (14550: where autopilots and telemetry radios send by default). */
+export class MavlinkUdpAdapter implements FeedAdapter {
+  readonly endpoint: string;
+  private socket: Socket | null = null;
+  private readonly decoder = new MavlinkDecoder();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly sink: FeedSink;
+
+  constructor(o: { host: string; port: number }, sink: FeedSink) {
+    this.host = o.host;
+    this.port = o.port;
+    this.sink = sink;
+    this.endpoint = `udp://${o.host}:${o.port}`;
+  }
+
+  /** The port actually bound (port 0 in tests). */
+  get boundPort(): number {
+    return (this.socket?.address() as { port: number } | undefined)?.port ?? this.port;
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket({ type: this.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+      // Telemetry arrives in bursts; a deeper receive buffer rides out a busy event loop.
+      const onError = (err: NodeJS.ErrnoException) => {
+        s.close();
+        reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));
+      };
+      s.once('error', onError);
+      s.on('message', (msg) => this.datagram(msg));
+      s.bind(this.port, this.host, () => {
+        s.off('error', onError);
+        try {
+          s.setRecvBufferSize(4 * 1024 * 1024);
+        } catch {
+          /* the kernel's limit applies; not fatal */
+        }
+        s.on('error', (err) => this.sink.lost(err));
+        this.socket = s;
+        resolve();
+      });
+    });
+  }
+
+  datagram(msg: Buffer): void {
+    const { packets, errors } = decodeDatagram(msg);
+    for (const e of errors) this.sink.rejected(e.reason, e.message);
+    if (packets.length === 0) return;
+    const r = this.decoder.apply(packets);
+    for (const e of r.errors) this.sink.rejected(e.reason, e.message);
+    this.sink.message(r.reports, packets.length);
+  }
+
+  async close(): Promise<void> {
+    const s = this.socket;
+    this.socket = null;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
