@@ -208,12 +208,21 @@ export const DeltaOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('del'), id: Id }),
 ]);
 export type DeltaOp = z.infer<typeof DeltaOp>;
+/** On the wire a put of an entity the client already holds may travel as a patch: only the fields
+ *  that changed, as `key` or `key.sub` (one level into a plain object). Clients turn it back into a
+ *  put of the whole entity (common/ops.ts), so views only ever see put and del. */
+export const WireOp = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('put'), id: Id, value: z.unknown() }),
+  z.object({ op: z.literal('del'), id: Id }),
+  z.object({ op: z.literal('patch'), id: Id, set: z.record(z.string().max(129), z.unknown()) }),
+]);
+export type WireOp = z.infer<typeof WireOp>;
 
 export const ServerMessage = z.discriminatedUnion('t', [
   z.object({ t: z.literal('welcome'), v: z.number().int(), epoch: Id, server: z.string(), topics: z.array(TopicName), commands: z.array(z.string()) }),
   /** The whole topic at `seq`. Deltas that follow carry seq+1, seq+2, … with no gap. */
   z.object({ t: z.literal('snapshot'), topic: TopicName, epoch: Id, seq: Seq, items: z.array(z.unknown()) }),
-  z.object({ t: z.literal('delta'), topic: TopicName, epoch: Id, seq: Seq, ops: z.array(DeltaOp) }),
+  z.object({ t: z.literal('delta'), topic: TopicName, epoch: Id, seq: Seq, ops: z.array(WireOp) }),
   /** Answer to `sub` with `since` when the client is already current. */
   z.object({ t: z.literal('current'), topic: TopicName, epoch: Id, seq: Seq }),
   z.discriminatedUnion('ok', [

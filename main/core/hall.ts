@@ -2,6 +2,7 @@
 // A change is: validate -> reduce to table ops -> apply to live state -> commit (journal + projections,
 // one transaction per batch) -> publish to the hub. Displays only see what is durable.
 import { mkdirSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { DeltaOp, TopicName } from '../../common/contract.ts';
 import type { Link } from '../../common/domain.ts';
@@ -119,6 +120,7 @@ export class HallCore {
       core.typhoons.start();
       await core.calls.start();
       await core.feeds.start();
+      core.loop.enable();
       core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
@@ -242,11 +244,22 @@ export class HallCore {
     return Promise.all(promises);
   }
 
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+
+  /** Event-loop delay since the previous call (p50, p99, max in ms): how long a display's command or
+   *  a feed's datagram may wait behind other work. For /api/health and the benchmarks. */
+  loopDelay(): { p50Ms: number; p99Ms: number; maxMs: number } {
+    const r = { p50Ms: Math.round(this.loop.percentile(50) / 1e5) / 10, p99Ms: Math.round(this.loop.percentile(99) / 1e5) / 10, maxMs: Math.round(this.loop.max / 1e5) / 10 };
+    this.loop.reset();
+    return r;
+  }
+
   stats() {
     return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats(), feeds: this.feeds.stats() };
   }
 
   async dispose(): Promise<void> {
+    this.loop.disable();
     await this.feeds.dispose();
     await this.calls.dispose();
     this.link?.dispose();

@@ -96,10 +96,13 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
         sessions: s.hub.sessions,
         journal: { events: s.events, batches: s.batches, commitFailures: s.commitFailures, queued: s.queued },
-        hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow },
+        hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow, superseded: s.hub.superseded },
         http: counters,
         tiles: core.tiles.counters,
         calls: s.calls,
+        feeds: s.feeds,
+        eventLoop: core.loopDelay(),
+        memory: { rssMB: Math.round(process.memoryUsage().rss / 1048576), heapMB: Math.round(process.memoryUsage().heapUsed / 1048576) },
       });
     }
     if (path === '/api/topics') {

@@ -3,7 +3,7 @@
 // display that lost the hall for a moment gets exactly what it missed.
 import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
 import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
-import { applyOps } from '../../common/ops.ts';
+import { applyOps, resolveWireOps } from '../../common/ops.ts';
 import type { Transport } from './transport.ts';
 
 export type TopicEvent = { kind: 'reset' } | { kind: 'delta'; ops: readonly DeltaOp[] };
@@ -176,9 +176,23 @@ export class HubClient {
         }
         // An entity that fails its schema is dropped (and counted) rather than handed to a view that
         // would draw NaN; the sequence still advances, the next valid put repairs it.
-        const ops = m.ops.filter((op) => op.op === 'del' || this.valid(m.topic, op.value));
+        const resolved = resolveWireOps(t.items, m.ops);
+        if (!resolved) {
+          // A patch for something this client does not hold: it has diverged; start again.
+          this.counters.gaps += 1;
+          t.epoch = null;
+          this.transport.send({ t: 'sub', topic: m.topic });
+          return;
+        }
+        const ops = resolved.filter((op, i) => {
+          if (op.op === 'del' || this.valid(m.topic, op.value)) return true;
+          // A patch that makes an invalid entity means the bases differ: resync after this delta.
+          if (m.ops[i]!.op === 'patch') t.epoch = null;
+          return false;
+        });
         applyOps(t.items, ops);
         t.seq = m.seq;
+        if (t.epoch === null) this.transport.send({ t: 'sub', topic: m.topic });
         if (!t.ready) t.ready = true;
         for (const l of t.listeners) l({ kind: 'delta', ops });
         return;

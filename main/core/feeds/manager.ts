@@ -66,6 +66,8 @@ class FeedRunner implements FeedSink {
   messages = 0;
   errors: Record<string, number> = {};
   readonly units = new Set<string>();
+  /** Sender id → unit id, so a hot position costs one Map lookup. */
+  readonly unitOf = new Map<string, string>();
   /** Per-second buckets of accepted and refused messages, for the rate and the refusal ratio. */
   private buckets: { sec: number; ok: number; bad: number }[] = [];
   private readonly logged = new Map<string, LogState>();
@@ -145,8 +147,6 @@ export class FeedManager {
   private readonly core: HallCore;
   private readonly opts: FeedsOptions;
   private readonly runners = new Map<string, FeedRunner>();
-  /** (feed, sender) → unit id, so a hot position costs one Map lookup. */
-  private readonly unitOf = new Map<string, string>();
   private readonly stored = new Map<string, Stored>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private cities: Place[] = [];
@@ -395,15 +395,14 @@ export class FeedManager {
   // ---- reports to units --------------------------------------------------------------------------
 
   private unitIdFor(r: FeedRunner, rep: PositionReport): string {
-    const key = `${r.cfg.id}\u0000${rep.source}`;
-    let id = this.unitOf.get(key);
+    let id = r.unitOf.get(rep.source);
     if (id) return id;
     if (rep.unit && this.core.get('units', rep.unit)) id = rep.unit;
     else {
       const raw = `${r.cfg.id}-${rep.source}`.replace(/[^\w.:-]/g, '_');
       id = raw.length <= 64 ? raw : `${raw.slice(0, 51)}-${createHash('sha1').update(raw).digest('hex').slice(0, 12)}`;
     }
-    this.unitOf.set(key, id);
+    r.unitOf.set(rep.source, id);
     return id;
   }
 

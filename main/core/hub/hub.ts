@@ -17,7 +17,9 @@ import {
   type ServerMessage,
   type TopicName,
   TOPICS,
+  type WireOp,
 } from '../../../common/contract.ts';
+import { diffPatch } from '../../../common/ops.ts';
 
 export class HubError extends Error {
   readonly code: ErrorCode;
@@ -49,6 +51,8 @@ export interface HubOptions {
   tickMs?: number;
   /** Deltas kept per topic so a client that reconnects can resume without a snapshot. @default 1000 */
   historyLimit?: number;
+  /** ...and at most this many characters of them. @default 8 MiB */
+  historyBytes?: number;
   /** A client with more than this many bytes queued is disconnected (it resumes on reconnect). @default 16 MiB */
   maxBufferedBytes?: number;
   /** Bad frames tolerated per session within `badFrameWindowMs` before it is closed. @default 20 */
@@ -70,6 +74,7 @@ interface TopicState {
   seq: number;
   pending: Map<string, DeltaOp>;
   history: { seq: number; text: string }[];
+  historyBytes: number;
   subscribers: Set<Session>;
 }
 
@@ -80,6 +85,7 @@ export interface HubStats {
   commands: number;
   errors: Partial<Record<ErrorCode, number>>;
   closedSlow: number;
+  superseded: number;
   topics: Record<string, { seq: number; items: number; subscribers: number }>;
 }
 
@@ -92,19 +98,21 @@ export class Hub {
   private handler: CommandHandler = async (name) => {
     throw new HubError('unknown_command', `no handler for ${name}`);
   };
-  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, errors: {} as Partial<Record<ErrorCode, number>> };
+  /** superseded: changes replaced by a newer one of the same id within a tick (never sent). */
+  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, superseded: 0, errors: {} as Partial<Record<ErrorCode, number>> };
 
   constructor(opts: HubOptions = {}) {
     this.opts = {
       tickMs: 50,
       historyLimit: 1000,
+      historyBytes: 8 * 1024 * 1024,
       maxBufferedBytes: 16 * 1024 * 1024,
       maxBadFrames: 20,
       badFrameWindowMs: 10_000,
       server: 'beacon',
       ...opts,
     };
-    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), history: [], subscribers: new Set() });
+    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), history: [], historyBytes: 0, subscribers: new Set() });
   }
 
   onCommand(handler: CommandHandler): void {
@@ -128,7 +136,8 @@ export class Hub {
     if (ops.length === 0) return;
     const t = this.topic(topic);
     for (const op of ops) {
-      t.pending.delete(op.id); // re-insert so the coalesced op keeps the order of the last change
+      // re-insert so the coalesced op keeps the order of the last change
+      if (t.pending.delete(op.id)) this.counters.superseded++;
       t.pending.set(op.id, op);
     }
     this.scheduleFlush();
@@ -157,17 +166,30 @@ export class Hub {
     }
     for (const [name, t] of this.topics) {
       if (t.pending.size === 0) continue;
-      const ops = [...t.pending.values()];
-      t.pending.clear();
-      for (const op of ops) {
-        if (op.op === 'put') t.items.set(op.id, op.value);
-        else t.items.delete(op.id);
+      const ops: WireOp[] = [];
+      for (const op of t.pending.values()) {
+        if (op.op === 'put') {
+          // An entity every subscriber already holds goes as a patch of what changed (a moving unit:
+          // a sixth of its size), when that is the smaller message.
+          const prev = t.items.get(op.id);
+          const set = prev === undefined ? null : diffPatch(prev, op.value);
+          if (set && Object.keys(set).length * 2 < Object.keys(op.value as object).length + 4) ops.push({ op: 'patch', id: op.id, set });
+          else ops.push(op);
+          t.items.set(op.id, op.value);
+        } else {
+          ops.push(op);
+          t.items.delete(op.id);
+        }
       }
+      t.pending.clear();
       t.seq += 1;
       // Serialised once, sent to every subscriber: the cost does not grow with the number of displays.
       const text = JSON.stringify({ t: 'delta', topic: name, epoch: this.epoch, seq: t.seq, ops } satisfies ServerMessage);
       t.history.push({ seq: t.seq, text });
-      if (t.history.length > this.opts.historyLimit) t.history.splice(0, t.history.length - this.opts.historyLimit);
+      t.historyBytes += text.length;
+      // History is bounded by count and by size: at 20,000 moving units a tick's delta is ~150 kB, and
+      // a thousand of them would hold the hall's memory for a resume nobody needs that far back.
+      while (t.history.length > 1 && (t.history.length > this.opts.historyLimit || t.historyBytes > this.opts.historyBytes)) t.historyBytes -= t.history.shift()!.text.length;
       for (const s of t.subscribers) s.sendText(text);
     }
   }
