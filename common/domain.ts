@@ -253,7 +253,8 @@ const FeedBase = {
   staleAfterS: z.number().min(1).max(3600).optional(),
   lostAfterS: z.number().min(1).max(86400).optional(),
 };
-const ListenAddress = { host: z.string().min(1).max(255).default('0.0.0.0'), port: z.number().int().min(1).max(65535) };
+/** Port 0 takes any free port (tests); the feed board shows the one bound. */
+const ListenAddress = { host: z.string().min(1).max(255).default('0.0.0.0'), port: z.number().int().min(0).max(65535) };
 const Broker = {
   url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'mqtt://, mqtts://, ws:// or wss://').max(300),
   username: z.string().max(128).optional(),

@@ -61,7 +61,9 @@ async function main() {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) (clearInterval(timer), resolve(m[1]!));
+      if (!m) return;
+      clearInterval(timer);
+      resolve(m[1]!);
     }, 50);
     hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
   });

@@ -80,7 +80,8 @@ describe('journal and projections', () => {
     expect(got.find((m) => m.t === 'error')).toMatchObject({ error: { code: 'bad_frame' } });
     expect(got.find((m) => m.t === 'result')).toMatchObject({ ok: true, value: { id: 'aviation-330100-01' } });
     const delta = got.find((m) => m.t === 'delta') as Extract<ServerMessage, { t: 'delta' }>;
-    expect(delta.ops[0]).toMatchObject({ op: 'put', id: 'aviation-330100-01', value: { lat: 30.1, lon: 120.2 } });
+    // A unit every display already holds travels as a patch of what changed.
+    expect(delta.ops[0]).toMatchObject({ op: 'patch', id: 'aviation-330100-01', set: { lat: 30.1, lon: 120.2 } });
     port1.close();
     port2.close();
     await core.dispose();

@@ -1,0 +1,272 @@
+// Live feeds over real sockets: drones over MAVLink UDP and teams over CoT TCP/UDP from `beacon
+// simulate`, JSON positions and DJI drones through a real mosquitto (restarted under the feed),
+// silence turning units stale then lost, and hostile input sent over the wire.
+import mqtt from 'mqtt';
+import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { common, MavLinkProtocolV2 } from 'node-mavlink';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Feed, Unit } from '../../common/domain.ts';
+import { cotEvent, Simulator } from '../../main/core/feeds/simulate.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { ensureNoLeaks } from '../helpers/leaks.ts';
+import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
+import { portClient } from '../helpers/port-client.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
+
+const units = (core: HallCore) => core.hub.items('units') as Unit[];
+const unit = (core: HallCore, id: string) => core.hub.get('units', id) as Unit | undefined;
+const feed = (core: HallCore, id: string) => core.hub.get('feeds', id) as Feed | undefined;
+const udpSend = (port: number, data: Buffer | string) =>
+  new Promise<void>((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.send(data, port, '127.0.0.1', (err) => {
+      s.close();
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+const tcpSend = (port: number, data: string) =>
+  new Promise<{ closedByHall: boolean }>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let ended = false;
+    s.on('error', () => undefined); // a reset from the hall shows as an error, then close
+    s.on('close', () => resolve({ closedByHall: !ended }));
+    s.once('connect', () => {
+      s.write(data, () =>
+        setTimeout(() => {
+          ended = true;
+          s.end();
+        }, 300),
+      );
+    });
+  });
+
+describe('drones over MAVLink UDP and teams over CoT', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+  let core: HallCore;
+  let sim: Simulator | null = null;
+  beforeAll(async () => {
+    core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      feeds: {
+        feeds: [
+          { kind: 'mavlink-udp', id: 'drones', host: '127.0.0.1', port: 0, staleAfterS: 1, lostAfterS: 2 },
+          { kind: 'cot-tcp', id: 'teams', host: '127.0.0.1', port: 0, teamKind: 'fire-rescue' },
+          { kind: 'cot-udp', id: 'teams-udp', host: '127.0.0.1', port: 0, silentAfterS: 1 },
+        ],
+        sweepMs: 200,
+      },
+    });
+    await until('feeds open', () => core.feeds.port('drones') !== null && core.feeds.port('teams') !== null && core.feeds.port('teams-udp') !== null);
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await core?.dispose();
+  });
+
+  it('a simulated drone and team appear in the hub within a second, with the fields the wire carried', async () => {
+    sim = new Simulator({ drones: 3, droneHz: 5, mavlinkPort: core.feeds.port('drones')!, teams: 4, teamHz: 2, cotPort: core.feeds.port('teams')!, seed: 3 });
+    const t0 = Date.now();
+    await sim.start();
+    await until('3 drones and 4 teams', () => units(core).filter((u) => u.track?.feed === 'drones').length === 3 && units(core).filter((u) => u.track?.feed === 'teams').length === 4, 5000);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    await until('drone mode and battery', () => unit(core, 'drones-2')?.drone?.mode === 'AUTO' && unit(core, 'drones-2')?.track?.battery != null);
+    const d = unit(core, 'drones-2')!;
+    expect(d).toMatchObject({ kind: 'drone', status: 'en-route', drone: { mode: 'AUTO', armed: true }, track: { feed: 'drones', source: '2', presence: 'live' } });
+    expect(d.lat).toBeGreaterThan(27);
+    expect(d.lat).toBeLessThan(31.5);
+    expect(d.alt).toBeGreaterThan(50);
+    expect(d.track!.speed).toBeGreaterThan(7);
+    expect(d.track!.heading).not.toBeNull();
+    expect(d.drone!.relAlt).toBeGreaterThan(40);
+    const t = unit(core, 'teams-BEACON-SIM-T00001')!;
+    expect(t).toMatchObject({ kind: 'fire-rescue', name: { zh: '救援1' }, track: { callsign: '救援1', group: 'Cyan', ce: 5, battery: 90, presence: 'live' } });
+    expect(t.home).toMatch(/^33\d{2}00$/); // the nearest city's code
+    expect(feed(core, 'drones')).toMatchObject({ state: 'online' });
+    await until('feed rates measured', () => (feed(core, 'teams')?.health?.rate ?? 0) > 0);
+    expect(feed(core, 'teams')!.health).toMatchObject({ units: 4, reconnects: 0 });
+  });
+
+  it('a drone that goes silent turns stale, then lost, where it was last seen; it is journaled', async () => {
+    const before = unit(core, 'drones-1')!;
+    await sim!.stop();
+    sim = null;
+    const stale = await until('stale', () => unit(core, 'drones-1')?.track?.presence === 'stale', 5000);
+    await until('lost', () => unit(core, 'drones-1')?.track?.presence === 'lost', 5000);
+    expect(stale).toBeLessThan(2500);
+    const lost = unit(core, 'drones-1')!;
+    expect(Math.abs(lost.lat - before.lat)).toBeLessThan(0.01); // still drawn, at its last position
+    // Teams follow their CoT stale time (60 s from the simulator): still live.
+    expect(unit(core, 'teams-BEACON-SIM-T00001')!.track!.presence).toBe('live');
+    await until('journaled', async () => {
+      const events = await core.store.api.readJournal(0, 100_000);
+      return events.some((e) => e.kind === 'unit.tracked' && e.subject === 'unit:drones-1' && (e.payload as { track: { presence: string } }).track.presence === 'lost');
+    });
+    // A feed with nothing arriving reads degraded, and says why.
+    await until('silent feed degraded', () => feed(core, 'teams-udp')?.state === 'degraded', 5000);
+    expect(feed(core, 'teams-udp')!.detail).toMatch(/no data/);
+  });
+
+  it('CoT over UDP: one event per datagram', async () => {
+    await udpSend(core.feeds.port('teams-udp')!, cotEvent('UDP-TEAM-1', '湖州救援', { lat: 30.8925, lon: 120.0875, alt: 10, heading: 0, speed: 0 }, Date.now()));
+    await until('udp team', () => unit(core, 'teams-udp-UDP-TEAM-1') !== undefined);
+    expect(unit(core, 'teams-udp-UDP-TEAM-1')).toMatchObject({ lat: 30.8925, lon: 120.0875, status: 'on-site', kind: 'professional' });
+    await until('feed online again', () => feed(core, 'teams-udp')?.state === 'online');
+  });
+
+  it('hostile and broken input over the wire is refused and counted per feed; nothing stored is touched', async () => {
+    const keep = await core.store.api.loadTables();
+    const storedTeam = (keep.units as Unit[]).find((u) => u.id === 'teams-BEACON-SIM-T00002')!;
+    expect(storedTeam).toBeDefined();
+    const cot = core.feeds.port('teams')!;
+    const mav = core.feeds.port('drones')!;
+    const now = Date.now();
+    const good = (uid: string, lat = 30.5) => cotEvent(uid, uid, { lat, lon: 120.5, alt: 5, heading: 0, speed: 0 }, now);
+    // CoT: not XML, XXE, billion laughs, impossible coordinates and times, all on one connection,
+    // each framed as an event; the good event after them still counts.
+    const hostile = [
+      'this is not xml</event>',
+      `<?xml version="1.0"?><!DOCTYPE event [<!ENTITY x SYSTEM "file:///etc/passwd">]><event uid="x" type="a-f-G" time="${new Date(now).toISOString()}" start="${new Date(now).toISOString()}" stale="${new Date(now + 60000).toISOString()}"><point lat="1" lon="1" hae="0" ce="1" le="1"/><detail>&x;</detail></event>`,
+      `<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]><event>&lol2;</event>`,
+      good('BAD-LAT', 123.4),
+      good('BAD-TIME').replace(/time="[^"]+"/, 'time="2099-01-01T00:00:00Z"'),
+      good('GOOD-AFTER'),
+    ].join('\n');
+    await tcpSend(cot, hostile);
+    await until('good event after the hostile ones', () => unit(core, 'teams-GOOD-AFTER') !== undefined);
+    const errors = () => feed(core, 'teams')!.health!.errors;
+    await until('counted', () => (errors().doctype ?? 0) >= 2);
+    expect(errors()).toMatchObject({ not_xml: 1, doctype: 2, bad_coordinates: 1, bad_time: 1 });
+    expect(unit(core, 'teams-BAD-LAT')).toBeUndefined();
+    // 10 MB without an end: the hall hangs up on the sender rather than buffer it.
+    const big = await tcpSend(cot, `<event uid="big">${'A'.repeat(10 * 1024 * 1024)}`);
+    expect(big.closedByHall).toBe(true);
+    await until('too_large counted', () => (errors().too_large ?? 0) >= 1);
+    // MAVLink: junk, a bad CRC, a truncated packet.
+    const p = new MavLinkProtocolV2(42, 1);
+    const g = new common.GlobalPositionInt();
+    g.lat = 300_000_000;
+    g.lon = 1_200_000_000;
+    const pkt = p.serialize(g, 1);
+    const corrupt = Buffer.from(pkt);
+    corrupt[15] ^= 0x55;
+    await udpSend(mav, Buffer.from('not mavlink at all'));
+    await udpSend(mav, corrupt);
+    await udpSend(mav, pkt.subarray(0, 12));
+    await until('mavlink errors counted', () => {
+      const e = feed(core, 'drones')!.health!.errors;
+      return (e.junk ?? 0) >= 1 && (e.bad_crc ?? 0) >= 1 && (e.truncated ?? 0) >= 1;
+    });
+    expect(unit(core, 'drones-42')).toBeUndefined();
+    // Then a good packet from the same sender is a drone.
+    await udpSend(mav, pkt);
+    await until('good drone after bad packets', () => unit(core, 'drones-42') !== undefined);
+    // The hall is up, and what was stored before is as it was (the team kept its thinned row).
+    const after = await core.store.api.loadTables();
+    const again = (after.units as Unit[]).find((u) => u.id === 'teams-BEACON-SIM-T00002')!;
+    expect(again.lat).toBe(storedTeam.lat);
+    expect((await portClient(core).cmd<{ now: number }>('hall.ping', {})).now).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): JSON, DJI, bad payloads, broker restart', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+  let broker: Broker;
+  let core: HallCore;
+  let pub: mqtt.MqttClient;
+  beforeAll(async () => {
+    broker = new Broker(await freePort(), join(dir, 'broker'));
+    await broker.start();
+    core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      feeds: { feeds: [{ kind: 'mqtt-json', id: 'beidou', url: broker.url, teamKind: 'social' }, { kind: 'dji-mqtt', id: 'dji', url: broker.url }], sweepMs: 200, backoffBaseMs: 200, backoffCapMs: 2000 },
+    });
+    await until('mqtt feeds online', () => feed(core, 'beidou')?.state !== 'connecting' && feed(core, 'dji')?.state !== 'connecting');
+    pub = await mqtt.connectAsync(broker.url, { clientId: 'gateway', reconnectPeriod: 200 });
+  });
+  afterAll(async () => {
+    await pub?.endAsync(true);
+    await core?.dispose();
+    await broker?.stop();
+  });
+
+  it('a Beidou report and a DJI aircraft become units; bad payloads are counted, not fatal', async () => {
+    const now = Date.now();
+    await pub.publishAsync('beacon/positions/bd-100001', JSON.stringify({ lat: 29.0, lon: 120.5, time: now, speed: 1.1, battery: 44, name: '丽水北斗1' }));
+    await pub.publishAsync('sys/product/DOCK-7/status', JSON.stringify({ tid: 't', bid: 'b', timestamp: now, method: 'update_topo', data: { sub_devices: [{ sn: '1581F5BKD22', domain: '0' }] } }));
+    await pub.publishAsync('thing/product/1581F5BKD22/osd', JSON.stringify({ timestamp: now, data: { latitude: 28.1, longitude: 121.1, height: 120, elevation: 80, attitude_head: 45, horizontal_speed: 9, mode_code: 9, battery: { capacity_percent: 37 } } }));
+    await until('units', () => unit(core, 'beidou-bd-100001') !== undefined && unit(core, 'dji-1581F5BKD22') !== undefined);
+    expect(unit(core, 'beidou-bd-100001')).toMatchObject({ kind: 'social', name: { zh: '丽水北斗1' }, track: { speed: 1.1, battery: 44 } });
+    expect(unit(core, 'dji-1581F5BKD22')).toMatchObject({ kind: 'drone', drone: { mode: 'returning home', armed: true }, track: { heading: 45, battery: 37 } });
+    await pub.publishAsync('beacon/positions/bd-2', 'not json {');
+    await pub.publishAsync('beacon/positions/bd-2', JSON.stringify({ lat: 'thirty', lon: 120, time: now }));
+    await pub.publishAsync('beacon/positions/bd-2', JSON.stringify({ lat: 30, lon: 120, time: now + 86400_000 }));
+    await pub.publishAsync('thing/product/1581F5BKD22/osd', JSON.stringify({ data: {} }));
+    await until('counted', () => {
+      const e = feed(core, 'beidou')?.health?.errors ?? {};
+      return e.not_json === 1 && e.bad_payload === 1 && e.bad_time === 1 && feed(core, 'dji')?.health?.errors.bad_payload === 1;
+    });
+    expect(unit(core, 'beidou-bd-2')).toBeUndefined();
+    expect(feed(core, 'beidou')!.state).toBe('online');
+  });
+
+  it('reconnects with backoff when the broker restarts, one attempt at a time', async () => {
+    await broker.stop();
+    await until('offline', () => feed(core, 'beidou')?.state === 'offline', 10_000);
+    const offlineAt = Date.now();
+    // Attempts keep failing while the broker is down; the delays grow.
+    await until('a few attempts', () => (core.feeds.stats().feeds.beidou?.reconnects ?? 0) >= 3, 15_000);
+    await until('the next attempt is announced', () => feed(core, 'beidou')?.state === 'offline' && feed(core, 'beidou')?.nextAttemptAt != null, 5000);
+    await broker.start();
+    await until('back online', () => feed(core, 'beidou')?.state === 'online' || feed(core, 'beidou')?.state === 'degraded', 15_000);
+    const s = core.feeds.stats().feeds.beidou!;
+    expect(s.maxInFlight).toBe(1);
+    expect(s.reconnects).toBeGreaterThanOrEqual(3);
+    // Exponential from 200 ms: three failed attempts take at least 100 + 200 + 400 ms.
+    expect(Date.now() - offlineAt).toBeGreaterThan(700);
+    await pub.publishAsync('beacon/positions/bd-100001', JSON.stringify({ lat: 29.1, lon: 120.6, time: Date.now() }));
+    await until('positions flow again', () => unit(core, 'beidou-bd-100001')?.lat === 29.1, 10_000);
+    // Every state change was journaled, and the feed board can show the history.
+    const changes = (await core.store.api.readJournal(0, 100_000)).filter((e) => e.kind === 'feed.changed' && e.subject === 'feed:beidou').map((e) => (e.payload as { state: string }).state);
+    expect(changes).toEqual(expect.arrayContaining(['online', 'offline', 'connecting']));
+  }, 60_000);
+});
+
+describe('feeds added and removed at run time', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+  it('feed.add opens a listener, survives a restart, feed.remove closes it', async () => {
+    let core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 } });
+    const c = portClient(core);
+    const port = await freePort();
+    await c.cmd('feed.add', { config: { kind: 'cot-udp', id: 'field', host: '127.0.0.1', port, name: { zh: '野外组', en: 'Field' } } });
+    expect((await c.fail('feed.add', { config: { kind: 'cot-tcp', id: 'field', port: 9 } })).message).toMatch(/exists/);
+    expect((await c.fail('feed.add', { config: { kind: 'cot-udp', id: 'other', port } })).message).toMatch(/already listens/);
+    expect((await c.fail('feed.add', { config: { kind: 'mqtt-json', id: 'x', url: 'http://nope' } })).code).toBe('invalid_args');
+    await until('listening', () => core.feeds.port('field') === port);
+    await udpSend(port, cotEvent('FIELD-1', 'F1', { lat: 29.5, lon: 121, alt: 0, heading: 0, speed: 0 }, Date.now()));
+    await until('unit', () => unit(core, 'field-FIELD-1') !== undefined);
+    c.close();
+    await core.dispose();
+
+    core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 } });
+    await until('the feed comes back', () => core.feeds.port('field') === port);
+    expect(feed(core, 'field')!.name.zh).toBe('野外组');
+    expect(unit(core, 'field-FIELD-1')).toMatchObject({ lat: 29.5, track: { feed: 'field' } }); // kept across the restart
+    const c2 = portClient(core);
+    await c2.cmd('feed.remove', { id: 'field' });
+    expect(feed(core, 'field')).toBeUndefined();
+    // The port is free again.
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => s.close(() => r()));
+    c2.close();
+    await core.dispose();
+  });
+});

@@ -1,0 +1,307 @@
+// The live feeds' pure parts: the CoT XML subset (checked against saxes, a conforming parser), CoT,
+// MAVLink, JSON and DJI decoding, the rules (backoff, presence, storage thinning), --feed, patches.
+import { common, minimal, MavLinkProtocolV2 } from 'node-mavlink';
+import { SaxesParser } from 'saxes';
+import { describe, expect, it } from 'vitest';
+import { applyPatch, diffPatch, resolveWireOps } from '../../common/ops.ts';
+import { parseFeedFlag } from '../../main/core/feeds/config.ts';
+import { CotFramer, CotParser, kindOfType } from '../../main/core/feeds/cot.ts';
+import { decodeDatagram, flightMode, MavlinkDecoder } from '../../main/core/feeds/mavlink.ts';
+import { decodePositionJson, DjiDecoder } from '../../main/core/feeds/mqtt-feeds.ts';
+import { backoffMs, presenceAt, shouldStore } from '../../main/core/feeds/report.ts';
+import { cotEvent } from '../../main/core/feeds/simulate.ts';
+import { parseXml, XmlError } from '../../main/core/feeds/xml.ts';
+
+const NOW = Date.UTC(2026, 10, 23, 8, 0, 0);
+const iso = (ms: number) => new Date(ms).toISOString();
+const tak = (o: { uid?: string; type?: string; time?: number; stale?: number; lat?: string; lon?: string; hae?: string; extra?: string } = {}) =>
+  `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><event version="2.0" uid="${o.uid ?? 'ANDROID-359975090666199'}" type="${o.type ?? 'a-f-G-U-C'}" how="m-g" time="${iso(o.time ?? NOW)}" start="${iso(o.time ?? NOW)}" stale="${iso(o.stale ?? NOW + 120_000)}"><point lat="${o.lat ?? '29.8683'}" lon="${o.lon ?? '121.5440'}" hae="${o.hae ?? '12.5'}" ce="9.9" le="9999999.0"/><detail><contact endpoint="*:-1:stcp" callsign="宁波消防-01"/><uid Droid="宁波消防-01"/><__group name="Cyan" role="Team Lead"/><status battery="76"/><track course="271.5" speed="3.2"/><precisionlocation altsrc="GPS" geopointsrc="GPS"/>${o.extra ?? ''}</detail></event>`;
+
+function saxesAccepts(text: string): boolean {
+  const p = new SaxesParser();
+  let ok = true;
+  p.on('error', () => {
+    ok = false;
+  });
+  p.on('doctype', () => {
+    ok = false; // refused by policy, whatever its validity
+  });
+  try {
+    p.write(text).close();
+  } catch {
+    ok = false;
+  }
+  return ok;
+}
+
+function oursAccepts(text: string): boolean {
+  try {
+    parseXml(text);
+    return true;
+  } catch (e) {
+    if (!(e instanceof XmlError)) throw e;
+    return false;
+  }
+}
+
+describe('CoT XML subset parser', () => {
+  it('refuses DOCTYPE, XXE and billion laughs as doctype, before reading them', () => {
+    const xxe = `<?xml version="1.0"?><!DOCTYPE event [<!ENTITY x SYSTEM "file:///etc/passwd">]><event uid="a">&x;</event>`;
+    const laughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><event>&lol2;</event>`;
+    for (const t of [xxe, laughs, `<event><!ENTITY x "y"></event>`]) {
+      expect(() => parseXml(t)).toThrowError(XmlError);
+      try {
+        parseXml(t);
+      } catch (e) {
+        expect((e as XmlError).reason).toBe('doctype');
+      }
+    }
+    // An entity reference without a declaration is never expanded.
+    expect(() => parseXml('<event a="&x;"/>')).toThrow(/predefined/);
+  });
+
+  it('reads attributes, predefined entities and character references like a conforming parser', () => {
+    const root = parseXml(`<event uid="a&amp;b" q='&quot;x&#x4E2D;&#25991;'><point lat="1"/><detail><contact callsign="A&lt;B"/></detail></event>`);
+    expect(root.attrs).toEqual({ uid: 'a&b', q: '"x中文' });
+    expect(root.children[1]!.children[0]!.attrs.callsign).toBe('A<B');
+  });
+
+  it('refuses what XML refuses: mismatched and unclosed tags, duplicate attributes, bare &, text after the root', () => {
+    for (const bad of ['<event>', '<event></detail>', '<event a="1" a="2"/>', '<event a="x & y"/>', '<event/><event/>', '<event a=1/>', '<event a="<"/>', '<event>]]></event>', '<event>\u0001</event>', 'hello', '']) {
+      expect(oursAccepts(bad), bad).toBe(false);
+    }
+  });
+
+  it('never accepts what saxes refuses, on thousands of mutated events', () => {
+    // Mutations with XML's significant characters; the verdicts must agree wherever ours accepts.
+    const base = tak();
+    const alphabet = ['<', '>', '&', '"', "'", '/', '=', ' ', '!', '?', '-', ']', ';', '#', 'x', '\u0000', '\uD800', '&amp;', '<!--', '-->', '<![CDATA[', ']]>', '<!DOCTYPE a>', '&#0;', '&#x10FFFF;'];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let accepted = 0;
+    let subsetOnly = 0;
+    for (let k = 0; k < 4000; k++) {
+      let t = base;
+      const edits = 1 + rand(3);
+      for (let e = 0; e < edits; e++) {
+        const at = rand(t.length);
+        const op = rand(3);
+        const s = alphabet[rand(alphabet.length)]!;
+        t = op === 0 ? t.slice(0, at) + s + t.slice(at) : op === 1 ? t.slice(0, at) + t.slice(at + 1 + rand(4)) : t.slice(0, at) + s + t.slice(at + s.length);
+      }
+      const ours = oursAccepts(t);
+      const theirs = saxesAccepts(t);
+      if (ours) {
+        accepted++;
+        expect(theirs, `ours accepted what saxes refuses: ${t}`).toBe(true);
+      } else if (theirs) subsetOnly++;
+    }
+    expect(accepted).toBeGreaterThan(100); // the mutations are not all fatal: both paths are exercised
+    expect(subsetOnly).toBeLessThan(accepted); // the subset refuses little that is valid
+  });
+});
+
+describe('CoT events', () => {
+  const p = new CotParser();
+  it('reads what ATAK sends: uid, position, callsign, group, course/speed, battery, stale', () => {
+    const d = p.parse(tak(), NOW);
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    expect(d.reports).toHaveLength(1);
+    expect(d.reports[0]).toMatchObject({ source: 'ANDROID-359975090666199', kind: 'professional', lat: 29.8683, lon: 121.544, alt: 12.5, ce: 9.9, heading: 271.5, speed: 3.2, callsign: '宁波消防-01', group: 'Cyan', battery: 76, staleAt: NOW + 120_000 });
+  });
+  it('maps CoT types: air tracks are aviation, ground vehicles vehicles, the rest the feed team kind', () => {
+    expect(kindOfType('a-f-A-M-H', 'fire-rescue')).toBe('aviation');
+    expect(kindOfType('a-f-G-E-V-C', 'fire-rescue')).toBe('vehicle');
+    expect(kindOfType('a-f-G-U-C', 'fire-rescue')).toBe('fire-rescue');
+  });
+  it('keeps a ping (t-x-c-t) as a sign of life with no position', () => {
+    const d = p.parse(tak({ type: 't-x-c-t' }), NOW);
+    expect(d).toEqual({ ok: true, reports: [] });
+  });
+  it('refuses impossible coordinates and times, each with its reason', () => {
+    const reason = (t: string) => {
+      const d = p.parse(t, NOW);
+      return d.ok ? 'ok' : d.reason;
+    };
+    expect(reason(tak({ lat: '91' }))).toBe('bad_coordinates');
+    expect(reason(tak({ lon: 'east' }))).toBe('bad_coordinates');
+    expect(reason(tak({ hae: '90000' }))).toBe('bad_coordinates');
+    expect(reason(tak({ time: NOW + 3600_000, stale: NOW + 7200_000 }))).toBe('bad_time');
+    expect(reason(tak({ time: NOW - 3 * 86400_000, stale: NOW - 3 * 86400_000 + 60_000 }))).toBe('bad_time');
+    expect(reason(tak({ stale: NOW - 1000 }))).toBe('bad_time'); // stale before start
+    expect(reason(tak().replace(/time="[^"]+"/, 'time="2026-02-30T08:00:00Z"'))).toBe('bad_time');
+    expect(reason(tak().replace(/<point[^>]+\/>/, ''))).toBe('no_point');
+    expect(reason('{"lat": 1}')).toBe('not_xml');
+    expect(reason('<message/>')).toBe('not_event');
+    expect(reason(tak({ extra: `<remarks>${'x'.repeat(300_000)}</remarks>` }))).toBe('too_large');
+  });
+  it('frames a TCP stream of events with no delimiter, and gives up on one that never ends', () => {
+    const f = new CotFramer(4096);
+    const a = tak({ uid: 'A' });
+    const b = tak({ uid: 'B' });
+    const stream = a + '\n' + b;
+    const first = f.push(stream.slice(0, 700));
+    const second = f.push(stream.slice(700));
+    expect([...first.events, ...second.events].map((e) => p.parse(e, NOW)).map((d) => d.ok && d.reports[0]!.source)).toEqual(['A', 'B']);
+    expect(f.push('<event uid="x">' + 'y'.repeat(5000)).overflow).toBe(true);
+    expect(f.pending).toBe(0);
+  });
+  it('parses what beacon simulate sends', () => {
+    const d = p.parse(cotEvent('SIM-1', '救援1', { lat: 30.1234567, lon: 120.7654321, alt: 8, heading: 45, speed: 11.2 }, NOW), NOW);
+    expect(d.ok && d.reports[0]).toMatchObject({ lat: 30.1234567, lon: 120.7654321, heading: 45, speed: 11.2, callsign: '救援1' });
+  });
+});
+
+describe('MAVLink', () => {
+  const v2 = new MavLinkProtocolV2(7, 1);
+  const heartbeat = (customMode = 3, armed = true) => {
+    const hb = new minimal.Heartbeat();
+    hb.type = minimal.MavType.QUADROTOR;
+    hb.autopilot = minimal.MavAutopilot.ARDUPILOTMEGA;
+    hb.baseMode = (armed ? 128 : 0) | 1;
+    hb.customMode = customMode;
+    hb.systemStatus = minimal.MavState.ACTIVE;
+    hb.mavlinkVersion = 3;
+    return v2.serialize(hb, 1);
+  };
+  const position = (lat = 29.8683, lon = 121.544) => {
+    const g = new common.GlobalPositionInt();
+    g.lat = Math.round(lat * 1e7);
+    g.lon = Math.round(lon * 1e7);
+    g.alt = 120_500;
+    g.relativeAlt = 100_000;
+    g.vx = 300;
+    g.vy = 400;
+    g.vz = -100;
+    g.hdg = 9000;
+    return v2.serialize(g, 2);
+  };
+  const status = () => {
+    const s = new common.SysStatus();
+    s.batteryRemaining = 64;
+    return v2.serialize(s, 3);
+  };
+
+  it('decodes a datagram of packets, checking each CRC', () => {
+    const r = decodeDatagram(Buffer.concat([heartbeat(), status(), position()]));
+    expect(r.errors).toEqual([]);
+    expect(r.packets.map((p) => [p.sysid, p.msgid])).toEqual([
+      [7, 0],
+      [7, 1],
+      [7, 33],
+    ]);
+  });
+  it('turns heartbeat, status and position into one drone: mode, armed, battery, heading, speed, climb', () => {
+    const d = new MavlinkDecoder();
+    const { reports } = d.apply(decodeDatagram(Buffer.concat([heartbeat(), status(), position()])).packets);
+    expect(reports.at(-1)).toMatchObject({ source: '7', kind: 'drone', lat: 29.8683, lon: 121.544, alt: 120.5, heading: 90, speed: 5, battery: 64, drone: { mode: 'AUTO', armed: true, relAlt: 100, climb: 1 } });
+  });
+  it('names PX4 modes from main and sub mode', () => {
+    expect(flightMode(12, 1, (4 << 16) | (4 << 24))).toBe('AUTO.MISSION');
+    expect(flightMode(12, 1, 3 << 16)).toBe('POSCTL');
+    expect(flightMode(3, 0, 5)).toBeNull(); // custom mode not enabled
+  });
+  it('counts a bad CRC, a truncated packet, junk and an unknown message, and still reads the good packet after them', () => {
+    const bad = Buffer.from(position());
+    bad[bad.length - 1] ^= 0xff;
+    const truncated = position().subarray(0, 20);
+    const unknown = Buffer.from(heartbeat());
+    unknown[7] = 0xee; // message id 0xee0000-ish: not in any dialect we decode
+    const r1 = decodeDatagram(Buffer.concat([Buffer.from('garbage!'), bad, heartbeat()]));
+    expect(r1.packets.map((p) => p.msgid)).toEqual([0]);
+    expect(r1.errors.map((e) => e.reason).sort()).toEqual(['bad_crc', 'junk']);
+    expect(decodeDatagram(truncated).errors[0]!.reason).toBe('truncated');
+    expect(decodeDatagram(unknown).errors[0]!.reason).toBe('unknown_message');
+  });
+  it('refuses impossible coordinates and ignores "no fix" (0, 0)', () => {
+    const d = new MavlinkDecoder();
+    const g = new common.GlobalPositionInt();
+    g.lat = 950_000_000;
+    g.lon = 10;
+    const r = d.apply(decodeDatagram(v2.serialize(g, 1)).packets);
+    expect(r.errors[0]!.reason).toBe('bad_coordinates');
+    expect(d.apply(decodeDatagram(position(0, 0)).packets).reports).toEqual([]);
+  });
+});
+
+describe('JSON positions and DJI Cloud API over MQTT', () => {
+  const buf = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+  it('reads a report, or a batch, with the device id from the topic when absent', () => {
+    const d = decodePositionJson('beacon/positions/bd-100001', buf({ lat: 30.1, lon: 120.2, time: NOW - 5000, speed: 1.5, battery: 55, name: '北斗终端1' }), NOW, 'social');
+    expect(d.ok && d.reports[0]).toMatchObject({ source: 'bd-100001', kind: 'social', lat: 30.1, lon: 120.2, speed: 1.5, battery: 55 });
+    const b = decodePositionJson('x', buf([{ id: 'a', lat: 1, lon: 2, time: iso(NOW) }, { id: 'b', lat: 3, lon: 4, time: NOW }]), NOW);
+    expect(b.ok && b.reports.map((r) => r.source)).toEqual(['a', 'b']);
+  });
+  it('refuses what is not JSON, wrong types, impossible values and times', () => {
+    const reason = (p: Buffer) => {
+      const d = decodePositionJson('beacon/positions/x', p, NOW);
+      return d.ok ? 'ok' : d.reason;
+    };
+    expect(reason(buf('{lat: 1'))).toBe('not_json');
+    expect(reason(buf({ lat: '30', lon: 120, time: NOW }))).toBe('bad_payload');
+    expect(reason(buf({ lat: 30, lon: 200, time: NOW }))).toBe('bad_payload');
+    expect(reason(buf({ lat: 30, lon: 120, time: NOW + 86400_000 }))).toBe('bad_time');
+    expect(reason(Buffer.alloc(70_000, 32))).toBe('too_large');
+  });
+  it('learns the aircraft from update_topo and reads its OSD; a dock OSD is not a drone', () => {
+    const dji = new DjiDecoder();
+    const topo = dji.decode('sys/product/DOCK-1/status', buf({ tid: 't', bid: 'b', timestamp: NOW, method: 'update_topo', data: { domain: '3', sub_devices: [{ sn: '1581F5BK', domain: '0' }] } }), NOW);
+    expect(topo).toEqual({ ok: true, reports: [] });
+    const dock = dji.decode('thing/product/DOCK-1/osd', buf({ timestamp: NOW, data: { latitude: 30, longitude: 120, mode_code: 0 } }), NOW);
+    expect(dock).toEqual({ ok: true, reports: [] });
+    const osd = dji.decode('thing/product/1581F5BK/osd', buf({ timestamp: NOW, data: { latitude: 30.2, longitude: 120.1, height: 150.2, elevation: 98.5, attitude_head: -90, horizontal_speed: 12, vertical_speed: 0.5, mode_code: 5, battery: { capacity_percent: 81 } } }), NOW);
+    expect(osd.ok && osd.reports[0]).toMatchObject({ source: '1581F5BK', kind: 'drone', lat: 30.2, lon: 120.1, alt: 150.2, heading: 270, speed: 12, battery: 81, drone: { mode: 'wayline flight', armed: true, relAlt: 98.5 } });
+    const bad = dji.decode('thing/product/1581F5BK/osd', buf({ timestamp: NOW, data: { latitude: 'north' } }), NOW);
+    expect(!bad.ok && bad.reason).toBe('bad_payload');
+  });
+});
+
+describe('rules', () => {
+  it('backs off exponentially with jitter, never at once, capped', () => {
+    const lo = [1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0));
+    const hi = [1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0.999));
+    expect(lo).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(hi.every((h, i) => h > lo[i]! && h <= Math.min(30_000, 1000 * 2 ** i))).toBe(true);
+  });
+  it('says live, stale, lost by the clock', () => {
+    expect([0, 5, 10, 31].map((s) => presenceAt(NOW + s * 1000, NOW + 5000, NOW + 30_000))).toEqual(['live', 'stale', 'stale', 'lost']);
+  });
+  it('thins storage: not within 5 s, after 5 s only when moved 25 m, always after 60 s', () => {
+    const last = { lat: 30, lon: 120, at: NOW };
+    expect(shouldStore(undefined, 30, 120, NOW)).toBe(true);
+    expect(shouldStore(last, 30.01, 120, NOW + 2000)).toBe(false);
+    expect(shouldStore(last, 30.0001, 120, NOW + 6000)).toBe(false); // 11 m
+    expect(shouldStore(last, 30.0003, 120, NOW + 6000)).toBe(true); // 33 m
+    expect(shouldStore(last, 30, 120, NOW + 60_000)).toBe(true);
+  });
+  it('reads --feed, with defaults, and refuses a password on the command line', () => {
+    expect(parseFeedFlag('mavlink-udp')).toMatchObject({ kind: 'mavlink-udp', id: 'mavlink-udp', host: '0.0.0.0', port: 14550 });
+    expect(parseFeedFlag('cot-tcp:port=9000,teamKind=fire-rescue,id=teams')).toMatchObject({ kind: 'cot-tcp', id: 'teams', port: 9000, teamKind: 'fire-rescue' });
+    expect(parseFeedFlag('mqtt-json:url=mqtt://10.1.1.5:1883,topic=beidou/#')).toMatchObject({ url: 'mqtt://10.1.1.5:1883', topic: 'beidou/#' });
+    expect(() => parseFeedFlag('mqtt-json:url=mqtt://h:1883,password=secret')).toThrow(/passwordEnv/);
+    expect(() => parseFeedFlag('cot-tcp:port=99999')).toThrow(/port/);
+    expect(() => parseFeedFlag('kafka')).toThrow(/start with one of/);
+    expect(() => parseFeedFlag('cot-tcp:colour=red')).toThrow();
+  });
+});
+
+describe('patch ops', () => {
+  const unit = { id: 'u', lat: 30, lon: 120, name: { zh: '甲', en: 'A' }, track: { seen: 1, heading: 10, presence: 'live' } };
+  it('says only what changed, one level deep, and applies back to the same entity', () => {
+    const next = { ...unit, lat: 30.1, track: { ...unit.track, seen: 2 } };
+    const set = diffPatch(unit, next)!;
+    expect(set).toEqual({ lat: 30.1, 'track.seen': 2 });
+    expect(applyPatch(unit, set)).toEqual(next);
+    expect(unit.track.seen).toBe(1); // copy on write
+  });
+  it('falls back to a put when a key goes away, and asks for a snapshot on a patch it cannot place', () => {
+    const { track: _t, ...noTrack } = unit;
+    expect(diffPatch(unit, noTrack)).toBeNull();
+    expect(resolveWireOps(new Map(), [{ op: 'patch', id: 'u', set: { lat: 1 } }])).toBeNull();
+    expect(resolveWireOps(new Map([['u', unit]]), [{ op: 'patch', id: 'u', set: { lat: 1 } }])).toEqual([{ op: 'put', id: 'u', value: { ...unit, lat: 1 } }]);
+  });
+});
