@@ -10,6 +10,18 @@ import type { HallCore } from '../core/hall.ts';
 import { tileRoute } from '../core/tiles/route.ts';
 import { isLoopbackHost, originAllowed, tokensEqual } from '../core/security.ts';
 import { resolveStatic, sendFile } from './static.ts';
+
+/** The hub serialises a delta once for every display; encode it to UTF-8 once too (ws would encode
+ *  the same text again for each socket: at 20,000 positions a second that was four copies a tick). */
+let lastText = '';
+let lastBuf = Buffer.alloc(0);
+function utf8Once(text: string): Buffer {
+  if (text !== lastText) {
+    lastText = text;
+    lastBuf = Buffer.from(text, 'utf8');
+  }
+  return lastBuf;
+}
 import { VERSIONS } from './versions.ts';
 
 export interface ServeOptions {
@@ -137,7 +149,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       const origin = `ws:${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
       const session = core.hub.connect({
         origin,
-        send: (text) => ws.send(text),
+        send: (text) => ws.send(utf8Once(text), { binary: false }),
         close: (code, reason) => ws.close(code, reason),
         buffered: () => ws.bufferedAmount,
       });

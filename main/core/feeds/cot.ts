@@ -69,19 +69,42 @@ function num(v: string | undefined): number | null {
   return Number.isFinite(n) ? n : NaN;
 }
 
-const FAST_ISO = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,3})\d*)?Z$/;
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const digits = (v: string, at: number, n: number): number => {
+  let x = 0;
+  for (let k = at; k < at + n; k++) {
+    const c = v.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
+};
 
+/** ISO 8601 to epoch ms, or null. TAK devices send `YYYY-MM-DDThh:mm:ss[.fff…]Z`, three per event:
+ *  that form is read digit by digit (a regex and Date.parse per field cost a tenth of the decoder
+ *  at 20,000 events a second); any other zone goes the general way. A date that does not exist
+ *  (30 February) is refused either way. */
 function time(v: string | undefined): number | null {
   if (v === undefined) return null;
-  // TAK devices send UTC with a Z: read it directly (three of these per event add up at 20,000/s).
-  const m = FAST_ISO.exec(v);
-  if (m) {
-    const mo = +m[2]! - 1;
-    const d = +m[3]!;
-    const t = Date.UTC(+m[1]!, mo, d, +m[4]!, +m[5]!, +m[6]!, m[7] ? +m[7].padEnd(3, '0') : 0);
-    // Date.UTC rolls 2026-02-30 over into March; a date that does not exist is refused.
-    const back = new Date(t);
-    return back.getUTCDate() === d && back.getUTCMonth() === mo && +m[4]! < 24 && +m[5]! < 60 && +m[6]! < 60 ? t : null;
+  const n = v.length;
+  if (n >= 20 && v.charCodeAt(n - 1) === 90 /* Z */ && v[4] === '-' && v[7] === '-' && v[10] === 'T' && v[13] === ':' && v[16] === ':') {
+    const y = digits(v, 0, 4);
+    const mo = digits(v, 5, 2);
+    const d = digits(v, 8, 2);
+    const h = digits(v, 11, 2);
+    const mi = digits(v, 14, 2);
+    const sec = digits(v, 17, 2);
+    let ms = 0;
+    if (n > 20) {
+      if (v[19] !== '.' || n - 21 > 9) return null;
+      const frac = digits(v, 20, n - 21);
+      if (frac < 0) return null;
+      ms = Math.floor(frac / 10 ** (n - 21 - 3));
+    }
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return null;
+    const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+    if (d > DAYS[mo - 1]! || (mo === 2 && d === 29 && !leap)) return null;
+    return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
   }
   if (!ISO.test(v)) return null;
   const t = Date.parse(v);

@@ -16,8 +16,7 @@ import { distanceKm } from '../../../common/geo.ts';
 import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
-import { CotTcpAdapter, CotUdpAdapter } from './cot.ts';
-import { MavlinkUdpAdapter } from './mavlink.ts';
+import { FeedIoHost } from './io-host.ts';
 import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
 import { backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
 
@@ -149,6 +148,7 @@ export class FeedManager {
   private readonly runners = new Map<string, FeedRunner>();
   private readonly stored = new Map<string, Stored>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly io = new FeedIoHost();
   private cities: Place[] = [];
   readonly now: () => number;
   readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0 };
@@ -227,6 +227,7 @@ export class FeedManager {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     for (const r of this.runners.values()) await this.stop(r);
+    await this.io.dispose();
     // The last position of every unit survives a restart, whatever the thinning skipped.
     this.flushPositions();
   }
@@ -252,12 +253,11 @@ export class FeedManager {
     const c = r.cfg;
     const now = this.now;
     switch (c.kind) {
+      // Listening feeds run in the feed I/O worker (io-worker.ts): decoding stays off this thread.
       case 'mavlink-udp':
-        return new MavlinkUdpAdapter({ host: c.host, port: c.port }, r);
       case 'cot-tcp':
-        return new CotTcpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind, now }, r);
       case 'cot-udp':
-        return new CotUdpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind, now }, r);
+        return this.io.adapter(c.id, c, r);
       case 'mqtt-json':
       case 'dji-mqtt': {
         const password = c.passwordEnv ? process.env[c.passwordEnv] : undefined;
