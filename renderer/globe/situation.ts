@@ -52,6 +52,11 @@ const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-rou
 
 const SCRATCH = new Cartesian3();
 const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitKind, Color>;
+/** A stale unit is drawn faded, a lost one grey, both where they were last heard: a position the hall
+ *  no longer receives must never look live, and must never vanish either. */
+const FILL_STALE = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c).withAlpha(0.35)])) as Record<UnitKind, Color>;
+const LOST = Color.fromCssColorString('#8a8f98').withAlpha(0.8);
+const fillOf = (kind: UnitKind, presence: string | undefined) => (presence === 'lost' ? LOST : presence === 'stale' ? FILL_STALE[kind] : FILL[kind]);
 const OUTLINE = Object.fromEntries(Object.entries(STATUS_OUTLINE).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitStatus, Color>;
 
 /** Zhejiang with a margin: where the hall looks first. */
@@ -76,7 +81,7 @@ export class SituationGlobe {
   private readonly labels = new LabelCollection();
   private readonly incidentPoints = new PointPrimitiveCollection();
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus }>();
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined }>();
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   readonly typhoon: TyphoonLayer;
@@ -240,17 +245,22 @@ export class SituationGlobe {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
       }
+      const presence = u.track?.presence;
+      if (existing.presence !== presence) {
+        existing.p.color = fillOf(u.kind, presence);
+        existing.presence = presence;
+      }
       return;
     }
     const p = this.unitPoints.add({
       id: `unit:${u.id}`,
       position,
       pixelSize: u.kind === 'depot' ? 9 : 7,
-      color: FILL[u.kind],
+      color: fillOf(u.kind, u.track?.presence),
       outlineColor: OUTLINE[u.status],
       outlineWidth: 1.5,
       show: this.visibleKinds.has(u.kind),
     });
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status });
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence });
   }
 }

@@ -19,6 +19,8 @@ const en: typeof zh = {
     search: 'Search teams, cities…', legend: 'Legend', cities: 'City command centres', counties: 'Counties',
     members: 'Members', home: 'Home', status: 'Status', updated: 'Updated', setStatus: 'Set status', flyTo: 'Fly to', close: 'Close',
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
+    presence: { live: 'live', stale: 'stale', lost: 'lost' }, seen: 'Last heard', feed: 'Feed', callsign: 'Callsign', battery: 'Battery',
+    heading: 'Heading', speed: 'Speed', mode: 'Flight mode', armed: 'armed', disarmed: 'disarmed', relAlt: 'Height above take-off', video: 'Video',
   },
   calls: {
     search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',
@@ -38,6 +40,13 @@ const en: typeof zh = {
     duration: 'Duration', started: 'Started', channelWon: 'Channel', attempts: 'Attempts', by: 'By',
   },
   board: { instructions: 'Instructions from above', urgent: 'URGENT', teams: 'Rescue forces', byStatus: 'By status', depots: 'Supply reserves', contacts: 'Directory', places: 'Command nodes', typhoons: 'Typhoons', fixes: 'fixes', total: 'Total' },
+  feeds: {
+    title: 'Feeds', feed: 'Feed', state: 'State', last: 'Last data', rate: 'Rate', units: 'Units', refused: 'Refused', reconnects: 'Reconnects',
+    never: 'never', secondsAgo: '{n} s ago', minutesAgo: '{n} min ago', hoursAgo: '{n} h ago', nextAttempt: 'retry in {n} s',
+    states: { connecting: 'connecting', online: 'online', degraded: 'degraded', offline: 'offline', failed: 'failed' },
+    kinds: { 'mqtt-json': 'Beidou/handsets (MQTT)', 'dji-mqtt': 'DJI Cloud API (MQTT)' },
+    id: 'Name (optional)', port: 'Port', add: 'Add feed', remove: 'Remove', confirmRemove: 'Remove feed {name}? Its units stay on the map.',
+  },
   wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
   ty: {
     et: 'extratropical', 

@@ -17,6 +17,8 @@ export default {
     search: '搜索队伍、城市…', legend: '图例', cities: '市级指挥中心', counties: '县（市、区）',
     members: '人数', home: '所属', status: '状态', updated: '更新', setStatus: '设置状态', flyTo: '定位', close: '关闭',
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
+    presence: { live: '实时', stale: '信号延迟', lost: '失联' }, seen: '最后收到', feed: '接入', callsign: '呼号', battery: '电量',
+    heading: '航向', speed: '速度', mode: '飞行模式', armed: '已解锁', disarmed: '未解锁', relAlt: '相对高度', video: '视频',
   },
   calls: {
     search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',
@@ -36,6 +38,13 @@ export default {
     duration: '时长', started: '开始', channelWon: '接通通道', attempts: '尝试', by: '呼叫人',
   },
   board: { instructions: '上级指令', urgent: '紧急', teams: '救援力量', byStatus: '按状态', depots: '物资储备', contacts: '通讯录', places: '指挥节点', typhoons: '台风', fixes: '个定位点', total: '合计' },
+  feeds: {
+    title: '接入状态', feed: '接入', state: '状态', last: '最后数据', rate: '速率', units: '目标', refused: '拒收', reconnects: '重连',
+    never: '从未', secondsAgo: '{n} 秒前', minutesAgo: '{n} 分钟前', hoursAgo: '{n} 小时前', nextAttempt: '{n} 秒后重试',
+    states: { connecting: '连接中', online: '在线', degraded: '降级', offline: '离线', failed: '失败' },
+    kinds: { 'mqtt-json': '北斗/手持 (MQTT)', 'dji-mqtt': '大疆司空 (MQTT)' },
+    id: '名称（可选）', port: '端口', add: '添加接入', remove: '移除', confirmRemove: '移除接入 {name}？其目标保留在图上。',
+  },
   wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
   ty: {
     et: '温带气旋', 

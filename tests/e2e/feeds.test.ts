@@ -1,0 +1,94 @@
+// Live feeds in the browser (serve mode, Chromium, loopback only): `beacon simulate`'s drones and
+// teams over MAVLink UDP and CoT TCP, the feed board's states and counts as the senders go quiet or
+// misbehave, a feed added from the board, and a drone's presence in the globe's details panel.
+import { createSocket } from 'node:dgram';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Simulator } from '../../main/core/feeds/simulate.ts';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { freePort } from '../helpers/mosquitto.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const dir = tempDir('beacon-e2e-feeds-');
+let server: Served;
+let browser: Browser;
+let board: Page;
+let globe: Page;
+let sim: Simulator | null = null;
+let problems: string[];
+let mav: number;
+let cot: number;
+
+const row = (id: string) => board.locator(`[data-test="feed-board"] tr[data-feed="${id}"]`);
+
+beforeAll(async () => {
+  mav = await freePort();
+  cot = await freePort();
+  server = await serve(['--data', join(dir, 'hall'), '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav},staleAfterS=2,lostAfterS=4,silentAfterS=2`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot},silentAfterS=2`]);
+  browser = await launch();
+  const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+  problems = ctx.problems;
+  board = await ctx.context.newPage();
+  await board.goto(`${server.url}/?role=board`);
+  globe = await ctx.context.newPage();
+  await globe.goto(`${server.url}/?role=globe&msaa=1`);
+}, 120_000);
+
+afterAll(async () => {
+  await sim?.stop();
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('live feeds in the browser', () => {
+  it('the board shows each feed, online once data flows, with its rate and units; the status bar counts them', async () => {
+    await expect.poll(() => row('mavlink-udp').getAttribute('data-state'), { timeout: 15_000 }).toMatch(/online|degraded/);
+    sim = new Simulator({ drones: 2, droneHz: 4, mavlinkPort: mav, teams: 3, teamHz: 2, cotPort: cot });
+    await sim.start();
+    await expect.poll(() => row('mavlink-udp').getAttribute('data-state'), { timeout: 10_000 }).toBe('online');
+    await expect.poll(() => row('cot-tcp').getAttribute('data-state'), { timeout: 10_000 }).toBe('online');
+    expect(await row('cot-tcp').locator('[data-test="feed-state"]').textContent()).toBe('在线');
+    await expect.poll(() => row('cot-tcp').locator('td').nth(4).textContent(), { timeout: 10_000 }).toBe('3');
+    await expect.poll(() => board.locator('[data-test="feeds"]').textContent()).toMatch(/2\s*\/\s*2/);
+  });
+
+  it('refused input is counted on the board as it happens', async () => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.send(Buffer.from('\xfd\x09garbage that is not a packet'), mav, '127.0.0.1', () => r()));
+    s.close();
+    await expect.poll(() => row('mavlink-udp').locator('[data-test="feed-refused"]').textContent(), { timeout: 10_000 }).not.toBe('0');
+  });
+
+  it('a drone picked on the globe shows its flight mode and presence, and turns lost when it goes silent', async () => {
+    await globe.locator('[data-test="globe-search"]').fill('mavlink-udp-1');
+    await globe.locator('.results button').first().click();
+    const presence = globe.locator('[data-test="unit-presence"]');
+    await expect.poll(() => presence.textContent(), { timeout: 10_000 }).toBe('实时');
+    expect(await globe.locator('[data-test="unit-drone"]').textContent()).toMatch(/AUTO.*已解锁/);
+    await sim!.stop();
+    sim = null;
+    await expect.poll(() => presence.textContent(), { timeout: 10_000 }).toBe('信号延迟');
+    await expect.poll(() => presence.textContent(), { timeout: 10_000 }).toBe('失联');
+    // And the feed that went quiet says so, instead of claiming to be online.
+    await expect.poll(() => row('mavlink-udp').getAttribute('data-state'), { timeout: 10_000 }).toBe('degraded');
+    expect(await row('mavlink-udp').textContent()).toMatch(/no data for/);
+  });
+
+  it('a feed added on the board starts listening', async () => {
+    const port = await freePort();
+    await board.locator('[data-test="feed-kind"]').selectOption('cot-udp');
+    await board.locator('[data-test="feed-id"]').fill('field-udp');
+    await board.locator('[data-test="feed-port"]').fill(String(port));
+    await board.locator('[data-test="feed-add"]').click();
+    await expect.poll(() => row('field-udp').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => row('field-udp').getAttribute('data-state'), { timeout: 10_000 }).toMatch(/online|degraded/);
+    // A second feed on the same port is refused with a reason.
+    await board.locator('[data-test="feed-id"]').fill('again');
+    await board.locator('[data-test="feed-port"]').fill(String(port));
+    await board.locator('[data-test="feed-add"]').click();
+    await expect.poll(() => board.locator('[data-test="feed-error"]').textContent(), { timeout: 10_000 }).toMatch(/already listens/);
+    expect(problems).toEqual([]);
+  });
+});
