@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -37,6 +37,10 @@ export const TOPIC_SCHEMAS = {
   consultations: Consultation,
   /** What one key can use now: SIP registration, satellite terminal, WAN, order (id 'switchboard'). */
   switchboard: Switchboard,
+  /** Registered video sources (playback through the core, /video/<id>/…). */
+  videos: VideoSource,
+  /** Each display's video-wall layout, keyed by display. */
+  walls: WallLayout,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
@@ -160,6 +164,20 @@ export const COMMANDS = {
   'feed.add': {
     args: z.object({ config: FeedConfig, replace: z.boolean().optional() }).strict(),
     result: z.object({ id: z.string() }),
+  },
+  /** Register (or replace) a video source; its endpoints stay in the core. */
+  'video.put': {
+    args: z.object({ config: VideoConfig }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  'video.remove': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** Save one display's wall: grid and sources per tile. */
+  'wall.save': {
+    args: z.object({ display: z.string().min(1).max(128), grid: WallLayout.shape.grid, tiles: z.array(z.string().max(64).nullable()).max(16) }).strict(),
+    result: z.object({ event: z.number().int() }),
   },
   'feed.remove': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),

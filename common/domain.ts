@@ -489,3 +489,50 @@ export const Switchboard = z.object({
   wan: LinkState,
 });
 export type Switchboard = z.infer<typeof Switchboard>;
+
+// ---- video ------------------------------------------------------------------------------------
+
+export const VIDEO_KINDS = ['camera', 'drone', 'bodycam'] as const;
+export const VideoKind = z.enum(VIDEO_KINDS);
+const MediaUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL').max(500);
+/** A video source as the operator registers it: its playback endpoints on the hall's media gateway
+ *  (MediaMTX, ZLMediaKit, SRS). WebRTC over WHEP first; HLS and HTTP-FLV as fallbacks. */
+export const VideoConfig = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes'),
+    kind: VideoKind,
+    name: Name,
+    /** The unit whose camera this is (a drone's stream, a team's body camera): opens from its marker. */
+    unit: z.string().min(1).max(64).nullable().default(null),
+    whep: MediaUrl.optional(),
+    hls: MediaUrl.optional(),
+    flv: MediaUrl.optional(),
+    /** Environment variable with a bearer token for the gateway (never stored, never sent to displays). */
+    tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/).optional(),
+  })
+  .strict()
+  .refine((c) => c.whep || c.hls || c.flv, 'at least one of whep, hls, flv');
+export type VideoConfig = z.infer<typeof VideoConfig>;
+export type VideoConfigInput = z.input<typeof VideoConfig>;
+export const VIDEO_PROTOCOLS = ['whep', 'hls', 'flv'] as const;
+export type VideoProtocol = (typeof VIDEO_PROTOCOLS)[number];
+/** A video source as displays see it: what it is and how it can be played, never where the gateway is.
+ *  Playback goes through the core: /video/<id>/whep, /video/<id>/hls/…, /video/<id>/flv. */
+export const VideoSource = z.object({
+  id: z.string().min(1).max(64),
+  kind: VideoKind,
+  name: Name,
+  unit: z.string().max(64).nullable(),
+  protocols: z.array(z.enum(VIDEO_PROTOCOLS)).min(1),
+});
+export type VideoSource = z.infer<typeof VideoSource>;
+
+export const WALL_GRIDS = [1, 4, 9, 16] as const;
+/** One display's video wall: its grid and which source is on each tile (saved per display). */
+export const WallLayout = z.object({
+  id: z.string().min(1).max(128),
+  grid: z.union([z.literal(1), z.literal(4), z.literal(9), z.literal(16)]),
+  tiles: z.array(z.string().max(64).nullable()).max(16),
+  at: z.number().int(),
+});
+export type WallLayout = z.infer<typeof WallLayout>;

@@ -61,6 +61,15 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       await core.feeds.remove(id, ctx.origin);
       return { id };
     },
+    'video.put': async ({ config }, ctx) => ({ id: await core.video.put(config, ctx.origin) }),
+    'video.remove': async ({ id }, ctx) => {
+      await core.video.remove(id, ctx.origin);
+      return { id };
+    },
+    'wall.save': async ({ display, grid, tiles }, ctx) => {
+      const event = await core.record('wall.saved', `wall:${display}`, { layout: { id: display, grid, tiles: tiles.slice(0, grid), at: Date.now() } }, ctx.origin);
+      return { event: event ?? 0 };
+    },
     'consult.start': async ({ contacts, title, by }) => ({ id: await core.calls.consult(contacts, title, by) }),
     'consult.redial': async ({ id, contact, by }) => ({ call: await core.calls.redial(id, contact, by) }),
     'consult.end': async ({ id }) => {

@@ -21,6 +21,7 @@ import { TyphoonDesk } from './typhoon/desk.ts';
 import { TileService } from './tiles/service.ts';
 import { CallDesk, type CallsOptions } from './calls/desk.ts';
 import { FeedManager, type FeedsOptions } from './feeds/manager.ts';
+import { VideoDesk } from './video/desk.ts';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** Tables whose rows are served as hub topics of the same name. */
@@ -37,6 +38,7 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   boundaries: 'boundaries',
   calls: 'calls',
   consultations: 'consultations',
+  walls: 'walls',
 };
 
 export interface HallOptions {
@@ -87,6 +89,8 @@ export class HallCore {
   readonly tiles: TileService;
   /** Live feeds and the units they track. */
   readonly feeds: FeedManager;
+  /** Video sources and playback through the core. */
+  readonly video: VideoDesk;
   private wanState: Link['state'] = 'unknown';
   private readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0, downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
@@ -102,6 +106,7 @@ export class HallCore {
     this.typhoons = new TyphoonDesk(this, this.now);
     this.calls = new CallDesk(this, opts.calls ?? {}, this.now);
     this.feeds = new FeedManager(this, opts.feeds ?? {}, this.now);
+    this.video = new VideoDesk(this, this.now);
     // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
     // on fetches that cannot succeed.
     this.tiles = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wanState !== 'offline', now: this.now });
@@ -120,6 +125,7 @@ export class HallCore {
       core.typhoons.start();
       await core.calls.start();
       await core.feeds.start();
+      core.video.start();
       core.loop.enable();
       core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
       if (opts.uplink) {
@@ -255,7 +261,7 @@ export class HallCore {
   }
 
   stats() {
-    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats(), feeds: this.feeds.stats() };
+    return { startedAt: this.startedAt, ...this.counters, queued: this.queue.length, hub: this.hub.stats(), uplink: this.uplink ? { state: this.uplink.state, ...this.uplink.counters, kbpsUnderLoad: this.uplink.lastKbps } : null, typhoons: this.typhoons.stats(), calls: this.calls.stats(), feeds: this.feeds.stats(), video: this.video.stats() };
   }
 
   async dispose(): Promise<void> {

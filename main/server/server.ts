@@ -1,6 +1,7 @@
 // Serve mode: the built renderer over HTTP, the hub over WebSocket (/hub) on the same port, and a
 // read-only JSON API for scripts. Binds loopback unless told otherwise; any other bind requires the
 // access token on the WebSocket and the API.
+import { Readable } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
@@ -69,6 +70,13 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
   const server = createServer((req, res) => {
     counters.http += 1;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/video/')) {
+      if (!authorized(req, url)) {
+        counters.unauthorized += 1;
+        return json(res, 401, { error: 'access token required' });
+      }
+      return void video(req, url.pathname, res);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     if (url.pathname.startsWith('/api/')) {
       if (!authorized(req, url)) {
@@ -90,6 +98,31 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
     if (!file) return json(res, 404, { error: 'not found' });
     sendFile(res, file, req.method === 'HEAD');
   });
+
+  /** /video/<id>/whep|hls/…|flv: playback through the core (main/core/video/desk.ts). */
+  const video = async (req: IncomingMessage, path: string, res: ServerResponse) => {
+    let body: Buffer | null = null;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of req as AsyncIterable<Buffer>) {
+        size += c.length;
+        // An SDP offer is a few kilobytes; anything near this is not one.
+        if (size > 64 * 1024) return json(res, 413, { error: 'too large' });
+        chunks.push(c);
+      }
+      body = Buffer.concat(chunks);
+    }
+    const a = await core.video.route(req.method ?? 'GET', path, body, req.headers['content-type']);
+    res.writeHead(a.status, a.headers);
+    if (a.body === null || req.method === 'HEAD') return void res.end();
+    if (typeof a.body === 'string' || Buffer.isBuffer(a.body)) return void res.end(a.body);
+    const stream = Readable.fromWeb(a.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    // A display that goes away stops the gateway fetch too.
+    res.on('close', () => stream.destroy());
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+  };
 
   /** /tiles/<source>/<z>/<x>/<y>[.png|.jpg]: cache, source, or the nearest cached ancestor. */
   const tiles = async (path: string, res: ServerResponse, head: boolean) => {
@@ -113,6 +146,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         tiles: core.tiles.counters,
         calls: s.calls,
         feeds: s.feeds,
+        video: s.video,
         eventLoop: core.loopDelay(),
         memory: { rssMB: Math.round(process.memoryUsage().rss / 1048576), heapMB: Math.round(process.memoryUsage().heapUsed / 1048576) },
       });

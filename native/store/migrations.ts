@@ -121,6 +121,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE consultations (id TEXT PRIMARY KEY, started INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 10,
+    name: 'video sources and wall layouts',
+    sql: `
+      -- Video sources with their gateway endpoints (the config; displays get a view without URLs).
+      CREATE TABLE videos (id TEXT PRIMARY KEY, kind TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      -- One row per display: its wall grid and the source on each tile.
+      CREATE TABLE walls (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

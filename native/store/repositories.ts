@@ -2,7 +2,7 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations'] as const;
+export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations', 'videos', 'walls'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -55,5 +55,7 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     incidents: makeRepo(db, 'incidents', ['status', 'reported'], (v) => [v.status, v.reportedAt]),
     calls: makeRepo(db, 'calls', ['contact', 'started', 'state'], (v) => [v.contact, v.startedAt, v.state]),
     consultations: makeRepo(db, 'consultations', ['started'], (v) => [v.startedAt]),
+    videos: makeRepo(db, 'videos', ['kind'], (v) => [v.kind]),
+    walls: makeRepo(db, 'walls', [], () => []),
   };
 }

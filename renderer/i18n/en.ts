@@ -47,7 +47,11 @@ const en: typeof zh = {
     kinds: { 'mqtt-json': 'Beidou/handsets (MQTT)', 'dji-mqtt': 'DJI Cloud API (MQTT)' },
     id: 'Name (optional)', port: 'Port', add: 'Add feed', remove: 'Remove', confirmRemove: 'Remove feed {name}? Its units stay on the map.',
   },
-  wall: { empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)' },
+  wall: {
+    empty: 'No video sources configured yet', feeds: 'Feed state', noFeeds: 'No feeds yet (drones, field teams, video)', sources: 'Video sources', dropHere: 'drop a source here',
+    live: 'LIVE', signalLost: 'Signal lost', retrying: 'reconnect attempt {n}', connecting: 'connecting…', clear: 'Remove', feedsOk: 'All feeds online',
+    kinds: { camera: 'Fixed camera', drone: 'Drone', bodycam: 'Body camera' }, open: 'Video',
+  },
   ty: {
     et: 'extratropical', 
     circles: 'Wind circles', 

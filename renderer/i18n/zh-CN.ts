@@ -45,7 +45,11 @@ export default {
     kinds: { 'mqtt-json': '北斗/手持 (MQTT)', 'dji-mqtt': '大疆司空 (MQTT)' },
     id: '名称（可选）', port: '端口', add: '添加接入', remove: '移除', confirmRemove: '移除接入 {name}？其目标保留在图上。',
   },
-  wall: { empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）' },
+  wall: {
+    empty: '尚未配置视频源', feeds: '接入状态', noFeeds: '尚无接入（无人机、单兵、视频）', sources: '视频源', dropHere: '拖入视频源',
+    live: '实时', signalLost: '信号中断', retrying: '第 {n} 次重连', connecting: '连接中…', clear: '移除', feedsOk: '全部接入在线',
+    kinds: { camera: '固定摄像头', drone: '无人机', bodycam: '单兵记录仪' }, open: '视频',
+  },
   ty: {
     et: '温带气旋', 
     circles: '风圈', 

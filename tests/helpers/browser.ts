@@ -4,10 +4,11 @@ import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.BEACON_CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launch(): Promise<Browser> {
+export async function launch(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      ...extraArgs,
       '--no-sandbox',
       '--disable-background-networking',
       '--disable-component-update',
@@ -47,3 +48,8 @@ export async function offlineContext(browser: Browser, viewport = { width: 960, 
   });
   return { context, blocked, problems };
 }
+
+/** For WebRTC between pages on this machine: real host candidates instead of mDNS names (which
+ *  nothing resolves here), loopback allowed (a machine may have no other interface), and no timer
+ *  throttling of a publishing page that is not in front. */
+export const WEBRTC_ARGS = ['--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];

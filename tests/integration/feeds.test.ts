@@ -154,7 +154,7 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
     g.lon = 1_200_000_000;
     const pkt = p.serialize(g, 1);
     const corrupt = Buffer.from(pkt);
-    corrupt[15] ^= 0x55;
+    corrupt[15] = corrupt[15]! ^ 0x55;
     await udpSend(mav, Buffer.from('not mavlink at all'));
     await udpSend(mav, corrupt);
     await udpSend(mav, pkt.subarray(0, 12));

@@ -207,7 +207,7 @@ describe('MAVLink', () => {
   });
   it('counts a bad CRC, a truncated packet, junk and an unknown message, and still reads the good packet after them', () => {
     const bad = Buffer.from(position());
-    bad[bad.length - 1] ^= 0xff;
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
     const truncated = position().subarray(0, 20);
     const unknown = Buffer.from(heartbeat());
     unknown[7] = 0xee; // message id 0xee0000-ish: not in any dialect we decode

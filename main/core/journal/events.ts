@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, Feed, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Track, Typhoon, Unit, UnitStatus, type Fix } from '../../../common/domain.ts';
+import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, Feed, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Track, Typhoon, Unit, UnitStatus, VideoConfig, WallLayout, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';
@@ -27,6 +27,11 @@ export const EVENT_PAYLOADS = {
   'feed.removed': z.object({ id: Id, at: At }),
   /** A feed's connection changed state (the feed board's history). */
   'feed.changed': z.object({ id: Id, state: FeedState, from: z.string().max(32), detail: z.string().max(500), at: At }),
+  /** A video source registered or changed (its config; displays see a view without URLs). */
+  'video.configured': z.object({ config: VideoConfig }),
+  'video.removed': z.object({ id: Id }),
+  /** A display's video wall saved. */
+  'wall.saved': z.object({ layout: WallLayout }),
   /** A tracked unit's position and presence as the storage policy keeps them (docs/feeds.md). */
   'unit.tracked': z.object({ id: Id, lat: Lat, lon: Lon, alt: z.number().nullable(), status: UnitStatus, at: At, track: Track, drone: DroneState.nullable() }),
   /** One agency's advisory. Creates the storm when the hall does not know it yet; CMA's analysed
@@ -81,6 +86,8 @@ const UPSERTS = {
   'boundary.imported': ['boundaries', 'boundary'],
   'call.updated': ['calls', 'call'],
   'consult.updated': ['consultations', 'consultation'],
+  'video.configured': ['videos', 'config'],
+  'wall.saved': ['walls', 'layout'],
 } as const satisfies Partial<Record<EventKind, readonly [TableName, string]>>;
 
 /** The table operations an event causes, given the current state. Pure. */
@@ -110,6 +117,10 @@ export function reduce(kind: string, payload: unknown, get: Lookup): TableOp[] {
       const e = p as EventPayload<'feed.configured'>;
       const prev = get('feeds', e.config.id);
       return [put('feeds', { id: e.config.id, kind: e.config.kind, config: e.config, state: prev?.state ?? 'connecting', detail: prev?.detail ?? '', since: e.at })];
+    }
+    case 'video.removed': {
+      const e = p as EventPayload<'video.removed'>;
+      return get('videos', e.id) ? [{ table: 'videos', op: 'del', id: e.id }] : [];
     }
     case 'feed.removed': {
       const e = p as EventPayload<'feed.removed'>;
