@@ -101,6 +101,14 @@ beforeAll(async () => {
       return void res.end(answer);
     }
     if (req.method === 'DELETE' && u.pathname.startsWith('/whep/cam-1/')) return void res.writeHead(200).end();
+    if (req.method === 'GET' && u.pathname === '/flv/cam-3' && FFMPEG) {
+      // HTTP-FLV as a gateway serves it: one endless FLV stream per viewer.
+      const ff = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-pix_fmt', 'yuv420p', '-f', 'flv', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      res.writeHead(200, { 'content-type': 'video/x-flv', 'cache-control': 'no-store' });
+      ff.stdout.pipe(res);
+      res.on('close', () => ff.kill('SIGKILL'));
+      return;
+    }
     const m = /^\/hls\/cam-2\/([\w.-]+)$/.exec(u.pathname);
     if (req.method === 'GET' && m && existsSync(join(hlsDir, m[1]!))) {
       res.writeHead(200, { 'content-type': m[1]!.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t', 'cache-control': 'no-store' });
@@ -115,8 +123,9 @@ beforeAll(async () => {
   }
 
   server = await serve(['--data', join(dir, 'hall'), '--port', '0']);
-  await command('video.put', { config: { id: 'cam-1', kind: 'camera', name: { zh: '温岭石塘海塘', en: 'Shitang seawall' }, whep: `${gatewayUrl}/whep/cam-1` } });
+  await command('video.put', { config: { id: 'cam-1', kind: 'camera', name: { zh: '航空救援直升机', en: 'Rescue helicopter' }, unit: 'aviation-330100-01', whep: `${gatewayUrl}/whep/cam-1` } });
   await command('video.put', { config: { id: 'cam-2', kind: 'drone', name: { zh: '无人机回传', en: 'Drone downlink' }, hls: `${gatewayUrl}/hls/cam-2/index.m3u8` } });
+  await command('video.put', { config: { id: 'cam-3', kind: 'bodycam', name: { zh: '单兵记录仪', en: 'Body camera' }, flv: `${gatewayUrl}/flv/cam-3` } });
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
   problems = ctx.problems;
   wall = await ctx.context.newPage();
@@ -169,6 +178,25 @@ describe('video wall', () => {
     await wall.locator('[data-test="source-cam-2"]').dragTo(tile(1));
     await expect.poll(() => tile(1).getAttribute('data-state'), { timeout: 30_000 }).toBe('live');
     expect(await tile(1).locator('[data-test="tile-live"]').textContent()).toMatch(/HLS/);
+  });
+
+  it.skipIf(!FFMPEG)('an HTTP-FLV-only source plays through mpegts.js', async () => {
+    await wall.locator('[data-test="source-cam-3"]').dragTo(tile(2));
+    await expect.poll(() => tile(2).getAttribute('data-state'), { timeout: 30_000 }).toBe('live');
+    expect(await tile(2).locator('[data-test="tile-live"]').textContent()).toMatch(/FLV/);
+    // Stop watching: the tile is cleared and the hall closes the gateway stream.
+    await tile(2).locator('.clear').click();
+    await expect.poll(() => tile(2).getAttribute('data-state')).toBe('idle');
+  });
+
+  it("a unit's video opens from its marker on the globe", async () => {
+    const globe = await wall.context().newPage();
+    await globe.goto(`${server.url}/?role=globe&msaa=1`);
+    await globe.locator('[data-test="globe-search"]').fill('aviation-330100-01');
+    await globe.locator('.results button').first().click();
+    await globe.locator('[data-test="unit-video"]').click();
+    await expect.poll(() => globe.locator('[data-test="video-pop"] [data-test="wall-tile"]').getAttribute('data-state'), { timeout: 20_000 }).toBe('live');
+    await globe.close();
   });
 
   it('the layout is kept for this display across a reload', async () => {

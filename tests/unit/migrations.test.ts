@@ -115,6 +115,20 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('9 -> 10 adds video sources and wall layouts, keeping the call log and feeds', () => {
+    const db = new Database(join(dir, 'm10.sqlite'));
+    migrate(db, 9);
+    db.prepare("INSERT INTO calls (id, contact, started, state, data, event) VALUES ('call-1', 'c-1', 5, 'ended', '{}', 2)").run();
+    db.prepare("INSERT INTO feeds (id, kind, data, event) VALUES ('drones', 'mavlink-udp', '{}', 3)").run();
+    expect(migrate(db, 10)).toBe(10);
+    expect(tables(db)).toEqual(expect.arrayContaining(['videos', 'walls']));
+    db.prepare("INSERT INTO videos (id, kind, data, event) VALUES ('cam-1', 'camera', '{}', 4)").run();
+    db.prepare("INSERT INTO walls (id, data, event) VALUES ('wall-1', '{}', 5)").run();
+    expect(db.prepare('SELECT count(*) FROM calls').pluck().get()).toBe(1);
+    expect(db.prepare('SELECT count(*) FROM feeds').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);
