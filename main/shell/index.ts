@@ -9,6 +9,7 @@ import { HallCore } from '../core/hall.ts';
 import { attachPort } from '../core/hub/port.ts';
 import { linkTargets } from '../core/link/monitor.ts';
 import { callsOptions } from '../core/calls/config.ts';
+import { feedsOptions } from '../core/feeds/config.ts';
 import { provinceUplink } from '../core/uplink/policy.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
@@ -134,7 +135,10 @@ void app.whenReady().then(async () => {
   const env = process.env;
   // One-key connect, as `beacon serve` takes it: --sip … in the environment's BEACON_* names.
   const calls = callsOptions({ sip: env.BEACON_SIP, 'sip-domain': env.BEACON_SIP_DOMAIN, 'sip-ca': env.BEACON_SIP_CA, modem: env.BEACON_MODEM, 'dial-order': env.BEACON_DIAL_ORDER, 'no-answer': env.BEACON_NO_ANSWER }, env);
-  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls });
+  // Live feeds: BEACON_FEEDS holds `--feed` specs separated by ';' (docs/feeds.md); more are added
+  // on the board and kept in the data directory.
+  const feeds = feedsOptions((env.BEACON_FEEDS ?? '').split(';').map((f) => f.trim()).filter(Boolean));
+  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls, feeds });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;
   const replan = () => {
