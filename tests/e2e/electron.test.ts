@@ -30,7 +30,7 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
 
   beforeAll(async () => {
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), BEACON_DATA_DIR: data };
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), BEACON_DATA_DIR: data, BEACON_FEEDS: 'cot-udp:host=127.0.0.1,port=0,id=field' };
     if (process.platform === 'linux') {
       // Two screens joined by Xinerama: Electron's screen module reports two displays.
       xvfb = spawn('Xvfb', [':97', '+xinerama', '-screen', '0', '1280x720x24', '-screen', '1', '1280x720x24'], { stdio: 'ignore' });
@@ -76,6 +76,18 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
     await expect.poll(() => calls.locator('[data-test="hall-link"]').textContent(), { timeout: 30_000 }).toContain('已连接');
     await calls.locator('[data-test="level-city"]').click();
     await expect.poll(() => calls.locator('[data-test="contact-count"]').textContent()).toBe('显示 11 / 11 条');
+  });
+
+  it('feeds from BEACON_FEEDS are on the board; video goes through app://, never the network', async () => {
+    const board = app.windows().find((w) => w.url().includes('role=board')) ?? app.windows()[0]!;
+    if (!board.url().includes('role=board')) await board.goto('app://beacon/index.html?role=board');
+    await expect.poll(() => board.locator('[data-test="feed-board"] tr[data-feed="field"]').getAttribute('data-state'), { timeout: 30_000 }).toMatch(/online|degraded/);
+    // The video route answers inside the app (an unknown source: 404 with the reason), over app://.
+    const r = await board.evaluate(async () => {
+      const res = await fetch('/video/none/whep', { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+      return { status: res.status, text: await res.text() };
+    });
+    expect(r).toEqual({ status: 404, text: 'no video source none' });
   });
 
   it('one key over the MessagePort: with no platform or terminal configured, the call says why it failed', async () => {
