@@ -3,9 +3,10 @@
 //
 // The hall runs as `beacon serve` in its own process with a MAVLink UDP feed and a CoT TCP feed.
 // This process plays `beacon simulate`'s scenario at load (drones over MAVLink at 10 Hz, teams over
-// CoT TCP at 1 Hz) and holds 4 WebSocket clients subscribed to `units`. Every position put on the
-// wire is remembered (unit, latitude → send time), so each client can say, for each delta, how long
-// the position took from the socket send to its receipt.
+// CoT TCP at 1 Hz) and remembers every position it puts on the wire (unit, position → send time).
+// 4 WebSocket clients subscribed to `units` run in a third process (ingest-clients.ts), so the
+// sender's bursts never delay a receipt's timestamp; they record every position received, and the
+// two records are joined at the end (same machine, same clock).
 //
 // Reconciled at the end:
 //   sent      positions the simulator put on the wire
@@ -15,12 +16,11 @@
 //             a newer one within the same 50 ms tick (the client got the newer); lost = the rest
 //
 // BENCH_SECONDS (default 60), BENCH_TEAMS (18000), BENCH_DRONES (200), BENCH_DRONE_HZ (10).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
 import { packageRoot } from '../../main/core/paths.ts';
 import { freePort } from '../helpers/mosquitto.ts';
@@ -32,21 +32,37 @@ const DRONES = Number(process.env.BENCH_DRONES ?? 200);
 const DRONE_HZ = Number(process.env.BENCH_DRONE_HZ ?? 10);
 const CLIENTS = 4;
 const line = (k: string, v: string) => console.log(`  ${k.padEnd(50)} ${v}`);
-const pct = (xs: Float64Array | number[], n: number, p: number) => {
-  const s = Array.from(xs.slice(0, n)).sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 
 /** Per unit: the positions sent, in order, with their send times. */
 class Sends {
-  readonly byUnit = new Map<string, { lats: number[]; lons: number[]; at: number[]; delivered: Int32Array[]; seen: Float64Array[] }>();
+  readonly byUnit = new Map<string, { lats: number[]; lons: number[]; at: number[] }>();
   add(unit: string, lat: number, lon: number, at: number): void {
     let u = this.byUnit.get(unit);
-    if (!u) this.byUnit.set(unit, (u = { lats: [], lons: [], at: [], delivered: Array.from({ length: CLIENTS }, () => new Int32Array(1).fill(-1)), seen: Array.from({ length: CLIENTS }, () => new Float64Array(2).fill(NaN)) }));
+    if (!u) this.byUnit.set(unit, (u = { lats: [], lons: [], at: [] }));
     u.lats.push(lat);
     u.lons.push(lon);
     u.at.push(at);
   }
+}
+
+interface ClientRecord {
+  n: number;
+  gaps: number;
+  ops: number;
+  unit: Int32Array;
+  lat: Float64Array;
+  lon: Float64Array;
+  t: Float64Array;
+}
+
+function readClient(file: string): ClientRecord {
+  const buf = readFileSync(file);
+  const nl = buf.indexOf(10);
+  const head = JSON.parse(buf.subarray(0, nl).toString()) as { n: number; gaps: number; ops: number };
+  const n = head.n;
+  const body = buf.subarray(nl + 1);
+  const copy = (off: number, len: number) => new Uint8Array(body.subarray(off, off + len)).buffer;
+  return { ...head, unit: new Int32Array(copy(0, n * 4)), lat: new Float64Array(copy(n * 4, n * 8)), lon: new Float64Array(copy(n * 12, n * 8)), t: new Float64Array(copy(n * 20, n * 8)) };
 }
 
 async function main() {
@@ -54,7 +70,7 @@ async function main() {
   const mav = await freePort();
   const cot = await freePort();
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const hall = spawn(process.execPath, [...prof, join(packageRoot(), 'main', 'cli.ts'), 'serve', '--data', dir, '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav}`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const hall = spawn(process.execPath, [...prof, join(packageRoot(), 'main', 'cli.ts'), 'serve', '--data', join(dir, 'hall'), '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav}`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   hall.stdout.on('data', (d: Buffer) => (out += d.toString()));
   hall.stderr.on('data', (d: Buffer) => process.stderr.write(d));
@@ -67,117 +83,93 @@ async function main() {
     }, 50);
     hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
   });
-  const health = async () => (await (await fetch(`${url}/api/health`)).json()) as { feeds: { positions: number; stored: number; thinned: number; rejected: number; feeds: Record<string, { errors: Record<string, number> }> }; hub: { superseded: number }; memory: { rssMB: number; heapMB: number }; journal: { events: number; queued: number }; eventLoop: { p50Ms: number; p99Ms: number; maxMs: number } };
+  const health = async () => (await (await fetch(`${url}/api/health`)).json()) as { feeds: { positions: number; stored: number; thinned: number; rejected: number }; hub: { superseded: number }; memory: { rssMB: number; heapMB: number }; journal: { events: number; queued: number }; eventLoop: { p50Ms: number; p99Ms: number; maxMs: number } };
+
+  // The displays, in their own process (ingest-clients.ts).
+  const clients = fork(join(packageRoot(), 'tests', 'bench', 'ingest-clients.ts'), [url.replace('http', 'ws') + '/hub', String(CLIENTS), dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve) => clients.on('message', (m) => m === 'ready' && resolve()));
 
   const sends = new Sends();
   const unitOf = (source: string) => (/^\d+$/.test(source) ? `mavlink-udp-${source}` : `cot-tcp-${source}`);
-  let measuring = false;
-  const lat = Array.from({ length: CLIENTS }, () => new Float64Array(4_000_000));
-  const nLat = new Array(CLIENTS).fill(0);
-  const delivered = new Array(CLIENTS).fill(0);
-  const coalesced = new Array(CLIENTS).fill(0);
-  const gaps = new Array(CLIENTS).fill(0);
-
-  const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, (_, c) => {
-      const ws = new WebSocket(url.replace('http', 'ws') + '/hub', { origin: url, perMessageDeflate: false });
-      let seq = -1;
-      ws.on('message', (data: Buffer) => {
-        const now = Date.now();
-        const m = JSON.parse(data.toString()) as { t: string; seq?: number; ops?: { op: string; id: string; value?: { lat: number; lon: number }; set?: { lat?: number; lon?: number } }[] };
-        if (m.t === 'snapshot') seq = m.seq!;
-        if (m.t !== 'delta') return;
-        if (m.seq !== seq + 1) gaps[c]++;
-        seq = m.seq!;
-        for (const op of m.ops!) {
-          // A put (a unit's first appearance) or a patch of what changed (docs/protocol.md).
-          // A patch carries only what changed: a unit moving due east keeps its latitude.
-          const u = sends.byUnit.get(op.id);
-          if (!u) continue;
-          const seen = u.seen[c]!;
-          const la = op.value?.lat ?? op.set?.lat;
-          const lo = op.value?.lon ?? op.set?.lon;
-          if (la === undefined && lo === undefined) continue;
-          if (la !== undefined) seen[0] = la;
-          if (lo !== undefined) seen[1] = lo;
-          const d = u.delivered[c]!;
-          // Find this latitude among the sends after the last one delivered (positions go forward).
-          for (let k = d[0]! + 1; k < u.lats.length; k++) {
-            if (u.lats[k] !== seen[0] || u.lons[k] !== seen[1]) continue;
-            coalesced[c] += k - d[0]! - 1;
-            d[0] = k;
-            delivered[c]++;
-            if (measuring && nLat[c] < lat[c]!.length) lat[c]![nLat[c]++] = now - u.at[k]!;
-            break;
-          }
-        }
-      });
-      return new Promise<WebSocket>((resolve) =>
-        ws.once('open', () => {
-          ws.send(JSON.stringify({ t: 'hello', v: 1, client: `bench-${c}` }));
-          ws.send(JSON.stringify({ t: 'sub', topic: 'units' }));
-          resolve(ws);
-        }),
-      );
-    }),
-  );
-
   const sim = new Simulator({ drones: DRONES, droneHz: DRONE_HZ, mavlinkPort: mav, teams: TEAMS, teamHz: 1, cotPort: cot, cotConnections: 16, onSend: (source, la, lo, at) => sends.add(unitOf(source), la, lo, at) });
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  console.log(`\ningest: ${DRONES} drones × ${DRONE_HZ} Hz over MAVLink UDP + ${TEAMS} teams × 1 Hz over CoT TCP (16 connections) → hall (own process) → ${CLIENTS} WebSocket clients`);
+  console.log(`\ningest: ${DRONES} drones × ${DRONE_HZ} Hz over MAVLink UDP + ${TEAMS} teams × 1 Hz over CoT TCP (16 connections) → hall (own process) → ${CLIENTS} WebSocket clients (own process)`);
   console.log(`  offered load ${DRONES * DRONE_HZ + TEAMS} positions/s; ${WARMUP} s warm-up (every unit appears once), then ${SECONDS} s measured\n`);
   await sim.start();
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   const h0 = await health();
   const sent0 = sim.sent.mavlink + sim.sent.cot;
-  measuring = true;
   const t0 = Date.now();
   let peakRss = h0.memory.rssMB;
+  let worstLoop = 0;
   for (let s = 0; s < SECONDS; s += 10) {
     await new Promise((r) => setTimeout(r, Math.min(10, SECONDS - s) * 1000));
     const h = await health();
     peakRss = Math.max(peakRss, h.memory.rssMB);
+    worstLoop = Math.max(worstLoop, h.eventLoop.p99Ms);
     console.log(`  t=${String(s + Math.min(10, SECONDS - s)).padStart(3)} s  accepted ${h.feeds.positions - h0.feeds.positions}  sent ${sim.sent.mavlink + sim.sent.cot - sent0}  journal queue ${h.journal.queued}  hall rss ${h.memory.rssMB} MB  hall loop delay p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms`);
   }
-  const elapsed = (Date.now() - t0) / 1000;
+  const t1 = Date.now();
+  const elapsed = (t1 - t0) / 1000;
   const sentWindow = sim.sent.mavlink + sim.sent.cot - sent0;
   const hWindow = await health();
   await sim.stop();
-  measuring = false;
   await new Promise((r) => setTimeout(r, 2000)); // the last ticks reach the clients
   const h = await health();
   loop.disable();
+  clients.send('stop');
+  await new Promise<void>((resolve) => clients.on('message', (m) => m === 'done' && resolve()));
 
+  // Join each client's receipts with the send log: a receipt is the newest send of that unit with that
+  // position; sends it skipped were superseded within a tick; sends after the last receipt are lost.
+  const names = JSON.parse(readFileSync(join(dir, 'units.json'), 'utf8')) as string[];
   const sent = sim.sent.mavlink + sim.sent.cot;
   const accepted = h.feeds.positions;
-  let lostTail = 0;
-  const lostPerClient = new Array(CLIENTS).fill(0);
-  const examples: string[] = [];
-  for (const [id, u] of sends.byUnit) {
-    for (let c = 0; c < CLIENTS; c++) lostPerClient[c] += u.lats.length - 1 - u.delivered[c]![0]!;
-    const gap = u.lats.length - 1 - u.delivered[0]![0]!;
-    if (gap > 0 && examples.length < 5) examples.push(`${id}: ${gap} of ${u.lats.length} not delivered (last sent at +${u.at[u.at.length - 1]! - t0} ms)`);
+  const lat: number[] = [];
+  const rows: string[] = [];
+  let allReconciled = sent === accepted + h.feeds.rejected;
+  for (let c = 0; c < CLIENTS; c++) {
+    const r = readClient(join(dir, `client-${c}.bin`));
+    const next = new Map<string, number>();
+    let delivered = 0;
+    let coalesced = 0;
+    for (let i = 0; i < r.n; i++) {
+      const id = names[r.unit[i]!]!;
+      const u = sends.byUnit.get(id);
+      if (!u) continue;
+      const from = next.get(id) ?? 0;
+      for (let k = from; k < u.lats.length; k++) {
+        if (u.lats[k] !== r.lat[i] || u.lons[k] !== r.lon[i]) continue;
+        coalesced += k - from;
+        next.set(id, k + 1);
+        delivered++;
+        if (c === 0 && u.at[k]! >= t0 && u.at[k]! <= t1) lat.push(r.t[i]! - u.at[k]!);
+        break;
+      }
+    }
+    let lost = 0;
+    for (const [id, u] of sends.byUnit) lost += u.lats.length - (next.get(id) ?? 0);
+    if (lost > 0 || delivered + coalesced !== sent) allReconciled = false;
+    rows.push(`client ${c + 1}: delivered / superseded / lost / seq gaps|${delivered} / ${coalesced} / ${lost} / ${r.gaps}`);
   }
-  if (examples.length) console.log(`  not delivered, e.g.: ${examples.join('; ')}`);
-  lostTail = Math.max(...lostPerClient);
-  const all = lat.flatMap((a, c) => Array.from(a.slice(0, nLat[c])));
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
   console.log('');
   line('sustained accepted rate (measured window)', `${Math.round((hWindow.feeds.positions - h0.feeds.positions) / elapsed)} positions/s   goal 20,000/s for 60 s`);
   line('offered by the simulator (same window)', `${Math.round(sentWindow / elapsed)} positions/s`);
-  line('latency send → client, p50', `${pct(all, all.length, 50).toFixed(1)} ms`);
-  line('latency send → client, p99', `${pct(all, all.length, 99).toFixed(1)} ms   goal < 100 ms`);
-  line('latency send → client, max', `${pct(all, all.length, 100).toFixed(1)} ms`);
+  line('latency send → client, p50', `${q(50).toFixed(1)} ms`);
+  line('latency send → client, p99', `${q(99).toFixed(1)} ms   goal < 100 ms`);
+  line('latency send → client, max', `${q(100).toFixed(1)} ms   (${lat.length} positions timed)`);
   line('sent (whole run)', String(sent));
   line('accepted by the hall / refused', `${accepted} / ${h.feeds.rejected}   (send errors ${sim.errors.mavlink + sim.errors.cot})`);
   line('stored in the journal / thinned', `${h.feeds.stored} / ${h.feeds.thinned}   (stored + thinned = ${h.feeds.stored + h.feeds.thinned})`);
-  for (let c = 0; c < CLIENTS; c++) line(`client ${c + 1}: delivered / coalesced / lost / seq gaps`, `${delivered[c]} / ${coalesced[c]} / ${lostPerClient[c]} / ${gaps[c]}`);
-  line('reconciled: sent = accepted + refused', sent === accepted + h.feeds.rejected ? 'yes' : `NO (${sent - accepted - h.feeds.rejected} missing at the hall)`);
-  line('reconciled: accepted = delivered + coalesced (each client)', delivered.every((d, c) => d + coalesced[c] + lostPerClient[c] === accepted) && lostTail === 0 ? 'yes, zero lost' : `lost up to ${lostTail}`);
+  for (const row of rows) line(row.split('|')[0]!, row.split('|')[1]!);
+  line('reconciled (sent = accepted = delivered + superseded, 0 lost)', allReconciled ? 'yes' : 'NO');
   line('hall superseded changes (all topics)', String(h.hub.superseded));
+  line('hall event-loop delay p99 (worst 10 s window)', `${worstLoop} ms`);
   line('hall memory: rss peak / heap at end', `${peakRss} MB / ${h.memory.heapMB} MB`);
-  line('bench process event-loop delay p99 (sender + clients)', `${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
-  for (const ws of clients) ws.close();
+  line('sender process event-loop delay p99', `${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
   hall.kill('SIGTERM');
   await new Promise((r) => hall.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
