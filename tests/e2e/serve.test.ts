@@ -6,6 +6,17 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** A data directory for one hall in this suite, removed when the suite ends. */
+const linkDirs: string[] = [];
+function tempLinkDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'beacon-e2e-link-'));
+  linkDirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of linkDirs) rmSync(d, { recursive: true, force: true });
+});
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
@@ -121,7 +132,7 @@ describe('serve mode in a real browser', () => {
     const busPort = (bus.address() as { port: number }).port;
     // The provincial bus is unreachable (nothing listens there): decisions must queue, visibly.
     const province = `mqtt://127.0.0.1:${await freePort()}`;
-    const hall = await serve(['--data', mkdtempSync(join(tmpdir(), 'beacon-e2e-link-')), '--port', '0', '--uplink', `127.0.0.1:${busPort}`, '--province', province, '--hall-id', '330000']);
+    const hall = await serve(['--data', tempLinkDir(), '--port', '0', '--uplink', `127.0.0.1:${busPort}`, '--province', province, '--hall-id', '330000']);
     const { context } = await offlineContext(browser);
     try {
       const pages = [await context.newPage(), await context.newPage()];
