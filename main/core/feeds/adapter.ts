@@ -1,4 +1,5 @@
 // The seam between a wire (a UDP port, a TCP listener, an MQTT subscription) and the feed manager.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { PositionReport } from './report.ts';
 
 export interface FeedSink {
@@ -32,4 +33,29 @@ export class FeedOpenError extends Error {
 /** Socket errors that a retry will not fix without an operator (wrong address, no permission). */
 export function fatalSocketError(err: NodeJS.ErrnoException): boolean {
   return err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EINVAL';
+}
+
+/** A UDP socket bound for a feed: open errors become FeedOpenError (fatal when a retry cannot help),
+ *  later errors are the feed's loss. Telemetry comes in bursts: a deeper receive buffer rides out a
+ *  busy moment (the kernel's limit applies). */
+export function listenUdp(host: string, port: number, endpoint: string, sink: FeedSink, onMessage: (msg: Buffer, from: RemoteInfo) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const onError = (err: NodeJS.ErrnoException) => {
+      s.close();
+      reject(new FeedOpenError(`cannot listen on ${endpoint}: ${err.message}`, fatalSocketError(err)));
+    };
+    s.once('error', onError);
+    s.on('message', onMessage);
+    s.bind(port, host, () => {
+      s.off('error', onError);
+      try {
+        s.setRecvBufferSize(4 * 1024 * 1024);
+      } catch {
+        /* the kernel's limit applies; not fatal */
+      }
+      s.on('error', (err) => sink.lost(err));
+      resolve(s);
+    });
+  });
 }

@@ -6,9 +6,9 @@
 // entities exist), an event larger than MAX_EVENT_BYTES is refused, and on TCP a sender that streams
 // more than that without closing an event is disconnected.
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { TeamKind, UnitKind } from '../../../common/domain.ts';
-import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError } from './adapter.ts';
+import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
 import { type Decoded, reject, type PositionReport } from './report.ts';
 import { parseXml, XmlError, type XmlElement } from './xml.ts';
 
@@ -297,30 +297,11 @@ export class CotUdpAdapter implements FeedAdapter {
     return (this.socket?.address() as { port: number } | undefined)?.port ?? this.o.port;
   }
 
-  open(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const s = createSocket({ type: this.o.host.includes(':') ? 'udp6' : 'udp4' });
-      const onError = (err: NodeJS.ErrnoException) => {
-        s.close();
-        reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));
-      };
-      s.once('error', onError);
-      s.on('message', (msg, rinfo) => {
-        const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
-        if (d.ok) this.sink.message(d.reports);
-        else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
-      });
-      s.bind(this.o.port, this.o.host, () => {
-        s.off('error', onError);
-        try {
-          s.setRecvBufferSize(4 * 1024 * 1024);
-        } catch {
-          /* the kernel's limit applies */
-        }
-        s.on('error', (err) => this.sink.lost(err));
-        this.socket = s;
-        resolve();
-      });
+  async open(): Promise<void> {
+    this.socket = await listenUdp(this.o.host, this.o.port, this.endpoint, this.sink, (msg, rinfo) => {
+      const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
+      if (d.ok) this.sink.message(d.reports);
+      else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
     });
   }
 

@@ -4,10 +4,10 @@
 // Each datagram is decoded on its own: a UDP datagram carries whole packets, so a truncated or
 // corrupt one never poisons the next (a stream splitter would carry its junk over), and a flood of
 // garbage costs one scan, never a growing buffer.
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { common, minimal, MavLinkProtocolV1, MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, x25crc, type MavLinkData, type MavLinkDataConstructor, type MavLinkProtocol } from 'node-mavlink';
 import type { DroneState } from '../../../common/domain.ts';
-import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError } from './adapter.ts';
+import { type FeedAdapter, type FeedSink, listenUdp } from './adapter.ts';
 import type { PositionReport } from './report.ts';
 
 const REGISTRY: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...common.REGISTRY, ...minimal.REGISTRY };
@@ -220,28 +220,8 @@ export class MavlinkUdpAdapter implements FeedAdapter {
     return (this.socket?.address() as { port: number } | undefined)?.port ?? this.port;
   }
 
-  open(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const s = createSocket({ type: this.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
-      // Telemetry arrives in bursts; a deeper receive buffer rides out a busy event loop.
-      const onError = (err: NodeJS.ErrnoException) => {
-        s.close();
-        reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));
-      };
-      s.once('error', onError);
-      s.on('message', (msg) => this.datagram(msg));
-      s.bind(this.port, this.host, () => {
-        s.off('error', onError);
-        try {
-          s.setRecvBufferSize(4 * 1024 * 1024);
-        } catch {
-          /* the kernel's limit applies; not fatal */
-        }
-        s.on('error', (err) => this.sink.lost(err));
-        this.socket = s;
-        resolve();
-      });
-    });
+  async open(): Promise<void> {
+    this.socket = await listenUdp(this.host, this.port, this.endpoint, this.sink, (msg) => this.datagram(msg));
   }
 
   datagram(msg: Buffer): void {

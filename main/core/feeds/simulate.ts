@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { common, minimal, MavLinkProtocolV2 } from 'node-mavlink';
 import { bearingDeg, destination, distanceKm } from '../../../common/geo.ts';
+import { rng } from '../scenario/seed.ts';
 import { CITIES, cityOf, COUNTIES } from '../scenario/zhejiang-places.ts';
 
 export interface SimulateOptions {
@@ -52,18 +53,6 @@ interface Mover {
   periodMs: number;
   next: number;
   phase: number;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function orbit(center: { lat: number; lon: number }, radiusM: number, speed: number, alt: number, phase: number) {

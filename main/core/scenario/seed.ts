@@ -22,7 +22,7 @@ export interface SeedEvent {
 }
 
 /** mulberry32: tiny, fast, and the same on every platform. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
