@@ -88,7 +88,8 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
     expect(t).toMatchObject({ kind: 'fire-rescue', name: { zh: '救援1' }, track: { callsign: '救援1', group: 'Cyan', ce: 5, battery: 90, presence: 'live' } });
     expect(t.home).toMatch(/^33\d{2}00$/); // the nearest city's code
     expect(feed(core, 'drones')).toMatchObject({ state: 'online' });
-    await until('feed rates measured', () => (feed(core, 'teams')?.health?.rate ?? 0) > 0);
+    // The feed board's figures are refreshed once a sweep (200 ms here), not per message.
+    await until('feed figures refreshed', () => (feed(core, 'teams')?.health?.rate ?? 0) > 0 && feed(core, 'teams')?.health?.units === 4);
     expect(feed(core, 'teams')!.health).toMatchObject({ units: 4, reconnects: 0 });
   });
 
