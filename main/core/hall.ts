@@ -25,6 +25,7 @@ import { VideoDesk } from './video/desk.ts';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** Tables whose rows are served as hub topics of the same name. */
+const noop = () => undefined;
 const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   hall: 'hall',
   places: 'places',
@@ -56,6 +57,9 @@ export interface HallOptions {
   feeds?: FeedsOptions;
   /** Largest number of events committed in one transaction. @default 5000 */
   maxBatch?: number;
+  /** Live-path rows (feeds' positions) wait at most this long to share a transaction: one fsync per
+   *  group rather than one per turn of the loop. Recorded commands still commit at once. @default 100 */
+  liveCommitMs?: number;
   now?: () => number;
 }
 
@@ -78,6 +82,8 @@ export class HallCore {
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private readonly maxBatch: number;
+  private readonly liveCommitMs: number;
+  private liveTimer: NodeJS.Timeout | null = null;
   private link: LinkMonitor | null = null;
   private uplink: UplinkSender | null = null;
   private readonly linkListeners = new Set<(l: Link) => void>();
@@ -101,6 +107,7 @@ export class HallCore {
     this.store = store;
     this.hub = new Hub({ server: 'beacon', ...opts.hub });
     this.maxBatch = opts.maxBatch ?? 5000;
+    this.liveCommitMs = opts.liveCommitMs ?? 100;
     this.now = opts.now ?? Date.now;
     this.startedAt = this.now();
     this.typhoons = new TyphoonDesk(this, this.now);
@@ -231,24 +238,31 @@ export class HallCore {
     if (topic) this.hub.publish(topic, [{ op: 'put', id: value.id, value }]);
   }
 
-  /** Journal and project changes that `putLive` already made live: not applied or published again. */
-  journalLive(events: { kind: EventKind; subject: string; payload: unknown }[], origin: string): Promise<(number | null)[]> {
+  /** Journal and project changes that `putLive` already made live: not applied or published again.
+   *  Settles once all of them are stored (or with the first failure). Cheap per event: thousands of
+   *  positions a second come through here, so there is one promise per call, not per event. */
+  journalLive(events: { kind: EventKind; subject: string; payload: unknown }[], origin: string): Promise<void> {
     const ts = this.now();
-    const promises: Promise<number | null>[] = [];
+    const entries: CommitEntry[] = [];
     for (const { kind, subject, payload } of events) {
       let ops: TableOp[];
       try {
-        ops = reduce(kind, payload, (t, id) => this.state.get(t)!.get(id));
+        ops = reduce(kind, payload, this.lookup, { trusted: true });
       } catch (err) {
         return Promise.reject(err instanceof ReduceError ? new HubError(err.code, err.message) : err);
       }
       const outbox = this.uplink ? outboxRoute(kind) : null;
-      const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: null }, ops, outbox };
-      promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo: [], resolve, reject, publish: false })));
+      entries.push({ event: { ts, kind, subject, payload, origin, key: null }, ops, outbox });
     }
-    this.scheduleDrain();
-    return Promise.all(promises);
+    if (entries.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const last = entries.length - 1;
+      entries.forEach((entry, i) => this.queue.push({ entry, undo: [], resolve: i === last ? () => resolve() : noop, reject, publish: false }));
+      this.scheduleDrain(this.liveCommitMs > 0);
+    });
   }
+
+  private readonly lookup = (t: TableName, id: string) => this.state.get(t)!.get(id);
 
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
 
@@ -271,6 +285,7 @@ export class HallCore {
     this.link?.dispose();
     this.typhoons.dispose();
     this.tiles.close();
+    if (this.liveTimer || this.queue.length) this.scheduleDrain();
     while (this.draining) await this.draining;
     await this.uplink?.dispose();
     this.hub.dispose();
@@ -288,8 +303,18 @@ export class HallCore {
     return undo;
   }
 
-  private scheduleDrain(): void {
+  /** `live`: only live-path rows are waiting, which may gather for `liveCommitMs` first. */
+  private scheduleDrain(live = false): void {
     if (this.draining) return;
+    if (live) {
+      this.liveTimer ??= setTimeout(() => {
+        this.liveTimer = null;
+        this.scheduleDrain();
+      }, this.liveCommitMs);
+      return;
+    }
+    if (this.liveTimer) clearTimeout(this.liveTimer);
+    this.liveTimer = null;
     // setImmediate: everything recorded in this turn of the loop goes into one transaction.
     this.draining = new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
   }
@@ -344,7 +369,7 @@ export class HallCore {
       }
     } finally {
       this.draining = null;
-      if (this.queue.length > 0) this.scheduleDrain();
+      if (this.queue.length > 0) this.scheduleDrain(!this.queue.some((p) => p.publish));
     }
   }
 

@@ -18,7 +18,7 @@
 // BENCH_SECONDS (default 60), BENCH_TEAMS (18000), BENCH_DRONES (200), BENCH_DRONE_HZ (10).
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
@@ -32,6 +32,16 @@ const DRONES = Number(process.env.BENCH_DRONES ?? 200);
 const DRONE_HZ = Number(process.env.BENCH_DRONE_HZ ?? 10);
 const CLIENTS = 4;
 const line = (k: string, v: string) => console.log(`  ${k.padEnd(50)} ${v}`);
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
 
 /** Per unit: the positions sent, in order, with their send times. */
 class Sends {
@@ -100,6 +110,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   const h0 = await health();
   const sent0 = sim.sent.mavlink + sim.sent.cot;
+  const cpu0 = { hall: cpuSeconds(hall.pid!), clients: cpuSeconds(clients.pid!), sender: process.cpuUsage() };
   const t0 = Date.now();
   let peakRss = h0.memory.rssMB;
   let worstLoop = 0;
@@ -112,6 +123,8 @@ async function main() {
   }
   const t1 = Date.now();
   const elapsed = (t1 - t0) / 1000;
+  const senderCpu = process.cpuUsage(cpu0.sender);
+  const cores = { hall: (cpuSeconds(hall.pid!) - cpu0.hall) / elapsed, clients: (cpuSeconds(clients.pid!) - cpu0.clients) / elapsed, sender: (senderCpu.user + senderCpu.system) / 1e6 / elapsed };
   const sentWindow = sim.sent.mavlink + sim.sent.cot - sent0;
   const hWindow = await health();
   await sim.stop();
@@ -169,6 +182,7 @@ async function main() {
   line('hall superseded changes (all topics)', String(h.hub.superseded));
   line('hall event-loop delay p99 (worst 10 s window)', `${worstLoop} ms`);
   line('hall memory: rss peak / heap at end', `${peakRss} MB / ${h.memory.heapMB} MB`);
+  line('CPU, cores busy: hall / 4 clients / sender', `${cores.hall.toFixed(2)} / ${cores.clients.toFixed(2)} / ${cores.sender.toFixed(2)}   (this machine has ${availableParallelism()})`);
   line('sender process event-loop delay p99', `${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
   hall.kill('SIGTERM');
   await new Promise((r) => hall.once('exit', r));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Feed, Unit } from '../../common/domain.ts';
 import { cotEvent, Simulator } from '../../main/core/feeds/simulate.ts';
 import { HallCore } from '../../main/core/hall.ts';
+import { reduce } from '../../main/core/journal/events.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
@@ -108,6 +109,18 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
       const events = await core.store.api.readJournal(0, 100_000);
       return events.some((e) => e.kind === 'unit.tracked' && e.subject === 'unit:drones-1' && (e.payload as { track: { presence: string } }).track.presence === 'lost');
     });
+    // The live path journals positions without re-checking them (reduce's trusted kinds): every
+    // row it wrote must still pass the checked reducer, as a replay of the journal would run it.
+    const events = await core.store.api.readJournal(0, 100_000);
+    const replayed = new Map<string, Map<string, unknown>>();
+    const tracked = events.filter((e) => e.kind === 'unit.tracked' || e.kind === 'unit.upserted');
+    expect(tracked.length).toBeGreaterThan(10);
+    for (const e of tracked) {
+      for (const op of reduce(e.kind, e.payload, (t, id) => replayed.get(t)?.get(id) as Record<string, unknown> | undefined)) {
+        if (!replayed.has(op.table)) replayed.set(op.table, new Map());
+        if (op.op === 'put') replayed.get(op.table)!.set(op.id, op.value);
+      }
+    }
     // A feed with nothing arriving reads degraded, and says why.
     await until('silent feed degraded', () => feed(core, 'teams-udp')?.state === 'degraded', 5000);
     expect(feed(core, 'teams-udp')!.detail).toMatch(/no data/);

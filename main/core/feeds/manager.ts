@@ -478,7 +478,10 @@ export class FeedManager {
     if (!prev) {
       this.counters.unitsCreated++;
       this.counters.stored++;
-      this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now });
+      // The unit's storage clock starts at a random phase within the policy's interval: 20,000 units
+      // that appear together (a hall restart, a gateway reconnecting) would otherwise store their
+      // positions in one wave every few seconds instead of evenly. It only delays the second row.
+      this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now + Math.random() * (this.opts.storage ?? DEFAULT_STORAGE).minIntervalMs });
       this.core.journalLive([{ kind: 'unit.upserted', subject: `unit:${id}`, payload: { unit } }], 'feeds').catch(() => undefined);
       return;
     }

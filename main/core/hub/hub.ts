@@ -21,6 +21,12 @@ import {
 } from '../../../common/contract.ts';
 import { diffPatch } from '../../../common/ops.ts';
 
+function countKeys(o: object): number {
+  let n = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) n++;
+  return n;
+}
+
 export class HubError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
@@ -173,7 +179,7 @@ export class Hub {
           // a sixth of its size), when that is the smaller message.
           const prev = t.items.get(op.id);
           const set = prev === undefined ? null : diffPatch(prev, op.value);
-          if (set && Object.keys(set).length * 2 < Object.keys(op.value as object).length + 4) ops.push({ op: 'patch', id: op.id, set });
+          if (set && countKeys(set) * 2 < countKeys(op.value as object) + 4) ops.push({ op: 'patch', id: op.id, set });
           else ops.push(op);
           t.items.set(op.id, op.value);
         } else {
