@@ -11,6 +11,8 @@ export interface BenchResult {
   statics: number;
   ticks: number;
   jsMs: { median: number; p95: number };
+  /** Rebuilding the trails of the units that moved (primitives only; once a second). */
+  trailMs: { median: number; p95: number; drawn: number } | null;
   frameMs: { median: number; p95: number };
 }
 
@@ -36,14 +38,18 @@ function synth(n: number, seed: number): Unit[] {
   return out;
 }
 
-export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number }): Promise<BenchResult> {
+export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number }): Promise<BenchResult> {
   const units = synth(opts.units, 1);
   const statics = synth(opts.statics, 2);
   const js: number[] = [];
   const frames: number[] = [];
+  const trailMs: number[] = [];
+  let trailsDrawn = 0;
   if (opts.mode === 'primitives') {
     const staticPoints = g.viewer.scene.primitives.add(new PointPrimitiveCollection()) as PointPrimitiveCollection;
     for (const s of statics) staticPoints.add({ position: Cartesian3.fromDegrees(s.lon, s.lat), pixelSize: 6, color: Color.GOLD });
+    const keep = g.trails.minutes;
+    g.trails.setMinutes(opts.trailMinutes ?? keep);
     g.resetUnits(units);
     await frame(g);
     for (let t = 1; t <= opts.ticks; t++) {
@@ -52,9 +58,16 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
       const t0 = performance.now();
       g.applyUnitOps(ops);
       js.push(performance.now() - t0);
+      // Trails are rebuilt on their own once-a-second clock; at 1 Hz that is once per tick.
+      const t1 = performance.now();
+      g.trails.refresh();
+      if (g.trails.minutes > 0) trailMs.push(performance.now() - t1);
       frames.push(await frame(g));
     }
+    trailsDrawn = g.trails.count();
     g.resetUnits([]);
+    g.trails.clear();
+    g.trails.setMinutes(keep);
     g.viewer.scene.primitives.remove(staticPoints);
   } else {
     const collection = new DataSourceCollection();
@@ -79,5 +92,5 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
     }
     display.destroy();
   }
-  return { mode: opts.mode, units: opts.units, statics: opts.statics, ticks: opts.ticks, jsMs: { median: pct(js, 50), p95: pct(js, 95) }, frameMs: { median: pct(frames, 50), p95: pct(frames, 95) } };
+  return { mode: opts.mode, units: opts.units, statics: opts.statics, ticks: opts.ticks, jsMs: { median: pct(js, 50), p95: pct(js, 95) }, trailMs: trailMs.length ? { median: pct(trailMs, 50), p95: pct(trailMs, 95), drawn: trailsDrawn } : null, frameMs: { median: pct(frames, 50), p95: pct(frames, 95) } };
 }

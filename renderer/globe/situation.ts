@@ -33,6 +33,7 @@ import type { DeltaOp } from '../../common/contract.ts';
 import type { Incident, Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
 import { RiskLayer } from './risk.ts';
+import { type Trail, TrailLayer } from './trails.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
 // bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
@@ -48,7 +49,7 @@ export const KIND_COLORS: Record<UnitKind, string> = {
   drone: '#f8f32b',
   vehicle: '#e0e0e0',
 };
-const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
+export const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
 
 const SCRATCH = new Cartesian3();
 const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitKind, Color>;
@@ -65,7 +66,9 @@ export const HOME = Rectangle.fromDegrees(117.6, 26.6, 123.4, 31.6);
 export interface GlobeOptions {
   /** MSAA samples; 1 on software WebGL. @default 4 */
   msaa?: number;
-  onPick?: (kind: 'unit' | 'place', id: string) => void;
+  onPick?: (kind: 'unit' | 'place' | 'incident' | 'risk', id: string) => void;
+  /** Minutes of trail behind moving units (0: none). @default 10 */
+  trailMinutes?: number;
   /** Called after each rendered frame (tests wait on it). */
   onRendered?: (stats: { tilesLoaded: boolean }) => void;
   /** Initial camera (longitude, latitude, height in metres) instead of Zhejiang. */
@@ -81,9 +84,12 @@ export class SituationGlobe {
   private readonly labels = new LabelCollection();
   private readonly incidentPoints = new PointPrimitiveCollection();
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined }>();
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined }>();
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
+  private readonly visibleStatuses = new Set<UnitStatus>(Object.keys(STATUS_OUTLINE) as UnitStatus[]);
+  private shownUnits = 0;
+  readonly trails: TrailLayer;
   readonly typhoon: TyphoonLayer;
   private overlay: ImageryLayer | null = null;
   readonly risk: RiskLayer;
@@ -103,12 +109,13 @@ export class SituationGlobe {
     prims.add(this.incidentPoints);
     // The risk discs lie under everything else (added first among the layers drawn on the globe).
     this.risk = new RiskLayer(this.viewer);
+    this.trails = new TrailLayer(this.viewer.scene, { minutes: opts.trailMinutes ?? 10 });
     this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
       const picked = this.viewer.scene.pick(e.position) as { id?: unknown } | undefined;
       if (defined(picked) && typeof picked.id === 'string') {
-        const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place', string];
+        const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place' | 'incident', string];
         opts.onPick?.(kind, id);
       }
     }, ScreenSpaceEventType.LEFT_CLICK);
@@ -155,28 +162,69 @@ export class SituationGlobe {
   resetUnits(units: Iterable<Unit>): void {
     this.unitPoints.removeAll();
     this.byId.clear();
+    this.shownUnits = 0;
+    this.trails.stamp();
     for (const u of units) this.putUnit(u);
     this.viewer.scene.requestRender();
   }
 
   /** Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown. */
   applyUnitOps(ops: readonly DeltaOp[]): void {
+    this.trails.stamp();
     for (const op of ops) {
       if (op.op === 'put') this.putUnit(op.value as Unit);
       else {
-        const p = this.byId.get(op.id)?.p;
-        if (p) this.unitPoints.remove(p);
+        const slot = this.byId.get(op.id);
+        if (slot) {
+          if (slot.p.show) this.shownUnits--;
+          this.unitPoints.remove(slot.p);
+        }
         this.byId.delete(op.id);
+        this.trails.remove(op.id);
       }
     }
     this.viewer.scene.requestRender();
   }
 
+  /** Layers: a unit is drawn when both its kind and its status are switched on. */
   setKindVisible(kind: UnitKind, visible: boolean): void {
     if (visible) this.visibleKinds.add(kind);
     else this.visibleKinds.delete(kind);
-    for (const slot of this.byId.values()) slot.p.show = this.visibleKinds.has(slot.kind);
+    this.applyVisibility();
+  }
+
+  setStatusVisible(status: UnitStatus, visible: boolean): void {
+    if (visible) this.visibleStatuses.add(status);
+    else this.visibleStatuses.delete(status);
+    this.applyVisibility();
+  }
+
+  /** Units drawn now (after the layer switches). */
+  shownUnitCount(): number {
+    return this.shownUnits;
+  }
+
+  private isShown(kind: UnitKind, status: UnitStatus): boolean {
+    return this.visibleKinds.has(kind) && this.visibleStatuses.has(status);
+  }
+
+  private applyVisibility(): void {
+    let n = 0;
+    for (const [id, slot] of this.byId) {
+      const show = this.isShown(slot.kind, slot.status);
+      slot.p.show = show;
+      this.trails.setShown(id, show);
+      if (show) n++;
+    }
+    this.shownUnits = n;
+    this.incidentPoints.show = this.incidentsShown;
     this.viewer.scene.requestRender();
+  }
+
+  private incidentsShown = true;
+  setIncidentsVisible(visible: boolean): void {
+    this.incidentsShown = visible;
+    this.applyVisibility();
   }
 
   /** An online source from the hall's tile cache over the bundled imagery (null: the bundled
@@ -230,6 +278,7 @@ export class SituationGlobe {
   destroy(): void {
     this.typhoon.destroy();
     this.risk.destroy();
+    this.trails.destroy();
     this.handler.destroy();
     this.viewer.destroy();
   }
@@ -237,21 +286,30 @@ export class SituationGlobe {
   private putUnit(u: Unit): void {
     // The hot path of a position delta (20,000 per tick at province scale): no allocation, no
     // colour parsing, and the outline touched only when the status really changed.
-    const position = Cartesian3.fromDegrees(u.lon, u.lat, u.alt ?? 0, undefined, SCRATCH);
+    const alt = u.alt ?? 0;
+    const position = Cartesian3.fromDegrees(u.lon, u.lat, alt, undefined, SCRATCH);
     const existing = this.byId.get(u.id);
     if (existing) {
       existing.p.position = position;
       if (existing.status !== u.status) {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
+        const show = this.isShown(existing.kind, u.status);
+        if (show !== existing.p.show) {
+          existing.p.show = show;
+          this.shownUnits += show ? 1 : -1;
+          this.trails.setShown(u.id, show);
+        }
       }
       const presence = u.track?.presence;
       if (existing.presence !== presence) {
         existing.p.color = fillOf(u.kind, presence);
         existing.presence = presence;
       }
+      if (u.kind !== 'depot') existing.trail = this.trails.record(existing.trail, u.id, u.lon, u.lat, alt, FILL[u.kind], existing.p.show);
       return;
     }
+    const show = this.isShown(u.kind, u.status);
     const p = this.unitPoints.add({
       id: `unit:${u.id}`,
       position,
@@ -259,8 +317,12 @@ export class SituationGlobe {
       color: fillOf(u.kind, u.track?.presence),
       outlineColor: OUTLINE[u.status],
       outlineWidth: 1.5,
-      show: this.visibleKinds.has(u.kind),
+      show,
     });
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence });
+    if (show) this.shownUnits++;
+    // A trail starts where the unit first appears: only live-tracked units and those on the move
+    // carry one from the start (a snapshot of 600 teams at their stations needs none).
+    const trail = u.kind !== 'depot' && (u.track || u.status === 'en-route') ? this.trails.record(undefined, u.id, u.lon, u.lat, alt, FILL[u.kind], show) : undefined;
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail });
   }
 }

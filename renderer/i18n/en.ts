@@ -21,6 +21,7 @@ const en: typeof zh = {
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
     presence: { live: 'live', stale: 'stale', lost: 'lost' }, seen: 'Last heard', feed: 'Feed', callsign: 'Callsign', battery: 'Battery',
     heading: 'Heading', speed: 'Speed', mode: 'Flight mode', armed: 'armed', disarmed: 'disarmed', relAlt: 'Height above take-off', video: 'Video',
+    trails: 'Trails', trailOff: 'off', minutes: '{n} min', byStatus: 'By status', incidents: 'Incidents', reported: 'Reported', by: 'by',
   },
   calls: {
     search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',

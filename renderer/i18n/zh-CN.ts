@@ -19,6 +19,7 @@ export default {
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
     presence: { live: '实时', stale: '信号延迟', lost: '失联' }, seen: '最后收到', feed: '接入', callsign: '呼号', battery: '电量',
     heading: '航向', speed: '速度', mode: '飞行模式', armed: '已解锁', disarmed: '未解锁', relAlt: '相对高度', video: '视频',
+    trails: '轨迹', trailOff: '不显示', minutes: '{n} 分钟', byStatus: '按状态', incidents: '突发事件', reported: '上报', by: '上报人',
   },
   calls: {
     search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',

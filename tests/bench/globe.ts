@@ -20,19 +20,29 @@ const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-precise-memory-info', '--js-flags=--expose-gc', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
 });
-type Bench = { jsMs: { median: number; p95: number }; frameMs: { median: number; p95: number } };
+type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
   await page.goto(`${server.url}/?role=globe&msaa=1&probe=1`);
   await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 120_000 });
-  const run = (mode: 'primitives' | 'entities', ticks = TICKS) =>
-    page.evaluate(([m, n, s, t]) => (window as unknown as { beaconProbe: { bench(o: unknown): Promise<Bench> } }).beaconProbe.bench({ mode: m, units: n, statics: s, ticks: t }), [mode, UNITS, STATICS, ticks] as const);
+  const run = (mode: 'primitives' | 'entities', ticks = TICKS, trailMinutes = 10) =>
+    page.evaluate(
+      ([m, n, s, t, tm]) =>
+        (window as unknown as { beaconProbe: { bench(o: unknown): Promise<Bench> } }).beaconProbe.bench({ mode: m, units: n, statics: s, ticks: t, trailMinutes: tm }).catch((e: Error) => {
+          throw new Error(`${e.name}: ${e.message}\n${e.stack ?? ''}`);
+        }),
+      [mode, UNITS, STATICS, ticks, trailMinutes] as const,
+    );
   console.log(`beacon globe bench — Chromium ${browser.version()} (software WebGL), 800x600, MSAA 1, ${UNITS.toLocaleString()} moving units + ${STATICS.toLocaleString()} static markers, ${TICKS} ticks`);
   const p = await run('primitives');
+  const bare = await run('primitives', TICKS, 0);
   const e = await run('entities');
   const line = (k: string, v: string) => console.log(`  ${k.padEnd(46)} ${v}`);
   line('point primitives (as shipped): JS per tick', `median ${p.jsMs.median.toFixed(1)} ms, p95 ${p.jsMs.p95.toFixed(1)} ms`);
+  if (p.trailMs) line(`  trails rebuilt (once a second, ${p.trailMs.drawn} drawn)`, `median ${p.trailMs.median.toFixed(1)} ms, p95 ${p.trailMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${p.frameMs.median.toFixed(0)} ms, p95 ${p.frameMs.p95.toFixed(0)} ms`);
+  line('point primitives, trails off: JS per tick', `median ${bare.jsMs.median.toFixed(1)} ms, p95 ${bare.jsMs.p95.toFixed(1)} ms   (trails cost ${(p.jsMs.median - bare.jsMs.median).toFixed(1)} ms a tick)`);
+  line('  frame after the tick', `median ${bare.frameMs.median.toFixed(0)} ms, p95 ${bare.frameMs.p95.toFixed(0)} ms`);
   line('one Entity per unit: JS per tick (incl. display update)', `median ${e.jsMs.median.toFixed(1)} ms, p95 ${e.jsMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
   line('Entity / primitives, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);

@@ -98,6 +98,75 @@ describe('serve mode in a real browser', () => {
     await context.close();
   });
 
+  it('layers by kind and status, a trail behind a unit moved by command, an incident picked on the map', async () => {
+    const { context, blocked, problems } = await offlineContext(browser);
+    const page = await context.newPage();
+    // Open sea east of Zhoushan, 40 km up: nothing else of the scenario is drawn there.
+    await page.goto(`${server.url}/?role=globe&msaa=1&probe=1&trail=10&view=122.96,29.43,40000`);
+    const globe = page.locator('[data-test="globe"]');
+    await expect.poll(() => globe.getAttribute('data-units'), { timeout: 60_000 }).toBe('623');
+    await expect(globe.getAttribute('data-units-shown')).resolves.toBe('623');
+    const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+    await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
+    const probe = (lon: number, lat: number) => page.evaluate(([x, y]) => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(x!, y!), [lon, lat]);
+    /** Pixels near a colour (or passing a test) in a box around a point on the ground. */
+    const near = async (lon: number, lat: number, rgb: [number, number, number] | ((r: number, g: number, b: number) => boolean), r = 6) => {
+      const test = typeof rgb === 'function' ? rgb : (r: number, g: number, b: number) => Math.abs(r - rgb[0]) + Math.abs(g - rgb[1]) + Math.abs(b - rgb[2]) <= 60;
+      const at = (await probe(lon, lat))!;
+      const png = PNG.sync.read(await globe.screenshot());
+      let n = 0;
+      for (let y = Math.round(at.y) - r; y <= Math.round(at.y) + r; y++) {
+        for (let x = Math.round(at.x) - r; x <= Math.round(at.x) + r; x++) {
+          const i = (y * png.width + x) * 4;
+          if (test(png.data[i]!, png.data[i + 1]!, png.data[i + 2]!)) n++;
+        }
+      }
+      return n;
+    };
+    const RED: [number, number, number] = [255, 77, 61]; // fire-rescue
+    // a trail is the team's colour, a little translucent over the sea
+    const REDDISH = (r: number, g: number, b: number) => r > 140 && r - g > 60 && r - b > 60;
+
+    // A unit moved by command moves on screen, and leaves a trail where it went.
+    const id = 'fire-rescue-330100-02';
+    await hub.command('unit.setStatus', { id, status: 'en-route' });
+    await hub.command('unit.move', { id, lat: 29.41, lon: 122.9 });
+    await expect.poll(() => near(122.9, 29.41, RED), { timeout: 15_000 }).toBeGreaterThan(8);
+    await hub.command('unit.move', { id, lat: 29.45, lon: 122.95 });
+    await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeGreaterThan(8);
+    expect(await near(122.9, 29.41, RED, 2), 'the point has left its old place').toBeLessThan(3);
+    await expect.poll(() => globe.getAttribute('data-trails'), { timeout: 10_000 }).toBe('1');
+    // the trail lies between the two places (pixels of the team's colour halfway along)
+    await expect.poll(() => near(122.925, 29.43, REDDISH, 4), { timeout: 10_000 }).toBeGreaterThan(2);
+    await page.locator('[data-test="trail-minutes"]').selectOption('0');
+    await expect.poll(() => globe.getAttribute('data-trails'), { timeout: 15_000 }).toBe('0');
+    await expect.poll(() => near(122.925, 29.43, REDDISH, 4), { timeout: 10_000 }).toBe(0);
+
+    // Status layers: switching "en route" off hides exactly the units en route (this one among them).
+    const enRoute = Number(await page.locator('[data-test="status-layer-en-route"] .n').textContent());
+    expect(enRoute).toBeGreaterThanOrEqual(1);
+    await page.locator('[data-test="status-layer-en-route"] input').uncheck();
+    await expect.poll(() => globe.getAttribute('data-units-shown'), { timeout: 15_000 }).toBe(String(623 - enRoute));
+    await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeLessThan(3);
+    await page.locator('[data-test="status-layer-en-route"] input').check();
+    await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeGreaterThan(8);
+
+    // An incident: drawn, picked on the map for its details, hidden with its layer.
+    await hub.command('incident.report', { kind: 'hazchem', title: '舟山海域危化品船舶泄漏', severity: 'III', lat: 29.42, lon: 122.96, by: 'test' });
+    const ORANGE: [number, number, number] = [255, 145, 0];
+    await expect.poll(() => near(122.96, 29.42, ORANGE), { timeout: 15_000 }).toBeGreaterThan(8);
+    const at = (await probe(122.96, 29.42))!;
+    await globe.click({ position: { x: at.x, y: at.y } });
+    await expect.poll(() => page.locator('[data-test="incident-details"] h4').textContent(), { timeout: 10_000 }).toBe('舟山海域危化品船舶泄漏');
+    await expect(page.locator('[data-test="incident-details"]').textContent()).resolves.toContain('危化品事故');
+    await page.locator('[data-test="incident-layer"] input').uncheck();
+    await expect.poll(() => near(122.96, 29.42, ORANGE), { timeout: 15_000 }).toBeLessThan(3);
+    hub.dispose();
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('the call panel lists the five-level directory, filters, and speaks English on request', async () => {
     const { context, problems } = await offlineContext(browser);
     const page = await context.newPage();
