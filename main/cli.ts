@@ -46,8 +46,9 @@ Usage:
   beacon import advisory FILE [--url … | --data DIR]
       Import advisories in the hall's JSON form (docs/typhoon-advisory.md): one object or
       an array of them.
-  beacon import boundaries FILE.geojson [--gcj02] [--code-field NAME] [--url … | --data DIR]
-      Import the bureau's county (or city) boundaries for the five-colour map: each feature
+  beacon import boundaries FILE.geojson|FILE.shp [--gcj02] [--code-field NAME] [--url … | --data DIR]
+      Import the bureau's county (or city) boundaries for the five-colour map, from GeoJSON or
+      a shapefile (its .dbf, .prj and .cpg beside the .shp; GBK text without a .cpg): each feature
       checked (geometry, a known 6-digit code, longitude/latitude not a projected CRS),
       converted from GCJ-02 with --gcj02, simplified to ~50 m. Problems named by feature.
   beacon import contacts FILE.csv [--url … | --data DIR]

@@ -1,7 +1,7 @@
 // `beacon import typhoon|advisory FILE`: through a running hall's hub (--url), or straight into a
 // data directory when no hall runs on it. Either way the same command handlers do the work, so
 // the checks and the report are the ones the UI shows.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type CommandResult } from '../common/contract.ts';
 import { HallCore } from './core/hall.ts';
@@ -10,6 +10,7 @@ import { callsToCsv, contactsToCsv } from './core/calls/directory.ts';
 import type { Call as LoggedCall, Contact } from '../common/domain.ts';
 import { chunkCma } from './core/typhoon/cma.ts';
 import { parseBoundaries } from './core/boundaries/geojson.ts';
+import { type GeoJsonFeatureCollection, shapefileToGeoJson } from './core/boundaries/shapefile.ts';
 import type { Boundary, Place } from '../common/domain.ts';
 
 type Call = (name: string, args: unknown) => Promise<unknown>;
@@ -103,8 +104,19 @@ export async function runImport(what: string | undefined, file: string | undefin
     return 2;
   }
   let text: string;
+  // A shapefile is read with its .dbf, .prj and .cpg beside it and becomes GeoJSON here.
+  let shapes: GeoJsonFeatureCollection | null = null;
   try {
-    text = readFileSync(file, 'utf8');
+    if (what === 'boundaries' && /\.shp$/i.test(file)) {
+      const base = file.slice(0, -4);
+      const sibling = (ext: string) => [ext, ext.toUpperCase()].map((e) => `${base}.${e}`).find((p) => existsSync(p));
+      const dbf = sibling('dbf');
+      if (!dbf) throw new Error(`${base}.dbf is missing: a shapefile's codes are in its .dbf`);
+      const prj = sibling('prj');
+      const cpg = sibling('cpg');
+      shapes = shapefileToGeoJson({ shp: readFileSync(file), dbf: readFileSync(dbf), prj: prj ? readFileSync(prj, 'utf8') : undefined, cpg: cpg ? readFileSync(cpg, 'utf8') : undefined });
+      text = '';
+    } else text = readFileSync(file, 'utf8');
   } catch (e) {
     err.write(`beacon: cannot read ${file}: ${(e as Error).message}\n`);
     return 1;
@@ -140,7 +152,7 @@ export async function runImport(what: string | undefined, file: string | undefin
     }
     if (what === 'boundaries') {
       const places = new Map((await conn.places()).map((p) => [p.code, p]));
-      const r = parseBoundaries(text, { gcj02: opts.gcj02, codeField: opts.codeField, source: file.split(/[\\/]/).pop()!, places });
+      const r = parseBoundaries(shapes ?? text, { gcj02: opts.gcj02, codeField: opts.codeField, source: file.split(/[\\/]/).pop()!, places });
       const name = file.split(/[\\/]/).pop()!;
       for (const e of r.errors) err.write(`${name}${e.feature ? ` feature ${e.feature}` : ''}${e.code ? ` (${e.code})` : ''}: ${e.message}\n`);
       for (const w of r.warnings) err.write(`${name} feature ${w.feature} (${w.code}): warning: ${w.message}\n`);

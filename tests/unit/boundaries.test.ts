@@ -1,4 +1,5 @@
 // The bureau's boundary files: checked feature by feature, GCJ-02 converted when flagged.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Place } from '../../common/domain.ts';
@@ -6,7 +7,10 @@ import { gcj02ToWgs84, wgs84ToGcj02 } from '../../common/gcj02.ts';
 import { distanceKm } from '../../common/geo.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { parseBoundaries, simplify } from '../../main/core/boundaries/geojson.ts';
+import { shapefileToGeoJson } from '../../main/core/boundaries/shapefile.ts';
+import { runImport } from '../../main/import.ts';
 import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
+import { BEIJING54_PRJ, CGCS2000_PRJ, type DbfField, type ShpRecord, squareRing, UTM51_PRJ, WGS84_PRJ, writeDbf, writeShp } from '../helpers/shapefile.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -102,5 +106,76 @@ describe('boundary import', () => {
       c.close();
       await core.dispose();
     }
+  });
+});
+
+describe('boundary import from a shapefile', () => {
+  ensureNoLeaks();
+  const dir = tempDir();
+  // GBK, as a Chinese GIS export without a .cpg writes it: 温岭市, 玉环市 (checked by decoding below)
+  const GBK: Record<string, string> = { 温岭市: 'CEC2C1EBCAD0', 玉环市: 'D3F1BBB7CAD0' };
+  const gbk = (s: string) => Buffer.from(GBK[s] ?? Buffer.from(s, 'latin1').toString('hex'), 'hex');
+  const fields: DbfField[] = [{ name: 'PAC', type: 'N', length: 6 }, { name: 'NAME', type: 'C', length: 20 }];
+  const twoCounties = (): ShpRecord[] => [
+    // Wenling: an outer ring with a hole (the hole off the seat), Yuhuan: two islands
+    { rings: [squareRing(WENLING.lon, WENLING.lat, 0.15, true), squareRing(WENLING.lon + 0.08, WENLING.lat + 0.08, 0.02, false)], attrs: { PAC: 331081, NAME: '温岭市' } },
+    { rings: [squareRing(YUHUAN.lon, YUHUAN.lat, 0.06, true), squareRing(YUHUAN.lon + 0.3, YUHUAN.lat, 0.03, true)], attrs: { PAC: 331083, NAME: '玉环市' } },
+  ];
+  const read = (records: ShpRecord[], o: { prj?: string; cpg?: string; encode?: (s: string) => Buffer; shapeType?: number } = {}) =>
+    shapefileToGeoJson({ shp: writeShp(records, o.shapeType), dbf: writeDbf(fields, records.map((r) => r.attrs), o.encode), prj: o.prj, cpg: o.cpg });
+
+  it('reads polygons with holes and islands, codes from the .dbf, GBK names, and takes the GeoJSON checks', () => {
+    const doc = read(twoCounties(), { prj: WGS84_PRJ, encode: gbk });
+    expect(doc.features.map((f) => f.properties)).toEqual([{ PAC: 331081, NAME: '温岭市' }, { PAC: 331083, NAME: '玉环市' }]);
+    const wenling = doc.features[0]!.geometry!.coordinates;
+    expect(wenling).toHaveLength(1); // one polygon…
+    expect(wenling[0]).toHaveLength(2); // …with its hole
+    expect(doc.features[1]!.geometry!.coordinates).toHaveLength(2); // two islands
+    const r = parseBoundaries(doc, { source: 'counties.shp', places, now: 1 });
+    expect(r.errors).toEqual([]);
+    expect(r.warnings).toEqual([]); // both seats inside
+    expect(r.boundaries.map((b) => b.id)).toEqual(['331081', '331083']);
+    expect(r.boundaries[0]!.polygons[0]).toHaveLength(2);
+    // the .cpg is honoured when there is one: UTF-8 text said to be UTF-8
+    expect(read(twoCounties(), { cpg: 'UTF-8' }).features[0]!.properties.NAME).toBe('温岭市');
+    // CGCS2000 is accepted as China's geographic datum
+    expect(parseBoundaries(read(twoCounties(), { prj: CGCS2000_PRJ }), { source: 'x.shp', places }).boundaries).toHaveLength(2);
+  });
+
+  it('refuses projected files, other datums, non-polygons, truncated files and mismatched tables, each with its reason', () => {
+    expect(() => read(twoCounties(), { prj: UTM51_PRJ })).toThrow(/wrong CRS: the .prj is projected \(WGS_1984_UTM_Zone_51N\)/);
+    expect(() => read(twoCounties(), { prj: BEIJING54_PRJ })).toThrow(/datum D_Beijing_1954 is not WGS-84 or CGCS2000/);
+    expect(() => read(twoCounties(), { shapeType: 1 })).toThrow(/not polygons \(shape type 1\)/);
+    const shp = writeShp(twoCounties());
+    const dbf = writeDbf(fields, twoCounties().map((r) => r.attrs));
+    expect(() => shapefileToGeoJson({ shp: shp.subarray(0, shp.length - 40), dbf })).toThrow(/cut short/);
+    expect(() => shapefileToGeoJson({ shp: Buffer.from('not a shapefile at all, just words '.repeat(4)), dbf })).toThrow(/not a shapefile/);
+    expect(() => shapefileToGeoJson({ shp, dbf: writeDbf(fields, [twoCounties()[0]!.attrs]) })).toThrow(/1 records and the .shp 2 shapes/);
+    // a record whose part index points past its points
+    const bad = Buffer.from(shp);
+    bad.writeInt32LE(999, 100 + 8 + 44 + 4); // record 1, second part's start index
+    expect(() => shapefileToGeoJson({ shp: bad, dbf })).toThrow(/record 1: part 1 has bad point indices|record 1: part 2 has bad point indices/);
+    expect(() => shapefileToGeoJson({ shp, dbf, cpg: 'EBCDIC-klingon' })).toThrow(/encoding this hall does not know/);
+    // a null shape and an unknown code are the GeoJSON checks' business: named per feature
+    const r = parseBoundaries(read([{ rings: null, attrs: { PAC: 331081, NAME: 'x' } }, { rings: [squareRing(121, 28, 0.1, true)], attrs: { PAC: 990000, NAME: 'y' } }]), { source: 'x.shp', places });
+    expect(r.errors.map((e) => e.message)).toEqual([expect.stringMatching(/geometry must be a Polygon or MultiPolygon, not nothing/), expect.stringMatching(/unknown code 990000/)]);
+  });
+
+  it('beacon import boundaries FILE.shp stores them in a hall', async () => {
+    const base = join(dir, 'counties');
+    writeFileSync(`${base}.shp`, writeShp(twoCounties()));
+    writeFileSync(`${base}.dbf`, writeDbf(fields, twoCounties().map((r) => r.attrs), gbk));
+    writeFileSync(`${base}.prj`, WGS84_PRJ);
+    const out: string[] = [];
+    const err: string[] = [];
+    const sink = (a: string[]) => ({ write: (s: string) => (a.push(s), true) }) as unknown as NodeJS.WritableStream;
+    const code = await runImport('boundaries', `${base}.shp`, { dataDir: join(dir, 'hall') }, sink(out), sink(err));
+    expect(err.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(out.join('')).toMatch(/2 boundaries imported, 0 refused/);
+    writeFileSync(`${base}.prj`, UTM51_PRJ);
+    const err2: string[] = [];
+    expect(await runImport('boundaries', `${base}.shp`, { dataDir: join(dir, 'hall') }, sink([]), sink(err2))).toBe(1);
+    expect(err2.join('')).toMatch(/projected/);
   });
 });

@@ -82,13 +82,14 @@ function simplifyOpen(r: Pos[], tol: number): Pos[] {
   return r.filter((_, i) => keep[i]);
 }
 
-export function parseBoundaries(text: string, opts: { gcj02?: boolean; codeField?: string; source: string; places: ReadonlyMap<string, { kind: string; lat: number; lon: number; name: { zh: string } }>; now?: number }): BoundaryParse {
+/** `input`: GeoJSON text, or a document already read (a shapefile through shapefileToGeoJson). */
+export function parseBoundaries(input: string | object, opts: { gcj02?: boolean; codeField?: string; source: string; places: ReadonlyMap<string, { kind: string; lat: number; lon: number; name: { zh: string } }>; now?: number }): BoundaryParse {
   const errors: BoundaryProblem[] = [];
   const warnings: BoundaryProblem[] = [];
   const boundaries: Boundary[] = [];
-  let doc: unknown;
+  let doc: unknown = input;
   try {
-    doc = JSON.parse(text);
+    if (typeof input === 'string') doc = JSON.parse(input);
   } catch (e) {
     return { boundaries, warnings, errors: [{ feature: null, message: `not JSON: ${(e as Error).message.slice(0, 200)}` }] };
   }
