@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -32,6 +32,8 @@ export const TOPIC_SCHEMAS = {
   boundaries: Boundary,
   /** Online map sources the hall caches (live; from DATA/tiles/sources.json). */
   tiles: TileLayer,
+  /** "Prepare for offline" jobs and their progress (live only). */
+  prefetch: PrefetchJob,
   /** Calls under way and today's ended calls (the whole log: `calls.search`). */
   calls: Call,
   consultations: Consultation,
@@ -120,6 +122,35 @@ export const COMMANDS = {
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
+  /** Add or replace an online map source (settings). The URL and key stay in the core. */
+  'tiles.source.put': {
+    args: z.object({ source: TileSourceConfig }).strict(),
+    result: z.object({ id: z.string(), replaced: z.boolean() }),
+  },
+  'tiles.source.remove': {
+    args: z.object({ id: z.string().min(1).max(32) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** Prepare an area for offline use: a place (its boundary, or its seat with a margin) or a box. */
+  'tiles.prefetch': {
+    args: z
+      .object({
+        source: z.string().min(1).max(32),
+        place: AdminCode.optional(),
+        bbox: z.object({ west: Lon, south: Lat, east: Lon, north: Lat }).strict().optional(),
+        minZoom: z.number().int().min(0).max(22),
+        maxZoom: z.number().int().min(0).max(22),
+        rate: z.number().min(0.1).max(500).optional(),
+        by: z.string().trim().min(1).max(64),
+      })
+      .strict()
+      .refine((a) => (a.place === undefined) !== (a.bbox === undefined), 'give a place or a bbox, not both'),
+    result: z.object({ id: z.string(), total: z.number().int() }),
+  },
+  'tiles.prefetch.control': {
+    args: z.object({ id: z.string().min(1).max(32), action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
+    result: z.object({ id: z.string(), state: z.string() }),
+  },
   'boundary.put': {
     args: z.object({ boundary: Boundary }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),

@@ -400,6 +400,55 @@ export const Incident = z.object({
 });
 export type Incident = z.infer<typeof Incident>;
 
+/** An online map source as the core holds it (DATA/tiles/sources.json; `tiles.source.put`). The URL
+ *  and key never reach a display. The template has {z} {x} {y} ({-y} for TMS rows), or WMTS's
+ *  {TileMatrix} {TileCol} {TileRow} for a GoogleMapsCompatible (Web Mercator) matrix set such as
+ *  Tianditu's `w`; {s} for subdomains and {k} for the key. */
+export const TileSourceConfig = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a short lower-case id'),
+    name: z.string().trim().min(1).max(100),
+    url: z
+      .string()
+      .url()
+      .max(500)
+      .regex(/^https?:\/\//i, 'an http(s) URL')
+      .refine((u) => (/\{z\}/.test(u) && /\{x\}/.test(u) && /\{-?y\}/.test(u)) || (/\{TileMatrix\}/.test(u) && /\{TileCol\}/.test(u) && /\{TileRow\}/.test(u)), 'the url must contain {z}, {x} and {y} (or {-y}), or WMTS {TileMatrix}, {TileCol} and {TileRow}'),
+    subdomains: z.array(z.string().max(8)).max(8).optional(),
+    /** Tianditu and other keyed services: substituted for {k}, never shown to displays. */
+    key: z.string().max(100).optional(),
+    format: z.enum(['png', 'jpg']),
+    minZoom: z.number().int().min(0).max(22).default(0),
+    maxZoom: z.number().int().min(0).max(22).default(18),
+    /** Unpinned tiles kept, MB; least recently used go first. Pinned (prepared) tiles stay. */
+    maxCacheMB: z.number().int().min(1).max(1_000_000).default(2048),
+  })
+  .strict();
+export type TileSourceConfig = z.infer<typeof TileSourceConfig>;
+
+/** "Prepare for offline": one prefetch of an area and zoom range into a source's cache (topic
+ *  `prefetch`, live only: a job does not outlive the hall, its tiles do). */
+export const PrefetchJob = z.object({
+  id: z.string().min(1).max(32),
+  source: z.string().min(1).max(32),
+  /** What was asked for: a place's name, or the box in degrees. */
+  area: z.string().max(200),
+  bbox: z.object({ west: Lon, south: Lat, east: Lon, north: Lat }),
+  minZoom: z.number().int().min(0).max(22),
+  maxZoom: z.number().int().min(0).max(22),
+  rate: z.number().positive(),
+  state: z.enum(['running', 'paused', 'done', 'cancelled', 'failed']),
+  total: z.number().int().min(0),
+  done: z.number().int().min(0),
+  fetched: z.number().int().min(0),
+  cached: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  startedAt: z.number().int(),
+  endedAt: z.number().int().nullable(),
+  by: z.string().max(64),
+});
+export type PrefetchJob = z.infer<typeof PrefetchJob>;
+
 /** An online map source as displays see it (no URL, no key: those stay in the core). Tiles are
  *  fetched from the hall at /tiles/<id>/{z}/{x}/{y}. */
 export const TileLayer = z.object({

@@ -48,10 +48,14 @@ export function* tilesOf(plan: ReturnType<typeof planTiles>): Generator<TileXYZ>
   for (const r of plan.ranges) for (let x = r.x0; x <= r.x1; x++) for (let y = r.y0; y <= r.y1; y++) yield { z: r.z, x, y };
 }
 
-/** Fill a URL template: {z} {x} {y}, {-y} (TMS row), {s} (subdomain), {k} (an API key). */
+/** Fill a URL template: {z} {x} {y}, {-y} (TMS row), WMTS {TileMatrix} {TileCol} {TileRow} (a Web
+ *  Mercator matrix set: the same numbers), {s} (subdomain), {k} (an API key). */
 export function tileUrl(template: string, t: TileXYZ, opts: { subdomains?: readonly string[]; key?: string } = {}): string {
   const subs = opts.subdomains?.length ? opts.subdomains : ['a', 'b', 'c'];
   return template
+    .replaceAll('{TileMatrix}', String(t.z))
+    .replaceAll('{TileCol}', String(t.x))
+    .replaceAll('{TileRow}', String(t.y))
     .replaceAll('{z}', String(t.z))
     .replaceAll('{x}', String(t.x))
     .replaceAll('{y}', String(t.y))

@@ -77,7 +77,6 @@ export async function runTiles(sub: string | undefined, rest: string[], a: Tiles
       ...(a['max-cache-mb'] ? { maxCacheMB: Number(a['max-cache-mb']) } : {}),
     });
     if (!src.success) return fail(`tile source refused: ${src.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    if (!/\{z\}/.test(src.data.url) || !/\{x\}/.test(src.data.url) || !/\{-?y\}/.test(src.data.url)) return fail('the url must contain {z}, {x} and {y} (or {-y})');
     const list = readSources(a.dataDir).filter((s) => (s as { id?: string }).id !== src.data.id);
     list.push(src.data);
     mkdirSync(join(a.dataDir, 'tiles'), { recursive: true });

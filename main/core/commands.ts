@@ -45,6 +45,13 @@ export function makeCommandHandler(core: HallCore): CommandHandler {
       const event = await core.record('incident.closed', `incident:${id}`, { id, by, at: Date.now() }, ctx.origin);
       return { id, event: event ?? 0 };
     },
+    'tiles.source.put': async ({ source }) => core.tilesDesk.putSource(source),
+    'tiles.source.remove': async ({ id }) => {
+      core.tilesDesk.removeSource(id);
+      return { id };
+    },
+    'tiles.prefetch': async ({ by, ...a }) => core.tilesDesk.prefetch(a, by),
+    'tiles.prefetch.control': async ({ id, action }) => ({ id, state: core.tilesDesk.control(id, action) }),
     'boundary.put': async ({ boundary }, ctx) => {
       const p = core.get<{ kind: string }>('places', boundary.id);
       if (!p || (p.kind !== 'county' && p.kind !== 'city')) throw new HubError('not_found', `no city or county ${boundary.id}`);

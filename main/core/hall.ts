@@ -19,6 +19,7 @@ import { UplinkSender, type UplinkOptions } from './uplink/sender.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 import { TyphoonDesk } from './typhoon/desk.ts';
 import { TileService } from './tiles/service.ts';
+import { TilesDesk } from './tiles/desk.ts';
 import { CallDesk, type CallsOptions } from './calls/desk.ts';
 import { FeedManager, type FeedsOptions } from './feeds/manager.ts';
 import { VideoDesk } from './video/desk.ts';
@@ -93,6 +94,8 @@ export class HallCore {
   readonly calls: CallDesk;
   /** Map tiles through the cache (serve mode's /tiles route, Electron's app:// protocol). */
   readonly tiles: TileService;
+  /** Map sources and "prepare for offline" by command (the settings panel). */
+  readonly tilesDesk: TilesDesk;
   /** Live feeds and the units they track. */
   readonly feeds: FeedManager;
   /** Video sources and playback through the core. */
@@ -117,6 +120,7 @@ export class HallCore {
     // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
     // on fetches that cannot succeed.
     this.tiles = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wanState !== 'offline', now: this.now });
+    this.tilesDesk = new TilesDesk({ tiles: this.tiles, dataDir, get: (t, id) => this.get(t, id), hub: this.hub });
     this.loadTileSources();
     this.hub.onCommand(makeCommandHandler(this));
   }
@@ -284,6 +288,7 @@ export class HallCore {
     await this.calls.dispose();
     this.link?.dispose();
     this.typhoons.dispose();
+    this.tilesDesk.dispose();
     this.tiles.close();
     if (this.liveTimer || this.queue.length) this.scheduleDrain();
     while (this.draining) await this.draining;

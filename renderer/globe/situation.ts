@@ -267,6 +267,14 @@ export class SituationGlobe {
     return c ? { x: c.x, y: c.y } : null;
   }
 
+  /** What this display shows, in degrees (null when the camera sees no ground). */
+  currentView(): { west: number; south: number; east: number; north: number } | null {
+    const r = this.viewer.camera.computeViewRectangle();
+    if (!r) return null;
+    const d = 180 / Math.PI;
+    return { west: r.west * d, south: r.south * d, east: r.east * d, north: r.north * d };
+  }
+
   flyTo(lon: number, lat: number, height = 60_000): void {
     this.viewer.camera.flyTo({ destination: Cartesian3.fromDegrees(lon, lat, height), duration: 1.2 });
   }

@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Place } from '../../common/domain.ts';
+import { planTiles } from '../../common/tiles.ts';
+import { placeArea } from '../../main/core/tiles/desk.ts';
+import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { type Served, serve } from '../helpers/serve.ts';
@@ -96,4 +100,55 @@ describe('the globe from the tile cache', () => {
       await b.context.close();
     }
   }, 240_000);
+
+  it('the settings panel adds a source and prepares a county for offline: progress, pause, resume, the final count', async () => {
+    const second = new TileServer();
+    await second.start();
+    const { context, blocked, problems } = await offlineContext(browser, { width: 960, height: 800 });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/?role=globe&msaa=1`);
+      await page.locator('[data-test="open-tiles"]').click();
+      await page.locator('[data-test="source-id"]').fill('city');
+      await page.locator('[data-test="source-name"]').fill('市局影像');
+      await page.locator('[data-test="source-url"]').fill(second.template);
+      await page.locator('[data-test="source-max-zoom"]').fill('12');
+      await page.locator('[data-test="source-add"]').click();
+      await page.locator('[data-test="tile-sources"] li[data-source="city"]').waitFor({ timeout: 15_000 });
+      await expect.poll(() => page.locator('[data-test="base-layer"] option').allTextContents(), { timeout: 15_000 }).toContain('市局影像');
+      // a bad template is refused with the reason, and nothing is added
+      await page.locator('[data-test="source-id"]').fill('bad');
+      await page.locator('[data-test="source-url"]').fill('http://127.0.0.1:1/tiles.png');
+      await page.locator('[data-test="source-add"]').click();
+      await expect.poll(() => page.locator('[data-test="tiles-error"]').textContent(), { timeout: 15_000 }).toMatch(/\{z\}/);
+      await expect(page.locator('[data-test="tile-sources"] li[data-source="bad"]').count()).resolves.toBe(0);
+
+      // Prepare Wenling (331081), zoom 8-11, at 10 tiles a second.
+      const wenling = zhejiangScenario(0).map((e) => (e.payload as { place?: Place }).place).find((p) => p?.code === '331081')!;
+      const expected = planTiles(placeArea(wenling), 8, 11).total; // no boundary imported: the seat with a margin
+      await page.locator('[data-test="prefetch-source"]').selectOption('city');
+      await page.locator('[data-test="prefetch-area"]').selectOption('331081');
+      await page.locator('[data-test="prefetch-min"]').fill('8');
+      await page.locator('[data-test="prefetch-max"]').fill('11');
+      await page.locator('[data-test="prefetch-rate"]').fill('10');
+      await page.locator('[data-test="prefetch-start"]').click();
+      const job = page.locator('[data-test="prefetch-jobs"] li').first();
+      await expect.poll(() => job.getAttribute('data-state'), { timeout: 15_000 }).toBe('running');
+      await job.locator('[data-test="job-pause"]').click();
+      await expect.poll(() => job.getAttribute('data-state'), { timeout: 15_000 }).toBe('paused');
+      await expect(job.locator('[data-test="job-state"]').textContent()).resolves.toBe('已暂停');
+      await job.locator('[data-test="job-resume"]').click();
+      await expect.poll(() => job.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+      const count = await job.locator('[data-test="job-count"]').textContent();
+      expect(count).toContain(`${expected} / ${expected} (100%)`);
+      expect(count).toContain(`新取 ${second.requests}，已有 0，失败 0`);
+      expect(second.requests).toBeGreaterThan(10);
+      expect(await job.locator('progress').evaluate((e) => (e as HTMLProgressElement).value)).toBe(expected);
+      expect(blocked).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      await second.stop();
+    }
+  }, 180_000);
 });

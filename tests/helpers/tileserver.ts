@@ -40,6 +40,7 @@ export class TileServer {
   private server: Server | null = null;
   port = 0;
   requests = 0;
+  wmtsRequests = 0;
   /** Serve an HTML error page with status 200 (as a captive portal or a broken proxy does). */
   junk = false;
   noise = false;
@@ -49,7 +50,11 @@ export class TileServer {
   async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
       this.requests++;
-      const m = /^\/(\d+)\/(\d+)\/(\d+)\.png$/.exec(req.url ?? '');
+      // XYZ paths, and WMTS GetTile in key-value form (TILEMATRIX = z, TILECOL = x, TILEROW = y)
+      const u = new URL(req.url ?? '/', 'http://x');
+      const q = (k: string) => u.searchParams.get(k) ?? '';
+      const m = u.pathname === '/wmts' && q('REQUEST') === 'GetTile' ? [u.pathname, q('TILEMATRIX'), q('TILECOL'), q('TILEROW')] : /^\/(\d+)\/(\d+)\/(\d+)\.png$/.exec(u.pathname);
+      if (m && u.pathname === '/wmts') this.wmtsRequests++;
       if (this.junk) {
         res.writeHead(200, { 'content-type': 'text/html' });
         return res.end('<html><body>Please log in to the hotel Wi-Fi</body></html>');
@@ -64,6 +69,11 @@ export class TileServer {
     });
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
     this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** The same tiles as WMTS GetTile (KVP), as Tianditu's w matrix set serves them. */
+  get wmtsTemplate(): string {
+    return `http://127.0.0.1:${this.port}/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=img&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={TileMatrix}&TILEROW={TileRow}&TILECOL={TileCol}&tk={k}`;
   }
 
   get template(): string {

@@ -38,6 +38,8 @@ describe('prefetch planner', () => {
     expect(() => planTiles(ZHEJIANG, 9, 8)).toThrow(/zoom range/);
     expect(tileUrl('https://t{s}.tianditu.gov.cn/DataServer?T=img_w&x={x}&y={y}&l={z}&tk={k}', { z: 8, x: 211, y: 104 }, { subdomains: ['0', '1'], key: 'k&1' })).toBe('https://t1.tianditu.gov.cn/DataServer?T=img_w&x=211&y=104&l=8&tk=k%261');
     expect(tileUrl('http://gis/{z}/{x}/{-y}.png', { z: 3, x: 1, y: 2 })).toBe('http://gis/3/1/5.png');
+    // WMTS KVP on a Web Mercator matrix set (Tianditu's w): matrix = zoom, column = x, row = y
+    expect(tileUrl('http://t{s}.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX={TileMatrix}&TILEROW={TileRow}&TILECOL={TileCol}&tk={k}', { z: 8, x: 214, y: 107 }, { subdomains: ['0'], key: 'k' })).toBe('http://t0.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX=8&TILEROW=107&TILECOL=214&tk=k');
   });
 });
 

@@ -8,6 +8,8 @@
 // the .shp, and a .prj that is projected or on a datum other than WGS-84 / CGCS2000 (Beijing 1954
 // and Xian 1980 are off by up to 100 m; the operator re-exports rather than the hall guessing).
 
+import { TextDecoder } from 'node:util';
+
 export class ShapefileError extends Error {}
 
 export interface ShapefileInput {

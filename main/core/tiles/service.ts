@@ -6,27 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { z } from 'zod';
+import { TileSourceConfig } from '../../../common/domain.ts';
 import { tileUrl, type TileXYZ } from '../../../common/tiles.ts';
 import { MbTiles } from '../../../native/tiles/mbtiles.ts';
 
-export const TileSource = z
-  .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'a short lower-case id'),
-    name: z.string().min(1).max(100),
-    /** XYZ template with {z} {x} {y}, or {-y} for TMS rows, {s} for subdomains, {k} for the key. */
-    url: z.string().url().max(500),
-    subdomains: z.array(z.string().max(8)).max(8).optional(),
-    /** Tianditu and other keyed services: substituted for {k}, never shown to displays. */
-    key: z.string().max(100).optional(),
-    format: z.enum(['png', 'jpg']),
-    minZoom: z.number().int().min(0).max(22).default(0),
-    maxZoom: z.number().int().min(0).max(22).default(18),
-    /** Unpinned tiles kept, MB; least recently used go first. Pinned (prepared) tiles stay. */
-    maxCacheMB: z.number().int().min(1).max(1_000_000).default(2048),
-  })
-  .strict();
-export type TileSource = z.infer<typeof TileSource>;
+/** The schema lives in common/domain.ts (the `tiles.source.put` command checks the same). */
+export const TileSource = TileSourceConfig;
+export type TileSource = TileSourceConfig;
 
 export type TileAnswer =
   | { kind: 'hit' | 'fetched'; data: Buffer; type: string }
@@ -124,6 +110,15 @@ export class TileService {
       this.counters.upstreamErrors++;
       return null;
     }
+  }
+
+  /** Stop serving a source. Its cache file stays on disk: adding the source again finds its tiles. */
+  removeSource(id: string): boolean {
+    const s = this.sources.get(id);
+    if (!s) return false;
+    s.cache.close();
+    this.sources.delete(id);
+    return true;
   }
 
   close(): void {

@@ -1,0 +1,181 @@
+// Map sources and "prepare for offline", as commands any display can give (the settings panel on the
+// globe) and a topic every display watches (`prefetch`: each job's progress, live).
+//
+// Sources are kept in DATA/tiles/sources.json, the same file `beacon tiles add-source` writes, so the
+// command line and the panel agree; URLs and keys stay in the core (displays see TileLayer). A job
+// runs in the core, rate-limited and pausable (prefetch.ts); its tiles are pinned in the cache, so
+// the area stays usable offline whatever the cache's size limit evicts.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopicName } from '../../../common/contract.ts';
+import { type Boundary, type Place, type PrefetchJob, TileSourceConfig } from '../../../common/domain.ts';
+import type { BBox } from '../../../common/tiles.ts';
+import { HubError } from '../hub/hub.ts';
+import { Prefetch } from './prefetch.ts';
+import type { TileService } from './service.ts';
+
+export interface TilesDeskHost {
+  readonly tiles: TileService;
+  readonly dataDir: string;
+  get<T>(table: 'places' | 'boundaries', id: string): T | undefined;
+  hub: { replace(topic: TopicName, items: Iterable<{ id: string }>): void; publish(topic: TopicName, ops: { op: 'put'; id: string; value: unknown }[]): void };
+}
+
+/** A place's area: its imported boundary's extent, else its seat with a margin (counties ~30 km,
+ *  cities ~80 km, the province ~250 km). */
+export function placeArea(p: Place, boundary?: Boundary): BBox {
+  if (boundary) {
+    let west = 180;
+    let south = 90;
+    let east = -180;
+    let north = -90;
+    for (const poly of boundary.polygons) {
+      const outer = poly[0]!;
+      for (let i = 0; i < outer.length; i += 2) {
+        west = Math.min(west, outer[i]!);
+        east = Math.max(east, outer[i]!);
+        south = Math.min(south, outer[i + 1]!);
+        north = Math.max(north, outer[i + 1]!);
+      }
+    }
+    if (west < east && south < north) return { west, south, east, north };
+  }
+  const d = p.kind === 'county' ? 0.3 : p.kind === 'city' ? 0.8 : 2.5;
+  return { west: p.lon - d, south: p.lat - d, east: p.lon + d, north: p.lat + d };
+}
+
+export class TilesDesk {
+  private readonly host: TilesDeskHost;
+  private readonly jobs = new Map<string, { job: PrefetchJob; run: Prefetch }>();
+  private seq = 0;
+
+  constructor(host: TilesDeskHost) {
+    this.host = host;
+  }
+
+  private get file(): string {
+    return join(this.host.dataDir, 'tiles', 'sources.json');
+  }
+
+  private readFile(): unknown[] {
+    if (!existsSync(this.file)) return [];
+    try {
+      const list = JSON.parse(readFileSync(this.file, 'utf8')) as unknown;
+      return Array.isArray(list) ? list : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private writeFile(list: unknown[]): void {
+    mkdirSync(join(this.host.dataDir, 'tiles'), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(list, null, 2) + '\n');
+    renameSync(tmp, this.file); // never a half-written file for the next start to choke on
+  }
+
+  private publishLayers(): void {
+    this.host.hub.replace('tiles', this.host.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
+  }
+
+  /** Add or replace a source (checked against the same schema as the command line's). */
+  putSource(input: unknown): { id: string; replaced: boolean } {
+    const parsed = TileSourceConfig.safeParse(input);
+    if (!parsed.success) throw new HubError('invalid_args', `tile source refused: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'source'}: ${i.message}`).join('; ')}`);
+    const src = parsed.data;
+    if (src.minZoom > src.maxZoom) throw new HubError('invalid_args', 'tile source refused: minZoom is above maxZoom');
+    const replaced = this.host.tiles.source(src.id) !== undefined;
+    this.host.tiles.addSource(src);
+    this.writeFile([...this.readFile().filter((s) => (s as { id?: unknown }).id !== src.id), src]);
+    this.publishLayers();
+    return { id: src.id, replaced };
+  }
+
+  removeSource(id: string): void {
+    for (const j of this.jobs.values()) if (j.job.source === id) j.run.cancel();
+    if (!this.host.tiles.removeSource(id)) throw new HubError('not_found', `no tile source ${id}`);
+    this.writeFile(this.readFile().filter((s) => (s as { id?: unknown }).id !== id));
+    this.publishLayers();
+  }
+
+  /** Start preparing an area; returns at once with the job's id and tile count. */
+  prefetch(a: { source: string; place?: string; bbox?: BBox; minZoom: number; maxZoom: number; rate?: number }, by: string): { id: string; total: number } {
+    const s = this.host.tiles.source(a.source);
+    if (!s) throw new HubError('not_found', `no tile source ${a.source}`);
+    let bbox: BBox;
+    let area: string;
+    if (a.place) {
+      const p = this.host.get<Place>('places', a.place);
+      if (!p) throw new HubError('not_found', `no place ${a.place}`);
+      bbox = placeArea(p, this.host.get<Boundary>('boundaries', a.place));
+      area = `${p.name.zh} ${p.code}`;
+    } else if (a.bbox) {
+      bbox = a.bbox;
+      area = [bbox.west, bbox.south, bbox.east, bbox.north].map((v) => v.toFixed(3)).join(', ');
+    } else throw new HubError('invalid_args', 'prefetch needs a place or a bbox');
+    if (!(bbox.west < bbox.east && bbox.south < bbox.north)) throw new HubError('invalid_args', 'the area must have west < east and south < north');
+    if (a.minZoom > a.maxZoom) throw new HubError('invalid_args', 'minZoom is above maxZoom');
+    let run: Prefetch;
+    try {
+      run = new Prefetch(this.host.tiles, a.source, bbox, a.minZoom, a.maxZoom, { rate: a.rate, onProgress: (p) => this.progress(id, p) });
+    } catch (e) {
+      throw new HubError('invalid_args', (e as Error).message);
+    }
+    const id = `pf-${Date.now().toString(36)}-${++this.seq}`;
+    const job: PrefetchJob = {
+      id,
+      source: a.source,
+      area: area.slice(0, 200),
+      bbox,
+      minZoom: Math.max(a.minZoom, s.src.minZoom),
+      maxZoom: Math.min(a.maxZoom, s.src.maxZoom),
+      rate: a.rate ?? 20,
+      state: 'running',
+      total: run.progress.total,
+      done: 0,
+      fetched: 0,
+      cached: 0,
+      failed: 0,
+      startedAt: Date.now(),
+      endedAt: null,
+      by,
+    };
+    this.jobs.set(id, { job, run });
+    this.host.hub.publish('prefetch', [{ op: 'put', id, value: job }]);
+    run.run().catch((e: Error) => {
+      console.warn(`beacon: prefetch ${id} failed: ${e.message}`);
+      const j = this.jobs.get(id);
+      if (j) this.update(id, { ...j.job, state: 'failed', endedAt: Date.now() });
+    });
+    return { id, total: job.total };
+  }
+
+  control(id: string, action: 'pause' | 'resume' | 'cancel'): PrefetchJob['state'] {
+    const j = this.jobs.get(id);
+    if (!j) throw new HubError('not_found', `no prefetch job ${id}`);
+    if (action === 'pause') j.run.pause();
+    else if (action === 'resume') j.run.resume();
+    else j.run.cancel();
+    return j.run.progress.state;
+  }
+
+  /** Stop every job (the hall is shutting down); tiles fetched so far stay cached and pinned. */
+  dispose(): void {
+    for (const j of this.jobs.values()) j.run.cancel();
+  }
+
+  private progress(id: string, p: Prefetch['progress']): void {
+    const j = this.jobs.get(id);
+    if (!j) return;
+    const ended = p.state === 'done' || p.state === 'cancelled';
+    this.update(id, { ...j.job, state: p.state, total: p.total, done: p.done, fetched: p.fetched, cached: p.cached, failed: p.failed, endedAt: ended ? (j.job.endedAt ?? Date.now()) : null });
+  }
+
+  private update(id: string, job: PrefetchJob): void {
+    const j = this.jobs.get(id);
+    if (!j) return;
+    j.job = job;
+    this.host.hub.publish('prefetch', [{ op: 'put', id, value: job }]);
+  }
+}
+
