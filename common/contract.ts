@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, Site, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -28,6 +28,8 @@ export const TOPIC_SCHEMAS = {
   replay: Replay,
   /** Incidents reported in this hall, open and closed. */
   incidents: Incident,
+  /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
+  sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
   boundaries: Boundary,
   /** Online map sources the hall caches (live; from DATA/tiles/sources.json). */

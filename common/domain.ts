@@ -400,6 +400,29 @@ export const Incident = z.object({
 });
 export type Incident = z.infer<typeof Incident>;
 
+/** Key targets and shelters on the map: hazardous-chemical sites and reservoirs (what a typhoon or
+ *  flood threatens first), and the shelters people are moved to. Static: set by seed or import. */
+export const SITE_KINDS = ['hazchem', 'reservoir', 'shelter'] as const;
+export const SiteKind = z.enum(SITE_KINDS);
+export type SiteKind = z.infer<typeof SiteKind>;
+export const Site = z.object({
+  id: z.string().min(1).max(64),
+  kind: SiteKind,
+  name: Name,
+  /** The county it lies in (GB/T 2260). */
+  county: AdminCode,
+  lat: Lat,
+  lon: Lon,
+  /** Shelters: people it takes, and how many are in it now. */
+  capacity: z.number().int().min(0).max(10_000_000).nullable(),
+  occupancy: z.number().int().min(0).max(10_000_000).nullable(),
+  /** What the duty officer needs at a glance, by i18n key: a reservoir's storage (10⁴ m³) and
+   *  flood-limit level (m), a chemical site's main hazards. */
+  facts: z.record(z.string().max(32), z.union([z.string().max(200), z.number()])).nullable(),
+  demo: z.boolean(),
+});
+export type Site = z.infer<typeof Site>;
+
 /** An online map source as the core holds it (DATA/tiles/sources.json; `tiles.source.put`). The URL
  *  and key never reach a display. The template has {z} {x} {y} ({-y} for TMS rows), or WMTS's
  *  {TileMatrix} {TileCol} {TileRow} for a GoogleMapsCompatible (Web Mercator) matrix set such as

@@ -37,6 +37,7 @@ const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   advisories: 'advisories',
   risks: 'risks',
   incidents: 'incidents',
+  sites: 'sites',
   boundaries: 'boundaries',
   calls: 'calls',
   consultations: 'consultations',

@@ -131,6 +131,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE walls (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 11,
+    name: 'key targets and shelters',
+    sql: `
+      -- Hazardous-chemical sites, reservoirs and shelters on the map.
+      CREATE TABLE sites (id TEXT PRIMARY KEY, kind TEXT NOT NULL, county TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

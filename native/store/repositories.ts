@@ -2,7 +2,7 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations', 'videos', 'walls'] as const;
+export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations', 'videos', 'walls', 'sites'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -57,5 +57,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     consultations: makeRepo(db, 'consultations', ['started'], (v) => [v.startedAt]),
     videos: makeRepo(db, 'videos', ['kind'], (v) => [v.kind]),
     walls: makeRepo(db, 'walls', [], () => []),
+    sites: makeRepo(db, 'sites', ['kind', 'county'], (v) => [v.kind, v.county]),
   };
 }

@@ -7,6 +7,7 @@
 // whose start-up runs eval(), which the strict CSP (rightly) forbids. The hall needs none of them.
 import '@cesium/engine/Source/Widget/CesiumWidget.css';
 import {
+  BillboardCollection,
   buildModuleUrl,
   Cartesian2,
   Cartesian3,
@@ -30,7 +31,7 @@ import {
   VerticalOrigin,
 } from '@cesium/engine';
 import type { DeltaOp } from '../../common/contract.ts';
-import type { Incident, Place, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
+import type { Incident, Place, Site, SiteKind, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
 import { RiskLayer } from './risk.ts';
 import { type Trail, TrailLayer } from './trails.ts';
@@ -60,13 +61,59 @@ const LOST = Color.fromCssColorString('#8a8f98').withAlpha(0.8);
 const fillOf = (kind: UnitKind, presence: string | undefined) => (presence === 'lost' ? LOST : presence === 'stale' ? FILL_STALE[kind] : FILL[kind]);
 const OUTLINE = Object.fromEntries(Object.entries(STATUS_OUTLINE).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitStatus, Color>;
 
+export const SITE_COLORS: Record<SiteKind, string> = { hazchem: '#ff6d00', reservoir: '#2979ff', shelter: '#00c853' };
+
+/** A site's symbol, drawn once per kind: a hazard triangle, a reservoir's square with a wave, a
+ *  shelter's house. Shapes as well as colours: a wall seen from across the hall, and colour-blind
+ *  officers, tell them apart. */
+function siteIcon(kind: SiteKind): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = c.height = 22;
+  const g = c.getContext('2d')!;
+  g.fillStyle = SITE_COLORS[kind];
+  g.strokeStyle = '#0b1220';
+  g.lineWidth = 2;
+  g.beginPath();
+  if (kind === 'hazchem') {
+    g.moveTo(11, 2);
+    g.lineTo(20, 19);
+    g.lineTo(2, 19);
+  } else if (kind === 'reservoir') g.rect(3, 3, 16, 16);
+  else {
+    g.moveTo(11, 2);
+    g.lineTo(20, 10);
+    g.lineTo(17, 10);
+    g.lineTo(17, 20);
+    g.lineTo(5, 20);
+    g.lineTo(5, 10);
+    g.lineTo(2, 10);
+  }
+  g.closePath();
+  g.fill();
+  g.stroke();
+  g.fillStyle = '#ffffff';
+  g.strokeStyle = '#ffffff';
+  if (kind === 'hazchem') {
+    g.fillRect(10, 8, 2, 6);
+    g.fillRect(10, 15, 2, 2);
+  } else if (kind === 'reservoir') {
+    g.lineWidth = 1.5;
+    g.beginPath();
+    g.moveTo(6, 12);
+    g.quadraticCurveTo(8.5, 9, 11, 12);
+    g.quadraticCurveTo(13.5, 15, 16, 12);
+    g.stroke();
+  }
+  return c;
+}
+
 /** Zhejiang with a margin: where the hall looks first. */
 export const HOME = Rectangle.fromDegrees(117.6, 26.6, 123.4, 31.6);
 
 export interface GlobeOptions {
   /** MSAA samples; 1 on software WebGL. @default 4 */
   msaa?: number;
-  onPick?: (kind: 'unit' | 'place' | 'incident' | 'risk', id: string) => void;
+  onPick?: (kind: 'unit' | 'place' | 'incident' | 'risk' | 'site', id: string) => void;
   /** Minutes of trail behind moving units (0: none). @default 10 */
   trailMinutes?: number;
   /** Called after each rendered frame (tests wait on it). */
@@ -83,6 +130,10 @@ export class SituationGlobe {
   private readonly placePoints = new PointPrimitiveCollection();
   private readonly labels = new LabelCollection();
   private readonly incidentPoints = new PointPrimitiveCollection();
+  private readonly siteBillboards = new BillboardCollection();
+  private readonly siteKinds = new Map<string, SiteKind>();
+  private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
+  private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
   private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined }>();
   private readonly handler: ScreenSpaceEventHandler;
@@ -107,6 +158,7 @@ export class SituationGlobe {
     prims.add(this.unitPoints);
     prims.add(this.labels);
     prims.add(this.incidentPoints);
+    prims.add(this.siteBillboards);
     // The risk discs lie under everything else (added first among the layers drawn on the globe).
     this.risk = new RiskLayer(this.viewer);
     this.trails = new TrailLayer(this.viewer.scene, { minutes: opts.trailMinutes ?? 10 });
@@ -115,7 +167,7 @@ export class SituationGlobe {
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
       const picked = this.viewer.scene.pick(e.position) as { id?: unknown } | undefined;
       if (defined(picked) && typeof picked.id === 'string') {
-        const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place' | 'incident', string];
+        const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place' | 'incident' | 'site', string];
         opts.onPick?.(kind, id);
       }
     }, ScreenSpaceEventType.LEFT_CLICK);
@@ -259,6 +311,31 @@ export class SituationGlobe {
     }
     this.viewer.scene.requestRender();
     return n;
+  }
+
+  /** Key targets and shelters: rebuilt when the topic changes (a few hundred, rarely). */
+  setSites(list: Iterable<Site>): number {
+    this.siteBillboards.removeAll();
+    this.siteKinds.clear();
+    let n = 0;
+    for (const x of list) {
+      const image = (this.icons[x.kind] ??= siteIcon(x.kind));
+      this.siteBillboards.add({ id: `site:${x.id}`, position: Cartesian3.fromDegrees(x.lon, x.lat), image, width: 18, height: 18, verticalOrigin: VerticalOrigin.CENTER, show: this.visibleSiteKinds.has(x.kind) });
+      this.siteKinds.set(`site:${x.id}`, x.kind);
+      n++;
+    }
+    this.viewer.scene.requestRender();
+    return n;
+  }
+
+  setSiteKindVisible(kind: SiteKind, visible: boolean): void {
+    if (visible) this.visibleSiteKinds.add(kind);
+    else this.visibleSiteKinds.delete(kind);
+    for (let i = 0; i < this.siteBillboards.length; i++) {
+      const b = this.siteBillboards.get(i);
+      b.show = this.visibleSiteKinds.has(this.siteKinds.get(b.id as string)!);
+    }
+    this.viewer.scene.requestRender();
   }
 
   /** Where a point on the ground is on screen (CSS pixels), or null when behind the globe. For tests. */

@@ -20,6 +20,10 @@ const en: typeof zh = {
     pause: 'Pause', resume: 'Resume', cancel: 'Cancel', counts: '{fetched} fetched, {cached} already cached, {failed} failed', open: 'Maps and offline', cache: 'Cache limit', cacheHint: 'Least recently used tiles go first when over; prepared tiles stay',
     state: { running: 'running', paused: 'paused', done: 'done', cancelled: 'cancelled', failed: 'failed' },
   },
+  site: {
+    hazchem: 'Hazardous-chemical sites', reservoir: 'Reservoirs', shelter: 'Shelters', capacity: 'Takes', occupancy: 'sheltered now', storage: 'Storage', storageUnit: '×10⁴ m³', floodLimit: 'Flood-limit level', hazards: 'Hazards',
+    hazard: { flammable: 'flammable', toxic: 'toxic', corrosive: 'corrosive', explosive: 'explosive' },
+  },
   globe: {
     bundled: 'Bundled base map (Natural Earth)', 
     search: 'Search teams, cities…', legend: 'Legend', cities: 'City command centres', counties: 'Counties',
@@ -27,7 +31,7 @@ const en: typeof zh = {
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
     presence: { live: 'live', stale: 'stale', lost: 'lost' }, seen: 'Last heard', feed: 'Feed', callsign: 'Callsign', battery: 'Battery',
     heading: 'Heading', speed: 'Speed', mode: 'Flight mode', armed: 'armed', disarmed: 'disarmed', relAlt: 'Height above take-off', video: 'Video',
-    trails: 'Trails', trailOff: 'off', minutes: '{n} min', byStatus: 'By status', incidents: 'Incidents', reported: 'Reported', by: 'by',
+    sites: 'Key targets and shelters', demo: 'demonstration data', trails: 'Trails', trailOff: 'off', minutes: '{n} min', byStatus: 'By status', incidents: 'Incidents', reported: 'Reported', by: 'by',
   },
   calls: {
     search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',

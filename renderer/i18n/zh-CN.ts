@@ -18,6 +18,10 @@ export default {
     pause: '暂停', resume: '继续', cancel: '取消', counts: '新取 {fetched}，已有 {cached}，失败 {failed}', open: '地图与离线', cache: '缓存上限', cacheHint: '超出后先清除最久未用的瓦片；离线准备的瓦片不清除',
     state: { running: '进行中', paused: '已暂停', done: '已完成', cancelled: '已取消', failed: '失败' },
   },
+  site: {
+    hazchem: '危化品企业/园区', reservoir: '水库', shelter: '避灾安置场所', capacity: '可容纳', occupancy: '已安置', storage: '库容', storageUnit: '万立方米', floodLimit: '汛限水位', hazards: '主要危险',
+    hazard: { flammable: '易燃', toxic: '有毒', corrosive: '腐蚀', explosive: '爆炸' },
+  },
   globe: {
     bundled: '内置底图（Natural Earth）', 
     search: '搜索队伍、城市…', legend: '图例', cities: '市级指挥中心', counties: '县（市、区）',
@@ -25,7 +29,7 @@ export default {
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
     presence: { live: '实时', stale: '信号延迟', lost: '失联' }, seen: '最后收到', feed: '接入', callsign: '呼号', battery: '电量',
     heading: '航向', speed: '速度', mode: '飞行模式', armed: '已解锁', disarmed: '未解锁', relAlt: '相对高度', video: '视频',
-    trails: '轨迹', trailOff: '不显示', minutes: '{n} 分钟', byStatus: '按状态', incidents: '突发事件', reported: '上报', by: '上报人',
+    sites: '重点目标与避难场所', demo: '演示数据', trails: '轨迹', trailOff: '不显示', minutes: '{n} 分钟', byStatus: '按状态', incidents: '突发事件', reported: '上报', by: '上报人',
   },
   calls: {
     search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',

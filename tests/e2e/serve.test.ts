@@ -19,6 +19,7 @@ afterAll(() => {
 });
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
+import { COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
@@ -161,6 +162,17 @@ describe('serve mode in a real browser', () => {
     await expect(page.locator('[data-test="incident-details"]').textContent()).resolves.toContain('危化品事故');
     await page.locator('[data-test="incident-layer"] input').uncheck();
     await expect.poll(() => near(122.96, 29.42, ORANGE), { timeout: 15_000 }).toBeLessThan(3);
+
+    // Key targets and shelters: found by search, their facts shown, their layer switched off.
+    await expect.poll(() => globe.getAttribute('data-sites'), { timeout: 15_000 }).toBe(String(8 + 7 + COUNTIES.filter((c) => c.coastal).length));
+    await page.locator('[data-test="globe-search"]').fill('舟山绿色石化');
+    await page.getByRole('button', { name: '舟山绿色石化基地', exact: true }).click();
+    await expect.poll(() => page.locator('[data-test="site-details"]').textContent(), { timeout: 10_000 }).toContain('危化品企业/园区');
+    await expect(page.locator('[data-test="site-details"]').textContent()).resolves.toContain('主要危险 易燃、爆炸');
+    const HAZ: [number, number, number] = [255, 109, 0];
+    await expect.poll(() => near(122.21, 30.27, HAZ, 8), { timeout: 20_000 }).toBeGreaterThan(10); // flown there, the triangle drawn
+    await page.locator('[data-test="site-layer-hazchem"] input').uncheck();
+    await expect.poll(() => near(122.21, 30.27, HAZ, 8), { timeout: 15_000 }).toBeLessThan(3);
     hub.dispose();
     expect(blocked).toEqual([]);
     expect(problems).toEqual([]);

@@ -129,6 +129,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('10 -> 11 adds key targets and shelters, keeping video sources', () => {
+    const db = new Database(join(dir, 'm11.sqlite'));
+    migrate(db, 10);
+    db.prepare("INSERT INTO videos (id, kind, data, event) VALUES ('cam-1', 'camera', '{}', 4)").run();
+    expect(migrate(db, 11)).toBe(11);
+    expect(tables(db)).toContain('sites');
+    db.prepare("INSERT INTO sites (id, kind, county, data, event) VALUES ('shelter-1', 'shelter', '331081', '{}', 6)").run();
+    expect(db.prepare('SELECT count(*) FROM videos').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

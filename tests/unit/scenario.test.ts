@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TOPIC_SCHEMAS } from '../../common/contract.ts';
-import type { Contact, Place, Typhoon, Unit } from '../../common/domain.ts';
+import type { Contact, Place, Site, Typhoon, Unit } from '../../common/domain.ts';
+import { distanceKm } from '../../common/geo.ts';
 import { gradeOf } from '../../common/typhoon.ts';
 import { apportion, zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
@@ -61,6 +62,24 @@ describe('the embedded Zhejiang scenario', () => {
     expect(new Set(contacts.map((c) => c.id)).size).toBe(contacts.length);
     const county = contacts.find((c) => c.id === 'c-331081')!;
     expect(county.channels.map((c) => c.kind)).toEqual(['video', 'voip', 'mobile', 'satellite', 'radio']);
+  });
+
+  it('has key targets and shelters, each in a county of the province and near it', () => {
+    const sites = of<Site>('site.upserted', 'site');
+    const kinds = new Map<string, number>();
+    for (const x of sites) kinds.set(x.kind, (kinds.get(x.kind) ?? 0) + 1);
+    expect(kinds.get('hazchem')).toBeGreaterThanOrEqual(8);
+    expect(kinds.get('reservoir')).toBeGreaterThanOrEqual(7);
+    expect(kinds.get('shelter')).toBe(COUNTIES.filter((c) => c.coastal).length);
+    for (const x of sites) {
+      const county = places.find((p) => p.code === x.county);
+      expect(county?.kind, x.id).toBe('county');
+      // a site lies within 50 km of its county's seat (Linhai's port is 45 km from its seat): catches
+      // a transposed coordinate or a wrong code
+      expect(distanceKm(x, county!), x.id).toBeLessThan(50);
+      expect(TOPIC_SCHEMAS.sites.parse(x).demo).toBe(true);
+    }
+    for (const x of sites.filter((s) => s.kind === 'shelter')) expect(x.capacity! > 0 && x.occupancy === 0).toBe(true);
   });
 
   it('carries Lekima\'s 62 CMA fixes with the citation, super typhoon at landfall', () => {

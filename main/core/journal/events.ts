@@ -3,7 +3,7 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, Feed, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Track, Typhoon, Unit, UnitStatus, VideoConfig, WallLayout, type Fix } from '../../../common/domain.ts';
+import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, Feed, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Site, Track, Typhoon, Unit, UnitStatus, VideoConfig, WallLayout, type Fix } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';
@@ -41,6 +41,8 @@ export const EVENT_PAYLOADS = {
   'boundary.imported': z.object({ boundary: Boundary }),
   /** An incident reported (or its report corrected): the whole entity. */
   'incident.reported': z.object({ incident: Incident }),
+  /** A key target or shelter placed (or its facts updated): the whole entity. */
+  'site.upserted': z.object({ site: Site }),
   'incident.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
   /** Five-colour levels for one county, set or accepted by the duty officer (who and when inside). */
   'risk.set': z.object({ risk: Risk }),
@@ -83,6 +85,7 @@ const UPSERTS = {
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
+  'site.upserted': ['sites', 'site'],
   'boundary.imported': ['boundaries', 'boundary'],
   'call.updated': ['calls', 'call'],
   'consult.updated': ['consultations', 'consultation'],

@@ -3,7 +3,7 @@
 // so a test can pin it and two halls seeded apart show the same picture. Everything is marked demo.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Advisory, Contact, Fix, Grade, Place, Quadrants, TrackPoint, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
+import type { Advisory, Contact, Fix, Grade, Place, Quadrants, Site, TrackPoint, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
 import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
 import { packageRoot } from '../paths.ts';
@@ -135,7 +135,38 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   units.push(depot('depot-330000', '浙江省应急物资储备库', 'Zhejiang provincial emergency reserve', '330100', PROVINCE.lat + 0.05, PROVINCE.lon - 0.1, 20));
   for (const ct of CITIES) units.push(depot(`depot-${ct.code}`, `${ct.zh}应急物资储备库`, `${ct.en} emergency depot`, ct.code, ct.lat, ct.lon, 5));
   for (const co of COUNTIES.filter((x) => x.coastal)) units.push(depot(`depot-${co.code}`, `${co.zh}防台物资仓库`, `${co.en} typhoon depot`, cityOf(co.code), co.lat, co.lon, 1));
+
+  // Key targets and shelters (demonstration data: real sites at approximate positions, with
+  // illustrative facts; a hall loads the bureau's own registry instead).
+  const sites: Site[] = [];
+  const site = (id: string, kind: Site['kind'], zh: string, en: string, county: string, lat: number, lon: number, facts: Site['facts'], capacity: number | null = null): Site => ({
+    id, kind, name: { zh, en }, county, lat, lon, capacity, occupancy: capacity === null ? null : 0, facts, demo: true,
+  });
+  for (const [id, zh, en, county, lat, lon, hazards] of [
+    ['zhenhai', '宁波石化经济技术开发区', 'Ningbo Petrochemical Economic Zone', '330211', 29.985, 121.655, 'flammable,toxic'],
+    ['daxie', '宁波大榭开发区', 'Ningbo Daxie Development Zone', '330206', 29.93, 121.95, 'flammable'],
+    ['shangyu', '杭州湾上虞经济技术开发区', 'Hangzhou Bay Shangyu Economic Zone', '330604', 30.15, 120.87, 'toxic,corrosive'],
+    ['jiaxing-port', '嘉兴港区化工新材料园区', 'Jiaxing Port chemical park', '330482', 30.62, 121.02, 'flammable,toxic'],
+    ['quzhou', '衢州高新技术产业开发区', 'Quzhou High-tech Zone (chemicals)', '330803', 28.985, 118.87, 'toxic,corrosive'],
+    ['yushan', '舟山绿色石化基地', 'Zhoushan green petrochemical base', '330921', 30.27, 122.21, 'flammable,explosive'],
+    ['toumen', '台州湾经济技术开发区（头门港）', 'Taizhou Bay Economic Zone (Toumen port)', '331082', 28.84, 121.6, 'toxic'],
+    ['longwan', '温州经济技术开发区化工园', 'Wenzhou Economic Zone chemical park', '330303', 27.93, 120.83, 'flammable,corrosive'],
+  ] as const) sites.push(site(`hazchem-${id}`, 'hazchem', zh, en, county, lat, lon, { hazards }));
+  for (const [id, zh, en, county, lat, lon, storage, limit] of [
+    ['xinanjiang', '新安江水库（千岛湖）', "Xin'anjiang reservoir (Qiandao Lake)", '330127', 29.61, 119.05, 2162000, 106.5],
+    ['fuchunjiang', '富春江水库', 'Fuchunjiang reservoir', '330122', 29.71, 119.63, 92000, 23.0],
+    ['shanxi', '珊溪水库', 'Shanxi reservoir', '330328', 27.68, 120.03, 182400, 142.0],
+    ['changtan', '长潭水库', 'Changtan reservoir', '331003', 28.58, 121.2, 69100, 35.0],
+    ['hengjin', '横锦水库', 'Hengjin reservoir', '330783', 29.13, 120.42, 27400, 160.0],
+    ['tankeng', '滩坑水库', 'Tankeng reservoir', '331127', 28.05, 119.62, 415000, 160.0],
+    ['tingxia', '亭下水库', 'Tingxia reservoir', '330213', 29.6, 121.3, 15300, 80.0],
+  ] as const) sites.push(site(`reservoir-${id}`, 'reservoir', zh, en, county, lat, lon, { storage, floodLimit: limit }));
+  // one shelter per coastal county, beside its seat (who is moved where in a typhoon)
+  for (const co of COUNTIES.filter((x) => x.coastal)) {
+    sites.push(site(`shelter-${co.code}`, 'shelter', `${co.zh}中心避灾安置场所`, `${co.en} central shelter`, co.code, round(co.lat - 0.012), round(co.lon + 0.015), null, 500 + (Number(co.code) % 46) * 100));
+  }
   for (const u of units) ev('unit.upserted', `unit:${u.id}`, { unit: u });
+  for (const x of sites) ev('site.upserted', `site:${x.id}`, { site: x });
 
   // Contacts in five levels plus teams and experts, each with the channels one-key connect tries.
   const contacts: Contact[] = [];
