@@ -135,7 +135,11 @@ export class SituationGlobe {
   private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
   private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined }>();
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; label: string }>();
+  /** Unit names, only when zoomed in, decluttered on screen (see refreshUnitLabels). */
+  private readonly unitLabels = new LabelCollection();
+  private labelTimer: ReturnType<typeof setTimeout> | null = null;
+  private labelLang: 'zh' | 'en' = 'zh';
   private readonly handler: ScreenSpaceEventHandler;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   private readonly visibleStatuses = new Set<UnitStatus>(Object.keys(STATUS_OUTLINE) as UnitStatus[]);
@@ -159,6 +163,8 @@ export class SituationGlobe {
     prims.add(this.labels);
     prims.add(this.incidentPoints);
     prims.add(this.siteBillboards);
+    prims.add(this.unitLabels);
+    this.viewer.camera.moveEnd.addEventListener(() => this.scheduleLabels(0));
     // The risk discs lie under everything else (added first among the layers drawn on the globe).
     this.risk = new RiskLayer(this.viewer);
     this.trails = new TrailLayer(this.viewer.scene, { minutes: opts.trailMinutes ?? 10 });
@@ -235,6 +241,7 @@ export class SituationGlobe {
         this.trails.remove(op.id);
       }
     }
+    this.scheduleLabels();
     this.viewer.scene.requestRender();
   }
 
@@ -313,6 +320,66 @@ export class SituationGlobe {
     return n;
   }
 
+  /** Unit labels follow the language of the place labels. */
+  setLabelLanguage(lang: 'zh' | 'en'): void {
+    this.labelLang = lang;
+    this.scheduleLabels(0);
+  }
+
+  /** Labels wait for the camera to stop and for deltas to settle: at most one rebuild a second. */
+  private scheduleLabels(delay = 1000): void {
+    if (this.labelTimer && delay > 0) return;
+    if (this.labelTimer) clearTimeout(this.labelTimer);
+    this.labelTimer = setTimeout(() => {
+      this.labelTimer = null;
+      this.refreshUnitLabels();
+    }, delay);
+  }
+
+  /** Units drawn with their name (or callsign) now. */
+  unitLabelCount(): number {
+    return this.unitLabels.length;
+  }
+
+  /**
+   * Names of the units in view, only below 120 km (from higher up a name per unit is noise), at most
+   * 300, and never two on top of each other: greedily in order of importance (en route first, then
+   * on site, then the rest), a label is placed only where a 110×18 px box around it is free.
+   */
+  private refreshUnitLabels(): void {
+    if (this.viewer.isDestroyed()) return;
+    this.unitLabels.removeAll();
+    const height = this.viewer.camera.positionCartographic.height;
+    const view = height < 120_000 ? this.currentView() : null;
+    if (view) {
+      const rank: Record<UnitStatus, number> = { 'en-route': 0, 'on-site': 1, standby: 2, offline: 3 };
+      const candidates = [...this.byId.values()].filter((s) => s.p.show && s.lon >= view.west && s.lon <= view.east && s.lat >= view.south && s.lat <= view.north).sort((a, b) => rank[a.status] - rank[b.status]);
+      const taken = new Set<string>();
+      for (const s of candidates) {
+        if (this.unitLabels.length >= 300) break;
+        const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, Cartesian3.fromDegrees(s.lon, s.lat));
+        if (!at) continue;
+        // 110×18 px cells; a label takes its cell and the one beside it
+        const cx = Math.floor(at.x / 110);
+        const cy = Math.floor(at.y / 18);
+        if (taken.has(`${cx},${cy}`) || taken.has(`${cx + 1},${cy}`)) continue;
+        taken.add(`${cx},${cy}`).add(`${cx + 1},${cy}`);
+        this.unitLabels.add({
+          position: Cartesian3.fromDegrees(s.lon, s.lat),
+          text: s.label,
+          font: '12px sans-serif',
+          fillColor: Color.WHITE,
+          outlineColor: Color.BLACK,
+          outlineWidth: 3,
+          style: LabelStyle.FILL_AND_OUTLINE,
+          pixelOffset: new Cartesian2(8, 0),
+          verticalOrigin: VerticalOrigin.CENTER,
+        });
+      }
+    }
+    this.viewer.scene.requestRender();
+  }
+
   /** Key targets and shelters: rebuilt when the topic changes (a few hundred, rarely). */
   setSites(list: Iterable<Site>): number {
     this.siteBillboards.removeAll();
@@ -364,6 +431,7 @@ export class SituationGlobe {
     this.typhoon.destroy();
     this.risk.destroy();
     this.trails.destroy();
+    if (this.labelTimer) clearTimeout(this.labelTimer);
     this.handler.destroy();
     this.viewer.destroy();
   }
@@ -376,6 +444,8 @@ export class SituationGlobe {
     const existing = this.byId.get(u.id);
     if (existing) {
       existing.p.position = position;
+      existing.lon = u.lon;
+      existing.lat = u.lat;
       if (existing.status !== u.status) {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
@@ -408,6 +478,7 @@ export class SituationGlobe {
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
     const trail = u.kind !== 'depot' && (u.track || u.status === 'en-route') ? this.trails.record(undefined, u.id, u.lon, u.lat, alt, FILL[u.kind], show) : undefined;
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail });
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, label: u.track?.callsign ?? u.name[this.labelLang] });
+    this.scheduleLabels();
   }
 }

@@ -20,6 +20,7 @@ afterAll(() => {
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
+import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
@@ -60,6 +61,8 @@ describe('serve mode in a real browser', () => {
     await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
     await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-units'), { timeout: 30_000 }).toBe('623');
     await expect.poll(() => page.locator('[data-test="hall-name"]').textContent()).toBe('浙江省应急指挥中心');
+    await page.waitForTimeout(1500);
+    expect(await page.locator('[data-test="globe"]').getAttribute('data-unit-labels'), 'no unit names from the province view').toBe('0');
     await expect(page.locator('[data-test="demo-badge"]').textContent()).resolves.toBe('演示数据');
     // Hide the overlays so the pixels below are the globe's own.
     await page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = 'none')));
@@ -107,6 +110,7 @@ describe('serve mode in a real browser', () => {
     const globe = page.locator('[data-test="globe"]');
     await expect.poll(() => globe.getAttribute('data-units'), { timeout: 60_000 }).toBe('623');
     await expect(globe.getAttribute('data-units-shown')).resolves.toBe('623');
+    await expect.poll(() => globe.getAttribute('data-unit-labels'), { timeout: 10_000 }).toBe('0'); // open sea: nobody to name
     const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
     await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
     const probe = (lon: number, lat: number) => page.evaluate(([x, y]) => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(x!, y!), [lon, lat]);
@@ -137,6 +141,7 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeGreaterThan(8);
     expect(await near(122.9, 29.41, RED, 2), 'the point has left its old place').toBeLessThan(3);
     await expect.poll(() => globe.getAttribute('data-trails'), { timeout: 10_000 }).toBe('1');
+    await expect.poll(() => globe.getAttribute('data-unit-labels'), { timeout: 10_000 }).toBe('1'); // the team that came into view is named
     // the trail lies between the two places (pixels of the team's colour halfway along)
     await expect.poll(() => near(122.925, 29.43, REDDISH, 4), { timeout: 10_000 }).toBeGreaterThan(2);
     await page.locator('[data-test="trail-minutes"]').selectOption('0');
@@ -173,6 +178,18 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => near(122.21, 30.27, HAZ, 8), { timeout: 20_000 }).toBeGreaterThan(10); // flown there, the triangle drawn
     await page.locator('[data-test="site-layer-hazchem"] input').uncheck();
     await expect.poll(() => near(122.21, 30.27, HAZ, 8), { timeout: 15_000 }).toBeLessThan(3);
+
+    // Labels declutter: over Hangzhou at 60 km some of its teams are named, never one on another;
+    // from the province view (the first test) none are.
+    const hangzhou = await context.newPage();
+    await hangzhou.goto(`${server.url}/?role=globe&msaa=1&view=120.17,30.27,60000`);
+    const hz = hangzhou.locator('[data-test="globe"]');
+    await expect.poll(() => hz.getAttribute('data-units'), { timeout: 60_000 }).toBe('623');
+    await expect.poll(async () => Number(await hz.getAttribute('data-unit-labels')), { timeout: 15_000 }).toBeGreaterThan(5);
+    // Hangzhou's own teams and depots alone (the demo scenario places them within 8 km of the seat)
+    const hangzhouUnits = zhejiangScenario(0).filter((e) => e.kind === 'unit.upserted' && (e.payload as { unit: { home: string } }).unit.home === '330100').length;
+    expect(hangzhouUnits).toBeGreaterThan(40);
+    expect(Number(await hz.getAttribute('data-unit-labels'))).toBeLessThan(hangzhouUnits);
     hub.dispose();
     expect(blocked).toEqual([]);
     expect(problems).toEqual([]);
