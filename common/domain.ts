@@ -440,7 +440,8 @@ export const TileSourceConfig = z
     subdomains: z.array(z.string().max(8)).max(8).optional(),
     /** Tianditu and other keyed services: substituted for {k}, never shown to displays. */
     key: z.string().max(100).optional(),
-    format: z.enum(['png', 'jpg']),
+    /** Imagery (png, jpg), or terrain: Cesium's quantized-mesh-1.0 (layer.json beside the tiles). */
+    format: z.enum(['png', 'jpg', 'quantized-mesh']),
     minZoom: z.number().int().min(0).max(22).default(0),
     maxZoom: z.number().int().min(0).max(22).default(18),
     /** Unpinned tiles kept, MB; least recently used go first. Pinned (prepared) tiles stay. */
@@ -477,7 +478,7 @@ export type PrefetchJob = z.infer<typeof PrefetchJob>;
 export const TileLayer = z.object({
   id: z.string().min(1).max(32),
   name: z.string().min(1).max(100),
-  format: z.enum(['png', 'jpg']),
+  format: z.enum(['png', 'jpg', 'quantized-mesh']),
   minZoom: z.number().int().min(0).max(22),
   maxZoom: z.number().int().min(0).max(22),
 });

@@ -29,18 +29,27 @@ export interface BBox {
   north: number;
 }
 
-/** Tile ranges covering a bounding box at each zoom, and the total count. */
-export function planTiles(bbox: BBox, minZoom: number, maxZoom: number): { ranges: { z: number; x0: number; x1: number; y0: number; y1: number }[]; total: number } {
+/** Tile ranges covering a bounding box at each zoom, and the total count. `geographic`: the
+ *  quantized-mesh terrain tiling (2×1 tiles at zoom 0, TMS rows counted from the south). */
+export function planTiles(bbox: BBox, minZoom: number, maxZoom: number, scheme: 'mercator' | 'geographic' = 'mercator'): { ranges: { z: number; x0: number; x1: number; y0: number; y1: number }[]; total: number } {
   if (!(bbox.west < bbox.east && bbox.south < bbox.north)) throw new Error('bbox must have west < east and south < north');
   if (!(Number.isInteger(minZoom) && Number.isInteger(maxZoom) && minZoom >= 0 && maxZoom <= 22 && minZoom <= maxZoom)) throw new Error('zoom range must be whole numbers within 0-22, min <= max');
   const ranges = [];
   let total = 0;
   for (let z = minZoom; z <= maxZoom; z++) {
-    const r = { z, x0: lonToX(bbox.west, z), x1: lonToX(bbox.east, z), y0: latToY(bbox.north, z), y1: latToY(bbox.south, z) };
+    const r = scheme === 'geographic' ? geoRange(bbox, z) : { z, x0: lonToX(bbox.west, z), x1: lonToX(bbox.east, z), y0: latToY(bbox.north, z), y1: latToY(bbox.south, z) };
     ranges.push(r);
     total += (r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1);
   }
   return { ranges, total };
+}
+
+function geoRange(b: BBox, z: number): { z: number; x0: number; x1: number; y0: number; y1: number } {
+  const cols = 2 ** (z + 1);
+  const rows = 2 ** z;
+  const col = (lon: number) => Math.min(cols - 1, Math.max(0, Math.floor(((lon + 180) / 360) * cols)));
+  const row = (lat: number) => Math.min(rows - 1, Math.max(0, Math.floor(((lat + 90) / 180) * rows)));
+  return { z, x0: col(b.west), x1: col(b.east), y0: row(b.south), y1: row(b.north) };
 }
 
 /** Every tile of a plan, zoom by zoom (coarse first: the area is usable early). */

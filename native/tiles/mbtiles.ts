@@ -49,6 +49,15 @@ export class MbTiles {
     };
   }
 
+  /** A metadata value (MBTiles `metadata` table), or null. */
+  meta(name: string): string | null {
+    return (this.db.prepare('SELECT value FROM metadata WHERE name = ?').pluck().get(name) as string | undefined) ?? null;
+  }
+
+  setMeta(name: string, value: string): void {
+    this.db.prepare('INSERT INTO metadata (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+
   /** A cached tile (XYZ coordinates), marking it used. */
   get(z: number, x: number, y: number, now = Date.now()): CachedTile | null {
     const r = this.q.get!.get(z, x, flip(z, y)) as { data: Buffer; fetched: number | null } | undefined;

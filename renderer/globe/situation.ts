@@ -9,6 +9,10 @@ import '@cesium/engine/Source/Widget/CesiumWidget.css';
 import {
   BillboardCollection,
   buildModuleUrl,
+  Cartographic,
+  CesiumTerrainProvider,
+  EllipsoidTerrainProvider,
+  Resource,
   Cartesian2,
   Cartesian3,
   CesiumWidget,
@@ -53,6 +57,7 @@ export const KIND_COLORS: Record<UnitKind, string> = {
 export const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
 
 const SCRATCH = new Cartesian3();
+const SCRATCH_CARTO = new Cartographic();
 const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitKind, Color>;
 /** A stale unit is drawn faded, a lost one grey, both where they were last heard: a position the hall
  *  no longer receives must never look live, and must never vanish either. */
@@ -135,7 +140,12 @@ export class SituationGlobe {
   private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
   private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; label: string }>();
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; label: string; ground: boolean }>();
+  /** Terrain: on when a source is chosen; ground heights cached per ~500 m cell. */
+  private terrainOn = false;
+  private terrainSeq = 0;
+  private readonly heights = new Map<number, number>();
+  private reclampTimer: ReturnType<typeof setTimeout> | null = null;
   /** Unit names, only when zoomed in, decluttered on screen (see refreshUnitLabels). */
   private readonly unitLabels = new LabelCollection();
   private labelTimer: ReturnType<typeof setTimeout> | null = null;
@@ -165,6 +175,10 @@ export class SituationGlobe {
     prims.add(this.siteBillboards);
     prims.add(this.unitLabels);
     this.viewer.camera.moveEnd.addEventListener(() => this.scheduleLabels(0));
+    // when the terrain tiles in view have all arrived, put ground units on them
+    this.viewer.scene.globe.tileLoadProgressEvent.addEventListener((queued: number) => {
+      if (queued === 0) this.scheduleReclamp();
+    });
     // The risk discs lie under everything else (added first among the layers drawn on the globe).
     this.risk = new RiskLayer(this.viewer);
     this.trails = new TrailLayer(this.viewer.scene, { minutes: opts.trailMinutes ?? 10 });
@@ -320,6 +334,63 @@ export class SituationGlobe {
     return n;
   }
 
+  /**
+   * Terrain from a quantized-mesh source through the hall's cache (null: the ellipsoid). Units
+   * without an altitude are then clamped to it: their height is sampled from the terrain tiles the
+   * globe has loaded, cached per ~500 m cell, and sampled again whenever loading settles (the
+   * terrain under them gets finer as tiles arrive).
+   */
+  async setTerrain(layer: { id: string } | null, token: string | null = null): Promise<void> {
+    const seq = ++this.terrainSeq;
+    const provider = layer ? await CesiumTerrainProvider.fromUrl(new Resource({ url: `./tiles/${layer.id}/`, queryParameters: token ? { token } : undefined })) : new EllipsoidTerrainProvider();
+    if (seq !== this.terrainSeq || this.viewer.isDestroyed()) return;
+    this.viewer.terrainProvider = provider;
+    this.terrainOn = layer !== null;
+    // points stay visible against hills in front of them
+    for (const slot of this.byId.values()) slot.p.disableDepthTestDistance = this.terrainOn ? Number.POSITIVE_INFINITY : 0;
+    this.reclamp();
+  }
+
+  /** Terrain height at a place from the tiles loaded now (undefined: none loaded there). For tests. */
+  terrainHeight(lon: number, lat: number): number | undefined {
+    return this.viewer.scene.globe.getHeight(Cartographic.fromDegrees(lon, lat));
+  }
+
+  /** Where a unit's point is drawn: its height above the ellipsoid. For tests. */
+  unitHeight(id: string): number | undefined {
+    const p = this.byId.get(id)?.p;
+    return p ? Cartographic.fromCartesian(p.position).height : undefined;
+  }
+
+  private groundAt(lon: number, lat: number): number {
+    if (!this.terrainOn) return 0;
+    const key = Math.round(lon * 200) * 100_000 + Math.round(lat * 200);
+    const h = this.heights.get(key);
+    if (h !== undefined) return h;
+    const got = this.viewer.scene.globe.getHeight(Cartographic.fromDegrees(lon, lat, 0, SCRATCH_CARTO));
+    if (got === undefined) return 0; // no terrain loaded there yet: the next reclamp places it
+    this.heights.set(key, got);
+    return got;
+  }
+
+  /** Sample ground units' heights again (terrain loading settled, or the terrain changed). */
+  private reclamp(): void {
+    this.heights.clear();
+    for (const slot of this.byId.values()) {
+      if (!slot.ground) continue;
+      slot.p.position = Cartesian3.fromDegrees(slot.lon, slot.lat, this.groundAt(slot.lon, slot.lat), undefined, SCRATCH);
+    }
+    this.viewer.scene.requestRender();
+  }
+
+  private scheduleReclamp(): void {
+    if (this.reclampTimer || !this.terrainOn) return;
+    this.reclampTimer = setTimeout(() => {
+      this.reclampTimer = null;
+      if (!this.viewer.isDestroyed()) this.reclamp();
+    }, 500);
+  }
+
   /** Unit labels follow the language of the place labels. */
   setLabelLanguage(lang: 'zh' | 'en'): void {
     this.labelLang = lang;
@@ -330,6 +401,7 @@ export class SituationGlobe {
   private scheduleLabels(delay = 1000): void {
     if (this.labelTimer && delay > 0) return;
     if (this.labelTimer) clearTimeout(this.labelTimer);
+    if (this.reclampTimer) clearTimeout(this.reclampTimer);
     this.labelTimer = setTimeout(() => {
       this.labelTimer = null;
       this.refreshUnitLabels();
@@ -439,13 +511,16 @@ export class SituationGlobe {
   private putUnit(u: Unit): void {
     // The hot path of a position delta (20,000 per tick at province scale): no allocation, no
     // colour parsing, and the outline touched only when the status really changed.
-    const alt = u.alt ?? 0;
+    // A unit without an altitude (a team on foot or in a vehicle) stands on the ground: on the
+    // terrain when there is one. Drones and aircraft keep the altitude they report.
+    const alt = u.alt ?? this.groundAt(u.lon, u.lat);
     const position = Cartesian3.fromDegrees(u.lon, u.lat, alt, undefined, SCRATCH);
     const existing = this.byId.get(u.id);
     if (existing) {
       existing.p.position = position;
       existing.lon = u.lon;
       existing.lat = u.lat;
+      existing.ground = u.alt === null;
       if (existing.status !== u.status) {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
@@ -473,12 +548,13 @@ export class SituationGlobe {
       outlineColor: OUTLINE[u.status],
       outlineWidth: 1.5,
       show,
+      disableDepthTestDistance: this.terrainOn ? Number.POSITIVE_INFINITY : 0,
     });
     if (show) this.shownUnits++;
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
     const trail = u.kind !== 'depot' && (u.track || u.status === 'en-route') ? this.trails.record(undefined, u.id, u.lon, u.lat, alt, FILL[u.kind], show) : undefined;
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, label: u.track?.callsign ?? u.name[this.labelLang] });
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, label: u.track?.callsign ?? u.name[this.labelLang], ground: u.alt === null });
     this.scheduleLabels();
   }
 }

@@ -17,7 +17,7 @@ const en: typeof zh = {
   tiles: {
     title: 'Maps and offline', sources: 'Online map sources', none: 'No online map source yet', remove: 'Remove', id: 'id (lower case)', name: 'Name', url: "URL template {'{z}/{x}/{y}'} or WMTS {'{TileMatrix}/{TileCol}/{TileRow}'}", key: 'Key (Tianditu tk)',
     add: 'Add', prepare: 'Prepare for offline', source: 'Source', thisView: 'This view', zoom: 'Zoom', rate: 'per s', planned: 'about {n} tiles', start: 'Start',
-    pause: 'Pause', resume: 'Resume', cancel: 'Cancel', counts: '{fetched} fetched, {cached} already cached, {failed} failed', open: 'Maps and offline', cache: 'Cache limit', cacheHint: 'Least recently used tiles go first when over; prepared tiles stay',
+    pause: 'Pause', resume: 'Resume', cancel: 'Cancel', counts: '{fetched} fetched, {cached} already cached, {failed} failed', open: 'Maps and offline', terrain: 'Terrain (quantized-mesh)', cache: 'Cache limit', cacheHint: 'Least recently used tiles go first when over; prepared tiles stay',
     state: { running: 'running', paused: 'paused', done: 'done', cancelled: 'cancelled', failed: 'failed' },
   },
   site: {
@@ -31,7 +31,7 @@ const en: typeof zh = {
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
     presence: { live: 'live', stale: 'stale', lost: 'lost' }, seen: 'Last heard', feed: 'Feed', callsign: 'Callsign', battery: 'Battery',
     heading: 'Heading', speed: 'Speed', mode: 'Flight mode', armed: 'armed', disarmed: 'disarmed', relAlt: 'Height above take-off', video: 'Video',
-    sites: 'Key targets and shelters', demo: 'demonstration data', trails: 'Trails', trailOff: 'off', minutes: '{n} min', byStatus: 'By status', incidents: 'Incidents', reported: 'Reported', by: 'by',
+    terrain: 'Terrain', noTerrain: 'No terrain (ellipsoid)', sites: 'Key targets and shelters', demo: 'demonstration data', trails: 'Trails', trailOff: 'off', minutes: '{n} min', byStatus: 'By status', incidents: 'Incidents', reported: 'Reported', by: 'by',
   },
   calls: {
     search: 'Search name, pinyin initials or admin code', all: 'All', duty: 'On duty', deputy: 'Deputy', shown: 'Showing {shown} of {total}', none: 'No matching contacts',

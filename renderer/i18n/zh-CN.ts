@@ -15,7 +15,7 @@ export default {
   tiles: {
     title: '地图与离线', sources: '在线底图源', none: '尚未配置在线底图', remove: '删除', id: '标识（小写）', name: '名称', url: "地址模板 {'{z}/{x}/{y}'} 或 WMTS {'{TileMatrix}/{TileCol}/{TileRow}'}", key: '密钥（天地图 tk）',
     add: '添加', prepare: '离线准备', source: '底图源', thisView: '当前视野', zoom: '级别', rate: '每秒', planned: '约 {n} 块瓦片', start: '开始准备',
-    pause: '暂停', resume: '继续', cancel: '取消', counts: '新取 {fetched}，已有 {cached}，失败 {failed}', open: '地图与离线', cache: '缓存上限', cacheHint: '超出后先清除最久未用的瓦片；离线准备的瓦片不清除',
+    pause: '暂停', resume: '继续', cancel: '取消', counts: '新取 {fetched}，已有 {cached}，失败 {failed}', open: '地图与离线', terrain: '地形（quantized-mesh）', cache: '缓存上限', cacheHint: '超出后先清除最久未用的瓦片；离线准备的瓦片不清除',
     state: { running: '进行中', paused: '已暂停', done: '已完成', cancelled: '已取消', failed: '失败' },
   },
   site: {
@@ -29,7 +29,7 @@ export default {
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
     presence: { live: '实时', stale: '信号延迟', lost: '失联' }, seen: '最后收到', feed: '接入', callsign: '呼号', battery: '电量',
     heading: '航向', speed: '速度', mode: '飞行模式', armed: '已解锁', disarmed: '未解锁', relAlt: '相对高度', video: '视频',
-    sites: '重点目标与避难场所', demo: '演示数据', trails: '轨迹', trailOff: '不显示', minutes: '{n} 分钟', byStatus: '按状态', incidents: '突发事件', reported: '上报', by: '上报人',
+    terrain: '地形', noTerrain: '无地形（椭球面）', sites: '重点目标与避难场所', demo: '演示数据', trails: '轨迹', trailOff: '不显示', minutes: '{n} 分钟', byStatus: '按状态', incidents: '突发事件', reported: '上报', by: '上报人',
   },
   calls: {
     search: '搜索名称、拼音首字母或行政区划代码', all: '全部', duty: '值班', deputy: '副班', shown: '显示 {shown} / {total} 条', none: '没有匹配的联系人',

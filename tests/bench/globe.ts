@@ -2,7 +2,8 @@
 // (software WebGL here), against the same load drawn with one Cesium Entity per unit, in the same
 // run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; then
 // churns for a while and prints the JS heap before and after. Not a test: nothing fails on a figure.
-//   BENCH_CHURN_MINUTES (default 10), BENCH_TICKS (default 20)
+//   BENCH_CHURN_MINUTES (default 10), BENCH_CHURN_TRAILS (trail minutes during the churn, default 10),
+//   BENCH_TICKS (default 20)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ const UNITS = 20_000;
 const STATICS = 5_000;
 const TICKS = Number(process.env.BENCH_TICKS ?? 20);
 const CHURN_MIN = Number(process.env.BENCH_CHURN_MINUTES ?? 10);
+/** Trail minutes during the churn (default 10, as shipped). */
+const CHURN_TRAILS = Number(process.env.BENCH_CHURN_TRAILS ?? 10);
 const data = mkdtempSync(join(tmpdir(), 'beacon-bench-globe-'));
 const server = await serve(['--data', data, '--port', '0']);
 const browser = await chromium.launch({
@@ -53,14 +56,14 @@ try {
     });
     // Start from a warm, collected heap: one churn tick first, so the Entity run's garbage and
     // first-use allocations are not counted as "before".
-    await run('primitives', 1);
+    await run('primitives', 1, CHURN_TRAILS);
     const before = await heap();
     const end = Date.now() + CHURN_MIN * 60_000;
     let ticks = 0;
     while (Date.now() < end) {
       // 1 Hz: one tick of 20,000 moves, then wait out the second.
       const t0 = Date.now();
-      await run('primitives', 1);
+      await run('primitives', 1, CHURN_TRAILS);
       ticks++;
       const left = 1000 - (Date.now() - t0);
       if (left > 0) await new Promise((r) => setTimeout(r, left));

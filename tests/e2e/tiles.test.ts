@@ -17,6 +17,9 @@ import { HallCore } from '../../main/core/hall.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 import { TileServer } from '../helpers/tileserver.ts';
+import { mountain, TerrainServer } from '../helpers/terrainserver.ts';
+import { HubClient } from '../../renderer/hub/client.ts';
+import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAGENTA: [number, number, number] = [230, 0, 200];
@@ -100,6 +103,60 @@ describe('the globe from the tile cache', () => {
       await b.context.close();
     }
   }, 240_000);
+
+  it('terrain: relief from a quantized-mesh source through the hall, teams clamped to it, and the same from the cache with the source gone', async () => {
+    // A 3,000 m mountain west of Hangzhou, from a terrain server this test runs.
+    const dem = new TerrainServer(mountain(119.5, 29.9, 3000, 12));
+    await dem.start();
+    const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+    const probe = <T>(page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as unknown as { beaconProbe: Record<string, (...x: unknown[]) => unknown> }).beaconProbe[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
+    const team = 'fire-rescue-330100-03';
+    try {
+      await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
+      await hub.command('tiles.source.put', { source: { id: 'dem', name: '省厅地形', url: dem.template, format: 'quantized-mesh', minZoom: 0, maxZoom: 12, maxCacheMB: 64 } });
+      await hub.command('unit.move', { id: team, lat: 29.9, lon: 119.5 }); // on the summit, no altitude: a team on foot
+      const url = `${server.url}/?role=globe&msaa=1&probe=1&terrain=dem&view=119.5,29.75,60000`;
+      const look = async (label: string) => {
+        const { context, blocked, problems } = await offlineContext(browser, { width: 640, height: 420 });
+        try {
+          const page = await context.newPage();
+          await page.goto(url);
+          await page.locator('[data-test="globe"][data-terrain="dem"]').waitFor({ timeout: 60_000 });
+          await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+          await expect.poll(() => probe<number | undefined>(page, 'terrainHeight', 119.5, 29.9), { timeout: 60_000, message: `${label}: relief under the summit` }).toBeGreaterThan(2500);
+          expect(await probe<number>(page, 'terrainHeight', 119.5, 29.9)).toBeLessThan(3300);
+          expect(Math.abs((await probe<number>(page, 'terrainHeight', 120.3, 29.9)) ?? 0), 'sea level 80 km away').toBeLessThan(50);
+          // the team on the summit stands on the ground, not under it at sea level
+          await expect.poll(() => probe<number | undefined>(page, 'unitHeight', team), { timeout: 30_000, message: `${label}: the team clamped` }).toBeGreaterThan(2500);
+          expect(blocked).toEqual([]);
+          expect(problems).toEqual([]);
+        } finally {
+          await context.close();
+        }
+      };
+      await look('online');
+      expect(dem.tileRequests).toBeGreaterThan(0);
+      await dem.stop();
+      const seen = dem.requests;
+      await look('offline, from the cache');
+      expect(dem.requests).toBe(seen);
+      // Without terrain the same team sits on the ellipsoid.
+      const { context } = await offlineContext(browser, { width: 640, height: 420 });
+      try {
+        const page = await context.newPage();
+        await page.goto(url.replace('terrain=dem', 'terrain='));
+        await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
+        await expect.poll(() => probe<number | undefined>(page, 'unitHeight', team), { timeout: 30_000 }).toBeLessThan(10);
+        await expect(page.locator('[data-test="globe"]').getAttribute('data-terrain')).resolves.toBe('');
+      } finally {
+        await context.close();
+      }
+      await hub.command('tiles.source.remove', { id: 'dem' });
+    } finally {
+      hub.dispose();
+      await dem.stop();
+    }
+  }, 300_000);
 
   it('the settings panel adds a source and prepares a county for offline: progress, pause, resume, the final count', async () => {
     const second = new TileServer();

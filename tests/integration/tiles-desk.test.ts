@@ -9,6 +9,9 @@ import { HallCore } from '../../main/core/hall.ts';
 import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { TileServer } from '../helpers/tileserver.ts';
+import { mountain, TerrainServer } from '../helpers/terrainserver.ts';
+import { tileRoute } from '../../main/core/tiles/route.ts';
+import { looksLikeTerrain } from '../../main/core/tiles/service.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
@@ -99,6 +102,40 @@ describe('map sources and offline preparation by command', () => {
       expect((await c.fail('tiles.prefetch', { source: 'gis', bbox: { west: -179, south: -80, east: 179, north: 80 }, minZoom: 0, maxZoom: 12, by: 'x' })).message).toMatch(/too many/);
     } finally {
       c.close();
+    }
+  });
+
+  it('a terrain source: layer.json through the hall (pointed at its route, kept for offline starts), meshes checked and cached', async () => {
+    const dem = new TerrainServer(mountain(119.5, 29.5, 3000, 15));
+    await dem.start();
+    const c = portClient(core);
+    try {
+      await c.cmd('tiles.source.put', { source: { id: 'dem', name: '省厅地形', url: dem.template, format: 'quantized-mesh', maxZoom: 12, maxCacheMB: 64 } });
+      const layer = JSON.parse((await core.tiles.layerJson('dem'))!) as { tiles: string[]; format: string; available: unknown[] };
+      expect(layer).toMatchObject({ format: 'quantized-mesh-1.0', tiles: ['{z}/{x}/{y}.terrain'] });
+      expect(layer.available.length).toBe(13);
+      const route = await tileRoute(core.tiles, '/tiles/dem/9/852/335.terrain');
+      expect(route.status).toBe(200);
+      expect(route.headers['content-type']).toBe('application/vnd.quantized-mesh');
+      expect(looksLikeTerrain(route.body as Buffer)).toBe(true);
+      // planned in the terrain's own tiling: 2×1 tiles at zoom 0
+      const r = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'dem', bbox: { west: 119, south: 29, east: 120, north: 30 }, minZoom: 0, maxZoom: 6, rate: 200, by: 'x' });
+      expect(r.total).toBe(planTiles({ west: 119, south: 29, east: 120, north: 30 }, 0, 6, 'geographic').total);
+      await until('terrain prepared', () => job(r.id)?.state === 'done', 15_000);
+      expect(job(r.id)!.failed).toBe(0);
+      // the server gone: layer.json and the tiles come from the cache
+      await dem.stop();
+      const seen = dem.requests;
+      expect(JSON.parse((await core.tiles.layerJson('dem'))!)).toMatchObject({ tiles: ['{z}/{x}/{y}.terrain'] });
+      expect((await tileRoute(core.tiles, '/tiles/dem/9/852/335.terrain')).status).toBe(200);
+      expect(dem.requests).toBe(seen);
+      // an image source has no layer.json; junk is not a mesh
+      expect((await tileRoute(core.tiles, '/tiles/gis/layer.json')).status).toBe(404);
+      expect(looksLikeTerrain(Buffer.from('<html>please log in</html>'.repeat(10)))).toBe(false);
+      await c.cmd('tiles.source.remove', { id: 'dem' });
+    } finally {
+      c.close();
+      await dem.stop();
     }
   });
 

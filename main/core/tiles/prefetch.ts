@@ -31,7 +31,7 @@ export class Prefetch {
     if (!s) throw new Error(`no tile source ${source}`);
     const lo = Math.max(minZoom, s.src.minZoom);
     const hi = Math.min(maxZoom, s.src.maxZoom);
-    const plan = planTiles(bbox, lo, Math.max(lo, hi));
+    const plan = planTiles(bbox, lo, Math.max(lo, hi), s.src.format === 'quantized-mesh' ? 'geographic' : 'mercator');
     if (plan.total > 2_000_000) throw new Error(`${plan.total} tiles is too many for one preparation (at most 2,000,000): choose a smaller area or fewer zoom levels`);
     this.service = service;
     this.tiles = tilesOf(plan);

@@ -3,6 +3,7 @@
 // in neither, the nearest cached ancestor, cut to the tile's quarter and scaled up, marked as such
 // and never cached by the display, so the real tile replaces it once the network returns.
 import { mkdirSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
@@ -29,7 +30,7 @@ export interface TileServiceOptions {
   now?: () => number;
 }
 
-const TYPE = { png: 'image/png', jpg: 'image/jpeg' } as const;
+const TYPE = { png: 'image/png', jpg: 'image/jpeg', 'quantized-mesh': 'application/vnd.quantized-mesh' } as const;
 
 export class TileService {
   private readonly sources = new Map<string, { src: TileSource; cache: MbTiles }>();
@@ -61,7 +62,9 @@ export class TileService {
     const s = this.sources.get(id);
     if (!s) return { kind: 'missing', reason: `no tile source ${id}` };
     const n = 2 ** t.z;
-    if (!(t.z >= 0 && t.z <= 22 && t.x >= 0 && t.x < n && t.y >= 0 && t.y < n)) return { kind: 'missing', reason: 'no such tile' };
+    // terrain's geographic tiling has twice as many columns as rows
+    const cols = s.src.format === 'quantized-mesh' ? 2 * n : n;
+    if (!(t.z >= 0 && t.z <= 22 && t.x >= 0 && t.x < cols && t.y >= 0 && t.y < n)) return { kind: 'missing', reason: 'no such tile' };
     const cached = s.cache.get(t.z, t.x, t.y, this.opts.now());
     if (cached) {
       this.counters.hits++;
@@ -79,11 +82,12 @@ export class TileService {
         return { kind: 'fetched', data: got, type: TYPE[s.src.format] };
       }
     }
-    const up = s.cache.ancestor(t.z, t.x, t.y);
+    // Terrain has no stand-in here: Cesium refines a missing terrain tile from its parent by itself.
+    const up = s.src.format === 'quantized-mesh' ? null : s.cache.ancestor(t.z, t.x, t.y);
     if (up) {
       try {
         this.counters.coarser++;
-        return { kind: 'coarser', data: cutFromAncestor(up.data, s.src.format, t.z - up.z, t.x - (up.x << (t.z - up.z)), t.y - (up.y << (t.z - up.z))), type: 'image/png', from: up.z };
+        return { kind: 'coarser', data: cutFromAncestor(up.data, s.src.format as 'png' | 'jpg', t.z - up.z, t.x - (up.x << (t.z - up.z)), t.y - (up.y << (t.z - up.z))), type: 'image/png', from: up.z };
       } catch {
         // a corrupt cached tile: fall through to missing
       }
@@ -95,13 +99,20 @@ export class TileService {
   /** Fetch one tile from its source: only a 200 with an image body counts. */
   async fetchTile(src: TileSource, t: TileXYZ): Promise<Buffer | null> {
     try {
-      const res = await this.opts.fetch(tileUrl(src.url, t, { subdomains: src.subdomains, key: src.key }), { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      const terrain = src.format === 'quantized-mesh';
+      const res = await this.opts.fetch(tileUrl(src.url, t, { subdomains: src.subdomains, key: src.key }), {
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        // no extensions asked for: the hall's layer.json offers none (see layerJson)
+        ...(terrain ? { headers: { accept: 'application/vnd.quantized-mesh,application/octet-stream;q=0.9' } } : {}),
+      });
       if (res.status !== 200) {
         this.counters.upstreamErrors++;
         return null;
       }
-      const body = Buffer.from(await res.arrayBuffer());
-      if (body.length > 4 * 1024 * 1024 || !looksLikeImage(body)) {
+      let body = Buffer.from(await res.arrayBuffer());
+      // terrain servers often keep tiles gzipped on disk and serve them without Content-Encoding
+      if (terrain && body.length > 2 && body[0] === 0x1f && body[1] === 0x8b) body = gunzipSync(body, { maxOutputLength: 4 * 1024 * 1024 });
+      if (body.length > 4 * 1024 * 1024 || !(terrain ? looksLikeTerrain(body) : looksLikeImage(body))) {
         this.counters.upstreamErrors++;
         return null;
       }
@@ -110,6 +121,37 @@ export class TileService {
       this.counters.upstreamErrors++;
       return null;
     }
+  }
+
+  /**
+   * A terrain source's layer.json, as the hall serves it: the upstream's (fetched when online, kept in
+   * the cache's metadata for offline starts) with its tile template pointed at the hall's route and
+   * its extensions removed (the hall caches plain meshes). Null when neither is there.
+   */
+  async layerJson(id: string): Promise<string | null> {
+    const s = this.sources.get(id);
+    if (!s || s.src.format !== 'quantized-mesh') return null;
+    if (this.opts.online()) {
+      try {
+        // the layer description sits where the tile path starts: …/{z}/{x}/{y}.terrain → …/layer.json
+        const at = s.src.url.indexOf('{z}');
+        const template = at < 0 ? s.src.url : s.src.url.slice(0, at) + 'layer.json' + (s.src.url.includes('?') ? s.src.url.slice(s.src.url.indexOf('?')) : '');
+        const res = await this.opts.fetch(tileUrl(template, { z: 0, x: 0, y: 0 }, { subdomains: s.src.subdomains, key: s.src.key }), { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+        if (res.status === 200) {
+          const doc = (await res.json()) as Record<string, unknown>;
+          if (typeof doc === 'object' && doc && String(doc.format ?? '').startsWith('quantized-mesh')) {
+            const { extensions: _x, metadataAvailability: _m, ...rest } = doc;
+            const mine = JSON.stringify({ ...rest, tiles: ['{z}/{x}/{y}.terrain'], scheme: 'tms' });
+            s.cache.setMeta('layer.json', mine);
+            return mine;
+          }
+        }
+        this.counters.upstreamErrors++;
+      } catch {
+        this.counters.upstreamErrors++;
+      }
+    }
+    return s.cache.meta('layer.json');
   }
 
   /** Stop serving a source. Its cache file stays on disk: adding the source again finds its tiles. */
@@ -125,6 +167,15 @@ export class TileService {
     for (const s of this.sources.values()) s.cache.close();
     this.sources.clear();
   }
+}
+
+/** A quantized-mesh tile by its shape: the 88-byte header, a vertex count, and room for the vertices. */
+export function looksLikeTerrain(b: Buffer): boolean {
+  if (b.length < 92) return false;
+  const n = b.readUInt32LE(88);
+  const minH = b.readFloatLE(24);
+  const maxH = b.readFloatLE(28);
+  return n >= 3 && n < 1 << 24 && b.length >= 92 + 6 * n && Number.isFinite(minH) && Number.isFinite(maxH) && minH <= maxH;
 }
 
 /** PNG or JPEG by signature: an error page served with status 200 must never enter the cache. */
