@@ -56,10 +56,11 @@ Usage:
       any error nothing is written and each problem is named by line.
   beacon export contacts|calls [--url … | --data DIR]
       The directory, or the call log (newest first), as CSV on standard output.
-  beacon tiles add-source --id ID --url TEMPLATE [--name N] [--format png|jpg] [--key K]
+  beacon tiles add-source --id ID --url TEMPLATE [--name N] [--format png|jpg|quantized-mesh] [--key K]
                [--min-zoom Z] [--max-zoom Z] [--max-cache-mb MB]
       Add (or replace) an online tile source: XYZ templates with {z} {x} {y}, {-y} for TMS,
-      {s} for subdomains, {k} for a key (Tianditu's tk). Stored in DATA/tiles/sources.json.
+      WMTS {TileMatrix} {TileCol} {TileRow}, {s} for subdomains, {k} for a key (Tianditu's tk);
+      quantized-mesh for terrain (layer.json beside the tiles). Stored in DATA/tiles/sources.json.
   beacon tiles prefetch --source ID (--bbox W,S,E,N | --place CODE) --zoom MIN-MAX [--rate N]
       Prepare an area for offline use: fetch its tiles into the cache, pinned (never evicted),
       at most N tiles/s (default 20), with progress; Ctrl-C stops cleanly.
