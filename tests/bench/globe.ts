@@ -58,18 +58,36 @@ try {
     // first-use allocations are not counted as "before".
     await run('primitives', 1, CHURN_TRAILS);
     const before = await heap();
-    const end = Date.now() + CHURN_MIN * 60_000;
+    const start = Date.now();
+    const end = start + CHURN_MIN * 60_000;
+    // the heap once a minute (after a full collection): a leak is a slope, one number is not
+    const samples: { min: number; mb: number }[] = [{ min: 0, mb: before / 1048576 }];
+    let nextSample = start + 60_000;
     let ticks = 0;
     while (Date.now() < end) {
       // 1 Hz: one tick of 20,000 moves, then wait out the second.
       const t0 = Date.now();
       await run('primitives', 1, CHURN_TRAILS);
       ticks++;
+      if (Date.now() >= nextSample) {
+        samples.push({ min: (Date.now() - start) / 60_000, mb: (await heap()) / 1048576 });
+        nextSample += 60_000;
+      }
       const left = 1000 - (Date.now() - t0);
       if (left > 0) await new Promise((r) => setTimeout(r, left));
     }
     const after = await heap();
+    samples.push({ min: (Date.now() - start) / 60_000, mb: after / 1048576 });
     line(`heap after ${CHURN_MIN} min of churn (${ticks} rebuilds+ticks)`, `${(before / 1048576).toFixed(1)} MB -> ${(after / 1048576).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(1)}%)`);
+    // least-squares slope over the samples after the first minute (warm-up: caches filling)
+    const warm = samples.filter((x) => x.min >= 1);
+    if (warm.length >= 3) {
+      const mx = warm.reduce((a, x) => a + x.min, 0) / warm.length;
+      const my = warm.reduce((a, x) => a + x.mb, 0) / warm.length;
+      const slope = warm.reduce((a, x) => a + (x.min - mx) * (x.mb - my), 0) / warm.reduce((a, x) => a + (x.min - mx) ** 2, 0);
+      line('  heap each minute (MB)', samples.map((x) => x.mb.toFixed(1)).join(' '));
+      line('  trend after the first minute', `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min (${((slope * 60) / my * 100).toFixed(1)}% an hour)`);
+    }
   }
 } finally {
   await browser.close();
