@@ -16,7 +16,7 @@ const en: typeof zh = {
   stock: { tents: 'Tents', quilts: 'Quilts', lifejackets: 'Life jackets', pumps: 'Pumps', generators: 'Generators', sandbags: 'Sandbags' },
   tiles: {
     title: 'Maps and offline', sources: 'Online map sources', none: 'No online map source yet', remove: 'Remove', id: 'id (lower case)', name: 'Name', url: "URL template {'{z}/{x}/{y}'} or WMTS {'{TileMatrix}/{TileCol}/{TileRow}'}", key: 'Key (Tianditu tk)',
-    add: 'Add', prepare: 'Prepare for offline', source: 'Source', thisView: 'This view', zoom: 'Zoom', rate: 'per s', planned: 'about {n} tiles', start: 'Start',
+    add: 'Add', prepare: 'Prepare for offline', source: 'Source', thisView: 'This view', box: 'Box (degrees)', badBox: 'the box is W,S,E,N in degrees, west < east, south < north', zoom: 'Zoom', rate: 'per s', planned: 'about {n} tiles', start: 'Start',
     pause: 'Pause', resume: 'Resume', cancel: 'Cancel', counts: '{fetched} fetched, {cached} already cached, {failed} failed', open: 'Maps and offline', terrain: 'Terrain (quantized-mesh)', cache: 'Cache limit', cacheHint: 'Least recently used tiles go first when over; prepared tiles stay',
     state: { running: 'running', paused: 'paused', done: 'done', cancelled: 'cancelled', failed: 'failed' },
   },

@@ -14,7 +14,7 @@ export default {
   stock: { tents: '帐篷', quilts: '棉被', lifejackets: '救生衣', pumps: '排涝泵', generators: '发电机', sandbags: '沙袋' },
   tiles: {
     title: '地图与离线', sources: '在线底图源', none: '尚未配置在线底图', remove: '删除', id: '标识（小写）', name: '名称', url: "地址模板 {'{z}/{x}/{y}'} 或 WMTS {'{TileMatrix}/{TileCol}/{TileRow}'}", key: '密钥（天地图 tk）',
-    add: '添加', prepare: '离线准备', source: '底图源', thisView: '当前视野', zoom: '级别', rate: '每秒', planned: '约 {n} 块瓦片', start: '开始准备',
+    add: '添加', prepare: '离线准备', source: '底图源', thisView: '当前视野', box: '经纬度范围', badBox: '范围应为 西,南,东,北（度），西<东、南<北', zoom: '级别', rate: '每秒', planned: '约 {n} 块瓦片', start: '开始准备',
     pause: '暂停', resume: '继续', cancel: '取消', counts: '新取 {fetched}，已有 {cached}，失败 {failed}', open: '地图与离线', terrain: '地形（quantized-mesh）', cache: '缓存上限', cacheHint: '超出后先清除最久未用的瓦片；离线准备的瓦片不清除',
     state: { running: '进行中', paused: '已暂停', done: '已完成', cancelled: '已取消', failed: '失败' },
   },

@@ -188,6 +188,16 @@ describe('the globe from the tile cache', () => {
       await page.locator('[data-test="prefetch-min"]').fill('8');
       await page.locator('[data-test="prefetch-max"]').fill('11');
       await page.locator('[data-test="prefetch-rate"]').fill('10');
+      // A box typed in degrees: its tile count before anything is fetched; a malformed one is refused.
+      await page.locator('[data-test="prefetch-area"]').selectOption('box');
+      await page.locator('[data-test="prefetch-box"]').fill('121.2, 28.2, 121.5, 28.5');
+      const boxTiles = planTiles({ west: 121.2, south: 28.2, east: 121.5, north: 28.5 }, 8, 11).total;
+      await expect.poll(() => page.locator('[data-test="prefetch-planned"]').textContent(), { timeout: 10_000 }).toBe(`约 ${boxTiles} 块瓦片`);
+      await page.locator('[data-test="prefetch-box"]').fill('121.5, 28.2, 121.2');
+      await page.locator('[data-test="prefetch-start"]').click();
+      await expect.poll(() => page.locator('[data-test="tiles-error"]').textContent(), { timeout: 10_000 }).toMatch(/西,南,东,北/);
+      expect(await page.locator('[data-test="prefetch-jobs"] li').count()).toBe(0);
+      await page.locator('[data-test="prefetch-area"]').selectOption('331081');
       await page.locator('[data-test="prefetch-start"]').click();
       const job = page.locator('[data-test="prefetch-jobs"] li').first();
       await expect.poll(() => job.getAttribute('data-state'), { timeout: 15_000 }).toBe('running');
