@@ -28,6 +28,12 @@ const frame = (g: SituationGlobe) =>
     g.viewer.scene.requestRender();
   });
 
+/** A few frames, so primitives removed by the last run give back what Cesium releases only on its
+ *  next update (buffers, textures): the churn's heap is read after this. */
+export async function settle(g: SituationGlobe): Promise<void> {
+  for (let i = 0; i < 3; i++) await frame(g);
+}
+
 function synth(n: number, seed: number): Unit[] {
   const out: Unit[] = [];
   for (let i = 0; i < n; i++) {

@@ -50,8 +50,14 @@ try {
   line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
   line('Entity / primitives, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
   if (CHURN_MIN > 0) {
-    const heap = () => page.evaluate(() => {
-      (window as unknown as { gc?: () => void }).gc?.();
+    // Read after Cesium has drawn a few frames (it frees removed primitives' resources on its next
+    // update) and after two full collections: what is still held, not what is waiting to go.
+    const heap = () => page.evaluate(async () => {
+      const w = window as unknown as { gc?: () => void; beaconProbe: { settle(): Promise<void> } };
+      await w.beaconProbe.settle();
+      w.gc?.();
+      await new Promise((r) => setTimeout(r, 100));
+      w.gc?.();
       return (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
     });
     // Start from a warm, collected heap: one churn tick first, so the Entity run's garbage and
