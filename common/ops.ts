@@ -27,7 +27,7 @@ export function diffPatch(prev: unknown, next: unknown): Obj | null {
   let shared = 0;
   for (const k in next) {
     if (!Object.hasOwn(next, k)) continue;
-    if (hasDot(k)) return null;
+    if (k.includes('.')) return null;
     const b = next[k];
     if (!Object.hasOwn(prev, k)) {
       set[k] = b;
@@ -51,20 +51,10 @@ function patchable(a: Obj, b: Obj): boolean {
   let shared = 0;
   for (const k in b) {
     if (!Object.hasOwn(b, k)) continue;
-    if (hasDot(k)) return false;
+    if (k.includes('.')) return false;
     if (Object.hasOwn(a, k)) shared++;
   }
   return na === shared;
-}
-
-const dotted = new Map<string, boolean>();
-function hasDot(k: string): boolean {
-  let d = dotted.get(k);
-  if (d === undefined) {
-    d = k.includes('.');
-    if (dotted.size < 10_000) dotted.set(k, d);
-  }
-  return d;
 }
 
 const paths = new Map<string, Map<string, string>>();

@@ -2,12 +2,14 @@
 // Works on the data directory directly; the tile caches are SQLite files in WAL mode, so this can
 // run while the hall serves from them.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Place } from '../common/domain.ts';
 import type { BBox } from '../common/tiles.ts';
+import { placeArea } from './core/tiles/desk.ts';
 import { Prefetch } from './core/tiles/prefetch.ts';
-import { TileService, TileSource } from './core/tiles/service.ts';
+import { readSources, sourcesFile, withSource, writeSources } from './core/tiles/sources-file.ts';
+import { type Boundary, type Place, TileSourceConfig } from '../common/domain.ts';
+import { TileService } from './core/tiles/service.ts';
 
 type Out = NodeJS.WritableStream;
 export interface TilesArgs {
@@ -27,17 +29,15 @@ export interface TilesArgs {
   'max-zoom'?: string;
 }
 
-const sourcesFile = (dataDir: string) => join(dataDir, 'tiles', 'sources.json');
-function readSources(dataDir: string): unknown[] {
-  const f = sourcesFile(dataDir);
-  if (!existsSync(f)) return [];
-  const v = JSON.parse(readFileSync(f, 'utf8')) as unknown;
-  return Array.isArray(v) ? v : [];
-}
-
 function service(dataDir: string, err: Out): TileService {
   const s = new TileService({ dir: join(dataDir, 'tiles') });
-  for (const src of readSources(dataDir)) {
+  let list: unknown[] = [];
+  try {
+    list = readSources(dataDir);
+  } catch (e) {
+    err.write(`beacon: ${(e as Error).message}; no tile sources\n`);
+  }
+  for (const src of list) {
     try {
       s.addSource(src);
     } catch (e) {
@@ -47,7 +47,7 @@ function service(dataDir: string, err: Out): TileService {
   return s;
 }
 
-/** A place's area: its seat with a margin (counties ~30 km, cities ~80 km), until boundaries exist. */
+/** A place's area (placeArea: its imported boundary's extent, else its seat with a margin). */
 function placeBox(dataDir: string, code: string): BBox {
   const file = join(dataDir, 'beacon.sqlite');
   if (!existsSync(file)) throw new Error(`no hall data in ${dataDir}`);
@@ -55,9 +55,8 @@ function placeBox(dataDir: string, code: string): BBox {
   try {
     const row = db.prepare('SELECT data FROM places WHERE id = ?').pluck().get(code) as string | undefined;
     if (!row) throw new Error(`no place ${code}`);
-    const p = JSON.parse(row) as Place;
-    const d = p.kind === 'county' ? 0.3 : p.kind === 'city' ? 0.8 : 2.5;
-    return { west: p.lon - d, south: p.lat - d, east: p.lon + d, north: p.lat + d };
+    const boundary = db.prepare('SELECT data FROM boundaries WHERE id = ?').pluck().get(code) as string | undefined;
+    return placeArea(JSON.parse(row) as Place, boundary ? (JSON.parse(boundary) as Boundary) : undefined);
   } finally {
     db.close();
   }
@@ -66,7 +65,7 @@ function placeBox(dataDir: string, code: string): BBox {
 export async function runTiles(sub: string | undefined, rest: string[], a: TilesArgs, out: Out, err: Out): Promise<number> {
   const fail = (m: string) => (err.write(`beacon: ${m}\n`), 2);
   if (sub === 'add-source') {
-    const src = TileSource.safeParse({
+    const src = TileSourceConfig.safeParse({
       id: a.id,
       name: a.name ?? a.id,
       url: a.url,
@@ -77,10 +76,11 @@ export async function runTiles(sub: string | undefined, rest: string[], a: Tiles
       ...(a['max-cache-mb'] ? { maxCacheMB: Number(a['max-cache-mb']) } : {}),
     });
     if (!src.success) return fail(`tile source refused: ${src.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const list = readSources(a.dataDir).filter((s) => (s as { id?: string }).id !== src.data.id);
-    list.push(src.data);
-    mkdirSync(join(a.dataDir, 'tiles'), { recursive: true });
-    writeFileSync(sourcesFile(a.dataDir), JSON.stringify(list, null, 2) + '\n');
+    try {
+      writeSources(a.dataDir, withSource(readSources(a.dataDir), src.data));
+    } catch (e) {
+      return fail((e as Error).message);
+    }
     out.write(`tile source ${src.data.id} saved in ${sourcesFile(a.dataDir)} (a running hall picks it up at restart)\n`);
     return 0;
   }

@@ -20,13 +20,13 @@ import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
 import { TyphoonDesk } from './typhoon/desk.ts';
 import { TileService } from './tiles/service.ts';
 import { TilesDesk } from './tiles/desk.ts';
+import { readSources, sourcesFile } from './tiles/sources-file.ts';
 import { CallDesk, type CallsOptions } from './calls/desk.ts';
 import { FeedManager, type FeedsOptions } from './feeds/manager.ts';
 import { VideoDesk } from './video/desk.ts';
-import { existsSync, readFileSync } from 'node:fs';
 
-/** Tables whose rows are served as hub topics of the same name. */
 const noop = () => undefined;
+/** Tables whose rows are served as hub topics of the same name. */
 const TOPIC_OF: Partial<Record<TableName, TopicName>> = {
   hall: 'hall',
   places: 'places',
@@ -139,7 +139,7 @@ export class HallCore {
       await core.feeds.start();
       core.video.start();
       core.loop.enable();
-      core.hub.replace('tiles', core.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
+      core.tilesDesk.publishLayers();
       if (opts.uplink) {
         const hallId = opts.uplink.hallId;
         core.uplink = new UplinkSender(store.api, opts.uplink, (l) => core.hub.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => core.receiveDown(topic, payload, hallId));
@@ -171,20 +171,18 @@ export class HallCore {
   /** Tile sources from DATA/tiles/sources.json (written by `beacon tiles add-source`). A bad
    *  entry is reported and skipped; the others still load. */
   private loadTileSources(): void {
-    const file = join(this.dataDir, 'tiles', 'sources.json');
-    if (!existsSync(file)) return;
-    let list: unknown;
+    let list: unknown[];
     try {
-      list = JSON.parse(readFileSync(file, 'utf8'));
+      list = readSources(this.dataDir);
     } catch (e) {
-      console.warn(`beacon: ${file} is not JSON (${(e as Error).message}); no online tile sources`);
+      console.warn(`beacon: ${(e as Error).message}; no online tile sources`);
       return;
     }
-    for (const [i, src] of (Array.isArray(list) ? list : []).entries()) {
+    for (const [i, src] of list.entries()) {
       try {
         this.tiles.addSource(src);
       } catch (e) {
-        console.warn(`beacon: tile source ${i + 1} in ${file} refused: ${(e as Error).message.slice(0, 300)}`);
+        console.warn(`beacon: tile source ${i + 1} in ${sourcesFile(this.dataDir)} refused: ${(e as Error).message.slice(0, 300)}`);
       }
     }
   }
@@ -291,8 +289,12 @@ export class HallCore {
     this.typhoons.dispose();
     this.tilesDesk.dispose();
     this.tiles.close();
-    if (this.liveTimer || this.queue.length) this.scheduleDrain();
-    while (this.draining) await this.draining;
+    // Store everything waiting, live rows included: a drain that ends with rows queued behind it
+    // would otherwise leave them on a group timer that fires after the store is gone.
+    while (this.draining || this.liveTimer || this.queue.length > 0) {
+      if (!this.draining) this.scheduleDrain();
+      await this.draining;
+    }
     await this.uplink?.dispose();
     this.hub.dispose();
     await this.store.dispose();

@@ -140,7 +140,7 @@ export class SituationGlobe {
   private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
   private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; label: string; ground: boolean }>();
+  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; name: Unit['name']; callsign: string | null; ground: boolean }>();
   /** Terrain: on when a source is chosen; ground heights cached per ~500 m cell. */
   private terrainOn = false;
   private terrainSeq = 0;
@@ -401,7 +401,6 @@ export class SituationGlobe {
   private scheduleLabels(delay = 1000): void {
     if (this.labelTimer && delay > 0) return;
     if (this.labelTimer) clearTimeout(this.labelTimer);
-    if (this.reclampTimer) clearTimeout(this.reclampTimer);
     this.labelTimer = setTimeout(() => {
       this.labelTimer = null;
       this.refreshUnitLabels();
@@ -429,7 +428,7 @@ export class SituationGlobe {
       const taken = new Set<string>();
       for (const s of candidates) {
         if (this.unitLabels.length >= 300) break;
-        const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, Cartesian3.fromDegrees(s.lon, s.lat));
+        const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, s.p.position);
         if (!at) continue;
         // 110×18 px cells; a label takes its cell and the one beside it
         const cx = Math.floor(at.x / 110);
@@ -437,8 +436,8 @@ export class SituationGlobe {
         if (taken.has(`${cx},${cy}`) || taken.has(`${cx + 1},${cy}`)) continue;
         taken.add(`${cx},${cy}`).add(`${cx + 1},${cy}`);
         this.unitLabels.add({
-          position: Cartesian3.fromDegrees(s.lon, s.lat),
-          text: s.label,
+          position: s.p.position,
+          text: s.callsign ?? s.name[this.labelLang],
           font: '12px sans-serif',
           fillColor: Color.WHITE,
           outlineColor: Color.BLACK,
@@ -446,6 +445,7 @@ export class SituationGlobe {
           style: LabelStyle.FILL_AND_OUTLINE,
           pixelOffset: new Cartesian2(8, 0),
           verticalOrigin: VerticalOrigin.CENTER,
+          disableDepthTestDistance: this.terrainOn ? Number.POSITIVE_INFINITY : 0,
         });
       }
     }
@@ -504,6 +504,7 @@ export class SituationGlobe {
     this.risk.destroy();
     this.trails.destroy();
     if (this.labelTimer) clearTimeout(this.labelTimer);
+    if (this.reclampTimer) clearTimeout(this.reclampTimer);
     this.handler.destroy();
     this.viewer.destroy();
   }
@@ -521,6 +522,7 @@ export class SituationGlobe {
       existing.lon = u.lon;
       existing.lat = u.lat;
       existing.ground = u.alt === null;
+      existing.callsign = u.track?.callsign ?? null;
       if (existing.status !== u.status) {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
@@ -554,7 +556,7 @@ export class SituationGlobe {
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
     const trail = u.kind !== 'depot' && (u.track || u.status === 'en-route') ? this.trails.record(undefined, u.id, u.lon, u.lat, alt, FILL[u.kind], show) : undefined;
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, label: u.track?.callsign ?? u.name[this.labelLang], ground: u.alt === null });
+    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null });
     this.scheduleLabels();
   }
 }

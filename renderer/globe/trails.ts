@@ -4,9 +4,10 @@
 // costs a few array writes and never a geometry rebuild.
 //
 // Bounded: the trail's head follows the unit (moves under 15 m are ignored) and a point is fixed
-// behind it every 10 s (at most 720 per unit: two hours), and at most `maxTrails` units have one
-// drawn: the ones that moved most recently. A wall showing
-// 20,000 trackers draws trails for the 5,000 freshest movers, not a hairball of all of them.
+// behind it every 10 s (at most 720 per unit: two hours), and at most `maxTrails` trails are drawn.
+// New trails take free places freshest mover first; a trail whose unit stood still for the whole
+// window shrinks to one point and goes, which frees its place. A wall showing 20,000 trackers draws
+// 5,000 trails, not a hairball of all of them.
 import { Cartesian3, Color, Material, type Polyline, PolylineCollection, type Scene } from '@cesium/engine';
 
 interface Trail {

@@ -2,7 +2,7 @@
 // function (a Gaussian mountain), in the format Cesium's CesiumTerrainProvider reads
 // (quantized-mesh-1.0, https://github.com/CesiumGS/quantized-mesh): geographic tiling, TMS rows,
 // 2×1 tiles at level 0. The encoder is the test's own, written from that specification.
-import { createServer, type Server } from 'node:http';
+import { LoopbackServer } from './tileserver.ts';
 
 const A = 6378137.0; // WGS-84
 const B = 6356752.3142451793;
@@ -153,19 +153,18 @@ export function mountain(lon0: number, lat0: number, peak: number, km: number): 
   };
 }
 
-export class TerrainServer {
-  private server: Server | null = null;
-  port = 0;
+export class TerrainServer extends LoopbackServer {
   requests = 0;
   tileRequests = 0;
   maxZoom = 12;
   readonly height: (lon: number, lat: number) => number;
   constructor(height: (lon: number, lat: number) => number) {
+    super();
     this.height = height;
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    await this.listen((req, res) => {
       this.requests++;
       const u = new URL(req.url ?? '/', 'http://x');
       if (u.pathname === '/layer.json') {
@@ -182,20 +181,10 @@ export class TerrainServer {
       res.writeHead(200, { 'content-type': 'application/vnd.quantized-mesh', 'content-length': body.length });
       res.end(body);
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
   }
 
   /** The tile template as a hall source names it. */
   get template(): string {
     return `http://127.0.0.1:${this.port}/{z}/{x}/{y}.terrain`;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
   }
 }

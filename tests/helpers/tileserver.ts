@@ -1,7 +1,7 @@
 // A tile server the tests make and serve themselves (no network): /{z}/{x}/{y}.png answers a
 // 256 x 256 PNG whose colour says which tile it is, so a test can tell from the pixels what it got.
 // Quadrants of each tile have different colours, so a child cut from its parent is checkable.
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { PNG } from 'pngjs';
 
 /** The colour of quadrant q (0 NW, 1 NE, 2 SW, 3 SE) of tile z/x/y. */
@@ -36,9 +36,27 @@ export function solidTile([r, g, b]: [number, number, number]): Buffer {
   return PNG.sync.write(png);
 }
 
-export class TileServer {
-  private server: Server | null = null;
+/** An HTTP server of a test's own on loopback (a free port unless one is asked for). */
+export class LoopbackServer {
+  protected server: Server | null = null;
   port = 0;
+
+  protected async listen(handler: RequestListener, port = 0): Promise<void> {
+    this.server = createServer(handler);
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+export class TileServer extends LoopbackServer {
   requests = 0;
   wmtsRequests = 0;
   /** Serve an HTML error page with status 200 (as a captive portal or a broken proxy does). */
@@ -48,7 +66,7 @@ export class TileServer {
   solid: [number, number, number] | null = null;
 
   async start(port = 0): Promise<void> {
-    this.server = createServer((req, res) => {
+    await this.listen((req, res) => {
       this.requests++;
       // XYZ paths, and WMTS GetTile in key-value form (TILEMATRIX = z, TILECOL = x, TILEROW = y)
       const u = new URL(req.url ?? '/', 'http://x');
@@ -66,9 +84,7 @@ export class TileServer {
       const body = this.solid ? solidTile(this.solid) : makeTile(Number(m[1]), Number(m[2]), Number(m[3]), this.noise);
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length });
       res.end(body);
-    });
-    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
+    }, port);
   }
 
   /** The same tiles as WMTS GetTile (KVP), as Tianditu's w matrix set serves them. */
@@ -78,13 +94,5 @@ export class TileServer {
 
   get template(): string {
     return `http://127.0.0.1:${this.port}/{z}/{x}/{y}.png`;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
   }
 }

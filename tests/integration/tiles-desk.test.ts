@@ -1,6 +1,6 @@
 // Map sources and "prepare for offline" by command, as the globe's settings panel gives them: a
 // real hall, a real tile server (XYZ and WMTS) on loopback, the real cache.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrefetchJob, TileLayer } from '../../common/domain.ts';
@@ -148,6 +148,22 @@ describe('map sources and offline preparation by command', () => {
       expect((items('tiles') as TileLayer[]).map((l) => l.id)).toEqual(['gis']);
       expect(existsSync(join(dir, 'hall', 'tiles', 'tdt.mbtiles'))).toBe(true);
       expect(JSON.parse(readFileSync(join(dir, 'hall', 'tiles', 'sources.json'), 'utf8')).map((s: { id: string }) => s.id)).toEqual(['gis']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a damaged sources.json refuses changes by name rather than being overwritten', async () => {
+    const file = join(dir, 'hall', 'tiles', 'sources.json');
+    writeFileSync(file, '[{"id": "gis", ');
+    const c = portClient(core);
+    try {
+      const e = await c.fail('tiles.source.put', { source: { id: 'osm', name: 'OSM', url: upstream.template, format: 'png', maxCacheMB: 8 } });
+      expect(e.code).toBe('unavailable');
+      expect(e.message).toMatch(/sources\.json is not JSON.*fix or remove it/);
+      expect((await c.fail('tiles.source.remove', { id: 'gis' })).code).toBe('unavailable');
+      expect(readFileSync(file, 'utf8')).toBe('[{"id": "gis", ');
+      expect((items('tiles') as TileLayer[]).map((l) => l.id)).toEqual(['gis']); // nothing changed
     } finally {
       c.close();
     }

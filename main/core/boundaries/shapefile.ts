@@ -159,10 +159,11 @@ function readDbf(buf: Uint8Array, cpg: string | undefined): Record<string, strin
   if (headerLen + count * recLen > buf.length) throw new ShapefileError(`the .dbf is cut short: ${count} records of ${recLen} bytes do not fit`);
   const fields: { name: string; type: string; off: number; len: number }[] = [];
   let off = 1; // the deletion flag comes first in a record
+  const ascii = new TextDecoder('latin1');
   for (let p = 32; p + 32 <= headerLen && buf[p] !== 0x0d; p += 32) {
     let nameEnd = p;
     while (nameEnd < p + 11 && buf[nameEnd] !== 0) nameEnd++;
-    const name = new TextDecoder('latin1').decode(buf.subarray(p, nameEnd)).trim();
+    const name = ascii.decode(buf.subarray(p, nameEnd)).trim();
     const type = String.fromCharCode(buf[p + 11]!);
     const len = buf[p + 16]!;
     fields.push({ name, type, off, len });
@@ -177,8 +178,9 @@ function readDbf(buf: Uint8Array, cpg: string | undefined): Record<string, strin
     for (const f of fields) {
       const raw = dec.decode(buf.subarray(r + f.off, r + f.off + f.len)).trim();
       if (f.type === 'N' || f.type === 'F') {
-        // a numeric code wider than a double's exact range stays text (GB/T 2260 codes are 6 digits)
-        row[f.name] = raw === '' ? null : /^-?\d{1,15}$/.test(raw) ? Number(raw) : Number.isFinite(Number(raw)) ? Number(raw) : raw;
+        // a whole number too long for a double to hold exactly, or not a number at all, stays text
+        const n = Number(raw);
+        row[f.name] = raw === '' ? null : /^-?\d{16,}$/.test(raw) || !Number.isFinite(n) ? raw : n;
       } else row[f.name] = raw === '' ? null : raw;
     }
     rows.push(row);

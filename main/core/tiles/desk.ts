@@ -5,13 +5,12 @@
 // command line and the panel agree; URLs and keys stay in the core (displays see TileLayer). A job
 // runs in the core, rate-limited and pausable (prefetch.ts); its tiles are pinned in the cache, so
 // the area stays usable offline whatever the cache's size limit evicts.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { TopicName } from '../../../common/contract.ts';
 import { type Boundary, type Place, type PrefetchJob, TileSourceConfig } from '../../../common/domain.ts';
 import type { BBox } from '../../../common/tiles.ts';
 import { HubError } from '../hub/hub.ts';
 import { Prefetch } from './prefetch.ts';
+import { readSources, withSource, writeSources } from './sources-file.ts';
 import type { TileService } from './service.ts';
 
 export interface TilesDeskHost {
@@ -53,28 +52,8 @@ export class TilesDesk {
     this.host = host;
   }
 
-  private get file(): string {
-    return join(this.host.dataDir, 'tiles', 'sources.json');
-  }
-
-  private readFile(): unknown[] {
-    if (!existsSync(this.file)) return [];
-    try {
-      const list = JSON.parse(readFileSync(this.file, 'utf8')) as unknown;
-      return Array.isArray(list) ? list : [];
-    } catch {
-      return [];
-    }
-  }
-
-  private writeFile(list: unknown[]): void {
-    mkdirSync(join(this.host.dataDir, 'tiles'), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(list, null, 2) + '\n');
-    renameSync(tmp, this.file); // never a half-written file for the next start to choke on
-  }
-
-  private publishLayers(): void {
+  /** The sources as displays see them (names and zoom range; URLs and keys stay here). */
+  publishLayers(): void {
     this.host.hub.replace('tiles', this.host.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
   }
 
@@ -84,18 +63,30 @@ export class TilesDesk {
     if (!parsed.success) throw new HubError('invalid_args', `tile source refused: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'source'}: ${i.message}`).join('; ')}`);
     const src = parsed.data;
     if (src.minZoom > src.maxZoom) throw new HubError('invalid_args', 'tile source refused: minZoom is above maxZoom');
+    const list = this.stored();
     const replaced = this.host.tiles.source(src.id) !== undefined;
     this.host.tiles.addSource(src);
-    this.writeFile([...this.readFile().filter((s) => (s as { id?: unknown }).id !== src.id), src]);
+    writeSources(this.host.dataDir, withSource(list, src));
     this.publishLayers();
     return { id: src.id, replaced };
   }
 
   removeSource(id: string): void {
+    if (!this.host.tiles.source(id)) throw new HubError('not_found', `no tile source ${id}`);
+    const list = this.stored();
     for (const j of this.jobs.values()) if (j.job.source === id) j.run.cancel();
-    if (!this.host.tiles.removeSource(id)) throw new HubError('not_found', `no tile source ${id}`);
-    this.writeFile(this.readFile().filter((s) => (s as { id?: unknown }).id !== id));
+    this.host.tiles.removeSource(id);
+    writeSources(this.host.dataDir, list.filter((s) => (s as { id?: unknown }).id !== id));
     this.publishLayers();
+  }
+
+  /** What the file holds now; a damaged file refuses the change rather than being overwritten. */
+  private stored(): unknown[] {
+    try {
+      return readSources(this.host.dataDir);
+    } catch (e) {
+      throw new HubError('unavailable', `${(e as Error).message}: fix or remove it first`);
+    }
   }
 
   /** Start preparing an area; returns at once with the job's id and tile count. */

@@ -11,9 +11,6 @@ import { TileSourceConfig } from '../../../common/domain.ts';
 import { tileUrl, type TileXYZ } from '../../../common/tiles.ts';
 import { MbTiles } from '../../../native/tiles/mbtiles.ts';
 
-/** The schema lives in common/domain.ts (the `tiles.source.put` command checks the same). */
-export const TileSource = TileSourceConfig;
-export type TileSource = TileSourceConfig;
 
 export type TileAnswer =
   | { kind: 'hit' | 'fetched'; data: Buffer; type: string }
@@ -33,7 +30,7 @@ export interface TileServiceOptions {
 const TYPE = { png: 'image/png', jpg: 'image/jpeg', 'quantized-mesh': 'application/vnd.quantized-mesh' } as const;
 
 export class TileService {
-  private readonly sources = new Map<string, { src: TileSource; cache: MbTiles }>();
+  private readonly sources = new Map<string, { src: TileSourceConfig; cache: MbTiles }>();
   private readonly opts: Required<Omit<TileServiceOptions, 'online'>> & { online: () => boolean };
   readonly counters = { hits: 0, fetched: 0, coarser: 0, missing: 0, upstreamErrors: 0, evicted: 0 };
   private sinceEvict = 0;
@@ -43,18 +40,18 @@ export class TileService {
     mkdirSync(opts.dir, { recursive: true });
   }
 
-  addSource(input: unknown): TileSource {
-    const src = TileSource.parse(input);
+  addSource(input: unknown): TileSourceConfig {
+    const src = TileSourceConfig.parse(input);
     this.sources.get(src.id)?.cache.close();
     this.sources.set(src.id, { src, cache: new MbTiles(join(this.opts.dir, `${src.id}.mbtiles`), { name: src.name, format: src.format }) });
     return src;
   }
 
-  source(id: string): { src: TileSource; cache: MbTiles } | undefined {
+  source(id: string): { src: TileSourceConfig; cache: MbTiles } | undefined {
     return this.sources.get(id);
   }
 
-  list(): TileSource[] {
+  list(): TileSourceConfig[] {
     return [...this.sources.values()].map((s) => s.src);
   }
 
@@ -97,7 +94,7 @@ export class TileService {
   }
 
   /** Fetch one tile from its source: only a 200 with an image body counts. */
-  async fetchTile(src: TileSource, t: TileXYZ): Promise<Buffer | null> {
+  async fetchTile(src: TileSourceConfig, t: TileXYZ): Promise<Buffer | null> {
     try {
       const terrain = src.format === 'quantized-mesh';
       const res = await this.opts.fetch(tileUrl(src.url, t, { subdomains: src.subdomains, key: src.key }), {
@@ -137,9 +134,10 @@ export class TileService {
         const at = s.src.url.indexOf('{z}');
         const template = at < 0 ? s.src.url : s.src.url.slice(0, at) + 'layer.json' + (s.src.url.includes('?') ? s.src.url.slice(s.src.url.indexOf('?')) : '');
         const res = await this.opts.fetch(tileUrl(template, { z: 0, x: 0, y: 0 }, { subdomains: s.src.subdomains, key: s.src.key }), { signal: AbortSignal.timeout(this.opts.timeoutMs) });
-        if (res.status === 200) {
-          const doc = (await res.json()) as Record<string, unknown>;
-          if (typeof doc === 'object' && doc && String(doc.format ?? '').startsWith('quantized-mesh')) {
+        const text = res.status === 200 ? await res.text() : '';
+        if (text.length > 0 && text.length <= 8 * 1024 * 1024) {
+          const doc = JSON.parse(text) as Record<string, unknown>;
+          if (typeof doc === 'object' && doc && !Array.isArray(doc) && String(doc.format ?? '').startsWith('quantized-mesh')) {
             const { extensions: _x, metadataAvailability: _m, ...rest } = doc;
             const mine = JSON.stringify({ ...rest, tiles: ['{z}/{x}/{y}.terrain'], scheme: 'tms' });
             s.cache.setMeta('layer.json', mine);
