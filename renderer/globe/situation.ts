@@ -34,11 +34,13 @@ import {
   UrlTemplateImageryProvider,
   VerticalOrigin,
 } from '@cesium/engine';
+import { ecefFromDegrees } from './geo.ts';
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Incident, Place, Site, SiteKind, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
 import { RiskLayer } from './risk.ts';
-import { type Trail, TrailLayer } from './trails.ts';
+import { type Trail, TrailLayer, type TrailOwner } from './trails.ts';
+import { LAT, LON, UnitRows, WIDTH } from './rows.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
 // bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
@@ -64,6 +66,23 @@ const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, 
 const FILL_STALE = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c).withAlpha(0.35)])) as Record<UnitKind, Color>;
 const LOST = Color.fromCssColorString('#8a8f98').withAlpha(0.8);
 const fillOf = (kind: UnitKind, presence: string | undefined) => (presence === 'lost' ? LOST : presence === 'stale' ? FILL_STALE[kind] : FILL[kind]);
+
+/** What the globe keeps per unit: its point, what was last drawn, and its trail (one lookup per
+ *  delta op; the hot path reads only this and the point). */
+interface Slot extends TrailOwner {
+  p: PointPrimitive;
+  kind: UnitKind;
+  status: UnitStatus;
+  presence: string | undefined;
+  /** the trail colour, or null for a unit that draws no trail (a depot) */
+  trailColor: Color | null;
+  trail: Trail | undefined;
+  /** its row in `rows`: longitude, latitude and its trail's head live there (see rows.ts) */
+  row: number;
+  name: Unit['name'];
+  callsign: string | null;
+  ground: boolean;
+}
 const OUTLINE = Object.fromEntries(Object.entries(STATUS_OUTLINE).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitStatus, Color>;
 
 export const SITE_COLORS: Record<SiteKind, string> = { hazchem: '#ff6d00', reservoir: '#2979ff', shelter: '#00c853' };
@@ -140,7 +159,8 @@ export class SituationGlobe {
   private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
   private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
   /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, { p: PointPrimitive; kind: UnitKind; status: UnitStatus; presence: string | undefined; trail: Trail | undefined; lon: number; lat: number; name: Unit['name']; callsign: string | null; ground: boolean }>();
+  private readonly byId = new Map<string, Slot>();
+  private readonly rows = new UnitRows(4096);
   /** Terrain: on when a source is chosen; ground heights cached per ~500 m cell. */
   private terrainOn = false;
   private terrainSeq = 0;
@@ -181,7 +201,7 @@ export class SituationGlobe {
     });
     // The risk discs lie under everything else (added first among the layers drawn on the globe).
     this.risk = new RiskLayer(this.viewer);
-    this.trails = new TrailLayer(this.viewer.scene, { minutes: opts.trailMinutes ?? 10 });
+    this.trails = new TrailLayer(this.viewer.scene, this.rows, { minutes: opts.trailMinutes ?? 10 });
     this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(this.viewer.scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
@@ -234,6 +254,8 @@ export class SituationGlobe {
   resetUnits(units: Iterable<Unit>): void {
     this.unitPoints.removeAll();
     this.byId.clear();
+    this.trails.detachAll();
+    this.rows.reset();
     this.shownUnits = 0;
     this.trails.stamp();
     for (const u of units) this.putUnit(u);
@@ -253,6 +275,7 @@ export class SituationGlobe {
         }
         this.byId.delete(op.id);
         this.trails.remove(op.id);
+        if (slot) this.rows.release(slot.row);
       }
     }
     this.scheduleLabels();
@@ -376,9 +399,12 @@ export class SituationGlobe {
   /** Sample ground units' heights again (terrain loading settled, or the terrain changed). */
   private reclamp(): void {
     this.heights.clear();
+    const d = this.rows.data;
     for (const slot of this.byId.values()) {
       if (!slot.ground) continue;
-      slot.p.position = Cartesian3.fromDegrees(slot.lon, slot.lat, this.groundAt(slot.lon, slot.lat), undefined, SCRATCH);
+      const lon = d[slot.row * WIDTH + LON]!;
+      const lat = d[slot.row * WIDTH + LAT]!;
+      slot.p.position = ecefFromDegrees(lon, lat, this.groundAt(lon, lat), SCRATCH);
     }
     this.viewer.scene.requestRender();
   }
@@ -424,7 +450,13 @@ export class SituationGlobe {
     const view = height < 120_000 ? this.currentView() : null;
     if (view) {
       const rank: Record<UnitStatus, number> = { 'en-route': 0, 'on-site': 1, standby: 2, offline: 3 };
-      const candidates = [...this.byId.values()].filter((s) => s.p.show && s.lon >= view.west && s.lon <= view.east && s.lat >= view.south && s.lat <= view.north).sort((a, b) => rank[a.status] - rank[b.status]);
+      const d = this.rows.data;
+      const inView = (s: Slot) => {
+        const lon = d[s.row * WIDTH + LON]!;
+        const lat = d[s.row * WIDTH + LAT]!;
+        return lon >= view.west && lon <= view.east && lat >= view.south && lat <= view.north;
+      };
+      const candidates = [...this.byId.values()].filter((s) => s.p.show && inView(s)).sort((a, b) => rank[a.status] - rank[b.status]);
       const taken = new Set<string>();
       for (const s of candidates) {
         if (this.unitLabels.length >= 300) break;
@@ -515,14 +547,18 @@ export class SituationGlobe {
     // A unit without an altitude (a team on foot or in a vehicle) stands on the ground: on the
     // terrain when there is one. Drones and aircraft keep the altitude they report.
     const alt = u.alt ?? this.groundAt(u.lon, u.lat);
-    const position = Cartesian3.fromDegrees(u.lon, u.lat, alt, undefined, SCRATCH);
+    const position = ecefFromDegrees(u.lon, u.lat, alt, SCRATCH);
     const existing = this.byId.get(u.id);
     if (existing) {
       existing.p.position = position;
-      existing.lon = u.lon;
-      existing.lat = u.lat;
-      existing.ground = u.alt === null;
-      existing.callsign = u.track?.callsign ?? null;
+      const d = this.rows.data;
+      d[existing.row * WIDTH + LON] = u.lon;
+      d[existing.row * WIDTH + LAT] = u.lat;
+      // pointer stores only on change: each costs a write barrier while the GC is marking
+      const ground = u.alt === null;
+      if (existing.ground !== ground) existing.ground = ground;
+      const callsign = u.track?.callsign ?? null;
+      if (existing.callsign !== callsign) existing.callsign = callsign;
       if (existing.status !== u.status) {
         existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
@@ -538,7 +574,7 @@ export class SituationGlobe {
         existing.p.color = fillOf(u.kind, presence);
         existing.presence = presence;
       }
-      if (u.kind !== 'depot') existing.trail = this.trails.record(existing.trail, u.id, u.lon, u.lat, alt, FILL[u.kind], existing.p.show);
+      if (existing.trailColor) this.trails.record(existing, u.id, u.lon, u.lat, alt, existing.trailColor, existing.p.show);
       return;
     }
     const show = this.isShown(u.kind, u.status);
@@ -555,8 +591,13 @@ export class SituationGlobe {
     if (show) this.shownUnits++;
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
-    const trail = u.kind !== 'depot' && (u.track || u.status === 'en-route') ? this.trails.record(undefined, u.id, u.lon, u.lat, alt, FILL[u.kind], show) : undefined;
-    this.byId.set(u.id, { p, kind: u.kind, status: u.status, presence: u.track?.presence, trail, lon: u.lon, lat: u.lat, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null });
+    const trailColor = u.kind === 'depot' ? null : FILL[u.kind];
+    const row = this.rows.alloc();
+    this.rows.data[row * WIDTH + LON] = u.lon;
+    this.rows.data[row * WIDTH + LAT] = u.lat;
+    const slot: Slot = { p, kind: u.kind, status: u.status, presence: u.track?.presence, trailColor, trail: undefined, row, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null };
+    this.byId.set(u.id, slot);
+    if (trailColor && (u.track || u.status === 'en-route')) this.trails.record(slot, u.id, u.lon, u.lat, alt, trailColor, show);
     this.scheduleLabels();
   }
 }

@@ -9,18 +9,23 @@
 // window shrinks to one point and goes, which frees its place. A wall showing 20,000 trackers draws
 // 5,000 trails, not a hairball of all of them.
 import { Cartesian3, Color, Material, type Polyline, PolylineCollection, type Scene } from '@cesium/engine';
+import { ecefFromDegrees } from './geo.ts';
+import { FIXED, HEAD_ALT, HEAD_LAT, HEAD_LON, MOVED, TRAIL_GEN, type UnitRows, WIDTH } from './rows.ts';
 
 interface Trail {
-  /** lon, lat, alt triples, oldest first */
+  /** lon, lat, alt triples, oldest first; the last is the head, brought up to date from the unit's
+   *  row (where the hot path writes it) by refresh() */
   pts: number[];
   /** receipt time of each point (ms) */
   at: number[];
   line: Polyline | null;
   color: Color;
   shown: boolean;
-  dirty: boolean;
-  /** last time the unit moved (ms): the freshest movers are drawn first when there are too many */
-  moved: number;
+  /** rebuild at the next refresh even if the unit did not move (the window changed) */
+  stale: boolean;
+  /** the unit's row in the shared UnitRows (head, times, moved flag), -1 while detached: its units
+   *  were replaced by a snapshot and it waits for the unit's next report to take its new row */
+  row: number;
   /** the layer's generation when made: a trail from before a clear() is not used again */
   gen: number;
   /** pts as Cartesian3, kept between rebuilds: only the head and new points are converted, so a
@@ -28,6 +33,12 @@ interface Trail {
   cart: Cartesian3[];
   /** points dropped from the front since cart was last brought up to date */
   dropped: number;
+}
+
+/** What the caller keeps per unit: its row and the trail it was given (read only on a new point). */
+export interface TrailOwner {
+  row: number;
+  trail: Trail | undefined;
 }
 
 const MIN_MOVE_DEG = 15 / 111_320;
@@ -42,11 +53,13 @@ export class TrailLayer {
   private windowMs: number;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly scene: Scene;
+  private readonly rows: UnitRows;
   private readonly maxTrails: number;
   private readonly now: () => number;
 
-  constructor(scene: Scene, opts: { minutes?: number; maxTrails?: number; now?: () => number } = {}) {
+  constructor(scene: Scene, rows: UnitRows, opts: { minutes?: number; maxTrails?: number; now?: () => number } = {}) {
     this.scene = scene;
+    this.rows = rows;
     this.windowMs = (opts.minutes ?? 10) * 60_000;
     this.maxTrails = opts.maxTrails ?? 5_000;
     this.now = opts.now ?? Date.now;
@@ -58,7 +71,7 @@ export class TrailLayer {
   setMinutes(minutes: number): void {
     this.windowMs = Math.max(0, minutes) * 60_000;
     if (this.windowMs === 0) this.clear();
-    else for (const t of this.trails.values()) t.dirty = true;
+    else for (const t of this.trails.values()) t.stale = true;
     this.refresh();
   }
 
@@ -73,28 +86,46 @@ export class TrailLayer {
   private batchAt = 0;
   private gen = 0;
 
-  /** A unit is at lon/lat/alt now. The first call only remembers where it started. `t` is what the
-   *  previous call returned for this unit (the caller keeps it: no lookup on the hot path). */
-  record(t: Trail | undefined, id: string, lon: number, lat: number, alt: number, color: Color, shown: boolean): Trail | undefined {
-    if (this.windowMs === 0) return undefined;
+  /** A unit is at lon/lat/alt now. The first call only remembers where it started. The hot path (the
+   *  unit moved, no new point due) reads and writes the unit's row and nothing else. */
+  record(o: TrailOwner, id: string, lon: number, lat: number, alt: number, color: Color, shown: boolean): void {
+    if (this.windowMs === 0) return;
+    const d = this.rows.data;
+    const b = o.row * WIDTH;
     const now = this.batchAt || this.now();
-    if (t?.gen !== this.gen) t = this.trails.get(id);
-    if (!t) {
-      t = { pts: [lon, lat, alt], at: [now], cart: [], dropped: 0, line: null, color, shown, dirty: false, moved: 0, gen: this.gen };
-      this.trails.set(id, t);
-      return t;
+    if (d[b + TRAIL_GEN] !== this.gen) {
+      d[b + TRAIL_GEN] = this.gen;
+      const kept = this.trails.get(id);
+      if (kept && kept.gen === this.gen) {
+        // the unit came back in a snapshot: its trail takes the new row, head as last refreshed
+        kept.row = o.row;
+        o.trail = kept;
+        const n = kept.pts.length;
+        const k = kept.at.length;
+        d[b + HEAD_LON] = kept.pts[n - 3]!;
+        d[b + HEAD_LAT] = kept.pts[n - 2]!;
+        d[b + HEAD_ALT] = kept.pts[n - 1]!;
+        d[b + MOVED] = kept.at[k - 1]!;
+        d[b + FIXED] = k >= 2 ? kept.at[k - 2]! : Number.NEGATIVE_INFINITY;
+      } else {
+        const t: Trail = { pts: [lon, lat, alt], at: [now], cart: [], dropped: 0, line: null, color, shown, stale: false, row: o.row, gen: this.gen };
+        this.trails.set(id, t);
+        o.trail = t;
+        d[b + HEAD_LON] = lon;
+        d[b + HEAD_LAT] = lat;
+        d[b + HEAD_ALT] = alt;
+        d[b + MOVED] = now;
+        d[b + FIXED] = Number.NEGATIVE_INFINITY;
+        return;
+      }
     }
-    const n = t.pts.length;
     // 15 m, near enough: a degree of latitude is 111 km, of longitude ~0.87 of that at 30° N
-    if (Math.abs(lat - t.pts[n - 2]!) + 0.87 * Math.abs(lon - t.pts[n - 3]!) < MIN_MOVE_DEG) return t;
-    const k = t.at.length;
-    if (k >= 2 && now - t.at[k - 2]! < POINT_EVERY_MS) {
-      // the head follows the unit; a new point is fixed behind it every POINT_EVERY_MS
-      t.pts[n - 3] = lon;
-      t.pts[n - 2] = lat;
-      t.pts[n - 1] = alt;
-      t.at[k - 1] = now;
-    } else {
+    if (Math.abs(lat - d[b + HEAD_LAT]!) + 0.87 * Math.abs(lon - d[b + HEAD_LON]!) < MIN_MOVE_DEG) return;
+    if (now - d[b + FIXED]! >= POINT_EVERY_MS) {
+      // the head stays where it was, at the time it last moved, and a new head starts here
+      const t = o.trail!;
+      this.syncHead(t, d, b);
+      d[b + FIXED] = d[b + MOVED]!;
       t.pts.push(lon, lat, alt);
       t.at.push(now);
       if (t.at.length > MAX_POINTS) {
@@ -103,10 +134,32 @@ export class TrailLayer {
         t.dropped++;
       }
     }
-    t.moved = now;
-    t.color = color;
-    t.dirty = true;
-    return t;
+    // the head follows the unit; a new point is fixed behind it every POINT_EVERY_MS
+    d[b + HEAD_LON] = lon;
+    d[b + HEAD_LAT] = lat;
+    d[b + HEAD_ALT] = alt;
+    d[b + MOVED] = now;
+    this.rows.dirty[o.row] = 1;
+  }
+
+  /** Before the caller's rows are all handed out anew (a snapshot replaces every unit): trails keep
+   *  their points and wait, detached, for their unit's next report. */
+  detachAll(): void {
+    const d = this.rows.data;
+    for (const t of this.trails.values()) {
+      if (t.row < 0) continue;
+      this.syncHead(t, d, t.row * WIDTH);
+      t.row = -1;
+    }
+  }
+
+  /** Bring the head point (the last of pts, at) up to date from the unit's row. */
+  private syncHead(t: Trail, d: Float64Array, b: number): void {
+    const n = t.pts.length;
+    t.pts[n - 3] = d[b + HEAD_LON]!;
+    t.pts[n - 2] = d[b + HEAD_LAT]!;
+    t.pts[n - 1] = d[b + HEAD_ALT]!;
+    t.at[t.at.length - 1] = d[b + MOVED]!;
   }
 
   setShown(id: string, shown: boolean): void {
@@ -140,9 +193,19 @@ export class TrailLayer {
     if (this.windowMs === 0) return;
     const now = this.now();
     const cutoff = now - this.windowMs;
+    const d = this.rows.data;
+    const moved = this.rows.dirty;
     let changed = false;
     const fresh: Trail[] = [];
     for (const t of this.trails.values()) {
+      const row = t.row;
+      let dirty = t.stale;
+      t.stale = false;
+      if (row >= 0) {
+        this.syncHead(t, d, row * WIDTH);
+        if (moved[row] === 1) dirty = true;
+        moved[row] = 0;
+      }
       // drop points older than the window, keeping the newest one (where the trail starts)
       let k = 0;
       while (k < t.at.length - 1 && t.at[k]! < cutoff) k++;
@@ -150,10 +213,10 @@ export class TrailLayer {
         t.pts.splice(0, 3 * k);
         t.at.splice(0, k);
         t.dropped += k;
-        t.dirty = true;
+        dirty = true;
+        if (row >= 0) d[row * WIDTH + FIXED] = t.at.length >= 2 ? t.at[t.at.length - 2]! : Number.NEGATIVE_INFINITY;
       }
-      if (!t.dirty) continue;
-      t.dirty = false;
+      if (!dirty) continue;
       if (t.at.length < 2) {
         if (t.line) {
           this.lines.remove(t.line);
@@ -168,7 +231,8 @@ export class TrailLayer {
       } else fresh.push(t);
     }
     if (fresh.length > 0) {
-      fresh.sort((a, b) => b.moved - a.moved);
+      // the freshest movers first (the head's time is the last)
+      fresh.sort((a, b) => b.at[b.at.length - 1]! - a.at[a.at.length - 1]!);
       for (const t of fresh) {
         if (this.lines.length >= this.maxTrails) break;
         t.line = this.lines.add({ positions: this.positionsOf(t), width: 2, material: this.materialFor(t.color), show: t.shown });
@@ -191,7 +255,7 @@ export class TrailLayer {
     }
     // every point but the old head is as it was; the head moves, new points follow it
     const from = Math.max(0, t.cart.length - 1);
-    for (let i = from; i < t.at.length; i++) t.cart[i] = Cartesian3.fromDegrees(t.pts[3 * i]!, t.pts[3 * i + 1]!, t.pts[3 * i + 2]!, undefined, t.cart[i]);
+    for (let i = from; i < t.at.length; i++) t.cart[i] = ecefFromDegrees(t.pts[3 * i]!, t.pts[3 * i + 1]!, t.pts[3 * i + 2]!, t.cart[i] ?? new Cartesian3());
     t.cart.length = t.at.length;
     return t.cart;
   }

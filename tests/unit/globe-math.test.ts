@@ -1,0 +1,168 @@
+// The globe's hot-path arithmetic, checked against Cesium's own in Node: degrees to Earth-centred
+// metres (ecefFromDegrees against Cartesian3.fromDegrees), and the trail layer's bookkeeping (head
+// following, a point fixed every 10 s, the window, the cap). The trail layer draws into a
+// PolylineCollection that needs WebGL only when a frame is drawn; here no frame is drawn, so its
+// Scene is a stand-in that records what the layer asks of it (the drawing is covered in the
+// browser by tests/e2e/serve.test.ts).
+import { Cartesian3, Color, type Scene } from '@cesium/engine';
+import { describe, expect, it } from 'vitest';
+import { ecefFromDegrees } from '../../renderer/globe/geo.ts';
+import { UnitRows } from '../../renderer/globe/rows.ts';
+import { TrailLayer, type TrailOwner } from '../../renderer/globe/trails.ts';
+
+describe('ecefFromDegrees', () => {
+  it('gives the same point as Cesium everywhere on the globe, to a millimetre', () => {
+    const out = { x: 0, y: 0, z: 0 };
+    let worst = 0;
+    const lons = [-180, -179.99, -135.01, -135, -134.99, -90, -45.01, -45, -44.99, -0.001, 0, 0.001, 44.99, 45, 45.01, 89.99, 90, 90.01, 118.5, 120.16, 121.47, 122.9, 134.99, 135, 135.01, 179.99, 180];
+    const lats = [-90, -89.99, -45.01, -45, -44.99, -10, 0, 1e-9, 27.1, 29.87, 30.25, 31.4, 44.99, 45, 45.01, 89.99, 90];
+    for (const lon of lons)
+      for (const lat of lats)
+        for (const h of [0, 1234.5, -50, 120_000]) {
+          const want = Cartesian3.fromDegrees(lon, lat, h);
+          ecefFromDegrees(lon, lat, h, out);
+          worst = Math.max(worst, Math.hypot(out.x - want.x, out.y - want.y, out.z - want.z));
+        }
+    expect(worst).toBeLessThan(1e-3);
+    // and a random sweep, longitudes past ±180 included (they wrap as Cesium's do)
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    for (let i = 0; i < 20_000; i++) {
+      const lon = rnd() * 400 - 200;
+      const lat = rnd() * 180 - 90;
+      const want = Cartesian3.fromDegrees(lon, lat, 500);
+      ecefFromDegrees(lon, lat, 500, out);
+      worst = Math.max(worst, Math.hypot(out.x - want.x, out.y - want.y, out.z - want.z));
+    }
+    expect(worst).toBeLessThan(1e-3);
+  });
+});
+
+// Cesium's Material tells a colour from an image with instanceof checks against browser classes:
+// Node has none of them, and no value here is one.
+for (const name of ['HTMLCanvasElement', 'HTMLImageElement', 'ImageBitmap', 'OffscreenCanvas']) (globalThis as Record<string, unknown>)[name] ??= class {};
+
+describe('TrailLayer', () => {
+  // What the layer asks of the scene: add its collection once, render after a rebuild.
+  function layer(opts: { minutes?: number; maxTrails?: number } = {}) {
+    let clock = 1_000_000;
+    const renders = { n: 0 };
+    const scene = { primitives: { add: (x: unknown) => x, remove: () => true }, requestRender: () => void renders.n++ } as unknown as Scene;
+    const rows = new UnitRows(4);
+    const trails = new TrailLayer(scene, rows, { ...opts, now: () => clock });
+    const unit = (): TrailOwner => ({ row: rows.alloc(), trail: undefined });
+    const advance = (ms: number) => {
+      clock += ms;
+      trails.stamp();
+    };
+    return { trails, advance, renders, rows, unit, lines: () => (trails as unknown as { lines: { length: number; get(i: number): { positions: Cartesian3[] } } }).lines };
+  }
+  const deg = 1 / 111_320; // about a metre of latitude
+  const red = Color.RED;
+
+  it('a unit that moves draws a trail whose head follows it, with a point fixed every 10 s', () => {
+    const { trails, advance, lines, unit } = layer();
+    try {
+      advance(0);
+      const a = unit();
+      trails.record(a, 'a', 120, 30, 0, red, true);
+      // 1 Hz moves of ~100 m north for 25 s
+      for (let s = 1; s <= 25; s++) {
+        advance(1000);
+        trails.record(a, 'a', 120, 30 + s * 100 * deg, 0, red, true);
+      }
+      trails.refresh();
+      expect(trails.count()).toBe(1);
+      const pos = lines().get(0).positions;
+      // start, the points fixed after 10 s and 20 s, and the head where the unit is now
+      expect(pos.length).toBe(4);
+      const head = pos[pos.length - 1]!;
+      const now = Cartesian3.fromDegrees(120, 30 + 25 * 100 * deg, 0);
+      expect(Cartesian3.distance(head, now)).toBeLessThan(0.01);
+      const start = Cartesian3.fromDegrees(120, 30, 0);
+      expect(Cartesian3.distance(pos[0]!, start)).toBeLessThan(0.01);
+      // the fixed points are ~10 s (~1 km) apart: the head is fixed where it was when 10 s had passed
+      expect(Cartesian3.distance(pos[1]!, pos[0]!)).toBeGreaterThan(850);
+      expect(Cartesian3.distance(pos[1]!, pos[0]!)).toBeLessThan(1100);
+    } finally {
+      trails.destroy();
+    }
+  });
+
+  it('moves under 15 m are not drawn; a unit that stands still for the whole window loses its trail', () => {
+    const { trails, advance, lines, unit } = layer({ minutes: 1 });
+    try {
+      advance(0);
+      const a = unit();
+      trails.record(a, 'a', 120, 30, 0, red, true);
+      for (let s = 1; s <= 5; s++) {
+        advance(1000);
+        trails.record(a, 'a', 120, 30 + s * 2 * deg, 0, red, true); // 2 m a second: jitter
+      }
+      trails.refresh();
+      expect(trails.count()).toBe(0);
+      advance(1000);
+      trails.record(a, 'a', 120.01, 30, 0, red, true); // ~1 km east
+      trails.refresh();
+      expect(trails.count()).toBe(1);
+      expect(lines().get(0).positions.length).toBe(2);
+      // still for 61 s: past the window, the trail shrinks to its last point and goes
+      advance(61_000);
+      trails.refresh();
+      expect(trails.count()).toBe(0);
+    } finally {
+      trails.destroy();
+    }
+  });
+
+  it('a trail outlives a snapshot that replaces every unit, and goes on from the new row', () => {
+    const { trails, advance, rows, unit, lines } = layer();
+    try {
+      advance(0);
+      const a = unit();
+      trails.record(a, 'a', 120, 30, 0, red, true);
+      advance(1000);
+      trails.record(a, 'a', 120, 30.01, 0, red, true);
+      // a snapshot: rows handed out anew, a different unit takes the old row first
+      trails.detachAll();
+      rows.reset();
+      const other = unit();
+      trails.record(other, 'b', 100, 10, 0, red, true);
+      const again = unit();
+      advance(1000);
+      trails.record(again, 'a', 120, 30.02, 0, red, true);
+      trails.refresh();
+      const pos = lines().get(0).positions;
+      expect(pos.length).toBe(2);
+      expect(Cartesian3.distance(pos[1]!, Cartesian3.fromDegrees(120, 30.02, 0))).toBeLessThan(0.01);
+      expect(Cartesian3.distance(pos[0]!, Cartesian3.fromDegrees(120, 30, 0))).toBeLessThan(0.01);
+    } finally {
+      trails.destroy();
+    }
+  });
+
+  it('draws at most maxTrails, freshest movers first', () => {
+    const { trails, advance, unit, lines } = layer({ maxTrails: 3 });
+    try {
+      advance(0);
+      const units = Array.from({ length: 6 }, () => unit());
+      units.forEach((o, i) => trails.record(o, `u${i}`, 120 + i * 0.1, 30, 0, red, true));
+      units.forEach((o, i) => {
+        advance(1000);
+        trails.record(o, `u${i}`, 120 + i * 0.1, 30.01, 0, red, true);
+      });
+      trails.refresh();
+      expect(trails.count()).toBe(3);
+      // the three that moved last: u3, u4, u5 (their trails start east of 120.25°)
+      const drawn = [0, 1, 2].map((i) => lines().get(i).positions[0]!);
+      for (const p of drawn) expect(Math.atan2(p.y, p.x) * (180 / Math.PI)).toBeGreaterThan(120.25);
+      trails.setMinutes(0);
+      expect(trails.count()).toBe(0);
+      const x = unit();
+      trails.record(x, 'x', 120, 30, 0, red, true);
+      expect(x.trail).toBeUndefined();
+    } finally {
+      trails.destroy();
+    }
+  });
+});
