@@ -13,7 +13,7 @@
 //   accepted  positions the hall's feeds decoded (+ refused, which should be 0)
 //   stored    journal rows the storage policy kept; thinned = accepted - stored (docs/feeds.md)
 //   delivered positions each client received; coalesced = an older position of a unit replaced by
-//             a newer one within the same 50 ms tick (the client got the newer); lost = the rest
+//             a newer one within the same hub tick (25 ms) (the client got the newer); lost = the rest
 //
 // BENCH_SECONDS (default 60), BENCH_TEAMS (18000), BENCH_DRONES (200), BENCH_DRONE_HZ (10).
 import { fork, spawn } from 'node:child_process';
