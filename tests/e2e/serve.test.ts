@@ -134,12 +134,14 @@ describe('serve mode in a real browser', () => {
 
     // A unit moved by command moves on screen, and leaves a trail where it went.
     const id = 'fire-rescue-330100-02';
-    await hub.command('unit.setStatus', { id, status: 'en-route' });
+    // Moved first, dispatched after: a trail starts where the globe first sees the unit change, so a
+    // status change first (a delta of its own since ticks are 25 ms) would start it at the station.
     await hub.command('unit.move', { id, lat: 29.41, lon: 122.9 });
     await expect.poll(() => near(122.9, 29.41, RED), { timeout: 15_000 }).toBeGreaterThan(8);
     await hub.command('unit.move', { id, lat: 29.45, lon: 122.95 });
     await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeGreaterThan(8);
     expect(await near(122.9, 29.41, RED, 2), 'the point has left its old place').toBeLessThan(3);
+    await hub.command('unit.setStatus', { id, status: 'en-route' });
     await expect.poll(() => globe.getAttribute('data-trails'), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => globe.getAttribute('data-unit-labels'), { timeout: 10_000 }).toBe('1'); // the team that came into view is named
     // the trail lies between the two places (pixels of the team's colour halfway along)
