@@ -1,7 +1,7 @@
 // The situation globe. The only module that imports Cesium. Works with no network: Cesium ion is
 // off and the base layer is the Natural Earth II imagery that ships inside Cesium's assets.
-// Units are points in one PointPrimitiveCollection (never one Entity per unit) and are updated from
-// hub deltas in place; the scene renders on demand (requestRenderMode) because software WebGL on a
+// Units are points in one BufferPointCollection (never one Entity per unit; see unit-points.ts) and
+// are updated from hub deltas in place; the scene renders on demand (requestRenderMode) because software WebGL on a
 // wall controller may take hundreds of milliseconds a frame.
 // CesiumWidget from @cesium/engine, not Viewer from 'cesium': Viewer's widgets bring knockout,
 // whose start-up runs eval(), which the strict CSP (rightly) forbids. The hall needs none of them.
@@ -24,7 +24,6 @@ import {
   LabelCollection,
   LabelStyle,
   NearFarScalar,
-  PointPrimitive,
   PointPrimitiveCollection,
   Rectangle,
   ScreenSpaceEventHandler,
@@ -41,6 +40,7 @@ import { TyphoonLayer, type FixHover } from './typhoon.ts';
 import { RiskLayer } from './risk.ts';
 import { type Trail, TrailLayer, type TrailOwner } from './trails.ts';
 import { LAT, LON, UnitRows, WIDTH } from './rows.ts';
+import { type PointStyle, UnitPoints } from './unit-points.ts';
 
 // Cesium reads its base URL lazily, at the first asset it resolves: the copied assets sit beside the
 // bundle (see vite.config.ts), relative to the page so app:// and http:// both work.
@@ -66,11 +66,22 @@ const FILL = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, 
 const FILL_STALE = Object.fromEntries(Object.entries(KIND_COLORS).map(([k, c]) => [k, Color.fromCssColorString(c).withAlpha(0.35)])) as Record<UnitKind, Color>;
 const LOST = Color.fromCssColorString('#8a8f98').withAlpha(0.8);
 const fillOf = (kind: UnitKind, presence: string | undefined) => (presence === 'lost' ? LOST : presence === 'stale' ? FILL_STALE[kind] : FILL[kind]);
+/** A unit's point: fill by kind and presence, ring by status (one scratch object, no allocation). */
+const STYLE: PointStyle = { color: Color.WHITE, outlineColor: Color.WHITE, outlineWidth: 2, size: 7 };
+function styleOf(kind: UnitKind, presence: string | undefined, status: UnitStatus): PointStyle {
+  STYLE.color = fillOf(kind, presence);
+  STYLE.outlineColor = OUTLINE[status];
+  STYLE.size = kind === 'depot' ? 9 : 7;
+  return STYLE;
+}
 
 /** What the globe keeps per unit: its point, what was last drawn, and its trail (one lookup per
  *  delta op; the hot path reads only this and the point). */
 interface Slot extends TrailOwner {
-  p: PointPrimitive;
+  /** its point's index in unitPoints */
+  i: number;
+  /** drawn now (its kind and status layers are both on) */
+  shown: boolean;
   kind: UnitKind;
   status: UnitStatus;
   presence: string | undefined;
@@ -150,7 +161,7 @@ export interface GlobeOptions {
 
 export class SituationGlobe {
   readonly viewer: CesiumWidget;
-  private readonly unitPoints = new PointPrimitiveCollection();
+  private readonly unitPoints: UnitPoints;
   private readonly placePoints = new PointPrimitiveCollection();
   private readonly labels = new LabelCollection();
   private readonly incidentPoints = new PointPrimitiveCollection();
@@ -189,7 +200,7 @@ export class SituationGlobe {
     this.viewer.camera.setView({ destination: opts.view ? Cartesian3.fromDegrees(opts.view.lon, opts.view.lat, opts.view.height) : HOME });
     const prims = this.viewer.scene.primitives;
     prims.add(this.placePoints);
-    prims.add(this.unitPoints);
+    this.unitPoints = new UnitPoints(this.viewer.scene, 4096);
     prims.add(this.labels);
     prims.add(this.incidentPoints);
     prims.add(this.siteBillboards);
@@ -252,7 +263,7 @@ export class SituationGlobe {
 
   /** Replace all units (after a snapshot). */
   resetUnits(units: Iterable<Unit>): void {
-    this.unitPoints.removeAll();
+    this.unitPoints.clear();
     this.byId.clear();
     this.trails.detachAll();
     this.rows.reset();
@@ -270,8 +281,8 @@ export class SituationGlobe {
       else {
         const slot = this.byId.get(op.id);
         if (slot) {
-          if (slot.p.show) this.shownUnits--;
-          this.unitPoints.remove(slot.p);
+          if (slot.shown) this.shownUnits--;
+          this.unitPoints.remove(slot.i);
         }
         this.byId.delete(op.id);
         this.trails.remove(op.id);
@@ -308,7 +319,8 @@ export class SituationGlobe {
     let n = 0;
     for (const [id, slot] of this.byId) {
       const show = this.isShown(slot.kind, slot.status);
-      slot.p.show = show;
+      slot.shown = show;
+      this.unitPoints.setShow(slot.i, show);
       this.trails.setShown(id, show);
       if (show) n++;
     }
@@ -369,8 +381,8 @@ export class SituationGlobe {
     if (seq !== this.terrainSeq || this.viewer.isDestroyed()) return;
     this.viewer.terrainProvider = provider;
     this.terrainOn = layer !== null;
-    // points stay visible against hills in front of them
-    for (const slot of this.byId.values()) slot.p.disableDepthTestDistance = this.terrainOn ? Number.POSITIVE_INFINITY : 0;
+    // units are drawn over the terrain as over the ellipsoid: the globe does not depth-test primitives
+    // against terrain (Cesium's default, kept), so a team in a valley is not hidden by the ridge
     this.reclamp();
   }
 
@@ -381,8 +393,8 @@ export class SituationGlobe {
 
   /** Where a unit's point is drawn: its height above the ellipsoid. For tests. */
   unitHeight(id: string): number | undefined {
-    const p = this.byId.get(id)?.p;
-    return p ? Cartographic.fromCartesian(p.position).height : undefined;
+    const slot = this.byId.get(id);
+    return slot ? Cartographic.fromCartesian(this.unitPoints.position(slot.i, new Cartesian3())).height : undefined;
   }
 
   private groundAt(lon: number, lat: number): number {
@@ -404,7 +416,7 @@ export class SituationGlobe {
       if (!slot.ground) continue;
       const lon = d[slot.row * WIDTH + LON]!;
       const lat = d[slot.row * WIDTH + LAT]!;
-      slot.p.position = ecefFromDegrees(lon, lat, this.groundAt(lon, lat), SCRATCH);
+      this.unitPoints.setPosition(slot.i, ecefFromDegrees(lon, lat, this.groundAt(lon, lat), SCRATCH));
     }
     this.viewer.scene.requestRender();
   }
@@ -456,11 +468,12 @@ export class SituationGlobe {
         const lat = d[s.row * WIDTH + LAT]!;
         return lon >= view.west && lon <= view.east && lat >= view.south && lat <= view.north;
       };
-      const candidates = [...this.byId.values()].filter((s) => s.p.show && inView(s)).sort((a, b) => rank[a.status] - rank[b.status]);
+      const candidates = [...this.byId.values()].filter((s) => s.shown && inView(s)).sort((a, b) => rank[a.status] - rank[b.status]);
       const taken = new Set<string>();
       for (const s of candidates) {
         if (this.unitLabels.length >= 300) break;
-        const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, s.p.position);
+        const position = this.unitPoints.position(s.i, new Cartesian3());
+        const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, position);
         if (!at) continue;
         // 110×18 px cells; a label takes its cell and the one beside it
         const cx = Math.floor(at.x / 110);
@@ -468,7 +481,7 @@ export class SituationGlobe {
         if (taken.has(`${cx},${cy}`) || taken.has(`${cx + 1},${cy}`)) continue;
         taken.add(`${cx},${cy}`).add(`${cx + 1},${cy}`);
         this.unitLabels.add({
-          position: s.p.position,
+          position,
           text: s.callsign ?? s.name[this.labelLang],
           font: '12px sans-serif',
           fillColor: Color.WHITE,
@@ -550,7 +563,7 @@ export class SituationGlobe {
     const position = ecefFromDegrees(u.lon, u.lat, alt, SCRATCH);
     const existing = this.byId.get(u.id);
     if (existing) {
-      existing.p.position = position;
+      this.unitPoints.setPosition(existing.i, position);
       const d = this.rows.data;
       d[existing.row * WIDTH + LON] = u.lon;
       d[existing.row * WIDTH + LAT] = u.lat;
@@ -560,34 +573,26 @@ export class SituationGlobe {
       const callsign = u.track?.callsign ?? null;
       if (existing.callsign !== callsign) existing.callsign = callsign;
       if (existing.status !== u.status) {
-        existing.p.outlineColor = OUTLINE[u.status];
         existing.status = u.status;
+        this.unitPoints.setStyle(existing.i, styleOf(existing.kind, existing.presence, u.status));
         const show = this.isShown(existing.kind, u.status);
-        if (show !== existing.p.show) {
-          existing.p.show = show;
+        if (show !== existing.shown) {
+          existing.shown = show;
+          this.unitPoints.setShow(existing.i, show);
           this.shownUnits += show ? 1 : -1;
           this.trails.setShown(u.id, show);
         }
       }
       const presence = u.track?.presence;
       if (existing.presence !== presence) {
-        existing.p.color = fillOf(u.kind, presence);
         existing.presence = presence;
+        this.unitPoints.setStyle(existing.i, styleOf(existing.kind, presence, existing.status));
       }
-      if (existing.trailColor) this.trails.record(existing, u.id, u.lon, u.lat, alt, existing.trailColor, existing.p.show);
+      if (existing.trailColor) this.trails.record(existing, u.id, u.lon, u.lat, alt, existing.trailColor, existing.shown);
       return;
     }
     const show = this.isShown(u.kind, u.status);
-    const p = this.unitPoints.add({
-      id: `unit:${u.id}`,
-      position,
-      pixelSize: u.kind === 'depot' ? 9 : 7,
-      color: fillOf(u.kind, u.track?.presence),
-      outlineColor: OUTLINE[u.status],
-      outlineWidth: 1.5,
-      show,
-      disableDepthTestDistance: this.terrainOn ? Number.POSITIVE_INFINITY : 0,
-    });
+    const i = this.unitPoints.add(`unit:${u.id}`, position, styleOf(u.kind, u.track?.presence, u.status), show);
     if (show) this.shownUnits++;
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
@@ -595,7 +600,7 @@ export class SituationGlobe {
     const row = this.rows.alloc();
     this.rows.data[row * WIDTH + LON] = u.lon;
     this.rows.data[row * WIDTH + LAT] = u.lat;
-    const slot: Slot = { p, kind: u.kind, status: u.status, presence: u.track?.presence, trailColor, trail: undefined, row, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null };
+    const slot: Slot = { i, shown: show, kind: u.kind, status: u.status, presence: u.track?.presence, trailColor, trail: undefined, row, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null };
     this.byId.set(u.id, slot);
     if (trailColor && (u.track || u.status === 'en-route')) this.trails.record(slot, u.id, u.lon, u.lat, alt, trailColor, show);
     this.scheduleLabels();

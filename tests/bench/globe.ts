@@ -52,14 +52,14 @@ try {
   await clean();
   const e = await run('entities');
   const line = (k: string, v: string) => console.log(`  ${k.padEnd(46)} ${v}`);
-  line('point primitives (as shipped): JS per tick', `median ${p.jsMs.median.toFixed(1)} ms, p95 ${p.jsMs.p95.toFixed(1)} ms`);
+  line('units as shipped (buffer points): JS per tick', `median ${p.jsMs.median.toFixed(1)} ms, p95 ${p.jsMs.p95.toFixed(1)} ms`);
   if (p.trailMs) line(`  trails rebuilt (once a second, ${p.trailMs.drawn} drawn)`, `median ${p.trailMs.median.toFixed(1)} ms, p95 ${p.trailMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${p.frameMs.median.toFixed(0)} ms, p95 ${p.frameMs.p95.toFixed(0)} ms`);
-  line('point primitives, trails off: JS per tick', `median ${bare.jsMs.median.toFixed(1)} ms, p95 ${bare.jsMs.p95.toFixed(1)} ms   (trails cost ${(p.jsMs.median - bare.jsMs.median).toFixed(1)} ms a tick)`);
+  line('units as shipped, trails off: JS per tick', `median ${bare.jsMs.median.toFixed(1)} ms, p95 ${bare.jsMs.p95.toFixed(1)} ms   (trails cost ${(p.jsMs.median - bare.jsMs.median).toFixed(1)} ms a tick)`);
   line('  frame after the tick', `median ${bare.frameMs.median.toFixed(0)} ms, p95 ${bare.frameMs.p95.toFixed(0)} ms`);
   line('one Entity per unit: JS per tick (incl. display update)', `median ${e.jsMs.median.toFixed(1)} ms, p95 ${e.jsMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
-  line('Entity / primitives, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
+  line('Entity / as shipped, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
   if (CHURN_MIN > 0) {
     // Read after Cesium has drawn a few frames (it frees removed primitives' resources on its next
     // update) and after two full collections: what is still held, not what is waiting to go.

@@ -159,6 +159,11 @@ describe('serve mode in a real browser', () => {
     await page.locator('[data-test="status-layer-en-route"] input').check();
     await expect.poll(() => near(122.95, 29.45, RED), { timeout: 15_000 }).toBeGreaterThan(8);
 
+    // The team picked on the map: its details, where it is now.
+    const teamAt = (await probe(122.95, 29.45))!;
+    await globe.click({ position: { x: teamAt.x, y: teamAt.y } });
+    await expect.poll(() => page.locator('[data-test="unit-details"] .coords').textContent(), { timeout: 10_000 }).toBe('29.4500, 122.9500');
+
     // An incident: drawn, picked on the map for its details, hidden with its layer.
     await hub.command('incident.report', { kind: 'hazchem', title: '舟山海域危化品船舶泄漏', severity: 'III', lat: 29.42, lon: 122.96, by: 'test' });
     const ORANGE: [number, number, number] = [255, 145, 0];

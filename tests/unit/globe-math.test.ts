@@ -1,6 +1,7 @@
 // The globe's hot-path arithmetic, checked against Cesium's own in Node: degrees to Earth-centred
-// metres (ecefFromDegrees against Cartesian3.fromDegrees), and the trail layer's bookkeeping (head
-// following, a point fixed every 10 s, the window, the cap). The trail layer draws into a
+// metres (ecefFromDegrees against Cartesian3.fromDegrees), the trail layer's bookkeeping (head
+// following, a point fixed every 10 s, the window, the cap), and the unit points' bookkeeping on
+// Cesium's buffer collection (indexes reused, growth, picking names). The trail layer draws into a
 // PolylineCollection that needs WebGL only when a frame is drawn; here no frame is drawn, so its
 // Scene is a stand-in that records what the layer asks of it (the drawing is covered in the
 // browser by tests/e2e/serve.test.ts).
@@ -9,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ecefFromDegrees } from '../../renderer/globe/geo.ts';
 import { UnitRows } from '../../renderer/globe/rows.ts';
 import { TrailLayer, type TrailOwner } from '../../renderer/globe/trails.ts';
+import { UnitPoints } from '../../renderer/globe/unit-points.ts';
 
 describe('ecefFromDegrees', () => {
   it('gives the same point as Cesium everywhere on the globe, to a millimetre', () => {
@@ -164,5 +166,56 @@ describe('TrailLayer', () => {
     } finally {
       trails.destroy();
     }
+  });
+});
+
+describe('UnitPoints', () => {
+  // The collection's buffers are typed arrays: adding, moving and styling need no WebGL. The scene
+  // stand-in keeps what is added and destroys what is removed, as Cesium's PrimitiveCollection does.
+  function scene() {
+    const held = new Set<{ destroy(): void }>();
+    const s = { primitives: { add: (x: { destroy(): void }) => (held.add(x), x), remove: (x: { destroy(): void }) => (held.delete(x), x.destroy(), true) } } as unknown as Scene;
+    return { s, held };
+  }
+  const at = (lon: number, lat: number) => Cartesian3.fromDegrees(lon, lat);
+  const style = { color: Color.RED, outlineColor: Color.YELLOW, outlineWidth: 2, size: 7 };
+  const picks = (u: UnitPoints) => (u as unknown as { coll: { _customPickObjects: { id: string }[] } }).coll._customPickObjects;
+
+  it('a removed unit frees its point for the next one, which is picked under its own name', () => {
+    const { s } = scene();
+    const u = new UnitPoints(s, 4);
+    const a = u.add('unit:a', at(120, 30), style, true);
+    const b = u.add('unit:b', at(121, 30), style, true);
+    expect(u.length).toBe(2);
+    u.remove(a);
+    expect(u.isShown(a)).toBe(false);
+    expect(picks(u)[a]!.id).toBe('');
+    const c = u.add('unit:c', at(122, 31), { ...style, color: Color.BLUE }, true);
+    expect(c).toBe(a);
+    expect(picks(u)[c]!.id).toBe('unit:c');
+    expect(u.isShown(c)).toBe(true);
+    expect(Cartesian3.distance(u.position(c, new Cartesian3()), at(122, 31))).toBeLessThan(1e-6);
+    expect(u.styleOf(c).color.blue).toBeGreaterThan(0.99);
+    expect(Cartesian3.distance(u.position(b, new Cartesian3()), at(121, 30))).toBeLessThan(1e-6);
+    expect(u.length).toBe(2);
+  });
+
+  it('grows past its capacity keeping every point, its style, visibility and name', () => {
+    const { s, held } = scene();
+    const u = new UnitPoints(s, 4);
+    const ids = Array.from({ length: 11 }, (_, k) => u.add(`unit:${k}`, at(120 + k / 10, 30), { ...style, size: 5 + k }, k % 2 === 0));
+    expect(held.size).toBe(1); // the old collections were removed (and destroyed)
+    ids.forEach((i, k) => {
+      expect(Cartesian3.distance(u.position(i, new Cartesian3()), at(120 + k / 10, 30))).toBeLessThan(1e-6);
+      expect(u.styleOf(i).size).toBe(5 + k);
+      expect(u.isShown(i)).toBe(k % 2 === 0);
+      expect(picks(u)[i]!.id).toBe(`unit:${k}`);
+    });
+    u.setShow(ids[1]!, true);
+    expect(u.isShown(ids[1]!)).toBe(true);
+    u.clear();
+    expect(u.length).toBe(0);
+    expect(held.size).toBe(1);
+    expect(u.add('unit:x', at(120, 30), style, true)).toBe(0);
   });
 });
