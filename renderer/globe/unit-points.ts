@@ -99,14 +99,15 @@ export class UnitPoints {
     this.live--;
   }
 
-  /** Every point gone (a snapshot replaces all units); the capacity is kept. */
+  /** Every point gone (a snapshot replaces all units): all hidden and free, reused from index 0. */
   clear(): void {
-    const capacity = this.coll.primitiveCountMax;
-    this.scene.primitives.remove(this.coll); // destroys it
-    this.coll = this.make(capacity);
-    this.scene.primitives.add(this.coll);
     this.free.length = 0;
-    this.picks.length = 0;
+    for (let i = this.coll.primitiveCount - 1; i >= 0; i--) {
+      const p = this.at(i);
+      if (p.show) p.show = false;
+      this.picks[i]!.id = '';
+      this.free.push(i);
+    }
     this.live = 0;
   }
 
@@ -124,12 +125,16 @@ export class UnitPoints {
     return this.bp;
   }
 
+  /** A collection twice the size, in the old one's place in the draw order (units under labels). */
   private grow(): void {
     const bigger = this.make(this.coll.primitiveCountMax * 2);
     BufferPointCollection.clone(this.coll, bigger);
-    this.scene.primitives.remove(this.coll);
+    const prims = this.scene.primitives;
+    let place = 0;
+    while (place < prims.length && prims.get(place) !== this.coll) place++;
+    prims.remove(this.coll); // destroys it
     this.coll = bigger;
-    this.scene.primitives.add(this.coll);
+    prims.add(this.coll, place);
   }
 
   private styled(s: PointStyle): BufferPointMaterial {

@@ -173,9 +173,17 @@ describe('UnitPoints', () => {
   // The collection's buffers are typed arrays: adding, moving and styling need no WebGL. The scene
   // stand-in keeps what is added and destroys what is removed, as Cesium's PrimitiveCollection does.
   function scene() {
-    const held = new Set<{ destroy(): void }>();
-    const s = { primitives: { add: (x: { destroy(): void }) => (held.add(x), x), remove: (x: { destroy(): void }) => (held.delete(x), x.destroy(), true) } } as unknown as Scene;
-    return { s, held };
+    type P = { destroy(): void };
+    const held: P[] = [{ destroy() {} }]; // something drawn before the units
+    const primitives = {
+      get length() {
+        return held.length;
+      },
+      get: (i: number) => held[i],
+      add: (x: P, at = held.length) => (held.splice(at, 0, x), x),
+      remove: (x: P) => (held.splice(held.indexOf(x), 1), x.destroy(), true),
+    };
+    return { s: { primitives } as unknown as Scene, held };
   }
   const at = (lon: number, lat: number) => Cartesian3.fromDegrees(lon, lat);
   const style = { color: Color.RED, outlineColor: Color.YELLOW, outlineWidth: 2, size: 7 };
@@ -203,8 +211,10 @@ describe('UnitPoints', () => {
   it('grows past its capacity keeping every point, its style, visibility and name', () => {
     const { s, held } = scene();
     const u = new UnitPoints(s, 4);
+    held.push({ destroy() {} }); // and something drawn after the units (their labels)
     const ids = Array.from({ length: 11 }, (_, k) => u.add(`unit:${k}`, at(120 + k / 10, 30), { ...style, size: 5 + k }, k % 2 === 0));
-    expect(held.size).toBe(1); // the old collections were removed (and destroyed)
+    expect(held.length).toBe(3); // the old collections were removed (and destroyed)
+    expect(held[1]).toBe((u as unknown as { coll: unknown }).coll); // in their place in the draw order
     ids.forEach((i, k) => {
       expect(Cartesian3.distance(u.position(i, new Cartesian3()), at(120 + k / 10, 30))).toBeLessThan(1e-6);
       expect(u.styleOf(i).size).toBe(5 + k);
@@ -215,7 +225,8 @@ describe('UnitPoints', () => {
     expect(u.isShown(ids[1]!)).toBe(true);
     u.clear();
     expect(u.length).toBe(0);
-    expect(held.size).toBe(1);
+    ids.forEach((i) => expect(u.isShown(i)).toBe(false));
     expect(u.add('unit:x', at(120, 30), style, true)).toBe(0);
+    expect(picks(u)[0]!.id).toBe('unit:x');
   });
 });
