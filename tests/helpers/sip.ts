@@ -152,6 +152,8 @@ export class Endpoint {
   private ctrl: Socket | null = null;
   private ctrlPort = 0;
   private buf = '';
+  private tokens = 0;
+  private readonly replies = new Map<string, (r: { ok: boolean; data: string }) => void>();
   log = '';
   /** ctrl_tcp events (CALL_INCOMING, CALL_ESTABLISHED, CALL_CLOSED, REGISTER_OK, ...). */
   readonly events: { type: string; param?: string; peeruri?: string }[] = [];
@@ -207,7 +209,9 @@ export class Endpoint {
     if (this.proc.exitCode !== null) throw new Error(`baresip exited:\n${this.log}`);
     this.ctrl = connect(this.ctrlPort, '127.0.0.1');
     this.ctrl.on('data', (d: Buffer) => this.onCtrl(d.toString()));
-    this.ctrl.on('error', () => undefined);
+    // A control socket that breaks would silently eat the test's commands: say so in the log.
+    this.ctrl.on('error', (e) => (this.log += `\n[test] control socket error: ${e.message}\n`));
+    this.ctrl.on('close', () => (this.log += '\n[test] control socket closed\n'));
     await until(`baresip ${this.user} registered`, () => /200 OK .*binding/.test(this.log), 15_000);
   }
 
@@ -221,27 +225,50 @@ export class Endpoint {
       if (this.buf.length < colon + 1 + len + 1) return;
       const json = this.buf.slice(colon + 1, colon + 1 + len);
       this.buf = this.buf.slice(colon + 2 + len);
-      let m: { event?: boolean; type?: string; param?: string; peeruri?: string };
+      let m: { event?: boolean; response?: boolean; ok?: boolean; data?: string; token?: string; type?: string; param?: string; peeruri?: string };
       try {
         m = JSON.parse(json) as typeof m;
       } catch {
         continue;
       }
+      if (m.response && m.token) {
+        this.replies.get(m.token)?.({ ok: m.ok === true, data: String(m.data ?? '') });
+        this.replies.delete(m.token);
+        continue;
+      }
       if (!m.event || !m.type) continue;
       this.events.push({ type: m.type, param: m.param, peeruri: m.peeruri });
       // A rejecting endpoint declines every call as it rings (baresip answers 486).
-      if (m.type === 'CALL_INCOMING' && this.mode === 'reject') this.command('hangup');
+      if (m.type === 'CALL_INCOMING' && this.mode === 'reject') this.command('hangup').catch(() => undefined);
     }
   }
 
-  command(cmd: string, params = ''): void {
-    const j = JSON.stringify({ command: cmd, params, token: String(Date.now()) });
-    this.ctrl?.write(`${Buffer.byteLength(j)}:${j},`);
+  /** Send a ctrl_tcp command; resolves with baresip's reply (or rejects, with the log, if none comes). */
+  command(cmd: string, params = ''): Promise<{ ok: boolean; data: string }> {
+    const token = `t${++this.tokens}`;
+    const j = JSON.stringify({ command: cmd, params, token });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(token);
+        reject(new Error(`baresip ${this.user} did not answer "${cmd}" within 5 s; events ${this.events.map((e) => e.type).join(',')}\n${this.log.slice(-2000)}`));
+      }, 5000);
+      this.replies.set(token, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      if (!this.ctrl || this.ctrl.destroyed) return reject(new Error(`baresip ${this.user}: control socket is gone\n${this.log.slice(-2000)}`));
+      this.ctrl.write(`${Buffer.byteLength(j)}:${j},`);
+    });
   }
 
-  /** Hang up the current call from this end (BYE to the hall). */
-  hangup(): void {
-    this.command('hangup');
+  /** Hang up the current call from this end (BYE to the hall); resolves with baresip's reply. */
+  hangup(): Promise<{ ok: boolean; data: string }> {
+    return this.command('hangup');
+  }
+
+  /** What this endpoint saw, for a failing test's message. */
+  describe(): string {
+    return `baresip ${this.user}: events ${this.events.map((e) => e.type).join(',') || 'none'}\n${this.log.slice(-3000)}`;
   }
 
   async stop(): Promise<void> {

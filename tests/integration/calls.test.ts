@@ -5,7 +5,7 @@
 import mqtt from 'mqtt';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Call, Consultation, Contact } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { linkTargets } from '../../main/core/link/monitor.ts';
@@ -46,11 +46,13 @@ const CSV = [
   `t-nobody,county,331082,c-331000,临海市测试,Linhai test,周平,13800000006,,,${sip('ep-silent')},${sip('ep-busy')},,,`,
 ].join('\n');
 
-async function waitCall(id: string, pred: (c: Call) => boolean, what: string, ms = 30_000): Promise<Call> {
+async function waitCall(id: string, pred: (c: Call) => boolean, what: string, ms = 30_000, context?: () => string): Promise<Call> {
   await until(what, () => {
     const c = core.get<Call>('calls', id);
     return !!c && pred(c);
-  }, ms);
+  }, ms).catch((e: Error) => {
+    throw new Error(`${e.message}; the call: ${JSON.stringify(core.get<Call>('calls', id))}${context ? `\n${context()}` : ''}`);
+  });
   return core.get<Call>('calls', id)!;
 }
 
@@ -84,6 +86,13 @@ beforeAll(async () => {
     return sb.sip.state === 'registered' && sb.satellite.state === 'ready' && sb.wan === 'online';
   }, 20_000);
 }, 120_000);
+
+// A test that fails mid-call must not leave the call up for the next one (it would be "already being called").
+afterEach(async () => {
+  if (!core) return;
+  for (const c of core.all('calls') as Call[]) if (c.endedAt === null) await core.calls.end(c.id).catch(() => undefined);
+  await until('no call left up', () => core.calls.stats().live === 0, 10_000).catch(() => undefined);
+});
 
 afterAll(async () => {
   await core?.dispose();
@@ -119,13 +128,19 @@ describe('one-key connect in the hall core', () => {
   });
 
   it('one key connects on the first channel that answers (video), and the far end hangs up', async () => {
+    const establishedBefore = eps.answer.count('CALL_ESTABLISHED');
     const id = await core.calls.dial('t-wenling', '张伟');
     const connected = await waitCall(id, (c) => c.state === 'connected', 'connected');
     expect(connected.channel).toBe('video');
     expect(connected.attempts.map((a) => [a.channel, a.result])).toEqual([['video', 'connected']]);
+    // The far end has the call too (it saw our ACK) before its user hangs up, a second later.
+    await until('the far end established the call', () => eps.answer.count('CALL_ESTABLISHED') > establishedBefore, 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${eps.answer.describe()}`);
+    });
     await new Promise((r) => setTimeout(r, 1100));
-    eps.answer.hangup();
-    const ended = await waitCall(id, (c) => c.state === 'ended', 'ended');
+    const bye = await eps.answer.hangup();
+    expect(bye.ok, eps.answer.describe()).toBe(true);
+    const ended = await waitCall(id, (c) => c.state === 'ended', 'ended', 30_000, () => `${eps.answer.describe()}\nhall call desk ${JSON.stringify(core.calls.stats())}`);
     expect(ended.endedBy).toBe('remote');
     expect(ended.duration).toBeGreaterThanOrEqual(1);
     expect(core.get<Contact>('contacts', 't-wenling')!.lastReached).toBe(connected.answeredAt);

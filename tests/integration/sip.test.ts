@@ -88,7 +88,7 @@ describe.each(['udp', 'tcp', 'tls', 'wss'] as const)('SIP over %s with Kamailio 
     await ua.start();
     const call = ua.call('sip:county-answer@127.0.0.1');
     await until('connected', () => call.phase === 'connected');
-    answer.hangup();
+    expect((await answer.hangup()).ok).toBe(true);
     const end = await call.done;
     expect(end.by).toBe('remote');
     await ua.dispose();
