@@ -2,7 +2,7 @@
 // sandboxed (bundled to one CommonJS file by vite.preload.config.ts). Both directions are
 // validated here: the page cannot send what the contract does not allow, nor receive it.
 import { contextBridge, ipcRenderer } from 'electron';
-import { ClientMessage, parseFrame, PROTOCOL_VERSION, ServerMessage, type TopicName } from '../common/contract.ts';
+import { ClientMessage, parseServerFrame, PROTOCOL_VERSION, type ServerMessage, type TopicName } from '../common/contract.ts';
 
 type Listener = (msg: ServerMessage) => void;
 const listeners = new Set<Listener>();
@@ -23,7 +23,7 @@ ipcRenderer.on('beacon:port', (event) => {
   port = p;
   p.onmessage = (m: MessageEvent) => {
     if (typeof m.data !== 'string') return;
-    const r = parseFrame(ServerMessage, m.data, 64 * 1024 * 1024);
+    const r = parseServerFrame(m.data, 64 * 1024 * 1024);
     if (!r.ok) {
       console.error('beacon: dropped an invalid hub message', r.error);
       return;

@@ -1,8 +1,11 @@
 // `npm run bench:globe`: the globe's update path under load, against the same load drawn with one
 // Cesium Entity per unit. Loaded only on ?probe=1 (dynamic import), never in normal use.
 import { Cartesian3, Color, ConstantPositionProperty, CustomDataSource, DataSourceCollection, DataSourceDisplay, JulianDate, PointPrimitiveCollection, type Entity } from '@cesium/engine';
-import type { DeltaOp } from '../../common/contract.ts';
+import { type DeltaOp, parseFrame, parseServerFrame, ServerMessage, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import type { Unit, UnitKind } from '../../common/domain.ts';
+import { diffPatch, resolveWireOps } from '../../common/ops.ts';
+import { HubClient } from '../hub/client.ts';
+import type { Transport, TransportHandlers } from '../hub/transport.ts';
 import type { SituationGlobe } from './situation.ts';
 
 export interface BenchResult {
@@ -99,4 +102,81 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
     display.destroy();
   }
   return { mode: opts.mode, units: opts.units, statics: opts.statics, ticks: opts.ticks, jsMs: { median: pct(js, 50), p95: pct(js, 95) }, trailMs: trailMs.length ? { median: pct(trailMs, 50), p95: pct(trailMs, 95), drawn: trailsDrawn } : null, frameMs: { median: pct(frames, 50), p95: pct(frames, 95) } };
+}
+
+export interface WireResult {
+  units: number;
+  ticks: number;
+  frameMB: number;
+  /** Parse, check, patch and store in the display's hub client (everything before the globe). */
+  receiveMs: { median: number; p95: number };
+  /** The same frames read the way the client did before: every message and entity by schema. */
+  schemaMs: { median: number; p95: number };
+  globeMs: { median: number; p95: number };
+  totalMs: { median: number; p95: number };
+}
+
+/**
+ * The display's whole path for a second of moves at province scale: the hall's delta as it travels
+ * (JSON text, each move a patch of the fields that changed), through the hub client a display
+ * really uses, to the globe. Teams are live-tracked (CoT), so each move also changes their track's
+ * heading and times. The hall sends these 20,000 patches as 40 deltas of 500 (25 ms hub ticks);
+ * one frame of 20,000 costs the same work and is measured whole here.
+ */
+export async function benchWire(g: SituationGlobe, opts: { units: number; ticks: number }): Promise<WireResult> {
+  const T0 = 1_700_000_000_000;
+  let units: Unit[] = synth(opts.units, 3).map((u, i) => ({
+    ...u,
+    id: `w${i}`,
+    track: { feed: 'cot-tcp', source: `ANDROID-${i}`, heading: 0, speed: 3.5, ce: 5, callsign: `T${i}`, group: 'Cyan', battery: 80, seen: T0, staleAt: T0 + 60_000, lostAt: T0 + 300_000, presence: 'live' as const },
+  }));
+  let h!: TransportHandlers;
+  const transport: Transport = { connect: (x) => ((h = x), x.open()), send: () => undefined, close: () => undefined };
+  const client = new HubClient(transport, { client: 'bench' });
+  let globe = 0;
+  const off = client.subscribe('units', (e) => {
+    const t0 = performance.now();
+    if (e.kind === 'delta') g.applyUnitOps(e.ops);
+    else g.resetUnits(client.topic('units').values() as Iterable<Unit>);
+    globe += performance.now() - t0;
+  });
+  h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units });
+  await frame(g);
+  const receive: number[] = [];
+  const schema: number[] = [];
+  const globeMs: number[] = [];
+  const total: number[] = [];
+  let bytes = 0;
+  for (let t = 1; t <= opts.ticks; t++) {
+    const at = T0 + t * 1000;
+    const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: at, track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 } }));
+    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops: next.map((u, i) => ({ op: 'patch', id: u.id, set: diffPatch(units[i], u) })) });
+    bytes = text.length;
+    units = next;
+    // before: the frame by schema, each patched entity parsed whole (the client's map is not touched)
+    const s0 = performance.now();
+    const old = parseFrame(ServerMessage, text, 64 << 20);
+    if (!old.ok || old.msg.t !== 'delta') throw new Error('bench frame refused by the schema');
+    const resolved = resolveWireOps(client.topic('units'), old.msg.ops);
+    if (!resolved?.every((op) => op.op === 'del' || TOPIC_SCHEMAS.units.safeParse(op.value).success)) throw new Error('bench entity refused by the schema');
+    schema.push(performance.now() - s0);
+    // now: what the display does
+    globe = 0;
+    const t0 = performance.now();
+    const r = parseServerFrame(text, 64 << 20);
+    if (!r.ok) throw new Error(`bench frame refused: ${r.error.message}`);
+    h.message(r.msg);
+    const dt = performance.now() - t0;
+    if (client.counters.invalid || client.counters.gaps) throw new Error('bench frame not applied');
+    total.push(dt);
+    globeMs.push(globe);
+    receive.push(dt - globe);
+    await frame(g);
+  }
+  off();
+  client.dispose();
+  g.resetUnits([]);
+  g.trails.clear();
+  const q = (xs: number[]) => ({ median: pct(xs, 50), p95: pct(xs, 95) });
+  return { units: opts.units, ticks: opts.ticks, frameMB: bytes / 1e6, receiveMs: q(receive), schemaMs: q(schema), globeMs: q(globeMs), totalMs: q(total) };
 }

@@ -4,6 +4,7 @@
 import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
 import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import { applyOps, resolveWireOps } from '../../common/ops.ts';
+import { patchChecker } from '../../common/patch-check.ts';
 import type { Transport } from './transport.ts';
 
 export type TopicEvent = { kind: 'reset' } | { kind: 'delta'; ops: readonly DeltaOp[] };
@@ -145,6 +146,13 @@ export class HubClient {
     this.pending.clear();
   }
 
+  private readonly patchChecks = new Map<TopicName, ReturnType<typeof patchChecker>>();
+  private patchCheck(topic: TopicName): ReturnType<typeof patchChecker> {
+    let c = this.patchChecks.get(topic);
+    if (!c) this.patchChecks.set(topic, (c = patchChecker(TOPIC_SCHEMAS[topic])));
+    return c;
+  }
+
   private valid(topic: TopicName, value: unknown): boolean {
     if (TOPIC_SCHEMAS[topic].safeParse(value).success) return true;
     this.counters.invalid += 1;
@@ -185,10 +193,19 @@ export class HubClient {
           return;
         }
         const ops = resolved.filter((op, i) => {
-          if (op.op === 'del' || this.valid(m.topic, op.value)) return true;
-          // A patch that makes an invalid entity means the bases differ: resync after this delta.
-          if (m.ops[i]!.op === 'patch') t.epoch = null;
-          return false;
+          if (op.op === 'del') return true;
+          const w = m.ops[i]!;
+          // A patch is checked by the fields it changed (what it builds on was checked already).
+          if (w.op === 'patch') {
+            const quick = this.patchCheck(m.topic)(t.items.get(w.id), w.set);
+            if (quick === true) return true;
+            if (quick === false) this.counters.invalid += 1;
+            else if (this.valid(m.topic, op.value)) return true;
+            // A patch that makes an invalid entity means the bases differ: resync after this delta.
+            t.epoch = null;
+            return false;
+          }
+          return this.valid(m.topic, op.value);
         });
         applyOps(t.items, ops);
         t.seq = m.seq;

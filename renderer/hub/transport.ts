@@ -1,7 +1,7 @@
 // Two transports for one contract: the preload's bridge (Electron) and a WebSocket (browser displays,
 // remote consoles). Both deliver validated ServerMessages and accept ClientMessages.
 import type { BeaconBridge } from '../../common/bridge.ts';
-import { type ClientMessage, parseFrame, ServerMessage } from '../../common/contract.ts';
+import { type ClientMessage, parseServerFrame, type ServerMessage } from '../../common/contract.ts';
 
 export interface TransportHandlers {
   open(): void;
@@ -30,7 +30,7 @@ export class WebSocketTransport implements Transport {
     ws.onopen = () => h.open();
     ws.onmessage = (e: MessageEvent) => {
       if (typeof e.data !== 'string') return h.invalid('binary frame');
-      const r = parseFrame(ServerMessage, e.data, MAX_SERVER_FRAME);
+      const r = parseServerFrame(e.data, MAX_SERVER_FRAME);
       if (r.ok) h.message(r.msg);
       else h.invalid(r.error.message);
     };

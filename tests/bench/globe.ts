@@ -3,7 +3,8 @@
 // run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; then
 // churns for a while and prints the JS heap before and after. Not a test: nothing fails on a figure.
 //   BENCH_CHURN_MINUTES (default 10), BENCH_CHURN_TRAILS (trail minutes during the churn, default 10),
-//   BENCH_TICKS (default 60: the median of 20 scattered by ±1 ms between runs on this 2-core machine)
+//   BENCH_TICKS (default 60: the median of 20 scattered by ±1 ms between runs on this 2-core machine),
+//   BENCH_WIRE_TICKS (seconds of moves through the display's whole path, hub client to globe; default 20)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ const UNITS = 20_000;
 const STATICS = 5_000;
 const TICKS = Number(process.env.BENCH_TICKS ?? 60);
 const CHURN_MIN = Number(process.env.BENCH_CHURN_MINUTES ?? 10);
+/** Seconds of moves sent through the display's whole path (hub client to globe). */
+const WIRE_TICKS = Number(process.env.BENCH_WIRE_TICKS ?? 20);
 /** Trail minutes during the churn (default 10, as shipped). */
 const CHURN_TRAILS = Number(process.env.BENCH_CHURN_TRAILS ?? 10);
 const data = mkdtempSync(join(tmpdir(), 'beacon-bench-globe-'));
@@ -23,6 +26,7 @@ const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-precise-memory-info', '--js-flags=--expose-gc', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
 });
+type Wire = { frameMB: number; receiveMs: { median: number; p95: number }; schemaMs: { median: number; p95: number }; globeMs: { median: number; p95: number }; totalMs: { median: number; p95: number } };
 type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -60,6 +64,18 @@ try {
   line('one Entity per unit: JS per tick (incl. display update)', `median ${e.jsMs.median.toFixed(1)} ms, p95 ${e.jsMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
   line('Entity / as shipped, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
+  // The display's whole path: the hall's delta as JSON text (patches) through the real hub client
+  // to the globe. What a display's main thread pays per second of moves, not only the globe's part.
+  await clean();
+  const w = await page.evaluate(
+    ([n, t]) => (window as unknown as { beaconProbe: { wire(o: unknown): Promise<Wire> } }).beaconProbe.wire({ units: n, ticks: t }),
+    [UNITS, WIRE_TICKS] as const,
+  );
+  const ms = (x: { median: number; p95: number }) => `median ${x.median.toFixed(1)} ms, p95 ${x.p95.toFixed(1)} ms`;
+  line(`wire to globe: ${UNITS.toLocaleString()} moves as patches (${w.frameMB.toFixed(1)} MB), ${WIRE_TICKS} s`, ms(w.totalMs));
+  line('  hub client: parse, check, patch, store', ms(w.receiveMs));
+  line('    same frames checked by schema throughout', `${ms(w.schemaMs)}   (${(w.schemaMs.median / w.receiveMs.median).toFixed(1)}x the client's)`);
+  line('  globe update', ms(w.globeMs));
   if (CHURN_MIN > 0) {
     // Read after Cesium has drawn a few frames (it frees removed primitives' resources on its next
     // update) and after two full collections: what is still held, not what is waiting to go.

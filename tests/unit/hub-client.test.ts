@@ -72,6 +72,19 @@ describe('hub client', () => {
     expect(c.counters.invalid).toBe(1);
   });
 
+  it('applies a patch checked by the fields it changes; a patch that breaks a field is dropped, counted, and resyncs', () => {
+    const { tr, c } = setup();
+    tr.sent = [];
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'patch', id: 'a', set: { lat: 30.5, updated: 2 } }] });
+    expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5, updated: 2, lon: 120 });
+    expect(c.counters.invalid).toBe(0);
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 7, ops: [{ op: 'patch', id: 'a', set: { lat: 95 } }, { op: 'patch', id: 'b', set: { status: 'on-site' } }] });
+    expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
+    expect(c.topic('units').get('b')).toMatchObject({ status: 'on-site' });
+    expect(c.counters.invalid).toBe(1);
+    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+  });
+
   it('settles commands by id, with typed errors, and fails them when the link drops', async () => {
     const { tr, c } = setup();
     const ok = c.command('hall.ping', {});
