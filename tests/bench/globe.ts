@@ -1,7 +1,9 @@
 // npm run bench:globe — the globe under 20,000 moving units and 5,000 static markers in Chromium
 // (software WebGL here), against the same load drawn with one Cesium Entity per unit, in the same
-// run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; then
-// churns for a while and prints the JS heap before and after. Not a test: nothing fails on a figure.
+// run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; the
+// display's whole path (the hall's delta as text through the hub client to the globe); then churns
+// for a while and prints the JS heap before and after, and the tick again on the aged heap.
+// Not a test: nothing fails on a figure.
 //   BENCH_CHURN_MINUTES (default 10), BENCH_CHURN_TRAILS (trail minutes during the churn, default 10),
 //   BENCH_TICKS (default 60: the median of 20 scattered by ±1 ms between runs on this 2-core machine),
 //   BENCH_WIRE_TICKS (seconds of moves through the display's whole path, hub client to globe; default 20)
@@ -121,6 +123,10 @@ try {
       line('  heap each minute (MB)', samples.map((x) => x.mb.toFixed(1)).join(' '));
       line('  trend after the first minute', `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min (${((slope * 60) / my * 100).toFixed(1)}% an hour)`);
     }
+    // The same tick on the aged heap: a hall runs for hours, and the figure above is a fresh page's.
+    await clean();
+    const aged = await run('primitives');
+    line(`units as shipped, after the churn: JS per tick`, `median ${aged.jsMs.median.toFixed(1)} ms, p95 ${aged.jsMs.p95.toFixed(1)} ms   (fresh page: ${p.jsMs.median.toFixed(1)} ms)`);
   }
 } finally {
   await browser.close();
