@@ -285,8 +285,8 @@ export const ServerMessage = z.discriminatedUnion('t', [
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
-/** Parse a frame from text, never throwing: the caller counts and answers the failure. */
-export function parseFrame<T>(schema: z.ZodType<T>, text: string, maxBytes: number): { ok: true; msg: T } | { ok: false; error: HubErrorBody } {
+/** A frame's text as a JSON object, or why it is not one. */
+function readObject(text: string, maxBytes: number): { ok: true; raw: Record<string, unknown> } | { ok: false; error: HubErrorBody } {
   // String length in UTF-16 units bounds the UTF-8 size from below; the transports enforce bytes.
   if (text.length > maxBytes) return { ok: false, error: { code: 'too_large', message: `frame of ${text.length} characters exceeds ${maxBytes}` } };
   let raw: unknown;
@@ -296,7 +296,14 @@ export function parseFrame<T>(schema: z.ZodType<T>, text: string, maxBytes: numb
     return { ok: false, error: { code: 'bad_frame', message: 'frame is not JSON' } };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, error: { code: 'bad_frame', message: 'frame is not a JSON object' } };
-  const r = schema.safeParse(raw);
+  return { ok: true, raw: raw as Record<string, unknown> };
+}
+
+/** Parse a frame from text, never throwing: the caller counts and answers the failure. */
+export function parseFrame<T>(schema: z.ZodType<T>, text: string, maxBytes: number): { ok: true; msg: T } | { ok: false; error: HubErrorBody } {
+  const o = readObject(text, maxBytes);
+  if (!o.ok) return o;
+  const r = schema.safeParse(o.raw);
   if (!r.success) return { ok: false, error: { code: 'bad_message', message: describeIssues(r.error) } };
   return { ok: true, msg: r.data };
 }
@@ -336,14 +343,9 @@ export function deltaProblem(raw: Record<string, unknown>): string | null {
 
 /** A frame from the hall, as every display reads it: deltas by hand (`deltaProblem`), the rest by schema. */
 export function parseServerFrame(text: string, maxBytes: number): { ok: true; msg: ServerMessage } | { ok: false; error: HubErrorBody } {
-  if (text.length > maxBytes) return { ok: false, error: { code: 'too_large', message: `frame of ${text.length} characters exceeds ${maxBytes}` } };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, error: { code: 'bad_frame', message: 'frame is not JSON' } };
-  }
-  if (!isObj(raw)) return { ok: false, error: { code: 'bad_frame', message: 'frame is not a JSON object' } };
+  const o = readObject(text, maxBytes);
+  if (!o.ok) return o;
+  const raw = o.raw;
   if (raw.t !== 'delta') {
     const r = ServerMessage.safeParse(raw);
     return r.success ? { ok: true, msg: r.data } : { ok: false, error: { code: 'bad_message', message: describeIssues(r.error) } };
