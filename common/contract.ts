@@ -2,6 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
+import { isPlain } from './ops.ts';
 import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, Site, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -309,7 +310,6 @@ export function parseFrame<T>(schema: z.ZodType<T>, text: string, maxBytes: numb
 }
 
 const TOPIC_SET: ReadonlySet<string> = new Set(TOPICS);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const idProblem = (v: unknown): string | null => (typeof v !== 'string' ? 'expected a string' : v.length < 1 || v.length > 64 ? 'must be 1 to 64 characters' : null);
 
 /**
@@ -327,15 +327,19 @@ export function deltaProblem(raw: Record<string, unknown>): string | null {
   if (!Array.isArray(ops)) return 'ops: expected an array';
   for (let i = 0; i < ops.length; i++) {
     const op: unknown = ops[i];
-    if (!isObj(op)) return `ops.${i}: expected an object`;
+    if (!isPlain(op)) return `ops.${i}: expected an object`;
     const id = idProblem(op.id);
     if (op.op !== 'put' && op.op !== 'del' && op.op !== 'patch') return `ops.${i}.op: expected put, del or patch`;
     if (id) return `ops.${i}.id: ${id}`;
     if (op.op === 'put' && op.value === undefined) return `ops.${i}.value: missing`;
     if (op.op === 'patch') {
       const set = op.set;
-      if (!isObj(set)) return `ops.${i}.set: expected an object`;
-      for (const k in set) if (k.length > 129) return `ops.${i}.set: a path longer than 129 characters`;
+      if (!isPlain(set)) return `ops.${i}.set: expected an object`;
+      for (const k in set) {
+        if (k.length > 129) return `ops.${i}.set: a path longer than 129 characters`;
+        // stricter than the schema: applied to a copy, this path would replace the copy's prototype
+        if (k === '__proto__' || k.startsWith('__proto__.') || k.endsWith('.__proto__')) return `ops.${i}.set: the path "${k}" is refused`;
+      }
     }
   }
   return null;

@@ -9,7 +9,8 @@ export function applyOps<T>(map: Map<string, T>, ops: readonly DeltaOp[]): void 
 }
 
 type Obj = Record<string, unknown>;
-const isPlain = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A plain JSON object (not null, not an array). */
+export const isPlain = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * What changed from `prev` to `next`, as patch paths (`key`, or `key.sub` one level into a plain

@@ -7,9 +7,10 @@
 // name, a path into a field that was not an object.
 import { z } from 'zod';
 
+import { isPlain } from './ops.ts';
+
 type Obj = Record<string, unknown>;
 type Check = (v: unknown) => boolean;
-const isPlain = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The fields of a plain object schema (no checks of its own), seen through optional/nullable. */
 function fieldsOf(schema: z.ZodType | undefined): Record<string, z.ZodType> | null {
@@ -50,9 +51,14 @@ function compile(schema: z.ZodType): Check {
     let whole = false;
     for (const c of schema._zod.def.checks ?? []) {
       const d = c._zod.def as CheckDef;
-      if (d.check === 'greater_than' && typeof d.value === 'number' && d.value >= min) [min, minIn] = [d.value, d.inclusive === true];
-      else if (d.check === 'less_than' && typeof d.value === 'number' && d.value <= max) [max, maxIn] = [d.value, d.inclusive === true];
-      else if (d.check === 'number_format' && d.format === 'safeint') whole = true;
+      // several bounds: the tightest wins (at the same value, exclusive beats inclusive)
+      if (d.check === 'greater_than' && typeof d.value === 'number') {
+        if (d.value > min) [min, minIn] = [d.value, d.inclusive === true];
+        else if (d.value === min) minIn &&= d.inclusive === true;
+      } else if (d.check === 'less_than' && typeof d.value === 'number') {
+        if (d.value < max) [max, maxIn] = [d.value, d.inclusive === true];
+        else if (d.value === max) maxIn &&= d.inclusive === true;
+      } else if (d.check === 'number_format' && d.format === 'safeint') whole = true;
       else return (v) => schema.safeParse(v).success; // a check not compiled here
     }
     return (v) =>

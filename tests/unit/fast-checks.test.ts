@@ -2,6 +2,7 @@
 // entities by the fields they change) against the schemas they stand in for: on valid input and
 // on every kind of broken input, they must agree with zod, or (patches) say they cannot decide.
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { parseServerFrame, ServerMessage, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import { applyPatch } from '../../common/ops.ts';
 import { patchChecker } from '../../common/patch-check.ts';
@@ -63,6 +64,13 @@ describe('delta frames checked by hand', () => {
     }
   });
 
+  it('refuses a patch path through __proto__, which the schema would let replace a copy\'s prototype', () => {
+    for (const k of ['__proto__', '__proto__.polluted', 'track.__proto__']) {
+      const r = parseServerFrame(JSON.stringify({ ...good, ops: [{ op: 'patch', id: 'u-1', set: { [k]: { lat: 'x' } } }] }), MAX);
+      expect(r).toMatchObject({ ok: false, error: { code: 'bad_message', message: `ops.0.set: the path "${k}" is refused` } });
+    }
+  });
+
   it('reads every other message by its schema, and refuses frames that are not JSON objects or too large', () => {
     expect(fastOk({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 1, items: [unit] })).toBe(true);
     expect(fastOk({ t: 'snapshot', topic: 'units', epoch: 'E', seq: -1, items: [] })).toBe(false);
@@ -101,6 +109,15 @@ describe('patched entities checked by what changed', () => {
     expect(check(unit, { lat: 91 })).toBe(false);
     expect(check(unit, { 'track.presence': 'gone' })).toBe(false);
     expect(decided).toBeGreaterThan(cases.length * 0.7);
+  });
+
+  it('compiles several bounds on one number to the tightest (at the same value, exclusive wins)', () => {
+    const rec = z.object({ a: z.number().min(0).gt(0).lte(10).lt(10), b: z.number().gt(0).min(0).max(5).max(3) });
+    const c = patchChecker(rec);
+    const prev = { a: 5, b: 1 };
+    for (const set of [{ a: 0 }, { a: 1e-9 }, { a: 10 }, { a: 9.99 }, { b: 0 }, { b: 3 }, { b: 4 }]) {
+      expect([set, c(prev, set)]).toEqual([set, rec.safeParse({ ...prev, ...set }).success]);
+    }
   });
 
   it('leaves to the whole parse what it cannot see: a path into a field that was null, a field the schema does not name', () => {
