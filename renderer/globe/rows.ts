@@ -1,10 +1,13 @@
-// The numbers the globe's hot path writes for each unit, in one typed array: a row of eight doubles
-// (64 bytes, one cache line) per unit. A delta for 20,000 units then touches one row each rather
-// than a dozen small objects and their boxed numbers scattered over the heap; measured in Chromium
-// that is most of what a tick costs once the arithmetic is cheap (docs/architecture.md, "Globe").
-// Rows are handed out and taken back; the array doubles when full (callers read `data` afresh).
+// The numbers the globe's hot path reads and writes for each unit, in one typed array: a row of
+// sixteen doubles (128 bytes, two adjacent cache lines) per unit. A delta for 20,000 units then
+// touches one row each rather than a dozen small objects and their boxed numbers scattered over the
+// heap; measured in Chromium that is most of what a tick costs once the arithmetic is cheap
+// (docs/architecture.md, "Globe").
+// A unit's row is its index on the globe (the index of its point, see situation.ts); the array
+// doubles when an index beyond it is taken (callers read `data` afresh).
 
 /** Column offsets in a row. */
+/** where the unit is (degrees); also what the sines and cosines below are of (geo.ts, ecefStep) */
 export const LON = 0;
 export const LAT = 1;
 /** the trail's head: where the unit was when it last moved 15 m or more */
@@ -17,49 +20,43 @@ export const MOVED = 5;
 export const FIXED = 6;
 /** the trail layer's generation this row's trail belongs to (-1: the unit has no trail) */
 export const TRAIL_GEN = 7;
-export const WIDTH = 8;
+/** sines and cosines of LAT and LON, kept so a small move needs no trigonometry (geo.ts) */
+export const SIN_LAT = 8;
+export const COS_LAT = 9;
+export const SIN_LON = 10;
+export const COS_LON = 11;
+/** 12-15 unused: a row stays on a 128-byte boundary */
+export const WIDTH = 16;
 
 export class UnitRows {
   data: Float64Array;
   /** per row: 1 when its trail moved since the last rebuild */
   dirty: Uint8Array;
-  private readonly free: number[] = [];
-  private next = 0;
 
   constructor(capacity = 1024) {
     this.data = new Float64Array(capacity * WIDTH);
     this.dirty = new Uint8Array(capacity);
   }
 
-  alloc(): number {
-    const row = this.free.pop() ?? this.next++;
-    if (row * WIDTH >= this.data.length) {
-      const data = new Float64Array(this.data.length * 2);
+  /** Row i is taken by a unit: cleared of any trail, the arrays grown to hold it. */
+  take(i: number): void {
+    if ((i + 1) * WIDTH > this.data.length) {
+      const rows = Math.max(this.dirty.length * 2, i + 1);
+      const data = new Float64Array(rows * WIDTH);
       data.set(this.data);
       this.data = data;
-      const dirty = new Uint8Array(this.dirty.length * 2);
+      const dirty = new Uint8Array(rows);
       dirty.set(this.dirty);
       this.dirty = dirty;
     }
-    this.data[row * WIDTH + TRAIL_GEN] = -1;
-    this.dirty[row] = 0;
-    return row;
+    this.release(i);
   }
 
-  release(row: number): void {
-    this.data[row * WIDTH + TRAIL_GEN] = -1;
-    this.dirty[row] = 0;
-    this.free.push(row);
-  }
-
-  /** Every row free again (all units replaced). */
-  reset(): void {
-    this.free.length = 0;
-    this.next = 0;
-  }
-
-  /** Rows in use (for tests). */
-  get used(): number {
-    return this.next - this.free.length;
+  /** Row i is no longer a unit's. */
+  release(i: number): void {
+    this.data[i * WIDTH + TRAIL_GEN] = -1;
+    // no position: the next ecefStep computes from scratch
+    this.data[i * WIDTH + LAT] = Number.NaN;
+    this.dirty[i] = 0;
   }
 }

@@ -33,12 +33,12 @@ import {
   UrlTemplateImageryProvider,
   VerticalOrigin,
 } from '@cesium/engine';
-import { ecefFromDegrees } from './geo.ts';
+import { ecefFromDegrees, ecefStep } from './geo.ts';
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Incident, Place, Site, SiteKind, Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
 import { TyphoonLayer, type FixHover } from './typhoon.ts';
 import { RiskLayer } from './risk.ts';
-import { type Trail, TrailLayer, type TrailOwner } from './trails.ts';
+import { TrailLayer } from './trails.ts';
 import { LAT, LON, UnitRows, WIDTH } from './rows.ts';
 import { type PointStyle, UnitPoints } from './unit-points.ts';
 
@@ -75,25 +75,11 @@ function styleOf(kind: UnitKind, presence: string | undefined, status: UnitStatu
   return STYLE;
 }
 
-/** What the globe keeps per unit: its point, what was last drawn, and its trail (one lookup per
- *  delta op; the hot path reads only this and the point). */
-interface Slot extends TrailOwner {
-  /** its point's index in unitPoints */
-  i: number;
-  /** drawn now (its kind and status layers are both on) */
-  shown: boolean;
-  kind: UnitKind;
-  status: UnitStatus;
-  presence: string | undefined;
-  /** the trail colour, or null for a unit that draws no trail (a depot) */
-  trailColor: Color | null;
-  trail: Trail | undefined;
-  /** its row in `rows`: longitude, latitude and its trail's head live there (see rows.ts) */
-  row: number;
-  name: Unit['name'];
-  callsign: string | null;
-  ground: boolean;
-}
+/** Unit flags (one byte per unit): drawn now (its kind and status layers are both on); standing on
+ *  the ground (no altitude of its own). */
+const SHOWN = 1;
+const GROUND = 2;
+const NO_NAME: Unit['name'] = { zh: '', en: '' };
 const OUTLINE = Object.fromEntries(Object.entries(STATUS_OUTLINE).map(([k, c]) => [k, Color.fromCssColorString(c)])) as Record<UnitStatus, Color>;
 
 export const SITE_COLORS: Record<SiteKind, string> = { hazchem: '#ff6d00', reservoir: '#2979ff', shelter: '#00c853' };
@@ -169,9 +155,26 @@ export class SituationGlobe {
   private readonly siteKinds = new Map<string, SiteKind>();
   private readonly visibleSiteKinds = new Set<SiteKind>(['hazchem', 'reservoir', 'shelter']);
   private icons: Partial<Record<SiteKind, HTMLCanvasElement>> = {};
-  /** One slot per unit: its point, kind and last status (one lookup per delta op). */
-  private readonly byId = new Map<string, Slot>();
+  /**
+   * What the globe keeps per unit, by the unit's index: the index of its point in unitPoints, of its
+   * row in rows (longitude, latitude, its trail's head) and of its place in the arrays below. One
+   * lookup per delta op (id → index); after it the hot path reads a few array slots in index order,
+   * never an object per unit scattered over the heap (an object per unit made the tick ~40% dearer:
+   * docs/architecture.md, "Globe").
+   */
+  private readonly byId = new Map<string, number>();
+  /** batches of deltas applied (see moveUnit) */
+  private tickNo = 0;
   private readonly rows = new UnitRows(4096);
+  private flags = new Uint8Array(4096);
+  private readonly kinds: UnitKind[] = [];
+  /** what was last drawn: status (the ring), presence (the fill), callsign (the label) */
+  private readonly statuses: UnitStatus[] = [];
+  private readonly presences: (string | undefined)[] = [];
+  private readonly callsigns: (string | null)[] = [];
+  private readonly names: Unit['name'][] = [];
+  /** the trail colour, or null for a unit that draws no trail (a depot) */
+  private readonly trailColors: (Color | null)[] = [];
   /** Terrain: on when a source is chosen; ground heights cached per ~500 m cell. */
   private terrainOn = false;
   private terrainSeq = 0;
@@ -266,7 +269,8 @@ export class SituationGlobe {
     this.unitPoints.clear();
     this.byId.clear();
     this.trails.detachAll();
-    this.rows.reset();
+    // indices are handed out again from 0 (unitPoints.clear): the arrays refill from the start
+    for (const a of [this.kinds, this.statuses, this.presences, this.callsigns, this.names, this.trailColors]) a.length = 0;
     this.shownUnits = 0;
     this.trails.stamp();
     for (const u of units) this.putUnit(u);
@@ -276,21 +280,33 @@ export class SituationGlobe {
   /** Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown. */
   applyUnitOps(ops: readonly DeltaOp[]): void {
     this.trails.stamp();
-    for (const op of ops) {
-      if (op.op === 'put') this.putUnit(op.value as Unit);
-      else {
-        const slot = this.byId.get(op.id);
-        if (slot) {
-          if (slot.shown) this.shownUnits--;
-          this.unitPoints.remove(slot.i);
-        }
-        this.byId.delete(op.id);
-        this.trails.remove(op.id);
-        if (slot) this.rows.release(slot.row);
+    this.tickNo++;
+    const byId = this.byId;
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
+      if (op.op !== 'put') {
+        this.removeUnit(op.id);
+        continue;
       }
+      const u = op.value as Unit;
+      const i = byId.get(u.id);
+      if (i === undefined) this.addUnit(u);
+      else this.moveUnit(i, u);
     }
     this.scheduleLabels();
     this.viewer.scene.requestRender();
+  }
+
+  private removeUnit(id: string): void {
+    const i = this.byId.get(id);
+    this.trails.remove(id);
+    if (i === undefined) return;
+    if (this.flags[i]! & SHOWN) this.shownUnits--;
+    this.unitPoints.remove(i);
+    this.byId.delete(id);
+    this.rows.release(i);
+    this.flags[i] = 0;
+    this.names[i] = NO_NAME;
   }
 
   /** Layers: a unit is drawn when both its kind and its status are switched on. */
@@ -317,10 +333,10 @@ export class SituationGlobe {
 
   private applyVisibility(): void {
     let n = 0;
-    for (const [id, slot] of this.byId) {
-      const show = this.isShown(slot.kind, slot.status);
-      slot.shown = show;
-      this.unitPoints.setShow(slot.i, show);
+    for (const [id, i] of this.byId) {
+      const show = this.isShown(this.kinds[i]!, this.statuses[i]!);
+      this.flags[i] = show ? this.flags[i]! | SHOWN : this.flags[i]! & ~SHOWN;
+      this.unitPoints.setShow(i, show);
       this.trails.setShown(id, show);
       if (show) n++;
     }
@@ -393,8 +409,8 @@ export class SituationGlobe {
 
   /** Where a unit's point is drawn: its height above the ellipsoid. For tests. */
   unitHeight(id: string): number | undefined {
-    const slot = this.byId.get(id);
-    return slot ? Cartographic.fromCartesian(this.unitPoints.position(slot.i, new Cartesian3())).height : undefined;
+    const i = this.byId.get(id);
+    return i === undefined ? undefined : Cartographic.fromCartesian(this.unitPoints.position(i, new Cartesian3())).height;
   }
 
   private groundAt(lon: number, lat: number): number {
@@ -412,11 +428,11 @@ export class SituationGlobe {
   private reclamp(): void {
     this.heights.clear();
     const d = this.rows.data;
-    for (const slot of this.byId.values()) {
-      if (!slot.ground) continue;
-      const lon = d[slot.row * WIDTH + LON]!;
-      const lat = d[slot.row * WIDTH + LAT]!;
-      this.unitPoints.setPosition(slot.i, ecefFromDegrees(lon, lat, this.groundAt(lon, lat), SCRATCH));
+    for (const i of this.byId.values()) {
+      if (!(this.flags[i]! & GROUND)) continue;
+      const lon = d[i * WIDTH + LON]!;
+      const lat = d[i * WIDTH + LAT]!;
+      this.unitPoints.setPosition(i, ecefFromDegrees(lon, lat, this.groundAt(lon, lat), SCRATCH));
     }
     this.viewer.scene.requestRender();
   }
@@ -463,16 +479,16 @@ export class SituationGlobe {
     if (view) {
       const rank: Record<UnitStatus, number> = { 'en-route': 0, 'on-site': 1, standby: 2, offline: 3 };
       const d = this.rows.data;
-      const inView = (s: Slot) => {
-        const lon = d[s.row * WIDTH + LON]!;
-        const lat = d[s.row * WIDTH + LAT]!;
+      const inView = (i: number) => {
+        const lon = d[i * WIDTH + LON]!;
+        const lat = d[i * WIDTH + LAT]!;
         return lon >= view.west && lon <= view.east && lat >= view.south && lat <= view.north;
       };
-      const candidates = [...this.byId.values()].filter((s) => s.shown && inView(s)).sort((a, b) => rank[a.status] - rank[b.status]);
+      const candidates = [...this.byId.values()].filter((i) => this.flags[i]! & SHOWN && inView(i)).sort((a, b) => rank[this.statuses[a]!] - rank[this.statuses[b]!]);
       const taken = new Set<string>();
-      for (const s of candidates) {
+      for (const i of candidates) {
         if (this.unitLabels.length >= 300) break;
-        const position = this.unitPoints.position(s.i, new Cartesian3());
+        const position = this.unitPoints.position(i, new Cartesian3());
         const at = SceneTransforms.worldToWindowCoordinates(this.viewer.scene, position);
         if (!at) continue;
         // 110×18 px cells; a label takes its cell and the one beside it
@@ -482,7 +498,7 @@ export class SituationGlobe {
         taken.add(`${cx},${cy}`).add(`${cx + 1},${cy}`);
         this.unitLabels.add({
           position,
-          text: s.callsign ?? s.name[this.labelLang],
+          text: this.callsigns[i] ?? this.names[i]![this.labelLang],
           font: '12px sans-serif',
           fillColor: Color.WHITE,
           outlineColor: Color.BLACK,
@@ -555,54 +571,85 @@ export class SituationGlobe {
   }
 
   private putUnit(u: Unit): void {
-    // The hot path of a position delta (20,000 per tick at province scale): no allocation, no
-    // colour parsing, and the outline touched only when the status really changed.
-    // A unit without an altitude (a team on foot or in a vehicle) stands on the ground: on the
-    // terrain when there is one. Drones and aircraft keep the altitude they report.
+    const i = this.byId.get(u.id);
+    if (i === undefined) this.addUnit(u);
+    else this.moveUnit(i, u);
+  }
+
+  /**
+   * The hot path of a position delta (20,000 per tick at province scale), kept small so the
+   * compiler inlines it into the loop: no allocation, no colour parsing, no object per unit, and the
+   * style touched only when something drawn changed. A unit without an altitude (a team on foot or
+   * in a vehicle) stands on the ground: on the terrain when there is one. Drones and aircraft keep
+   * the altitude they report.
+   */
+  private moveUnit(i: number, u: Unit): void {
+    const alt = u.alt ?? (this.terrainOn ? this.groundAt(u.lon, u.lat) : 0);
+    // one unit in 64 is converted from scratch each tick (see ecefStep)
+    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, u.lon, u.lat, alt, ((i + this.tickNo) & 63) === 0, SCRATCH));
+    const f = this.flags[i]!;
+    const ground = u.alt === null ? GROUND : 0;
+    if ((f & GROUND) !== ground) this.flags[i] = f ^ GROUND;
+    // pointer stores only on change: each costs a write barrier while the GC is marking
+    const track = u.track;
+    if (track == null) {
+      if (this.callsigns[i] !== null) this.callsigns[i] = null;
+      if (this.statuses[i] !== u.status || this.presences[i] !== undefined || this.kinds[i] !== u.kind) this.restyle(i, u.id, u.kind, u.status, undefined);
+    } else {
+      if (this.callsigns[i] !== track.callsign) this.callsigns[i] = track.callsign;
+      if (this.statuses[i] !== u.status || this.presences[i] !== track.presence || this.kinds[i] !== u.kind) this.restyle(i, u.id, u.kind, u.status, track.presence);
+    }
+    const color = this.trailColors[i]!;
+    if (color !== null) this.trails.record(i, u.id, u.lon, u.lat, alt, color, (this.flags[i]! & SHOWN) !== 0);
+  }
+
+  private addUnit(u: Unit): void {
     const alt = u.alt ?? this.groundAt(u.lon, u.lat);
     const position = ecefFromDegrees(u.lon, u.lat, alt, SCRATCH);
-    const existing = this.byId.get(u.id);
-    if (existing) {
-      this.unitPoints.setPosition(existing.i, position);
-      const d = this.rows.data;
-      d[existing.row * WIDTH + LON] = u.lon;
-      d[existing.row * WIDTH + LAT] = u.lat;
-      // pointer stores only on change: each costs a write barrier while the GC is marking
-      const ground = u.alt === null;
-      if (existing.ground !== ground) existing.ground = ground;
-      const callsign = u.track?.callsign ?? null;
-      if (existing.callsign !== callsign) existing.callsign = callsign;
-      if (existing.status !== u.status) {
-        existing.status = u.status;
-        this.unitPoints.setStyle(existing.i, styleOf(existing.kind, existing.presence, u.status));
-        const show = this.isShown(existing.kind, u.status);
-        if (show !== existing.shown) {
-          existing.shown = show;
-          this.unitPoints.setShow(existing.i, show);
-          this.shownUnits += show ? 1 : -1;
-          this.trails.setShown(u.id, show);
-        }
-      }
-      const presence = u.track?.presence;
-      if (existing.presence !== presence) {
-        existing.presence = presence;
-        this.unitPoints.setStyle(existing.i, styleOf(existing.kind, presence, existing.status));
-      }
-      if (existing.trailColor) this.trails.record(existing, u.id, u.lon, u.lat, alt, existing.trailColor, existing.shown);
-      return;
-    }
     const show = this.isShown(u.kind, u.status);
     const i = this.unitPoints.add(`unit:${u.id}`, position, styleOf(u.kind, u.track?.presence, u.status), show);
+    // the row's position (and its sines and cosines) from the start
+    this.rows.take(i);
+    ecefStep(this.rows.data, i * WIDTH, u.lon, u.lat, alt, true, SCRATCH);
     if (show) this.shownUnits++;
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
     const trailColor = u.kind === 'depot' ? null : FILL[u.kind];
-    const row = this.rows.alloc();
-    this.rows.data[row * WIDTH + LON] = u.lon;
-    this.rows.data[row * WIDTH + LAT] = u.lat;
-    const slot: Slot = { i, shown: show, kind: u.kind, status: u.status, presence: u.track?.presence, trailColor, trail: undefined, row, name: u.name, callsign: u.track?.callsign ?? null, ground: u.alt === null };
-    this.byId.set(u.id, slot);
-    if (trailColor && (u.track || u.status === 'en-route')) this.trails.record(slot, u.id, u.lon, u.lat, alt, trailColor, show);
+    if (i >= this.flags.length) {
+      const flags = new Uint8Array(Math.max(this.flags.length * 2, i + 1));
+      flags.set(this.flags);
+      this.flags = flags;
+    }
+    this.flags[i] = (show ? SHOWN : 0) | (u.alt === null ? GROUND : 0);
+    // the arrays stay dense: an index is either reused or the next one (unitPoints.add)
+    this.kinds[i] = u.kind;
+    this.statuses[i] = u.status;
+    this.presences[i] = u.track?.presence;
+    this.callsigns[i] = u.track?.callsign ?? null;
+    this.names[i] = u.name;
+    this.trailColors[i] = trailColor;
+    this.byId.set(u.id, i);
+    if (trailColor && (u.track || u.status === 'en-route')) this.trails.record(i, u.id, u.lon, u.lat, alt, trailColor, show);
     this.scheduleLabels();
   }
+
+  /** A unit's status, presence or kind changed: its ring or fill, and whether its layer is on. */
+  private restyle(i: number, id: string, kind: UnitKind, status: UnitStatus, presence: string | undefined): void {
+    this.statuses[i] = status;
+    this.presences[i] = presence;
+    if (this.kinds[i] !== kind) {
+      this.kinds[i] = kind;
+      this.trailColors[i] = kind === 'depot' ? null : FILL[kind];
+    }
+    this.unitPoints.setStyle(i, styleOf(kind, presence, status));
+    const show = this.isShown(kind, status);
+    if (show !== ((this.flags[i]! & SHOWN) !== 0)) {
+      this.flags[i] = this.flags[i]! ^ SHOWN;
+      this.unitPoints.setShow(i, show);
+      this.shownUnits += show ? 1 : -1;
+      this.trails.setShown(id, show);
+    }
+  }
+
+
 }

@@ -35,12 +35,6 @@ interface Trail {
   dropped: number;
 }
 
-/** What the caller keeps per unit: its row and the trail it was given (read only on a new point). */
-export interface TrailOwner {
-  row: number;
-  trail: Trail | undefined;
-}
-
 const MIN_MOVE_DEG = 15 / 111_320;
 const POINT_EVERY_MS = 10_000;
 const MAX_POINTS = 720;
@@ -50,6 +44,8 @@ export type { Trail };
 export class TrailLayer {
   private readonly lines = new PolylineCollection();
   private readonly trails = new Map<string, Trail>();
+  /** the trail each row holds (read only when a point is fixed, or the unit goes) */
+  private byRow: (Trail | undefined)[] = [];
   private windowMs: number;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly scene: Scene;
@@ -86,20 +82,21 @@ export class TrailLayer {
   private batchAt = 0;
   private gen = 0;
 
-  /** A unit is at lon/lat/alt now. The first call only remembers where it started. The hot path (the
-   *  unit moved, no new point due) reads and writes the unit's row and nothing else. */
-  record(o: TrailOwner, id: string, lon: number, lat: number, alt: number, color: Color, shown: boolean): void {
+  /** A unit (its row in the shared UnitRows) is at lon/lat/alt now. The first call only remembers
+   *  where it started. The hot path (the unit moved, no new point due) reads and writes the unit's
+   *  row and nothing else; `color` and `shown` are read only when its trail is made. */
+  record(row: number, id: string, lon: number, lat: number, alt: number, color: Color, shown: boolean): void {
     if (this.windowMs === 0) return;
     const d = this.rows.data;
-    const b = o.row * WIDTH;
+    const b = row * WIDTH;
     const now = this.batchAt || this.now();
     if (d[b + TRAIL_GEN] !== this.gen) {
       d[b + TRAIL_GEN] = this.gen;
       const kept = this.trails.get(id);
       if (kept && kept.gen === this.gen) {
         // the unit came back in a snapshot: its trail takes the new row, head as last refreshed
-        kept.row = o.row;
-        o.trail = kept;
+        kept.row = row;
+        this.byRow[row] = kept;
         const n = kept.pts.length;
         const k = kept.at.length;
         d[b + HEAD_LON] = kept.pts[n - 3]!;
@@ -108,9 +105,9 @@ export class TrailLayer {
         d[b + MOVED] = kept.at[k - 1]!;
         d[b + FIXED] = k >= 2 ? kept.at[k - 2]! : Number.NEGATIVE_INFINITY;
       } else {
-        const t: Trail = { pts: [lon, lat, alt], at: [now], cart: [], dropped: 0, line: null, color, shown, stale: false, row: o.row, gen: this.gen };
+        const t: Trail = { pts: [lon, lat, alt], at: [now], cart: [], dropped: 0, line: null, color, shown, stale: false, row, gen: this.gen };
         this.trails.set(id, t);
-        o.trail = t;
+        this.byRow[row] = t;
         d[b + HEAD_LON] = lon;
         d[b + HEAD_LAT] = lat;
         d[b + HEAD_ALT] = alt;
@@ -123,7 +120,7 @@ export class TrailLayer {
     if (Math.abs(lat - d[b + HEAD_LAT]!) + 0.87 * Math.abs(lon - d[b + HEAD_LON]!) < MIN_MOVE_DEG) return;
     if (now - d[b + FIXED]! >= POINT_EVERY_MS) {
       // the head stays where it was, at the time it last moved, and a new head starts here
-      const t = o.trail!;
+      const t = this.byRow[row]!;
       this.syncHead(t, d, b);
       d[b + FIXED] = d[b + MOVED]!;
       t.pts.push(lon, lat, alt);
@@ -139,7 +136,7 @@ export class TrailLayer {
     d[b + HEAD_LAT] = lat;
     d[b + HEAD_ALT] = alt;
     d[b + MOVED] = now;
-    this.rows.dirty[o.row] = 1;
+    this.rows.dirty[row] = 1;
   }
 
   /** Before the caller's rows are all handed out anew (a snapshot replaces every unit): trails keep
@@ -151,6 +148,7 @@ export class TrailLayer {
       this.syncHead(t, d, t.row * WIDTH);
       t.row = -1;
     }
+    this.byRow = [];
   }
 
   /** Bring the head point (the last of pts, at) up to date from the unit's row. */
@@ -171,6 +169,7 @@ export class TrailLayer {
 
   remove(id: string): void {
     const t = this.trails.get(id);
+    if (t && t.row >= 0) this.byRow[t.row] = undefined;
     if (t?.line) this.lines.remove(t.line);
     this.trails.delete(id);
   }
@@ -178,6 +177,7 @@ export class TrailLayer {
   clear(): void {
     this.lines.removeAll();
     this.trails.clear();
+    this.byRow = [];
     this.gen++; // what callers hold from before is forgotten
   }
 

@@ -7,9 +7,9 @@
 // browser by tests/e2e/serve.test.ts).
 import { Cartesian3, Color, type Scene } from '@cesium/engine';
 import { describe, expect, it } from 'vitest';
-import { ecefFromDegrees } from '../../renderer/globe/geo.ts';
-import { UnitRows } from '../../renderer/globe/rows.ts';
-import { TrailLayer, type TrailOwner } from '../../renderer/globe/trails.ts';
+import { ecefFromDegrees, ecefStep } from '../../renderer/globe/geo.ts';
+import { LAT, LON, UnitRows, WIDTH } from '../../renderer/globe/rows.ts';
+import { TrailLayer } from '../../renderer/globe/trails.ts';
 import { UnitPoints } from '../../renderer/globe/unit-points.ts';
 
 describe('ecefFromDegrees', () => {
@@ -40,6 +40,60 @@ describe('ecefFromDegrees', () => {
   });
 });
 
+describe('ecefStep', () => {
+  // A unit's row as the globe keeps it; NaN: no position yet.
+  const row = () => {
+    const d = new Float64Array(WIDTH);
+    d[LAT] = Number.NaN;
+    return d;
+  };
+  const gap = (a: { x: number; y: number; z: number }, b: Cartesian3) => Math.hypot(a.x - b.x, a.y - b.y, a.z - b.z);
+
+  it('follows a unit that moves a little at a time to a millimetre of Cesium, over a day of 1 Hz reports', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const out = { x: 0, y: 0, z: 0 };
+    for (const resync of [64, Number.POSITIVE_INFINITY]) {
+      const d = row();
+      let lon = 120.16;
+      let lat = 30.25;
+      let worst = 0;
+      let turned = 0;
+      for (let k = 0; k < 86_400; k++) {
+        // up to ~30 m a second, now and then a jump of a few km (a fix after a tunnel)
+        const jump = k % 5000 === 4999 ? 0.05 : 0.0003;
+        lon += (rnd() - 0.5) * jump;
+        lat += (rnd() - 0.5) * jump;
+        const exact = k % resync === 0;
+        if (!exact && !Number.isNaN(d[LAT]!)) turned++;
+        ecefStep(d, 0, lon, lat, 12.5, exact, out);
+        if (k % 97 === 0 || k === 86_399) worst = Math.max(worst, gap(out, Cartesian3.fromDegrees(lon, lat, 12.5)));
+      }
+      // the row holds where the unit is now
+      expect([d[LON], d[LAT]]).toEqual([lon, lat]);
+      expect(turned).toBeGreaterThan(80_000);
+      // even never computed afresh, rounding stays far below a millimetre over a day
+      expect(worst).toBeLessThan(1e-3);
+    }
+  });
+
+  it('computes afresh for a first position, a large step, the antimeridian and the poles', () => {
+    const out = { x: 0, y: 0, z: 0 };
+    const d = row();
+    const path: [number, number][] = [[121.47, 31.23], [121.48, 31.24], [-74.0, 40.7], [179.99, 10], [-179.99, 10], [180.0, 89.999], [0, 90], [0.05, 89.95], [-0.05, -90], [45, -89.99]];
+    for (const [lon, lat] of path) {
+      ecefStep(d, 0, lon, lat, 0, false, out);
+      expect(gap(out, Cartesian3.fromDegrees(lon, lat, 0))).toBeLessThan(1e-3);
+    }
+    // a different row in the same array is its own: offsets are honoured
+    const two = new Float64Array(WIDTH * 2);
+    two[LAT] = two[WIDTH + LAT] = Number.NaN;
+    ecefStep(two, WIDTH, 100, 20, 0, false, out);
+    expect(Number.isNaN(two[LAT]!)).toBe(true);
+    expect(two[WIDTH + LON]).toBe(100);
+  });
+});
+
 // Cesium's Material tells a colour from an image with instanceof checks against browser classes:
 // Node has none of them, and no value here is one.
 for (const name of ['HTMLCanvasElement', 'HTMLImageElement', 'ImageBitmap', 'OffscreenCanvas']) (globalThis as Record<string, unknown>)[name] ??= class {};
@@ -52,12 +106,18 @@ describe('TrailLayer', () => {
     const scene = { primitives: { add: (x: unknown) => x, remove: () => true }, requestRender: () => void renders.n++ } as unknown as Scene;
     const rows = new UnitRows(4);
     const trails = new TrailLayer(scene, rows, { ...opts, now: () => clock });
-    const unit = (): TrailOwner => ({ row: rows.alloc(), trail: undefined });
+    // a unit's row is its index on the globe: handed out in order, from 0 again after a snapshot
+    let next = 0;
+    const unit = (): number => {
+      rows.take(next);
+      return next++;
+    };
+    const reset = () => void (next = 0);
     const advance = (ms: number) => {
       clock += ms;
       trails.stamp();
     };
-    return { trails, advance, renders, rows, unit, lines: () => (trails as unknown as { lines: { length: number; get(i: number): { positions: Cartesian3[] } } }).lines };
+    return { trails, advance, renders, reset, unit, lines: () => (trails as unknown as { lines: { length: number; get(i: number): { positions: Cartesian3[] } } }).lines };
   }
   const deg = 1 / 111_320; // about a metre of latitude
   const red = Color.RED;
@@ -118,7 +178,7 @@ describe('TrailLayer', () => {
   });
 
   it('a trail outlives a snapshot that replaces every unit, and goes on from the new row', () => {
-    const { trails, advance, rows, unit, lines } = layer();
+    const { trails, advance, reset, unit, lines } = layer();
     try {
       advance(0);
       const a = unit();
@@ -127,7 +187,7 @@ describe('TrailLayer', () => {
       trails.record(a, 'a', 120, 30.01, 0, red, true);
       // a snapshot: rows handed out anew, a different unit takes the old row first
       trails.detachAll();
-      rows.reset();
+      reset();
       const other = unit();
       trails.record(other, 'b', 100, 10, 0, red, true);
       const again = unit();
@@ -162,7 +222,7 @@ describe('TrailLayer', () => {
       expect(trails.count()).toBe(0);
       const x = unit();
       trails.record(x, 'x', 120, 30, 0, red, true);
-      expect(x.trail).toBeUndefined();
+      expect((trails as unknown as { trails: Map<string, unknown> }).trails.size).toBe(0);
     } finally {
       trails.destroy();
     }
