@@ -37,6 +37,16 @@ export async function settle(g: SituationGlobe): Promise<void> {
   for (let i = 0; i < 3; i++) await frame(g);
 }
 
+/** 0 … n-1 in an order shuffled the same way every run. */
+function shuffled(n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(((Math.sin(i * 7.77) + 1) / 2) * (i + 1)) % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
 function synth(n: number, seed: number): Unit[] {
   const out: Unit[] = [];
   for (let i = 0; i < n; i++) {
@@ -47,7 +57,7 @@ function synth(n: number, seed: number): Unit[] {
   return out;
 }
 
-export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number }): Promise<BenchResult> {
+export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number; order?: 'shuffled' | 'sequential' }): Promise<BenchResult> {
   const units = synth(opts.units, 1);
   const statics = synth(opts.statics, 2);
   const js: number[] = [];
@@ -61,11 +71,20 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
     g.trails.setMinutes(opts.trailMinutes ?? keep);
     g.resetUnits(units);
     await frame(g);
+    // The hub client's numbers for the units, as it gives them after a snapshot of these units:
+    // 0, 1, 2, … in the snapshot's order (renderer/hub/client.ts). The deltas below move every
+    // unit in an order shuffled once: a delta lists units as their reports reached the hall, not
+    // in the order the display holds them ('sequential' is kinder to the caches: for comparison).
+    const order = opts.order === 'sequential' ? units.map((_, i) => i) : shuffled(units.length);
+    const slots = Int32Array.from(order);
     for (let t = 1; t <= opts.ticks; t++) {
       // What a hub delta carries for 20,000 moves: a put per unit.
-      const ops: DeltaOp[] = units.map((u) => ({ op: 'put', id: u.id, value: { ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: t } }));
+      const ops: DeltaOp[] = order.map((k) => {
+        const u = units[k]!;
+        return { op: 'put', id: u.id, value: { ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: t } };
+      });
       const t0 = performance.now();
-      g.applyUnitOps(ops);
+      g.applyUnitOps(ops, slots);
       js.push(performance.now() - t0);
       // Trails are rebuilt on their own once-a-second clock; at 1 Hz that is once per tick.
       const t1 = performance.now();
@@ -136,11 +155,12 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   let globe = 0;
   const off = client.subscribe('units', (e) => {
     const t0 = performance.now();
-    if (e.kind === 'delta') g.applyUnitOps(e.ops);
+    if (e.kind === 'delta') g.applyUnitOps(e.ops, e.slots);
     else g.resetUnits(client.topic('units').values() as Iterable<Unit>);
     globe += performance.now() - t0;
   });
   h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units });
+  const order = shuffled(units.length);
   await frame(g);
   const receive: number[] = [];
   const schema: number[] = [];
@@ -150,7 +170,8 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   for (let t = 1; t <= opts.ticks; t++) {
     const at = T0 + t * 1000;
     const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: at, track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 } }));
-    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops: next.map((u, i) => ({ op: 'patch', id: u.id, set: diffPatch(units[i], u) })) });
+    // in the order the reports reached the hall (shuffled), as the globe bench does
+    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops: order.map((i) => ({ op: 'patch', id: next[i]!.id, set: diffPatch(units[i], next[i]) })) });
     bytes = text.length;
     units = next;
     // before: the frame by schema, each patched entity parsed whole (the client's map is not touched)

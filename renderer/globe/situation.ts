@@ -173,6 +173,10 @@ export class SituationGlobe {
   private readonly presences: (string | undefined)[] = [];
   private readonly callsigns: (string | null)[] = [];
   private readonly names: Unit['name'][] = [];
+  private readonly ids: string[] = [];
+  /** the hub client's number for each unit (renderer/hub/client.ts) → its index here; -1: not yet
+   *  known (found by id once, then kept) */
+  private indexOf = new Int32Array(4096).fill(-1);
   /** the trail colour, or null for a unit that draws no trail (a depot) */
   private readonly trailColors: (Color | null)[] = [];
   /** Terrain: on when a source is chosen; ground heights cached per ~500 m cell. */
@@ -270,31 +274,120 @@ export class SituationGlobe {
     this.byId.clear();
     this.trails.detachAll();
     // indices are handed out again from 0 (unitPoints.clear): the arrays refill from the start
-    for (const a of [this.kinds, this.statuses, this.presences, this.callsigns, this.names, this.trailColors]) a.length = 0;
+    for (const a of [this.kinds, this.statuses, this.presences, this.callsigns, this.names, this.ids, this.trailColors]) a.length = 0;
+    // a snapshot numbers every unit afresh (renderer/hub/client.ts)
+    this.indexOf.fill(-1);
     this.shownUnits = 0;
     this.trails.stamp();
     for (const u of units) this.putUnit(u);
     this.viewer.scene.requestRender();
   }
 
-  /** Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown. */
-  applyUnitOps(ops: readonly DeltaOp[]): void {
+  /**
+   * Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown.
+   * `slots` are the hub client's numbers of the ops' units (its delta event). With them:
+   * - a unit is found by an array read rather than a lookup of its id (checked against the id kept
+   *   at that index, so a stale number can only cost a lookup, never move the wrong unit);
+   * - the moves are applied in the order of those numbers, which is the order the globe holds the
+   *   units in (a snapshot gives both from 0 in the same order). A delta lists units as their
+   *   reports reached the hall, in no order the display keeps: applied as listed, every unit's row
+   *   and point was a cache miss, and 20,000 moves cost three times as much (bench:globe).
+   */
+  applyUnitOps(ops: readonly DeltaOp[], slots?: Int32Array): void {
     this.trails.stamp();
     this.tickNo++;
-    const byId = this.byId;
-    for (let k = 0; k < ops.length; k++) {
-      const op = ops[k]!;
-      if (op.op !== 'put') {
-        this.removeUnit(op.id);
-        continue;
+    if (!slots) {
+      for (let k = 0; k < ops.length; k++) {
+        const op = ops[k]!;
+        if (op.op === 'put') this.putUnit(op.value as Unit);
+        else this.removeUnit(op.id);
       }
-      const u = op.value as Unit;
-      const i = byId.get(u.id);
-      if (i === undefined) this.addUnit(u);
-      else this.moveUnit(i, u);
+    } else {
+      // deletes first (a number a delete frees may be taken by a new unit in the same delta)
+      let top = -1;
+      for (let k = 0; k < ops.length; k++) {
+        const op = ops[k]!;
+        const slot = slots[k]!;
+        if (op.op === 'put') {
+          if (slot > top) top = slot;
+          continue;
+        }
+        this.removeUnit(op.id);
+        if (slot >= 0 && slot < this.indexOf.length) this.indexOf[slot] = -1;
+      }
+      // then each put at its number: the op's position in the delta by number
+      if (top >= this.opAt.length) this.opAt = new Int32Array(Math.max(this.opAt.length * 2, top + 1)).fill(-1);
+      const at = this.opAt;
+      let ordered = true;
+      for (let k = 0; k < ops.length; k++) {
+        if (ops[k]!.op !== 'put') continue;
+        const slot = slots[k]!;
+        if (slot < 0 || at[slot] !== -1) {
+          ordered = false; // no number, or one number twice: not the client's numbers, take them as listed
+          break;
+        }
+        at[slot] = k;
+      }
+      if (ordered) {
+        // Two passes. The first only gathers where each unit is now, in number order: the ops sit in
+        // memory in the delta's order, so each is a cache miss, and a short loop lets the processor
+        // fetch many at once. The second does the work, from what is now in cache.
+        const g = this.gathered(ops.length);
+        let n = 0;
+        for (let slot = 0; slot <= top; slot++) {
+          const k = at[slot]!;
+          if (k < 0) continue;
+          at[slot] = -1;
+          const u = (ops[k] as { value: Unit }).value;
+          g.k[n] = k;
+          g.slot[n] = slot;
+          g.lon[n] = u.lon;
+          g.lat[n] = u.lat;
+          n++;
+        }
+        for (let j = 0; j < n; j++) this.putNumbered((ops[g.k[j]!] as { value: Unit }).value, g.slot[j]!, g.lon[j]!, g.lat[j]!);
+      } else {
+        at.fill(-1, 0, top + 1);
+        for (let k = 0; k < ops.length; k++) {
+          const op = ops[k]!;
+          if (op.op === 'put') this.putNumbered(op.value as Unit, slots[k]!, (op.value as Unit).lon, (op.value as Unit).lat);
+        }
+      }
     }
     this.scheduleLabels();
     this.viewer.scene.requestRender();
+  }
+  /** per number, the op that carries it in the delta being applied (-1: none) */
+  private opAt = new Int32Array(4096).fill(-1);
+  /** the first pass's gatherings: each put's op, number, longitude and latitude */
+  private gather = { k: new Int32Array(4096), slot: new Int32Array(4096), lon: new Float64Array(4096), lat: new Float64Array(4096) };
+  private gathered(n: number): SituationGlobe['gather'] {
+    if (n > this.gather.k.length) {
+      const size = Math.max(this.gather.k.length * 2, n);
+      this.gather = { k: new Int32Array(size), slot: new Int32Array(size), lon: new Float64Array(size), lat: new Float64Array(size) };
+    }
+    return this.gather;
+  }
+
+  private putNumbered(u: Unit, slot: number, lon: number, lat: number): void {
+    let i = slot >= 0 && slot < this.indexOf.length ? this.indexOf[slot]! : -1;
+    if (i < 0 || this.ids[i] !== u.id) {
+      const known = this.byId.get(u.id);
+      i = known ?? this.addUnit(u);
+      if (slot >= 0) this.numbered(slot, i);
+      if (known === undefined) return;
+    }
+    this.moveUnit(i, u, lon, lat);
+  }
+
+  /** The hub client's number `slot` is the unit at index i. */
+  private numbered(slot: number, i: number): void {
+    if (slot >= this.indexOf.length) {
+      const grown = new Int32Array(Math.max(this.indexOf.length * 2, slot + 1)).fill(-1);
+      grown.set(this.indexOf);
+      this.indexOf = grown;
+    }
+    this.indexOf[slot] = i;
   }
 
   private removeUnit(id: string): void {
@@ -307,6 +400,7 @@ export class SituationGlobe {
     this.rows.release(i);
     this.flags[i] = 0;
     this.names[i] = NO_NAME;
+    this.ids[i] = '';
   }
 
   /** Layers: a unit is drawn when both its kind and its status are switched on. */
@@ -407,10 +501,17 @@ export class SituationGlobe {
     return this.viewer.scene.globe.getHeight(Cartographic.fromDegrees(lon, lat));
   }
 
+  /** Where a unit's point is drawn (degrees, metres above the ellipsoid), or undefined. For tests. */
+  unitDrawnAt(id: string): { lon: number; lat: number; height: number } | undefined {
+    const i = this.byId.get(id);
+    if (i === undefined) return undefined;
+    const c = Cartographic.fromCartesian(this.unitPoints.position(i, new Cartesian3()));
+    return { lon: (c.longitude * 180) / Math.PI, lat: (c.latitude * 180) / Math.PI, height: c.height };
+  }
+
   /** Where a unit's point is drawn: its height above the ellipsoid. For tests. */
   unitHeight(id: string): number | undefined {
-    const i = this.byId.get(id);
-    return i === undefined ? undefined : Cartographic.fromCartesian(this.unitPoints.position(i, new Cartesian3())).height;
+    return this.unitDrawnAt(id)?.height;
   }
 
   private groundAt(lon: number, lat: number): number {
@@ -573,7 +674,7 @@ export class SituationGlobe {
   private putUnit(u: Unit): void {
     const i = this.byId.get(u.id);
     if (i === undefined) this.addUnit(u);
-    else this.moveUnit(i, u);
+    else this.moveUnit(i, u, u.lon, u.lat);
   }
 
   /**
@@ -583,10 +684,10 @@ export class SituationGlobe {
    * in a vehicle) stands on the ground: on the terrain when there is one. Drones and aircraft keep
    * the altitude they report.
    */
-  private moveUnit(i: number, u: Unit): void {
-    const alt = u.alt ?? (this.terrainOn ? this.groundAt(u.lon, u.lat) : 0);
+  private moveUnit(i: number, u: Unit, lon: number, lat: number): void {
+    const alt = u.alt ?? (this.terrainOn ? this.groundAt(lon, lat) : 0);
     // one unit in 64 is converted from scratch each tick (see ecefStep)
-    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, u.lon, u.lat, alt, ((i + this.tickNo) & 63) === 0, SCRATCH));
+    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, lon, lat, alt, ((i + this.tickNo) & 63) === 0, SCRATCH));
     const f = this.flags[i]!;
     const ground = u.alt === null ? GROUND : 0;
     if ((f & GROUND) !== ground) this.flags[i] = f ^ GROUND;
@@ -600,10 +701,11 @@ export class SituationGlobe {
       if (this.statuses[i] !== u.status || this.presences[i] !== track.presence || this.kinds[i] !== u.kind) this.restyle(i, u.id, u.kind, u.status, track.presence);
     }
     const color = this.trailColors[i]!;
-    if (color !== null) this.trails.record(i, u.id, u.lon, u.lat, alt, color, (this.flags[i]! & SHOWN) !== 0);
+    if (color !== null) this.trails.record(i, u.id, lon, lat, alt, color, (this.flags[i]! & SHOWN) !== 0);
   }
 
-  private addUnit(u: Unit): void {
+  /** A unit the globe did not have; returns its index. */
+  private addUnit(u: Unit): number {
     const alt = u.alt ?? this.groundAt(u.lon, u.lat);
     const position = ecefFromDegrees(u.lon, u.lat, alt, SCRATCH);
     const show = this.isShown(u.kind, u.status);
@@ -627,10 +729,12 @@ export class SituationGlobe {
     this.presences[i] = u.track?.presence;
     this.callsigns[i] = u.track?.callsign ?? null;
     this.names[i] = u.name;
+    this.ids[i] = u.id;
     this.trailColors[i] = trailColor;
     this.byId.set(u.id, i);
     if (trailColor && (u.track || u.status === 'en-route')) this.trails.record(i, u.id, u.lon, u.lat, alt, trailColor, show);
     this.scheduleLabels();
+    return i;
   }
 
   /** A unit's status, presence or kind changed: its ring or fill, and whether its layer is on. */

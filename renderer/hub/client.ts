@@ -1,21 +1,71 @@
 // The renderer's hub client: keeps each subscribed topic as a Map, applies ordered deltas, detects
 // gaps and resubscribes, reconnects with backoff, and resumes from its last sequence number so a
 // display that lost the hall for a moment gets exactly what it missed.
+//
+// Each entity a topic holds has a number: small, dense from 0, kept while the entity lives, given to
+// another after a delete, and all given afresh by a snapshot (a 'reset' event). A delta event
+// carries the number of each op's entity, so a view that keeps per-entity state (the globe: 20,000
+// units moving every second) keeps it in arrays by that number and finds it without hashing the id
+// a second time: the client has just looked the entity up to apply the delta.
 import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
 import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
-import { applyOps, resolveWireOps } from '../../common/ops.ts';
+import { applyPatch, isPlain } from '../../common/ops.ts';
 import { patchChecker } from '../../common/patch-check.ts';
 import type { Transport } from './transport.ts';
 
-export type TopicEvent = { kind: 'reset' } | { kind: 'delta'; ops: readonly DeltaOp[] };
+/** A snapshot replaced the topic ('reset'), or a delta changed it: `ops` as puts and dels, and
+ *  `slots[k]` the number of ops[k]'s entity (for a del, the number it had; -1: none held). */
+export type TopicEvent = { kind: 'reset' } | { kind: 'delta'; ops: readonly DeltaOp[]; slots: Int32Array };
 export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/** One entity as the client holds it: its value and its number. */
+interface Held {
+  v: unknown;
+  n: number;
+}
 
 interface TopicSub {
   epoch: string | null;
   seq: number;
-  items: Map<string, unknown>;
+  held: Map<string, Held>;
+  /** numbers given back by deletes; `next` is the lowest never given since the last snapshot */
+  free: number[];
+  next: number;
+  view: ReadonlyMap<string, unknown>;
   ready: boolean;
   listeners: Set<(e: TopicEvent) => void>;
+}
+
+/** A topic's entities by id, as a read-only Map over what the client holds (the stores read this). */
+class HeldView implements ReadonlyMap<string, unknown> {
+  private readonly t: { held: Map<string, Held> };
+  constructor(t: { held: Map<string, Held> }) {
+    this.t = t;
+  }
+  get size(): number {
+    return this.t.held.size;
+  }
+  get(id: string): unknown {
+    return this.t.held.get(id)?.v;
+  }
+  has(id: string): boolean {
+    return this.t.held.has(id);
+  }
+  *entries(): MapIterator<[string, unknown]> {
+    for (const [id, h] of this.t.held) yield [id, h.v];
+  }
+  keys(): MapIterator<string> {
+    return this.t.held.keys();
+  }
+  *values(): MapIterator<unknown> {
+    for (const h of this.t.held.values()) yield h.v;
+  }
+  forEach(cb: (value: unknown, key: string, map: ReadonlyMap<string, unknown>) => void): void {
+    for (const [id, h] of this.t.held) cb(h.v, id, this);
+  }
+  [Symbol.iterator](): MapIterator<[string, unknown]> {
+    return this.entries();
+  }
 }
 
 export class CommandError extends Error {
@@ -56,7 +106,7 @@ export class HubClient {
   }
 
   topic(name: TopicName): ReadonlyMap<string, unknown> {
-    return this.sub(name).items;
+    return this.sub(name).view;
   }
 
   /** Listen to a topic; subscribing on first listener. Returns the unsubscribe function. */
@@ -100,7 +150,12 @@ export class HubClient {
 
   private sub(name: TopicName): TopicSub {
     let t = this.topics.get(name);
-    if (!t) this.topics.set(name, (t = { epoch: null, seq: 0, items: new Map(), ready: false, listeners: new Set() }));
+    if (!t) {
+      const sub: Omit<TopicSub, 'view'> = { epoch: null, seq: 0, held: new Map(), free: [], next: 0, ready: false, listeners: new Set() };
+      // the view reads `held` afresh: a snapshot replaces the Map, not the view
+      t = Object.assign(sub, { view: new HeldView(sub) });
+      this.topics.set(name, t);
+    }
     return t;
   }
 
@@ -163,8 +218,16 @@ export class HubClient {
     switch (m.t) {
       case 'snapshot': {
         const t = this.sub(m.topic);
-        t.items = new Map();
-        for (const it of m.items) if (this.valid(m.topic, it)) t.items.set((it as { id: string }).id, it);
+        t.held = new Map();
+        t.free = [];
+        t.next = 0;
+        for (const it of m.items) {
+          if (!this.valid(m.topic, it)) continue;
+          const id = (it as { id: string }).id;
+          const h = t.held.get(id);
+          if (h) h.v = it;
+          else t.held.set(id, { v: it, n: t.next++ });
+        }
         t.epoch = m.epoch;
         t.seq = m.seq;
         t.ready = true;
@@ -183,36 +246,65 @@ export class HubClient {
           return;
         }
         // An entity that fails its schema is dropped (and counted) rather than handed to a view that
-        // would draw NaN; the sequence still advances, the next valid put repairs it.
-        const resolved = resolveWireOps(t.items, m.ops);
-        if (!resolved) {
-          // A patch for something this client does not hold: it has diverged; start again.
-          this.counters.gaps += 1;
-          t.epoch = null;
-          this.transport.send({ t: 'sub', topic: m.topic });
-          return;
-        }
+        // would draw NaN; the sequence still advances, the next valid put repairs it. One lookup of
+        // the id per op (a tick holds one op per id, so patches never build on each other).
         const check = this.patchCheck(m.topic);
-        const ops = resolved.filter((op, i) => {
-          if (op.op === 'del') return true;
-          const w = m.ops[i]!;
-          // A patch is checked by the fields it changed (what it builds on was checked already).
-          if (w.op === 'patch') {
-            const quick = check(t.items.get(w.id), w.set);
-            if (quick === true) return true;
-            if (quick === false) this.counters.invalid += 1;
-            else if (this.valid(m.topic, op.value)) return true;
-            // A patch that makes an invalid entity means the bases differ: resync after this delta.
-            t.epoch = null;
-            return false;
+        const held = t.held;
+        const wire = m.ops;
+        const ops: DeltaOp[] = [];
+        const slots = new Int32Array(wire.length);
+        let resync = false;
+        for (let k = 0; k < wire.length; k++) {
+          const w = wire[k]!;
+          if (w.op === 'del') {
+            const h = held.get(w.id);
+            if (h) {
+              held.delete(w.id);
+              t.free.push(h.n);
+            }
+            slots[ops.length] = h ? h.n : -1;
+            ops.push(w);
+            continue;
           }
-          return this.valid(m.topic, op.value);
-        });
-        applyOps(t.items, ops);
+          if (w.op === 'put') {
+            if (!this.valid(m.topic, w.value)) continue;
+            let h = held.get(w.id);
+            if (h) h.v = w.value;
+            else held.set(w.id, (h = { v: w.value, n: t.free.pop() ?? t.next++ }));
+            slots[ops.length] = h.n;
+            ops.push(w);
+            continue;
+          }
+          const h = held.get(w.id);
+          if (!h || !isPlain(h.v)) {
+            // A patch for something this client does not hold: it has diverged; start again.
+            this.counters.gaps += 1;
+            resync = true;
+            continue;
+          }
+          // A patch is checked by the fields it changed (what it builds on was checked already);
+          // a patch that makes an invalid entity means the bases differ: resync after this delta.
+          const quick = check(h.v, w.set);
+          if (quick === false) {
+            this.counters.invalid += 1;
+            resync = true;
+            continue;
+          }
+          const next = applyPatch(h.v, w.set);
+          if (quick === undefined && !this.valid(m.topic, next)) {
+            resync = true;
+            continue;
+          }
+          h.v = next;
+          slots[ops.length] = h.n;
+          ops.push({ op: 'put', id: w.id, value: next });
+        }
+        if (resync) t.epoch = null;
         t.seq = m.seq;
         if (t.epoch === null) this.transport.send({ t: 'sub', topic: m.topic });
         if (!t.ready) t.ready = true;
-        for (const l of t.listeners) l({ kind: 'delta', ops });
+        const event: TopicEvent = { kind: 'delta', ops, slots: slots.subarray(0, ops.length) };
+        for (const l of t.listeners) l(event);
         return;
       }
       case 'current':

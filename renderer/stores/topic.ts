@@ -1,6 +1,6 @@
 // A topic held in a Pinia store: the Map itself stays out of deep reactivity (thousands of units);
-// `version` ticks on every change so computed views recompute, and `lastOps` lets heavy views (the
-// globe) apply only what changed.
+// `version` ticks on every change so computed views recompute, and `lastOps` (with the hub client's
+// number of each op's entity, `lastSlots`) lets heavy views (the globe) apply only what changed.
 import { shallowRef, ref, type Ref, type ShallowRef } from 'vue';
 import type { DeltaOp, TopicEntity, TopicName } from '../../common/contract.ts';
 import { useHub } from '../hub/index.ts';
@@ -10,6 +10,7 @@ export interface TopicState<T> {
   version: Ref<number>;
   ready: Ref<boolean>;
   lastOps: ShallowRef<readonly DeltaOp[] | null>;
+  lastSlots: ShallowRef<Int32Array | null>;
   list(): T[];
 }
 
@@ -19,11 +20,13 @@ export function topicState<N extends TopicName>(name: N): TopicState<TopicEntity
   const version = ref(0);
   const ready = ref(false);
   const lastOps = shallowRef<readonly DeltaOp[] | null>(null);
+  const lastSlots = shallowRef<Int32Array | null>(null);
   hub.subscribe(name, (e) => {
     items.value = hub.topic(name) as ReadonlyMap<string, TopicEntity<N>>;
     lastOps.value = e.kind === 'delta' ? e.ops : null;
+    lastSlots.value = e.kind === 'delta' ? e.slots : null;
     ready.value = true;
     version.value += 1;
   });
-  return { items, version, ready, lastOps, list: () => [...items.value.values()] };
+  return { items, version, ready, lastOps, lastSlots, list: () => [...items.value.values()] };
 }

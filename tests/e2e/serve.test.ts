@@ -203,6 +203,49 @@ describe('serve mode in a real browser', () => {
     await context.close();
   });
 
+  it("the globe finds units by the hub client's numbers, and a stale number never moves the wrong unit", async () => {
+    const { context, blocked, problems } = await offlineContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${server.url}/?role=globe&msaa=1&probe=1`);
+    const globe = page.locator('[data-test="globe"]');
+    await expect.poll(() => globe.getAttribute('data-units'), { timeout: 60_000 }).toBe('623');
+    type At = { lon: number; lat: number; height: number } | undefined;
+    type Probe = { applyUnits(ops: unknown[], slots: number[] | null): void; unitDrawnAt(id: string): At };
+    const apply = (ops: unknown[], slots: number[] | null) => page.evaluate(([o, s]) => (window as unknown as { beaconProbe: Probe }).beaconProbe.applyUnits(o, s), [ops, slots] as const);
+    const at = (id: string) => page.evaluate((i) => (window as unknown as { beaconProbe: Probe }).beaconProbe.unitDrawnAt(i), id);
+    const unit = (id: string, lon: number, lat: number) => ({ id, kind: 'drone', name: { zh: id, en: id }, home: '330900', lat, lon, alt: 300, status: 'en-route', members: null, stock: null, updated: 1, demo: true });
+    const put = (id: string, lon: number, lat: number) => ({ op: 'put', id, value: unit(id, lon, lat) });
+    const expectAt = async (id: string, lon: number, lat: number) => {
+      const p = (await at(id))!;
+      expect(p, id).toBeDefined();
+      expect(Math.abs(p.lon - lon) + Math.abs(p.lat - lat), `${id} at ${p.lon},${p.lat}`).toBeLessThan(1e-7);
+    };
+    // Number 5 belongs to one of the scenario's units in the page's own client; here it is given to
+    // a probe unit as well, as a client that took a snapshot since would.
+    const real = 'fire-rescue-330100-02';
+    const before = (await at(real))!;
+    await apply([put('probe-a', 122.9, 29.4)], [5]);
+    await apply([put('probe-a', 122.91, 29.41)], [5]);
+    await expectAt('probe-a', 122.91, 29.41);
+    // the real unit arrives under number 5 too: found by its id, the probe unit left where it was
+    await apply([put(real, before.lon + 0.01, before.lat)], [5]);
+    await expectAt(real, before.lon + 0.01, before.lat);
+    await expectAt('probe-a', 122.91, 29.41);
+    // a delete gives its number back; the unit that takes it is drawn where it is, the other moves on
+    await apply([{ op: 'del', id: 'probe-a' }, put('probe-b', 122.5, 29.2)], [5, 7]);
+    expect(await at('probe-a')).toBeUndefined();
+    await apply([put('probe-c', 122.6, 29.3)], [5]);
+    await apply([put('probe-c', 122.61, 29.31), put('probe-b', 122.51, 29.21)], [5, 7]);
+    await expectAt('probe-c', 122.61, 29.31);
+    await expectAt('probe-b', 122.51, 29.21);
+    // without numbers (a caller that has none) the same units are found by id
+    await apply([put('probe-b', 122.52, 29.22)], null);
+    await expectAt('probe-b', 122.52, 29.22);
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   it('the call panel lists the five-level directory, filters, and speaks English on request', async () => {
     const { context, problems } = await offlineContext(browser);
     const page = await context.newPage();

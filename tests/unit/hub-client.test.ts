@@ -85,6 +85,46 @@ describe('hub client', () => {
     expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
   });
 
+  it('a patch for an entity it does not hold means it has diverged: counted, the rest applied, and it asks for a snapshot', () => {
+    const { tr, c } = setup();
+    tr.sent = [];
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'patch', id: 'ghost', set: { lat: 31 } }, { op: 'patch', id: 'a', set: { lat: 30.5 } }] });
+    expect(c.counters.gaps).toBe(1);
+    expect(c.topic('units').has('ghost')).toBe(false);
+    expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
+    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+  });
+
+  it('numbers each entity densely: kept while it lives, given to the next after a delete, all afresh after a snapshot', () => {
+    const tr = new Scripted();
+    const c = new HubClient(tr, { client: 'test' });
+    clients.push(c);
+    const deltas: { ids: string[]; slots: number[] }[] = [];
+    c.subscribe('units', (e) => {
+      if (e.kind === 'delta') deltas.push({ ids: e.ops.map((o) => o.id), slots: [...e.slots] });
+    });
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 1, items: [unit('a'), unit('b'), unit('c')] });
+    const last = () => deltas.at(-1)!;
+    // a patch, a put of a held unit, a put of a new one: the held keep theirs, the new takes the next
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 2, ops: [{ op: 'patch', id: 'c', set: { lat: 31 } }, { op: 'put', id: 'a', value: unit('a', 32) }, { op: 'put', id: 'd', value: unit('d') }] });
+    expect(last()).toEqual({ ids: ['c', 'a', 'd'], slots: [2, 0, 3] });
+    // a delete reports the number it frees; the next new unit takes it; a dropped entity takes none
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 3, ops: [{ op: 'del', id: 'b' }, { op: 'put', id: 'x', value: { ...unit('x'), lat: 'north' } }, { op: 'put', id: 'e', value: unit('e') }, { op: 'del', id: 'nobody' }] });
+    expect(last()).toEqual({ ids: ['b', 'e', 'nobody'], slots: [1, 1, -1] });
+    expect(c.counters.invalid).toBe(1);
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 4, ops: [{ op: 'patch', id: 'e', set: { lat: 30.1 } }, { op: 'patch', id: 'd', set: { lat: 30.2 } }] });
+    expect(last()).toEqual({ ids: ['e', 'd'], slots: [1, 3] });
+    // the map the stores read holds what the deltas said
+    expect([...c.topic('units').keys()].sort()).toEqual(['a', 'c', 'd', 'e']);
+    expect((c.topic('units').get('c') as { lat: number }).lat).toBe(31);
+    expect([...c.topic('units').values()].map((u) => (u as { id: string }).id).sort()).toEqual(['a', 'c', 'd', 'e']);
+    // a snapshot numbers afresh from 0, in its own order
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'F', seq: 1, items: [unit('e'), unit('a')] });
+    tr.push({ t: 'delta', topic: 'units', epoch: 'F', seq: 2, ops: [{ op: 'patch', id: 'a', set: { lat: 29 } }, { op: 'put', id: 'z', value: unit('z') }, { op: 'patch', id: 'e', set: { lat: 29 } }] });
+    expect(last()).toEqual({ ids: ['a', 'z', 'e'], slots: [1, 2, 0] });
+    expect(c.topic('units').size).toBe(3);
+  });
+
   it('settles commands by id, with typed errors, and fails them when the link drops', async () => {
     const { tr, c } = setup();
     const ok = c.command('hall.ping', {});
