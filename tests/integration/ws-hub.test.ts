@@ -55,7 +55,7 @@ describe('hub over WebSocket', () => {
     const truth = new Map(core.hub.items('units').map((u) => [(u as Unit).id, u]));
     for (const c of clients) {
       expect(c.counters.gaps).toBe(0);
-      expect(c.topic('units')).toEqual(truth);
+      expect(new Map(c.topic('units'))).toEqual(truth);
     }
     expect(victim.counters.reconnects).toBeGreaterThanOrEqual(1);
     // It resumed from its sequence number: no second snapshot was needed.
