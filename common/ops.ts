@@ -1,12 +1,6 @@
-// Applying snapshot + deltas to a keyed map: the one rule every end (core, renderer, tests) follows.
+// Patches between entity versions: what the hall sends (diffPatch) and how a client rebuilds the
+// entity (applyPatch; the renderer's hub client applies deltas with it, renderer/hub/client.ts).
 import type { DeltaOp, WireOp } from './contract.ts';
-
-export function applyOps<T>(map: Map<string, T>, ops: readonly DeltaOp[]): void {
-  for (const op of ops) {
-    if (op.op === 'put') map.set(op.id, op.value as T);
-    else map.delete(op.id);
-  }
-}
 
 type Obj = Record<string, unknown>;
 /** A plain JSON object (not null, not an array). */

@@ -158,9 +158,9 @@ export class SituationGlobe {
   /**
    * What the globe keeps per unit, by the unit's index: the index of its point in unitPoints, of its
    * row in rows (longitude, latitude, its trail's head) and of its place in the arrays below. One
-   * lookup per delta op (id → index); after it the hot path reads a few array slots in index order,
-   * never an object per unit scattered over the heap (an object per unit made the tick ~40% dearer:
-   * docs/architecture.md, "Globe").
+   * lookup per delta op (id → index, or none: see applyUnitOps), then a few array slots by index.
+   * Indexed state is what lets the moves be applied in the order the globe holds the units
+   * (docs/architecture.md, "Globe"); against an object per unit it measured the same in held order.
    */
   private readonly byId = new Map<string, number>();
   /** batches of deltas applied (see moveUnit) */
@@ -315,11 +315,14 @@ export class SituationGlobe {
         this.removeUnit(op.id);
         if (slot >= 0 && slot < this.indexOf.length) this.indexOf[slot] = -1;
       }
-      // then each put at its number: the op's position in the delta by number
-      if (top >= this.opAt.length) this.opAt = new Int32Array(Math.max(this.opAt.length * 2, top + 1)).fill(-1);
+      // then each put at its number: the op's position in the delta by number. The client's numbers
+      // are dense (below the units held plus this delta); others are taken as listed, so a wrong
+      // number can never make the globe allocate for it
+      const sane = top <= this.byId.size + ops.length + 4096;
+      if (sane && top >= this.opAt.length) this.opAt = new Int32Array(Math.max(this.opAt.length * 2, top + 1)).fill(-1);
       const at = this.opAt;
-      let ordered = true;
-      for (let k = 0; k < ops.length; k++) {
+      let ordered = sane;
+      for (let k = 0; k < ops.length && ordered; k++) {
         if (ops[k]!.op !== 'put') continue;
         const slot = slots[k]!;
         if (slot < 0 || at[slot] !== -1) {
@@ -347,7 +350,7 @@ export class SituationGlobe {
         }
         for (let j = 0; j < n; j++) this.putNumbered((ops[g.k[j]!] as { value: Unit }).value, g.slot[j]!, g.lon[j]!, g.lat[j]!);
       } else {
-        at.fill(-1, 0, top + 1);
+        if (sane) at.fill(-1, 0, top + 1);
         for (let k = 0; k < ops.length; k++) {
           const op = ops[k]!;
           if (op.op === 'put') this.putNumbered(op.value as Unit, slots[k]!, (op.value as Unit).lon, (op.value as Unit).lat);
@@ -382,6 +385,7 @@ export class SituationGlobe {
 
   /** The hub client's number `slot` is the unit at index i. */
   private numbered(slot: number, i: number): void {
+    if (slot > this.byId.size + 4096) return; // not a client's dense number: found by id each time
     if (slot >= this.indexOf.length) {
       const grown = new Int32Array(Math.max(this.indexOf.length * 2, slot + 1)).fill(-1);
       grown.set(this.indexOf);
@@ -707,12 +711,11 @@ export class SituationGlobe {
   /** A unit the globe did not have; returns its index. */
   private addUnit(u: Unit): number {
     const alt = u.alt ?? this.groundAt(u.lon, u.lat);
-    const position = ecefFromDegrees(u.lon, u.lat, alt, SCRATCH);
     const show = this.isShown(u.kind, u.status);
-    const i = this.unitPoints.add(`unit:${u.id}`, position, styleOf(u.kind, u.track?.presence, u.status), show);
-    // the row's position (and its sines and cosines) from the start
+    const i = this.unitPoints.add(`unit:${u.id}`, SCRATCH, styleOf(u.kind, u.track?.presence, u.status), show);
+    // one conversion, from scratch, that also fills the row's position and its sines and cosines
     this.rows.take(i);
-    ecefStep(this.rows.data, i * WIDTH, u.lon, u.lat, alt, true, SCRATCH);
+    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, u.lon, u.lat, alt, true, SCRATCH));
     if (show) this.shownUnits++;
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
@@ -754,6 +757,4 @@ export class SituationGlobe {
       this.trails.setShown(id, show);
     }
   }
-
-
 }

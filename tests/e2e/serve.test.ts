@@ -241,6 +241,10 @@ describe('serve mode in a real browser', () => {
     // without numbers (a caller that has none) the same units are found by id
     await apply([put('probe-b', 122.52, 29.22)], null);
     await expectAt('probe-b', 122.52, 29.22);
+    // a number no client gives (far beyond the units held) is not trusted, nor allocated for
+    await apply([put('probe-b', 122.53, 29.23), put('probe-c', 122.62, 29.32)], [2 ** 30, 5]);
+    await expectAt('probe-b', 122.53, 29.23);
+    await expectAt('probe-c', 122.62, 29.32);
     expect(blocked).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();
