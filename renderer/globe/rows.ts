@@ -25,7 +25,12 @@ export const SIN_LAT = 8;
 export const COS_LAT = 9;
 export const SIN_LON = 10;
 export const COS_LON = 11;
-/** 12-15 unused: a row stays on a 128-byte boundary */
+/** a trail point fixed since the trail was last refreshed (PEND_AT NaN: none): the old head, where
+ *  the unit was at PEND_AT. The trail's own arrays take it at the next refresh (trails.ts). */
+export const PEND_LON = 12;
+export const PEND_LAT = 13;
+export const PEND_ALT = 14;
+export const PEND_AT = 15;
 export const WIDTH = 16;
 
 export class UnitRows {
@@ -55,6 +60,7 @@ export class UnitRows {
   /** Row i is no longer a unit's. */
   release(i: number): void {
     this.data[i * WIDTH + TRAIL_GEN] = -1;
+    this.data[i * WIDTH + PEND_AT] = Number.NaN;
     // no position: the next ecefStep computes from scratch
     this.data[i * WIDTH + LAT] = Number.NaN;
     this.dirty[i] = 0;

@@ -163,7 +163,7 @@ export class SituationGlobe {
    * (docs/architecture.md, "Globe"); against an object per unit it measured the same in held order.
    */
   private readonly byId = new Map<string, number>();
-  /** batches of deltas applied (see moveUnit) */
+  /** batches of deltas applied (see applyUnitOps, place) */
   private tickNo = 0;
   private readonly rows = new UnitRows(4096);
   private flags = new Uint8Array(4096);
@@ -285,102 +285,80 @@ export class SituationGlobe {
 
   /**
    * Apply a batch of hub deltas in place: cost grows with what changed, not with what is shown.
-   * `slots` are the hub client's numbers of the ops' units (its delta event). With them:
-   * - a unit is found by an array read rather than a lookup of its id (checked against the id kept
-   *   at that index, so a stale number can only cost a lookup, never move the wrong unit);
-   * - the moves are applied in the order of those numbers, which is the order the globe holds the
-   *   units in (a snapshot gives both from 0 in the same order). A delta lists units as their
-   *   reports reached the hall, in no order the display keeps: applied as listed, every unit's row
-   *   and point was a cache miss, and 20,000 moves cost three times as much (bench:globe).
+   * `slots` are the hub client's numbers of the ops' units (its delta event): a unit is found by an
+   * array read rather than a lookup of its id, checked against the id kept at that index, so a
+   * stale number can only cost a lookup, never move the wrong unit.
+   *
+   * Two passes, because a delta lists units as their reports reached the hall, in no order the
+   * globe keeps (docs/architecture.md, "Globe"):
+   * 1. in the delta's order, which is the order its ops sit in memory: find each unit, restyle it
+   *    if what is drawn changed, and note where it is now in arrays by its index (small enough to
+   *    stay in the processor's cache);
+   * 2. in the order of the indices, which is the order of the rows, points and trails in memory:
+   *    the positions and trails.
+   * Applied in one pass as listed, every unit's row, point and op was a cache miss somewhere, and
+   * 20,000 moves cost two to three times as much (bench:globe).
    */
   applyUnitOps(ops: readonly DeltaOp[], slots?: Int32Array): void {
     this.trails.stamp();
-    this.tickNo++;
-    if (!slots) {
-      for (let k = 0; k < ops.length; k++) {
-        const op = ops[k]!;
-        if (op.op === 'put') this.putUnit(op.value as Unit);
-        else this.removeUnit(op.id);
+    const tick = ++this.tickNo;
+    // deletes first (a number a delete frees may be taken by a new unit in the same delta)
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
+      if (op.op === 'put') continue;
+      this.removeUnit(op.id);
+      const slot = slots ? slots[k]! : -1;
+      if (slot >= 0 && slot < this.indexOf.length) this.indexOf[slot] = -1;
+    }
+    const m = this.moves(this.unitPoints.capacity);
+    const indexOf = this.indexOf;
+    let lo = Number.MAX_SAFE_INTEGER;
+    let hi = -1;
+    let count = 0;
+    for (let k = 0; k < ops.length; k++) {
+      const op = ops[k]!;
+      if (op.op !== 'put') continue;
+      const u = op.value as Unit;
+      const slot = slots ? slots[k]! : -1;
+      let i = slot >= 0 && slot < indexOf.length ? indexOf[slot]! : -1;
+      if (i < 0 || this.ids[i] !== u.id) {
+        const known = this.byId.get(u.id);
+        i = known ?? this.addUnit(u); // a new unit is drawn whole, where it is
+        if (slot >= 0) this.numbered(slot, i);
+        if (known === undefined) continue;
       }
-    } else {
-      // deletes first (a number a delete frees may be taken by a new unit in the same delta)
-      let top = -1;
-      for (let k = 0; k < ops.length; k++) {
-        const op = ops[k]!;
-        const slot = slots[k]!;
-        if (op.op === 'put') {
-          if (slot > top) top = slot;
-          continue;
-        }
-        this.removeUnit(op.id);
-        if (slot >= 0 && slot < this.indexOf.length) this.indexOf[slot] = -1;
+      const alt = this.settle(i, u);
+      if (i >= m.tick.length) {
+        this.place(i, u.lon, u.lat, alt); // added earlier in this delta, beyond the arrays' size
+        continue;
       }
-      // then each put at its number: the op's position in the delta by number. The client's numbers
-      // are dense (below the units held plus this delta); others are taken as listed, so a wrong
-      // number can never make the globe allocate for it
-      const sane = top <= this.byId.size + ops.length + 4096;
-      if (sane && top >= this.opAt.length) this.opAt = new Int32Array(Math.max(this.opAt.length * 2, top + 1)).fill(-1);
-      const at = this.opAt;
-      let ordered = sane;
-      for (let k = 0; k < ops.length && ordered; k++) {
-        if (ops[k]!.op !== 'put') continue;
-        const slot = slots[k]!;
-        if (slot < 0 || at[slot] !== -1) {
-          ordered = false; // no number, or one number twice: not the client's numbers, take them as listed
-          break;
-        }
-        at[slot] = k;
+      if (m.tick[i] !== tick) {
+        m.tick[i] = tick;
+        if (i < lo) lo = i;
+        if (i > hi) hi = i;
+        m.list[count++] = i;
       }
-      if (ordered) {
-        // Two passes. The first only gathers where each unit is now, in number order: the ops sit in
-        // memory in the delta's order, so each is a cache miss, and a short loop lets the processor
-        // fetch many at once. The second does the work, from what is now in cache.
-        const g = this.gathered(ops.length);
-        let n = 0;
-        for (let slot = 0; slot <= top; slot++) {
-          const k = at[slot]!;
-          if (k < 0) continue;
-          at[slot] = -1;
-          const u = (ops[k] as { value: Unit }).value;
-          g.k[n] = k;
-          g.slot[n] = slot;
-          g.lon[n] = u.lon;
-          g.lat[n] = u.lat;
-          n++;
-        }
-        for (let j = 0; j < n; j++) this.putNumbered((ops[g.k[j]!] as { value: Unit }).value, g.slot[j]!, g.lon[j]!, g.lat[j]!);
+      m.lon[i] = u.lon;
+      m.lat[i] = u.lat;
+      m.alt[i] = alt;
+    }
+    if (count > 0) {
+      if (count * 16 < hi - lo) {
+        // a few moves among many units: their indices sorted, not every index visited
+        const list = m.list.subarray(0, count).sort();
+        for (let j = 0; j < count; j++) this.place(list[j]!, m.lon[list[j]!]!, m.lat[list[j]!]!, m.alt[list[j]!]!);
       } else {
-        if (sane) at.fill(-1, 0, top + 1);
-        for (let k = 0; k < ops.length; k++) {
-          const op = ops[k]!;
-          if (op.op === 'put') this.putNumbered(op.value as Unit, slots[k]!, (op.value as Unit).lon, (op.value as Unit).lat);
-        }
+        for (let i = lo; i <= hi; i++) if (m.tick[i] === tick) this.place(i, m.lon[i]!, m.lat[i]!, m.alt[i]!);
       }
     }
     this.scheduleLabels();
     this.viewer.scene.requestRender();
   }
-  /** per number, the op that carries it in the delta being applied (-1: none) */
-  private opAt = new Int32Array(4096).fill(-1);
-  /** the first pass's gatherings: each put's op, number, longitude and latitude */
-  private gather = { k: new Int32Array(4096), slot: new Int32Array(4096), lon: new Float64Array(4096), lat: new Float64Array(4096) };
-  private gathered(n: number): SituationGlobe['gather'] {
-    if (n > this.gather.k.length) {
-      const size = Math.max(this.gather.k.length * 2, n);
-      this.gather = { k: new Int32Array(size), slot: new Int32Array(size), lon: new Float64Array(size), lat: new Float64Array(size) };
-    }
-    return this.gather;
-  }
-
-  private putNumbered(u: Unit, slot: number, lon: number, lat: number): void {
-    let i = slot >= 0 && slot < this.indexOf.length ? this.indexOf[slot]! : -1;
-    if (i < 0 || this.ids[i] !== u.id) {
-      const known = this.byId.get(u.id);
-      i = known ?? this.addUnit(u);
-      if (slot >= 0) this.numbered(slot, i);
-      if (known === undefined) return;
-    }
-    this.moveUnit(i, u, lon, lat);
+  /** Where each unit moved in the delta being applied, by index (see applyUnitOps). */
+  private moved = { tick: new Int32Array(0), list: new Int32Array(0), lon: new Float64Array(0), lat: new Float64Array(0), alt: new Float64Array(0) };
+  private moves(n: number): SituationGlobe['moved'] {
+    if (n > this.moved.tick.length) this.moved = { tick: new Int32Array(n), list: new Int32Array(n), lon: new Float64Array(n), lat: new Float64Array(n), alt: new Float64Array(n) };
+    return this.moved;
   }
 
   /** The hub client's number `slot` is the unit at index i. */
@@ -678,20 +656,16 @@ export class SituationGlobe {
   private putUnit(u: Unit): void {
     const i = this.byId.get(u.id);
     if (i === undefined) this.addUnit(u);
-    else this.moveUnit(i, u, u.lon, u.lat);
+    else this.place(i, u.lon, u.lat, this.settle(i, u));
   }
 
   /**
-   * The hot path of a position delta (20,000 per tick at province scale), kept small so the
-   * compiler inlines it into the loop: no allocation, no colour parsing, no object per unit, and the
-   * style touched only when something drawn changed. A unit without an altitude (a team on foot or
-   * in a vehicle) stands on the ground: on the terrain when there is one. Drones and aircraft keep
-   * the altitude they report.
+   * A known unit's report, all but its position: whether it stands on the ground, and its style
+   * when what is drawn changed (rarely: the ring, the fill, the label). Returns its height.
+   * A unit without an altitude (a team on foot or in a vehicle) stands on the ground: on the terrain
+   * when there is one. Drones and aircraft keep the altitude they report.
    */
-  private moveUnit(i: number, u: Unit, lon: number, lat: number): void {
-    const alt = u.alt ?? (this.terrainOn ? this.groundAt(lon, lat) : 0);
-    // one unit in 64 is converted from scratch each tick (see ecefStep)
-    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, lon, lat, alt, ((i + this.tickNo) & 63) === 0, SCRATCH));
+  private settle(i: number, u: Unit): number {
     const f = this.flags[i]!;
     const ground = u.alt === null ? GROUND : 0;
     if ((f & GROUND) !== ground) this.flags[i] = f ^ GROUND;
@@ -704,8 +678,18 @@ export class SituationGlobe {
       if (this.callsigns[i] !== track.callsign) this.callsigns[i] = track.callsign;
       if (this.statuses[i] !== u.status || this.presences[i] !== track.presence || this.kinds[i] !== u.kind) this.restyle(i, u.id, u.kind, u.status, track.presence);
     }
+    return u.alt ?? (this.terrainOn ? this.groundAt(u.lon, u.lat) : 0);
+  }
+
+  /**
+   * The hot path of a position delta (20,000 per tick at province scale): the point and the trail,
+   * from arrays by index. No allocation, no object per unit. One unit in 64 is converted from
+   * scratch each tick (see ecefStep).
+   */
+  private place(i: number, lon: number, lat: number, alt: number): void {
+    this.unitPoints.setPosition(i, ecefStep(this.rows.data, i * WIDTH, lon, lat, alt, ((i + this.tickNo) & 63) === 0, SCRATCH));
     const color = this.trailColors[i]!;
-    if (color !== null) this.trails.record(i, u.id, lon, lat, alt, color, (this.flags[i]! & SHOWN) !== 0);
+    if (color !== null) this.trails.record(i, this.ids[i]!, lon, lat, alt, color, (this.flags[i]! & SHOWN) !== 0);
   }
 
   /** A unit the globe did not have; returns its index. */

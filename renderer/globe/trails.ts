@@ -10,7 +10,7 @@
 // 5,000 trails, not a hairball of all of them.
 import { Cartesian3, Color, Material, type Polyline, PolylineCollection, type Scene } from '@cesium/engine';
 import { ecefFromDegrees } from './geo.ts';
-import { FIXED, HEAD_ALT, HEAD_LAT, HEAD_LON, MOVED, TRAIL_GEN, type UnitRows, WIDTH } from './rows.ts';
+import { FIXED, HEAD_ALT, HEAD_LAT, HEAD_LON, MOVED, PEND_ALT, PEND_AT, PEND_LAT, PEND_LON, TRAIL_GEN, type UnitRows, WIDTH } from './rows.ts';
 
 interface Trail {
   /** lon, lat, alt triples, oldest first; the last is the head, brought up to date from the unit's
@@ -92,6 +92,7 @@ export class TrailLayer {
     const now = this.batchAt || this.now();
     if (d[b + TRAIL_GEN] !== this.gen) {
       d[b + TRAIL_GEN] = this.gen;
+      d[b + PEND_AT] = Number.NaN;
       const kept = this.trails.get(id);
       if (kept && kept.gen === this.gen) {
         // the unit came back in a snapshot: its trail takes the new row, head as last refreshed
@@ -119,17 +120,16 @@ export class TrailLayer {
     // 15 m, near enough: a degree of latitude is 111 km, of longitude ~0.87 of that at 30° N
     if (Math.abs(lat - d[b + HEAD_LAT]!) + 0.87 * Math.abs(lon - d[b + HEAD_LON]!) < MIN_MOVE_DEG) return;
     if (now - d[b + FIXED]! >= POINT_EVERY_MS) {
-      // the head stays where it was, at the time it last moved, and a new head starts here
-      const t = this.byRow[row]!;
-      this.syncHead(t, d, b);
+      // The head stays where it was, at the time it last moved, and a new head starts here. Noted in
+      // the row; the trail's arrays take it at the next refresh, which touches every trail anyway.
+      // Units that appeared together fix their points in the same tick: done here, in each trail's
+      // arrays, that tick cost ten times the others (bench:globe).
+      if (d[b + PEND_AT] === d[b + PEND_AT]) this.takeFixed(this.byRow[row]!, d, b); // no refresh since the last one
+      d[b + PEND_LON] = d[b + HEAD_LON]!;
+      d[b + PEND_LAT] = d[b + HEAD_LAT]!;
+      d[b + PEND_ALT] = d[b + HEAD_ALT]!;
+      d[b + PEND_AT] = d[b + MOVED]!;
       d[b + FIXED] = d[b + MOVED]!;
-      t.pts.push(lon, lat, alt);
-      t.at.push(now);
-      if (t.at.length > MAX_POINTS) {
-        t.pts.splice(0, 3);
-        t.at.shift();
-        t.dropped++;
-      }
     }
     // the head follows the unit; a new point is fixed behind it every POINT_EVERY_MS
     d[b + HEAD_LON] = lon;
@@ -151,8 +151,28 @@ export class TrailLayer {
     this.byRow = [];
   }
 
-  /** Bring the head point (the last of pts, at) up to date from the unit's row. */
+  /** A point fixed in the row since the last refresh: the head becomes it, and a new head follows
+   *  (brought up to date by syncHead). */
+  private takeFixed(t: Trail, d: Float64Array, b: number): void {
+    const n = t.pts.length;
+    t.pts[n - 3] = d[b + PEND_LON]!;
+    t.pts[n - 2] = d[b + PEND_LAT]!;
+    t.pts[n - 1] = d[b + PEND_ALT]!;
+    t.at[t.at.length - 1] = d[b + PEND_AT]!;
+    d[b + PEND_AT] = Number.NaN;
+    t.pts.push(d[b + HEAD_LON]!, d[b + HEAD_LAT]!, d[b + HEAD_ALT]!);
+    t.at.push(d[b + MOVED]!);
+    if (t.at.length > MAX_POINTS) {
+      t.pts.splice(0, 3);
+      t.at.shift();
+      t.dropped++;
+    }
+  }
+
+  /** Bring the head point (the last of pts, at) up to date from the unit's row, with any point
+   *  fixed since the last refresh. */
   private syncHead(t: Trail, d: Float64Array, b: number): void {
+    if (d[b + PEND_AT] === d[b + PEND_AT]) this.takeFixed(t, d, b);
     const n = t.pts.length;
     t.pts[n - 3] = d[b + HEAD_LON]!;
     t.pts[n - 2] = d[b + HEAD_LAT]!;

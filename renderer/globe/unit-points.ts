@@ -111,6 +111,11 @@ export class UnitPoints {
     this.live = 0;
   }
 
+  /** Points the collection holds before it must grow: every index given out is below it. */
+  get capacity(): number {
+    return this.coll.primitiveCountMax;
+  }
+
   get length(): number {
     return this.live;
   }

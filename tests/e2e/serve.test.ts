@@ -245,6 +245,18 @@ describe('serve mode in a real browser', () => {
     await apply([put('probe-b', 122.53, 29.23), put('probe-c', 122.62, 29.32)], [2 ** 30, 5]);
     await expectAt('probe-b', 122.53, 29.23);
     await expectAt('probe-c', 122.62, 29.32);
+    // Many moves in one delta, listed in no order the globe keeps (they are applied by index in a
+    // second pass): each unit lands where its own op says, whether the delta is dense or sparse.
+    const fleet = Array.from({ length: 40 }, (_, i) => `probe-f${i}`);
+    await apply(fleet.map((id, i) => put(id, 121 + i / 100, 28)), fleet.map((_, i) => 1000 + i));
+    const scrambled = fleet.map((_, i) => (i * 17) % 40);
+    await apply(scrambled.map((i) => put(fleet[i]!, 121.5 + i / 100, 28.5 - i / 100)), scrambled.map((i) => 1000 + i));
+    for (let i = 0; i < 40; i++) await expectAt(fleet[i]!, 121.5 + i / 100, 28.5 - i / 100);
+    // sparse: a unit from the snapshot (a low index) and one of the fleet (a high one)
+    await apply([put(fleet[33]!, 121.7, 28.7), put(real, before.lon + 0.02, before.lat)], [1033, 5]);
+    await expectAt(fleet[33]!, 121.7, 28.7);
+    await expectAt(real, before.lon + 0.02, before.lat);
+    await expectAt(fleet[32]!, 121.5 + 0.32, 28.5 - 0.32);
     expect(blocked).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();

@@ -151,6 +151,32 @@ describe('TrailLayer', () => {
     }
   });
 
+  it('draws the same trail whether rebuilt every second or once after many fixed points', () => {
+    // A point fixed in a tick is noted in the unit's row and taken into the trail at the next
+    // rebuild; a unit can fix several between two rebuilds (a display that stopped rebuilding).
+    const drawn = (refreshEvery: number) => {
+      const { trails, advance, lines, unit } = layer();
+      try {
+        advance(0);
+        const a = unit();
+        trails.record(a, 'a', 120, 30, 0, red, true);
+        for (let s = 1; s <= 47; s++) {
+          advance(1000);
+          trails.record(a, 'a', 120 + ((s * s) % 7) * 30 * deg, 30 + s * 100 * deg, s, red, true);
+          if (s % refreshEvery === 0) trails.refresh();
+        }
+        trails.refresh();
+        return lines().get(0).positions.map((p) => [p.x, p.y, p.z]);
+      } finally {
+        trails.destroy();
+      }
+    };
+    const everySecond = drawn(1);
+    expect(everySecond.length).toBe(7); // the start, the head as it was at 9, 18, 27, 36 and 45 s, the head
+    expect(drawn(47)).toEqual(everySecond);
+    expect(drawn(23)).toEqual(everySecond);
+  });
+
   it('moves under 15 m are not drawn; a unit that stands still for the whole window loses its trail', () => {
     const { trails, advance, lines, unit } = layer({ minutes: 1 });
     try {
