@@ -3,6 +3,7 @@
 import { Cartesian3, Color, ConstantPositionProperty, CustomDataSource, DataSourceCollection, DataSourceDisplay, JulianDate, PointPrimitiveCollection, type Entity } from '@cesium/engine';
 import { type DeltaOp, parseFrame, parseServerFrame, ServerMessage, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import type { Unit, UnitKind } from '../../common/domain.ts';
+import { TopicOrder } from '../../common/delta-order.ts';
 import { diffPatch, resolveWireOps } from '../../common/ops.ts';
 import { HubClient } from '../hub/client.ts';
 import type { Transport, TransportHandlers } from '../hub/transport.ts';
@@ -57,7 +58,15 @@ function synth(n: number, seed: number): Unit[] {
   return out;
 }
 
-export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number; order?: 'shuffled' | 'sequential' }): Promise<BenchResult> {
+/**
+ * The order of a delta's moves. 'hub': as the hub sends them (common/delta-order.ts), ordered by
+ * the topic's snapshot, after arriving in an order shuffled once (reports reach the hall in no order
+ * the display keeps). 'arrival': as they arrived, which is what the hub sent before it ordered its
+ * deltas, and what a display meets for units whose numbers no longer follow the hall's order.
+ */
+export type BenchOrder = 'hub' | 'arrival';
+
+export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number; order?: BenchOrder }): Promise<BenchResult> {
   const units = synth(opts.units, 1);
   const statics = synth(opts.statics, 2);
   const js: number[] = [];
@@ -72,10 +81,12 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
     g.resetUnits(units);
     await frame(g);
     // The hub client's numbers for the units, as it gives them after a snapshot of these units:
-    // 0, 1, 2, … in the snapshot's order (renderer/hub/client.ts). The deltas below move every
-    // unit in an order shuffled once: a delta lists units as their reports reached the hall, not
-    // in the order the display holds them ('sequential' is kinder to the caches: for comparison).
-    const order = opts.order === 'sequential' ? units.map((_, i) => i) : shuffled(units.length);
+    // 0, 1, 2, … in the snapshot's order (renderer/hub/client.ts). Every unit moves each tick; the
+    // moves arrive at the hall in an order shuffled once, and the hub sends them in its order.
+    const hub = new TopicOrder();
+    hub.order(units.map((u) => ({ op: 'put', id: u.id })));
+    const arrival = shuffled(units.length).map((k) => ({ op: 'put', id: units[k]!.id, k }));
+    const order = (opts.order === 'arrival' ? arrival : hub.order(arrival.slice())).map((a) => a.k);
     const slots = Int32Array.from(order);
     for (let t = 1; t <= opts.ticks; t++) {
       // What a hub delta carries for 20,000 moves: a put per unit.
@@ -139,7 +150,8 @@ export interface WireResult {
  * The display's whole path for a second of moves at province scale: the hall's delta as it travels
  * (JSON text, each move a patch of the fields that changed), through the hub client a display
  * really uses, to the globe. Teams are live-tracked (CoT), so each move also changes their track's
- * heading and times. The hall sends these 20,000 patches as 40 deltas of 500 (25 ms hub ticks);
+ * heading and times, and reach the hall in a shuffled order that the hub puts in the topic's order
+ * (common/delta-order.ts). The hall sends these 20,000 patches as 40 deltas of 500 (25 ms hub ticks);
  * one frame of 20,000 costs the same work and is measured whole here.
  */
 export async function benchWire(g: SituationGlobe, opts: { units: number; ticks: number }): Promise<WireResult> {
@@ -160,7 +172,10 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
     globe += performance.now() - t0;
   });
   h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units });
-  const order = shuffled(units.length);
+  // reports reach the hall in an order shuffled once; the hub sends them in the topic's order
+  const hub = new TopicOrder();
+  hub.order(units.map((u) => ({ op: 'put', id: u.id })));
+  const arrival = shuffled(units.length);
   await frame(g);
   const receive: number[] = [];
   const schema: number[] = [];
@@ -170,8 +185,8 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   for (let t = 1; t <= opts.ticks; t++) {
     const at = T0 + t * 1000;
     const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: at, track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 } }));
-    // in the order the reports reached the hall (shuffled), as the globe bench does
-    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops: order.map((i) => ({ op: 'patch', id: next[i]!.id, set: diffPatch(units[i], next[i]) })) });
+    const ops = hub.order(arrival.map((i) => ({ op: 'patch' as const, id: next[i]!.id, set: diffPatch(units[i], next[i])! })));
+    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops });
     bytes = text.length;
     units = next;
     // before: the frame by schema, each patched entity parsed whole (the client's map is not touched)

@@ -66,6 +66,30 @@ describe('hub', () => {
     expect((deltas[0]!.ops.find((o) => o.id === 'u7') as { value: { n: number } }).value.n).toBe(907);
   });
 
+  it("sends a tick's changes in the order of the topic's snapshot, not as they arrived, with new entities last", async () => {
+    const { hub, conn, s } = setup();
+    hub.replace('units', Array.from({ length: 50 }, (_, i) => ({ id: `u${i}`, n: 0 })));
+    hub.flush();
+    s.receive(sub('units'));
+    const held = conn.of('snapshot')[0]!.items.map((x) => (x as { id: string }).id);
+    // reports arrive scattered; two new units and a removal among them
+    const arrival = [37, 2, 49, 11, 0, 23, 8, 41, 16, 30];
+    for (const i of arrival) hub.publish('units', [{ op: 'put', id: `u${i}`, value: { id: `u${i}`, n: 1, lat: 28 + i / 100 } }]);
+    hub.publish('units', [{ op: 'put', id: 'new-b', value: { id: 'new-b', n: 1 } }]);
+    hub.publish('units', [{ op: 'del', id: 'u20' }]);
+    hub.publish('units', [{ op: 'put', id: 'new-a', value: { id: 'new-a', n: 1 } }]);
+    hub.flush();
+    const ids = conn.of('delta')[0]!.ops.map((o) => o.id);
+    const known = [...arrival.map((i) => `u${i}`), 'u20'].sort((a, b) => held.indexOf(a) - held.indexOf(b));
+    expect(ids).toEqual([...known, 'new-b', 'new-a']);
+    // the snapshot a display takes now is in the same order as the next delta
+    hub.publish('units', [{ op: 'put', id: 'new-a', value: { id: 'new-a', n: 2 } }, { op: 'put', id: 'u1', value: { id: 'u1', n: 2 } }, { op: 'put', id: 'new-b', value: { id: 'new-b', n: 2 } }]);
+    hub.flush();
+    const order = hub.items('units').map((x) => (x as { id: string }).id);
+    expect(order.slice(-2)).toEqual(['new-b', 'new-a']);
+    expect(conn.of('delta')[1]!.ops.map((o) => o.id)).toEqual(['u1', 'new-b', 'new-a']);
+  });
+
   it('resumes a client from its sequence number with exactly the deltas it missed', async () => {
     const { hub, conn, s } = setup();
     s.receive(sub('units'));

@@ -20,6 +20,7 @@ import {
   type WireOp,
 } from '../../../common/contract.ts';
 import { diffPatch } from '../../../common/ops.ts';
+import { TopicOrder } from '../../../common/delta-order.ts';
 
 function countKeys(o: object): number {
   let n = 0;
@@ -82,6 +83,8 @@ interface TopicState {
   items: Map<string, unknown>;
   seq: number;
   pending: Map<string, DeltaOp>;
+  /** The order its deltas go out in: the order of its snapshot (common/delta-order.ts). */
+  order: TopicOrder;
   history: { seq: number; text: string }[];
   historyBytes: number;
   subscribers: Set<Session>;
@@ -121,7 +124,7 @@ export class Hub {
       server: 'beacon',
       ...opts,
     };
-    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), history: [], historyBytes: 0, subscribers: new Set() });
+    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), order: new TopicOrder(), history: [], historyBytes: 0, subscribers: new Set() });
   }
 
   onCommand(handler: CommandHandler): void {
@@ -145,8 +148,7 @@ export class Hub {
     if (ops.length === 0) return;
     const t = this.topic(topic);
     for (const op of ops) {
-      // re-insert so the coalesced op keeps the order of the last change
-      if (t.pending.delete(op.id)) this.counters.superseded++;
+      if (t.pending.has(op.id)) this.counters.superseded++;
       t.pending.set(op.id, op);
     }
     this.scheduleFlush();
@@ -176,7 +178,8 @@ export class Hub {
     for (const [name, t] of this.topics) {
       if (t.pending.size === 0) continue;
       const ops: WireOp[] = [];
-      for (const op of t.pending.values()) {
+      // in the order displays hold the topic (its snapshot's), not as the changes arrived
+      for (const op of t.order.order([...t.pending.values()])) {
         if (op.op === 'put') {
           // An entity every subscriber already holds goes as a patch of what changed (a moving unit:
           // a sixth of its size), when that is the smaller message.
