@@ -289,15 +289,15 @@ export class SituationGlobe {
    * array read rather than a lookup of its id, checked against the id kept at that index, so a
    * stale number can only cost a lookup, never move the wrong unit.
    *
-   * Two passes, because a delta lists units as their reports reached the hall, in no order the
-   * globe keeps (docs/architecture.md, "Globe"):
+   * Two passes. The hub lists a delta's units in the order the globe holds them (its snapshot's,
+   * common/delta-order.ts), but units that joined since, or took a freed number, fall out of that
+   * order, and a delta in arrival order cost twice as much applied as listed (docs/architecture.md,
+   * "Globe"):
    * 1. in the delta's order, which is the order its ops sit in memory: find each unit, restyle it
    *    if what is drawn changed, and note where it is now in arrays by its index (small enough to
    *    stay in the processor's cache);
    * 2. in the order of the indices, which is the order of the rows, points and trails in memory:
    *    the positions and trails.
-   * Applied in one pass as listed, every unit's row, point and op was a cache miss somewhere, and
-   * 20,000 moves cost two to three times as much (bench:globe).
    */
   applyUnitOps(ops: readonly DeltaOp[], slots?: Int32Array): void {
     this.trails.stamp();
@@ -346,7 +346,10 @@ export class SituationGlobe {
       if (count * 16 < hi - lo) {
         // a few moves among many units: their indices sorted, not every index visited
         const list = m.list.subarray(0, count).sort();
-        for (let j = 0; j < count; j++) this.place(list[j]!, m.lon[list[j]!]!, m.lat[list[j]!]!, m.alt[list[j]!]!);
+        for (let j = 0; j < count; j++) {
+          const i = list[j]!;
+          this.place(i, m.lon[i]!, m.lat[i]!, m.alt[i]!);
+        }
       } else {
         for (let i = lo; i <= hi; i++) if (m.tick[i] === tick) this.place(i, m.lon[i]!, m.lat[i]!, m.alt[i]!);
       }
