@@ -2,7 +2,7 @@
 // The same messages travel over an Electron MessagePort (one per window) and over a WebSocket
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
-import { isPlain } from './ops.ts';
+import { isPlain } from './plain.ts';
 import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, Site, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;

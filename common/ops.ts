@@ -1,10 +1,8 @@
 // Patches between entity versions: what the hall sends (diffPatch) and how a client rebuilds the
 // entity (applyPatch; the renderer's hub client applies deltas with it, renderer/hub/client.ts).
 import type { DeltaOp, WireOp } from './contract.ts';
+import { isPlain, type Obj } from './plain.ts';
 
-type Obj = Record<string, unknown>;
-/** A plain JSON object (not null, not an array). */
-export const isPlain = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * What changed from `prev` to `next`, as patch paths (`key`, or `key.sub` one level into a plain

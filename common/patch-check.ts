@@ -7,7 +7,7 @@
 // name, a path into a field that was not an object.
 import { z } from 'zod';
 
-import { isPlain } from './ops.ts';
+import { isPlain } from './plain.ts';
 
 type Obj = Record<string, unknown>;
 type Check = (v: unknown) => boolean;

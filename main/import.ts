@@ -5,13 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, type CommandResult } from '../common/contract.ts';
 import { HallCore } from './core/hall.ts';
-import { makeCommandHandler } from './core/commands.ts';
 import { callsToCsv, contactsToCsv } from './core/calls/directory.ts';
 import type { Call as LoggedCall, Contact } from '../common/domain.ts';
 import { chunkCma } from './core/typhoon/cma.ts';
 import { parseBoundaries } from './core/boundaries/geojson.ts';
 import { type GeoJsonFeatureCollection, shapefileToGeoJson } from './core/boundaries/shapefile.ts';
-import type { Boundary, Place } from '../common/domain.ts';
+import type { Place } from '../common/domain.ts';
 
 type Call = (name: string, args: unknown) => Promise<unknown>;
 
@@ -80,19 +79,9 @@ async function hubCaller(url: string, token: string | undefined): Promise<{ call
 
 async function directCaller(dataDir: string): Promise<{ call: Call; close: () => Promise<void>; places: () => Promise<Place[]> }> {
   const core = await HallCore.start({ dataDir, seed: true });
-  const ctx = { origin: 'cli', session: 'cli' };
-  const handler = makeCommandHandler(core);
   return {
-    call: async (name, args) => {
-      if (name === 'typhoon.import') return core.typhoons.importCma(args as never, ctx.origin);
-      if (name === 'typhoon.advisory') return core.typhoons.submitAdvisory((args as { advisory: unknown }).advisory, ctx.origin);
-      if (name === 'contacts.import' || name === 'calls.search') return handler(name, args, ctx as never);
-      if (name === 'boundary.put') {
-        const b = (args as { boundary: Boundary }).boundary;
-        return { id: b.id, event: await core.record('boundary.imported', `boundary:${b.id}`, { boundary: b }, ctx.origin) };
-      }
-      throw new Error(`unsupported ${name}`);
-    },
+    // The same path as a display's command, checked against the contract, without the socket.
+    call: (name, args) => core.command(name, args, 'cli'),
     places: async () => core.all<Place>('places'),
     close: () => core.dispose(),
   };

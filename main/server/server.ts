@@ -113,7 +113,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       }
       body = Buffer.concat(chunks);
     }
-    const a = await core.video.route(req.method ?? 'GET', path, body, req.headers['content-type']);
+    const a = await core.desks.video.route(req.method ?? 'GET', path, body, req.headers['content-type']);
     res.writeHead(a.status, a.headers);
     if (a.body === null || req.method === 'HEAD') return void res.end();
     if (typeof a.body === 'string' || Buffer.isBuffer(a.body)) return void res.end(a.body);
@@ -126,7 +126,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
 
   /** /tiles/<source>/<z>/<x>/<y>[.png|.jpg]: cache, source, or the nearest cached ancestor. */
   const tiles = async (path: string, res: ServerResponse, head: boolean) => {
-    const a = await tileRoute(core.tiles, path);
+    const a = await tileRoute(core.desks.tiles.service, path);
     res.writeHead(a.status, a.headers);
     res.end(head ? undefined : a.body);
   };
@@ -143,7 +143,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         journal: { events: s.events, batches: s.batches, commitFailures: s.commitFailures, queued: s.queued },
         hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow, superseded: s.hub.superseded },
         http: counters,
-        tiles: core.tiles.counters,
+        tiles: s.tiles,
         calls: s.calls,
         feeds: s.feeds,
         video: s.video,

@@ -59,13 +59,13 @@ function serveApp(): void {
     if (url.host !== 'beacon') return new Response('not found', { status: 404 });
     if (url.pathname.startsWith('/tiles/')) {
       if (!core) return new Response('starting', { status: 503 });
-      const a = await tileRoute(core.tiles, url.pathname);
+      const a = await tileRoute(core.desks.tiles.service, url.pathname);
       return new Response(typeof a.body === 'string' ? a.body : new Uint8Array(a.body), { status: a.status, headers: a.headers });
     }
     if (url.pathname.startsWith('/video/')) {
       if (!core) return new Response('starting', { status: 503 });
       const body = req.method === 'POST' ? Buffer.from(await req.arrayBuffer()) : null;
-      const a = await core.video.route(req.method, url.pathname, body, req.headers.get('content-type') ?? undefined);
+      const a = await core.desks.video.route(req.method, url.pathname, body, req.headers.get('content-type') ?? undefined);
       return new Response(a.body === null || typeof a.body === 'string' ? a.body : Buffer.isBuffer(a.body) ? new Uint8Array(a.body) : a.body, { status: a.status, headers: a.headers });
     }
     const file = resolveStatic(rendererDir, url.pathname);

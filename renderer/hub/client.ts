@@ -9,7 +9,8 @@
 // a second time: the client has just looked the entity up to apply the delta.
 import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
 import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
-import { applyPatch, isPlain } from '../../common/ops.ts';
+import { applyPatch } from '../../common/ops.ts';
+import { isPlain } from '../../common/plain.ts';
 import { patchChecker } from '../../common/patch-check.ts';
 import type { Transport } from './transport.ts';
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
     },
   });
   await until('registered and terminal ready', () => {
-    const sb = core.calls.switchboard();
+    const sb = core.desks.calls.switchboard();
     return sb.sip.state === 'registered' && sb.satellite.state === 'ready' && sb.wan === 'online';
   }, 20_000);
 }, 120_000);
@@ -90,8 +90,8 @@ beforeAll(async () => {
 // A test that fails mid-call must not leave the call up for the next one (it would be "already being called").
 afterEach(async () => {
   if (!core) return;
-  for (const c of core.all('calls') as Call[]) if (c.endedAt === null) await core.calls.end(c.id).catch(() => undefined);
-  await until('no call left up', () => core.calls.stats().live === 0, 10_000).catch(() => undefined);
+  for (const c of core.all('calls') as Call[]) if (c.endedAt === null) await core.desks.calls.end(c.id).catch(() => undefined);
+  await until('no call left up', () => core.desks.calls.stats().live === 0, 10_000).catch(() => undefined);
 });
 
 afterAll(async () => {
@@ -129,7 +129,7 @@ describe('one-key connect in the hall core', () => {
 
   it('one key connects on the first channel that answers (video), and the far end hangs up', async () => {
     const establishedBefore = eps.answer.count('CALL_ESTABLISHED');
-    const id = await core.calls.dial('t-wenling', '张伟');
+    const id = await core.desks.calls.dial('t-wenling', '张伟');
     const connected = await waitCall(id, (c) => c.state === 'connected', 'connected');
     expect(connected.channel).toBe('video');
     expect(connected.attempts.map((a) => [a.channel, a.result])).toEqual([['video', 'connected']]);
@@ -140,14 +140,14 @@ describe('one-key connect in the hall core', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const bye = await eps.answer.hangup();
     expect(bye.ok, eps.answer.describe()).toBe(true);
-    const ended = await waitCall(id, (c) => c.state === 'ended', 'ended', 30_000, () => `${eps.answer.describe()}\nhall call desk ${JSON.stringify(core.calls.stats())}`);
+    const ended = await waitCall(id, (c) => c.state === 'ended', 'ended', 30_000, () => `${eps.answer.describe()}\nhall call desk ${JSON.stringify(core.desks.calls.stats())}`);
     expect(ended.endedBy).toBe('remote');
     expect(ended.duration).toBeGreaterThanOrEqual(1);
     expect(core.get<Contact>('contacts', 't-wenling')!.lastReached).toBe(connected.answeredAt);
   });
 
   it('a channel that rings out falls through to the next (video no answer -> VoIP connects)', async () => {
-    const id = await core.calls.dial('t-yuhuan', '张伟');
+    const id = await core.desks.calls.dial('t-yuhuan', '张伟');
     const ringing = await waitCall(id, (c) => c.state === 'ringing', 'ringing on video');
     expect(ringing.attempts[0]).toMatchObject({ channel: 'video', result: 'ringing' });
     const c = await waitCall(id, (x) => x.state === 'connected', 'connected on VoIP', 20_000);
@@ -156,28 +156,28 @@ describe('one-key connect in the hall core', () => {
       ['video', 'no_answer', 'no_answer_after:5'],
       ['voip', 'connected', ''],
     ]);
-    await core.calls.end(id);
+    await core.desks.calls.end(id);
     const ended = await waitCall(id, (x) => x.state === 'ended', 'ended');
     expect(ended.endedBy).toBe('local');
   });
 
   it('busy on one channel moves on at once', async () => {
-    const id = await core.calls.dial('t-sanmen', '张伟');
+    const id = await core.desks.calls.dial('t-sanmen', '张伟');
     const c = await waitCall(id, (x) => x.state === 'connected', 'connected after busy', 15_000);
     expect(c.attempts.map((a) => [a.channel, a.result])).toEqual([
       ['video', 'busy'],
       ['voip', 'connected'],
     ]);
     expect(c.attempts[0]!.detail).toMatch(/^486/);
-    await core.calls.end(id);
+    await core.desks.calls.end(id);
     await waitCall(id, (x) => x.state === 'ended', 'ended');
   });
 
   it('cancel while ringing stops the endpoint ringing and logs the call as cancelled', async () => {
     const closed = eps.silent.count('CALL_CLOSED');
-    const id = await core.calls.dial('t-nobody', '张伟');
+    const id = await core.desks.calls.dial('t-nobody', '张伟');
     await waitCall(id, (c) => c.state === 'ringing', 'ringing');
-    await core.calls.end(id);
+    await core.desks.calls.end(id);
     const c = await waitCall(id, (x) => x.state === 'cancelled', 'cancelled');
     expect(c.attempts).toHaveLength(1);
     expect(c.attempts[0]).toMatchObject({ channel: 'video', result: 'cancelled' });
@@ -206,9 +206,9 @@ describe('one-key connect in the hall core', () => {
 
   it('with the WAN down, the same press skips every SIP channel at once and goes out over the satellite phone', async () => {
     await new Promise((r) => wan.close(r));
-    await until('WAN offline', () => core.calls.switchboard().wan === 'offline', 10_000);
+    await until('WAN offline', () => core.desks.calls.switchboard().wan === 'offline', 10_000);
     const t0 = Date.now();
-    const id = await core.calls.dial('t-wenling', '张伟');
+    const id = await core.desks.calls.dial('t-wenling', '张伟');
     const c = await waitCall(id, (x) => x.state === 'connected', 'connected over satellite', 15_000);
     expect(c.channel).toBe('satellite');
     expect(c.attempts.map((a) => [a.channel, a.result, a.detail])).toEqual([
@@ -220,7 +220,7 @@ describe('one-key connect in the hall core', () => {
     // Skipped at once: no 20-second waits on links that cannot carry the call.
     expect(c.attempts[3]!.startedAt - t0).toBeLessThan(1000);
     expect(emu.commands).toContain('ATD17400000001;');
-    await core.calls.end(id);
+    await core.desks.calls.end(id);
     const ended = await waitCall(id, (x) => x.state === 'ended', 'ended');
     expect(ended.endedBy).toBe('local');
     expect(emu.inCall).toBe(false);

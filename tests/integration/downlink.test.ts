@@ -70,11 +70,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('downlink over a real broker', () => {
     await send(JSON.stringify({ v: 1, key: 'y', kind: 'instruction', from: 'x', sentAt: 'yesterday', body: { text: 'x' } }));
     await send(Buffer.alloc(100 * 1024, 0x41));
     await until('applied once, junk refused', () => {
-      const c = hall!.stats();
-      return (c as unknown as { downApplied: number }).downApplied === 1 && Object.values(hall!.counters.downRejected).reduce((a, b) => a + b, 0) === 4;
+      const c = hall!.desks.uplink.counters;
+      return c.downApplied === 1 && Object.values(c.downRejected).reduce((a, b) => a + b, 0) === 4;
     });
-    expect(hall.counters.downDuplicates).toBe(1);
-    expect(hall.counters.downRejected).toEqual({ not_json: 1, unknown_kind: 1, bad_message: 1, too_large: 1 });
+    expect(hall.desks.uplink.counters.downDuplicates).toBe(1);
+    expect(hall.desks.uplink.counters.downRejected).toEqual({ not_json: 1, unknown_kind: 1, bad_message: 1, too_large: 1 });
     hall.hub.flush();
     expect(hall.hub.items('instructions') as Instruction[]).toEqual([expect.objectContaining({ id: 'zj-2019-0809-001', from: '浙江省防指', priority: 'urgent' })]);
 
@@ -100,7 +100,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('downlink over a real broker', () => {
     await send(down('zj-risk-1', 'risk.levels', { basis: 'province typhoon analysis', items: [{ code: '331081', levels }] }), 'beacon/331000/down/risk');
     await send(down('zj-risk-2', 'risk.levels', { basis: 'x', items: [{ code: '990000', levels }] }), 'beacon/331000/down/risk');
     await until('advisory and risk applied', () => (h.hub.flush(), h.hub.items('advisories').some((a) => (a as { agency: string }).agency === 'JMA') && h.hub.items('risks').length === 1));
-    await until('unknown place refused', () => h.counters.downRejected.unknown_place === 1);
+    await until('unknown place refused', () => h.desks.uplink.counters.downRejected.unknown_place === 1);
     expect(h.hub.items('risks')).toEqual([expect.objectContaining({ id: '331081', levels, by: '浙江省防指', basis: 'province typhoon analysis' })]);
     const kinds = (await h.store.api.readJournal(0, 100_000)).filter((e) => e.origin === 'province').map((e) => e.kind);
     expect(kinds.filter((k) => k === 'typhoon.advisory')).toHaveLength(1);

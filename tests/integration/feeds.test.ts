@@ -63,7 +63,7 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
         sweepMs: 200,
       },
     });
-    await until('feeds open', () => core.feeds.port('drones') !== null && core.feeds.port('teams') !== null && core.feeds.port('teams-udp') !== null);
+    await until('feeds open', () => core.desks.feeds.port('drones') !== null && core.desks.feeds.port('teams') !== null && core.desks.feeds.port('teams-udp') !== null);
   });
   afterAll(async () => {
     await sim?.stop();
@@ -71,7 +71,7 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
   });
 
   it('a simulated drone and team appear in the hub within a second, with the fields the wire carried', async () => {
-    sim = new Simulator({ drones: 3, droneHz: 5, mavlinkPort: core.feeds.port('drones')!, teams: 4, teamHz: 2, cotPort: core.feeds.port('teams')!, seed: 3 });
+    sim = new Simulator({ drones: 3, droneHz: 5, mavlinkPort: core.desks.feeds.port('drones')!, teams: 4, teamHz: 2, cotPort: core.desks.feeds.port('teams')!, seed: 3 });
     const t0 = Date.now();
     await sim.start();
     await until('3 drones and 4 teams', () => units(core).filter((u) => u.track?.feed === 'drones').length === 3 && units(core).filter((u) => u.track?.feed === 'teams').length === 4, 5000);
@@ -127,7 +127,7 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
   });
 
   it('CoT over UDP: one event per datagram', async () => {
-    await udpSend(core.feeds.port('teams-udp')!, cotEvent('UDP-TEAM-1', '湖州救援', { lat: 30.8925, lon: 120.0875, alt: 10, heading: 0, speed: 0 }, Date.now()));
+    await udpSend(core.desks.feeds.port('teams-udp')!, cotEvent('UDP-TEAM-1', '湖州救援', { lat: 30.8925, lon: 120.0875, alt: 10, heading: 0, speed: 0 }, Date.now()));
     await until('udp team', () => unit(core, 'teams-udp-UDP-TEAM-1') !== undefined);
     expect(unit(core, 'teams-udp-UDP-TEAM-1')).toMatchObject({ lat: 30.8925, lon: 120.0875, status: 'on-site', kind: 'professional' });
     await until('feed online again', () => feed(core, 'teams-udp')?.state === 'online');
@@ -137,8 +137,8 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
     const keep = await core.store.api.loadTables();
     const storedTeam = (keep.units as Unit[]).find((u) => u.id === 'teams-BEACON-SIM-T00002')!;
     expect(storedTeam).toBeDefined();
-    const cot = core.feeds.port('teams')!;
-    const mav = core.feeds.port('drones')!;
+    const cot = core.desks.feeds.port('teams')!;
+    const mav = core.desks.feeds.port('drones')!;
     const now = Date.now();
     const good = (uid: string, lat = 30.5) => cotEvent(uid, uid, { lat, lon: 120.5, alt: 5, heading: 0, speed: 0 }, now);
     // CoT: not XML, XXE, billion laughs, impossible coordinates and times, all on one connection,
@@ -235,11 +235,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
     await until('offline', () => feed(core, 'beidou')?.state === 'offline', 10_000);
     const offlineAt = Date.now();
     // Attempts keep failing while the broker is down; the delays grow.
-    await until('a few attempts', () => (core.feeds.stats().feeds.beidou?.reconnects ?? 0) >= 3, 15_000);
+    await until('a few attempts', () => (core.desks.feeds.stats().feeds.beidou?.reconnects ?? 0) >= 3, 15_000);
     await until('the next attempt is announced', () => feed(core, 'beidou')?.state === 'offline' && feed(core, 'beidou')?.nextAttemptAt != null, 5000);
     await broker.start();
     await until('back online', () => feed(core, 'beidou')?.state === 'online' || feed(core, 'beidou')?.state === 'degraded', 15_000);
-    const s = core.feeds.stats().feeds.beidou!;
+    const s = core.desks.feeds.stats().feeds.beidou!;
     expect(s.maxInFlight).toBe(1);
     expect(s.reconnects).toBeGreaterThanOrEqual(3);
     // Exponential from 200 ms: three failed attempts take at least 100 + 200 + 400 ms.
@@ -263,14 +263,14 @@ describe('feeds added and removed at run time', () => {
     expect((await c.fail('feed.add', { config: { kind: 'cot-tcp', id: 'field', port: 9 } })).message).toMatch(/exists/);
     expect((await c.fail('feed.add', { config: { kind: 'cot-udp', id: 'other', port } })).message).toMatch(/already listens/);
     expect((await c.fail('feed.add', { config: { kind: 'mqtt-json', id: 'x', url: 'http://nope' } })).code).toBe('invalid_args');
-    await until('listening', () => core.feeds.port('field') === port);
+    await until('listening', () => core.desks.feeds.port('field') === port);
     await udpSend(port, cotEvent('FIELD-1', 'F1', { lat: 29.5, lon: 121, alt: 0, heading: 0, speed: 0 }, Date.now()));
     await until('unit', () => unit(core, 'field-FIELD-1') !== undefined);
     c.close();
     await core.dispose();
 
     core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 } });
-    await until('the feed comes back', () => core.feeds.port('field') === port);
+    await until('the feed comes back', () => core.desks.feeds.port('field') === port);
     expect(feed(core, 'field')!.name.zh).toBe('野外组');
     expect(unit(core, 'field-FIELD-1')).toMatchObject({ lat: 29.5, track: { feed: 'field' } }); // kept across the restart
     const c2 = portClient(core);

@@ -44,7 +44,7 @@ describe('link monitor', () => {
     const c = core;
     expect(wan(c).state).toBe('unknown');
     const heard: string[] = [];
-    const stop = c.onLink((l) => l.id === 'wan' && heard.push(l.state));
+    const stop = c.port.onLink((l) => l.id === 'wan' && heard.push(l.state));
     await until('online', () => (c.hub.flush(), wan(c).state === 'online'));
 
     await close(up);

@@ -46,7 +46,7 @@ describe('map sources and offline preparation by command', () => {
       expect(JSON.stringify(layers)).not.toMatch(/127\.0\.0\.1|secret-tk/); // displays never see where or how
       // a WMTS source is fetched with its matrix, row and column
       const before = upstream.wmtsRequests;
-      expect((await core.tiles.tile('tdt', { z: 8, x: 214, y: 107 })).kind).toBe('fetched');
+      expect((await core.desks.tiles.service.tile('tdt', { z: 8, x: 214, y: 107 })).kind).toBe('fetched');
       expect(upstream.wmtsRequests).toBe(before + 1);
       // refused, with the reason
       expect((await c.fail('tiles.source.put', { source: { id: 'x', name: 'x', url: 'http://h/tiles.png', format: 'png', maxCacheMB: 1 } })).message).toMatch(/must contain \{z\}/);
@@ -111,10 +111,10 @@ describe('map sources and offline preparation by command', () => {
     const c = portClient(core);
     try {
       await c.cmd('tiles.source.put', { source: { id: 'dem', name: '省厅地形', url: dem.template, format: 'quantized-mesh', maxZoom: 12, maxCacheMB: 64 } });
-      const layer = JSON.parse((await core.tiles.layerJson('dem'))!) as { tiles: string[]; format: string; available: unknown[] };
+      const layer = JSON.parse((await core.desks.tiles.service.layerJson('dem'))!) as { tiles: string[]; format: string; available: unknown[] };
       expect(layer).toMatchObject({ format: 'quantized-mesh-1.0', tiles: ['{z}/{x}/{y}.terrain'] });
       expect(layer.available.length).toBe(13);
-      const route = await tileRoute(core.tiles, '/tiles/dem/9/852/335.terrain');
+      const route = await tileRoute(core.desks.tiles.service, '/tiles/dem/9/852/335.terrain');
       expect(route.status).toBe(200);
       expect(route.headers['content-type']).toBe('application/vnd.quantized-mesh');
       expect(looksLikeTerrain(route.body as Buffer)).toBe(true);
@@ -126,11 +126,11 @@ describe('map sources and offline preparation by command', () => {
       // the server gone: layer.json and the tiles come from the cache
       await dem.stop();
       const seen = dem.requests;
-      expect(JSON.parse((await core.tiles.layerJson('dem'))!)).toMatchObject({ tiles: ['{z}/{x}/{y}.terrain'] });
-      expect((await tileRoute(core.tiles, '/tiles/dem/9/852/335.terrain')).status).toBe(200);
+      expect(JSON.parse((await core.desks.tiles.service.layerJson('dem'))!)).toMatchObject({ tiles: ['{z}/{x}/{y}.terrain'] });
+      expect((await tileRoute(core.desks.tiles.service, '/tiles/dem/9/852/335.terrain')).status).toBe(200);
       expect(dem.requests).toBe(seen);
       // an image source has no layer.json; junk is not a mesh
-      expect((await tileRoute(core.tiles, '/tiles/gis/layer.json')).status).toBe(404);
+      expect((await tileRoute(core.desks.tiles.service, '/tiles/gis/layer.json')).status).toBe(404);
       expect(looksLikeTerrain(Buffer.from('<html>please log in</html>'.repeat(10)))).toBe(false);
       await c.cmd('tiles.source.remove', { id: 'dem' });
     } finally {

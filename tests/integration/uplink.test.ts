@@ -186,7 +186,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     try {
       await until('online', () => hall.stats().uplink?.state === 'online', 5000);
       const levels = { now: 'orange', h3: 'red', h6: 'red', h24: 'red', h48: 'orange' } as const;
-      await hall.typhoons.setRisk({ by: '张伟', basis: 'typhoon:tc-2019-1909', items: [{ code: '331081', levels }] }, 'window:board');
+      await hall.desks.typhoons.setRisk({ by: '张伟', basis: 'typhoon:tc-2019-1909', items: [{ code: '331081', levels }] }, 'window:board');
       await hall.record('risk.set', 'risk:331082', { risk: { id: '331082', levels, basis: 'province', by: '浙江省防指', at: 1 } }, 'province', 'zj-risk-9:331082');
       await until('risk level sent', () => got.some((m) => m.category === 'risk'), 5000);
       await new Promise((r) => setTimeout(r, 300));

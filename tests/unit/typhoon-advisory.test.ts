@@ -65,10 +65,10 @@ describe('typhoon advisories', () => {
       const err = await c.fail('typhoon.advisory', { advisory: { format: 'something else' } });
       expect(err).toMatchObject({ code: 'invalid_args', message: expect.stringMatching(/^advisory refused: /) });
       expect(core.all('advisories')).toHaveLength(3);
-      expect(core.typhoons.counters.advisoriesRejected).toBe(1);
+      expect(core.desks.typhoons.counters.advisoriesRejected).toBe(1);
 
       // A live storm is analysed at the hall's clock without anyone replaying it.
-      core.typhoons.analyseNow();
+      core.desks.typhoons.analyseNow();
       core.hub.flush();
       const a = core.hub.items('analysis') as { id: string; agencies: string[] }[];
       expect(a.find((x) => x.id === 'tc-2026-2614')?.agencies).toEqual(['CMA', 'JMA']);

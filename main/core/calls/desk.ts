@@ -6,8 +6,9 @@
 import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
 import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Switchboard } from '../../../common/domain.ts';
 import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
-import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
+import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
+import { parseContactsCsv, sameContact } from './directory.ts';
 import { SipUA, type SipAccount, type SipCall } from './sip/ua.ts';
 
 export interface CallsOptions {
@@ -35,10 +36,10 @@ interface Live {
   stop: (() => void) | null;
 }
 
-const idOf = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+const idOf = (prefix: string, now: number) => `${prefix}-${now.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 
-export class CallDesk {
-  private readonly core: HallCore;
+export class CallDesk implements Desk {
+  private readonly port: HallPort;
   private readonly opts: CallsOptions;
   private ua: SipUA | null = null;
   private modem: SatModem | null = null;
@@ -49,10 +50,39 @@ export class CallDesk {
   private readonly now: () => number;
   readonly counters = { calls: 0, connected: 0, failed: 0 };
 
-  constructor(core: HallCore, opts: CallsOptions, now: () => number = Date.now) {
-    this.core = core;
+  readonly commands: CommandHandlers = {
+    'call.dial': async ({ contact, by }) => ({ id: await this.dial(contact, by) }),
+    'call.end': async ({ id }) => {
+      await this.end(id);
+      return { id };
+    },
+    'consult.start': async ({ contacts, title, by }) => ({ id: await this.consult(contacts, title, by) }),
+    'consult.redial': async ({ id, contact, by }) => ({ call: await this.redial(id, contact, by) }),
+    'consult.end': async ({ id }) => {
+      await this.endConsult(id);
+      return { id };
+    },
+    'calls.search': async (q) => ({ calls: this.search(q) }),
+    'contacts.import': async ({ csv, firstLine, dryRun }, ctx) => {
+      const r = parseContactsCsv(csv, { place: (code) => this.port.get<{ kind: string }>('places', code)?.kind, contact: (id) => this.port.get<Contact>('contacts', id) }, firstLine ?? 1);
+      const fresh = r.contacts.filter((c) => !this.port.get<Contact>('contacts', c.id));
+      const changed = r.contacts.filter((c) => {
+        const prior = this.port.get<Contact>('contacts', c.id);
+        return prior && !sameContact(prior, c);
+      });
+      const out = { rows: r.rows, added: fresh.length, updated: changed.length, unchanged: r.contacts.length - fresh.length - changed.length, errors: r.errors.slice(0, 200) };
+      // All or nothing: one bad row and the directory stays exactly as it was.
+      if (r.errors.length || dryRun) return { ...out, added: r.errors.length ? 0 : out.added, updated: r.errors.length ? 0 : out.updated };
+      const write = [...fresh, ...changed];
+      if (write.length) await this.port.recordMany(write.map((contact) => ({ kind: 'contact.upserted' as const, subject: `contact:${contact.id}`, payload: { contact } })), ctx.origin);
+      return out;
+    },
+  };
+
+  constructor(port: HallPort, opts: CallsOptions) {
+    this.port = port;
     this.opts = opts;
-    this.now = now;
+    this.now = () => port.now();
   }
 
   get order(): DialChannel[] {
@@ -64,7 +94,9 @@ export class CallDesk {
   }
 
   async start(): Promise<void> {
-    this.unsubLink = this.core.onLink((l) => {
+    // The live topic holds today's calls; the whole log is searched on demand (calls.search).
+    this.prune();
+    this.unsubLink = this.port.onLink((l) => {
       if (l.id !== 'wan') return;
       this.wan = l.state;
       this.publish();
@@ -89,19 +121,19 @@ export class CallDesk {
   /** Calls the journal shows as under way belong to a run that ended (a crash, a restart): the
    *  log says so rather than showing them ringing forever. */
   private async closeInterrupted(): Promise<void> {
-    const open = this.core.all<Call>('calls').filter((c) => c.state === 'dialing' || c.state === 'ringing' || c.state === 'connected');
+    const open = this.port.all<Call>('calls').filter((c) => c.state === 'dialing' || c.state === 'ringing' || c.state === 'connected');
     for (const c of open) {
       const at = this.now();
       const attempts = c.attempts.map((a) => (a.endedAt === null ? { ...a, result: a.result === 'connected' ? ('ended' as const) : ('failed' as const), detail: 'interrupted', endedAt: at } : a));
-      await this.core.record('call.logged', `call:${c.id}`, { call: { ...c, attempts, state: c.answeredAt ? 'ended' : 'failed', endedAt: at, endedBy: 'interrupted', duration: c.answeredAt ? Math.round((at - c.answeredAt) / 1000) : null } }, 'calls');
+      await this.port.record('call.logged', `call:${c.id}`, { call: { ...c, attempts, state: c.answeredAt ? 'ended' : 'failed', endedAt: at, endedBy: 'interrupted', duration: c.answeredAt ? Math.round((at - c.answeredAt) / 1000) : null } }, 'calls');
     }
   }
 
   /** Ended calls older than the live window leave the live topic (they stay in the log). */
   private prune(): void {
     const cutoff = this.now() - LIVE_WINDOW_MS;
-    const old = (this.core.hub.items('calls') as Call[]).filter((c) => c.endedAt !== null && c.endedAt < cutoff);
-    if (old.length) this.core.hub.publish('calls', old.map((c) => ({ op: 'del' as const, id: c.id })));
+    const old = (this.port.items('calls') as Call[]).filter((c) => c.endedAt !== null && c.endedAt < cutoff);
+    if (old.length) this.port.publish('calls', old.map((c) => ({ op: 'del' as const, id: c.id })));
   }
 
   /** The switchboard entity every calls panel shows. */
@@ -119,11 +151,11 @@ export class CallDesk {
   }
 
   private publish(): void {
-    this.core.hub.replace('switchboard', [this.switchboard()]);
+    this.port.replace('switchboard', [this.switchboard()]);
   }
 
   private contact(id: string): Contact {
-    const c = this.core.get<Contact>('contacts', id);
+    const c = this.port.get<Contact>('contacts', id);
     if (!c) throw new HubError('not_found', `no contact ${id}`);
     return c;
   }
@@ -134,7 +166,7 @@ export class CallDesk {
     const busy = [...this.live.values()].find((l) => l.call.contact === contactId && l.call.consultation === consultation);
     if (busy) throw new HubError('invalid_args', `${contact.name.zh} is already being called (${busy.call.id})`);
     const call: Call = {
-      id: idOf('call'),
+      id: idOf('call', this.now()),
       contact: contactId,
       name: contact.name,
       code: contact.code,
@@ -159,7 +191,7 @@ export class CallDesk {
 
   private save(live: Live, final = false): Promise<unknown> {
     const call = structuredClone(live.call);
-    return this.core.record(final ? 'call.logged' : 'call.updated', `call:${call.id}`, { call }, 'calls').catch((e: Error) => console.warn(`beacon: call ${call.id} not journaled: ${e.message}`));
+    return this.port.record(final ? 'call.logged' : 'call.updated', `call:${call.id}`, { call }, 'calls').catch((e: Error) => console.warn(`beacon: call ${call.id} not journaled: ${e.message}`));
   }
 
   private async run(live: Live, contact: Contact): Promise<void> {
@@ -326,36 +358,36 @@ export class CallDesk {
   /** A consultation (会商): every participant dialled at once, each by its own best channel. */
   async consult(contacts: string[], title: string, by: string): Promise<string> {
     for (const c of contacts) this.contact(c);
-    const id = idOf('consult');
+    const id = idOf('consult', this.now());
     const consultation: Consultation = { id, title, by, participants: [...new Set(contacts)], legs: {}, startedAt: this.now(), endedAt: null };
     for (const c of consultation.participants) consultation.legs[c] = await this.dial(c, by, id);
-    await this.core.record('consult.updated', `consult:${id}`, { consultation }, 'calls');
+    await this.port.record('consult.updated', `consult:${id}`, { consultation }, 'calls');
     return id;
   }
 
   /** Dial one participant again (their last leg failed or dropped). */
   async redial(consultId: string, contactId: string, by: string): Promise<string> {
-    const c = this.core.get<Consultation>('consultations', consultId);
+    const c = this.port.get<Consultation>('consultations', consultId);
     if (!c || c.endedAt !== null) throw new HubError('not_found', `no consultation under way with id ${consultId}`);
     if (!c.participants.includes(contactId)) throw new HubError('invalid_args', `${contactId} is not in consultation ${consultId}`);
     const prior = c.legs[contactId];
     if (prior && this.live.has(prior)) throw new HubError('invalid_args', `${contactId} is still being called or connected`);
     const callId = await this.dial(contactId, by, consultId);
-    await this.core.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, legs: { ...c.legs, [contactId]: callId } } }, 'calls');
+    await this.port.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, legs: { ...c.legs, [contactId]: callId } } }, 'calls');
     return callId;
   }
 
   async endConsult(consultId: string): Promise<void> {
-    const c = this.core.get<Consultation>('consultations', consultId);
+    const c = this.port.get<Consultation>('consultations', consultId);
     if (!c || c.endedAt !== null) throw new HubError('not_found', `no consultation under way with id ${consultId}`);
     for (const callId of Object.values(c.legs)) if (this.live.has(callId)) await this.end(callId);
-    await this.core.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, endedAt: this.now() } }, 'calls');
+    await this.port.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, endedAt: this.now() } }, 'calls');
   }
 
   /** The call log: newest first, filtered by text (name, code, contact id), time and channel. */
   search(q: { text?: string; from?: number; to?: number; channel?: DialChannel; state?: Call['state']; before?: string; limit: number }): Call[] {
     const text = q.text?.trim().toLowerCase();
-    let calls = this.core.all<Call>('calls');
+    let calls = this.port.all<Call>('calls');
     calls = calls.filter(
       (c) =>
         (!text || c.name.zh.includes(text) || c.name.en.toLowerCase().includes(text) || c.code.startsWith(text) || c.contact.toLowerCase().includes(text) || c.by.toLowerCase().includes(text)) &&
@@ -386,3 +418,13 @@ export class CallDesk {
     await Promise.all([this.ua?.dispose(), this.modem?.dispose()]);
   }
 }
+
+export const callsDesk = defineDesk<CallsOptions>()({
+  name: 'calls',
+  topics: ['contacts', 'calls', 'consultations'],
+  async start(port, ctx) {
+    const desk = new CallDesk(port, ctx.options ?? {});
+    await desk.start();
+    return desk;
+  },
+});

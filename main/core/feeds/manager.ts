@@ -13,8 +13,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DeltaOp } from '../../../common/contract.ts';
 import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, type Place, type Presence, type Unit } from '../../../common/domain.ts';
 import { distanceKm } from '../../../common/geo.ts';
-import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
+import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
 import { FeedIoHost } from './io-host.ts';
 import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
@@ -142,8 +142,8 @@ class FeedRunner implements FeedSink {
   }
 }
 
-export class FeedManager {
-  private readonly core: HallCore;
+export class FeedManager implements Desk {
+  private readonly hall: HallPort;
   private readonly opts: FeedsOptions;
   private readonly runners = new Map<string, FeedRunner>();
   private readonly stored = new Map<string, Stored>();
@@ -153,15 +153,23 @@ export class FeedManager {
   readonly now: () => number;
   readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0 };
 
-  constructor(core: HallCore, opts: FeedsOptions, now: () => number) {
-    this.core = core;
+  readonly commands: CommandHandlers = {
+    'feed.add': async ({ config, replace }, ctx) => ({ id: await this.add(config, ctx.origin, replace ?? false) }),
+    'feed.remove': async ({ id }, ctx) => {
+      await this.remove(id, ctx.origin);
+      return { id };
+    },
+  };
+
+  constructor(port: HallPort, opts: FeedsOptions) {
+    this.hall = port;
     this.opts = opts;
-    this.now = now;
+    this.now = () => port.now();
   }
 
   async start(): Promise<void> {
-    this.cities = this.core.all<Place>('places').filter((p) => p.kind === 'city');
-    for (const row of this.core.all<{ id: string; config: unknown }>('feeds')) {
+    this.cities = this.hall.all<Place>('places').filter((p) => p.kind === 'city');
+    for (const row of this.hall.all<{ id: string; config: unknown }>('feeds')) {
       const cfg = FeedConfig.safeParse(row.config);
       if (cfg.success) this.launch(cfg.data);
       else console.warn(`beacon: stored feed ${row.id} has a configuration this version cannot read; skipped`);
@@ -188,7 +196,7 @@ export class FeedManager {
         throw new HubError('invalid_args', `feed ${r.cfg.id} already listens on ${transportOf(cfg.kind)} port ${cfg.port}`);
       }
     }
-    await this.core.record('feed.configured', `feed:${cfg.id}`, { config: cfg, at: this.now() }, origin);
+    await this.hall.record('feed.configured', `feed:${cfg.id}`, { config: cfg, at: this.now() }, origin);
     const old = this.runners.get(cfg.id);
     if (old) await this.stop(old);
     this.launch(cfg);
@@ -201,8 +209,8 @@ export class FeedManager {
     if (!r) throw new HubError('not_found', `no feed ${id}`);
     await this.stop(r);
     this.runners.delete(id);
-    await this.core.record('feed.removed', `feed:${id}`, { id, at: this.now() }, origin);
-    this.core.hub.publish('feeds', [{ op: 'del', id }]);
+    await this.hall.record('feed.removed', `feed:${id}`, { id, at: this.now() }, origin);
+    this.hall.publish('feeds', [{ op: 'del', id }]);
   }
 
   /** The port a feed actually listens on (tests bind port 0). */
@@ -344,8 +352,8 @@ export class FeedManager {
     r.state = state;
     r.since = this.now();
     // Journaled, not awaited: a feed's report must never wait on the disk.
-    this.core.record('feed.changed', `feed:${r.cfg.id}`, { id: r.cfg.id, state, from, detail: r.detail, at: r.since }, 'feeds').catch(() => undefined);
-    this.core.hub.publish('feeds', [{ op: 'put', id: r.cfg.id, value: this.viewOf(r) }]);
+    this.hall.record('feed.changed', `feed:${r.cfg.id}`, { id: r.cfg.id, state, from, detail: r.detail, at: r.since }, 'feeds').catch(() => undefined);
+    this.hall.publish('feeds', [{ op: 'put', id: r.cfg.id, value: this.viewOf(r) }]);
   }
 
   private viewOf(r: FeedRunner): Feed {
@@ -367,7 +375,7 @@ export class FeedManager {
   private publish(): void {
     const ops: DeltaOp[] = [];
     for (const r of this.runners.values()) ops.push({ op: 'put', id: r.cfg.id, value: this.viewOf(r) });
-    this.core.hub.publish('feeds', ops);
+    this.hall.publish('feeds', ops);
   }
 
   /** Once a second: feed health, and the presence of every tracked unit. */
@@ -378,18 +386,18 @@ export class FeedManager {
     const journal: { kind: 'unit.tracked'; subject: string; payload: unknown }[] = [];
     for (const r of this.runners.values()) {
       for (const id of r.units) {
-        const u = this.core.get<Unit>('units', id);
+        const u = this.hall.get<Unit>('units', id);
         const t = u?.track;
         if (!u || !t || t.feed !== r.cfg.id) continue;
         const p = presenceAt(now, t.staleAt, t.lostAt);
         if (p === t.presence) continue;
         const next: Unit = { ...u, track: { ...t, presence: p } };
-        this.core.putLive('units', next);
+        this.hall.putLive('units', next);
         this.counters.presenceChanges++;
         journal.push(this.trackedEvent(next, now));
       }
     }
-    if (journal.length) this.core.journalLive(journal, 'feeds').catch(() => undefined);
+    if (journal.length) this.hall.journalLive(journal, 'feeds').catch(() => undefined);
   }
 
   // ---- reports to units --------------------------------------------------------------------------
@@ -397,7 +405,7 @@ export class FeedManager {
   private unitIdFor(r: FeedRunner, rep: PositionReport): string {
     let id = r.unitOf.get(rep.source);
     if (id) return id;
-    if (rep.unit && this.core.get('units', rep.unit)) id = rep.unit;
+    if (rep.unit && this.hall.get('units', rep.unit)) id = rep.unit;
     else {
       const raw = `${r.cfg.id}-${rep.source}`.replace(/[^\w.:-]/g, '_');
       id = raw.length <= 64 ? raw : `${raw.slice(0, 51)}-${createHash('sha1').update(raw).digest('hex').slice(0, 12)}`;
@@ -422,7 +430,7 @@ export class FeedManager {
   ingest(r: FeedRunner, rep: PositionReport): void {
     const now = this.now();
     const id = this.unitIdFor(r, rep);
-    const prev = this.core.get<Unit>('units', id);
+    const prev = this.hall.get<Unit>('units', id);
     const isDrone = rep.kind === 'drone';
     const staleAfter = (r.cfg.staleAfterS ?? (isDrone ? DEFAULTS.staleAfterS.drone : DEFAULTS.staleAfterS.team)) * 1000;
     const lostAfter = (r.cfg.lostAfterS ?? (isDrone ? DEFAULTS.lostAfterS.drone : DEFAULTS.lostAfterS.team)) * 1000;
@@ -472,7 +480,7 @@ export class FeedManager {
         };
     if (hasPos) this.counters.positions++;
     if (!prev || !r.units.has(id)) r.units.add(id);
-    this.core.putLive('units', unit);
+    this.hall.putLive('units', unit);
     // What the journal keeps: every unit's first appearance, every change of presence, status or
     // flight mode, and positions as thinned by the storage policy.
     if (!prev) {
@@ -482,14 +490,14 @@ export class FeedManager {
       // that appear together (a hall restart, a gateway reconnecting) would otherwise store their
       // positions in one wave every few seconds instead of evenly. It only delays the second row.
       this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now + Math.random() * (this.opts.storage ?? DEFAULT_STORAGE).minIntervalMs });
-      this.core.journalLive([{ kind: 'unit.upserted', subject: `unit:${id}`, payload: { unit } }], 'feeds').catch(() => undefined);
+      this.hall.journalLive([{ kind: 'unit.upserted', subject: `unit:${id}`, payload: { unit } }], 'feeds').catch(() => undefined);
       return;
     }
     const changed = t?.presence !== 'live' || prev.status !== unit.status || prev.drone?.mode !== unit.drone?.mode || prev.drone?.armed !== unit.drone?.armed;
     if (changed || (hasPos && shouldStore(this.stored.get(id), unit.lat, unit.lon, now, this.opts.storage ?? DEFAULT_STORAGE))) {
       this.counters.stored++;
       this.stored.set(id, { lat: unit.lat, lon: unit.lon, at: now });
-      this.core.journalLive([this.trackedEvent(unit, now)], 'feeds').catch(() => undefined);
+      this.hall.journalLive([this.trackedEvent(unit, now)], 'feeds').catch(() => undefined);
     } else if (hasPos) this.counters.thinned++;
   }
 
@@ -502,12 +510,12 @@ export class FeedManager {
     const events = [];
     for (const r of this.runners.values()) {
       for (const id of r.units) {
-        const u = this.core.get<Unit>('units', id);
+        const u = this.hall.get<Unit>('units', id);
         const s = this.stored.get(id);
         if (u?.track && (!s || s.lat !== u.lat || s.lon !== u.lon)) events.push(this.trackedEvent(u, this.now()));
       }
     }
-    if (events.length) this.core.journalLive(events, 'feeds').catch(() => undefined);
+    if (events.length) this.hall.journalLive(events, 'feeds').catch(() => undefined);
   }
 }
 
@@ -526,3 +534,12 @@ export function endpointOf(c: FeedConfig): string {
   const u = new URL(c.url);
   return `${u.protocol}//${u.host}`;
 }
+
+export const feedsDesk = defineDesk<FeedsOptions>()({
+  name: 'feeds',
+  async start(port, ctx) {
+    const desk = new FeedManager(port, ctx.options ?? {});
+    await desk.start();
+    return desk;
+  },
+});

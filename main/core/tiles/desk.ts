@@ -5,20 +5,14 @@
 // command line and the panel agree; URLs and keys stay in the core (displays see TileLayer). A job
 // runs in the core, rate-limited and pausable (prefetch.ts); its tiles are pinned in the cache, so
 // the area stays usable offline whatever the cache's size limit evicts.
-import type { TopicName } from '../../../common/contract.ts';
-import { type Boundary, type Place, type PrefetchJob, TileSourceConfig } from '../../../common/domain.ts';
+import { join } from 'node:path';
+import { type Boundary, type Link, type Place, type PrefetchJob, TileSourceConfig } from '../../../common/domain.ts';
 import type { BBox } from '../../../common/tiles.ts';
 import { HubError } from '../hub/hub.ts';
+import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 import { Prefetch } from './prefetch.ts';
-import { readSources, withSource, writeSources } from './sources-file.ts';
-import type { TileService } from './service.ts';
-
-export interface TilesDeskHost {
-  readonly tiles: TileService;
-  readonly dataDir: string;
-  get<T>(table: 'places' | 'boundaries', id: string): T | undefined;
-  hub: { replace(topic: TopicName, items: Iterable<{ id: string }>): void; publish(topic: TopicName, ops: { op: 'put'; id: string; value: unknown }[]): void };
-}
+import { readSources, sourcesFile, withSource, writeSources } from './sources-file.ts';
+import { TileService } from './service.ts';
 
 /** A place's area: its imported boundary's extent, else its seat with a margin (counties ~30 km,
  *  cities ~80 km, the province ~250 km). */
@@ -43,18 +37,65 @@ export function placeArea(p: Place, boundary?: Boundary): BBox {
   return { west: p.lon - d, south: p.lat - d, east: p.lon + d, north: p.lat + d };
 }
 
-export class TilesDesk {
-  private readonly host: TilesDeskHost;
+export class TilesDesk implements Desk {
+  /** Map tiles through the cache (serve mode's /tiles route, Electron's app:// protocol). */
+  readonly service: TileService;
+  private readonly port: HallPort;
+  private readonly dataDir: string;
   private readonly jobs = new Map<string, { job: PrefetchJob; run: Prefetch }>();
   private seq = 0;
+  private wan: Link['state'] = 'unknown';
+  private readonly unsubLink: () => void;
 
-  constructor(host: TilesDeskHost) {
-    this.host = host;
+  readonly commands: CommandHandlers = {
+    'tiles.source.put': async ({ source }) => this.putSource(source),
+    'tiles.source.remove': async ({ id }) => {
+      this.removeSource(id);
+      return { id };
+    },
+    'tiles.prefetch': async ({ by, ...a }) => this.prefetch(a, by),
+    'tiles.prefetch.control': async ({ id, action }) => ({ id, state: this.control(id, action) }),
+  };
+
+  constructor(port: HallPort, dataDir: string) {
+    this.port = port;
+    this.dataDir = dataDir;
+    this.unsubLink = port.onLink((l) => {
+      if (l.id === 'wan') this.wan = l.state;
+    });
+    // Offline-first: while the WAN is known to be down, tiles come from the cache without waiting
+    // on fetches that cannot succeed.
+    this.service = new TileService({ dir: join(dataDir, 'tiles'), online: () => this.wan !== 'offline', now: () => port.now() });
+    this.loadSources();
+    this.publishLayers();
+  }
+
+  stats() {
+    return this.service.counters;
+  }
+
+  /** Sources from DATA/tiles/sources.json (written by `beacon tiles add-source`). A bad entry is
+   *  reported and skipped; the others still load. */
+  private loadSources(): void {
+    let list: unknown[];
+    try {
+      list = readSources(this.dataDir);
+    } catch (e) {
+      console.warn(`beacon: ${(e as Error).message}; no online tile sources`);
+      return;
+    }
+    for (const [i, src] of list.entries()) {
+      try {
+        this.service.addSource(src);
+      } catch (e) {
+        console.warn(`beacon: tile source ${i + 1} in ${sourcesFile(this.dataDir)} refused: ${(e as Error).message.slice(0, 300)}`);
+      }
+    }
   }
 
   /** The sources as displays see them (names and zoom range; URLs and keys stay here). */
   publishLayers(): void {
-    this.host.hub.replace('tiles', this.host.tiles.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
+    this.port.replace('tiles', this.service.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
   }
 
   /** Add or replace a source (checked against the same schema as the command line's). */
@@ -64,26 +105,26 @@ export class TilesDesk {
     const src = parsed.data;
     if (src.minZoom > src.maxZoom) throw new HubError('invalid_args', 'tile source refused: minZoom is above maxZoom');
     const list = this.stored();
-    const replaced = this.host.tiles.source(src.id) !== undefined;
-    this.host.tiles.addSource(src);
-    writeSources(this.host.dataDir, withSource(list, src));
+    const replaced = this.service.source(src.id) !== undefined;
+    this.service.addSource(src);
+    writeSources(this.dataDir, withSource(list, src));
     this.publishLayers();
     return { id: src.id, replaced };
   }
 
   removeSource(id: string): void {
-    if (!this.host.tiles.source(id)) throw new HubError('not_found', `no tile source ${id}`);
+    if (!this.service.source(id)) throw new HubError('not_found', `no tile source ${id}`);
     const list = this.stored();
     for (const j of this.jobs.values()) if (j.job.source === id) j.run.cancel();
-    this.host.tiles.removeSource(id);
-    writeSources(this.host.dataDir, list.filter((s) => (s as { id?: unknown }).id !== id));
+    this.service.removeSource(id);
+    writeSources(this.dataDir, list.filter((s) => (s as { id?: unknown }).id !== id));
     this.publishLayers();
   }
 
   /** What the file holds now; a damaged file refuses the change rather than being overwritten. */
   private stored(): unknown[] {
     try {
-      return readSources(this.host.dataDir);
+      return readSources(this.dataDir);
     } catch (e) {
       throw new HubError('unavailable', `${(e as Error).message}: fix or remove it first`);
     }
@@ -91,14 +132,14 @@ export class TilesDesk {
 
   /** Start preparing an area; returns at once with the job's id and tile count. */
   prefetch(a: { source: string; place?: string; bbox?: BBox; minZoom: number; maxZoom: number; rate?: number }, by: string): { id: string; total: number } {
-    const s = this.host.tiles.source(a.source);
+    const s = this.service.source(a.source);
     if (!s) throw new HubError('not_found', `no tile source ${a.source}`);
     let bbox: BBox;
     let area: string;
     if (a.place) {
-      const p = this.host.get<Place>('places', a.place);
+      const p = this.port.get<Place>('places', a.place);
       if (!p) throw new HubError('not_found', `no place ${a.place}`);
-      bbox = placeArea(p, this.host.get<Boundary>('boundaries', a.place));
+      bbox = placeArea(p, this.port.get<Boundary>('boundaries', a.place));
       area = `${p.name.zh} ${p.code}`;
     } else if (a.bbox) {
       bbox = a.bbox;
@@ -108,11 +149,11 @@ export class TilesDesk {
     if (a.minZoom > a.maxZoom) throw new HubError('invalid_args', 'minZoom is above maxZoom');
     let run: Prefetch;
     try {
-      run = new Prefetch(this.host.tiles, a.source, bbox, a.minZoom, a.maxZoom, { rate: a.rate, onProgress: (p) => this.progress(id, p) });
+      run = new Prefetch(this.service, a.source, bbox, a.minZoom, a.maxZoom, { rate: a.rate, onProgress: (p) => this.progress(id, p) });
     } catch (e) {
       throw new HubError('invalid_args', (e as Error).message);
     }
-    const id = `pf-${Date.now().toString(36)}-${++this.seq}`;
+    const id = `pf-${this.port.now().toString(36)}-${++this.seq}`;
     const job: PrefetchJob = {
       id,
       source: a.source,
@@ -127,16 +168,16 @@ export class TilesDesk {
       fetched: 0,
       cached: 0,
       failed: 0,
-      startedAt: Date.now(),
+      startedAt: this.port.now(),
       endedAt: null,
       by,
     };
     this.jobs.set(id, { job, run });
-    this.host.hub.publish('prefetch', [{ op: 'put', id, value: job }]);
+    this.port.publish('prefetch', [{ op: 'put', id, value: job }]);
     run.run().catch((e: Error) => {
       console.warn(`beacon: prefetch ${id} failed: ${e.message}`);
       const j = this.jobs.get(id);
-      if (j) this.update(id, { ...j.job, state: 'failed', endedAt: Date.now() });
+      if (j) this.update(id, { ...j.job, state: 'failed', endedAt: this.port.now() });
     });
     return { id, total: job.total };
   }
@@ -152,21 +193,28 @@ export class TilesDesk {
 
   /** Stop every job (the hall is shutting down); tiles fetched so far stay cached and pinned. */
   dispose(): void {
+    this.unsubLink();
     for (const j of this.jobs.values()) j.run.cancel();
+    this.service.close();
   }
 
   private progress(id: string, p: Prefetch['progress']): void {
     const j = this.jobs.get(id);
     if (!j) return;
     const ended = p.state === 'done' || p.state === 'cancelled';
-    this.update(id, { ...j.job, state: p.state, total: p.total, done: p.done, fetched: p.fetched, cached: p.cached, failed: p.failed, endedAt: ended ? (j.job.endedAt ?? Date.now()) : null });
+    this.update(id, { ...j.job, state: p.state, total: p.total, done: p.done, fetched: p.fetched, cached: p.cached, failed: p.failed, endedAt: ended ? (j.job.endedAt ?? this.port.now()) : null });
   }
 
   private update(id: string, job: PrefetchJob): void {
     const j = this.jobs.get(id);
     if (!j) return;
     j.job = job;
-    this.host.hub.publish('prefetch', [{ op: 'put', id, value: job }]);
+    this.port.publish('prefetch', [{ op: 'put', id, value: job }]);
   }
 }
 
+
+export const tilesDesk = defineDesk()({
+  name: 'tiles',
+  start: (port, ctx) => new TilesDesk(port, ctx.dataDir),
+});

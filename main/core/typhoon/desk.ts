@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import type { CommandArgs, CommandResult } from '../../../common/contract.ts';
 import type { Advisory, Analysis, Place, Replay, Risk, Typhoon } from '../../../common/domain.ts';
 import { currentAdvisories, replayTime } from '../../../common/typhoon.ts';
-import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
+import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 import { parseAdvisory } from './advisory.ts';
 import { parseCma } from './cma.ts';
 import { loadLand, type Land } from './coastline.ts';
@@ -18,8 +18,8 @@ const LIVE_WINDOW = 24 * HOUR;
 /** Default replay speed: one storm hour per wall second. */
 const DEFAULT_SPEED = 3600;
 
-export class TyphoonDesk {
-  private readonly core: HallCore;
+export class TyphoonDesk implements Desk {
+  private readonly port: HallPort;
   private readonly now: () => number;
   private replay: Replay;
   private land: Land | null = null;
@@ -29,22 +29,31 @@ export class TyphoonDesk {
   private readonly published = new Set<string>();
   readonly counters = { analyses: 0, analysisMs: 0, imports: 0, importErrors: 0, advisories: 0, advisoriesRejected: 0 };
 
-  constructor(core: HallCore, now: () => number) {
-    this.core = core;
-    this.now = now;
-    const t = now();
+  private unsubChange: (() => void) | null = null;
+
+  readonly commands: CommandHandlers = {
+    'typhoon.import': (args, ctx) => this.importCma(args, ctx.origin),
+    'typhoon.advisory': ({ advisory }, ctx) => this.submitAdvisory(advisory, ctx.origin),
+    'replay.set': async (args) => this.setReplay(args),
+    'risk.set': async (args, ctx) => ({ events: await this.setRisk(args, ctx.origin) }),
+  };
+
+  constructor(port: HallPort) {
+    this.port = port;
+    this.now = () => port.now();
+    const t = this.now();
     this.replay = { id: 'replay', storm: null, t, anchor: t, playing: false, speed: DEFAULT_SPEED, start: t, end: t };
   }
 
   start(): void {
     const newest = this.storms().sort((a, b) => this.span(b)[1] - this.span(a)[1])[0];
     if (newest) this.replay = this.select(newest.id, null);
-    this.core.hub.replace('replay', [this.replay]);
-    this.core.onChange((topic) => {
+    this.port.replace('replay', [this.replay]);
+    this.unsubChange = this.port.onChange((topic) => {
       if (topic === 'typhoons' || topic === 'advisories') {
         // The span grows with a new fix or forecast.
         if (this.replay.storm) {
-          const [start, end] = this.span(this.core.get<Typhoon>('typhoons', this.replay.storm)!);
+          const [start, end] = this.span(this.port.get<Typhoon>('typhoons', this.replay.storm)!);
           if (start !== this.replay.start || end !== this.replay.end) this.publishReplay({ ...this.replay, start, end });
         } else {
           const first = this.storms()[0];
@@ -65,6 +74,7 @@ export class TyphoonDesk {
   }
 
   dispose(): void {
+    this.unsubChange?.();
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);
   }
@@ -75,7 +85,7 @@ export class TyphoonDesk {
     const now = this.now();
     let r = { ...this.replay, t: replayTime(this.replay, now), anchor: now };
     if (args.storm !== undefined && args.storm !== r.storm) {
-      if (args.storm !== null && !this.core.get('typhoons', args.storm)) throw new HubError('not_found', `no typhoon ${args.storm}`);
+      if (args.storm !== null && !this.port.get('typhoons', args.storm)) throw new HubError('not_found', `no typhoon ${args.storm}`);
       r = args.storm === null ? { ...r, storm: null, playing: false } : { ...this.select(args.storm, args.t ?? null), speed: r.speed };
     }
     if (args.t !== undefined) r.t = Math.min(r.end, Math.max(r.start, args.t));
@@ -91,7 +101,7 @@ export class TyphoonDesk {
   }
 
   private select(storm: string, t: number | null): Replay {
-    const ty = this.core.get<Typhoon>('typhoons', storm)!;
+    const ty = this.port.get<Typhoon>('typhoons', storm)!;
     const [start, end] = this.span(ty);
     const lastFix = ty.fixes.length ? ty.fixes[ty.fixes.length - 1]!.t : start;
     return { id: 'replay', storm, t: Math.min(end, Math.max(start, t ?? lastFix)), anchor: this.now(), playing: false, speed: this.replay?.speed ?? DEFAULT_SPEED, start, end };
@@ -99,15 +109,15 @@ export class TyphoonDesk {
 
   private publishReplay(r: Replay): void {
     this.replay = r;
-    this.core.hub.publish('replay', [{ op: 'put', id: 'replay', value: r }]);
+    this.port.publish('replay', [{ op: 'put', id: 'replay', value: r }]);
   }
 
   private storms(): Typhoon[] {
-    return this.core.all<Typhoon>('typhoons');
+    return this.port.all<Typhoon>('typhoons');
   }
 
   private advisoriesOf(storm: string): Advisory[] {
-    return this.core.all<Advisory>('advisories').filter((a) => a.storm === storm);
+    return this.port.all<Advisory>('advisories').filter((a) => a.storm === storm);
   }
 
   /** First and last moment the hall has data for: fixes, then every advisory's forecast. */
@@ -138,7 +148,7 @@ export class TyphoonDesk {
     const t0 = performance.now();
     const now = this.now();
     this.lastLive = now;
-    const places = this.core.all<Place>('places');
+    const places = this.port.all<Place>('places');
     const jobs = new Map<string, number>();
     if (this.replay.storm) jobs.set(this.replay.storm, replayTime(this.replay, now));
     for (const ty of this.storms()) {
@@ -150,7 +160,7 @@ export class TyphoonDesk {
     if (jobs.size && !this.land) this.land = loadLand();
     const out: Analysis[] = [];
     for (const [id, t] of jobs) {
-      const ty = this.core.get<Typhoon>('typhoons', id);
+      const ty = this.port.get<Typhoon>('typhoons', id);
       if (!ty) continue;
       const current = currentAdvisories(this.advisoriesOf(id), id, t);
       out.push(analyse(ty, current, places, t, this.land));
@@ -159,7 +169,7 @@ export class TyphoonDesk {
     for (const id of this.published) if (!jobs.has(id)) ops.push({ op: 'del', id } as never);
     this.published.clear();
     for (const a of out) this.published.add(a.id);
-    if (ops.length) this.core.hub.publish('analysis', ops);
+    if (ops.length) this.port.publish('analysis', ops);
     this.counters.analyses += out.length;
     this.counters.analysisMs = Math.round((performance.now() - t0) * 10) / 10;
     return out;
@@ -175,7 +185,7 @@ export class TyphoonDesk {
     const events: { kind: 'typhoon.upserted'; subject: string; payload: { typhoon: Typhoon } }[] = [];
     const keys: string[] = [];
     for (const { typhoon } of parsed.storms) {
-      const existing = this.core.get<Typhoon>('typhoons', typhoon.id);
+      const existing = this.port.get<Typhoon>('typhoons', typhoon.id);
       // The hall's Chinese name wins over the file's English-only one.
       const t: Typhoon = existing && existing.name.zh !== existing.name.en && typhoon.name.zh === typhoon.name.en ? { ...typhoon, name: { ...typhoon.name, zh: existing.name.zh } } : typhoon;
       const same = existing && JSON.stringify(existing) === JSON.stringify(t);
@@ -186,7 +196,7 @@ export class TyphoonDesk {
       keys.push(`cma:${t.id}:${hash}`);
     }
     if (events.length) {
-      const ids = await this.core.recordMany(events, origin, keys);
+      const ids = await this.port.recordMany(events, origin, keys);
       ids.forEach((id, i) => {
         if (id === null) storms.find((s) => s.id === events[i]!.payload.typhoon.id)!.changed = false;
       });
@@ -202,19 +212,19 @@ export class TyphoonDesk {
     }
     this.counters.advisories += 1;
     const a = r.advisory;
-    const held = this.core.get<Advisory>('advisories', a.id);
+    const held = this.port.get<Advisory>('advisories', a.id);
     if (held && JSON.stringify({ ...held, received: 0 }) === JSON.stringify({ ...a, received: 0 })) return { id: a.id, event: 0 };
-    const event = await this.core.record('typhoon.advisory', `advisory:${a.id}`, { advisory: a, name: r.name, year: r.year, number: r.number }, origin);
+    const event = await this.port.record('typhoon.advisory', `advisory:${a.id}`, { advisory: a, name: r.name, year: r.year, number: r.number }, origin);
     return { id: a.id, event: event ?? 0 };
   }
 
   async setRisk(args: CommandArgs<'risk.set'>, origin: string): Promise<number> {
     const at = this.now();
     for (const it of args.items) {
-      if (!this.core.get('places', it.code)) throw new HubError('not_found', `no county or city ${it.code}`);
+      if (!this.port.get('places', it.code)) throw new HubError('not_found', `no county or city ${it.code}`);
     }
     const events = args.items.map((it) => ({ kind: 'risk.set' as const, subject: `risk:${it.code}`, payload: { risk: { id: it.code, levels: it.levels, basis: args.basis, by: args.by, at } satisfies Risk } }));
-    const ids = await this.core.recordMany(events, origin);
+    const ids = await this.port.recordMany(events, origin);
     return ids.filter((x) => x !== null).length;
   }
 
@@ -222,3 +232,13 @@ export class TyphoonDesk {
     return { ...this.counters, replay: this.replay };
   }
 }
+
+export const typhoonDesk = defineDesk()({
+  name: 'typhoons',
+  topics: ['typhoons', 'advisories', 'risks'],
+  start(port) {
+    const desk = new TyphoonDesk(port);
+    desk.start();
+    return desk;
+  },
+});

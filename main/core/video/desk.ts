@@ -5,8 +5,8 @@
 // The media itself (WebRTC's RTP) flows between the display and the gateway directly.
 import { randomBytes } from 'node:crypto';
 import { VideoConfig, type VideoConfigInput, type VideoSource, VIDEO_PROTOCOLS } from '../../../common/domain.ts';
-import type { HallCore } from '../hall.ts';
 import { HubError } from '../hub/hub.ts';
+import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 
 export interface VideoAnswer {
   status: number;
@@ -20,20 +20,33 @@ const SESSION_TTL_MS = 12 * 3600_000;
 
 const text = (status: number, message: string): VideoAnswer => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: message });
 
-export class VideoDesk {
-  private readonly core: HallCore;
+export class VideoDesk implements Desk {
+  private readonly port: HallPort;
   private readonly now: () => number;
   /** WHEP sessions: our key → the gateway's session resource, so a display's DELETE reaches it. */
   private readonly sessions = new Map<string, { source: string; upstream: string; at: number }>();
   readonly counters = { whepOffers: 0, whepAnswers: 0, hlsRequests: 0, flvRequests: 0, upstreamFailures: 0, refused: 0 };
 
-  constructor(core: HallCore, now: () => number) {
-    this.core = core;
-    this.now = now;
+  readonly commands: CommandHandlers = {
+    'video.put': async ({ config }, ctx) => ({ id: await this.put(config, ctx.origin) }),
+    'video.remove': async ({ id }, ctx) => {
+      await this.remove(id, ctx.origin);
+      return { id };
+    },
+    // The wall's layout per display: which source on which tile.
+    'wall.save': async ({ display, grid, tiles }, ctx) => {
+      const event = await this.port.record('wall.saved', `wall:${display}`, { layout: { id: display, grid, tiles: tiles.slice(0, grid), at: this.now() } }, ctx.origin);
+      return { event: event ?? 0 };
+    },
+  };
+
+  constructor(port: HallPort) {
+    this.port = port;
+    this.now = () => port.now();
   }
 
   start(): void {
-    this.core.hub.replace('videos', this.core.all<VideoConfig & { id: string }>('videos').map((c) => this.view(c)));
+    this.port.replace('videos', this.port.all<VideoConfig & { id: string }>('videos').map((c) => this.view(c)));
   }
 
   view(c: VideoConfig): VideoSource {
@@ -44,20 +57,20 @@ export class VideoDesk {
     const parsed = VideoConfig.safeParse(input);
     if (!parsed.success) throw new HubError('invalid_args', `video: ${parsed.error.issues[0]?.path.join('.') || 'config'}: ${parsed.error.issues[0]?.message}`);
     const c = parsed.data;
-    if (c.unit && !this.core.get('units', c.unit)) throw new HubError('not_found', `no unit ${c.unit}`);
-    await this.core.record('video.configured', `video:${c.id}`, { config: c }, origin);
-    this.core.hub.publish('videos', [{ op: 'put', id: c.id, value: this.view(c) }]);
+    if (c.unit && !this.port.get('units', c.unit)) throw new HubError('not_found', `no unit ${c.unit}`);
+    await this.port.record('video.configured', `video:${c.id}`, { config: c }, origin);
+    this.port.publish('videos', [{ op: 'put', id: c.id, value: this.view(c) }]);
     return c.id;
   }
 
   async remove(id: string, origin: string): Promise<void> {
-    if (!this.core.get('videos', id)) throw new HubError('not_found', `no video source ${id}`);
-    await this.core.record('video.removed', `video:${id}`, { id }, origin);
-    this.core.hub.publish('videos', [{ op: 'del', id }]);
+    if (!this.port.get('videos', id)) throw new HubError('not_found', `no video source ${id}`);
+    await this.port.record('video.removed', `video:${id}`, { id }, origin);
+    this.port.publish('videos', [{ op: 'del', id }]);
   }
 
   private config(id: string): VideoConfig | undefined {
-    return this.core.get<VideoConfig>('videos', id);
+    return this.port.get<VideoConfig>('videos', id);
   }
 
   private auth(c: VideoConfig): Record<string, string> {
@@ -152,6 +165,16 @@ export class VideoDesk {
   }
 
   stats() {
-    return { sources: this.core.all('videos').length, sessions: this.sessions.size, ...this.counters };
+    return { sources: this.port.all('videos').length, sessions: this.sessions.size, ...this.counters };
   }
 }
+
+export const videoDesk = defineDesk()({
+  name: 'video',
+  topics: ['walls'],
+  start(port) {
+    const desk = new VideoDesk(port);
+    desk.start();
+    return desk;
+  },
+});

@@ -1,0 +1,111 @@
+// The uplink desk: store-and-forward to the provincial bus, and what the province sends down.
+// Without a bus configured it does nothing and nothing is queued for the province.
+import type { Instruction } from '../../../common/domain.ts';
+import { HubError } from '../hub/hub.ts';
+import { defineDesk, type Desk, type DeskContext, type HallPort } from '../kernel/port.ts';
+import type { LinkDesk } from '../link/desk.ts';
+import { parseDown } from './downlink.ts';
+import { outboxRoute } from './policy.ts';
+import { UplinkSender, type UplinkOptions } from './sender.ts';
+
+export class UplinkDesk implements Desk {
+  /** Null without a bus: then nothing is queued for the province. */
+  readonly sender: UplinkSender | null = null;
+  readonly counters = { downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
+  private readonly port: HallPort;
+  private readonly hallId: string;
+  private readonly downLogged = new Map<string, number>();
+  private readonly unroute: () => void;
+
+  constructor(port: HallPort, ctx: Pick<DeskContext<UplinkOptions>, 'options' | 'store' | 'routeOutbox'>) {
+    this.port = port;
+    const opts = ctx.options;
+    this.hallId = opts?.hallId ?? '';
+    if (!opts) {
+      this.unroute = () => undefined;
+      return;
+    }
+    const sender = new UplinkSender(ctx.store, opts, (l) => port.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => this.receiveDown(topic, payload));
+    this.sender = sender;
+    // From now on what the province must know is queued with each change (seeded events are not).
+    this.unroute = ctx.routeOutbox(outboxRoute, () => sender.kick());
+  }
+
+  stats() {
+    if (!this.sender) return null;
+    return { state: this.sender.state, ...this.sender.counters, kbpsUnderLoad: this.sender.lastKbps, ...this.counters };
+  }
+
+  async dispose(): Promise<void> {
+    // What is queued after this stays in the outbox and goes at the next start.
+    this.unroute();
+    await this.sender?.dispose();
+  }
+
+  /** A message from the province: checked, then journaled once under its key (a repeat changes
+   *  nothing). Settles with the MQTT 5 reason code to acknowledge it with; rejects when the store
+   *  refused it, so the bus keeps it and delivers it again. */
+  private async receiveDown(topic: string, payload: Buffer): Promise<number> {
+    const r = parseDown(topic, payload, this.hallId, this.port.now());
+    if (!r.ok) {
+      this.refused(r.reason);
+      // Logged once per reason per minute: a flood of bad messages must not flood the log.
+      const last = this.downLogged.get(r.reason) ?? 0;
+      if (this.port.now() - last > 60_000) {
+        this.downLogged.set(r.reason, this.port.now());
+        console.warn(`beacon: refused a message from the province (${r.reason}): ${r.message}`);
+      }
+      return 153; // payload format invalid: it will never become valid, so it is not redelivered
+    }
+    if (r.kind === 'instruction' && this.port.get<Instruction>('instructions', r.key)) {
+      this.counters.downDuplicates += 1;
+      return 0;
+    }
+    if (r.kind === 'risk.levels') {
+      const unknown = r.events.map((e) => e.subject.slice(5)).filter((code) => !this.port.get('places', code));
+      if (unknown.length) {
+        this.refused('unknown_place');
+        console.warn(`beacon: refused risk levels from the province for unknown places ${unknown.slice(0, 5).join(', ')}`);
+        return 153;
+      }
+    }
+    let ids: (number | null)[];
+    try {
+      ids = await this.port.recordMany(r.events.map(({ kind, subject, payload }) => ({ kind, subject, payload })), 'province', r.events.map((e) => e.key));
+    } catch (err) {
+      if (err instanceof HubError && err.code !== 'unavailable') {
+        // Valid JSON that the reducer still refuses (a unit that does not exist): never valid later.
+        this.refused(err.code);
+        return 153;
+      }
+      throw err;
+    }
+    if (ids.every((id) => id === null)) this.counters.downDuplicates += 1;
+    else this.counters.downApplied += 1;
+    return 0;
+  }
+
+  private refused(reason: string): void {
+    this.counters.downRejected[reason] = (this.counters.downRejected[reason] ?? 0) + 1;
+  }
+}
+
+export const uplinkDesk = defineDesk<UplinkOptions>()({
+  name: 'uplink',
+  topics: ['instructions'],
+  start(port, ctx) {
+    const desk = new UplinkDesk(port, ctx);
+    const opts = ctx.options;
+    if (!opts || !desk.sender) return desk;
+    const sender = desk.sender;
+    // The bus's bandwidth is judged by the hall's own traffic to it (see LinkMonitor.observeBandwidth).
+    const link = ctx.desk<LinkDesk>('link')?.monitor;
+    const bus = new URL(opts.url);
+    const busTarget = link?.targetAt(bus.hostname.replace(/^\[|\]$/g, ''), Number(bus.port || (bus.protocol === 'mqtts:' ? 8883 : 1883)));
+    if (link && busTarget) {
+      sender.onThroughput = (kbps) => link.observeBandwidth(busTarget, kbps);
+      sender.onAck = () => link.observeDelivery(busTarget);
+    }
+    return desk;
+  },
+});

@@ -1,0 +1,120 @@
+// The kernel and its desks: a desk's logic against the in-memory port, and the composition root's
+// promises (every contract command answered by exactly one desk, desks disposed in reverse, the
+// hall's clock on every stamp).
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COMMAND_NAMES } from '../../common/contract.ts';
+import type { Incident, Link, Place, Unit } from '../../common/domain.ts';
+import { DESKS } from '../../main/core/desks.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import type { CommandContext } from '../../main/core/hub/hub.ts';
+import { incidentCommands } from '../../main/core/incidents/desk.ts';
+import { defineDesk, type Desk, type DeskDef } from '../../main/core/kernel/port.ts';
+import { LinkDesk } from '../../main/core/link/desk.ts';
+import { unitCommands } from '../../main/core/units/desk.ts';
+import { ensureNoLeaks } from '../helpers/leaks.ts';
+import { memoryPort } from '../helpers/memory-port.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const ctx: CommandContext = { origin: 'window:board', session: 's1' };
+const county: Place = { id: '330327', code: '330327', kind: 'county', name: { zh: '苍南县', en: 'Cangnan' }, lat: 27.52, lon: 120.43, parent: '330300', coastal: true, demo: false };
+const team: Unit = { id: 'team-1', kind: 'fire-rescue', name: { zh: '救援一队', en: 'Team 1' }, home: '330300', lat: 30, lon: 120, alt: 12, status: 'standby', members: 12, stock: null, updated: 0, demo: false };
+
+describe('desks against the in-memory port', () => {
+  it('incidents: a report is stamped by the hall clock, an unknown county refused and nothing journaled', async () => {
+    const port = memoryPort({ tables: { places: [county] }, now: Date.UTC(2026, 7, 9, 17, 45) });
+    const cmd = incidentCommands(port);
+    await expect(cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '999999', by: '值班员' }, ctx)).rejects.toMatchObject({ code: 'not_found' });
+    expect(port.journal).toEqual([]);
+
+    const { id } = await cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '330327', by: '值班员' }, ctx);
+    const inc = port.get<Incident>('incidents', id)!;
+    expect(inc).toMatchObject({ status: 'open', county: '330327', reportedAt: port.clock, reportedBy: '值班员' });
+    expect(id.startsWith(`inc-${port.clock.toString(36)}-`)).toBe(true);
+    expect(port.topics.get('incidents')?.get(id)).toEqual(inc);
+    expect(port.journal.map((e) => [e.kind, e.origin])).toEqual([['incident.reported', 'window:board']]);
+
+    port.clock += 3_600_000;
+    await cmd['incident.close']!({ id, by: '值班员' }, ctx);
+    expect(port.get<Incident>('incidents', id)).toMatchObject({ status: 'closed', closedAt: port.clock });
+    await expect(cmd['incident.close']!({ id, by: '值班员' }, ctx)).rejects.toThrow(/already closed/);
+  });
+
+  it('units: a move keeps the altitude it was not given and is stamped by the hall clock', async () => {
+    const port = memoryPort({ tables: { units: [team] }, now: 1_000_000 });
+    const cmd = unitCommands(port);
+    await cmd['unit.move']!({ id: 'team-1', lat: 30.1, lon: 120.2 }, ctx);
+    expect(port.get<Unit>('units', 'team-1')).toMatchObject({ lat: 30.1, lon: 120.2, alt: 12 });
+    expect(port.journal[0]).toMatchObject({ kind: 'unit.moved', payload: { at: 1_000_000 } });
+    await expect(cmd['unit.setStatus']!({ id: 'team-9', status: 'en-route' }, ctx)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('link: without endpoints to probe the WAN is "not monitored", and listeners hear it', () => {
+    const port = memoryPort();
+    const heard: Link[] = [];
+    port.onLink((l) => heard.push(l));
+    const desk = new LinkDesk(port, undefined);
+    expect(desk.monitor).toBeNull();
+    expect(heard).toEqual([{ id: 'wan', state: 'unknown', since: null, detail: 'no link monitor configured' }]);
+    desk.dispose();
+  });
+});
+
+describe('the composition root', () => {
+  ensureNoLeaks();
+  const root = tempDir();
+  const dir = (name: string) => join(root, name);
+
+  it('every contract command is answered by exactly one desk of the list', async () => {
+    const owners = new Map<string, string[]>();
+    const core = await HallCore.start({ dataDir: dir('all'), seed: false });
+    try {
+      for (const [name, desk] of Object.entries(core.desks as Record<string, Desk>)) for (const c of Object.keys(desk.commands ?? {})) owners.set(c, [...(owners.get(c) ?? []), name]);
+    } finally {
+      await core.dispose();
+    }
+    expect([...owners.keys()].sort()).toEqual([...COMMAND_NAMES].sort());
+    for (const [c, desks] of owners) expect(desks, c).toHaveLength(1);
+  });
+
+  it('refuses to start with a command answered twice, or one nobody answers, and leaves nothing open', async () => {
+    const twice = defineDesk()({ name: 'echo', start: () => ({ commands: { 'hall.ping': async () => ({ now: 0 }) } }) });
+    await expect(HallCore.start({ dataDir: dir('twice'), seed: false, desks: [...DESKS, twice] })).rejects.toThrow(/hall.ping is answered by both the journal and the echo desk/);
+    const without = (DESKS as readonly DeskDef[]).filter((d) => d.name !== 'incidents');
+    await expect(HallCore.start({ dataDir: dir('without'), seed: false, desks: without })).rejects.toThrow(/no desk answers incident.report, incident.close/);
+  });
+
+  it('a desk added to the list is started after the others, counted in stats, and disposed first', async () => {
+    const log: string[] = [];
+    const probe = (name: string): DeskDef =>
+      defineDesk()({
+        name,
+        start: (port) => {
+          log.push(`start ${name} sees ${port.all('places').length > 0 ? 'places' : 'nothing'}`);
+          return { stats: () => ({ name }), dispose: () => void log.push(`dispose ${name}`) };
+        },
+      });
+    const core = await HallCore.start({ dataDir: dir('extra'), desks: [...DESKS, probe('a'), probe('b')] });
+    expect((core.stats() as unknown as Record<string, unknown>).b).toEqual({ name: 'b' });
+    await core.dispose();
+    expect(log).toEqual(['start a sees places', 'start b sees places', 'dispose b', 'dispose a']);
+  });
+
+  it('stamps commands with the injected clock, never the machine clock', async () => {
+    const at = Date.UTC(2019, 7, 9, 17, 45);
+    const core = await HallCore.start({ dataDir: dir('clock'), now: () => at });
+    try {
+      const unit = core.all<Unit>('units')[0]!;
+      await core.command('unit.move', { id: unit.id, lat: 28, lon: 121 }, 'test');
+      await core.command('unit.setStatus', { id: unit.id, status: 'en-route' }, 'test');
+      expect(await core.command('hall.ping', {}, 'test')).toEqual({ now: at });
+      const stored = (await core.store.api.stats()).journalEvents;
+      const { events } = (await core.command('journal.read', { after: stored - 2, limit: 10 }, 'test')) as { events: { ts: number; kind: string; payload: { at?: number } }[] };
+      const mine = events.filter((e) => e.kind === 'unit.moved' || e.kind === 'unit.status');
+      expect(mine).toHaveLength(2);
+      for (const e of mine) expect([e.ts, e.payload.at]).toEqual([at, at]);
+    } finally {
+      await core.dispose();
+    }
+  });
+});
