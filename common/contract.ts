@@ -124,7 +124,6 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
-  /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
   /** Add or replace an online map source (settings). The URL and key stay in the core. */
   'tiles.source.put': {
     args: z.object({ source: TileSourceConfig }).strict(),
@@ -154,6 +153,7 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(32), action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
     result: z.object({ id: z.string(), state: z.string() }),
   },
+  /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
   'boundary.put': {
     args: z.object({ boundary: Boundary }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
@@ -230,9 +230,7 @@ export const ERROR_CODES = [
   'unknown_command',
   'invalid_args',
   'not_found',
-  'unauthorized',
   'too_large',
-  'rate_limited',
   'unavailable', // the store refused the write (disk full, closed); nothing was changed
   'internal',
 ] as const;
