@@ -151,7 +151,6 @@ export const Typhoon = z.object({
 export type Typhoon = z.infer<typeof Typhoon>;
 
 /** Wind radii by quadrant, km. CMA, JMA and JTWC all publish NE/SE/SW/NW: the circle is not round. */
-export const QUADRANTS = ['ne', 'se', 'sw', 'nw'] as const;
 const Km = z.number().min(0).max(2000);
 export const Quadrants = z.object({ ne: Km, se: Km, sw: Km, nw: Km }).strict();
 export type Quadrants = z.infer<typeof Quadrants>;

@@ -96,20 +96,3 @@ export function applyPatch(prev: Obj, set: Obj): Obj {
   }
   return out;
 }
-
-/** Wire ops as puts and dels against what the client holds. Null when a patch names an entity the
- *  client does not have: its state has diverged, and it must ask for a snapshot. */
-export function resolveWireOps(map: ReadonlyMap<string, unknown>, ops: readonly WireOp[]): DeltaOp[] | null {
-  const out: DeltaOp[] = [];
-  // A tick holds one op per id, so patches never build on each other within one delta.
-  for (const op of ops) {
-    if (op.op !== 'patch') {
-      out.push(op);
-      continue;
-    }
-    const prev = map.get(op.id);
-    if (!isPlain(prev)) return null;
-    out.push({ op: 'put', id: op.id, value: applyPatch(prev, op.set) });
-  }
-  return out;
-}

@@ -25,14 +25,6 @@ export function quadrantOf(bearing: number): keyof Quadrants {
 
 const QUADRANT_START: Record<keyof Quadrants, number> = { ne: 0, se: 90, sw: 180, nw: 270 };
 
-/** Is `place` inside the wind circle given by `radii` around `centre`? Uses the radius of the
- *  quadrant the place lies in as seen from the centre. */
-export function insideRadii(centre: LatLon, radii: Quadrants, place: LatLon): boolean {
-  const d = distanceKm(centre, place);
-  if (d < 1e-6) return Math.max(radii.ne, radii.se, radii.sw, radii.nw) > 0;
-  return d <= radii[quadrantOf(bearingDeg(centre, place))];
-}
-
 /** The outline of a wind circle: for each quadrant an arc at its own radius, joined by radial steps
  *  where neighbouring radii differ (the way CMA and JMA draw them). `step` degrees per vertex.
  *  Returns [lon, lat] pairs, closed (first = last); empty when every radius is 0. */

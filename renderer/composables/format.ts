@@ -1,5 +1,3 @@
 // Times as the hall reads them: Beijing time, the storm's date and hour.
 const BJ = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
 export const beijing = (t: number | null | undefined): string => (t === null || t === undefined ? '—' : BJ.format(new Date(t)));
-const UTC = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false });
-export const utc = (t: number | null | undefined): string => (t === null || t === undefined ? '—' : `${UTC.format(new Date(t))} UTC`);

@@ -1,10 +1,11 @@
 // `npm run bench:globe`: the globe's update path under load, against the same load drawn with one
 // Cesium Entity per unit. Loaded only on ?probe=1 (dynamic import), never in normal use.
 import { Cartesian3, Color, ConstantPositionProperty, CustomDataSource, DataSourceCollection, DataSourceDisplay, JulianDate, PointPrimitiveCollection, type Entity } from '@cesium/engine';
-import { type DeltaOp, parseFrame, parseServerFrame, ServerMessage, TOPIC_SCHEMAS } from '../../common/contract.ts';
+import { type DeltaOp, type WireOp, parseFrame, parseServerFrame, ServerMessage, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import type { Unit, UnitKind } from '../../common/domain.ts';
 import { TopicOrder } from '../../common/delta-order.ts';
-import { diffPatch, resolveWireOps } from '../../common/ops.ts';
+import { applyPatch, diffPatch } from '../../common/ops.ts';
+import { isPlain } from '../../common/plain.ts';
 import { HubClient } from '../hub/client.ts';
 import type { Transport, TransportHandlers } from '../hub/transport.ts';
 import type { SituationGlobe } from './situation.ts';
@@ -215,4 +216,23 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   g.trails.clear();
   const q = (xs: number[]) => ({ median: pct(xs, 50), p95: pct(xs, 95) });
   return { units: opts.units, ticks: opts.ticks, frameMB: bytes / 1e6, receiveMs: q(receive), schemaMs: q(schema), globeMs: q(globeMs), totalMs: q(total) };
+}
+
+/** The display's former path, for the comparison in benchWire only: wire ops as puts and dels against
+ *  what the client holds, each entity then parsed whole by its schema. */
+/** Wire ops as puts and dels against what the client holds. Null when a patch names an entity the
+ *  client does not have: its state has diverged, and it must ask for a snapshot. */
+function resolveWireOps(map: ReadonlyMap<string, unknown>, ops: readonly WireOp[]): DeltaOp[] | null {
+  const out: DeltaOp[] = [];
+  // A tick holds one op per id, so patches never build on each other within one delta.
+  for (const op of ops) {
+    if (op.op !== 'patch') {
+      out.push(op);
+      continue;
+    }
+    const prev = map.get(op.id);
+    if (!isPlain(prev)) return null;
+    out.push({ op: 'put', id: op.id, value: applyPatch(prev, op.set) });
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
 import { common, minimal, MavLinkProtocolV2 } from 'node-mavlink';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
-import { applyPatch, diffPatch, resolveWireOps } from '../../common/ops.ts';
+import { applyPatch, diffPatch } from '../../common/ops.ts';
 import { parseFeedFlag } from '../../main/core/feeds/config.ts';
 import { CotFramer, CotParser, kindOfType } from '../../main/core/feeds/cot.ts';
 import { decodeDatagram, flightMode, MavlinkDecoder } from '../../main/core/feeds/mavlink.ts';
@@ -298,10 +298,8 @@ describe('patch ops', () => {
     expect(applyPatch(unit, set)).toEqual(next);
     expect(unit.track.seen).toBe(1); // copy on write
   });
-  it('falls back to a put when a key goes away, and asks for a snapshot on a patch it cannot place', () => {
+  it('falls back to a put when a key goes away', () => {
     const { track: _t, ...noTrack } = unit;
     expect(diffPatch(unit, noTrack)).toBeNull();
-    expect(resolveWireOps(new Map(), [{ op: 'patch', id: 'u', set: { lat: 1 } }])).toBeNull();
-    expect(resolveWireOps(new Map([['u', unit]]), [{ op: 'patch', id: 'u', set: { lat: 1 } }])).toEqual([{ op: 'put', id: 'u', value: { ...unit, lat: 1 } }]);
   });
 });

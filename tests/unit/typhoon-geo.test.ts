@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Quadrants, TrackPoint } from '../../common/domain.ts';
 import { bearingDeg, destination, distanceKm, EARTH_RADIUS_KM, pointInRing } from '../../common/geo.ts';
-import { cone, forceAt, insideRadii, insideWarningLine, pointAt, quadrantOf, WARNING_LINE_24H, WARNING_LINE_48H, windCircle } from '../../common/typhoon.ts';
+import { cone, forceAt, insideWarningLine, pointAt, quadrantOf, WARNING_LINE_24H, WARNING_LINE_48H, windCircle } from '../../common/typhoon.ts';
 
 describe('great-circle geometry', () => {
   it('distances to 1 km: a degree of meridian, a quarter of the equator, a degree of longitude at 60° N', () => {
@@ -41,11 +41,13 @@ describe('wind radii by quadrant', () => {
     expect(quadrantOf(90)).toBe('se');
     expect(quadrantOf(180)).toBe('sw');
     expect(quadrantOf(359.9)).toBe('nw');
-    expect(insideRadii(centre, r7, destination(centre, 45, 280))).toBe(true); // NE 300
-    expect(insideRadii(centre, r7, destination(centre, 135, 280))).toBe(false); // SE 200
-    expect(insideRadii(centre, r7, destination(centre, 135, 190))).toBe(true);
-    expect(insideRadii(centre, r7, destination(centre, 225, 160))).toBe(false); // SW 150
-    expect(insideRadii(centre, r7, destination(centre, 315, 240))).toBe(true); // NW 250
+    // forceAt judges a place by the radius of the quadrant it lies in (the threat analysis uses it)
+    const point = { ...centre, t: 0, pressure: 960, wind: 40, radii: { r7 } } as Parameters<typeof forceAt>[0];
+    expect(forceAt(point, destination(centre, 45, 280))).toBe(7); // NE 300
+    expect(forceAt(point, destination(centre, 135, 280))).toBe(0); // SE 200
+    expect(forceAt(point, destination(centre, 135, 190))).toBe(7);
+    expect(forceAt(point, destination(centre, 225, 160))).toBe(0); // SW 150
+    expect(forceAt(point, destination(centre, 315, 240))).toBe(7); // NW 250
     // A single radius (the largest) would have put all four inside.
   });
 

@@ -19,10 +19,6 @@ export type FromIo =
 // the asar archive in a packaged app, as the store's worker is: electron-builder.yml).
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './io-worker.ts' : './io-worker.js', import.meta.url.replace('/app.asar/', '/app.asar.unpacked/'));
 
-export function isListenConfig(c: FeedConfig): c is ListenConfig {
-  return c.kind === 'mavlink-udp' || c.kind === 'cot-tcp' || c.kind === 'cot-udp';
-}
-
 export class FeedIoHost {
   private worker: Worker | null = null;
   private readonly sinks = new Map<string, FeedSink>();

@@ -20,7 +20,6 @@ export const EVENT_PAYLOADS = {
   'unit.status': z.object({ id: Id, status: UnitStatus, at: At }),
   'contact.upserted': z.object({ contact: Contact }),
   'typhoon.upserted': z.object({ typhoon: Typhoon }),
-  'feed.upserted': z.object({ feed: Feed }),
   /** A live feed configured (settings, `--feed`, `feed.add`) or reconfigured. No secrets inside:
    *  a broker password is named by its environment variable. */
   'feed.configured': z.object({ config: FeedConfig, at: At }),
@@ -81,7 +80,6 @@ const UPSERTS = {
   'place.upserted': ['places', 'place'],
   'unit.upserted': ['units', 'unit'],
   'typhoon.upserted': ['typhoons', 'typhoon'],
-  'feed.upserted': ['feeds', 'feed'],
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
