@@ -1,6 +1,5 @@
 // Patches between entity versions: what the hall sends (diffPatch) and how a client rebuilds the
 // entity (applyPatch; the renderer's hub client applies deltas with it, renderer/hub/client.ts).
-import type { DeltaOp, WireOp } from './contract.ts';
 import { isPlain, type Obj } from './plain.ts';
 
 
