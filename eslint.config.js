@@ -5,6 +5,7 @@
 //   main/shell  + core + electron (the only place 'electron' is imported, with preload)
 //   preload     common + electron's contextBridge/ipcRenderer
 //   renderer    common + the browser; 'cesium' only in renderer/globe/
+import prettierOff from 'eslint-config-prettier/flat';
 import pluginVue from 'eslint-plugin-vue';
 import tseslint from 'typescript-eslint';
 
@@ -22,6 +23,8 @@ export default tseslint.config(
   { ignores: ['out/**', 'dist/**', 'node_modules/**', '.tools/**', '.scratch/**', 'coverage/**'] },
   ...tseslint.configs.recommended,
   ...pluginVue.configs['flat/recommended'],
+  // Layout is Prettier's (npm run lint checks it); lint's own formatting rules would argue with it.
+  prettierOff,
   {
     files: ['**/*.vue'],
     languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'] } },
@@ -30,19 +33,18 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'vue/multi-word-component-names': 'off',
-      'vue/max-attributes-per-line': 'off',
-      'vue/singleline-html-element-content-newline': 'off',
-      'vue/html-self-closing': 'off',
-      'vue/first-attribute-linebreak': 'off',
-      'vue/html-closing-bracket-newline': 'off',
     },
   },
-  layer(['common/**'], {
-    paths: [ELECTRON, { name: 'vue', message: 'common/ is framework-free' }],
-    patterns: [...NODE, ...CESIUM, { group: ['../**'], message: 'common/ imports nothing outside common/' }],
-  }, {
-    'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'location', 'navigator', 'process', 'Buffer', 'require', '__dirname'],
-  }),
+  layer(
+    ['common/**'],
+    {
+      paths: [ELECTRON, { name: 'vue', message: 'common/ is framework-free' }],
+      patterns: [...NODE, ...CESIUM, { group: ['../**'], message: 'common/ imports nothing outside common/' }],
+    },
+    {
+      'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'sessionStorage', 'location', 'navigator', 'process', 'Buffer', 'require', '__dirname'],
+    },
+  ),
   layer(['native/**'], { paths: [ELECTRON], patterns: [...CESIUM, ...up('main', 'renderer', 'preload')] }),
   layer(['main/core/**'], { paths: [ELECTRON], patterns: [...CESIUM, ...up('renderer', 'preload', 'shell', 'server')] }),
   layer(['main/server/**', 'main/cli.ts'], { paths: [ELECTRON], patterns: [...CESIUM, ...up('renderer', 'preload', 'shell')] }),

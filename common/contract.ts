@@ -3,7 +3,43 @@
 // (browser displays, remote consoles), always as JSON text so both ends check one encoding.
 import { z } from 'zod';
 import { isPlain } from './plain.ts';
-import { AdminCode, Advisory, Analysis, Boundary, Call, CallState, Consultation, DialChannel, Switchboard, Contact, Incident, TileLayer, TileSourceConfig, PrefetchJob, Site, IncidentKind, Severity, Feed, FeedConfig, Hall, Instruction, VideoConfig, VideoSource, WallLayout, Lat, Link, Lon, Name, Place, Replay, Risk, RiskLevels, Typhoon, Unit, UnitStatus } from './domain.ts';
+import {
+  AdminCode,
+  Advisory,
+  Analysis,
+  Boundary,
+  Call,
+  CallState,
+  Consultation,
+  DialChannel,
+  Switchboard,
+  Contact,
+  Incident,
+  TileLayer,
+  TileSourceConfig,
+  PrefetchJob,
+  Site,
+  IncidentKind,
+  Severity,
+  Feed,
+  FeedConfig,
+  Hall,
+  Instruction,
+  VideoConfig,
+  VideoSource,
+  WallLayout,
+  Lat,
+  Link,
+  Lon,
+  Name,
+  Place,
+  Replay,
+  Risk,
+  RiskLevels,
+  Typhoon,
+  Unit,
+  UnitStatus,
+} from './domain.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -112,12 +148,23 @@ export const COMMANDS = {
   },
   /** Set or accept five-colour levels for counties, journaled with who and on what basis. */
   'risk.set': {
-    args: z.object({ by: z.string().trim().min(1).max(64), basis: z.string().min(1).max(128), items: z.array(z.object({ code: AdminCode, levels: RiskLevels }).strict()).min(1).max(200) }).strict(),
+    args: z
+      .object({
+        by: z.string().trim().min(1).max(64),
+        basis: z.string().min(1).max(128),
+        items: z
+          .array(z.object({ code: AdminCode, levels: RiskLevels }).strict())
+          .min(1)
+          .max(200),
+      })
+      .strict(),
     result: z.object({ events: z.number().int() }),
   },
   /** Report an incident; told to the province at once. `by` is the duty officer. */
   'incident.report': {
-    args: z.object({ kind: IncidentKind, title: z.string().trim().min(1).max(200), severity: Severity, lat: Lat, lon: Lon, county: AdminCode.nullable().optional(), by: z.string().trim().min(1).max(64) }).strict(),
+    args: z
+      .object({ kind: IncidentKind, title: z.string().trim().min(1).max(200), severity: Severity, lat: Lat, lon: Lon, county: AdminCode.nullable().optional(), by: z.string().trim().min(1).max(64) })
+      .strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   'incident.close': {
@@ -184,7 +231,17 @@ export const COMMANDS = {
   },
   /** The call log, newest first; page with `before` (the last id of the previous page). */
   'calls.search': {
-    args: z.object({ text: z.string().max(100).optional(), from: z.number().int().optional(), to: z.number().int().optional(), channel: DialChannel.optional(), state: CallState.optional(), before: z.string().max(64).optional(), limit: z.number().int().min(1).max(1000) }).strict(),
+    args: z
+      .object({
+        text: z.string().max(100).optional(),
+        from: z.number().int().optional(),
+        to: z.number().int().optional(),
+        channel: DialChannel.optional(),
+        state: CallState.optional(),
+        before: z.string().max(64).optional(),
+        limit: z.number().int().min(1).max(1000),
+      })
+      .strict(),
     result: z.object({ calls: z.array(Call) }),
   },
   /** Import directory rows from CSV text (docs/calls.md for the columns). Every row is checked;
@@ -192,7 +249,13 @@ export const COMMANDS = {
    *  each with the header line. */
   'contacts.import': {
     args: z.object({ csv: z.string().min(1).max(60_000), firstLine: z.number().int().min(1).optional(), dryRun: z.boolean().optional() }).strict(),
-    result: z.object({ rows: z.number().int(), added: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), errors: z.array(z.object({ line: z.number().int(), message: z.string() })) }),
+    result: z.object({
+      rows: z.number().int(),
+      added: z.number().int(),
+      updated: z.number().int(),
+      unchanged: z.number().int(),
+      errors: z.array(z.object({ line: z.number().int(), message: z.string() })),
+    }),
   },
   /** Add a live feed (docs/feeds.md), or reconfigure one with `replace`. Journaled; opens at once. */
   'feed.add': {
@@ -253,10 +316,7 @@ export const ClientMessage = z.discriminatedUnion('t', [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
-export const DeltaOp = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('put'), id: Id, value: z.unknown() }),
-  z.object({ op: z.literal('del'), id: Id }),
-]);
+export const DeltaOp = z.discriminatedUnion('op', [z.object({ op: z.literal('put'), id: Id, value: z.unknown() }), z.object({ op: z.literal('del'), id: Id })]);
 export type DeltaOp = z.infer<typeof DeltaOp>;
 /** On the wire a put of an entity the client already holds may travel as a patch: only the fields
  *  that changed, as `key` or `key.sub` (one level into a plain object). Clients turn it back into a

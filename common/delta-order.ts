@@ -43,7 +43,8 @@ export class TopicOrder {
       const op = ops[k]!;
       let r = this.ranks.get(op.id);
       if (r === undefined) {
-        if (op.op === 'del') r = this.next; // never held: anywhere is right, the end is cheapest
+        if (op.op === 'del')
+          r = this.next; // never held: anywhere is right, the end is cheapest
         else this.ranks.set(op.id, (r = this.next++));
       } else if (op.op === 'del') {
         this.ranks.delete(op.id);

@@ -96,7 +96,6 @@ export const Unit = z.object({
 });
 export type Unit = z.infer<typeof Unit>;
 
-
 export const CONTACT_LEVELS = ['province', 'city', 'county', 'township', 'village', 'team', 'expert'] as const;
 export const ContactLevel = z.enum(CONTACT_LEVELS);
 export type ContactLevel = z.infer<typeof ContactLevel>;
@@ -255,10 +254,16 @@ const FeedBase = {
 /** Port 0 takes any free port (tests); the feed board shows the one bound. */
 const ListenAddress = { host: z.string().min(1).max(255).default('0.0.0.0'), port: z.number().int().min(0).max(65535) };
 const Broker = {
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'mqtt://, mqtts://, ws:// or wss://').max(300),
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'mqtt://, mqtts://, ws:// or wss://')
+    .max(300),
   username: z.string().max(128).optional(),
   /** The name of the environment variable holding the password: a password never enters the journal. */
-  passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/).optional(),
+  passwordEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]{0,63}$/)
+    .optional(),
 };
 /** What an operator configures for a feed (settings, `beacon serve --feed`, `feed.add`). */
 export const FeedConfig = z.discriminatedUnion('kind', [
@@ -266,7 +271,17 @@ export const FeedConfig = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cot-tcp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
   z.object({ kind: z.literal('cot-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
   z.object({ kind: z.literal('mqtt-json'), ...FeedBase, ...Broker, topic: z.string().min(1).max(200).default('beacon/positions/#'), teamKind: TeamKind.optional() }).strict(),
-  z.object({ kind: z.literal('dji-mqtt'), ...FeedBase, ...Broker, gateway: z.string().regex(/^[A-Za-z0-9+_-]{1,64}$/).default('+') }).strict(),
+  z
+    .object({
+      kind: z.literal('dji-mqtt'),
+      ...FeedBase,
+      ...Broker,
+      gateway: z
+        .string()
+        .regex(/^[A-Za-z0-9+_-]{1,64}$/)
+        .default('+'),
+    })
+    .strict(),
 ]);
 export type FeedConfig = z.infer<typeof FeedConfig>;
 export type FeedConfigInput = z.input<typeof FeedConfig>;
@@ -435,7 +450,10 @@ export const TileSourceConfig = z
       .url()
       .max(500)
       .regex(/^https?:\/\//i, 'an http(s) URL')
-      .refine((u) => (/\{z\}/.test(u) && /\{x\}/.test(u) && /\{-?y\}/.test(u)) || (/\{TileMatrix\}/.test(u) && /\{TileCol\}/.test(u) && /\{TileRow\}/.test(u)), 'the url must contain {z}, {x} and {y} (or {-y}), or WMTS {TileMatrix}, {TileCol} and {TileRow}'),
+      .refine(
+        (u) => (/\{z\}/.test(u) && /\{x\}/.test(u) && /\{-?y\}/.test(u)) || (/\{TileMatrix\}/.test(u) && /\{TileCol\}/.test(u) && /\{TileRow\}/.test(u)),
+        'the url must contain {z}, {x} and {y} (or {-y}), or WMTS {TileMatrix}, {TileCol} and {TileRow}',
+      ),
     subdomains: z.array(z.string().max(8)).max(8).optional(),
     /** Tianditu and other keyed services: substituted for {k}, never shown to displays. */
     key: z.string().max(100).optional(),
@@ -487,7 +505,10 @@ export type TileLayer = z.infer<typeof TileLayer>;
  *  50 m. Polygons of rings; each ring a flat [lon0, lat0, lon1, lat1, …] array, outer ring first. */
 export const Boundary = z.object({
   id: AdminCode,
-  polygons: z.array(z.array(z.array(z.number()).min(8).max(200_000)).min(1).max(200)).min(1).max(500),
+  polygons: z
+    .array(z.array(z.array(z.number()).min(8).max(200_000)).min(1).max(200))
+    .min(1)
+    .max(500),
   source: z.string().max(200),
   importedAt: z.number().int(),
 });
@@ -557,7 +578,14 @@ export const Switchboard = z.object({
   order: z.array(DialChannel),
   noAnswerS: z.number().int().min(5).max(120),
   sip: z.object({ configured: z.boolean(), state: z.enum(['unregistered', 'registering', 'registered', 'failed']), detail: z.string().max(300), aor: z.string().max(200).nullable() }),
-  satellite: z.object({ configured: z.boolean(), state: z.enum(['closed', 'opening', 'ready', 'unresponsive']), signal: z.number().int().min(0).max(31).nullable(), registration: z.string().max(32), busy: z.boolean(), detail: z.string().max(300) }),
+  satellite: z.object({
+    configured: z.boolean(),
+    state: z.enum(['closed', 'opening', 'ready', 'unresponsive']),
+    signal: z.number().int().min(0).max(31).nullable(),
+    registration: z.string().max(32),
+    busy: z.boolean(),
+    detail: z.string().max(300),
+  }),
   wan: LinkState,
 });
 export type Switchboard = z.infer<typeof Switchboard>;
@@ -566,7 +594,10 @@ export type Switchboard = z.infer<typeof Switchboard>;
 
 export const VIDEO_KINDS = ['camera', 'drone', 'bodycam'] as const;
 export const VideoKind = z.enum(VIDEO_KINDS);
-const MediaUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL').max(500);
+const MediaUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL')
+  .max(500);
 /** A video source as the operator registers it: its playback endpoints on the hall's media gateway
  *  (MediaMTX, ZLMediaKit, SRS). WebRTC over WHEP first; HLS and HTTP-FLV as fallbacks. */
 export const VideoConfig = z
@@ -580,7 +611,10 @@ export const VideoConfig = z
     hls: MediaUrl.optional(),
     flv: MediaUrl.optional(),
     /** Environment variable with a bearer token for the gateway (never stored, never sent to displays). */
-    tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/).optional(),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,63}$/)
+      .optional(),
   })
   .strict()
   .refine((c) => c.whep || c.hls || c.flv, 'at least one of whep, hls, flv');

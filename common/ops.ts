@@ -2,7 +2,6 @@
 // entity (applyPatch; the renderer's hub client applies deltas with it, renderer/hub/client.ts).
 import { isPlain, type Obj } from './plain.ts';
 
-
 /**
  * What changed from `prev` to `next`, as patch paths (`key`, or `key.sub` one level into a plain
  * object), or null when a patch cannot say it (a key removed, a key with a dot). Values are compared

@@ -61,8 +61,7 @@ function compile(schema: z.ZodType): Check {
       } else if (d.check === 'number_format' && d.format === 'safeint') whole = true;
       else return (v) => schema.safeParse(v).success; // a check not compiled here
     }
-    return (v) =>
-      typeof v === 'number' && Number.isFinite(v) && (!whole || Number.isSafeInteger(v)) && (minIn ? v >= min : v > min) && (maxIn ? v <= max : v < max);
+    return (v) => typeof v === 'number' && Number.isFinite(v) && (!whole || Number.isSafeInteger(v)) && (minIn ? v >= min : v > min) && (maxIn ? v <= max : v < max);
   }
   return (v) => schema.safeParse(v).success;
 }

@@ -31,7 +31,12 @@ export interface BBox {
 
 /** Tile ranges covering a bounding box at each zoom, and the total count. `geographic`: the
  *  quantized-mesh terrain tiling (2×1 tiles at zoom 0, TMS rows counted from the south). */
-export function planTiles(bbox: BBox, minZoom: number, maxZoom: number, scheme: 'mercator' | 'geographic' = 'mercator'): { ranges: { z: number; x0: number; x1: number; y0: number; y1: number }[]; total: number } {
+export function planTiles(
+  bbox: BBox,
+  minZoom: number,
+  maxZoom: number,
+  scheme: 'mercator' | 'geographic' = 'mercator',
+): { ranges: { z: number; x0: number; x1: number; y0: number; y1: number }[]; total: number } {
   if (!(bbox.west < bbox.east && bbox.south < bbox.north)) throw new Error('bbox must have west < east and south < north');
   if (!(Number.isInteger(minZoom) && Number.isInteger(maxZoom) && minZoom >= 0 && maxZoom <= 22 && minZoom <= maxZoom)) throw new Error('zoom range must be whole numbers within 0-22, min <= max');
   const ranges = [];

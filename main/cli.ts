@@ -228,7 +228,10 @@ async function simulate(v: Record<string, string | boolean | string[] | undefine
   });
   await sim.start();
   process.stdout.write(`simulating onto ${host}: MAVLink udp ${s('mavlink-port') ?? 14550}, CoT ${v['cot-udp'] ? 'udp' : 'tcp'} ${s('cot-port') ?? 8087}${s('mqtt') ? `, MQTT ${s('mqtt')}` : ''}\n`);
-  const report = setInterval(() => process.stdout.write(`sent: MAVLink ${sim.sent.mavlink}, CoT ${sim.sent.cot}, MQTT ${sim.sent.mqtt}; send errors ${sim.errors.mavlink + sim.errors.cot + sim.errors.mqtt}\n`), 5000);
+  const report = setInterval(
+    () => process.stdout.write(`sent: MAVLink ${sim.sent.mavlink}, CoT ${sim.sent.cot}, MQTT ${sim.sent.mqtt}; send errors ${sim.errors.mavlink + sim.errors.cot + sim.errors.mqtt}\n`),
+    5000,
+  );
   const duration = s('duration') ? count(s('duration'), 'duration', 0, 86400 * 30) * 1000 : null;
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

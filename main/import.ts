@@ -87,9 +87,15 @@ async function directCaller(dataDir: string): Promise<{ call: Call; close: () =>
   };
 }
 
-export async function runImport(what: string | undefined, file: string | undefined, opts: { url?: string; token?: string; dataDir: string; gcj02?: boolean; codeField?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function runImport(
+  what: string | undefined,
+  file: string | undefined,
+  opts: { url?: string; token?: string; dataDir: string; gcj02?: boolean; codeField?: string },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   if ((what !== 'typhoon' && what !== 'advisory' && what !== 'boundaries' && what !== 'contacts') || !file) {
-    err.write("beacon: usage: beacon import typhoon|advisory|boundaries|contacts FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n");
+    err.write('beacon: usage: beacon import typhoon|advisory|boundaries|contacts FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]\n');
     return 2;
   }
   let text: string;

@@ -60,7 +60,11 @@ export class HallCore {
       await core.kernel.load();
       if ((opts.seed ?? true) && core.kernel.all('hall').length === 0) {
         const events = zhejiangScenario(core.kernel.now());
-        await core.kernel.recordMany(events, 'seed', events.map((e) => `${SCENARIO_ID}:${e.subject}`));
+        await core.kernel.recordMany(
+          events,
+          'seed',
+          events.map((e) => `${SCENARIO_ID}:${e.subject}`),
+        );
       }
       for (const def of (opts.desks ?? DESKS) as readonly DeskDef[]) await core.startDesk(def, (opts as unknown as Record<string, unknown>)[def.name]);
       const missing = COMMAND_NAMES.filter((c) => !core.handlers.has(c));

@@ -64,5 +64,7 @@ export function sendFile(res: ServerResponse, file: string, head: boolean): void
     res.end();
     return;
   }
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }

@@ -43,12 +43,16 @@ ipcMain.on('beacon:connect', (event) => {
   if (!core || !frame || !ipcSenderTrusted(frame.url, frame === event.sender.mainFrame)) return;
   const role = new URL(frame.url).searchParams.get('role') ?? 'unknown';
   const { port1, port2 } = new MessageChannelMain();
-  attachPort(core.hub, {
-    onMessage: (cb) => port1.on('message', (e) => cb(e.data)),
-    onClose: (cb) => port1.on('close', cb),
-    post: (t) => port1.postMessage(t),
-    close: () => port1.close(),
-  }, `window:${role}`);
+  attachPort(
+    core.hub,
+    {
+      onMessage: (cb) => port1.on('message', (e) => cb(e.data)),
+      onClose: (cb) => port1.on('close', cb),
+      post: (t) => port1.postMessage(t),
+      close: () => port1.close(),
+    },
+    `window:${role}`,
+  );
   port1.start();
   event.sender.postMessage('beacon:port', null, [port2]);
 });
@@ -108,8 +112,14 @@ async function applyPlan(): Promise<void> {
   const displays = screen.getAllDisplays();
   const primaryId = screen.getPrimaryDisplay().id;
   const saved = (core.get<{ assignments: Record<string, Role> }>('layouts', 'default')?.assignments ?? {}) as Record<string, Role>;
-  const plan = planWindows(displays.map((d) => ({ id: d.id, bounds: d.bounds, primary: d.id === primaryId })), saved);
-  const changes = diffWindows([...windows].map(([key, w]) => ({ key, role: w.role })), plan);
+  const plan = planWindows(
+    displays.map((d) => ({ id: d.id, bounds: d.bounds, primary: d.id === primaryId })),
+    saved,
+  );
+  const changes = diffWindows(
+    [...windows].map(([key, w]) => ({ key, role: w.role })),
+    plan,
+  );
   for (const key of changes.close) {
     windows.get(key)?.win.destroy();
     windows.delete(key);
@@ -134,10 +144,18 @@ void app.whenReady().then(async () => {
   const targets = linkTargets((process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean), uplink?.url);
   const env = process.env;
   // One-key connect, as `beacon serve` takes it: --sip … in the environment's BEACON_* names.
-  const calls = callsOptions({ sip: env.BEACON_SIP, 'sip-domain': env.BEACON_SIP_DOMAIN, 'sip-ca': env.BEACON_SIP_CA, modem: env.BEACON_MODEM, 'dial-order': env.BEACON_DIAL_ORDER, 'no-answer': env.BEACON_NO_ANSWER }, env);
+  const calls = callsOptions(
+    { sip: env.BEACON_SIP, 'sip-domain': env.BEACON_SIP_DOMAIN, 'sip-ca': env.BEACON_SIP_CA, modem: env.BEACON_MODEM, 'dial-order': env.BEACON_DIAL_ORDER, 'no-answer': env.BEACON_NO_ANSWER },
+    env,
+  );
   // Live feeds: BEACON_FEEDS holds `--feed` specs separated by ';' (docs/feeds.md); more are added
   // on the board and kept in the data directory.
-  const feeds = feedsOptions((env.BEACON_FEEDS ?? '').split(';').map((f) => f.trim()).filter(Boolean));
+  const feeds = feedsOptions(
+    (env.BEACON_FEEDS ?? '')
+      .split(';')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  );
   core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls, feeds });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;

@@ -191,11 +191,14 @@ export class SatModem {
     if (this.disposed || this.reopenTimer) return;
     // Backoff with jitter, capped at 30 s: a terminal being power-cycled comes back within that.
     const base = Math.min(30_000, 500 * 2 ** Math.min(this.reopenFailures, 6));
-    this.reopenTimer = setTimeout(() => {
-      this.reopenTimer = null;
-      this.status.reopens++;
-      void this.openPort();
-    }, base / 2 + Math.random() * base / 2);
+    this.reopenTimer = setTimeout(
+      () => {
+        this.reopenTimer = null;
+        this.status.reopens++;
+        void this.openPort();
+      },
+      base / 2 + (Math.random() * base) / 2,
+    );
   }
 
   private schedulePoll(): void {
@@ -279,7 +282,8 @@ export class SatModem {
     if (CALL_END.test(line)) {
       const call = this.call;
       if (!call) return;
-      if (line === 'NO CARRIER') this.endCall(call, call.phase === 'connected' ? { by: 'dropped', reason: 'NO CARRIER: the link dropped or the far end hung up' } : { by: 'rejected', reason: 'NO CARRIER' });
+      if (line === 'NO CARRIER')
+        this.endCall(call, call.phase === 'connected' ? { by: 'dropped', reason: 'NO CARRIER: the link dropped or the far end hung up' } : { by: 'rejected', reason: 'NO CARRIER' });
       else this.endCall(call, { by: 'rejected', reason: line });
       return;
     }

@@ -15,10 +15,7 @@ export class StoreError extends Error {
 // Source runs as .ts under Node's type stripping; the Electron build runs the compiled .js. In a
 // packaged app the worker cannot start from inside app.asar: electron-builder.yml unpacks the store
 // (asarUnpack), and the worker is started from the unpacked copy.
-const WORKER_URL = new URL(
-  (import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js'),
-  import.meta.url.replace('/app.asar/', '/app.asar.unpacked/'),
-);
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url.replace('/app.asar/', '/app.asar.unpacked/'));
 
 export class StoreClient {
   private readonly worker: Worker;
@@ -45,7 +42,10 @@ export class StoreClient {
       this.closed = true;
       failAll(new StoreError('store worker exited', 'ECLOSED'));
     });
-    const call = (method: keyof StoreApi) => (...args: unknown[]) => this.call(method, args);
+    const call =
+      (method: keyof StoreApi) =>
+      (...args: unknown[]) =>
+        this.call(method, args);
     this.api = {
       commit: call('commit'),
       loadTables: call('loadTables'),

@@ -2,7 +2,25 @@
 // as JSON, so the projection is exactly what the hub serves.
 import type Database from 'better-sqlite3';
 
-export const TABLES = ['hall', 'places', 'units', 'contacts', 'typhoons', 'feeds', 'layouts', 'instructions', 'advisories', 'risks', 'incidents', 'boundaries', 'calls', 'consultations', 'videos', 'walls', 'sites'] as const;
+export const TABLES = [
+  'hall',
+  'places',
+  'units',
+  'contacts',
+  'typhoons',
+  'feeds',
+  'layouts',
+  'instructions',
+  'advisories',
+  'risks',
+  'incidents',
+  'boundaries',
+  'calls',
+  'consultations',
+  'videos',
+  'walls',
+  'sites',
+] as const;
 export type TableName = (typeof TABLES)[number];
 
 export interface Repository {
@@ -18,7 +36,10 @@ type Columns = (v: Record<string, unknown>) => unknown[];
 function makeRepo(db: Database.Database, table: TableName, extra: string[], columns: Columns): Repository {
   const cols = ['id', ...extra, 'data', 'event'];
   const put = db.prepare(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})
-    ON CONFLICT (id) DO UPDATE SET ${cols.slice(1).map((c) => `${c}=excluded.${c}`).join(',')}`);
+    ON CONFLICT (id) DO UPDATE SET ${cols
+      .slice(1)
+      .map((c) => `${c}=excluded.${c}`)
+      .join(',')}`);
   const del = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
   const all = db.prepare(`SELECT data FROM ${table} ORDER BY id`).pluck();
   const get = db.prepare(`SELECT data FROM ${table} WHERE id = ?`).pluck();

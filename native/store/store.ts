@@ -158,9 +158,9 @@ export class Store implements StoreApi {
   }
 
   readJournal(after: number, limit: number): StoredEvent[] {
-    const rows = this.db
-      .prepare('SELECT id, ts, kind, subject, payload, origin, key FROM journal WHERE id > ? ORDER BY id LIMIT ?')
-      .all(after, limit) as (Omit<StoredEvent, 'payload'> & { payload: string })[];
+    const rows = this.db.prepare('SELECT id, ts, kind, subject, payload, origin, key FROM journal WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as (Omit<StoredEvent, 'payload'> & {
+      payload: string;
+    })[];
     return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as unknown }));
   }
 
@@ -174,12 +174,19 @@ export class Store implements StoreApi {
     let liveRows: Row[] = [];
     if (live && live.slots > 0) {
       // Bounded probes, not counts: a drain asks many times, over a backlog of tens of thousands.
-      const pending = this.db.prepare(`SELECT count(*) FROM (SELECT 1 ${from} LIMIT ?)`).pluck().get(skipJson, limit + 1) as number;
+      const pending = this.db
+        .prepare(`SELECT count(*) FROM (SELECT 1 ${from} LIMIT ?)`)
+        .pluck()
+        .get(skipJson, limit + 1) as number;
       const urgent = this.db.prepare(`SELECT count(*) FROM (SELECT 1 ${from} AND o.priority < ? LIMIT 1)`).pluck().get(skipJson, live.priority) as number;
       // Only a backlog (more waiting than asked for) with nothing more urgent waiting gives live
       // traffic its slots; otherwise everything goes in order anyway.
       if (pending > limit && urgent === 0) {
-        liveRows = (this.db.prepare(`${cols} ${from} AND o.category = ? AND o.created >= ? AND o.seq > ? ORDER BY o.seq DESC LIMIT ?`).all(skipJson, live.category, live.since, live.after, Math.min(live.slots, limit)) as Row[]).reverse();
+        liveRows = (
+          this.db
+            .prepare(`${cols} ${from} AND o.category = ? AND o.created >= ? AND o.seq > ? ORDER BY o.seq DESC LIMIT ?`)
+            .all(skipJson, live.category, live.since, live.after, Math.min(live.slots, limit)) as Row[]
+        ).reverse();
       }
     }
     const skip2 = liveRows.length ? JSON.stringify([...skip, ...liveRows.map((r) => r.seq)]) : skipJson;
@@ -202,7 +209,11 @@ export class Store implements StoreApi {
   }
 
   outboxStats(): OutboxStats {
-    const rows = this.db.prepare('SELECT category, count(*) AS n, min(created) AS oldest FROM outbox WHERE acked IS NULL AND thinned IS NULL GROUP BY category').all() as { category: string; n: number; oldest: number }[];
+    const rows = this.db.prepare('SELECT category, count(*) AS n, min(created) AS oldest FROM outbox WHERE acked IS NULL AND thinned IS NULL GROUP BY category').all() as {
+      category: string;
+      n: number;
+      oldest: number;
+    }[];
     const acked = this.db.prepare('SELECT count(*) FROM outbox WHERE acked IS NOT NULL').pluck().get() as number;
     const thinned = this.db.prepare('SELECT count(*) FROM outbox WHERE thinned IS NOT NULL').pluck().get() as number;
     return {

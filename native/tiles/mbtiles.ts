@@ -33,9 +33,13 @@ export class MbTiles {
     setMeta.run('name', meta.name);
     setMeta.run('format', meta.format);
     this.q = {
-      get: this.db.prepare('SELECT t.tile_data AS data, b.fetched AS fetched FROM tiles t LEFT JOIN beacon_tiles b USING (zoom_level, tile_column, tile_row) WHERE t.zoom_level = ? AND t.tile_column = ? AND t.tile_row = ?'),
+      get: this.db.prepare(
+        'SELECT t.tile_data AS data, b.fetched AS fetched FROM tiles t LEFT JOIN beacon_tiles b USING (zoom_level, tile_column, tile_row) WHERE t.zoom_level = ? AND t.tile_column = ? AND t.tile_row = ?',
+      ),
       touch: this.db.prepare('UPDATE beacon_tiles SET used = ? WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?'),
-      put: this.db.prepare('INSERT INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?) ON CONFLICT (zoom_level, tile_column, tile_row) DO UPDATE SET tile_data = excluded.tile_data'),
+      put: this.db.prepare(
+        'INSERT INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?) ON CONFLICT (zoom_level, tile_column, tile_row) DO UPDATE SET tile_data = excluded.tile_data',
+      ),
       putMeta: this.db.prepare(`INSERT INTO beacon_tiles (zoom_level, tile_column, tile_row, fetched, used, bytes, pinned) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (zoom_level, tile_column, tile_row) DO UPDATE SET fetched = excluded.fetched, used = excluded.used, bytes = excluded.bytes, pinned = max(pinned, excluded.pinned)`),
       has: this.db.prepare('SELECT 1 FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?').pluck(),

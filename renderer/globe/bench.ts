@@ -54,7 +54,20 @@ function synth(n: number, seed: number): Unit[] {
   for (let i = 0; i < n; i++) {
     const a = Math.sin(i * 12.9898 + seed) * 43758.5453;
     const b = Math.sin(i * 78.233 + seed) * 12345.6789;
-    out.push({ id: `b${i}`, kind: KINDS[i % KINDS.length]!, name: { zh: `单位${i}`, en: `unit ${i}` }, home: '330100', lat: 27 + (a - Math.floor(a)) * 4, lon: 118.5 + (b - Math.floor(b)) * 4, alt: null, status: 'en-route', members: null, stock: null, updated: 0, demo: true });
+    out.push({
+      id: `b${i}`,
+      kind: KINDS[i % KINDS.length]!,
+      name: { zh: `单位${i}`, en: `unit ${i}` },
+      home: '330100',
+      lat: 27 + (a - Math.floor(a)) * 4,
+      lon: 118.5 + (b - Math.floor(b)) * 4,
+      alt: null,
+      status: 'en-route',
+      members: null,
+      stock: null,
+      updated: 0,
+      demo: true,
+    });
   }
   return out;
 }
@@ -67,7 +80,10 @@ function synth(n: number, seed: number): Unit[] {
  */
 export type BenchOrder = 'hub' | 'arrival';
 
-export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number; order?: BenchOrder }): Promise<BenchResult> {
+export async function benchGlobe(
+  g: SituationGlobe,
+  opts: { mode: 'primitives' | 'entities'; units: number; statics: number; ticks: number; trailMinutes?: number; order?: BenchOrder },
+): Promise<BenchResult> {
   const units = synth(opts.units, 1);
   const statics = synth(opts.statics, 2);
   const js: number[] = [];
@@ -132,7 +148,15 @@ export async function benchGlobe(g: SituationGlobe, opts: { mode: 'primitives' |
     }
     display.destroy();
   }
-  return { mode: opts.mode, units: opts.units, statics: opts.statics, ticks: opts.ticks, jsMs: { median: pct(js, 50), p95: pct(js, 95) }, trailMs: trailMs.length ? { median: pct(trailMs, 50), p95: pct(trailMs, 95), drawn: trailsDrawn } : null, frameMs: { median: pct(frames, 50), p95: pct(frames, 95) } };
+  return {
+    mode: opts.mode,
+    units: opts.units,
+    statics: opts.statics,
+    ticks: opts.ticks,
+    jsMs: { median: pct(js, 50), p95: pct(js, 95) },
+    trailMs: trailMs.length ? { median: pct(trailMs, 50), p95: pct(trailMs, 95), drawn: trailsDrawn } : null,
+    frameMs: { median: pct(frames, 50), p95: pct(frames, 95) },
+  };
 }
 
 export interface WireResult {
@@ -160,7 +184,20 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   let units: Unit[] = synth(opts.units, 3).map((u, i) => ({
     ...u,
     id: `w${i}`,
-    track: { feed: 'cot-tcp', source: `ANDROID-${i}`, heading: 0, speed: 3.5, ce: 5, callsign: `T${i}`, group: 'Cyan', battery: 80, seen: T0, staleAt: T0 + 60_000, lostAt: T0 + 300_000, presence: 'live' as const },
+    track: {
+      feed: 'cot-tcp',
+      source: `ANDROID-${i}`,
+      heading: 0,
+      speed: 3.5,
+      ce: 5,
+      callsign: `T${i}`,
+      group: 'Cyan',
+      battery: 80,
+      seen: T0,
+      staleAt: T0 + 60_000,
+      lostAt: T0 + 300_000,
+      presence: 'live' as const,
+    },
   }));
   let h!: TransportHandlers;
   const transport: Transport = { connect: (x) => ((h = x), x.open()), send: () => undefined, close: () => undefined };
@@ -185,7 +222,13 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   let bytes = 0;
   for (let t = 1; t <= opts.ticks; t++) {
     const at = T0 + t * 1000;
-    const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: at, track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 } }));
+    const next = units.map((u) => ({
+      ...u,
+      lat: u.lat + 0.001 * Math.sin(t + u.lon),
+      lon: u.lon + 0.001 * Math.cos(t + u.lat),
+      updated: at,
+      track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 },
+    }));
     const ops = hub.order(arrival.map((i) => ({ op: 'patch' as const, id: next[i]!.id, set: diffPatch(units[i], next[i])! })));
     const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops });
     bytes = text.length;

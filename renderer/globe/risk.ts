@@ -2,7 +2,18 @@
 // or, without one, a disc at its seat (9 km in radius, so it scales with the view like an area).
 // All of it is one Primitive, built when the places or boundaries change; switching the horizon
 // or a new level only rewrites per-instance colours, never the geometry.
-import { Cartesian3, Color, ColorGeometryInstanceAttribute, EllipseGeometry, GeometryInstance, PerInstanceColorAppearance, PolygonGeometry, PolygonHierarchy, Primitive, type CesiumWidget } from '@cesium/engine';
+import {
+  Cartesian3,
+  Color,
+  ColorGeometryInstanceAttribute,
+  EllipseGeometry,
+  GeometryInstance,
+  PerInstanceColorAppearance,
+  PolygonGeometry,
+  PolygonHierarchy,
+  Primitive,
+  type CesiumWidget,
+} from '@cesium/engine';
 import type { Boundary, Place, Risk, RiskHorizon, RiskLevel } from '../../common/domain.ts';
 
 export const RISK_COLORS: Record<Exclude<RiskLevel, 'none'>, string> = { red: '#e53935', orange: '#fb8c00', yellow: '#fdd835', blue: '#1e88e5' };
@@ -51,12 +62,30 @@ export class RiskLayer {
         b.polygons.forEach((rings, k) => {
           const id = `risk:${c.code}:${k}`;
           const [outer, ...holes] = rings.map((r) => Cartesian3.fromDegreesArray(r));
-          geometryInstances.push(new GeometryInstance({ id, geometry: new PolygonGeometry({ polygonHierarchy: new PolygonHierarchy(outer, holes.map((h) => new PolygonHierarchy(h))), height: 0 }), attributes: { ...color } }));
+          geometryInstances.push(
+            new GeometryInstance({
+              id,
+              geometry: new PolygonGeometry({
+                polygonHierarchy: new PolygonHierarchy(
+                  outer,
+                  holes.map((h) => new PolygonHierarchy(h)),
+                ),
+                height: 0,
+              }),
+              attributes: { ...color },
+            }),
+          );
           ids.push(id);
         });
       } else {
         const id = `risk:${c.code}:disc`;
-        geometryInstances.push(new GeometryInstance({ id, geometry: new EllipseGeometry({ center: Cartesian3.fromDegrees(c.lon, c.lat), semiMajorAxis: DISC_M, semiMinorAxis: DISC_M, height: 0 }), attributes: { ...color } }));
+        geometryInstances.push(
+          new GeometryInstance({
+            id,
+            geometry: new EllipseGeometry({ center: Cartesian3.fromDegrees(c.lon, c.lat), semiMajorAxis: DISC_M, semiMinorAxis: DISC_M, height: 0 }),
+            attributes: { ...color },
+          }),
+        );
         ids.push(id);
       }
       this.instances.set(c.code, ids);

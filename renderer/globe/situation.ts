@@ -606,7 +606,15 @@ export class SituationGlobe {
     let n = 0;
     for (const x of list) {
       const image = (this.icons[x.kind] ??= siteIcon(x.kind));
-      this.siteBillboards.add({ id: `site:${x.id}`, position: Cartesian3.fromDegrees(x.lon, x.lat), image, width: 18, height: 18, verticalOrigin: VerticalOrigin.CENTER, show: this.visibleSiteKinds.has(x.kind) });
+      this.siteBillboards.add({
+        id: `site:${x.id}`,
+        position: Cartesian3.fromDegrees(x.lon, x.lat),
+        image,
+        width: 18,
+        height: 18,
+        verticalOrigin: VerticalOrigin.CENTER,
+        show: this.visibleSiteKinds.has(x.kind),
+      });
       this.siteKinds.set(`site:${x.id}`, x.kind);
       n++;
     }

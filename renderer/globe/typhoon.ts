@@ -169,7 +169,14 @@ export class TyphoonLayer {
       }
       f.forEach((x, i) => {
         // 3 km up: in front of the track line through it, so hovering picks the fix, not the line.
-        const p = this.fixes.add({ id: `fix:${i}`, position: Cartesian3.fromDegrees(x.lon, x.lat, 3000), pixelSize: 7, color: Color.fromCssColorString(GRADE_COLORS[x.grade ?? 'none']), outlineColor: Color.BLACK, outlineWidth: 1 });
+        const p = this.fixes.add({
+          id: `fix:${i}`,
+          position: Cartesian3.fromDegrees(x.lon, x.lat, 3000),
+          pixelSize: 7,
+          color: Color.fromCssColorString(GRADE_COLORS[x.grade ?? 'none']),
+          outlineColor: Color.BLACK,
+          outlineWidth: 1,
+        });
         this.fixPts.push({ p, t: x.t });
       });
     }
@@ -290,7 +297,11 @@ export class TyphoonLayer {
         const circle = windCircle(a.current, q, 5);
         if (!circle.length) continue;
         if (a === primary) this.circles.add(polygon(circle, CIRCLE_COLORS[force], force === 7 ? 0.16 : 0.22));
-        this.circleLines.add({ positions: Cartesian3.fromDegreesArray(circle.flat()), width: a === primary ? 2 : 1.5, material: Material.fromType('Color', { color: Color.fromCssColorString(a === primary ? CIRCLE_COLORS[force] : color) }) });
+        this.circleLines.add({
+          positions: Cartesian3.fromDegreesArray(circle.flat()),
+          width: a === primary ? 2 : 1.5,
+          material: Material.fromType('Color', { color: Color.fromCssColorString(a === primary ? CIRCLE_COLORS[force] : color) }),
+        });
         circles++;
       }
     }
@@ -319,7 +330,16 @@ export class TyphoonLayer {
         material: dash ? Material.fromType('PolylineDash', { color: Color.fromCssColorString(color), dashLength: 20 }) : Material.fromType('Color', { color: Color.fromCssColorString(color) }),
       });
       const [lon, lat] = line[1]!;
-      this.warningLabels.add({ position: Cartesian3.fromDegrees(lon, lat), text, font: '13px sans-serif', fillColor: Color.fromCssColorString(color), outlineColor: Color.BLACK, outlineWidth: 3, style: LabelStyle.FILL_AND_OUTLINE, pixelOffset: new Cartesian2(6, 0) });
+      this.warningLabels.add({
+        position: Cartesian3.fromDegrees(lon, lat),
+        text,
+        font: '13px sans-serif',
+        fillColor: Color.fromCssColorString(color),
+        outlineColor: Color.BLACK,
+        outlineWidth: 3,
+        style: LabelStyle.FILL_AND_OUTLINE,
+        pixelOffset: new Cartesian2(6, 0),
+      });
     };
     add(WARNING_LINE_24H, WARNING_COLORS.h24, false, '24h');
     add(WARNING_LINE_48H, WARNING_COLORS.h48, true, '48h');

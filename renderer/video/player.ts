@@ -135,9 +135,12 @@ export class VideoPlayer {
     // Exponential backoff with jitter: a wall of tiles whose gateway restarts must not reconnect in step.
     const ceiling = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** Math.min(this.failures - 1, 10));
     const gen = this.generation;
-    this.retry = setTimeout(() => {
-      if (gen === this.generation) void this.attempt();
-    }, ceiling / 2 + Math.random() * (ceiling / 2));
+    this.retry = setTimeout(
+      () => {
+        if (gen === this.generation) void this.attempt();
+      },
+      ceiling / 2 + Math.random() * (ceiling / 2),
+    );
   }
 
   private frames(): number {

@@ -26,9 +26,25 @@ const data = mkdtempSync(join(tmpdir(), 'beacon-bench-globe-'));
 const server = await serve(['--data', data, '--port', '0']);
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--enable-precise-memory-info', '--js-flags=--expose-gc', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+  args: [
+    '--no-sandbox',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--use-angle=swiftshader',
+    '--enable-unsafe-swiftshader',
+    '--enable-precise-memory-info',
+    '--js-flags=--expose-gc',
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+  ],
 });
-type Wire = { frameMB: number; receiveMs: { median: number; p95: number }; schemaMs: { median: number; p95: number }; globeMs: { median: number; p95: number }; totalMs: { median: number; p95: number } };
+type Wire = {
+  frameMB: number;
+  receiveMs: { median: number; p95: number };
+  schemaMs: { median: number; p95: number };
+  globeMs: { median: number; p95: number };
+  totalMs: { median: number; p95: number };
+};
 type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -50,7 +66,9 @@ try {
         }),
       [mode, UNITS, STATICS, ticks, trailMinutes, order] as const,
     );
-  console.log(`beacon globe bench — Chromium ${browser.version()} (software WebGL), 800x600, MSAA 1, ${UNITS.toLocaleString()} moving units + ${STATICS.toLocaleString()} static markers, ${TICKS} ticks`);
+  console.log(
+    `beacon globe bench — Chromium ${browser.version()} (software WebGL), 800x600, MSAA 1, ${UNITS.toLocaleString()} moving units + ${STATICS.toLocaleString()} static markers, ${TICKS} ticks`,
+  );
   await clean();
   const p = await run('primitives');
   await clean();
@@ -63,19 +81,22 @@ try {
   line('units as shipped (buffer points): JS per tick', `median ${p.jsMs.median.toFixed(1)} ms, p95 ${p.jsMs.p95.toFixed(1)} ms`);
   if (p.trailMs) line(`  trails rebuilt (once a second, ${p.trailMs.drawn} drawn)`, `median ${p.trailMs.median.toFixed(1)} ms, p95 ${p.trailMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${p.frameMs.median.toFixed(0)} ms, p95 ${p.frameMs.p95.toFixed(0)} ms`);
-  line('units as shipped, trails off: JS per tick', `median ${bare.jsMs.median.toFixed(1)} ms, p95 ${bare.jsMs.p95.toFixed(1)} ms   (trails cost ${(p.jsMs.median - bare.jsMs.median).toFixed(1)} ms a tick)`);
+  line(
+    'units as shipped, trails off: JS per tick',
+    `median ${bare.jsMs.median.toFixed(1)} ms, p95 ${bare.jsMs.p95.toFixed(1)} ms   (trails cost ${(p.jsMs.median - bare.jsMs.median).toFixed(1)} ms a tick)`,
+  );
   line('  frame after the tick', `median ${bare.frameMs.median.toFixed(0)} ms, p95 ${bare.frameMs.p95.toFixed(0)} ms`);
-  line('units as shipped, moves in arrival order: JS per tick', `median ${arrival.jsMs.median.toFixed(1)} ms, p95 ${arrival.jsMs.p95.toFixed(1)} ms   (as the hub sent them before it ordered its deltas)`);
+  line(
+    'units as shipped, moves in arrival order: JS per tick',
+    `median ${arrival.jsMs.median.toFixed(1)} ms, p95 ${arrival.jsMs.p95.toFixed(1)} ms   (as the hub sent them before it ordered its deltas)`,
+  );
   line('one Entity per unit: JS per tick (incl. display update)', `median ${e.jsMs.median.toFixed(1)} ms, p95 ${e.jsMs.p95.toFixed(1)} ms`);
   line('  frame after the tick', `median ${e.frameMs.median.toFixed(0)} ms, p95 ${e.frameMs.p95.toFixed(0)} ms`);
   line('Entity / as shipped, JS per tick (median)', `${(e.jsMs.median / p.jsMs.median).toFixed(1)}x`);
   // The display's whole path: the hall's delta as JSON text (patches) through the real hub client
   // to the globe. What a display's main thread pays per second of moves, not only the globe's part.
   await clean();
-  const w = await page.evaluate(
-    ([n, t]) => (window as unknown as { beaconProbe: { wire(o: unknown): Promise<Wire> } }).beaconProbe.wire({ units: n, ticks: t }),
-    [UNITS, WIRE_TICKS] as const,
-  );
+  const w = await page.evaluate(([n, t]) => (window as unknown as { beaconProbe: { wire(o: unknown): Promise<Wire> } }).beaconProbe.wire({ units: n, ticks: t }), [UNITS, WIRE_TICKS] as const);
   const ms = (x: { median: number; p95: number }) => `median ${x.median.toFixed(1)} ms, p95 ${x.p95.toFixed(1)} ms`;
   line(`wire to globe: ${UNITS.toLocaleString()} moves as patches (${w.frameMB.toFixed(1)} MB), ${WIRE_TICKS} s`, ms(w.totalMs));
   line('  hub client: parse, check, patch, store', ms(w.receiveMs));
@@ -84,14 +105,15 @@ try {
   if (CHURN_MIN > 0) {
     // Read after Cesium has drawn a few frames (it frees removed primitives' resources on its next
     // update) and after two full collections: what is still held, not what is waiting to go.
-    const heap = () => page.evaluate(async () => {
-      const w = window as unknown as { gc?: () => void; beaconProbe: { settle(): Promise<void> } };
-      await w.beaconProbe.settle();
-      w.gc?.();
-      await new Promise((r) => setTimeout(r, 100));
-      w.gc?.();
-      return (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
-    });
+    const heap = () =>
+      page.evaluate(async () => {
+        const w = window as unknown as { gc?: () => void; beaconProbe: { settle(): Promise<void> } };
+        await w.beaconProbe.settle();
+        w.gc?.();
+        await new Promise((r) => setTimeout(r, 100));
+        w.gc?.();
+        return (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize;
+      });
     // Start from a warm, collected heap: one churn tick first, so the Entity run's garbage and
     // first-use allocations are not counted as "before".
     await run('primitives', 1, CHURN_TRAILS);
@@ -116,7 +138,10 @@ try {
     }
     const after = await heap();
     samples.push({ min: (Date.now() - start) / 60_000, mb: after / 1048576 });
-    line(`heap after ${CHURN_MIN} min of churn (${ticks} rebuilds+ticks)`, `${(before / 1048576).toFixed(1)} MB -> ${(after / 1048576).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(1)}%)`);
+    line(
+      `heap after ${CHURN_MIN} min of churn (${ticks} rebuilds+ticks)`,
+      `${(before / 1048576).toFixed(1)} MB -> ${(after / 1048576).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(1)}%)`,
+    );
     // least-squares slope over the samples after the first minute (warm-up: caches filling)
     const warm = samples.filter((x) => x.min >= 1);
     if (warm.length >= 3) {
@@ -124,7 +149,7 @@ try {
       const my = warm.reduce((a, x) => a + x.mb, 0) / warm.length;
       const slope = warm.reduce((a, x) => a + (x.min - mx) * (x.mb - my), 0) / warm.reduce((a, x) => a + (x.min - mx) ** 2, 0);
       line('  heap each minute (MB)', samples.map((x) => x.mb.toFixed(1)).join(' '));
-      line('  trend after the first minute', `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min (${((slope * 60) / my * 100).toFixed(1)}% an hour)`);
+      line('  trend after the first minute', `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min (${(((slope * 60) / my) * 100).toFixed(1)}% an hour)`);
     }
     // The same tick on the aged heap: a hall runs for hours, and the figure above is a fresh page's.
     await clean();

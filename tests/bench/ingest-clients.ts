@@ -21,7 +21,16 @@ const idOf = (id: string) => {
   return i;
 };
 
-interface Rec { unit: Int32Array; lat: Float64Array; lon: Float64Array; t: Float64Array; n: number; gaps: number; ops: number; last: Map<number, [number, number]> }
+interface Rec {
+  unit: Int32Array;
+  lat: Float64Array;
+  lon: Float64Array;
+  t: Float64Array;
+  n: number;
+  gaps: number;
+  ops: number;
+  last: Map<number, [number, number]>;
+}
 const recs: Rec[] = [];
 const sockets: WebSocket[] = [];
 let ready = 0;
@@ -72,7 +81,10 @@ process.on('message', (m) => {
   for (const ws of sockets) ws.close();
   recs.forEach((r, c) => {
     const head = Buffer.from(JSON.stringify({ n: r.n, gaps: r.gaps, ops: r.ops }) + '\n');
-    writeFileSync(join(outDir, `client-${c}.bin`), Buffer.concat([head, Buffer.from(r.unit.buffer, 0, r.n * 4), Buffer.from(r.lat.buffer, 0, r.n * 8), Buffer.from(r.lon.buffer, 0, r.n * 8), Buffer.from(r.t.buffer, 0, r.n * 8)]));
+    writeFileSync(
+      join(outDir, `client-${c}.bin`),
+      Buffer.concat([head, Buffer.from(r.unit.buffer, 0, r.n * 4), Buffer.from(r.lat.buffer, 0, r.n * 8), Buffer.from(r.lon.buffer, 0, r.n * 8), Buffer.from(r.t.buffer, 0, r.n * 8)]),
+    );
   });
   writeFileSync(join(outDir, 'units.json'), JSON.stringify(names));
   process.send?.('done', () => process.exit(0));

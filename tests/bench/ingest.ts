@@ -80,7 +80,23 @@ async function main() {
   const mav = await freePort();
   const cot = await freePort();
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const hall = spawn(process.execPath, [...prof, join(packageRoot(), 'main', 'cli.ts'), 'serve', '--data', join(dir, 'hall'), '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav}`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const hall = spawn(
+    process.execPath,
+    [
+      ...prof,
+      join(packageRoot(), 'main', 'cli.ts'),
+      'serve',
+      '--data',
+      join(dir, 'hall'),
+      '--port',
+      '0',
+      '--feed',
+      `mavlink-udp:host=127.0.0.1,port=${mav}`,
+      '--feed',
+      `cot-tcp:host=127.0.0.1,port=${cot}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   hall.stdout.on('data', (d: Buffer) => (out += d.toString()));
   hall.stderr.on('data', (d: Buffer) => process.stderr.write(d));
@@ -93,7 +109,14 @@ async function main() {
     }, 50);
     hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
   });
-  const health = async () => (await (await fetch(`${url}/api/health`)).json()) as { feeds: { positions: number; stored: number; thinned: number; rejected: number }; hub: { superseded: number }; memory: { rssMB: number; heapMB: number }; journal: { events: number; queued: number }; eventLoop: { p50Ms: number; p99Ms: number; maxMs: number } };
+  const health = async () =>
+    (await (await fetch(`${url}/api/health`)).json()) as {
+      feeds: { positions: number; stored: number; thinned: number; rejected: number };
+      hub: { superseded: number };
+      memory: { rssMB: number; heapMB: number };
+      journal: { events: number; queued: number };
+      eventLoop: { p50Ms: number; p99Ms: number; maxMs: number };
+    };
 
   // The displays, in their own process (ingest-clients.ts).
   const clients = fork(join(packageRoot(), 'tests', 'bench', 'ingest-clients.ts'), [url.replace('http', 'ws') + '/hub', String(CLIENTS), dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -101,7 +124,16 @@ async function main() {
 
   const sends = new Sends();
   const unitOf = (source: string) => (/^\d+$/.test(source) ? `mavlink-udp-${source}` : `cot-tcp-${source}`);
-  const sim = new Simulator({ drones: DRONES, droneHz: DRONE_HZ, mavlinkPort: mav, teams: TEAMS, teamHz: 1, cotPort: cot, cotConnections: 16, onSend: (source, la, lo, at) => sends.add(unitOf(source), la, lo, at) });
+  const sim = new Simulator({
+    drones: DRONES,
+    droneHz: DRONE_HZ,
+    mavlinkPort: mav,
+    teams: TEAMS,
+    teamHz: 1,
+    cotPort: cot,
+    cotConnections: 16,
+    onSend: (source, la, lo, at) => sends.add(unitOf(source), la, lo, at),
+  });
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   console.log(`\ningest: ${DRONES} drones × ${DRONE_HZ} Hz over MAVLink UDP + ${TEAMS} teams × 1 Hz over CoT TCP (16 connections) → hall (own process) → ${CLIENTS} WebSocket clients (own process)`);
@@ -119,7 +151,9 @@ async function main() {
     const h = await health();
     peakRss = Math.max(peakRss, h.memory.rssMB);
     worstLoop = Math.max(worstLoop, h.eventLoop.p99Ms);
-    console.log(`  t=${String(s + Math.min(10, SECONDS - s)).padStart(3)} s  accepted ${h.feeds.positions - h0.feeds.positions}  sent ${sim.sent.mavlink + sim.sent.cot - sent0}  journal queue ${h.journal.queued}  hall rss ${h.memory.rssMB} MB  hall loop delay p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms`);
+    console.log(
+      `  t=${String(s + Math.min(10, SECONDS - s)).padStart(3)} s  accepted ${h.feeds.positions - h0.feeds.positions}  sent ${sim.sent.mavlink + sim.sent.cot - sent0}  journal queue ${h.journal.queued}  hall rss ${h.memory.rssMB} MB  hall loop delay p99 ${h.eventLoop.p99Ms} max ${h.eventLoop.maxMs} ms`,
+    );
   }
   const t1 = Date.now();
   const elapsed = (t1 - t0) / 1000;

@@ -52,7 +52,9 @@ function typhoonBench() {
   t0 = performance.now();
   const land = loadLand(join(packageRoot(), 'data', 'coastline', 'east-asia-10m.json'));
   const landMs = performance.now() - t0;
-  const places = zhejiangScenario(0).filter((e) => e.kind === 'place.upserted').map((e) => (e.payload as { place: Place }).place);
+  const places = zhejiangScenario(0)
+    .filter((e) => e.kind === 'place.upserted')
+    .map((e) => (e.payload as { place: Place }).place);
   const advisories = demoAdvisories(storm);
   t0 = performance.now();
   const lf = landfalls(fixesAsTrack(fixes), land, places, 'observed', fixes);
@@ -66,7 +68,17 @@ function typhoonBench() {
     if (i === 0) firstMs = dt;
     else times.push(dt);
   }
-  return { parseMs, linesPerSec: (year.split('\n').length / parseMs) * 1000, landMs, landfallMs, landfalls: lf.length, p50: pct(times, 50), p95: pct(times, 95), firstMs, storms: parsed.storms.length };
+  return {
+    parseMs,
+    linesPerSec: (year.split('\n').length / parseMs) * 1000,
+    landMs,
+    landfallMs,
+    landfalls: lf.length,
+    p50: pct(times, 50),
+    p95: pct(times, 95),
+    firstMs,
+    storms: parsed.storms.length,
+  };
 }
 
 async function journal(total: number, perTurn: number) {
@@ -93,8 +105,14 @@ async function journal(total: number, perTurn: number) {
 function mainThreadWrites(total: number, perTurn: number) {
   const store = new Store(join(dir, 'sync.sqlite'));
   const units = new Map<string, Record<string, unknown>>();
-  for (let k = 0; k < 623; k++) units.set(`u${k}`, { id: `u${k}`, kind: 'social', name: { zh: 'x', en: 'x' }, home: '330100', lat: 30, lon: 120, alt: null, status: 'standby', members: 10, stock: null, updated: 0, demo: true });
-  store.commit([...units.values()].map((u) => ({ event: { ts: 0, kind: 'unit.upserted', subject: `unit:${u.id}`, payload: { unit: u }, origin: 'bench' }, ops: [{ table: 'units', op: 'put', id: String(u.id), value: u }] })));
+  for (let k = 0; k < 623; k++)
+    units.set(`u${k}`, { id: `u${k}`, kind: 'social', name: { zh: 'x', en: 'x' }, home: '330100', lat: 30, lon: 120, alt: null, status: 'standby', members: 10, stock: null, updated: 0, demo: true });
+  store.commit(
+    [...units.values()].map((u) => ({
+      event: { ts: 0, kind: 'unit.upserted', subject: `unit:${u.id}`, payload: { unit: u }, origin: 'bench' },
+      ops: [{ table: 'units', op: 'put', id: String(u.id), value: u }],
+    })),
+  );
   return new Promise<{ rate: number; p99: number; max: number }>((resolve) => {
     const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
@@ -170,7 +188,10 @@ async function linkDetection(trials: number) {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     const wan = { state: 'unknown' as string, at: 0 };
-    const mon = new LinkMonitor({ targets: [{ id: 'bus', host: '127.0.0.1', port }], onChange: (ls) => ls.forEach((l) => l.id === 'wan' && Object.assign(wan, { state: l.state, at: performance.now() })) });
+    const mon = new LinkMonitor({
+      targets: [{ id: 'bus', host: '127.0.0.1', port }],
+      onChange: (ls) => ls.forEach((l) => l.id === 'wan' && Object.assign(wan, { state: l.state, at: performance.now() })),
+    });
     const reached = async (s: string) => {
       while (wan.state !== s) await new Promise((r) => setTimeout(r, 5));
     };
@@ -206,10 +227,13 @@ async function drain(n: number) {
   await broker.stop();
   const ids = core.all<Unit>('units').map((u) => u.id);
   for (let i = 0; i < n; i += 1000) {
-    await core.recordMany(Array.from({ length: 1000 }, (_, j) => {
-      const id = ids[(i + j) % ids.length]!;
-      return { kind: 'unit.moved' as const, subject: `unit:${id}`, payload: { id, lat: 28 + ((i + j) % 100) / 100, lon: 120, alt: null, at: Date.now() } };
-    }), 'bench');
+    await core.recordMany(
+      Array.from({ length: 1000 }, (_, j) => {
+        const id = ids[(i + j) % ids.length]!;
+        return { kind: 'unit.moved' as const, subject: `unit:${id}`, payload: { id, lat: 28 + ((i + j) % 100) / 100, lon: 120, alt: null, at: Date.now() } };
+      }),
+      'bench',
+    );
   }
   const t0 = performance.now();
   await broker.start();

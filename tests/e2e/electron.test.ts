@@ -50,7 +50,10 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
 
   it('opens one window per display with the planned roles', async () => {
     await expect.poll(() => app.windows().length, { timeout: 30_000 }).toBe(2);
-    const roles = app.windows().map((w) => new URL(w.url()).searchParams.get('role')).sort();
+    const roles = app
+      .windows()
+      .map((w) => new URL(w.url()).searchParams.get('role'))
+      .sort();
     expect(roles).toEqual(['calls', 'globe']);
   });
 

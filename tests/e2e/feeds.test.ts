@@ -26,7 +26,16 @@ const row = (id: string) => board.locator(`[data-test="feed-board"] tr[data-feed
 beforeAll(async () => {
   mav = await freePort();
   cot = await freePort();
-  server = await serve(['--data', join(dir, 'hall'), '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav},staleAfterS=2,lostAfterS=4,silentAfterS=2`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot},silentAfterS=2`]);
+  server = await serve([
+    '--data',
+    join(dir, 'hall'),
+    '--port',
+    '0',
+    '--feed',
+    `mavlink-udp:host=127.0.0.1,port=${mav},staleAfterS=2,lostAfterS=4,silentAfterS=2`,
+    '--feed',
+    `cot-tcp:host=127.0.0.1,port=${cot},silentAfterS=2`,
+  ]);
   browser = await launch();
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
   problems = ctx.problems;

@@ -113,7 +113,8 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => globe.getAttribute('data-unit-labels'), { timeout: 10_000 }).toBe('0'); // open sea: nobody to name
     const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
     await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
-    const probe = (lon: number, lat: number) => page.evaluate(([x, y]) => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(x!, y!), [lon, lat]);
+    const probe = (lon: number, lat: number) =>
+      page.evaluate(([x, y]) => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(x!, y!), [lon, lat]);
     /** Pixels near a colour (or passing a test) in a box around a point on the ground. */
     const near = async (lon: number, lat: number, rgb: [number, number, number] | ((r: number, g: number, b: number) => boolean), r = 6) => {
       const test = typeof rgb === 'function' ? rgb : (r: number, g: number, b: number) => Math.abs(r - rgb[0]) + Math.abs(g - rgb[1]) + Math.abs(b - rgb[2]) <= 60;
@@ -213,7 +214,20 @@ describe('serve mode in a real browser', () => {
     type Probe = { applyUnits(ops: unknown[], slots: number[] | null): void; unitDrawnAt(id: string): At };
     const apply = (ops: unknown[], slots: number[] | null) => page.evaluate(([o, s]) => (window as unknown as { beaconProbe: Probe }).beaconProbe.applyUnits(o, s), [ops, slots] as const);
     const at = (id: string) => page.evaluate((i) => (window as unknown as { beaconProbe: Probe }).beaconProbe.unitDrawnAt(i), id);
-    const unit = (id: string, lon: number, lat: number) => ({ id, kind: 'drone', name: { zh: id, en: id }, home: '330900', lat, lon, alt: 300, status: 'en-route', members: null, stock: null, updated: 1, demo: true });
+    const unit = (id: string, lon: number, lat: number) => ({
+      id,
+      kind: 'drone',
+      name: { zh: id, en: id },
+      home: '330900',
+      lat,
+      lon,
+      alt: 300,
+      status: 'en-route',
+      members: null,
+      stock: null,
+      updated: 1,
+      demo: true,
+    });
     const put = (id: string, lon: number, lat: number) => ({ op: 'put', id, value: unit(id, lon, lat) });
     const expectAt = async (id: string, lon: number, lat: number) => {
       const p = (await at(id))!;
@@ -248,9 +262,15 @@ describe('serve mode in a real browser', () => {
     // Many moves in one delta, listed in no order the globe keeps (they are applied by index in a
     // second pass): each unit lands where its own op says, whether the delta is dense or sparse.
     const fleet = Array.from({ length: 40 }, (_, i) => `probe-f${i}`);
-    await apply(fleet.map((id, i) => put(id, 121 + i / 100, 28)), fleet.map((_, i) => 1000 + i));
+    await apply(
+      fleet.map((id, i) => put(id, 121 + i / 100, 28)),
+      fleet.map((_, i) => 1000 + i),
+    );
     const scrambled = fleet.map((_, i) => (i * 17) % 40);
-    await apply(scrambled.map((i) => put(fleet[i]!, 121.5 + i / 100, 28.5 - i / 100)), scrambled.map((i) => 1000 + i));
+    await apply(
+      scrambled.map((i) => put(fleet[i]!, 121.5 + i / 100, 28.5 - i / 100)),
+      scrambled.map((i) => 1000 + i),
+    );
     for (let i = 0; i < 40; i++) await expectAt(fleet[i]!, 121.5 + i / 100, 28.5 - i / 100);
     // sparse: a unit from the snapshot (a low index) and one of the fleet (a high one)
     await apply([put(fleet[33]!, 121.7, 28.7), put(real, before.lon + 0.02, before.lat)], [1033, 5]);

@@ -109,7 +109,8 @@ describe('the globe from the tile cache', () => {
     const dem = new TerrainServer(mountain(119.5, 29.9, 3000, 12));
     await dem.start();
     const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
-    const probe = <T>(page: Page, fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as unknown as { beaconProbe: Record<string, (...x: unknown[]) => unknown> }).beaconProbe[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
+    const probe = <T>(page: Page, fn: string, ...args: unknown[]) =>
+      page.evaluate(([f, a]) => (window as unknown as { beaconProbe: Record<string, (...x: unknown[]) => unknown> }).beaconProbe[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
     const team = 'fire-rescue-330100-03';
     try {
       await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
@@ -181,7 +182,9 @@ describe('the globe from the tile cache', () => {
       await expect(page.locator('[data-test="tile-sources"] li[data-source="bad"]').count()).resolves.toBe(0);
 
       // Prepare Wenling (331081), zoom 8-11, at 10 tiles a second.
-      const wenling = zhejiangScenario(0).map((e) => (e.payload as { place?: Place }).place).find((p) => p?.code === '331081')!;
+      const wenling = zhejiangScenario(0)
+        .map((e) => (e.payload as { place?: Place }).place)
+        .find((p) => p?.code === '331081')!;
       const expected = planTiles(placeArea(wenling), 8, 11).total; // no boundary imported: the seat with a margin
       await page.locator('[data-test="prefetch-source"]').selectOption('city');
       await page.locator('[data-test="prefetch-area"]').selectOption('331081');

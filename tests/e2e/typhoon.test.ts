@@ -229,7 +229,13 @@ describe('typhoons in a real browser', () => {
       // With the bureau's boundary for Wenling imported, Wenling is filled as its area, not a disc.
       await showAgain();
       await page.locator('[data-test="horizon-now"]').click();
-      const ring = [[121.28, 28.27], [121.5, 28.27], [121.5, 28.47], [121.28, 28.47], [121.28, 28.27]].flat();
+      const ring = [
+        [121.28, 28.27],
+        [121.5, 28.27],
+        [121.5, 28.47],
+        [121.28, 28.47],
+        [121.28, 28.27],
+      ].flat();
       await hub.command('boundary.put', { boundary: { id: '331081', polygons: [[ring]], source: 'test', importedAt: Date.now() } });
       await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-risk-polygons'), { timeout: 15_000 }).toBe('1');
       await hide();
@@ -286,7 +292,13 @@ describe('typhoons in a real browser', () => {
           },
           [name, text],
         );
-      const cma = ['66666 2004    2 0005 2004 0 6              Hagupit 20210501', '2020080312 2 230 1250  995      18', '2020080318 2 23X 1245  990      20', '66666 1909    1 0011 1909 0 6               Mitag 20200501', '2019093000 4 250 1240  965      35'].join('\n');
+      const cma = [
+        '66666 2004    2 0005 2004 0 6              Hagupit 20210501',
+        '2020080312 2 230 1250  995      18',
+        '2020080318 2 23X 1245  990      20',
+        '66666 1909    1 0011 1909 0 6               Mitag 20200501',
+        '2019093000 4 250 1240  965      35',
+      ].join('\n');
       await drop('CH2020BST.txt', cma);
       await expect.poll(() => page.locator('[data-test="import-report"]').textContent(), { timeout: 15_000 }).toMatch(/导入 2 个台风，1 处问题/);
       const report = await page.locator('[data-test="import-report"]').textContent();

@@ -45,7 +45,10 @@ async function command(name: string, args: unknown): Promise<unknown> {
 }
 
 const tile = (i: number) => wall.locator('[data-test="wall-tile"]').nth(i);
-const frames = (i: number) => tile(i).locator('video').evaluate((v: HTMLVideoElement) => v.getVideoPlaybackQuality().totalVideoFrames);
+const frames = (i: number) =>
+  tile(i)
+    .locator('video')
+    .evaluate((v: HTMLVideoElement) => v.getVideoPlaybackQuality().totalVideoFrames);
 
 beforeAll(async () => {
   browser = await launch(WEBRTC_ARGS);
@@ -103,7 +106,33 @@ beforeAll(async () => {
     if (req.method === 'DELETE' && u.pathname.startsWith('/whep/cam-1/')) return void res.writeHead(200).end();
     if (req.method === 'GET' && u.pathname === '/flv/cam-3' && FFMPEG) {
       // HTTP-FLV as a gateway serves it: one endless FLV stream per viewer.
-      const ff = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-pix_fmt', 'yuv420p', '-f', 'flv', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const ff = spawn(
+        FFMPEG,
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=320x180:rate=15',
+          '-c:v',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-tune',
+          'zerolatency',
+          '-g',
+          '15',
+          '-pix_fmt',
+          'yuv420p',
+          '-f',
+          'flv',
+          'pipe:1',
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       res.writeHead(200, { 'content-type': 'video/x-flv', 'cache-control': 'no-store' });
       ff.stdout.pipe(res);
       res.on('close', () => ff.kill('SIGKILL'));
@@ -119,7 +148,39 @@ beforeAll(async () => {
   await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', () => r()));
   gatewayUrl = `http://127.0.0.1:${(gateway.address() as { port: number }).port}`;
   if (FFMPEG) {
-    ffmpeg = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-pix_fmt', 'yuv420p', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '5', '-hls_flags', 'delete_segments', join(hlsDir, 'index.m3u8')], { stdio: 'ignore' });
+    ffmpeg = spawn(
+      FFMPEG,
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x180:rate=15',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-g',
+        '15',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'hls',
+        '-hls_time',
+        '1',
+        '-hls_list_size',
+        '5',
+        '-hls_flags',
+        'delete_segments',
+        join(hlsDir, 'index.m3u8'),
+      ],
+      { stdio: 'ignore' },
+    );
   }
 
   server = await serve(['--data', join(dir, 'hall'), '--port', '0']);
@@ -157,7 +218,11 @@ describe('video wall', () => {
     await publisher.evaluate(() => (window as unknown as { stopAll: () => void }).stopAll());
     await expect.poll(() => tile(0).getAttribute('data-state'), { timeout: 15_000 }).toBe('lost');
     expect(await tile(0).locator('[data-test="tile-lost"]').textContent()).toMatch(/信号中断/);
-    expect(await tile(0).locator('video').evaluate((v) => getComputedStyle(v).visibility)).toBe('hidden');
+    expect(
+      await tile(0)
+        .locator('video')
+        .evaluate((v) => getComputedStyle(v).visibility),
+    ).toBe('hidden');
     const s1 = await tile(0).locator('[data-test="tile-since"]').textContent();
     await expect.poll(() => tile(0).locator('[data-test="tile-since"]').textContent(), { timeout: 5000 }).not.toBe(s1);
     // It keeps trying on its own, and the gateway says there is nothing to play.

@@ -16,4 +16,3 @@ export function advisory(agency: string, issued: string, over: Record<string, un
     ...over,
   };
 }
-

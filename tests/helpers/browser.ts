@@ -52,4 +52,10 @@ export async function offlineContext(browser: Browser, viewport = { width: 960, 
 /** For WebRTC between pages on this machine: real host candidates instead of mDNS names (which
  *  nothing resolves here), loopback allowed (a machine may have no other interface), and no timer
  *  throttling of a publishing page that is not in front. */
-export const WEBRTC_ARGS = ['--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection', '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'];
+export const WEBRTC_ARGS = [
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { makeProber } from '../../main/core/link/probes.ts';
 
 export const KAMAILIO = process.env.BEACON_KAMAILIO ?? '/usr/sbin/kamailio';
-const MODULES = ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+const MODULES =
+  ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 
 /** A free UDP port on loopback. */
 export async function freeUdpPort(): Promise<number> {
@@ -48,7 +49,9 @@ export class Kamailio {
     );
   }
   async start(): Promise<void> {
-    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '16', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '16', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     // Ready when it answers an OPTIONS.

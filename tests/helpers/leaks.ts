@@ -20,7 +20,9 @@ export function ensureNoLeaks(): void {
     let leaked: string[] = [];
     for (let i = 0; i < 50; i++) {
       const now = count();
-      leaked = Object.entries(now).filter(([k, n]) => n > (before[k] ?? 0)).map(([k, n]) => `${k}: ${before[k] ?? 0} -> ${n}`);
+      leaked = Object.entries(now)
+        .filter(([k, n]) => n > (before[k] ?? 0))
+        .map(([k, n]) => `${k}: ${before[k] ?? 0} -> ${n}`);
       if (leaked.length === 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -89,7 +89,10 @@ export function memoryPort(opts: { tables?: Partial<Record<TableName, { id: stri
     publish: (t, ops) => apply(t, ops),
     replace(t, items) {
       topic(t).clear();
-      apply(t, [...items].map((v) => ({ op: 'put' as const, id: v.id, value: v })));
+      apply(
+        t,
+        [...items].map((v) => ({ op: 'put' as const, id: v.id, value: v })),
+      );
     },
     items: (t) => [...topic(t).values()],
     onChange(cb) {

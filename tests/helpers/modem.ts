@@ -105,10 +105,15 @@ export class ModemEmulator {
         call.timers.push(setTimeout(() => (call.stat = 0), this.alertMs + this.answerMs));
       }
       if (how === 'drop') {
-        call.timers.push(setTimeout(() => {
-          this.endCall();
-          this.send('NO CARRIER');
-        }, this.alertMs + this.answerMs + this.dropAfterMs));
+        call.timers.push(
+          setTimeout(
+            () => {
+              this.endCall();
+              this.send('NO CARRIER');
+            },
+            this.alertMs + this.answerMs + this.dropAfterMs,
+          ),
+        );
       }
       return;
     }

@@ -10,7 +10,8 @@ import { KAMAILIO } from './kamailio.ts';
 import { until } from './until.ts';
 
 export const BARESIP = process.env.BEACON_BARESIP ?? '/usr/bin/baresip';
-const KMODS = ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+const KMODS =
+  ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const BMODS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules'].find((d) => existsSync(d)) ?? '/usr/lib/baresip/modules';
 
 /** Kamailio as the hall's platform: UDP and TCP on one port, TLS and WebSocket-over-TLS (WSS) on two
@@ -36,11 +37,31 @@ export class SipPlatform {
     const key = join(this.dir, 'key.pem');
     const cert = join(this.dir, 'cert.pem');
     if (!existsSync(cert)) {
-      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+      const r = spawnSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
     }
     this.ca = readFileSync(cert, 'utf8');
-    writeFileSync(join(this.dir, 'tls.cfg'), ['[server:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no', `private_key = ${key}`, `certificate = ${cert}`, '', '[client:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no', ''].join('\n'));
+    writeFileSync(
+      join(this.dir, 'tls.cfg'),
+      [
+        '[server:default]',
+        'method = TLSv1.2+',
+        'verify_certificate = no',
+        'require_certificate = no',
+        `private_key = ${key}`,
+        `certificate = ${cert}`,
+        '',
+        '[client:default]',
+        'method = TLSv1.2+',
+        'verify_certificate = no',
+        'require_certificate = no',
+        '',
+      ].join('\n'),
+    );
     writeFileSync(
       join(this.dir, 'kamailio.cfg'),
       `#!KAMAILIO
@@ -118,7 +139,9 @@ event_route[xhttp:request] {
 }
 `,
     );
-    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '32', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '32', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     await until('kamailio listening', () => this.proc!.exitCode !== null || /tcp: 127.0.0.1|INFO: .*main|listening on/.test(this.log) || tcpOpen(this.port), 15_000);

@@ -117,11 +117,13 @@ export function quantizedMeshTile(z: number, x: number, y: number, height: (lon:
   parts.push(tc);
   const ib = Buffer.alloc(2 * tris.length);
   let highest = 0;
-  tris.map((v) => newIndex[v]!).forEach((idx, k) => {
-    // high-water-mark encoding
-    ib.writeUInt16LE(highest - idx, 2 * k);
-    if (idx === highest) highest++;
-  });
+  tris
+    .map((v) => newIndex[v]!)
+    .forEach((idx, k) => {
+      // high-water-mark encoding
+      ib.writeUInt16LE(highest - idx, 2 * k);
+      if (idx === highest) highest++;
+    });
   parts.push(ib);
   const edge = (idxs: number[]) => {
     const b = Buffer.alloc(4 + 2 * idxs.length);
@@ -141,7 +143,18 @@ export function quantizedMeshTile(z: number, x: number, y: number, height: (lon:
 export function layerJson(maxZoom: number): object {
   const available = [];
   for (let z = 0; z <= maxZoom; z++) available.push([{ startX: 0, startY: 0, endX: 2 ** (z + 1) - 1, endY: 2 ** z - 1 }]);
-  return { tilejson: '2.1.0', format: 'quantized-mesh-1.0', version: '1.0.0', scheme: 'tms', tiles: ['{z}/{x}/{y}.terrain?v={version}'], projection: 'EPSG:4326', bounds: [-180, -90, 180, 90], minzoom: 0, maxzoom: maxZoom, available };
+  return {
+    tilejson: '2.1.0',
+    format: 'quantized-mesh-1.0',
+    version: '1.0.0',
+    scheme: 'tms',
+    tiles: ['{z}/{x}/{y}.terrain?v={version}'],
+    projection: 'EPSG:4326',
+    bounds: [-180, -90, 180, 90],
+    minzoom: 0,
+    maxzoom: maxZoom,
+    available,
+  };
 }
 
 /** A mountain `peak` metres high at (lon, lat), sigma `km` wide; sea level elsewhere. */

@@ -47,10 +47,14 @@ const CSV = [
 ].join('\n');
 
 async function waitCall(id: string, pred: (c: Call) => boolean, what: string, ms = 30_000, context?: () => string): Promise<Call> {
-  await until(what, () => {
-    const c = core.get<Call>('calls', id);
-    return !!c && pred(c);
-  }, ms).catch((e: Error) => {
+  await until(
+    what,
+    () => {
+      const c = core.get<Call>('calls', id);
+      return !!c && pred(c);
+    },
+    ms,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}; the call: ${JSON.stringify(core.get<Call>('calls', id))}${context ? `\n${context()}` : ''}`);
   });
   return core.get<Call>('calls', id)!;
@@ -81,10 +85,14 @@ beforeAll(async () => {
       noAnswerS: 5,
     },
   });
-  await until('registered and terminal ready', () => {
-    const sb = core.desks.calls.switchboard();
-    return sb.sip.state === 'registered' && sb.satellite.state === 'ready' && sb.wan === 'online';
-  }, 20_000);
+  await until(
+    'registered and terminal ready',
+    () => {
+      const sb = core.desks.calls.switchboard();
+      return sb.sip.state === 'registered' && sb.satellite.state === 'ready' && sb.wan === 'online';
+    },
+    20_000,
+  );
 }, 120_000);
 
 // A test that fails mid-call must not leave the call up for the next one (it would be "already being called").
@@ -108,7 +116,16 @@ describe('one-key connect in the hall core', () => {
   it('imports a directory CSV all or nothing: broken rows named by line, nothing half-written', async () => {
     const c = portClient(core);
     const before = core.all('contacts').length;
-    const broken = CSV + '\n' + ['t-bad1,county,999999,,坏行,,x,138,,,notsip,,,,', 't-wenling,county,331081,,重复,,王,13800000001,,,,,13800000001,,', 't-bad3,mayor,331081,,x,,x,13800000001,,,,,,,', 't-bad4,county,331081,,"未闭合,,,', ''].join('\n');
+    const broken =
+      CSV +
+      '\n' +
+      [
+        't-bad1,county,999999,,坏行,,x,138,,,notsip,,,,',
+        't-wenling,county,331081,,重复,,王,13800000001,,,,,13800000001,,',
+        't-bad3,mayor,331081,,x,,x,13800000001,,,,,,,',
+        't-bad4,county,331081,,"未闭合,,,',
+        '',
+      ].join('\n');
     const r = await c.cmd<{ errors: { line: number; message: string }[]; added: number }>('contacts.import', { csv: broken });
     expect(r.added).toBe(0);
     expect(r.errors.map((e) => e.line)).toEqual([7, 8, 9, 10]);
@@ -140,7 +157,13 @@ describe('one-key connect in the hall core', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const bye = await eps.answer.hangup();
     expect(bye.ok, eps.answer.describe()).toBe(true);
-    const ended = await waitCall(id, (c) => c.state === 'ended', 'ended', 30_000, () => `${eps.answer.describe()}\nhall call desk ${JSON.stringify(core.desks.calls.stats())}`);
+    const ended = await waitCall(
+      id,
+      (c) => c.state === 'ended',
+      'ended',
+      30_000,
+      () => `${eps.answer.describe()}\nhall call desk ${JSON.stringify(core.desks.calls.stats())}`,
+    );
     expect(ended.endedBy).toBe('remote');
     expect(ended.duration).toBeGreaterThanOrEqual(1);
     expect(core.get<Contact>('contacts', 't-wenling')!.lastReached).toBe(connected.answeredAt);

@@ -99,7 +99,15 @@ describe('the beacon command', () => {
 
   it('imports county boundaries into a data directory, GCJ-02 converted, bad features named', () => {
     const file = join(dir, 'taizhou.geojson');
-    const sq = (lon: number, lat: number, d: number) => [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]];
+    const sq = (lon: number, lat: number, d: number) => [
+      [
+        [lon - d, lat - d],
+        [lon + d, lat - d],
+        [lon + d, lat + d],
+        [lon - d, lat + d],
+        [lon - d, lat - d],
+      ],
+    ];
     writeFileSync(
       file,
       JSON.stringify({

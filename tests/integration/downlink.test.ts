@@ -11,21 +11,50 @@ import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
-const msg = (key: string, text: string, extra: object = {}) => JSON.stringify({ v: 1, key, kind: 'instruction', from: '浙江省防指', sentAt: 1_795_000_000_000, body: { text, priority: 'urgent' }, ...extra });
+const msg = (key: string, text: string, extra: object = {}) =>
+  JSON.stringify({ v: 1, key, kind: 'instruction', from: '浙江省防指', sentAt: 1_795_000_000_000, body: { text, priority: 'urgent' }, ...extra });
 
 const NOW = Date.UTC(2026, 10, 22);
 
 describe('messages from the province', () => {
   it('are parsed strictly', () => {
     const p = (payload: string | Buffer, topic = 'beacon/331000/down/instruction') => parseDown(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), '331000', NOW);
-    expect(p(msg('k1', '立即转移沿海群众'))).toMatchObject({ ok: true, key: 'k1', events: [{ kind: 'instruction.received', payload: { instruction: { id: 'k1', text: '立即转移沿海群众', priority: 'urgent', receivedAt: NOW } } }] });
+    expect(p(msg('k1', '立即转移沿海群众'))).toMatchObject({
+      ok: true,
+      key: 'k1',
+      events: [{ kind: 'instruction.received', payload: { instruction: { id: 'k1', text: '立即转移沿海群众', priority: 'urgent', receivedAt: NOW } } }],
+    });
     // A typhoon advisory in the hall's form, and risk levels for counties.
-    const adv = { format: 'beacon.typhoon-advisory/1', agency: 'JMA', issued: '2019-08-09T12:00:00Z', storm: { number: '1909', year: 2019 }, current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48 }, forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2 }] };
+    const adv = {
+      format: 'beacon.typhoon-advisory/1',
+      agency: 'JMA',
+      issued: '2019-08-09T12:00:00Z',
+      storm: { number: '1909', year: 2019 },
+      current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48 },
+      forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2 }],
+    };
     const down = (kind: string, body: unknown) => JSON.stringify({ v: 1, key: 'd1', kind, from: '浙江省防指', sentAt: 1_565_352_000_000, body });
-    expect(p(down('typhoon.advisory', adv), 'beacon/331000/down/typhoon')).toMatchObject({ ok: true, events: [{ kind: 'typhoon.advisory', payload: { advisory: { id: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', agency: 'JMA' } } }] });
-    expect(p(down('typhoon.advisory', { ...adv, forecast: [{ time: '2019-08-09T06:00:00Z', lat: 1, lon: 1 }] }))).toMatchObject({ ok: false, reason: 'bad_message', message: expect.stringMatching(/forecast.0.time must be after/) });
+    expect(p(down('typhoon.advisory', adv), 'beacon/331000/down/typhoon')).toMatchObject({
+      ok: true,
+      events: [{ kind: 'typhoon.advisory', payload: { advisory: { id: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', agency: 'JMA' } } }],
+    });
+    expect(p(down('typhoon.advisory', { ...adv, forecast: [{ time: '2019-08-09T06:00:00Z', lat: 1, lon: 1 }] }))).toMatchObject({
+      ok: false,
+      reason: 'bad_message',
+      message: expect.stringMatching(/forecast.0.time must be after/),
+    });
     const levels = { now: 'blue', h3: 'yellow', h6: 'orange', h24: 'red', h48: 'red' };
-    expect(p(down('risk.levels', { basis: 'province typhoon analysis', items: [{ code: '331081', levels }, { code: '331082', levels }] }))).toMatchObject({
+    expect(
+      p(
+        down('risk.levels', {
+          basis: 'province typhoon analysis',
+          items: [
+            { code: '331081', levels },
+            { code: '331082', levels },
+          ],
+        }),
+      ),
+    ).toMatchObject({
       ok: true,
       events: [
         { kind: 'risk.set', key: 'd1:331081', payload: { risk: { id: '331081', levels, by: '浙江省防指' } } },
@@ -92,7 +121,14 @@ describe.skipIf(!existsSync(MOSQUITTO))('downlink over a real broker', () => {
     ]);
 
     // Typhoon advisories and risk levels come down the same way, journaled once.
-    const adv = { format: 'beacon.typhoon-advisory/1', agency: 'JMA', issued: '2019-08-09T12:00:00Z', storm: { number: '1909', year: 2019 }, current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48, radii: { r7: { ne: 300, se: 280, sw: 250, nw: 260 } } }, forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2, wind: 25 }] };
+    const adv = {
+      format: 'beacon.typhoon-advisory/1',
+      agency: 'JMA',
+      issued: '2019-08-09T12:00:00Z',
+      storm: { number: '1909', year: 2019 },
+      current: { time: '2019-08-09T12:00:00Z', lat: 27.5, lon: 122, pressure: 940, wind: 48, radii: { r7: { ne: 300, se: 280, sw: 250, nw: 260 } } },
+      forecast: [{ time: '2019-08-10T12:00:00Z', lat: 30.5, lon: 120.2, wind: 25 }],
+    };
     const down = (key: string, kind: string, body: unknown) => JSON.stringify({ v: 1, key, kind, from: '浙江省防指', sentAt: 1_565_352_000_000, body });
     const levels = { now: 'orange', h3: 'red', h6: 'red', h24: 'red', h48: 'red' };
     await send(down('zj-adv-1', 'typhoon.advisory', adv), 'beacon/331000/down/typhoon');

@@ -199,7 +199,15 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
     await broker.start();
     core = await HallCore.start({
       dataDir: join(dir, 'hall'),
-      feeds: { feeds: [{ kind: 'mqtt-json', id: 'beidou', url: broker.url, teamKind: 'social' }, { kind: 'dji-mqtt', id: 'dji', url: broker.url }], sweepMs: 200, backoffBaseMs: 200, backoffCapMs: 2000 },
+      feeds: {
+        feeds: [
+          { kind: 'mqtt-json', id: 'beidou', url: broker.url, teamKind: 'social' },
+          { kind: 'dji-mqtt', id: 'dji', url: broker.url },
+        ],
+        sweepMs: 200,
+        backoffBaseMs: 200,
+        backoffCapMs: 2000,
+      },
     });
     await until('mqtt feeds online', () => feed(core, 'beidou')?.state !== 'connecting' && feed(core, 'dji')?.state !== 'connecting');
     pub = await mqtt.connectAsync(broker.url, { clientId: 'gateway', reconnectPeriod: 200 });
@@ -214,7 +222,13 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
     const now = Date.now();
     await pub.publishAsync('beacon/positions/bd-100001', JSON.stringify({ lat: 29.0, lon: 120.5, time: now, speed: 1.1, battery: 44, name: '丽水北斗1' }));
     await pub.publishAsync('sys/product/DOCK-7/status', JSON.stringify({ tid: 't', bid: 'b', timestamp: now, method: 'update_topo', data: { sub_devices: [{ sn: '1581F5BKD22', domain: '0' }] } }));
-    await pub.publishAsync('thing/product/1581F5BKD22/osd', JSON.stringify({ timestamp: now, data: { latitude: 28.1, longitude: 121.1, height: 120, elevation: 80, attitude_head: 45, horizontal_speed: 9, mode_code: 9, battery: { capacity_percent: 37 } } }));
+    await pub.publishAsync(
+      'thing/product/1581F5BKD22/osd',
+      JSON.stringify({
+        timestamp: now,
+        data: { latitude: 28.1, longitude: 121.1, height: 120, elevation: 80, attitude_head: 45, horizontal_speed: 9, mode_code: 9, battery: { capacity_percent: 37 } },
+      }),
+    );
     await until('units', () => unit(core, 'beidou-bd-100001') !== undefined && unit(core, 'dji-1581F5BKD22') !== undefined);
     expect(unit(core, 'beidou-bd-100001')).toMatchObject({ kind: 'social', name: { zh: '丽水北斗1' }, track: { speed: 1.1, battery: 44 } });
     expect(unit(core, 'dji-1581F5BKD22')).toMatchObject({ kind: 'drone', drone: { mode: 'returning home', armed: true }, track: { heading: 45, battery: 37 } });

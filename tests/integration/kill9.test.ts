@@ -12,7 +12,6 @@ import { type Served, serve } from '../helpers/serve.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
-
 /** A raw hub console: fires commands without waiting, records which ones the hall acknowledged. */
 async function console_(url: string) {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/hub`);
@@ -42,7 +41,7 @@ async function journal(url: string): Promise<{ id: number; kind: string }[]> {
   await new Promise((r) => ws.once('open', r));
   const out: { id: number; kind: string }[] = [];
   ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'journal-reader' }));
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     ws.send(JSON.stringify({ t: 'cmd', id: `j${after}`, name: 'journal.read', args: { after, limit: 1000 } }));
     const res = await new Promise<{ value: { events: { id: number; kind: string }[]; last: number } }>((resolve) => {
       const on = (d: Buffer) => {

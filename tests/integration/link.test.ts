@@ -25,7 +25,10 @@ describe('link monitor', () => {
 
   it('parses uplinks as host:port and refuses anything else', () => {
     expect(parseTarget('10.1.2.3:1883')).toEqual({ id: '10.1.2.3:1883', host: '10.1.2.3', port: 1883, protocol: 'tcp' });
-    expect(linkTargets(['10.1.2.3:1883'], 'mqtt://bus.zj.gov:1883').map((t) => [t.id, t.protocol])).toEqual([['10.1.2.3:1883', 'tcp'], ['province', 'mqtt']]);
+    expect(linkTargets(['10.1.2.3:1883'], 'mqtt://bus.zj.gov:1883').map((t) => [t.id, t.protocol])).toEqual([
+      ['10.1.2.3:1883', 'tcp'],
+      ['province', 'mqtt'],
+    ]);
     expect(linkTargets(['mqtt://bus.zj.gov:1883'], 'mqtt://bus.zj.gov:1883')).toHaveLength(1);
     expect(parseTarget('[::1]:5060')).toMatchObject({ host: '::1', port: 5060 });
     for (const bad of ['host', 'host:0', 'host:99999', ':80', 'a:b']) expect(() => parseTarget(bad), bad).toThrow(/is not \[mqtt:\/\/\|sip:\/\/\|tcp:\/\/\]host:port/);

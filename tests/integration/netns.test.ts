@@ -71,7 +71,6 @@ function teardownNetwork(): void {
 const why = !existsSync(MOSQUITTO) || !sbin('mosquitto_sub') ? 'no mosquitto / mosquitto_sub' : !IP || !TC ? 'no ip/tc (iproute2)' : setupNetwork();
 if (why) console.log(`netns test: skipped: ${why} (a TCP fault proxy would stand in; see the issue note)`);
 
-
 describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (network namespace, veth, tc)', () => {
   const dir = tempDir();
   const procs: ChildProcess[] = [];
@@ -127,7 +126,10 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     const c = core;
     const wan = () => (c.hub.flush(), (c.hub.items('link') as Link[]).find((l) => l.id === 'wan')!.state);
     await until('WAN online', () => wan() === 'online', 10_000);
-    const teams = c.all<{ id: string; kind: string }>('units').filter((u) => u.kind !== 'depot').map((u) => u.id);
+    const teams = c
+      .all<{ id: string; kind: string }>('units')
+      .filter((u) => u.kind !== 'depot')
+      .map((u) => u.id);
     let n = 0;
     const produce = () => {
       const id = teams[n % teams.length]!;
@@ -158,7 +160,11 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     expect(applied.size).toBe(produced); // none lost
     // In order: decisions strictly; positions within each stream (the backlog, and the live
     // positions that the drain lets through ahead of it).
-    for (const [cat, live] of [['decisions', false], ['positions', false], ['positions', true]] as const) {
+    for (const [cat, live] of [
+      ['decisions', false],
+      ['positions', false],
+      ['positions', true],
+    ] as const) {
       const seqs = [...applied.values()].filter((m) => m.category === cat && !!m.live === live).map((m) => m.seq);
       expect(seqs, `${cat}${live ? ' (live)' : ''} in order`).toEqual([...seqs].sort((a, b) => a - b));
     }

@@ -15,7 +15,6 @@ import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 import { portClient } from '../helpers/port-client.ts';
 
-
 describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosquitto)', () => {
   ensureNoLeaks();
   const dir = tempDir();
@@ -48,7 +47,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
 
     core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 10 }, uplink: { url: broker.url, hallId: '330000', reconnectMs: 200 } });
     const c = core;
-    const ids = c.all<{ id: string; kind: string }>('units').filter((u) => u.kind !== 'depot').slice(0, 20).map((u) => u.id);
+    const ids = c
+      .all<{ id: string; kind: string }>('units')
+      .filter((u) => u.kind !== 'depot')
+      .slice(0, 20)
+      .map((u) => u.id);
     const move = (i: number) => c.record('unit.moved', `unit:${ids[i % 20]}`, { id: ids[i % 20]!, lat: 28 + i / 1000, lon: 120.5, alt: null, at: Date.now() }, 'test');
     const status = (i: number) => c.record('unit.status', `unit:${ids[i % 20]}`, { id: ids[i % 20]!, status: i % 2 ? 'en-route' : 'on-site', at: Date.now() }, 'test');
     // Local-only changes are not queued for the province.
@@ -69,7 +72,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     for (let i = 0; i < 10; i++) outage.push(status(2000 + i));
     await Promise.all(outage);
     expect((await c.store.api.outboxStats()).depth).toBe(210);
-    await until('the status bar sees the queue', () => (c.hub.flush(), /queued 210/.test(((c.hub.items('link') as Link[]).find((l) => l.id === 'outbox')?.detail) ?? '')), 5000);
+    await until('the status bar sees the queue', () => (c.hub.flush(), /queued 210/.test((c.hub.items('link') as Link[]).find((l) => l.id === 'outbox')?.detail ?? '')), 5000);
 
     // Back: the backlog drains.
     const before = arrivals.length;
@@ -84,7 +87,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     // In order per category, as first applied.
     // In order per category; positions per stream: the backlog, and the newest positions a drain
     // lets through ahead of it (marked live; the receiver keeps each team's newest by time).
-    for (const [cat, live] of [['decisions', false], ['positions', false], ['positions', true]] as const) {
+    for (const [cat, live] of [
+      ['decisions', false],
+      ['positions', false],
+      ['positions', true],
+    ] as const) {
       const seqs = [...applied.values()].filter((m) => m.category === cat && !!m.live === live).map((m) => m.seq);
       expect(seqs, `${cat}${live ? ' (live)' : ''}`).toEqual([...seqs].sort((a, b) => a - b));
     }
@@ -133,9 +140,17 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     const b = new Broker(await freePort(), join(dir, 'thin'));
     await b.withDurableSession('province-330100', 'beacon/330100/up/#');
     // A tiny budget so a test-sized backlog is "too long to send": 10 positions/s within 1 s.
-    const hall = await HallCore.start({ dataDir: join(dir, 'hall-thin'), hub: { tickMs: 10 }, uplink: { url: b.url, hallId: '330100', reconnectMs: 200, positionsBudget: 10, drainTargetSeconds: 1, thinIntervalMs: 60_000 } });
+    const hall = await HallCore.start({
+      dataDir: join(dir, 'hall-thin'),
+      hub: { tickMs: 10 },
+      uplink: { url: b.url, hallId: '330100', reconnectMs: 200, positionsBudget: 10, drainTargetSeconds: 1, thinIntervalMs: 60_000 },
+    });
     try {
-      const teams = hall.all<{ id: string; kind: string }>('units').filter((u) => u.kind !== 'depot').slice(0, 10).map((u) => u.id);
+      const teams = hall
+        .all<{ id: string; kind: string }>('units')
+        .filter((u) => u.kind !== 'depot')
+        .slice(0, 10)
+        .map((u) => u.id);
       const last = new Map<string, number>();
       for (let i = 0; i < 300; i++) {
         const id = teams[i % 10]!;
@@ -166,7 +181,11 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
       await stage('drained', async () => (await hall.store.api.outboxStats()).depth === 0, 15_000);
       await stage('received', () => got.length >= 3 + st.byCategory.positions!, 10_000);
       expect(got.filter((m) => m.category === 'decisions')).toHaveLength(3);
-      for (const [, eventId] of last) expect(got.some((m) => m.event.id === eventId), `latest position ${eventId}`).toBe(true);
+      for (const [, eventId] of last)
+        expect(
+          got.some((m) => m.event.id === eventId),
+          `latest position ${eventId}`,
+        ).toBe(true);
       expect(got.filter((m) => m.category === 'positions').length).toBeLessThan(300);
       await sub.endAsync(true);
     } finally {

@@ -37,7 +37,17 @@ describe('video playback through the hall', () => {
     process.env.BEACON_TEST_GATEWAY_TOKEN = 'gw-secret';
     core = await HallCore.start({ dataDir: join(dir, 'hall') });
     const c = portClient(core);
-    await c.cmd('video.put', { config: { id: 'cam', kind: 'camera', name: { zh: '摄像头', en: 'Camera' }, whep: `${g}/cam/whep`, hls: `${g}/live/cam/index.m3u8`, tokenEnv: 'BEACON_TEST_GATEWAY_TOKEN', unit: 'aviation-330100-01' } });
+    await c.cmd('video.put', {
+      config: {
+        id: 'cam',
+        kind: 'camera',
+        name: { zh: '摄像头', en: 'Camera' },
+        whep: `${g}/cam/whep`,
+        hls: `${g}/live/cam/index.m3u8`,
+        tokenEnv: 'BEACON_TEST_GATEWAY_TOKEN',
+        unit: 'aviation-330100-01',
+      },
+    });
     await c.cmd('video.put', { config: { id: 'down', kind: 'drone', name: { zh: '无人机', en: 'Drone' }, whep: `http://127.0.0.1:${await freePort()}/whep` } });
     expect((await c.fail('video.put', { config: { id: 'x', kind: 'camera', name: { zh: 'x', en: 'x' } } })).message).toMatch(/at least one/);
     expect((await c.fail('video.put', { config: { id: 'y', kind: 'camera', name: { zh: 'y', en: 'y' }, whep: 'file:///etc/passwd' } })).code).toBe('invalid_args');

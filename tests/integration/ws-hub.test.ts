@@ -13,7 +13,6 @@ import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
-
 describe('hub over WebSocket', () => {
   ensureNoLeaks();
   const dir = tempDir();

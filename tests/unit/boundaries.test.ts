@@ -15,12 +15,26 @@ import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const places = new Map(zhejiangScenario(0).filter((e) => e.kind === 'place.upserted').map((e) => [(e.payload as { place: Place }).place.code, (e.payload as { place: Place }).place]));
+const places = new Map(
+  zhejiangScenario(0)
+    .filter((e) => e.kind === 'place.upserted')
+    .map((e) => [(e.payload as { place: Place }).place.code, (e.payload as { place: Place }).place]),
+);
 const WENLING = places.get('331081')!;
 const YUHUAN = places.get('331083')!;
 /** A square ring of half-size d degrees around a point, closed. */
-const square = (lon: number, lat: number, d = 0.1) => [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]];
-const feature = (code: unknown, coordinates: unknown, type = 'Polygon', props: Record<string, unknown> = {}) => ({ type: 'Feature', properties: { adcode: code, ...props }, geometry: { type, coordinates } });
+const square = (lon: number, lat: number, d = 0.1) => [
+  [lon - d, lat - d],
+  [lon + d, lat - d],
+  [lon + d, lat + d],
+  [lon - d, lat + d],
+  [lon - d, lat - d],
+];
+const feature = (code: unknown, coordinates: unknown, type = 'Polygon', props: Record<string, unknown> = {}) => ({
+  type: 'Feature',
+  properties: { adcode: code, ...props },
+  geometry: { type, coordinates },
+});
 const fc = (features: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'FeatureCollection', features, ...extra });
 const parse = (text: string, gcj02 = false) => parseBoundaries(text, { gcj02, source: 'test.geojson', places, now: 1 });
 
@@ -47,9 +61,22 @@ describe('boundary import', () => {
         feature('331081', [square(WENLING.lon, WENLING.lat)]),
         feature(331082, [square(121.145, 28.858)], 'MultiPolygon'), // a MultiPolygon without its extra nesting
         feature('999999', [square(120, 30)]),
-        feature('331002', [[120, 30], [121, 31]], 'LineString'),
+        feature(
+          '331002',
+          [
+            [120, 30],
+            [121, 31],
+          ],
+          'LineString',
+        ),
         feature('331003', [square(13500000, 3300000, 1000)]),
-        feature('331004', [[[121, 28], [121.1, 28], [121, 28]]]),
+        feature('331004', [
+          [
+            [121, 28],
+            [121.1, 28],
+            [121, 28],
+          ],
+        ]),
         { type: 'Feature', properties: { name: '无代码' }, geometry: { type: 'Polygon', coordinates: [square(121, 28)] } },
         feature('331081', [square(WENLING.lon, WENLING.lat)]),
         feature('331022', [square(121.376, 29.1).slice(0, 4)]), // not closed
@@ -115,18 +142,33 @@ describe('boundary import from a shapefile', () => {
   // GBK, as a Chinese GIS export without a .cpg writes it: 温岭市, 玉环市 (checked by decoding below)
   const GBK: Record<string, string> = { 温岭市: 'CEC2C1EBCAD0', 玉环市: 'D3F1BBB7CAD0' };
   const gbk = (s: string) => Buffer.from(GBK[s] ?? Buffer.from(s, 'latin1').toString('hex'), 'hex');
-  const fields: DbfField[] = [{ name: 'PAC', type: 'N', length: 6 }, { name: 'NAME', type: 'C', length: 20 }];
+  const fields: DbfField[] = [
+    { name: 'PAC', type: 'N', length: 6 },
+    { name: 'NAME', type: 'C', length: 20 },
+  ];
   const twoCounties = (): ShpRecord[] => [
     // Wenling: an outer ring with a hole (the hole off the seat), Yuhuan: two islands
     { rings: [squareRing(WENLING.lon, WENLING.lat, 0.15, true), squareRing(WENLING.lon + 0.08, WENLING.lat + 0.08, 0.02, false)], attrs: { PAC: 331081, NAME: '温岭市' } },
     { rings: [squareRing(YUHUAN.lon, YUHUAN.lat, 0.06, true), squareRing(YUHUAN.lon + 0.3, YUHUAN.lat, 0.03, true)], attrs: { PAC: 331083, NAME: '玉环市' } },
   ];
   const read = (records: ShpRecord[], o: { prj?: string; cpg?: string; encode?: (s: string) => Buffer; shapeType?: number } = {}) =>
-    shapefileToGeoJson({ shp: writeShp(records, o.shapeType), dbf: writeDbf(fields, records.map((r) => r.attrs), o.encode), prj: o.prj, cpg: o.cpg });
+    shapefileToGeoJson({
+      shp: writeShp(records, o.shapeType),
+      dbf: writeDbf(
+        fields,
+        records.map((r) => r.attrs),
+        o.encode,
+      ),
+      prj: o.prj,
+      cpg: o.cpg,
+    });
 
   it('reads polygons with holes and islands, codes from the .dbf, GBK names, and takes the GeoJSON checks', () => {
     const doc = read(twoCounties(), { prj: WGS84_PRJ, encode: gbk });
-    expect(doc.features.map((f) => f.properties)).toEqual([{ PAC: 331081, NAME: '温岭市' }, { PAC: 331083, NAME: '玉环市' }]);
+    expect(doc.features.map((f) => f.properties)).toEqual([
+      { PAC: 331081, NAME: '温岭市' },
+      { PAC: 331083, NAME: '玉环市' },
+    ]);
     const wenling = doc.features[0]!.geometry!.coordinates;
     expect(wenling).toHaveLength(1); // one polygon…
     expect(wenling[0]).toHaveLength(2); // …with its hole
@@ -147,7 +189,10 @@ describe('boundary import from a shapefile', () => {
     expect(() => read(twoCounties(), { prj: BEIJING54_PRJ })).toThrow(/datum D_Beijing_1954 is not WGS-84 or CGCS2000/);
     expect(() => read(twoCounties(), { shapeType: 1 })).toThrow(/not polygons \(shape type 1\)/);
     const shp = writeShp(twoCounties());
-    const dbf = writeDbf(fields, twoCounties().map((r) => r.attrs));
+    const dbf = writeDbf(
+      fields,
+      twoCounties().map((r) => r.attrs),
+    );
     expect(() => shapefileToGeoJson({ shp: shp.subarray(0, shp.length - 40), dbf })).toThrow(/cut short/);
     expect(() => shapefileToGeoJson({ shp: Buffer.from('not a shapefile at all, just words '.repeat(4)), dbf })).toThrow(/not a shapefile/);
     expect(() => shapefileToGeoJson({ shp, dbf: writeDbf(fields, [twoCounties()[0]!.attrs]) })).toThrow(/1 records and the .shp 2 shapes/);
@@ -157,14 +202,27 @@ describe('boundary import from a shapefile', () => {
     expect(() => shapefileToGeoJson({ shp: bad, dbf })).toThrow(/record 1: part 1 has bad point indices|record 1: part 2 has bad point indices/);
     expect(() => shapefileToGeoJson({ shp, dbf, cpg: 'EBCDIC-klingon' })).toThrow(/encoding this hall does not know/);
     // a null shape and an unknown code are the GeoJSON checks' business: named per feature
-    const r = parseBoundaries(read([{ rings: null, attrs: { PAC: 331081, NAME: 'x' } }, { rings: [squareRing(121, 28, 0.1, true)], attrs: { PAC: 990000, NAME: 'y' } }]), { source: 'x.shp', places });
+    const r = parseBoundaries(
+      read([
+        { rings: null, attrs: { PAC: 331081, NAME: 'x' } },
+        { rings: [squareRing(121, 28, 0.1, true)], attrs: { PAC: 990000, NAME: 'y' } },
+      ]),
+      { source: 'x.shp', places },
+    );
     expect(r.errors.map((e) => e.message)).toEqual([expect.stringMatching(/geometry must be a Polygon or MultiPolygon, not nothing/), expect.stringMatching(/unknown code 990000/)]);
   });
 
   it('beacon import boundaries FILE.shp stores them in a hall', async () => {
     const base = join(dir, 'counties');
     writeFileSync(`${base}.shp`, writeShp(twoCounties()));
-    writeFileSync(`${base}.dbf`, writeDbf(fields, twoCounties().map((r) => r.attrs), gbk));
+    writeFileSync(
+      `${base}.dbf`,
+      writeDbf(
+        fields,
+        twoCounties().map((r) => r.attrs),
+        gbk,
+      ),
+    );
     writeFileSync(`${base}.prj`, WGS84_PRJ);
     const out: string[] = [];
     const err: string[] = [];

@@ -10,7 +10,20 @@ import { authorize, parseChallenge } from '../../main/core/calls/sip/digest.ts';
 import { header, headerAll, param, parseSip, serialize, StreamFramer, uriOf } from '../../main/core/calls/sip/message.ts';
 import { spellOf } from '../../main/core/calls/spell.ts';
 
-const INVITE = ['INVITE sip:bob@example.com SIP/2.0', 'v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport', 'f: "Hall" <sip:hall@example.com>;tag=t1', 't: <sip:bob@example.com>', 'i: call-1@x', 'CSeq: 1 INVITE', 'Subject: a long', '  folded subject', 'm: <sip:hall@10.0.0.1:5060>, <sip:hall@10.0.0.2>', 'l: 4', '', 'v=0\r\nextra'].join('\r\n');
+const INVITE = [
+  'INVITE sip:bob@example.com SIP/2.0',
+  'v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport',
+  'f: "Hall" <sip:hall@example.com>;tag=t1',
+  't: <sip:bob@example.com>',
+  'i: call-1@x',
+  'CSeq: 1 INVITE',
+  'Subject: a long',
+  '  folded subject',
+  'm: <sip:hall@10.0.0.1:5060>, <sip:hall@10.0.0.2>',
+  'l: 4',
+  '',
+  'v=0\r\nextra',
+].join('\r\n');
 
 describe('SIP messages', () => {
   it('parses compact and folded headers, lists, and cuts the body at Content-Length', () => {
@@ -70,8 +83,20 @@ describe('digest authentication', () => {
 });
 
 describe('the channel plan', () => {
-  const contact = { channels: [{ kind: 'satellite', address: '17400000001' }, { kind: 'video', address: 'sip:a@b' }, { kind: 'voip', address: 'sip:c@b' }, { kind: 'radio', address: 'TG-1' }] } as Pick<Contact, 'channels'>;
-  const base: PlanInput = { order: ['video', 'voip', 'mobile', 'satellite'], wan: 'online', sip: { configured: true, state: 'registered' }, satellite: { configured: true, state: 'ready', busy: false } };
+  const contact = {
+    channels: [
+      { kind: 'satellite', address: '17400000001' },
+      { kind: 'video', address: 'sip:a@b' },
+      { kind: 'voip', address: 'sip:c@b' },
+      { kind: 'radio', address: 'TG-1' },
+    ],
+  } as Pick<Contact, 'channels'>;
+  const base: PlanInput = {
+    order: ['video', 'voip', 'mobile', 'satellite'],
+    wan: 'online',
+    sip: { configured: true, state: 'registered' },
+    satellite: { configured: true, state: 'ready', busy: false },
+  };
   const plan = (p: Partial<PlanInput>) => planChannels(contact, { ...base, ...p }).map((s) => `${s.channel}:${s.skip ?? 'try'}`);
   it('follows the hall order over the channels the contact has', () => {
     expect(plan({})).toEqual(['video:try', 'voip:try', 'satellite:try']);
@@ -82,7 +107,11 @@ describe('the channel plan', () => {
     expect(plan({ wan: 'degraded' })).toEqual(['video:wan_degraded', 'voip:try', 'satellite:try']);
     expect(plan({ sip: { configured: true, state: 'failed' } })).toEqual(['video:sip_not_registered', 'voip:sip_not_registered', 'satellite:try']);
     expect(plan({ satellite: { configured: true, state: 'unresponsive', busy: false } })).toEqual(['video:try', 'voip:try', 'satellite:satellite_not_ready']);
-    expect(plan({ satellite: { configured: false, state: 'closed', busy: false }, sip: { configured: false, state: 'unregistered' } })).toEqual(['video:sip_not_configured', 'voip:sip_not_configured', 'satellite:satellite_not_configured']);
+    expect(plan({ satellite: { configured: false, state: 'closed', busy: false }, sip: { configured: false, state: 'unregistered' } })).toEqual([
+      'video:sip_not_configured',
+      'voip:sip_not_configured',
+      'satellite:satellite_not_configured',
+    ]);
   });
 });
 

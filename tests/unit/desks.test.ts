@@ -18,13 +18,28 @@ import { tempDir } from '../helpers/tmp.ts';
 
 const ctx: CommandContext = { origin: 'window:board', session: 's1' };
 const county: Place = { id: '330327', code: '330327', kind: 'county', name: { zh: '苍南县', en: 'Cangnan' }, lat: 27.52, lon: 120.43, parent: '330300', coastal: true, demo: false };
-const team: Unit = { id: 'team-1', kind: 'fire-rescue', name: { zh: '救援一队', en: 'Team 1' }, home: '330300', lat: 30, lon: 120, alt: 12, status: 'standby', members: 12, stock: null, updated: 0, demo: false };
+const team: Unit = {
+  id: 'team-1',
+  kind: 'fire-rescue',
+  name: { zh: '救援一队', en: 'Team 1' },
+  home: '330300',
+  lat: 30,
+  lon: 120,
+  alt: 12,
+  status: 'standby',
+  members: 12,
+  stock: null,
+  updated: 0,
+  demo: false,
+};
 
 describe('desks against the in-memory port', () => {
   it('incidents: a report is stamped by the hall clock, an unknown county refused and nothing journaled', async () => {
     const port = memoryPort({ tables: { places: [county] }, now: Date.UTC(2026, 7, 9, 17, 45) });
     const cmd = incidentCommands(port);
-    await expect(cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '999999', by: '值班员' }, ctx)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '999999', by: '值班员' }, ctx)).rejects.toMatchObject({
+      code: 'not_found',
+    });
     expect(port.journal).toEqual([]);
 
     const { id } = await cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '330327', by: '值班员' }, ctx);

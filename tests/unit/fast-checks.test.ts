@@ -12,12 +12,46 @@ const zodOk = (frame: unknown) => ServerMessage.safeParse(frame).success;
 const fastOk = (frame: unknown) => parseServerFrame(JSON.stringify(frame), MAX).ok;
 
 const unit = {
-  id: 'u-1', kind: 'fire-rescue', name: { zh: '温岭中队', en: 'Wenling' }, home: '331000', lat: 28.37, lon: 121.38, alt: null, status: 'en-route', members: 12, stock: null, updated: 1_700_000_000_000, demo: false,
-  track: { feed: 'cot-tcp', source: 'ANDROID-1', heading: 90, speed: 3.5, ce: 5, callsign: 'T1', group: 'Cyan', battery: 80, seen: 1_700_000_000_000, staleAt: 1_700_000_060_000, lostAt: 1_700_000_300_000, presence: 'live' },
+  id: 'u-1',
+  kind: 'fire-rescue',
+  name: { zh: '温岭中队', en: 'Wenling' },
+  home: '331000',
+  lat: 28.37,
+  lon: 121.38,
+  alt: null,
+  status: 'en-route',
+  members: 12,
+  stock: null,
+  updated: 1_700_000_000_000,
+  demo: false,
+  track: {
+    feed: 'cot-tcp',
+    source: 'ANDROID-1',
+    heading: 90,
+    speed: 3.5,
+    ce: 5,
+    callsign: 'T1',
+    group: 'Cyan',
+    battery: 80,
+    seen: 1_700_000_000_000,
+    staleAt: 1_700_000_060_000,
+    lostAt: 1_700_000_300_000,
+    presence: 'live',
+  },
 };
 
 describe('delta frames checked by hand', () => {
-  const good = { t: 'delta', topic: 'units', epoch: 'E1', seq: 7, ops: [{ op: 'put', id: 'u-1', value: unit }, { op: 'del', id: 'u-2' }, { op: 'patch', id: 'u-3', set: { lat: 28.4, 'track.heading': 91 } }] };
+  const good = {
+    t: 'delta',
+    topic: 'units',
+    epoch: 'E1',
+    seq: 7,
+    ops: [
+      { op: 'put', id: 'u-1', value: unit },
+      { op: 'del', id: 'u-2' },
+      { op: 'patch', id: 'u-3', set: { lat: 28.4, 'track.heading': 91 } },
+    ],
+  };
   const broken: [string, unknown][] = [
     ['unknown topic', { ...good, topic: 'weather' }],
     ['topic missing', { ...good, topic: undefined }],
@@ -49,7 +83,12 @@ describe('delta frames checked by hand', () => {
     const r = parseServerFrame(JSON.stringify(good), MAX);
     expect(r.ok && r.msg).toEqual(good);
     // an empty delta, a put of null, a path of exactly 129 characters, extra keys
-    for (const f of [{ ...good, ops: [] }, { ...good, ops: [{ op: 'put', id: 'u-1', value: null }] }, { ...good, ops: [{ op: 'patch', id: 'u-1', set: { ['p'.repeat(129)]: 1 } }] }, { ...good, extra: true }]) {
+    for (const f of [
+      { ...good, ops: [] },
+      { ...good, ops: [{ op: 'put', id: 'u-1', value: null }] },
+      { ...good, ops: [{ op: 'patch', id: 'u-1', set: { ['p'.repeat(129)]: 1 } }] },
+      { ...good, extra: true },
+    ]) {
       expect([zodOk(f), fastOk(f)]).toEqual([true, true]);
     }
   });
@@ -64,7 +103,7 @@ describe('delta frames checked by hand', () => {
     }
   });
 
-  it('refuses a patch path through __proto__, which the schema would let replace a copy\'s prototype', () => {
+  it("refuses a patch path through __proto__, which the schema would let replace a copy's prototype", () => {
     for (const k of ['__proto__', '__proto__.polluted', 'track.__proto__']) {
       const r = parseServerFrame(JSON.stringify({ ...good, ops: [{ op: 'patch', id: 'u-1', set: { [k]: { lat: 'x' } } }] }), MAX);
       expect(r).toMatchObject({ ok: false, error: { code: 'bad_message', message: `ops.0.set: the path "${k}" is refused` } });
@@ -86,15 +125,46 @@ describe('patched entities checked by what changed', () => {
   const whole = (prev: object, set: Record<string, unknown>) => TOPIC_SCHEMAS.units.safeParse(applyPatch(prev as Record<string, unknown>, set)).success;
   const cases: Record<string, unknown>[] = [
     { lat: 28.4, lon: 121.4, updated: 1_700_000_001_000, 'track.heading': 91, 'track.seen': 1_700_000_001_000, 'track.staleAt': 1_700_000_061_000, 'track.lostAt': 1_700_000_301_000 },
-    { lat: 90 }, { lat: -90 }, { lat: 90.0001 }, { lat: '28' }, { lat: null }, { lon: 180 }, { lon: -181 },
-    { alt: null }, { alt: 120 }, { alt: 20001 }, { alt: 'high' },
-    { updated: 1.5 }, { updated: -1 }, { updated: 2 ** 60 },
-    { status: 'on-site' }, { status: 'asleep' }, { kind: 'drone' }, { kind: 'ufo' },
-    { 'track.heading': 360 }, { 'track.heading': 361 }, { 'track.heading': null }, { 'track.presence': 'stale' }, { 'track.presence': 'gone' },
-    { 'track.battery': 101 }, { 'track.ce': -1 }, { 'track.callsign': 'T'.repeat(129) }, { 'track.callsign': 'T2' },
-    { 'name.zh': '新名字' }, { 'name.zh': 5 }, { members: 3 }, { members: 2.5 }, { stock: { water: 5 } }, { stock: { water: -5 } },
-    { id: '' }, { demo: 'yes' }, { surprise: 1 }, { 'track.surprise': 1 }, { 'stock.water': 4 },
-    { track: null }, { track: { feed: 'x' } },
+    { lat: 90 },
+    { lat: -90 },
+    { lat: 90.0001 },
+    { lat: '28' },
+    { lat: null },
+    { lon: 180 },
+    { lon: -181 },
+    { alt: null },
+    { alt: 120 },
+    { alt: 20001 },
+    { alt: 'high' },
+    { updated: 1.5 },
+    { updated: -1 },
+    { updated: 2 ** 60 },
+    { status: 'on-site' },
+    { status: 'asleep' },
+    { kind: 'drone' },
+    { kind: 'ufo' },
+    { 'track.heading': 360 },
+    { 'track.heading': 361 },
+    { 'track.heading': null },
+    { 'track.presence': 'stale' },
+    { 'track.presence': 'gone' },
+    { 'track.battery': 101 },
+    { 'track.ce': -1 },
+    { 'track.callsign': 'T'.repeat(129) },
+    { 'track.callsign': 'T2' },
+    { 'name.zh': '新名字' },
+    { 'name.zh': 5 },
+    { members: 3 },
+    { members: 2.5 },
+    { stock: { water: 5 } },
+    { stock: { water: -5 } },
+    { id: '' },
+    { demo: 'yes' },
+    { surprise: 1 },
+    { 'track.surprise': 1 },
+    { 'stock.water': 4 },
+    { track: null },
+    { track: { feed: 'x' } },
   ];
 
   it('agrees with parsing the whole entity whenever it decides, and decides the moves', () => {

@@ -67,7 +67,19 @@ describe('CoT XML subset parser', () => {
   });
 
   it('refuses what XML refuses: mismatched and unclosed tags, duplicate attributes, bare &, text after the root', () => {
-    for (const bad of ['<event>', '<event></detail>', '<event a="1" a="2"/>', '<event a="x & y"/>', '<event/><event/>', '<event a=1/>', '<event a="<"/>', '<event>]]></event>', '<event>\u0001</event>', 'hello', '']) {
+    for (const bad of [
+      '<event>',
+      '<event></detail>',
+      '<event a="1" a="2"/>',
+      '<event a="x & y"/>',
+      '<event/><event/>',
+      '<event a=1/>',
+      '<event a="<"/>',
+      '<event>]]></event>',
+      '<event>\u0001</event>',
+      'hello',
+      '',
+    ]) {
       expect(oursAccepts(bad), bad).toBe(false);
     }
   });
@@ -111,7 +123,20 @@ describe('CoT events', () => {
     expect(d.ok).toBe(true);
     if (!d.ok) return;
     expect(d.reports).toHaveLength(1);
-    expect(d.reports[0]).toMatchObject({ source: 'ANDROID-359975090666199', kind: 'professional', lat: 29.8683, lon: 121.544, alt: 12.5, ce: 9.9, heading: 271.5, speed: 3.2, callsign: '宁波消防-01', group: 'Cyan', battery: 76, staleAt: NOW + 120_000 });
+    expect(d.reports[0]).toMatchObject({
+      source: 'ANDROID-359975090666199',
+      kind: 'professional',
+      lat: 29.8683,
+      lon: 121.544,
+      alt: 12.5,
+      ce: 9.9,
+      heading: 271.5,
+      speed: 3.2,
+      callsign: '宁波消防-01',
+      group: 'Cyan',
+      battery: 76,
+      staleAt: NOW + 120_000,
+    });
   });
   it('maps CoT types: air tracks are aviation, ground vehicles vehicles, the rest the feed team kind', () => {
     expect(kindOfType('a-f-A-M-H', 'fire-rescue')).toBe('aviation');
@@ -198,7 +223,17 @@ describe('MAVLink', () => {
   it('turns heartbeat, status and position into one drone: mode, armed, battery, heading, speed, climb', () => {
     const d = new MavlinkDecoder();
     const { reports } = d.apply(decodeDatagram(Buffer.concat([heartbeat(), status(), position()])).packets);
-    expect(reports.at(-1)).toMatchObject({ source: '7', kind: 'drone', lat: 29.8683, lon: 121.544, alt: 120.5, heading: 90, speed: 5, battery: 64, drone: { mode: 'AUTO', armed: true, relAlt: 100, climb: 1 } });
+    expect(reports.at(-1)).toMatchObject({
+      source: '7',
+      kind: 'drone',
+      lat: 29.8683,
+      lon: 121.544,
+      alt: 120.5,
+      heading: 90,
+      speed: 5,
+      battery: 64,
+      drone: { mode: 'AUTO', armed: true, relAlt: 100, climb: 1 },
+    });
   });
   it('names PX4 modes from main and sub mode', () => {
     expect(flightMode(12, 1, (4 << 16) | (4 << 24))).toBe('AUTO.MISSION');
@@ -233,7 +268,14 @@ describe('JSON positions and DJI Cloud API over MQTT', () => {
   it('reads a report, or a batch, with the device id from the topic when absent', () => {
     const d = decodePositionJson('beacon/positions/bd-100001', buf({ lat: 30.1, lon: 120.2, time: NOW - 5000, speed: 1.5, battery: 55, name: '北斗终端1' }), NOW, 'social');
     expect(d.ok && d.reports[0]).toMatchObject({ source: 'bd-100001', kind: 'social', lat: 30.1, lon: 120.2, speed: 1.5, battery: 55 });
-    const b = decodePositionJson('x', buf([{ id: 'a', lat: 1, lon: 2, time: iso(NOW) }, { id: 'b', lat: 3, lon: 4, time: NOW }]), NOW);
+    const b = decodePositionJson(
+      'x',
+      buf([
+        { id: 'a', lat: 1, lon: 2, time: iso(NOW) },
+        { id: 'b', lat: 3, lon: 4, time: NOW },
+      ]),
+      NOW,
+    );
     expect(b.ok && b.reports.map((r) => r.source)).toEqual(['a', 'b']);
   });
   it('refuses what is not JSON, wrong types, impossible values and times', () => {
@@ -249,12 +291,33 @@ describe('JSON positions and DJI Cloud API over MQTT', () => {
   });
   it('learns the aircraft from update_topo and reads its OSD; a dock OSD is not a drone', () => {
     const dji = new DjiDecoder();
-    const topo = dji.decode('sys/product/DOCK-1/status', buf({ tid: 't', bid: 'b', timestamp: NOW, method: 'update_topo', data: { domain: '3', sub_devices: [{ sn: '1581F5BK', domain: '0' }] } }), NOW);
+    const topo = dji.decode(
+      'sys/product/DOCK-1/status',
+      buf({ tid: 't', bid: 'b', timestamp: NOW, method: 'update_topo', data: { domain: '3', sub_devices: [{ sn: '1581F5BK', domain: '0' }] } }),
+      NOW,
+    );
     expect(topo).toEqual({ ok: true, reports: [] });
     const dock = dji.decode('thing/product/DOCK-1/osd', buf({ timestamp: NOW, data: { latitude: 30, longitude: 120, mode_code: 0 } }), NOW);
     expect(dock).toEqual({ ok: true, reports: [] });
-    const osd = dji.decode('thing/product/1581F5BK/osd', buf({ timestamp: NOW, data: { latitude: 30.2, longitude: 120.1, height: 150.2, elevation: 98.5, attitude_head: -90, horizontal_speed: 12, vertical_speed: 0.5, mode_code: 5, battery: { capacity_percent: 81 } } }), NOW);
-    expect(osd.ok && osd.reports[0]).toMatchObject({ source: '1581F5BK', kind: 'drone', lat: 30.2, lon: 120.1, alt: 150.2, heading: 270, speed: 12, battery: 81, drone: { mode: 'wayline flight', armed: true, relAlt: 98.5 } });
+    const osd = dji.decode(
+      'thing/product/1581F5BK/osd',
+      buf({
+        timestamp: NOW,
+        data: { latitude: 30.2, longitude: 120.1, height: 150.2, elevation: 98.5, attitude_head: -90, horizontal_speed: 12, vertical_speed: 0.5, mode_code: 5, battery: { capacity_percent: 81 } },
+      }),
+      NOW,
+    );
+    expect(osd.ok && osd.reports[0]).toMatchObject({
+      source: '1581F5BK',
+      kind: 'drone',
+      lat: 30.2,
+      lon: 120.1,
+      alt: 150.2,
+      heading: 270,
+      speed: 12,
+      battery: 81,
+      drone: { mode: 'wayline flight', armed: true, relAlt: 98.5 },
+    });
     const bad = dji.decode('thing/product/1581F5BK/osd', buf({ timestamp: NOW, data: { latitude: 'north' } }), NOW);
     expect(!bad.ok && bad.reason).toBe('bad_payload');
   });

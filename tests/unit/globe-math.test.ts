@@ -16,7 +16,9 @@ describe('ecefFromDegrees', () => {
   it('gives the same point as Cesium everywhere on the globe, to a millimetre', () => {
     const out = { x: 0, y: 0, z: 0 };
     let worst = 0;
-    const lons = [-180, -179.99, -135.01, -135, -134.99, -90, -45.01, -45, -44.99, -0.001, 0, 0.001, 44.99, 45, 45.01, 89.99, 90, 90.01, 118.5, 120.16, 121.47, 122.9, 134.99, 135, 135.01, 179.99, 180];
+    const lons = [
+      -180, -179.99, -135.01, -135, -134.99, -90, -45.01, -45, -44.99, -0.001, 0, 0.001, 44.99, 45, 45.01, 89.99, 90, 90.01, 118.5, 120.16, 121.47, 122.9, 134.99, 135, 135.01, 179.99, 180,
+    ];
     const lats = [-90, -89.99, -45.01, -45, -44.99, -10, 0, 1e-9, 27.1, 29.87, 30.25, 31.4, 44.99, 45, 45.01, 89.99, 90];
     for (const lon of lons)
       for (const lat of lats)
@@ -28,7 +30,7 @@ describe('ecefFromDegrees', () => {
     expect(worst).toBeLessThan(1e-3);
     // and a random sweep, longitudes past ±180 included (they wrap as Cesium's do)
     let seed = 7;
-    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     for (let i = 0; i < 20_000; i++) {
       const lon = rnd() * 400 - 200;
       const lat = rnd() * 180 - 90;
@@ -51,7 +53,7 @@ describe('ecefStep', () => {
 
   it('follows a unit that moves a little at a time to a millimetre of Cesium, over a day of 1 Hz reports', () => {
     let seed = 11;
-    const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const rnd = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     const out = { x: 0, y: 0, z: 0 };
     for (const resync of [64, Number.POSITIVE_INFINITY]) {
       const d = row();
@@ -80,7 +82,18 @@ describe('ecefStep', () => {
   it('computes afresh for a first position, a large step, the antimeridian and the poles', () => {
     const out = { x: 0, y: 0, z: 0 };
     const d = row();
-    const path: [number, number][] = [[121.47, 31.23], [121.48, 31.24], [-74.0, 40.7], [179.99, 10], [-179.99, 10], [180.0, 89.999], [0, 90], [0.05, 89.95], [-0.05, -90], [45, -89.99]];
+    const path: [number, number][] = [
+      [121.47, 31.23],
+      [121.48, 31.24],
+      [-74.0, 40.7],
+      [179.99, 10],
+      [-179.99, 10],
+      [180.0, 89.999],
+      [0, 90],
+      [0.05, 89.95],
+      [-0.05, -90],
+      [45, -89.99],
+    ];
     for (const [lon, lat] of path) {
       ecefStep(d, 0, lon, lat, 0, false, out);
       expect(gap(out, Cartesian3.fromDegrees(lon, lat, 0))).toBeLessThan(1e-3);
@@ -166,7 +179,9 @@ describe('TrailLayer', () => {
           if (s % refreshEvery === 0) trails.refresh();
         }
         trails.refresh();
-        return lines().get(0).positions.map((p) => [p.x, p.y, p.z]);
+        return lines()
+          .get(0)
+          .positions.map((p) => [p.x, p.y, p.z]);
       } finally {
         trails.destroy();
       }

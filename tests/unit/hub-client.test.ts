@@ -21,7 +21,20 @@ class Scripted implements Transport {
   }
 }
 
-const unit = (id: string, lat = 30) => ({ id, kind: 'social', name: { zh: id, en: id }, home: '330100', lat, lon: 120, alt: null, status: 'standby', members: 10, stock: null, updated: 1, demo: true });
+const unit = (id: string, lat = 30) => ({
+  id,
+  kind: 'social',
+  name: { zh: id, en: id },
+  home: '330100',
+  lat,
+  lon: 120,
+  alt: null,
+  status: 'standby',
+  members: 10,
+  stock: null,
+  updated: 1,
+  demo: true,
+});
 const clients: HubClient[] = [];
 function setup() {
   const tr = new Scripted();
@@ -61,12 +74,24 @@ describe('hub client', () => {
     const { tr } = setup();
     tr.sent = [];
     tr.h.open();
-    expect(tr.sent).toEqual([{ t: 'hello', v: 1, client: 'test' }, { t: 'sub', topic: 'units', since: { epoch: 'E', seq: 5 } }]);
+    expect(tr.sent).toEqual([
+      { t: 'hello', v: 1, client: 'test' },
+      { t: 'sub', topic: 'units', since: { epoch: 'E', seq: 5 } },
+    ]);
   });
 
   it('drops entities that fail their schema, counting them', () => {
     const { tr, c } = setup();
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'put', id: 'a', value: { ...unit('a'), lat: 'north' } }, { op: 'put', id: 'c', value: unit('c') }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 6,
+      ops: [
+        { op: 'put', id: 'a', value: { ...unit('a'), lat: 'north' } },
+        { op: 'put', id: 'c', value: unit('c') },
+      ],
+    });
     expect((c.topic('units').get('a') as { lat: number }).lat).toBe(30);
     expect(c.topic('units').has('c')).toBe(true);
     expect(c.counters.invalid).toBe(1);
@@ -78,7 +103,16 @@ describe('hub client', () => {
     tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'patch', id: 'a', set: { lat: 30.5, updated: 2 } }] });
     expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5, updated: 2, lon: 120 });
     expect(c.counters.invalid).toBe(0);
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 7, ops: [{ op: 'patch', id: 'a', set: { lat: 95 } }, { op: 'patch', id: 'b', set: { status: 'on-site' } }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 7,
+      ops: [
+        { op: 'patch', id: 'a', set: { lat: 95 } },
+        { op: 'patch', id: 'b', set: { status: 'on-site' } },
+      ],
+    });
     expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
     expect(c.topic('units').get('b')).toMatchObject({ status: 'on-site' });
     expect(c.counters.invalid).toBe(1);
@@ -88,7 +122,16 @@ describe('hub client', () => {
   it('a patch for an entity it does not hold means it has diverged: counted, the rest applied, and it asks for a snapshot', () => {
     const { tr, c } = setup();
     tr.sent = [];
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 6, ops: [{ op: 'patch', id: 'ghost', set: { lat: 31 } }, { op: 'patch', id: 'a', set: { lat: 30.5 } }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 6,
+      ops: [
+        { op: 'patch', id: 'ghost', set: { lat: 31 } },
+        { op: 'patch', id: 'a', set: { lat: 30.5 } },
+      ],
+    });
     expect(c.counters.gaps).toBe(1);
     expect(c.topic('units').has('ghost')).toBe(false);
     expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
@@ -106,13 +149,43 @@ describe('hub client', () => {
     tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 1, items: [unit('a'), unit('b'), unit('c')] });
     const last = () => deltas.at(-1)!;
     // a patch, a put of a held unit, a put of a new one: the held keep theirs, the new takes the next
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 2, ops: [{ op: 'patch', id: 'c', set: { lat: 31 } }, { op: 'put', id: 'a', value: unit('a', 32) }, { op: 'put', id: 'd', value: unit('d') }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 2,
+      ops: [
+        { op: 'patch', id: 'c', set: { lat: 31 } },
+        { op: 'put', id: 'a', value: unit('a', 32) },
+        { op: 'put', id: 'd', value: unit('d') },
+      ],
+    });
     expect(last()).toEqual({ ids: ['c', 'a', 'd'], slots: [2, 0, 3] });
     // a delete reports the number it frees; the next new unit takes it; a dropped entity takes none
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 3, ops: [{ op: 'del', id: 'b' }, { op: 'put', id: 'x', value: { ...unit('x'), lat: 'north' } }, { op: 'put', id: 'e', value: unit('e') }, { op: 'del', id: 'nobody' }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 3,
+      ops: [
+        { op: 'del', id: 'b' },
+        { op: 'put', id: 'x', value: { ...unit('x'), lat: 'north' } },
+        { op: 'put', id: 'e', value: unit('e') },
+        { op: 'del', id: 'nobody' },
+      ],
+    });
     expect(last()).toEqual({ ids: ['b', 'e', 'nobody'], slots: [1, 1, -1] });
     expect(c.counters.invalid).toBe(1);
-    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 4, ops: [{ op: 'patch', id: 'e', set: { lat: 30.1 } }, { op: 'patch', id: 'd', set: { lat: 30.2 } }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'E',
+      seq: 4,
+      ops: [
+        { op: 'patch', id: 'e', set: { lat: 30.1 } },
+        { op: 'patch', id: 'd', set: { lat: 30.2 } },
+      ],
+    });
     expect(last()).toEqual({ ids: ['e', 'd'], slots: [1, 3] });
     // the map the stores read holds what the deltas said
     expect([...c.topic('units').keys()].sort()).toEqual(['a', 'c', 'd', 'e']);
@@ -120,7 +193,17 @@ describe('hub client', () => {
     expect([...c.topic('units').values()].map((u) => (u as { id: string }).id).sort()).toEqual(['a', 'c', 'd', 'e']);
     // a snapshot numbers afresh from 0, in its own order
     tr.push({ t: 'snapshot', topic: 'units', epoch: 'F', seq: 1, items: [unit('e'), unit('a')] });
-    tr.push({ t: 'delta', topic: 'units', epoch: 'F', seq: 2, ops: [{ op: 'patch', id: 'a', set: { lat: 29 } }, { op: 'put', id: 'z', value: unit('z') }, { op: 'patch', id: 'e', set: { lat: 29 } }] });
+    tr.push({
+      t: 'delta',
+      topic: 'units',
+      epoch: 'F',
+      seq: 2,
+      ops: [
+        { op: 'patch', id: 'a', set: { lat: 29 } },
+        { op: 'put', id: 'z', value: unit('z') },
+        { op: 'patch', id: 'e', set: { lat: 29 } },
+      ],
+    });
     expect(last()).toEqual({ ids: ['a', 'z', 'e'], slots: [1, 2, 0] });
     expect(c.topic('units').size).toBe(3);
   });

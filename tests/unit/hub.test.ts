@@ -52,7 +52,12 @@ describe('hub', () => {
     hub.publish('units', [{ op: 'del', id: 'a' }]);
     await tick();
     expect(conn.of('delta').map((d) => d.seq)).toEqual([2, 3]);
-    expect(hub.items('units').map((x) => (x as { id: string }).id).sort()).toEqual(['b', 'c']);
+    expect(
+      hub
+        .items('units')
+        .map((x) => (x as { id: string }).id)
+        .sort(),
+    ).toEqual(['b', 'c']);
   });
 
   it('batches a tick of changes into one message per topic, last write per id winning', async () => {
@@ -68,7 +73,10 @@ describe('hub', () => {
 
   it("sends a tick's changes in the order of the topic's snapshot, not as they arrived, with new entities last", async () => {
     const { hub, conn, s } = setup();
-    hub.replace('units', Array.from({ length: 50 }, (_, i) => ({ id: `u${i}`, n: 0 })));
+    hub.replace(
+      'units',
+      Array.from({ length: 50 }, (_, i) => ({ id: `u${i}`, n: 0 })),
+    );
     hub.flush();
     s.receive(sub('units'));
     const held = conn.of('snapshot')[0]!.items.map((x) => (x as { id: string }).id);
@@ -83,7 +91,11 @@ describe('hub', () => {
     const known = [...arrival.map((i) => `u${i}`), 'u20'].sort((a, b) => held.indexOf(a) - held.indexOf(b));
     expect(ids).toEqual([...known, 'new-b', 'new-a']);
     // the snapshot a display takes now is in the same order as the next delta
-    hub.publish('units', [{ op: 'put', id: 'new-a', value: { id: 'new-a', n: 2 } }, { op: 'put', id: 'u1', value: { id: 'u1', n: 2 } }, { op: 'put', id: 'new-b', value: { id: 'new-b', n: 2 } }]);
+    hub.publish('units', [
+      { op: 'put', id: 'new-a', value: { id: 'new-a', n: 2 } },
+      { op: 'put', id: 'u1', value: { id: 'u1', n: 2 } },
+      { op: 'put', id: 'new-b', value: { id: 'new-b', n: 2 } },
+    ]);
     hub.flush();
     const order = hub.items('units').map((x) => (x as { id: string }).id);
     expect(order.slice(-2)).toEqual(['new-b', 'new-a']);

@@ -43,14 +43,45 @@ describe('journal and projections', () => {
     const writes: Promise<void>[] = [];
     // 50 turns of the loop, 10 positions each: one transaction per 200 ms, not one per turn
     for (let turn = 0; turn < 50; turn++) {
-      const events = Array.from({ length: 10 }, (_, i) => ({ kind: 'unit.tracked' as const, subject: `unit:${id}`, payload: { id, lat: 30 + turn / 100, lon: 120 + i / 100, alt: null, status: 'en-route', at: turn * 10 + i, track: { feed: 'f', source: 's', heading: null, speed: null, ce: null, callsign: null, group: null, battery: null, seen: 1, staleAt: 2, lostAt: 3, presence: 'live' }, drone: null } }));
+      const events = Array.from({ length: 10 }, (_, i) => ({
+        kind: 'unit.tracked' as const,
+        subject: `unit:${id}`,
+        payload: {
+          id,
+          lat: 30 + turn / 100,
+          lon: 120 + i / 100,
+          alt: null,
+          status: 'en-route',
+          at: turn * 10 + i,
+          track: { feed: 'f', source: 's', heading: null, speed: null, ce: null, callsign: null, group: null, battery: null, seen: 1, staleAt: 2, lostAt: 3, presence: 'live' },
+          drone: null,
+        },
+      }));
       writes.push(core.journalLive(events, 'feeds'));
       await new Promise((r) => setImmediate(r));
     }
     await Promise.all(writes);
     expect(core.stats().batches - before).toBeLessThanOrEqual(3);
     // the last rows are waiting for their group when the hall is shut down: they are stored anyway
-    void core.journalLive([{ kind: 'unit.tracked', subject: `unit:${id}`, payload: { id, lat: 31.25, lon: 121.5, alt: null, status: 'on-site', at: 999, track: { feed: 'f', source: 's', heading: null, speed: null, ce: null, callsign: null, group: null, battery: null, seen: 1, staleAt: 2, lostAt: 3, presence: 'live' }, drone: null } }], 'feeds');
+    void core.journalLive(
+      [
+        {
+          kind: 'unit.tracked',
+          subject: `unit:${id}`,
+          payload: {
+            id,
+            lat: 31.25,
+            lon: 121.5,
+            alt: null,
+            status: 'on-site',
+            at: 999,
+            track: { feed: 'f', source: 's', heading: null, speed: null, ce: null, callsign: null, group: null, battery: null, seen: 1, staleAt: 2, lostAt: 3, presence: 'live' },
+            drone: null,
+          },
+        },
+      ],
+      'feeds',
+    );
     await core.dispose();
     const store = await StoreClient.open(`${data}/beacon.sqlite`);
     const rows = (await store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'unit.tracked');
@@ -79,7 +110,7 @@ describe('journal and projections', () => {
 
     const store = await StoreClient.open(`${data}/beacon.sqlite`);
     const rebuilt = new Map(TABLES.map((t) => [t, new Map<string, Record<string, unknown>>()]));
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const batch = await store.api.readJournal(after, 1000);
       if (batch.length === 0) break;
       for (const ev of batch) {

@@ -5,7 +5,7 @@ import { LATEST_VERSION, MIGRATIONS } from '../../native/store/migrations.ts';
 import { migrate, Store } from '../../native/store/store.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const tables = (db: Database.Database) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[]);
+const tables = (db: Database.Database) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
 
 describe('migrations', () => {
   const dir = tempDir();

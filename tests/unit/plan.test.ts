@@ -58,7 +58,10 @@ describe('window plan', () => {
     const saved = mergeLayout({}, planWindows(ds, {}));
     const plan = planWindows([...ds, display(3, 3840)], saved);
     expect(plan.map((p) => p.role)).toEqual(['calls', 'globe', 'wall']);
-    const diff = diffWindows(planWindows(ds, saved).map((p) => ({ key: p.key, role: p.role })), plan);
+    const diff = diffWindows(
+      planWindows(ds, saved).map((p) => ({ key: p.key, role: p.role })),
+      plan,
+    );
     expect(diff.open.map((p) => p.displayId)).toEqual([3]);
     expect(diff.close).toEqual([]);
     expect(diff.update).toHaveLength(2);

@@ -43,7 +43,7 @@ describe('the embedded Zhejiang scenario', () => {
     expect(counties.find((c) => c.code === '331081')).toMatchObject({ name: { zh: '温岭市', en: 'Wenling' }, coastal: true });
   });
 
-  it('has the province\'s published team counts, each team near its home city', () => {
+  it("has the province's published team counts, each team near its home city", () => {
     const count = (k: string) => units.filter((u) => u.kind === k).length;
     expect([count('fire-rescue'), count('professional'), count('social'), count('aviation')]).toEqual([132, 188, 248, 13]);
     const cityCounties = (home: string) => COUNTIES.filter((c) => c.code.slice(0, 4) + '00' === home);
@@ -82,7 +82,7 @@ describe('the embedded Zhejiang scenario', () => {
     for (const x of sites.filter((s) => s.kind === 'shelter')) expect(x.capacity! > 0 && x.occupancy === 0).toBe(true);
   });
 
-  it('carries Lekima\'s 62 CMA fixes with the citation, super typhoon at landfall', () => {
+  it("carries Lekima's 62 CMA fixes with the citation, super typhoon at landfall", () => {
     expect(lekima!.fixes).toHaveLength(62);
     expect(lekima!.source).toMatch(/CMA/);
     const landfall = lekima!.fixes.find((f) => f.t === Date.UTC(2019, 7, 9, 18));
@@ -90,7 +90,7 @@ describe('the embedded Zhejiang scenario', () => {
     for (const f of lekima!.fixes) expect(gradeOf(f.wind)).toBe(f.grade);
   });
 
-  it('validates against the contract\'s schemas and is marked demo', () => {
+  it("validates against the contract's schemas and is marked demo", () => {
     for (const p of places) expect(TOPIC_SCHEMAS.places.parse(p).demo).toBe(true);
     for (const u of units) expect(TOPIC_SCHEMAS.units.parse(u).demo).toBe(true);
     for (const c of contacts) expect(TOPIC_SCHEMAS.contacts.parse(c).demo).toBe(true);

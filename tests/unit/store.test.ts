@@ -63,7 +63,11 @@ describe('store', () => {
     const pos = (id: string) => ({ ...entry(id), outbox: { category: 'positions', priority: 2 } });
     const dec = (id: string) => ({ ...entry(id), outbox: { category: 'decisions', priority: 0 } });
     s.commit([pos('p1'), pos('p2'), dec('d1'), entry('local-only')]);
-    const bad: CommitEntry = { event: { ts: 1, kind: 'x', subject: 'x', payload: {}, origin: 'test' }, ops: [{ table: 'nope' as 'units', op: 'put', id: 'x', value: {} }], outbox: { category: 'decisions', priority: 0 } };
+    const bad: CommitEntry = {
+      event: { ts: 1, kind: 'x', subject: 'x', payload: {}, origin: 'test' },
+      ops: [{ table: 'nope' as 'units', op: 'put', id: 'x', value: {} }],
+      outbox: { category: 'decisions', priority: 0 },
+    };
     expect(() => s.commit([dec('d2'), bad])).toThrow();
     const pending = s.outboxPending(10, []);
     expect(pending.map((p) => p.event.subject)).toEqual(['unit:d1', 'unit:p1', 'unit:p2']);
@@ -86,18 +90,22 @@ describe('store', () => {
     s.commit(batch);
     const live = { category: 'positions', priority: 2, since: now - 10_000, slots: 2, after: 0 };
     const got = s.outboxPending(8, [], live);
-    expect(got.map((p) => [p.event.subject, p.live ?? false])).toEqual([
-      ...Array.from({ length: 6 }, (_, i) => [`unit:old${i}`, false]),
-      ['unit:new3', true],
-      ['unit:new4', true],
-    ]);
+    expect(got.map((p) => [p.event.subject, p.live ?? false])).toEqual([...Array.from({ length: 6 }, (_, i) => [`unit:old${i}`, false]), ['unit:new3', true], ['unit:new4', true]]);
     // Skipping what is in flight, the next call continues both streams.
     // The live stream only moves forward: after new3 and new4 went live, new0-2 wait with the backlog.
     const floor = Math.max(...got.filter((p) => p.live).map((p) => p.seq));
-    const next = s.outboxPending(4, got.map((p) => p.seq), { ...live, after: floor });
+    const next = s.outboxPending(
+      4,
+      got.map((p) => p.seq),
+      { ...live, after: floor },
+    );
     expect(next.map((p) => p.event.subject)).toEqual(['unit:old6', 'unit:old7', 'unit:old8', 'unit:old9']);
     s.commit([at('new5', now, 'positions', 2)]);
-    const third = s.outboxPending(4, [...got, ...next].map((p) => p.seq), { ...live, after: floor });
+    const third = s.outboxPending(
+      4,
+      [...got, ...next].map((p) => p.seq),
+      { ...live, after: floor },
+    );
     expect(third.map((p) => [p.event.subject, p.live ?? false])).toEqual([
       ['unit:old10', false],
       ['unit:old11', false],

@@ -36,10 +36,18 @@ describe('prefetch planner', () => {
     expect(planTiles({ west: -180, south: -85, east: 180, north: 85 }, 0, 0).total).toBe(1);
     expect(() => planTiles({ west: 123, south: 27, east: 118, north: 31 }, 8, 8)).toThrow(/west < east/);
     expect(() => planTiles(ZHEJIANG, 9, 8)).toThrow(/zoom range/);
-    expect(tileUrl('https://t{s}.tianditu.gov.cn/DataServer?T=img_w&x={x}&y={y}&l={z}&tk={k}', { z: 8, x: 211, y: 104 }, { subdomains: ['0', '1'], key: 'k&1' })).toBe('https://t1.tianditu.gov.cn/DataServer?T=img_w&x=211&y=104&l=8&tk=k%261');
+    expect(tileUrl('https://t{s}.tianditu.gov.cn/DataServer?T=img_w&x={x}&y={y}&l={z}&tk={k}', { z: 8, x: 211, y: 104 }, { subdomains: ['0', '1'], key: 'k&1' })).toBe(
+      'https://t1.tianditu.gov.cn/DataServer?T=img_w&x=211&y=104&l=8&tk=k%261',
+    );
     expect(tileUrl('http://gis/{z}/{x}/{-y}.png', { z: 3, x: 1, y: 2 })).toBe('http://gis/3/1/5.png');
     // WMTS KVP on a Web Mercator matrix set (Tianditu's w): matrix = zoom, column = x, row = y
-    expect(tileUrl('http://t{s}.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX={TileMatrix}&TILEROW={TileRow}&TILECOL={TileCol}&tk={k}', { z: 8, x: 214, y: 107 }, { subdomains: ['0'], key: 'k' })).toBe('http://t0.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX=8&TILEROW=107&TILECOL=214&tk=k');
+    expect(
+      tileUrl(
+        'http://t{s}.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX={TileMatrix}&TILEROW={TileRow}&TILECOL={TileCol}&tk={k}',
+        { z: 8, x: 214, y: 107 },
+        { subdomains: ['0'], key: 'k' },
+      ),
+    ).toBe('http://t0.tianditu.gov.cn/img_w/wmts?REQUEST=GetTile&TILEMATRIXSET=w&TILEMATRIX=8&TILEROW=107&TILECOL=214&tk=k');
   });
 });
 
@@ -74,9 +82,15 @@ describe('tile cache', () => {
     expect(c).toMatchObject({ kind: 'coarser', from: 5 });
     const ne = tileColour(5, 26, 13, 1);
     const data = (c as { data: Buffer }).data;
-    for (const [x, y] of [[0, 0], [128, 128], [255, 255], [10, 240]] as const) expect(pixel(data, x, y)).toEqual(ne);
+    for (const [x, y] of [
+      [0, 0],
+      [128, 128],
+      [255, 255],
+      [10, 240],
+    ] as const)
+      expect(pixel(data, x, y)).toEqual(ne);
     // Two levels down, the SW quarter of that NE quarter: (7, 106, 53) is still NE of the z5 tile.
-    expect(pixel((await svc.tile('test', { z: 7, x: 106, y: 53 }) as { data: Buffer }).data, 5, 5)).toEqual(ne);
+    expect(pixel(((await svc.tile('test', { z: 7, x: 106, y: 53 })) as { data: Buffer }).data, 5, 5)).toEqual(ne);
     // Nothing cached anywhere above: missing (a 404 for the display).
     expect((await svc.tile('test', { z: 6, x: 0, y: 0 })).kind).toBe('missing');
     // Once the source is back, the real tile is fetched: the stand-in was never cached.

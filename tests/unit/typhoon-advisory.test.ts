@@ -28,7 +28,9 @@ describe('typhoon advisories', () => {
     expect(bad({ agency: 'cma' })).toMatch(/upper-case agency code/);
     expect(bad({ forecast: [{ time: '2026-09-13T00:00:00Z', lat: 25, lon: 125 }] })).toMatch(/forecast.0.time must be after/);
     expect(bad({ forecast: [{ time: '2026-09-30T00:00:00Z', lat: 25, lon: 125 }] })).toMatch(/more than 240 h ahead/);
-    expect(bad({ current: { time: '2026-09-14T00:00:00Z', lat: 24, lon: 126, radii: { r7: q(100, 100, 100, 100), r10: q(150, 90, 90, 90) } } })).toMatch(/force-10 radius NE 150 km exceeds the force-7 radius 100/);
+    expect(bad({ current: { time: '2026-09-14T00:00:00Z', lat: 24, lon: 126, radii: { r7: q(100, 100, 100, 100), r10: q(150, 90, 90, 90) } } })).toMatch(
+      /force-10 radius NE 150 km exceeds the force-7 radius 100/,
+    );
     expect(bad({ current: { time: '2026-09-14T00:00:00Z', lat: 124, lon: 126 } })).toMatch(/current.lat/);
     expect(bad({ extra: 1 })).toMatch(/Unrecognized key/);
     expect(bad({ forecast: Array.from({ length: 65 }, () => ({})) })).toMatch(/forecast/);

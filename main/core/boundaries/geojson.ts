@@ -83,7 +83,10 @@ function simplifyOpen(r: Pos[], tol: number): Pos[] {
 }
 
 /** `input`: GeoJSON text, or a document already read (a shapefile through shapefileToGeoJson). */
-export function parseBoundaries(input: string | object, opts: { gcj02?: boolean; codeField?: string; source: string; places: ReadonlyMap<string, { kind: string; lat: number; lon: number; name: { zh: string } }>; now?: number }): BoundaryParse {
+export function parseBoundaries(
+  input: string | object,
+  opts: { gcj02?: boolean; codeField?: string; source: string; places: ReadonlyMap<string, { kind: string; lat: number; lon: number; name: { zh: string } }>; now?: number },
+): BoundaryParse {
   const errors: BoundaryProblem[] = [];
   const warnings: BoundaryProblem[] = [];
   const boundaries: Boundary[] = [];
@@ -109,7 +112,11 @@ export function parseBoundaries(input: string | object, opts: { gcj02?: boolean;
     const field = opts.codeField ?? CODE_FIELDS.find((k) => props[k] !== undefined && props[k] !== null);
     const raw = field ? props[field] : undefined;
     const code = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-    if (!/^\d{6}$/.test(code)) return errors.push({ feature: n, message: field ? `property ${field} is not a 6-digit GB/T 2260 code: ${String(raw).slice(0, 20)}` : `no code property (looked for ${opts.codeField ?? CODE_FIELDS.join(', ')})` });
+    if (!/^\d{6}$/.test(code))
+      return errors.push({
+        feature: n,
+        message: field ? `property ${field} is not a 6-digit GB/T 2260 code: ${String(raw).slice(0, 20)}` : `no code property (looked for ${opts.codeField ?? CODE_FIELDS.join(', ')})`,
+      });
     const place = opts.places.get(code);
     if (!place || (place.kind !== 'county' && place.kind !== 'city')) return errors.push({ feature: n, code, message: `unknown code ${code}: not a city or county of this hall` });
     if (seen.has(code)) return errors.push({ feature: n, code, message: `code ${code} appears twice; the first one is kept` });
@@ -126,7 +133,8 @@ export function parseBoundaries(input: string | object, opts: { gcj02?: boolean;
         for (const p of ring as unknown[]) {
           const [x, y] = Array.isArray(p) ? (p as unknown[]) : [];
           if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y)) return errors.push({ feature: n, code, message: 'a position that is not two numbers' });
-          if (Math.abs(x) > 180 || Math.abs(y) > 90) return errors.push({ feature: n, code, message: `position ${x}, ${y} is not longitude/latitude (a projected file, in metres?): export in WGS-84` });
+          if (Math.abs(x) > 180 || Math.abs(y) > 90)
+            return errors.push({ feature: n, code, message: `position ${x}, ${y} is not longitude/latitude (a projected file, in metres?): export in WGS-84` });
           pts.push(opts.gcj02 ? gcj02ToWgs84(x, y) : [x, y]);
         }
         const [fx, fy] = pts[0]!;

@@ -74,7 +74,11 @@ export class CallDesk implements Desk {
       // All or nothing: one bad row and the directory stays exactly as it was.
       if (r.errors.length || dryRun) return { ...out, added: r.errors.length ? 0 : out.added, updated: r.errors.length ? 0 : out.updated };
       const write = [...fresh, ...changed];
-      if (write.length) await this.port.recordMany(write.map((contact) => ({ kind: 'contact.upserted' as const, subject: `contact:${contact.id}`, payload: { contact } })), ctx.origin);
+      if (write.length)
+        await this.port.recordMany(
+          write.map((contact) => ({ kind: 'contact.upserted' as const, subject: `contact:${contact.id}`, payload: { contact } })),
+          ctx.origin,
+        );
       return out;
     },
   };
@@ -125,7 +129,12 @@ export class CallDesk implements Desk {
     for (const c of open) {
       const at = this.now();
       const attempts = c.attempts.map((a) => (a.endedAt === null ? { ...a, result: a.result === 'connected' ? ('ended' as const) : ('failed' as const), detail: 'interrupted', endedAt: at } : a));
-      await this.port.record('call.logged', `call:${c.id}`, { call: { ...c, attempts, state: c.answeredAt ? 'ended' : 'failed', endedAt: at, endedBy: 'interrupted', duration: c.answeredAt ? Math.round((at - c.answeredAt) / 1000) : null } }, 'calls');
+      await this.port.record(
+        'call.logged',
+        `call:${c.id}`,
+        { call: { ...c, attempts, state: c.answeredAt ? 'ended' : 'failed', endedAt: at, endedBy: 'interrupted', duration: c.answeredAt ? Math.round((at - c.answeredAt) / 1000) : null } },
+        'calls',
+      );
     }
   }
 
@@ -133,7 +142,11 @@ export class CallDesk implements Desk {
   private prune(): void {
     const cutoff = this.now() - LIVE_WINDOW_MS;
     const old = (this.port.items('calls') as Call[]).filter((c) => c.endedAt !== null && c.endedAt < cutoff);
-    if (old.length) this.port.publish('calls', old.map((c) => ({ op: 'del' as const, id: c.id })));
+    if (old.length)
+      this.port.publish(
+        'calls',
+        old.map((c) => ({ op: 'del' as const, id: c.id })),
+      );
   }
 
   /** The switchboard entity every calls panel shows. */
@@ -145,7 +158,14 @@ export class CallDesk implements Desk {
       order: this.order,
       noAnswerS: this.noAnswerMs / 1000,
       sip: { configured: !!this.ua, state: r?.state ?? 'unregistered', detail: r?.detail.slice(0, 300) ?? '', aor: this.opts.sip?.aor ?? null },
-      satellite: { configured: !!this.modem, state: m?.state ?? 'closed', signal: m?.signal ?? null, registration: m?.registration ?? 'unknown', busy: m?.busy ?? false, detail: m?.detail.slice(0, 300) ?? '' },
+      satellite: {
+        configured: !!this.modem,
+        state: m?.state ?? 'closed',
+        signal: m?.signal ?? null,
+        registration: m?.registration ?? 'unknown',
+        busy: m?.busy ?? false,
+        detail: m?.detail.slice(0, 300) ?? '',
+      },
       wan: this.wan,
     };
   }
@@ -203,7 +223,14 @@ export class CallDesk implements Desk {
     }
     for (const step of steps) {
       if (live.cancelled) break;
-      const attempt: CallAttempt = { channel: step.channel, address: step.address, result: step.skip ? 'skipped' : 'trying', detail: step.skip ?? '', startedAt: this.now(), endedAt: step.skip ? this.now() : null };
+      const attempt: CallAttempt = {
+        channel: step.channel,
+        address: step.address,
+        result: step.skip ? 'skipped' : 'trying',
+        detail: step.skip ?? '',
+        startedAt: this.now(),
+        endedAt: step.skip ? this.now() : null,
+      };
       call.attempts.push(attempt);
       if (step.skip) continue;
       call.state = 'dialing';
@@ -279,7 +306,11 @@ export class CallDesk implements Desk {
     if (first === 'connected') {
       live.stop = () => void sip.hangup();
       if (live.cancelled) void sip.hangup();
-      return this.connectedUntilEnd(live, attempt, sip.done.then((e) => ({ by: e.by, reason: e.reason })));
+      return this.connectedUntilEnd(
+        live,
+        attempt,
+        sip.done.then((e) => ({ by: e.by, reason: e.reason })),
+      );
     }
     const end = first;
     attempt.endedAt = this.now();

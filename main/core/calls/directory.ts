@@ -3,7 +3,23 @@
 import { csvLine, parseCsv } from '../../../common/csv.ts';
 import { CONTACT_LEVELS, type Call, type Contact, type ContactLevel } from '../../../common/domain.ts';
 
-export const CONTACT_COLUMNS = ['id', 'level', 'code', 'parent', 'name_zh', 'name_en', 'duty_name', 'duty_mobile', 'deputy_name', 'deputy_mobile', 'video', 'voip', 'mobile', 'satellite', 'radio'] as const;
+export const CONTACT_COLUMNS = [
+  'id',
+  'level',
+  'code',
+  'parent',
+  'name_zh',
+  'name_en',
+  'duty_name',
+  'duty_mobile',
+  'deputy_name',
+  'deputy_mobile',
+  'video',
+  'voip',
+  'mobile',
+  'satellite',
+  'radio',
+] as const;
 
 const SIP = /^sips?:[^\s@<>"]+@[^\s<>"]+$/;
 const PHONE = /^\+?[0-9][0-9 -]{3,19}$/;
@@ -24,7 +40,10 @@ export function parseContactsCsv(text: string, ctx: DirectoryContext, firstLine 
   const missing = CONTACT_COLUMNS.filter((c) => !cols.includes(c));
   const unknown = cols.filter((c) => !(CONTACT_COLUMNS as readonly string[]).includes(c));
   if (missing.length || unknown.length) {
-    errors.push({ line: header.line, message: `header: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unknown.length ? '; ' : ''}${unknown.length ? `unknown ${unknown.join(', ')}` : ''}` });
+    errors.push({
+      line: header.line,
+      message: `header: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unknown.length ? '; ' : ''}${unknown.length ? `unknown ${unknown.join(', ')}` : ''}`,
+    });
     return { contacts, errors, rows: rows.length };
   }
   const ids = new Map<string, number>();
@@ -41,7 +60,8 @@ export function parseContactsCsv(text: string, ctx: DirectoryContext, firstLine 
     if (!(CONTACT_LEVELS as readonly string[]).includes(f.level)) problems.push(`level ${JSON.stringify(f.level)} is not one of ${CONTACT_LEVELS.join('/')}`);
     if (!/^\d{6}$/.test(f.code)) problems.push(`code ${JSON.stringify(f.code)} is not a 6-digit admin code`);
     else if (!ctx.place(f.code)) problems.push(`code ${f.code} is not a city or county this hall knows`);
-    if (f.parent && !ctx.contact(f.parent) && !ids.has(f.parent) && !rows.some((x) => x.fields[cols.indexOf('id')]?.trim() === f.parent)) problems.push(`parent ${f.parent} is neither in the directory nor in the file`);
+    if (f.parent && !ctx.contact(f.parent) && !ids.has(f.parent) && !rows.some((x) => x.fields[cols.indexOf('id')]?.trim() === f.parent))
+      problems.push(`parent ${f.parent} is neither in the directory nor in the file`);
     if (f.parent === f.id) problems.push('a contact cannot be its own parent');
     if (!f.name_zh) problems.push('name_zh is empty');
     if (!f.duty_name) problems.push('duty_name is empty');
@@ -76,7 +96,9 @@ export function contactsToCsv(contacts: Contact[]): string {
   const lines = [CONTACT_COLUMNS.join(',')];
   for (const c of contacts) {
     const ch = (k: string) => c.channels.find((x) => x.kind === k)?.address ?? '';
-    lines.push(csvLine([c.id, c.level, c.code, c.parent, c.name.zh, c.name.en, c.duty.name, c.duty.mobile, c.deputy.name, c.deputy.mobile, ch('video'), ch('voip'), ch('mobile'), ch('satellite'), ch('radio')]));
+    lines.push(
+      csvLine([c.id, c.level, c.code, c.parent, c.name.zh, c.name.en, c.duty.name, c.duty.mobile, c.deputy.name, c.deputy.mobile, ch('video'), ch('voip'), ch('mobile'), ch('satellite'), ch('radio')]),
+    );
   }
   return lines.join('\r\n') + '\r\n';
 }
@@ -99,7 +121,9 @@ export function callsToCsv(calls: Call[]): string {
   const lines = [CALL_COLUMNS.join(',')];
   for (const c of calls) {
     const attempts = c.attempts.map((a) => `${a.channel}:${a.result}${a.detail ? ` (${a.detail})` : ''}`).join('; ');
-    lines.push(csvLine([c.id, beijing(c.startedAt), c.contact, c.name.zh, c.code, c.by, c.state, c.channel, beijing(c.answeredAt), beijing(c.endedAt), c.duration, c.endedBy, c.consultation, attempts]));
+    lines.push(
+      csvLine([c.id, beijing(c.startedAt), c.contact, c.name.zh, c.code, c.by, c.state, c.channel, beijing(c.answeredAt), beijing(c.endedAt), c.duration, c.endedBy, c.consultation, attempts]),
+    );
   }
   return lines.join('\r\n') + '\r\n';
 }

@@ -4,7 +4,9 @@
 import { pinyin } from 'pinyin-pro';
 
 export function spellOf(zh: string): string {
-  const syllables = pinyin(zh, { toneType: 'none', type: 'array', nonZh: 'consecutive' }).map((s) => s.toLowerCase().replace(/[^a-z0-9]/g, '')).filter(Boolean);
+  const syllables = pinyin(zh, { toneType: 'none', type: 'array', nonZh: 'consecutive' })
+    .map((s) => s.toLowerCase().replace(/[^a-z0-9]/g, ''))
+    .filter(Boolean);
   const initials = syllables.map((s) => s[0]).join('');
   return `${initials} ${syllables.join('')}`.slice(0, 600);
 }

@@ -52,7 +52,11 @@ port.on('message', (m: ToIo) => {
     const sink = new BatchingSink(m.feed);
     const c = m.config;
     const a: FeedAdapter & { boundPort?: number } =
-      c.kind === 'mavlink-udp' ? new MavlinkUdpAdapter({ host: c.host, port: c.port }, sink) : c.kind === 'cot-tcp' ? new CotTcpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink) : new CotUdpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink);
+      c.kind === 'mavlink-udp'
+        ? new MavlinkUdpAdapter({ host: c.host, port: c.port }, sink)
+        : c.kind === 'cot-tcp'
+          ? new CotTcpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink)
+          : new CotUdpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink);
     a.open().then(
       () => {
         adapters.set(m.feed, a);

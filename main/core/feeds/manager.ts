@@ -227,7 +227,8 @@ export class FeedManager implements Desk {
 
   stats() {
     const feeds: Record<string, { state: FeedState; messages: number; errors: Record<string, number>; reconnects: number; maxInFlight: number; units: number }> = {};
-    for (const r of this.runners.values()) feeds[r.cfg.id] = { state: r.state, messages: r.messages, errors: { ...r.errors }, reconnects: Math.max(0, r.attempts - 1), maxInFlight: r.maxInFlight, units: r.units.size };
+    for (const r of this.runners.values())
+      feeds[r.cfg.id] = { state: r.state, messages: r.messages, errors: { ...r.errors }, reconnects: Math.max(0, r.attempts - 1), maxInFlight: r.maxInFlight, units: r.units.size };
     return { ...this.counters, feeds };
   }
 
@@ -270,10 +271,21 @@ export class FeedManager implements Desk {
       case 'dji-mqtt': {
         const password = c.passwordEnv ? process.env[c.passwordEnv] : undefined;
         const clientId = `beacon-${c.id}-${randomBytes(3).toString('hex')}`;
-        if (c.kind === 'mqtt-json') return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) }, r);
+        if (c.kind === 'mqtt-json')
+          return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) }, r);
         const dji = new DjiDecoder();
         const g = c.gateway;
-        return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`], decode: (t, p) => dji.decode(t, p, now()) }, r);
+        return new MqttFeedAdapter(
+          {
+            url: c.url,
+            username: c.username,
+            password,
+            clientId,
+            topics: [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`],
+            decode: (t, p) => dji.decode(t, p, now()),
+          },
+          r,
+        );
       }
     }
   }

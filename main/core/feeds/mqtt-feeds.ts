@@ -102,16 +102,35 @@ const DjiOsd = z.object({
   horizontal_speed: z.number().min(0).max(2000).optional(),
   vertical_speed: z.number().optional(),
   mode_code: z.number().int().optional(),
-  battery: z.object({ capacity_percent: z.number().min(0).max(100) }).partial().optional(),
+  battery: z
+    .object({ capacity_percent: z.number().min(0).max(100) })
+    .partial()
+    .optional(),
 });
 const DjiTopo = z.object({ sub_devices: z.array(z.object({ sn: z.string().min(1).max(64) }).passthrough()).max(64) }).passthrough();
 
 /** Aircraft mode_code (DJI Cloud API, device properties). */
 const DJI_MODES: Record<number, string> = {
-  0: 'standby', 1: 'takeoff preparation', 2: 'ready', 3: 'manual flight', 4: 'auto takeoff', 5: 'wayline flight',
-  6: 'panorama', 7: 'tracking', 8: 'ADS-B avoidance', 9: 'returning home', 10: 'auto landing', 11: 'forced landing',
-  12: 'three-propeller landing', 13: 'upgrading', 14: 'not connected', 15: 'APAS', 16: 'virtual stick', 17: 'live flight control',
-  18: 'RTK fixing', 19: 'dock site selection',
+  0: 'standby',
+  1: 'takeoff preparation',
+  2: 'ready',
+  3: 'manual flight',
+  4: 'auto takeoff',
+  5: 'wayline flight',
+  6: 'panorama',
+  7: 'tracking',
+  8: 'ADS-B avoidance',
+  9: 'returning home',
+  10: 'auto landing',
+  11: 'forced landing',
+  12: 'three-propeller landing',
+  13: 'upgrading',
+  14: 'not connected',
+  15: 'APAS',
+  16: 'virtual stick',
+  17: 'live flight control',
+  18: 'RTK fixing',
+  19: 'dock site selection',
 };
 const DJI_AIRBORNE = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18]);
 

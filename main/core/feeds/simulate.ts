@@ -270,7 +270,17 @@ export class Simulator {
         const p = m.at(secs);
         const lat = round7(p.lat);
         const lon = round7(p.lon);
-        const body = { id: m.source, lat, lon, alt: Math.round(p.alt * 10) / 10, time: now, speed: Math.round(p.speed * 100) / 100, heading: Math.round(p.heading * 10) / 10, accuracy: 8, battery: 80 };
+        const body = {
+          id: m.source,
+          lat,
+          lon,
+          alt: Math.round(p.alt * 10) / 10,
+          time: now,
+          speed: Math.round(p.speed * 100) / 100,
+          heading: Math.round(p.heading * 10) / 10,
+          accuracy: 8,
+          battery: 80,
+        };
         this.mqtt.publish(`beacon/positions/${m.source}`, JSON.stringify(body), { qos: 0 });
         this.o.onSend?.(m.source, lat, lon, now);
         this.sent.mqtt++;

@@ -3,7 +3,32 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
-import { Advisory, Boundary, Call, Consultation, Contact, DroneState, Incident, FeedConfig, FeedState, Hall, Instruction, Lat, Lon, Name, Place, Risk, Site, Track, Typhoon, Unit, UnitStatus, VideoConfig, WallLayout, type Fix } from '../../../common/domain.ts';
+import {
+  Advisory,
+  Boundary,
+  Call,
+  Consultation,
+  Contact,
+  DroneState,
+  Incident,
+  FeedConfig,
+  FeedState,
+  Hall,
+  Instruction,
+  Lat,
+  Lon,
+  Name,
+  Place,
+  Risk,
+  Site,
+  Track,
+  Typhoon,
+  Unit,
+  UnitStatus,
+  VideoConfig,
+  WallLayout,
+  type Fix,
+} from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
 import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';

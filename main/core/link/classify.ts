@@ -45,7 +45,10 @@ export function measure(probes: readonly Probe[], t: LinkThresholds = {}, kbps: 
   const recent = probes.slice(-o.window);
   const tail = recent.slice(-o.failuresForOffline);
   const loss = recent.filter((p) => !p.ok).length / recent.length;
-  const rtts = recent.filter((p) => p.ok && p.rttMs !== null).map((p) => p.rttMs!).sort((a, b) => a - b);
+  const rtts = recent
+    .filter((p) => p.ok && p.rttMs !== null)
+    .map((p) => p.rttMs!)
+    .sort((a, b) => a - b);
   const medianRttMs = rtts.length ? rtts[Math.floor(rtts.length / 2)]! : null;
   if (tail.length >= o.failuresForOffline && tail.every((p) => !p.ok)) return { level: 'offline', loss, medianRttMs, kbps };
   if (loss > o.degradedLoss || (medianRttMs !== null && medianRttMs > o.degradedRttMs) || (kbps !== null && kbps < o.degradedKbps)) return { level: 'degraded', loss, medianRttMs, kbps };

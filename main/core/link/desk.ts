@@ -23,7 +23,10 @@ export class LinkDesk implements Desk {
     this.monitor = new LinkMonitor({
       ...opts,
       onChange: (changed) => {
-        port.publish('link', changed.map((l) => ({ op: 'put', id: l.id, value: l })));
+        port.publish(
+          'link',
+          changed.map((l) => ({ op: 'put', id: l.id, value: l })),
+        );
         for (const l of changed) {
           const from = previous.get(l.id) ?? 'unknown';
           previous.set(l.id, l.state);

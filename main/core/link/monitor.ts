@@ -159,7 +159,10 @@ export class LinkMonitor {
 
   /** Worst case to see a silent cut on a fast link: interval + 2 timeouts = 0.5 + 0.6 + 0.6 s. */
   private timeout(t: TargetState): number {
-    const rtts = t.probes.filter((p) => p.ok).map((p) => p.rttMs!).sort((a, b) => a - b);
+    const rtts = t.probes
+      .filter((p) => p.ok)
+      .map((p) => p.rttMs!)
+      .sort((a, b) => a - b);
     const median = rtts.length ? rtts[Math.floor(rtts.length / 2)]! : 0;
     return Math.min(3000, Math.max(this.opts.timeoutMs, 3 * median));
   }

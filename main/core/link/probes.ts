@@ -169,10 +169,13 @@ class MqttProber implements Prober {
 
   private next(timeoutMs: number): Promise<{ type: number; body: Buffer } | null> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting = null;
-        resolve(null);
-      }, Math.max(1, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          this.waiting = null;
+          resolve(null);
+        },
+        Math.max(1, timeoutMs),
+      );
       this.waiting = (type, body) => {
         clearTimeout(timer);
         resolve({ type, body });

@@ -12,8 +12,7 @@ import { CITIES, cityOf, COUNTIES, PROVINCE, TEAM_COUNTS } from './zhejiang-plac
 export const SCENARIO_ID = 'zhejiang-demo';
 // From the package root, so the source tree and the compiled out/node tree find the same file.
 const LEKIMA_CSV = () => join(packageRoot(), 'data', 'typhoons', 'lekima-2019.csv');
-const LEKIMA_SOURCE =
-  "CMA best track (CMA Tropical Cyclone Data Center, CH2019BST.txt; Ying et al. 2014; Lu et al. 2021); grade derived from wind by GB/T 19201-2006";
+const LEKIMA_SOURCE = 'CMA best track (CMA Tropical Cyclone Data Center, CH2019BST.txt; Ying et al. 2014; Lu et al. 2021); grade derived from wind by GB/T 19201-2006';
 
 export interface SeedEvent {
   kind: EventKind;
@@ -61,8 +60,40 @@ const TEAM_SIZE: Record<(typeof TEAM_KINDS)[number], [number, number]> = {
   social: [10, 40],
   aviation: [8, 20],
 };
-const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤';
-const GIVEN = ['伟', '芳', '敏', '静', '强', '磊', '军', '洋', '勇', '艳', '杰', '涛', '明', '超', '华', '平', '刚', '建国', '海燕', '晓东', '志强', '丽华', '建军', '文斌', '国庆', '红梅', '立新', '永刚', '春华', '晓峰'];
+const SURNAMES =
+  '王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤';
+const GIVEN = [
+  '伟',
+  '芳',
+  '敏',
+  '静',
+  '强',
+  '磊',
+  '军',
+  '洋',
+  '勇',
+  '艳',
+  '杰',
+  '涛',
+  '明',
+  '超',
+  '华',
+  '平',
+  '刚',
+  '建国',
+  '海燕',
+  '晓东',
+  '志强',
+  '丽华',
+  '建军',
+  '文斌',
+  '国庆',
+  '红梅',
+  '立新',
+  '永刚',
+  '春华',
+  '晓峰',
+];
 export const STOCK_ITEMS = ['tents', 'quilts', 'lifejackets', 'pumps', 'generators', 'sandbags'] as const;
 
 export function parseLekimaCsv(text: string): Fix[] {
@@ -95,7 +126,17 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   const places: Place[] = [
     { id: PROVINCE.code, kind: 'province', code: PROVINCE.code, parent: null, name: { zh: PROVINCE.hallZh, en: PROVINCE.hallEn }, lat: PROVINCE.lat, lon: PROVINCE.lon, coastal: true, demo: true },
     ...CITIES.map((ct): Place => ({ id: ct.code, kind: 'city', code: ct.code, parent: PROVINCE.code, name: { zh: ct.zh, en: ct.en }, lat: ct.lat, lon: ct.lon, coastal: ct.coastal, demo: true })),
-    ...COUNTIES.map((co): Place => ({ id: co.code, kind: 'county', code: co.code, parent: cityOf(co.code), name: { zh: co.zh, en: co.en }, lat: co.lat, lon: co.lon, coastal: co.coastal, demo: true })),
+    ...COUNTIES.map((co): Place => ({
+      id: co.code,
+      kind: 'county',
+      code: co.code,
+      parent: cityOf(co.code),
+      name: { zh: co.zh, en: co.en },
+      lat: co.lat,
+      lon: co.lon,
+      coastal: co.coastal,
+      demo: true,
+    })),
   ];
   for (const p of places) ev('place.upserted', `place:${p.id}`, { place: p });
 
@@ -104,7 +145,10 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   const units: Unit[] = [];
   const countiesOf = new Map(CITIES.map((ct) => [ct.code, COUNTIES.filter((co) => cityOf(co.code) === ct.code)]));
   for (const kind of TEAM_KINDS) {
-    const perCity = apportion(TEAM_COUNTS[kind], CITIES.map((ct) => ct.pop));
+    const perCity = apportion(
+      TEAM_COUNTS[kind],
+      CITIES.map((ct) => ct.pop),
+    );
     CITIES.forEach((city, ci) => {
       for (let n = 1; n <= perCity[ci]!; n++) {
         // Aviation bases sit at the city itself (its airport or helipad), the rest spread over counties.
@@ -130,7 +174,18 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   // Supply depots: the provincial reserve, one per city, one per coastal county (typhoon stock).
   const stock = (scale: number) => Object.fromEntries(STOCK_ITEMS.map((it) => [it, Math.round((200 + rand() * 800) * scale)]));
   const depot = (id: string, zh: string, en: string, home: string, lat: number, lon: number, scale: number): Unit => ({
-    id, kind: 'depot', name: { zh, en }, home, lat: round(lat + 0.01), lon: round(lon + 0.01), alt: null, status: 'standby', members: null, stock: stock(scale), updated: now, demo: true,
+    id,
+    kind: 'depot',
+    name: { zh, en },
+    home,
+    lat: round(lat + 0.01),
+    lon: round(lon + 0.01),
+    alt: null,
+    status: 'standby',
+    members: null,
+    stock: stock(scale),
+    updated: now,
+    demo: true,
   });
   units.push(depot('depot-330000', '浙江省应急物资储备库', 'Zhejiang provincial emergency reserve', '330100', PROVINCE.lat + 0.05, PROVINCE.lon - 0.1, 20));
   for (const ct of CITIES) units.push(depot(`depot-${ct.code}`, `${ct.zh}应急物资储备库`, `${ct.en} emergency depot`, ct.code, ct.lat, ct.lon, 5));
@@ -140,7 +195,16 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   // illustrative facts; a hall loads the bureau's own registry instead).
   const sites: Site[] = [];
   const site = (id: string, kind: Site['kind'], zh: string, en: string, county: string, lat: number, lon: number, facts: Site['facts'], capacity: number | null = null): Site => ({
-    id, kind, name: { zh, en }, county, lat, lon, capacity, occupancy: capacity === null ? null : 0, facts, demo: true,
+    id,
+    kind,
+    name: { zh, en },
+    county,
+    lat,
+    lon,
+    capacity,
+    occupancy: capacity === null ? null : 0,
+    facts,
+    demo: true,
   });
   for (const [id, zh, en, county, lat, lon, hazards] of [
     ['zhenhai', '宁波石化经济技术开发区', 'Ningbo Petrochemical Economic Zone', '330211', 29.985, 121.655, 'flammable,toxic'],
@@ -151,7 +215,8 @@ export function zhejiangScenario(now: number): SeedEvent[] {
     ['yushan', '舟山绿色石化基地', 'Zhoushan green petrochemical base', '330921', 30.27, 122.21, 'flammable,explosive'],
     ['toumen', '台州湾经济技术开发区（头门港）', 'Taizhou Bay Economic Zone (Toumen port)', '331082', 28.84, 121.6, 'toxic'],
     ['longwan', '温州经济技术开发区化工园', 'Wenzhou Economic Zone chemical park', '330303', 27.93, 120.83, 'flammable,corrosive'],
-  ] as const) sites.push(site(`hazchem-${id}`, 'hazchem', zh, en, county, lat, lon, { hazards }));
+  ] as const)
+    sites.push(site(`hazchem-${id}`, 'hazchem', zh, en, county, lat, lon, { hazards }));
   for (const [id, zh, en, county, lat, lon, storage, limit] of [
     ['xinanjiang', '新安江水库（千岛湖）', "Xin'anjiang reservoir (Qiandao Lake)", '330127', 29.61, 119.05, 2162000, 106.5],
     ['fuchunjiang', '富春江水库', 'Fuchunjiang reservoir', '330122', 29.71, 119.63, 92000, 23.0],
@@ -160,10 +225,13 @@ export function zhejiangScenario(now: number): SeedEvent[] {
     ['hengjin', '横锦水库', 'Hengjin reservoir', '330783', 29.13, 120.42, 27400, 160.0],
     ['tankeng', '滩坑水库', 'Tankeng reservoir', '331127', 28.05, 119.62, 415000, 160.0],
     ['tingxia', '亭下水库', 'Tingxia reservoir', '330213', 29.6, 121.3, 15300, 80.0],
-  ] as const) sites.push(site(`reservoir-${id}`, 'reservoir', zh, en, county, lat, lon, { storage, floodLimit: limit }));
+  ] as const)
+    sites.push(site(`reservoir-${id}`, 'reservoir', zh, en, county, lat, lon, { storage, floodLimit: limit }));
   // one shelter per coastal county, beside its seat (who is moved where in a typhoon)
   for (const co of COUNTIES.filter((x) => x.coastal)) {
-    sites.push(site(`shelter-${co.code}`, 'shelter', `${co.zh}中心避灾安置场所`, `${co.en} central shelter`, co.code, round(co.lat - 0.012), round(co.lon + 0.015), null, 500 + (Number(co.code) % 46) * 100));
+    sites.push(
+      site(`shelter-${co.code}`, 'shelter', `${co.zh}中心避灾安置场所`, `${co.en} central shelter`, co.code, round(co.lat - 0.012), round(co.lon + 0.015), null, 500 + (Number(co.code) % 46) * 100),
+    );
   }
   for (const u of units) ev('unit.upserted', `unit:${u.id}`, { unit: u });
   for (const x of sites) ev('site.upserted', `site:${x.id}`, { site: x });
@@ -178,8 +246,16 @@ export function zhejiangScenario(now: number): SeedEvent[] {
     { kind: 'radio' as const, address: `TG-${code}` },
   ];
   const contact = (id: string, level: Contact['level'], code: string, parent: string | null, zh: string, en: string, video: boolean, sat: boolean): Contact => ({
-    id, level, code, parent, name: { zh, en }, duty: { name: person(), mobile: mobile() }, deputy: { name: person(), mobile: mobile() },
-    channels: chans(id.replace(/[^0-9a-z-]/gi, ''), video, sat), lastReached: null, demo: true,
+    id,
+    level,
+    code,
+    parent,
+    name: { zh, en },
+    duty: { name: person(), mobile: mobile() },
+    deputy: { name: person(), mobile: mobile() },
+    channels: chans(id.replace(/[^0-9a-z-]/gi, ''), video, sat),
+    lastReached: null,
+    demo: true,
   });
   contacts.push(contact('c-330000', 'province', '330000', null, '浙江省应急管理厅值班室', 'Zhejiang Emergency Management Dept. duty office', true, true));
   for (const ct of CITIES) contacts.push(contact(`c-${ct.code}`, 'city', ct.code, 'c-330000', `${ct.zh}应急管理局值班室`, `${ct.en} Emergency Management Bureau duty office`, true, true));
@@ -246,7 +322,9 @@ export function demoAdvisories(ty: Typhoon): Advisory[] {
   return ty.fixes
     .filter((f) => new Date(f.t).getUTCHours() % 6 === 0)
     .map((f) => {
-      const forecast = LEADS.map((h) => byTime.get(f.t + h * HOUR)).filter((x): x is Fix => !!x).map((x) => point(x, ERROR_KM[(x.t - f.t) / HOUR]!));
+      const forecast = LEADS.map((h) => byTime.get(f.t + h * HOUR))
+        .filter((x): x is Fix => !!x)
+        .map((x) => point(x, ERROR_KM[(x.t - f.t) / HOUR]!));
       const issued = f.t + 2 * HOUR; // CMA issues about two hours after the analysis time
       return { id: `${ty.id}/CMA/${new Date(issued).toISOString()}`, storm: ty.id, agency: 'CMA', issued, current: point(f, null), forecast, received: issued, demo: true };
     });

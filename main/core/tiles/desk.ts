@@ -95,7 +95,10 @@ export class TilesDesk implements Desk {
 
   /** The sources as displays see them (names and zoom range; URLs and keys stay here). */
   publishLayers(): void {
-    this.port.replace('tiles', this.service.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })));
+    this.port.replace(
+      'tiles',
+      this.service.list().map((t) => ({ id: t.id, name: t.name, format: t.format, minZoom: t.minZoom, maxZoom: t.maxZoom })),
+    );
   }
 
   /** Add or replace a source (checked against the same schema as the command line's). */
@@ -117,7 +120,10 @@ export class TilesDesk implements Desk {
     const list = this.stored();
     for (const j of this.jobs.values()) if (j.job.source === id) j.run.cancel();
     this.service.removeSource(id);
-    writeSources(this.dataDir, list.filter((s) => (s as { id?: unknown }).id !== id));
+    writeSources(
+      this.dataDir,
+      list.filter((s) => (s as { id?: unknown }).id !== id),
+    );
     this.publishLayers();
   }
 
@@ -212,7 +218,6 @@ export class TilesDesk implements Desk {
     this.port.publish('prefetch', [{ op: 'put', id, value: job }]);
   }
 }
-
 
 export const tilesDesk = defineDesk()({
   name: 'tiles',

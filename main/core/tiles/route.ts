@@ -9,7 +9,11 @@ export interface TileHttpAnswer {
   body: Buffer | string;
 }
 
-const json = (status: number, error: string): TileHttpAnswer => ({ status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify({ error }) });
+const json = (status: number, error: string): TileHttpAnswer => ({
+  status,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  body: JSON.stringify({ error }),
+});
 
 export async function tileRoute(tiles: TileService, pathname: string): Promise<TileHttpAnswer> {
   const layer = /^\/tiles\/([a-z0-9-]{1,32})\/layer\.json$/.exec(pathname);

@@ -11,11 +11,7 @@ import { TileSourceConfig } from '../../../common/domain.ts';
 import { tileUrl, type TileXYZ } from '../../../common/tiles.ts';
 import { MbTiles } from '../../../native/tiles/mbtiles.ts';
 
-
-export type TileAnswer =
-  | { kind: 'hit' | 'fetched'; data: Buffer; type: string }
-  | { kind: 'coarser'; data: Buffer; type: 'image/png'; from: number }
-  | { kind: 'missing'; reason: string };
+export type TileAnswer = { kind: 'hit' | 'fetched'; data: Buffer; type: string } | { kind: 'coarser'; data: Buffer; type: 'image/png'; from: number } | { kind: 'missing'; reason: string };
 
 export interface TileServiceOptions {
   dir: string;
@@ -84,7 +80,12 @@ export class TileService {
     if (up) {
       try {
         this.counters.coarser++;
-        return { kind: 'coarser', data: cutFromAncestor(up.data, s.src.format as 'png' | 'jpg', t.z - up.z, t.x - (up.x << (t.z - up.z)), t.y - (up.y << (t.z - up.z))), type: 'image/png', from: up.z };
+        return {
+          kind: 'coarser',
+          data: cutFromAncestor(up.data, s.src.format as 'png' | 'jpg', t.z - up.z, t.x - (up.x << (t.z - up.z)), t.y - (up.y << (t.z - up.z))),
+          type: 'image/png',
+          from: up.z,
+        };
       } catch {
         // a corrupt cached tile: fall through to missing
       }
@@ -184,10 +185,13 @@ export function looksLikeImage(b: Buffer): boolean {
 /** The part of an ancestor tile that covers a descendant `levels` zooms finer at offset (dx, dy)
  *  in descendant-tile units, scaled up (bilinear) to the ancestor's size, as PNG. */
 export function cutFromAncestor(data: Buffer, format: 'png' | 'jpg', levels: number, dx: number, dy: number): Buffer {
-  const img = format === 'png' || data[0] === 0x89 ? PNG.sync.read(data) : (() => {
-    const j = jpeg.decode(data, { useTArray: true, maxMemoryUsageInMB: 64 });
-    return { width: j.width, height: j.height, data: Buffer.from(j.data) };
-  })();
+  const img =
+    format === 'png' || data[0] === 0x89
+      ? PNG.sync.read(data)
+      : (() => {
+          const j = jpeg.decode(data, { useTArray: true, maxMemoryUsageInMB: 64 });
+          return { width: j.width, height: j.height, data: Buffer.from(j.data) };
+        })();
   const size = img.width;
   const span = size / 2 ** levels; // source pixels per output tile
   const out = new PNG({ width: size, height: size });

@@ -7,7 +7,10 @@ import { describeIssues } from '../../../common/contract.ts';
 import { Agency, Lat, Lon, Name, Quadrants, type Advisory, type TrackPoint, type WindRadii } from '../../../common/domain.ts';
 
 export const ADVISORY_FORMAT = 'beacon.typhoon-advisory/1';
-const Iso = z.string().max(40).refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s) && Number.isFinite(Date.parse(s)), 'an ISO 8601 time with a zone, e.g. 2019-08-09T12:00:00Z');
+const Iso = z
+  .string()
+  .max(40)
+  .refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s) && Number.isFinite(Date.parse(s)), 'an ISO 8601 time with a zone, e.g. 2019-08-09T12:00:00Z');
 const Radii = z.object({ r7: Quadrants.optional(), r10: Quadrants.optional(), r12: Quadrants.optional() }).strict();
 const Point = z
   .object({

@@ -223,7 +223,11 @@ export class TyphoonDesk implements Desk {
     for (const it of args.items) {
       if (!this.port.get('places', it.code)) throw new HubError('not_found', `no county or city ${it.code}`);
     }
-    const events = args.items.map((it) => ({ kind: 'risk.set' as const, subject: `risk:${it.code}`, payload: { risk: { id: it.code, levels: it.levels, basis: args.basis, by: args.by, at } satisfies Risk } }));
+    const events = args.items.map((it) => ({
+      kind: 'risk.set' as const,
+      subject: `risk:${it.code}`,
+      payload: { risk: { id: it.code, levels: it.levels, basis: args.basis, by: args.by, at } satisfies Risk },
+    }));
     const ids = await this.port.recordMany(events, origin);
     return ids.filter((x) => x !== null).length;
   }

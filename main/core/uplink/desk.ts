@@ -25,7 +25,12 @@ export class UplinkDesk implements Desk {
       this.unroute = () => undefined;
       return;
     }
-    const sender = new UplinkSender(ctx.store, opts, (l) => port.publish('link', [{ op: 'put', id: l.id, value: l }]), (topic, payload) => this.receiveDown(topic, payload));
+    const sender = new UplinkSender(
+      ctx.store,
+      opts,
+      (l) => port.publish('link', [{ op: 'put', id: l.id, value: l }]),
+      (topic, payload) => this.receiveDown(topic, payload),
+    );
     this.sender = sender;
     // From now on what the province must know is queued with each change (seeded events are not).
     this.unroute = ctx.routeOutbox(outboxRoute, () => sender.kick());
@@ -71,7 +76,11 @@ export class UplinkDesk implements Desk {
     }
     let ids: (number | null)[];
     try {
-      ids = await this.port.recordMany(r.events.map(({ kind, subject, payload }) => ({ kind, subject, payload })), 'province', r.events.map((e) => e.key));
+      ids = await this.port.recordMany(
+        r.events.map(({ kind, subject, payload }) => ({ kind, subject, payload })),
+        'province',
+        r.events.map((e) => e.key),
+      );
     } catch (err) {
       if (err instanceof HubError && err.code !== 'unavailable') {
         // Valid JSON that the reducer still refuses (a unit that does not exist): never valid later.

@@ -20,7 +20,15 @@ const Down = z.object({
 const InstructionBody = z.object({ text: z.string().min(1).max(4000), priority: z.enum(['urgent', 'normal']).default('normal') }).strict();
 
 /** Risk levels the province sets for this hall's counties (e.g. from its own typhoon analysis). */
-const RiskBody = z.object({ basis: z.string().min(1).max(128), items: z.array(z.object({ code: AdminCode, levels: RiskLevels }).strict()).min(1).max(200) }).strict();
+const RiskBody = z
+  .object({
+    basis: z.string().min(1).max(128),
+    items: z
+      .array(z.object({ code: AdminCode, levels: RiskLevels }).strict())
+      .min(1)
+      .max(200),
+  })
+  .strict();
 
 /** The kinds the province may send, each a body in its own schema. */
 export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels'] as const;
@@ -32,8 +40,7 @@ export interface DownEvent {
   payload: unknown;
 }
 export type DownResult =
-  | { ok: true; kind: (typeof DOWN_KINDS)[number]; key: string; events: DownEvent[] }
-  | { ok: false; reason: 'too_large' | 'not_json' | 'bad_message' | 'unknown_kind' | 'wrong_hall'; message: string };
+  { ok: true; kind: (typeof DOWN_KINDS)[number]; key: string; events: DownEvent[] } | { ok: false; reason: 'too_large' | 'not_json' | 'bad_message' | 'unknown_kind' | 'wrong_hall'; message: string };
 
 export function downTopic(hallId: string): string {
   return `beacon/${hallId}/down/#`;
@@ -49,7 +56,15 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
     return { ok: false, reason: 'not_json', message: 'payload is not JSON' };
   }
   const env = Down.safeParse(raw);
-  if (!env.success) return { ok: false, reason: 'bad_message', message: env.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 300) };
+  if (!env.success)
+    return {
+      ok: false,
+      reason: 'bad_message',
+      message: env.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ')
+        .slice(0, 300),
+    };
   const m = env.data;
   switch (m.kind) {
     case 'instruction': {
@@ -61,7 +76,12 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
     case 'typhoon.advisory': {
       const r = parseAdvisory(m.body, now);
       if (!r.ok) return { ok: false, reason: 'bad_message', message: `typhoon.advisory: ${r.error}`.slice(0, 300) };
-      return { ok: true, kind: 'typhoon.advisory', key: m.key, events: [{ kind: 'typhoon.advisory', subject: `advisory:${r.advisory.id}`, key: m.key, payload: { advisory: r.advisory, name: r.name, year: r.year, number: r.number } }] };
+      return {
+        ok: true,
+        kind: 'typhoon.advisory',
+        key: m.key,
+        events: [{ kind: 'typhoon.advisory', subject: `advisory:${r.advisory.id}`, key: m.key, payload: { advisory: r.advisory, name: r.name, year: r.year, number: r.number } }],
+      };
     }
     case 'risk.levels': {
       const body = RiskBody.safeParse(m.body);
@@ -71,7 +91,12 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
         ok: true,
         kind: 'risk.levels',
         key: m.key,
-        events: body.data.items.map((it) => ({ kind: 'risk.set', subject: `risk:${it.code}`, key: `${m.key}:${it.code}`, payload: { risk: { id: it.code, levels: it.levels, basis: body.data.basis, by, at: m.sentAt } } })),
+        events: body.data.items.map((it) => ({
+          kind: 'risk.set',
+          subject: `risk:${it.code}`,
+          key: `${m.key}:${it.code}`,
+          payload: { risk: { id: it.code, levels: it.levels, basis: body.data.basis, by, at: m.sentAt } },
+        })),
       };
     }
     default:

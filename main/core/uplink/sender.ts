@@ -260,7 +260,13 @@ export class UplinkSender {
       const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
       const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
       const thin = st.thinned ? `, thinned ${st.thinned}` : '';
-      this.onStatus({ id: 'outbox', state: this.state, since: this.since, detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}${thin}${why}`, queue: { depth: st.depth, oldest: st.oldest } });
+      this.onStatus({
+        id: 'outbox',
+        state: this.state,
+        since: this.since,
+        detail: `queued ${st.depth}, oldest ${age} s, sent ${this.counters.acked}${thin}${why}`,
+        queue: { depth: st.depth, oldest: st.oldest },
+      });
     } catch {
       // the store is closing; nothing to report
     }

@@ -46,7 +46,10 @@ export class VideoDesk implements Desk {
   }
 
   start(): void {
-    this.port.replace('videos', this.port.all<VideoConfig & { id: string }>('videos').map((c) => this.view(c)));
+    this.port.replace(
+      'videos',
+      this.port.all<VideoConfig & { id: string }>('videos').map((c) => this.view(c)),
+    );
   }
 
   view(c: VideoConfig): VideoSource {
@@ -121,7 +124,8 @@ export class VideoDesk implements Desk {
     }
     if (method !== 'POST' || rest) return this.refuse(405, 'WHEP: POST an SDP offer to /video/<id>/whep; DELETE the session it returns');
     if (!contentType?.startsWith('application/sdp')) return this.refuse(415, 'WHEP offers are application/sdp');
-    if (!body || body.length === 0 || body.length > MAX_SDP || !body.subarray(0, 4).equals(Buffer.from('v=0\r')) && !body.subarray(0, 4).equals(Buffer.from('v=0\n'))) return this.refuse(400, 'not an SDP offer');
+    if (!body || body.length === 0 || body.length > MAX_SDP || (!body.subarray(0, 4).equals(Buffer.from('v=0\r')) && !body.subarray(0, 4).equals(Buffer.from('v=0\n'))))
+      return this.refuse(400, 'not an SDP offer');
     this.counters.whepOffers++;
     const r = await fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/sdp', ...this.auth(c) }, body: new Uint8Array(body), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
     const answer = await r.text();

@@ -30,7 +30,10 @@ export function parseChallenge(value: string): Challenge | null {
 
 /** The Authorization / Proxy-Authorization value answering `ch` for one request. */
 export function authorize(ch: Challenge, o: { user: string; password: string; method: string; uri: string; nc: number; cnonce?: string }): string {
-  const h = (s: string) => createHash(ch.algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+  const h = (s: string) =>
+    createHash(ch.algorithm === 'MD5' ? 'md5' : 'sha256')
+      .update(s)
+      .digest('hex');
   const ha1 = h(`${o.user}:${ch.realm}:${o.password}`);
   const ha2 = h(`${o.method}:${o.uri}`);
   const nc = o.nc.toString(16).padStart(8, '0');

@@ -21,7 +21,20 @@ export type SipMessage = SipRequest | SipResponse;
 /** Largest message accepted. SIP over UDP must fit a datagram; 64 KiB bounds stream framing too. */
 export const MAX_SIP_BYTES = 65_535;
 const MAX_HEADERS = 120;
-const COMPACT: Record<string, string> = { i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type', f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via', r: 'refer-to', o: 'event' };
+const COMPACT: Record<string, string> = {
+  i: 'call-id',
+  m: 'contact',
+  e: 'content-encoding',
+  l: 'content-length',
+  c: 'content-type',
+  f: 'from',
+  s: 'subject',
+  k: 'supported',
+  t: 'to',
+  v: 'via',
+  r: 'refer-to',
+  o: 'event',
+};
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 
 /** Header lookup: names are case-insensitive and may be compact (RFC 3261 §7.3.3). */
@@ -122,7 +135,14 @@ export function serialize(m: SipMessage): string {
   return lines.join('\r\n') + '\r\n\r\n' + m.body;
 }
 
-const DISPLAY: Record<string, string> = { 'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'record-route': 'Record-Route', 'max-forwards': 'Max-Forwards', 'user-agent': 'User-Agent' };
+const DISPLAY: Record<string, string> = {
+  'call-id': 'Call-ID',
+  cseq: 'CSeq',
+  'www-authenticate': 'WWW-Authenticate',
+  'record-route': 'Record-Route',
+  'max-forwards': 'Max-Forwards',
+  'user-agent': 'User-Agent',
+};
 function displayName(k: string): string {
   return DISPLAY[k] ?? k.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
 }

@@ -172,13 +172,20 @@ export class SipUA {
     } catch (e) {
       return this.registerFailed(`platform unreachable: ${(e as Error).message}`);
     }
-    const res = await this.requestWithAuth(() => this.buildRequest('REGISTER', `sip:${this.domain}`, {
-      callId: this.regCallId,
-      from: this.aorHeader(this.regTag),
-      to: this.aorHeader(),
-      seq: ++this.regSeq,
-      extra: [['contact', `<${this.contactUri}>;expires=${expires}`], ['expires', String(expires)]],
-    }), () => ++this.regSeq);
+    const res = await this.requestWithAuth(
+      () =>
+        this.buildRequest('REGISTER', `sip:${this.domain}`, {
+          callId: this.regCallId,
+          from: this.aorHeader(this.regTag),
+          to: this.aorHeader(),
+          seq: ++this.regSeq,
+          extra: [
+            ['contact', `<${this.contactUri}>;expires=${expires}`],
+            ['expires', String(expires)],
+          ],
+        }),
+      () => ++this.regSeq,
+    );
     if (expires === 0) return;
     if (!res) return this.registerFailed('no answer from the registrar');
     if (res.status >= 200 && res.status < 300) {
@@ -202,7 +209,7 @@ export class SipUA {
     // Exponential backoff with jitter (so a hall of consoles does not hammer a platform that
     // just came back), capped at a minute.
     const base = Math.min(60_000, 1000 * 2 ** Math.min(this.regFailures - 1, 6));
-    this.scheduleRegister(base / 2 + Math.random() * base / 2);
+    this.scheduleRegister(base / 2 + (Math.random() * base) / 2);
   }
 
   private aorHeader(tag?: string): string {
@@ -233,20 +240,27 @@ export class SipUA {
       let tries = 0;
       let nc = 0;
       const attempt = (req: SipRequest) => {
-        const tx = this.sendRequest(req, (res) => {
-          if (res.status < 200) return onProvisional?.(res, tx);
-          const auth = res.status === 401 ? header(res, 'www-authenticate') : res.status === 407 ? header(res, 'proxy-authenticate') : undefined;
-          const ch: Challenge | null = auth ? parseChallenge(auth) : null;
-          if (ch && (tries === 0 || ch.stale)) {
-            tries++;
-            const again = build();
-            // Same Call-ID and tags, next CSeq, a new branch (a new transaction).
-            again.headers = again.headers.map(([k, v]): [string, string] => (k === 'cseq' ? ['cseq', `${nextSeq()} ${again.method}`] : [k, v]));
-            again.headers.push([res.status === 401 ? 'authorization' : 'proxy-authorization', authorize(ch, { user: this.account.authUser ?? this.user, password: this.account.password, method: again.method, uri: again.uri, nc: ++nc })]);
-            return attempt(again);
-          }
-          resolve(res);
-        }, () => resolve(null));
+        const tx = this.sendRequest(
+          req,
+          (res) => {
+            if (res.status < 200) return onProvisional?.(res, tx);
+            const auth = res.status === 401 ? header(res, 'www-authenticate') : res.status === 407 ? header(res, 'proxy-authenticate') : undefined;
+            const ch: Challenge | null = auth ? parseChallenge(auth) : null;
+            if (ch && (tries === 0 || ch.stale)) {
+              tries++;
+              const again = build();
+              // Same Call-ID and tags, next CSeq, a new branch (a new transaction).
+              again.headers = again.headers.map(([k, v]): [string, string] => (k === 'cseq' ? ['cseq', `${nextSeq()} ${again.method}`] : [k, v]));
+              again.headers.push([
+                res.status === 401 ? 'authorization' : 'proxy-authorization',
+                authorize(ch, { user: this.account.authUser ?? this.user, password: this.account.password, method: again.method, uri: again.uri, nc: ++nc }),
+              ]);
+              return attempt(again);
+            }
+            resolve(res);
+          },
+          () => resolve(null),
+        );
         onTx?.(tx);
       };
       attempt(build());
@@ -282,11 +296,13 @@ export class SipUA {
       tx.timers.push(setTimeout(retransmit, interval));
     }
     // Timer B/F. An INVITE that got a provisional waits for the TU (the call's no-answer timer).
-    tx.timers.push(setTimeout(() => {
-      if (tx.final || (tx.invite && tx.provisional)) return;
-      this.finishTx(tx);
-      onTimeout();
-    }, TIMER_B));
+    tx.timers.push(
+      setTimeout(() => {
+        if (tx.final || (tx.invite && tx.provisional)) return;
+        this.finishTx(tx);
+        onTimeout();
+      }, TIMER_B),
+    );
     return tx;
   }
 
@@ -359,10 +375,13 @@ export class SipUA {
     const headers: [string, string][] = [
       ...req.headers.filter(([k]) => k === 'via' || k === 'record-route'),
       ['from', header(req, 'from')!],
-      ['to', (() => {
-        const to = header(req, 'to')!;
-        return param(to, 'tag') || status === 100 ? to : `${to};tag=${newTag()}`;
-      })()],
+      [
+        'to',
+        (() => {
+          const to = header(req, 'to')!;
+          return param(to, 'tag') || status === 100 ? to : `${to};tag=${newTag()}`;
+        })(),
+      ],
       ['call-id', header(req, 'call-id')!],
       ['cseq', header(req, 'cseq')!],
       ...extra,
@@ -396,7 +415,18 @@ export class SipUA {
         return this.respond(req, from, 200, 'OK', [['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS']]);
       case 'INVITE':
         // A session refresh inside our call: keep the media as it is.
-        if (call && call.matches(req)) return this.respond(req, from, 200, 'OK', [['contact', `<${this.contactUri}>`], ['content-type', 'application/sdp']], call.offer);
+        if (call && call.matches(req))
+          return this.respond(
+            req,
+            from,
+            200,
+            'OK',
+            [
+              ['contact', `<${this.contactUri}>`],
+              ['content-type', 'application/sdp'],
+            ],
+            call.offer,
+          );
         // Calls into the hall reach its terminals through the platform, not this UA.
         return this.respond(req, from, 480, 'Temporarily Unavailable');
       case 'CANCEL':
@@ -514,14 +544,19 @@ export class SipCall {
       return this.done;
     }
     const res = await this.ua.requestWithAuth(
-      () => this.ua.buildRequest('INVITE', this.target, {
-        callId: this.callId,
-        from: this.ua.identity.from(this.localTag),
-        to: `<${this.target}>`,
-        seq: this.seq,
-        extra: [['contact', `<${this.ua.identity.contact()}>`], ['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS'], ['content-type', 'application/sdp']],
-        body: this.offer,
-      }),
+      () =>
+        this.ua.buildRequest('INVITE', this.target, {
+          callId: this.callId,
+          from: this.ua.identity.from(this.localTag),
+          to: `<${this.target}>`,
+          seq: this.seq,
+          extra: [
+            ['contact', `<${this.ua.identity.contact()}>`],
+            ['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS'],
+            ['content-type', 'application/sdp'],
+          ],
+          body: this.offer,
+        }),
       () => ++this.seq,
       (r) => this.onProvisional(r),
       (tx) => {
@@ -631,10 +666,22 @@ export class SipCall {
       kind: 'request',
       method: 'CANCEL',
       uri: r.uri,
-      headers: [['via', header(r, 'via')!], ['max-forwards', '70'], ...r.headers.filter(([k]) => k === 'route'), ['from', header(r, 'from')!], ['to', header(r, 'to')!], ['call-id', this.callId], ['cseq', `${cseqOf(r).seq} CANCEL`]],
+      headers: [
+        ['via', header(r, 'via')!],
+        ['max-forwards', '70'],
+        ...r.headers.filter(([k]) => k === 'route'),
+        ['from', header(r, 'from')!],
+        ['to', header(r, 'to')!],
+        ['call-id', this.callId],
+        ['cseq', `${cseqOf(r).seq} CANCEL`],
+      ],
       body: '',
     };
-    this.ua.sendRequest(cancel, () => undefined, () => undefined);
+    this.ua.sendRequest(
+      cancel,
+      () => undefined,
+      () => undefined,
+    );
     // A platform that never sends the 487 must not keep the operator waiting.
     setTimeout(() => this.finish({ by: 'cancelled', code: null, reason: 'cancelled (no 487 from the platform)' }), 4000).unref();
   }
@@ -660,7 +707,11 @@ export class SipCall {
       route: this.routeSet,
     });
     await new Promise<void>((resolve) => {
-      this.ua.sendRequest(req, () => resolve(), () => resolve());
+      this.ua.sendRequest(
+        req,
+        () => resolve(),
+        () => resolve(),
+      );
       setTimeout(resolve, 4000).unref();
     });
   }
