@@ -201,4 +201,17 @@ describe('patched entities checked by what changed', () => {
     // a schema with a rule across its fields (a video source needs one of whep/hls/flv) is never decided by field
     expect(patchChecker(TOPIC_SCHEMAS.videos)({ id: 'v' }, { whep: null })).toBeUndefined();
   });
+
+  it('never decides by field where a rule spans fields, at the top or one level down', () => {
+    // each field alone is a valid number; only the rule across them can refuse the result
+    const ordered = z.object({ lo: z.number(), hi: z.number() }).refine((o) => o.lo < o.hi);
+    const nested = z.object({ id: z.string(), range: ordered });
+    const open = z.object({ id: z.string() }).catchall(z.number());
+    expect(patchChecker(ordered)({ lo: 1, hi: 2 }, { lo: 3 })).toBeUndefined();
+    expect(ordered.safeParse({ lo: 3, hi: 2 }).success).toBe(false);
+    expect(patchChecker(nested)({ id: 'a', range: { lo: 1, hi: 2 } }, { 'range.lo': 3 })).toBeUndefined();
+    expect(nested.safeParse({ id: 'a', range: { lo: 3, hi: 2 } }).success).toBe(false);
+    // a field the catch-all would check, not a named one
+    expect(patchChecker(open)({ id: 'a', x: 1 }, { x: 'one' })).toBeUndefined();
+  });
 });

@@ -60,6 +60,12 @@ describe('CoT XML subset parser', () => {
     expect(() => parseXml('<event a="&x;"/>')).toThrow(/predefined/);
   });
 
+  it('normalises literal tab, CR and LF in attribute values to spaces, as XML 1.0 says, but not character references', () => {
+    // What expat (Python's xml.etree) reads, as XML 1.0 §2.11 and §3.3.3 say: a CR LF pair is one line
+    // end, so one space. (saxes 6 reads it as two.)
+    expect(parseXml('<event a="x\ty\r\nz" c="p\rq" b="1&#10;2&#9;3&#13;"/>').attrs).toEqual({ a: 'x y z', c: 'p q', b: '1\n2\t3\r' });
+  });
+
   it('reads attributes, predefined entities and character references like a conforming parser', () => {
     const root = parseXml(`<event uid="a&amp;b" q='&quot;x&#x4E2D;&#25991;'><point lat="1"/><detail><contact callsign="A&lt;B"/></detail></event>`);
     expect(root.attrs).toEqual({ uid: 'a&b', q: '"x中文' });
@@ -138,6 +144,23 @@ describe('CoT events', () => {
       staleAt: NOW + 120_000,
     });
   });
+  it('reads fractions of a second to the millisecond, whatever their number of digits', () => {
+    const at = (frac: string) => `2026-11-23T08:00:00${frac}Z`;
+    const staleIn = (time: string, stale: string) => {
+      const d = p.parse(
+        tak()
+          .replace(/time="[^"]+"/, `time="${time}"`)
+          .replace(/start="[^"]+"/, `start="${time}"`)
+          .replace(/stale="[^"]+"/, `stale="${stale}"`),
+        NOW,
+      );
+      return d.ok ? d.reports[0]!.staleAt - NOW : d.reason;
+    };
+    expect(staleIn(at('.5'), '2026-11-23T08:02:00Z')).toBe(119_500);
+    expect(staleIn(at('.25'), '2026-11-23T08:02:00.125Z')).toBe(119_875);
+    expect(staleIn(at(''), '2026-11-23T08:02:00.123456789Z')).toBe(120_123);
+    expect(staleIn(at('.1234567891'), '2026-11-23T08:02:00Z')).toBe('bad_time'); // more than nanoseconds
+  });
   it('maps CoT types: air tracks are aviation, ground vehicles vehicles, the rest the feed team kind', () => {
     expect(kindOfType('a-f-A-M-H', 'fire-rescue')).toBe('aviation');
     expect(kindOfType('a-f-G-E-V-C', 'fire-rescue')).toBe('vehicle');
@@ -159,6 +182,12 @@ describe('CoT events', () => {
     expect(reason(tak({ time: NOW - 3 * 86400_000, stale: NOW - 3 * 86400_000 + 60_000 }))).toBe('bad_time');
     expect(reason(tak({ stale: NOW - 1000 }))).toBe('bad_time'); // stale before start
     expect(reason(tak().replace(/time="[^"]+"/, 'time="2026-02-30T08:00:00Z"'))).toBe('bad_time');
+    // a date that does not exist is refused even where its roll-over would be a fine time: 29 February
+    // 2027 would be read as 1 March, the hall's day
+    const march = Date.UTC(2027, 2, 1, 8, 0, 0);
+    const leapless = tak({ time: march, stale: march + 60_000 }).replace(/(time|start)="2027-03-01T/g, '$1="2027-02-29T');
+    expect(p.parse(leapless, march)).toMatchObject({ ok: false, reason: 'bad_time' });
+    expect(p.parse(tak({ time: march, stale: march + 60_000 }), march).ok).toBe(true);
     expect(reason(tak().replace(/<point[^>]+\/>/, ''))).toBe('no_point');
     expect(reason('{"lat": 1}')).toBe('not_xml');
     expect(reason('<message/>')).toBe('not_event');
@@ -360,6 +389,20 @@ describe('patch ops', () => {
     expect(set).toEqual({ lat: 30.1, 'track.seen': 2 });
     expect(applyPatch(unit, set)).toEqual(next);
     expect(unit.track.seen).toBe(1); // copy on write
+  });
+  it('never says a key holding a dot as a path: such an entity goes whole, and applying gives it back', () => {
+    const roundTrip = (prev: Record<string, unknown>, next: Record<string, unknown>) => {
+      const set = diffPatch(prev, next);
+      return set === null ? next : applyPatch(prev, set);
+    };
+    const dotted = { id: 'u', 'a.b': 1, track: { 'x.y': 1, seen: 1 } };
+    expect(diffPatch(dotted, { ...dotted, 'a.b': 2 })).toBeNull();
+    expect(roundTrip(dotted, { ...dotted, 'a.b': 2 })).toEqual({ ...dotted, 'a.b': 2 });
+    // one level down: the nested object is sent whole, not as track.x.y
+    const inner = { id: 'u', track: { 'x.y': 1, seen: 1 } };
+    const next = { ...inner, track: { 'x.y': 2, seen: 2 } };
+    expect(diffPatch(inner, next)).toEqual({ track: next.track });
+    expect(roundTrip(inner, next)).toEqual(next);
   });
   it('falls back to a put when a key goes away', () => {
     const { track: _t, ...noTrack } = unit;

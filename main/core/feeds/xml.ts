@@ -174,8 +174,9 @@ export function parseXml(text: string, keepDepth = 3): XmlElement {
       if (v.includes('<')) fail(`attribute ${an} of <${el.name}> contains <`);
       i = close + 1;
       if (Object.hasOwn(el.attrs, an)) fail(`duplicate attribute ${an} on <${el.name}>`);
-      // Attribute-value normalisation (XML 1.0 §3.3.3): literal tab, CR, LF read as spaces.
-      if (NEEDS_NORMALISING.test(v)) v = v.replace(/[\t\r\n]/g, ' ');
+      // Attribute-value normalisation (XML 1.0 §3.3.3): literal tab and line ends read as spaces,
+      // a CR LF pair as one (line ends are one LF before anything else is read, §2.11).
+      if (NEEDS_NORMALISING.test(v)) v = v.replace(/\r\n?|[\t\n]/g, ' ');
       el.attrs[an] = unescape(v);
     }
     if (text.charCodeAt(i) === 47) {
