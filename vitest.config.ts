@@ -9,6 +9,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Every file fails when it leaves sockets, timers (unref'd too), workers or processes behind.
+    setupFiles: ['tests/helpers/leak-setup.ts'],
     reporters: ['default', './tests/helpers/summary-reporter.ts'],
   },
 });

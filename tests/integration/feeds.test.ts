@@ -12,7 +12,6 @@ import type { Feed, Unit } from '../../common/domain.ts';
 import { cotEvent, Simulator } from '../../main/core/feeds/simulate.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { reduce } from '../../main/core/journal/events.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -47,7 +46,6 @@ const tcpSend = (port: number, data: string) =>
   });
 
 describe('drones over MAVLink UDP and teams over CoT', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let core: HallCore;
   let sim: Simulator | null = null;
@@ -189,7 +187,6 @@ describe('drones over MAVLink UDP and teams over CoT', () => {
 });
 
 describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): JSON, DJI, bad payloads, broker restart', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let broker: Broker;
   let core: HallCore;
@@ -267,7 +264,6 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
 });
 
 describe('feeds added and removed at run time', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   it('feed.add opens a listener, survives a restart, feed.remove closes it', async () => {
     let core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 } });

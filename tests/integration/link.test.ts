@@ -4,7 +4,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Link } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { linkTargets, parseTarget } from '../../main/core/link/monitor.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
@@ -18,7 +17,6 @@ const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 const wan = (core: HallCore) => (core.hub.items('link') as Link[]).find((l) => l.id === 'wan')!;
 
 describe('link monitor', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let core: HallCore | null = null;
   afterAll(async () => core?.dispose());

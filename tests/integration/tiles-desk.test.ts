@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PrefetchJob, TileLayer } from '../../common/domain.ts';
 import { planTiles } from '../../common/tiles.ts';
 import { HallCore } from '../../main/core/hall.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { TileServer } from '../helpers/tileserver.ts';
 import { mountain, TerrainServer } from '../helpers/terrainserver.ts';
@@ -16,7 +15,6 @@ import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
 describe('map sources and offline preparation by command', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   const upstream = new TileServer();
   let core: HallCore;

@@ -9,7 +9,6 @@ import type { Analysis, Place, Replay, Risk, Typhoon } from '../../common/domain
 import { HallCore } from '../../main/core/hall.ts';
 import { parseLekimaCsv } from '../../main/core/scenario/seed.ts';
 import { formatCma } from '../../main/core/typhoon/cma.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -28,7 +27,6 @@ async function analysisAt(core: HallCore, storm: string, t: number): Promise<Ana
 }
 
 describe('Lekima end to end', () => {
-  ensureNoLeaks();
   const dir = tempDir();
 
   for (const withDemo of [false, true]) {

@@ -9,14 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Link } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import type { UplinkMessage } from '../../main/core/uplink/sender.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 import { portClient } from '../helpers/port-client.ts';
 
 describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosquitto)', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let broker: Broker;
   let core: HallCore | null = null;

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HallCore } from '../../main/core/hall.ts';
 import { type BeaconServer, startServer } from '../../main/server/server.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -15,7 +14,6 @@ import { tempDir } from '../helpers/tmp.ts';
 const OFFER = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n';
 
 describe('video playback through the hall', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let core: HallCore;
   let server: BeaconServer;

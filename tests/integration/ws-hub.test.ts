@@ -9,12 +9,10 @@ import { HallCore } from '../../main/core/hall.ts';
 import { type BeaconServer, startServer } from '../../main/server/server.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
 describe('hub over WebSocket', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   let core: HallCore;
   let server: BeaconServer;

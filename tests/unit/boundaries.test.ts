@@ -11,7 +11,6 @@ import { shapefileToGeoJson } from '../../main/core/boundaries/shapefile.ts';
 import { runImport } from '../../main/import.ts';
 import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { BEIJING54_PRJ, CGCS2000_PRJ, type DbfField, type ShpRecord, squareRing, UTM51_PRJ, WGS84_PRJ, writeDbf, writeShp } from '../helpers/shapefile.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -51,7 +50,6 @@ describe('GCJ-02', () => {
 });
 
 describe('boundary import', () => {
-  ensureNoLeaks();
   const dir = tempDir();
 
   it('accepts good features, names every bad one, and warns where a seat falls outside', () => {
@@ -137,7 +135,6 @@ describe('boundary import', () => {
 });
 
 describe('boundary import from a shapefile', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   // GBK, as a Chinese GIS export without a .cpg writes it: 温岭市, 玉环市 (checked by decoding below)
   const GBK: Record<string, string> = { 温岭市: 'CEC2C1EBCAD0', 玉环市: 'D3F1BBB7CAD0' };

@@ -12,7 +12,6 @@ import { incidentCommands } from '../../main/core/incidents/desk.ts';
 import { defineDesk, type Desk, type DeskDef } from '../../main/core/kernel/port.ts';
 import { LinkDesk } from '../../main/core/link/desk.ts';
 import { unitCommands } from '../../main/core/units/desk.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { memoryPort } from '../helpers/memory-port.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -76,7 +75,6 @@ describe('desks against the in-memory port', () => {
 });
 
 describe('the composition root', () => {
-  ensureNoLeaks();
   const root = tempDir();
   const dir = (name: string) => join(root, name);
 

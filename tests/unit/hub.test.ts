@@ -2,7 +2,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_CLIENT_FRAME_BYTES, type ServerMessage } from '../../common/contract.ts';
 import { CLOSE, type Connection, Hub, HubError } from '../../main/core/hub/hub.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 
 class MemConn implements Connection {
   readonly origin = 'test';
@@ -36,7 +35,6 @@ const sub = (topic: string, since?: object) => JSON.stringify(since ? { t: 'sub'
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
 describe('hub', () => {
-  ensureNoLeaks();
   afterEach(() => hubs.splice(0).forEach((h) => h.dispose()));
 
   it('serves a snapshot, then ordered deltas with consecutive sequence numbers', async () => {

@@ -7,12 +7,10 @@ import { attachPort } from '../../main/core/hub/port.ts';
 import { reduce, ReduceError } from '../../main/core/journal/events.ts';
 import { StoreClient } from '../../native/store/client.ts';
 import { TABLES } from '../../native/store/repositories.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
 describe('journal and projections', () => {
-  ensureNoLeaks();
   const dir = tempDir();
 
   it('reduce refuses unknown kinds, bad payloads and missing subjects', () => {
@@ -162,6 +160,6 @@ describe('journal and projections', () => {
     core.hub.flush();
     expect(core.hub.seq('units')).toBe(seqBefore);
     expect(core.hub.items('units').find((u) => (u as { id: string }).id === 'social-330100-01')).toEqual(before);
-    core.hub.dispose();
+    await core.dispose();
   });
 });

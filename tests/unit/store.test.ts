@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StoreClient } from '../../native/store/client.ts';
 import { type CommitEntry, Store } from '../../native/store/store.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const unit = (id: string, lat = 30) => ({ id, kind: 'social', home: '330100', status: 'standby', lat, lon: 120 });
@@ -12,7 +11,6 @@ const entry = (id: string, lat = 30, key: string | null = null): CommitEntry => 
 });
 
 describe('store', () => {
-  ensureNoLeaks();
   const dir = tempDir();
 
   it('appends events and applies their projections in one transaction', () => {

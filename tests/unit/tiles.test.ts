@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { latToY, lonToX, planTiles, tileUrl } from '../../common/tiles.ts';
 import { Prefetch } from '../../main/core/tiles/prefetch.ts';
 import { TileService } from '../../main/core/tiles/service.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { makeTile, tileColour, TileServer } from '../helpers/tileserver.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -52,7 +51,6 @@ describe('prefetch planner', () => {
 });
 
 describe('tile cache', () => {
-  ensureNoLeaks();
   const dir = tempDir();
   const upstream = new TileServer();
   let online = true;

@@ -7,13 +7,11 @@ import { currentAdvisories } from '../../common/typhoon.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { parseAdvisory } from '../../main/core/typhoon/advisory.ts';
 import { advisory, q } from '../helpers/advisory.ts';
-import { ensureNoLeaks } from '../helpers/leaks.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const NOW = Date.UTC(2026, 8, 14, 3);
 describe('typhoon advisories', () => {
-  ensureNoLeaks();
   const dir = tempDir();
 
   it('are checked: zone-less times, forecasts out of order, radii that are not nested, unknown fields', () => {

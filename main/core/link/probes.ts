@@ -10,6 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, isIPv6, type Socket } from 'node:net';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { header, parseSip, serialize } from '../calls/sip/message.ts';
 
 export type ProbeProtocol = 'tcp' | 'mqtt' | 'sip';
 
@@ -55,23 +57,16 @@ class TcpProber implements Prober {
   close(): void {}
 }
 
-/** MQTT 3.1.1 packets, just the four a keep-alive needs. */
-export function mqttConnectPacket(clientId: string, keepaliveSeconds: number): Buffer {
-  const id = Buffer.from(clientId, 'utf8');
-  const variable = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, keepaliveSeconds >> 8, keepaliveSeconds & 0xff]);
-  const payload = Buffer.concat([Buffer.from([id.length >> 8, id.length & 0xff]), id]);
-  const len = variable.length + payload.length; // < 128: one length byte
-  return Buffer.concat([Buffer.from([0x10, len]), variable, payload]);
-}
-const PINGREQ = Buffer.from([0xc0, 0x00]);
-const DISCONNECT = Buffer.from([0xe0, 0x00]);
+// MQTT packets are MQTT.js's own encoder and parser (mqtt-packet): the probe speaks exactly what the
+// uplink's client speaks, and long client ids and split reads are the library's business.
+const PINGREQ = mqttPacket.generate({ cmd: 'pingreq' });
+const DISCONNECT = mqttPacket.generate({ cmd: 'disconnect' });
 
 class MqttProber implements Prober {
   private readonly host: string;
   private readonly port: number;
   private sock: Socket | null = null;
-  private buf = Buffer.alloc(0);
-  private waiting: ((type: number, body: Buffer) => void) | null = null;
+  private waiting: ((packet: Packet | null) => void) | null = null;
   private readonly clientId = `beacon-probe-${randomBytes(6).toString('hex')}`;
   constructor(host: string, port: number) {
     this.host = host;
@@ -90,10 +85,10 @@ class MqttProber implements Prober {
         if (!sock) return fail();
         const left = timeoutMs - (performance.now() - started);
         // Keepalive: the broker drops a probe connection that stops pinging (the hall stopped).
-        sock.write(mqttConnectPacket(this.clientId, 10));
+        sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: this.clientId, keepalive: 10 }));
         const ack = await this.next(left);
-        if (!ack || ack.type !== 2) return fail();
-        const rc = ack.body[1] ?? 255;
+        if (ack?.cmd !== 'connack') return fail();
+        const rc = ack.returnCode ?? 255;
         const rtt = Math.round(performance.now() - started);
         if (rc !== 0) {
           // Refused (bad credentials, server unavailable): the broker is there and answering.
@@ -104,7 +99,7 @@ class MqttProber implements Prober {
       }
       this.sock.write(PINGREQ);
       const r = await this.next(timeoutMs);
-      if (!r || r.type !== 13) return fail();
+      if (r?.cmd !== 'pingresp') return fail();
       return { ok: true, rttMs: Math.round(performance.now() - started) };
     } catch {
       return fail();
@@ -127,8 +122,15 @@ class MqttProber implements Prober {
       sock.once('connect', () => {
         clearTimeout(timer);
         this.sock = sock;
-        this.buf = Buffer.alloc(0);
-        sock.on('data', (d: Buffer) => this.onData(d));
+        const parser = mqttPacket.parser({ protocolVersion: 4 });
+        parser.on('packet', (packet: Packet) => {
+          const w = this.waiting;
+          this.waiting = null;
+          w?.(packet);
+        });
+        // Not MQTT: whatever listens there is not a broker.
+        parser.on('error', () => this.drop(sock));
+        sock.on('data', (d: Buffer) => parser.parse(d));
         sock.on('close', () => this.drop(sock));
         sock.on('error', () => this.drop(sock));
         resolve(sock);
@@ -140,34 +142,7 @@ class MqttProber implements Prober {
     });
   }
 
-  private onData(d: Buffer): void {
-    this.buf = Buffer.concat([this.buf, d]);
-    for (;;) {
-      if (this.buf.length < 2) return;
-      // Remaining length: variable-length integer, up to 4 bytes.
-      let len = 0;
-      let mul = 1;
-      let i = 1;
-      for (; i < 5; i++) {
-        if (i >= this.buf.length) return;
-        const b = this.buf[i]!;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) break;
-      }
-      if (i === 5) return this.drop(); // malformed: not an MQTT broker
-      const total = i + 1 + len;
-      if (this.buf.length < total) return;
-      const type = this.buf[0]! >> 4;
-      const body = this.buf.subarray(i + 1, total);
-      this.buf = this.buf.subarray(total);
-      const w = this.waiting;
-      this.waiting = null;
-      w?.(type, body);
-    }
-  }
-
-  private next(timeoutMs: number): Promise<{ type: number; body: Buffer } | null> {
+  private next(timeoutMs: number): Promise<Packet | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(
         () => {
@@ -176,9 +151,9 @@ class MqttProber implements Prober {
         },
         Math.max(1, timeoutMs),
       );
-      this.waiting = (type, body) => {
+      this.waiting = (packet) => {
         clearTimeout(timer);
-        resolve({ type, body });
+        resolve(packet);
       };
     });
   }
@@ -187,10 +162,9 @@ class MqttProber implements Prober {
     if (which && which !== this.sock) return;
     this.sock?.destroy();
     this.sock = null;
-    this.buf = Buffer.alloc(0);
     const w = this.waiting;
     this.waiting = null;
-    w?.(-1, Buffer.alloc(0));
+    w?.(null);
   }
 }
 
@@ -213,21 +187,24 @@ class SipProber implements Prober {
     const local = this.sock!.address();
     const at = isIPv6(local.address) ? `[${local.address}]` : local.address;
     const target = isIPv6(this.host) ? `[${this.host}]` : this.host;
-    const msg = [
-      `OPTIONS sip:${target}:${this.port} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${at}:${local.port};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      `From: <sip:beacon-probe@${at}>;tag=${randomBytes(4).toString('hex')}`,
-      `To: <sip:${target}:${this.port}>`,
-      `Call-ID: ${callId}`,
-      'CSeq: 1 OPTIONS',
-      `Contact: <sip:beacon-probe@${at}:${local.port}>`,
-      'Accept: application/sdp',
-      'User-Agent: Beacon link monitor',
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
+    // The call desk's own SIP encoder: one way to write SIP in the hall.
+    const msg = serialize({
+      kind: 'request',
+      method: 'OPTIONS',
+      uri: `sip:${target}:${this.port}`,
+      headers: [
+        ['via', `SIP/2.0/UDP ${at}:${local.port};branch=${branch};rport`],
+        ['max-forwards', '70'],
+        ['from', `<sip:beacon-probe@${at}>;tag=${randomBytes(4).toString('hex')}`],
+        ['to', `<sip:${target}:${this.port}>`],
+        ['call-id', callId],
+        ['cseq', '1 OPTIONS'],
+        ['contact', `<sip:beacon-probe@${at}:${local.port}>`],
+        ['accept', 'application/sdp'],
+        ['user-agent', 'Beacon link monitor'],
+      ],
+      body: '',
+    });
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(callId);
@@ -260,10 +237,10 @@ class SipProber implements Prober {
     this.sock = sock;
     sock.on('message', (data) => {
       // Only a SIP response counts, and only one to a probe of ours (its Call-ID).
-      const text = data.toString('utf8', 0, Math.min(data.length, 4096));
-      const status = /^SIP\/2\.0 (\d{3})/.exec(text)?.[1];
-      const callId = /^(?:Call-ID|i)\s*:\s*(\S+)/im.exec(text)?.[1];
-      if (status && callId) this.pending.get(callId)?.(status);
+      const r = parseSip(data.toString('utf8'));
+      if (!r.ok || r.msg.kind !== 'response') return;
+      const callId = header(r.msg, 'call-id');
+      if (callId) this.pending.get(callId)?.(String(r.msg.status));
     });
     sock.on('error', () => undefined);
     sock.unref();
