@@ -34,6 +34,9 @@ export function parseCsv(text: string, firstLine = 1): { rows: CsvRow[]; errors:
           }
           quoted = false;
           i++;
+          // RFC 4180: a closing quote ends the field; only a comma or a line end may follow it.
+          const next = text[i];
+          if (next !== undefined && next !== ',' && next !== '\r' && next !== '\n' && !bad) bad = 'a closing quote followed by more than a comma or a line end';
           continue;
         }
         if (c === '\n') line++;
