@@ -110,6 +110,11 @@ export class HubClient {
     return this.sub(name).view;
   }
 
+  /** Each entity of a topic with its number (the numbers a delta event's `slots` refer to). */
+  *numbered(name: TopicName): Generator<[number, unknown]> {
+    for (const h of this.sub(name).held.values()) yield [h.n, h.v];
+  }
+
   /** Listen to a topic; subscribing on first listener. Returns the unsubscribe function. */
   subscribe(name: TopicName, listener: (e: TopicEvent) => void): () => void {
     const t = this.sub(name);

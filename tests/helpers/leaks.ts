@@ -27,12 +27,12 @@ function track(): void {
   const where = () => (new Error().stack ?? '').split('\n').slice(3, 9).join('\n');
   globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     if (typeof fn !== 'function') return st(fn, ms, ...args);
-    let t: ReturnType<typeof st>;
+    const box: { t?: ReturnType<typeof st> } = {};
     const run = (...a: unknown[]) => {
-      live.delete(t);
+      live.delete(box.t);
       fn(...a);
     };
-    t = st(run, ms, ...args);
+    const t = (box.t = st(run, ms, ...args));
     if (!paused) live.set(t, { seq: ++made, kind: 'setTimeout', stack: where() });
     return t;
   }) as typeof setTimeout;

@@ -300,7 +300,9 @@ export class Endpoint {
     if (!p || p.exitCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (t = setTimeout(r, 3000)))]);
+    clearTimeout(t);
     if (p.exitCode === null) p.kill('SIGKILL');
     this.proc = null;
   }

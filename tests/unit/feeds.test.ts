@@ -154,7 +154,7 @@ describe('CoT events', () => {
           .replace(/stale="[^"]+"/, `stale="${stale}"`),
         NOW,
       );
-      return d.ok ? d.reports[0]!.staleAt - NOW : d.reason;
+      return d.ok ? (d.reports[0]!.staleAt ?? 0) - NOW : d.reason;
     };
     expect(staleIn(at('.5'), '2026-11-23T08:02:00Z')).toBe(119_500);
     expect(staleIn(at('.25'), '2026-11-23T08:02:00.125Z')).toBe(119_875);

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientMessage, ServerMessage } from '../../common/contract.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
+import { FieldCounts } from '../../renderer/hub/counts.ts';
 import type { Transport, TransportHandlers } from '../../renderer/hub/transport.ts';
 
 class Scripted implements Transport {
@@ -221,5 +222,50 @@ describe('hub client', () => {
     tr.h.close('1006');
     await expect(lost).rejects.toMatchObject({ code: 'unavailable' });
     expect(c.state).toBe('closed');
+  });
+
+  it("keeps the legend's counts per op, equal to a rescan after every delta, and says when a count changed", () => {
+    const { tr, c } = setup();
+    const STATUSES = ['standby', 'en-route', 'on-site', 'offline'] as const;
+    const counts = new FieldCounts(STATUSES, (u) => (u as { status: string }).status);
+    const versions: number[] = [];
+    c.subscribe('units', (e) => {
+      if (e.kind === 'reset') counts.reset(c.numbered('units'));
+      else counts.apply(e.ops, e.slots);
+      versions.push(counts.version);
+    });
+    const rescan = () => STATUSES.map((s) => [...c.topic('units').values()].filter((u) => (u as { status: string }).status === s).length);
+    expect(STATUSES.map((s) => counts.get(s))).toEqual([2, 0, 0, 0]);
+    let seed = 3;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    let seq = 5;
+    for (let k = 0; k < 300; k++) {
+      const held = [...c.topic('units').keys()];
+      const ops = [];
+      const used = new Set<string>();
+      for (let j = 0; j < 1 + rand(6); j++) {
+        const r = rand(10);
+        const id = r < 2 || held.length === 0 ? `n${k}-${j}` : held[rand(held.length)]!;
+        if (used.has(id)) continue;
+        used.add(id);
+        // moves, status changes, deletes and new units, numbers given back and taken again
+        if (r === 2 && held.includes(id)) ops.push({ op: 'del' as const, id });
+        else if (r < 5) ops.push({ op: 'put' as const, id, value: { ...unit(id), status: STATUSES[rand(4)] } });
+        else if (held.includes(id)) ops.push({ op: 'patch' as const, id, set: { lat: 30 + rand(100) / 100 } });
+      }
+      if (ops.length === 0) continue;
+      const before = counts.version;
+      const was = rescan();
+      tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: ++seq, ops });
+      expect(STATUSES.map((s) => counts.get(s))).toEqual(rescan());
+      // a count that changed is never missed (a delete and an add of the same status may bump it idly)
+      if (rescan().join() !== was.join()) expect(counts.version).not.toBe(before);
+    }
+    // a tick of moves alone changes no count and so redraws no legend
+    const v = counts.version;
+    const moves = [...c.topic('units').keys()].map((id) => ({ op: 'patch' as const, id, set: { lat: 31 } }));
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: ++seq, ops: moves });
+    expect(counts.version).toBe(v);
+    expect(counts.nonZero().reduce((a, [, n]) => a + n, 0)).toBe(c.topic('units').size);
   });
 });

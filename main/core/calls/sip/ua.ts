@@ -99,6 +99,9 @@ export class SipUA {
   private readonly regTag = newTag();
   private regSeq = 0;
   private regTimer: NodeJS.Timeout | null = null;
+  /** Housekeeping that may outlive its call or transaction (absorbing retransmitted finals, giving
+   *  up on a platform that never answers): unref'd, and all cleared at dispose. */
+  private readonly chores = new Set<NodeJS.Timeout>();
   private regFailures = 0;
   private disposed = false;
   private lastMalformedLog = 0;
@@ -311,8 +314,7 @@ export class SipUA {
     for (const t of tx.timers) clearTimeout(t);
     tx.timers = [];
     // Kept a while to absorb retransmitted finals (and re-ACK them) without counting them stray.
-    const t = setTimeout(() => this.txs.delete(tx.branch + tx.method), this.transport.reliable ? 0 : TIMER_B);
-    t.unref();
+    this.later(() => this.txs.delete(tx.branch + tx.method), this.transport.reliable ? 0 : TIMER_B);
   }
 
   private onMessage(msg: SipMessage, from: Peer): void {
@@ -451,7 +453,7 @@ export class SipUA {
     if (this.disposed) throw new Error('SIP user agent is closed');
     const call = new SipCall(this, target, o.video ?? false, o.onUpdate ?? (() => undefined));
     this.calls.set(call.callId, call);
-    void call.begin().finally(() => setTimeout(() => this.calls.delete(call.callId), TIMER_B).unref());
+    void call.begin().finally(() => this.later(() => this.calls.delete(call.callId), TIMER_B));
     return call;
   }
 
@@ -464,6 +466,16 @@ export class SipUA {
     return { user: this.user, domain: this.domain, from: (tag: string) => this.aorHeader(tag), contact: () => this.contactUri };
   }
 
+  /** @internal Run `fn` after `ms` unless the UA is disposed first. */
+  later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.chores.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.chores.add(t);
+  }
+
   /** Unregister (best effort, a second at most), end every call and close the transport. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -471,10 +483,14 @@ export class SipUA {
     if (this.regTimer) clearTimeout(this.regTimer);
     await Promise.all([...this.calls.values()].map((c) => c.hangup()));
     if (this.registration.state === 'registered') {
-      await Promise.race([this.register(0), new Promise((r) => setTimeout(r, 1000))]);
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.register(0), new Promise((r) => (t = setTimeout(r, 1000)))]);
+      clearTimeout(t);
     }
     for (const tx of this.txs.values()) for (const t of tx.timers) clearTimeout(t);
     this.txs.clear();
+    for (const t of this.chores) clearTimeout(t);
+    this.chores.clear();
     this.transport.close();
     this.setRegistration('unregistered', 'closed');
   }
@@ -683,7 +699,7 @@ export class SipCall {
       () => undefined,
     );
     // A platform that never sends the 487 must not keep the operator waiting.
-    setTimeout(() => this.finish({ by: 'cancelled', code: null, reason: 'cancelled (no 487 from the platform)' }), 4000).unref();
+    this.ua.later(() => this.finish({ by: 'cancelled', code: null, reason: 'cancelled (no 487 from the platform)' }), 4000);
   }
 
   /** Give up before an answer. Safe in any phase. */
@@ -712,7 +728,7 @@ export class SipCall {
         () => resolve(),
         () => resolve(),
       );
-      setTimeout(resolve, 4000).unref();
+      this.ua.later(resolve, 4000);
     });
   }
 
