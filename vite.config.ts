@@ -7,13 +7,13 @@ import { defineConfig, type Plugin } from 'vite';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
-function copyCesiumAssets(): Plugin {
+function copyCesiumAssets(outDir: string): Plugin {
   return {
     name: 'beacon-copy-cesium-assets',
     apply: 'build',
     closeBundle() {
       const from = here('./node_modules/cesium/Build/Cesium/');
-      for (const dir of ['Assets', 'ThirdParty', 'Workers', 'Widgets']) cpSync(from + dir, here(`./out/renderer/cesium/${dir}`), { recursive: true });
+      for (const dir of ['Assets', 'ThirdParty', 'Workers', 'Widgets']) cpSync(from + dir, `${outDir}/cesium/${dir}`, { recursive: true });
     },
   };
 }
@@ -35,17 +35,24 @@ export function stripCesiumDebug(): Plugin {
   };
 }
 
-export default defineConfig({
-  root: here('./renderer'),
-  base: './',
-  plugins: [stripCesiumDebug(), vue(), copyCesiumAssets()],
-  build: {
-    outDir: here('./out/renderer'),
-    emptyOutDir: true,
-    target: 'es2023',
-    chunkSizeWarningLimit: 6000,
-    // Inline assets would need data: URLs in the CSP for fonts/images; keep them as files.
-    assetsInlineLimit: 0,
-  },
-  server: { port: 5173, strictPort: true },
+// `--mode probe` (npm run build:renderer:probe, into out/renderer-probe): the build the browser tests
+// and bench:globe open, with the globe's probe (?probe=1: where things are on screen) and the
+// benchmark code. The production build has neither: `import.meta.env.MODE === 'probe'` is false there
+// and the bundler drops the code behind it (tests/e2e/bundle.test.ts checks).
+export default defineConfig(({ mode }) => {
+  const outDir = here(mode === 'probe' ? './out/renderer-probe' : './out/renderer');
+  return {
+    root: here('./renderer'),
+    base: './',
+    plugins: [stripCesiumDebug(), vue(), copyCesiumAssets(outDir)],
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2023',
+      chunkSizeWarningLimit: 6000,
+      // Inline assets would need data: URLs in the CSP for fonts/images; keep them as files.
+      assetsInlineLimit: 0,
+    },
+    server: { port: 5173, strictPort: true },
+  };
 });

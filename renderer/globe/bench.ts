@@ -6,6 +6,7 @@ import type { Unit, UnitKind } from '../../common/domain.ts';
 import { TopicOrder } from '../../common/delta-order.ts';
 import { applyPatch, diffPatch } from '../../common/ops.ts';
 import { isPlain } from '../../common/plain.ts';
+import { nextTick, watch } from 'vue';
 import { HubClient } from '../hub/client.ts';
 import type { Transport, TransportHandlers } from '../hub/transport.ts';
 import type { SituationGlobe } from './situation.ts';
@@ -278,4 +279,70 @@ function resolveWireOps(map: ReadonlyMap<string, unknown>, ops: readonly WireOp[
     out.push({ op: 'put', id: op.id, value: applyPatch(prev, op.set) });
   }
   return out;
+}
+
+export interface AppResult {
+  units: number;
+  ticks: number;
+  /** From the frame's text to the screen's next state: the page's own hub client, every store and
+   *  view that listens (the units store, the legend's counts, the globe), and Vue's render flush. */
+  totalMs: { median: number; p95: number };
+  /** Of that, Vue's flush after the listeners ran (what components re-render). */
+  vueMs: { median: number; p95: number };
+  /** What the legend cost before it was kept per op: a rescan of every unit by kind and status. */
+  rescanMs: { median: number; p95: number };
+  /** Legend redraws during the run (a count changed): moves alone cause none. */
+  legendChanges: number;
+}
+
+/**
+ * The display's whole path as it runs in the app: frames of moves fed to the page's real hub client
+ * (as its WebSocket would hand them over), so the Pinia stores, the legend's counts and the globe
+ * all take them, then Vue flushes. The hall's own units are replaced for the run (a bench epoch) and
+ * come back with the next snapshot the client asks for.
+ */
+export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kinds: unknown; statuses: unknown }, opts: { units: number; ticks: number }): Promise<AppResult> {
+  let legendChanges = 0;
+  const stop = watch([() => legend.kinds, () => legend.statuses], () => void legendChanges++);
+  const T0 = 1_700_000_000_000;
+  let units: Unit[] = synth(opts.units, 5).map((u, i) => ({ ...u, id: `a${i}` }));
+  // The client's transport entry point: private to the app, fed directly by the bench only.
+  const receive = (m: ServerMessage) => (hub as unknown as { receive(m: ServerMessage): void }).receive(m);
+  receive({ t: 'snapshot', topic: 'units', epoch: 'bench-app', seq: 0, items: units });
+  await nextTick();
+  await frame(g);
+  const gaps = hub.counters.gaps;
+  const legendBefore = legendChanges;
+  const total: number[] = [];
+  const vue: number[] = [];
+  const rescan: number[] = [];
+  for (let t = 1; t <= opts.ticks; t++) {
+    const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: T0 + t * 1000 }));
+    const ops = units.map((u, i) => ({ op: 'patch' as const, id: u.id, set: diffPatch(u, next[i])! }));
+    units = next;
+    const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench-app', seq: t, ops });
+    const t0 = performance.now();
+    const r = parseServerFrame(text, 64 << 20);
+    if (!r.ok) throw new Error(`bench frame refused: ${r.error.message}`);
+    receive(r.msg);
+    const t1 = performance.now();
+    await nextTick();
+    const t2 = performance.now();
+    total.push(t2 - t0);
+    vue.push(t2 - t1);
+    // the legend as it was: every unit counted by kind and by status on every delta
+    const r0 = performance.now();
+    const kinds: Record<string, number> = {};
+    const statuses: Record<string, number> = {};
+    for (const u of hub.topic('units').values() as Iterable<Unit>) {
+      kinds[u.kind] = (kinds[u.kind] ?? 0) + 1;
+      statuses[u.status] = (statuses[u.status] ?? 0) + 1;
+    }
+    rescan.push(performance.now() - r0);
+    await frame(g);
+  }
+  stop();
+  if (hub.counters.gaps !== gaps) throw new Error('bench frames were not applied in order');
+  const q = (xs: number[]) => ({ median: pct(xs, 50), p95: pct(xs, 95) });
+  return { units: opts.units, ticks: opts.ticks, totalMs: q(total), vueMs: q(vue), rescanMs: q(rescan), legendChanges: legendChanges - legendBefore };
 }

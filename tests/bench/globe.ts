@@ -1,7 +1,8 @@
 // npm run bench:globe — the globe under 20,000 moving units and 5,000 static markers in Chromium
 // (software WebGL here), against the same load drawn with one Cesium Entity per unit, in the same
 // run. Prints JavaScript time per update tick and frame time (median, p95) and the ratio; the
-// display's whole path (the hall's delta as text through the hub client to the globe); then churns
+// display's whole path (the hall's delta as text through the hub client to the globe, and the same
+// through the app: its stores, the legend, Vue's flush); then churns
 // for a while and prints the JS heap before and after, and the tick again on the aged heap.
 // Not a test: nothing fails on a figure.
 //   BENCH_CHURN_MINUTES (default 10), BENCH_CHURN_TRAILS (trail minutes during the churn, default 10),
@@ -45,6 +46,7 @@ type Wire = {
   globeMs: { median: number; p95: number };
   totalMs: { median: number; p95: number };
 };
+type App = { totalMs: { median: number; p95: number }; vueMs: { median: number; p95: number }; rescanMs: { median: number; p95: number }; legendChanges: number };
 type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -102,6 +104,13 @@ try {
   line('  hub client: parse, check, patch, store', ms(w.receiveMs));
   line('    same frames checked by schema throughout', `${ms(w.schemaMs)}   (${(w.schemaMs.median / w.receiveMs.median).toFixed(1)}x the client's)`);
   line('  globe update', ms(w.globeMs));
+  // The same moves through the app itself: the page's hub client, the stores, the legend, the globe
+  // and Vue's render flush; beside it, what the legend's rescan of every unit cost on each delta.
+  await clean();
+  const a = await page.evaluate(([n, t]) => (window as unknown as { beaconProbe: { app(o: unknown): Promise<App> } }).beaconProbe.app({ units: n, ticks: t }), [UNITS, WIRE_TICKS] as const);
+  line(`the app's whole path: ${UNITS.toLocaleString()} moves, frame to Vue's flush`, ms(a.totalMs));
+  line('  of which Vue (render flush after the listeners)', ms(a.vueMs));
+  line(`  legend redraws in ${WIRE_TICKS} s of moves`, `${a.legendChanges}   (the legend as it was, a rescan of every unit per delta: ${ms(a.rescanMs)})`);
   if (CHURN_MIN > 0) {
     // Read after Cesium has drawn a few frames (it frees removed primitives' resources on its next
     // update) and after two full collections: what is still held, not what is waiting to go.

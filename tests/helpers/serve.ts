@@ -11,8 +11,12 @@ export interface Served {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Browser tests open the probe build (npm run build:renderer:probe): the production one has no probe. */
+const PROBE_BUILD = fileURLToPath(new URL('../../out/renderer-probe', import.meta.url));
+
 export async function serve(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const proc = spawn(process.execPath, ['main/cli.ts', 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const withStatic = args.includes('--static') ? args : [...args, '--static', PROBE_BUILD];
+  const proc = spawn(process.execPath, ['main/cli.ts', 'serve', ...withStatic], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -181,6 +181,34 @@ describe('boundary import from a shapefile', () => {
     expect(parseBoundaries(read(twoCounties(), { prj: CGCS2000_PRJ }), { source: 'x.shp', places }).boundaries).toHaveLength(2);
   });
 
+  it('reads the same shapes and attributes as shpjs, a maintained shapefile reader, on the same files', async () => {
+    // Our writer is the test's own, so a second reader keeps it and ours honest. shpjs reprojects any
+    // .prj it is given (proj4), which the hall refuses to do for datums it cannot trust; neither is given one here.
+    // @ts-expect-error shpjs ships no types
+    const { parseShp, parseDbf, combine } = (await import('shpjs')) as {
+      parseShp: (b: Buffer) => unknown;
+      parseDbf: (b: Buffer, cpg?: string) => unknown;
+      combine: (x: unknown[]) => { features: { geometry: { type: string; coordinates: unknown }; properties: Record<string, unknown> }[] };
+    };
+    const records = twoCounties();
+    const ours = read(records, { encode: gbk, cpg: 'GBK' });
+    const theirs = combine([
+      parseShp(writeShp(records)),
+      parseDbf(
+        writeDbf(
+          fields,
+          records.map((r) => r.attrs),
+          gbk,
+        ),
+        'GBK',
+      ),
+    ]);
+    expect(theirs.features.map((f) => f.properties)).toEqual(ours.features.map((f) => f.properties));
+    // shpjs says Polygon for one outer ring and MultiPolygon for more; ours is always MultiPolygon
+    const asMulti = (g: { type: string; coordinates: unknown }) => (g.type === 'Polygon' ? [g.coordinates] : g.coordinates);
+    expect(theirs.features.map((f) => asMulti(f.geometry))).toEqual(ours.features.map((f) => f.geometry!.coordinates));
+  });
+
   it('refuses projected files, other datums, non-polygons, truncated files and mismatched tables, each with its reason', () => {
     expect(() => read(twoCounties(), { prj: UTM51_PRJ })).toThrow(/wrong CRS: the .prj is projected \(WGS_1984_UTM_Zone_51N\)/);
     expect(() => read(twoCounties(), { prj: BEIJING54_PRJ })).toThrow(/datum D_Beijing_1954 is not WGS-84 or CGCS2000/);
