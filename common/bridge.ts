@@ -1,10 +1,6 @@
-// The shape of `window.beacon`, the preload's hub client (Electron windows only).
-import type { ServerMessage, TopicName } from './contract.ts';
-
+// The shape of `window.beacon`, what the preload exposes in Electron windows: one call that has the
+// hall's MessagePort posted to the page (renderer/hub/transport.ts, MessagePortTransport).
 export interface BeaconBridge {
-  hello(client: string): void;
-  subscribe(topic: TopicName, since?: { epoch: string; seq: number }): void;
-  unsubscribe(topic: TopicName): void;
-  command(id: string, name: string, args: unknown): void;
-  onMessage(cb: (msg: ServerMessage) => void): () => void;
+  /** Ask for a port; it arrives as a window message whose data is `nonce`, with the port attached. */
+  acquirePort(nonce: string): void;
 }

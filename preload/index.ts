@@ -1,46 +1,22 @@
-// The preload: exposes the hub client and nothing else, one method per contract verb. Runs
-// sandboxed (bundled to one CommonJS file by vite.preload.config.ts). Both directions are
-// validated here: the page cannot send what the contract does not allow, nor receive it.
+// The preload hands the page its MessagePort to the hall and steps aside (VS Code's
+// ipcMessagePort.acquire): the page then speaks the hub protocol over the port exactly as a browser
+// display does over its WebSocket, with one transport and one validator (renderer/hub/transport.ts),
+// and the hall checks every frame that arrives (main/core/hub). Runs sandboxed, bundled to one
+// CommonJS file by vite.preload.config.ts.
+//
+// The page asks with a nonce it chose and listens for it first, so the port cannot arrive before
+// anyone is listening, and a message that is not the answer to its own request is never taken as one.
 import { contextBridge, ipcRenderer } from 'electron';
-import { ClientMessage, parseServerFrame, PROTOCOL_VERSION, type ServerMessage, type TopicName } from '../common/contract.ts';
 
-type Listener = (msg: ServerMessage) => void;
-const listeners = new Set<Listener>();
-let port: MessagePort | null = null;
-const queue: string[] = [];
-
-function send(msg: unknown): void {
-  const checked = ClientMessage.safeParse(msg);
-  if (!checked.success) throw new Error(`beacon: refused to send an invalid hub message: ${checked.error.issues[0]?.message}`);
-  const text = JSON.stringify(checked.data);
-  if (port) port.postMessage(text);
-  else queue.push(text);
-}
-
-ipcRenderer.on('beacon:port', (event) => {
-  const p = event.ports[0];
-  if (!p) return;
-  port = p;
-  p.onmessage = (m: MessageEvent) => {
-    if (typeof m.data !== 'string') return;
-    const r = parseServerFrame(m.data, 64 * 1024 * 1024);
-    if (!r.ok) {
-      console.error('beacon: dropped an invalid hub message', r.error);
-      return;
-    }
-    for (const l of listeners) l(r.msg);
-  };
-  for (const t of queue.splice(0)) p.postMessage(t);
-});
-ipcRenderer.send('beacon:connect');
+const NONCE = /^[\w-]{16,64}$/;
 
 contextBridge.exposeInMainWorld('beacon', {
-  hello: (client: string) => send({ t: 'hello', v: PROTOCOL_VERSION, client }),
-  subscribe: (topic: TopicName, since?: { epoch: string; seq: number }) => send(since ? { t: 'sub', topic, since } : { t: 'sub', topic }),
-  unsubscribe: (topic: TopicName) => send({ t: 'unsub', topic }),
-  command: (id: string, name: string, args: unknown) => send({ t: 'cmd', id, name, args }),
-  onMessage: (cb: Listener) => {
-    listeners.add(cb);
-    return () => listeners.delete(cb);
+  acquirePort(nonce: unknown): void {
+    if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new Error('beacon: acquirePort needs the nonce the page listens for');
+    ipcRenderer.once('beacon:port', (event) => {
+      const port = event.ports[0];
+      if (port) window.postMessage(nonce, window.location.origin, [port]);
+    });
+    ipcRenderer.send('beacon:connect');
   },
 });

@@ -1,7 +1,7 @@
-// One hub client per page, over the preload bridge in Electron or a WebSocket in a browser.
+// One hub client per page, over a MessagePort in Electron or a WebSocket in a browser.
 import type { BeaconBridge } from '../../common/bridge.ts';
 import { HubClient } from './client.ts';
-import { BridgeTransport, type Transport, WebSocketTransport } from './transport.ts';
+import { acquirePort, MessagePortTransport, type Transport, WebSocketTransport } from './transport.ts';
 
 let client: HubClient | null = null;
 
@@ -22,7 +22,7 @@ export function useHub(): HubClient {
   if (client) return client;
   const bridge = (window as unknown as { beacon?: BeaconBridge }).beacon;
   let transport: Transport;
-  if (bridge) transport = new BridgeTransport(bridge);
+  if (bridge) transport = new MessagePortTransport(() => acquirePort(bridge));
   else {
     const token = takeToken();
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';

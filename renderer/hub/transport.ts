@@ -1,5 +1,5 @@
-// Two transports for one contract: the preload's bridge (Electron) and a WebSocket (browser displays,
-// remote consoles). Both deliver validated ServerMessages and accept ClientMessages.
+// Two transports for one protocol: a MessagePort to the main process (Electron) and a WebSocket
+// (browser displays, remote consoles). The same text frames, the same check of each (parseServerFrame).
 import type { BeaconBridge } from '../../common/bridge.ts';
 import { type ClientMessage, parseServerFrame, type ServerMessage } from '../../common/contract.ts';
 
@@ -48,29 +48,67 @@ export class WebSocketTransport implements Transport {
   }
 }
 
-export class BridgeTransport implements Transport {
-  private readonly bridge: BeaconBridge;
-  private off: (() => void) | null = null;
-  constructor(bridge: BeaconBridge) {
-    this.bridge = bridge;
+/**
+ * Electron: the hub protocol over a MessagePort to the main process, the same text frames and the same
+ * checks as the WebSocket. `acquire` yields a fresh port for each connection (the preload has the main
+ * process make one per request); a port that closes ends the connection, and the client reconnects.
+ */
+export class MessagePortTransport implements Transport {
+  private port: MessagePort | null = null;
+  private readonly acquire: () => Promise<MessagePort>;
+  private closed = false;
+  constructor(acquire: () => Promise<MessagePort>) {
+    this.acquire = acquire;
   }
   connect(h: TransportHandlers): void {
-    this.off = this.bridge.onMessage((m) => h.message(m));
-    h.open();
+    this.closed = false;
+    this.acquire().then(
+      (port) => {
+        if (this.closed) return port.close();
+        this.port = port;
+        port.onmessage = (e: MessageEvent) => {
+          if (typeof e.data !== 'string') return h.invalid('not a text frame');
+          const r = parseServerFrame(e.data, MAX_SERVER_FRAME);
+          if (r.ok) h.message(r.msg);
+          else h.invalid(r.error.message);
+        };
+        // Chromium signals a port whose other end went away (the hall restarted) with 'close'.
+        port.addEventListener('close', () => {
+          if (this.port !== port) return;
+          this.port = null;
+          h.close('port closed');
+        });
+        port.start();
+        h.open();
+      },
+      (err: Error) => h.close(`no port to the hall: ${err.message}`),
+    );
   }
   send(msg: ClientMessage): void {
-    switch (msg.t) {
-      case 'hello':
-        return this.bridge.hello(msg.client);
-      case 'sub':
-        return this.bridge.subscribe(msg.topic, msg.since);
-      case 'unsub':
-        return this.bridge.unsubscribe(msg.topic);
-      case 'cmd':
-        return this.bridge.command(msg.id, msg.name, msg.args);
-    }
+    this.port?.postMessage(JSON.stringify(msg));
   }
   close(): void {
-    this.off?.();
+    this.closed = true;
+    this.port?.close();
+    this.port = null;
   }
+}
+
+/** The port from the preload (common/bridge.ts): listen for our nonce first, then ask. */
+export function acquirePort(bridge: BeaconBridge, win: Window = window, timeoutMs = 10_000): Promise<MessagePort> {
+  const nonce = `${crypto.randomUUID()}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      win.removeEventListener('message', onMessage);
+      reject(new Error('the preload did not hand over a port'));
+    }, timeoutMs);
+    const onMessage = (e: MessageEvent) => {
+      if (e.source !== win || e.data !== nonce || !e.ports[0]) return;
+      clearTimeout(timer);
+      win.removeEventListener('message', onMessage);
+      resolve(e.ports[0]);
+    };
+    win.addEventListener('message', onMessage);
+    bridge.acquirePort(nonce);
+  });
 }

@@ -57,7 +57,7 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
     expect(roles).toEqual(['calls', 'globe']);
   });
 
-  it('sandboxes the renderer: no Node, only the hub client bridge, navigation and popups blocked', async () => {
+  it('sandboxes the renderer: no Node, only the port handover, navigation and popups blocked', async () => {
     const page = app.windows()[0]!;
     await page.waitForLoadState('domcontentloaded');
     const probe = await page.evaluate(() => ({
@@ -65,7 +65,7 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
       process: typeof (globalThis as { process?: unknown }).process,
       bridge: Object.keys((window as unknown as { beacon: object }).beacon).sort(),
     }));
-    expect(probe).toEqual({ require: 'undefined', process: 'undefined', bridge: ['command', 'hello', 'onMessage', 'subscribe', 'unsubscribe'] });
+    expect(probe).toEqual({ require: 'undefined', process: 'undefined', bridge: ['acquirePort'] });
     const before = page.url();
     await page.evaluate(() => {
       window.open('https://example.com');
