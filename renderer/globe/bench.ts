@@ -94,9 +94,9 @@ export async function benchGlobe(
   if (opts.mode === 'primitives') {
     const staticPoints = g.viewer.scene.primitives.add(new PointPrimitiveCollection()) as PointPrimitiveCollection;
     for (const s of statics) staticPoints.add({ position: Cartesian3.fromDegrees(s.lon, s.lat), pixelSize: 6, color: Color.GOLD });
-    const keep = g.trails.minutes;
-    g.trails.setMinutes(opts.trailMinutes ?? keep);
-    g.resetUnits(units);
+    const keep = g.units.trails.minutes;
+    g.units.trails.setMinutes(opts.trailMinutes ?? keep);
+    g.units.reset(units);
     await frame(g);
     // The hub client's numbers for the units, as it gives them after a snapshot of these units:
     // 0, 1, 2, … in the snapshot's order (renderer/hub/client.ts). Every unit moves each tick; the
@@ -113,18 +113,18 @@ export async function benchGlobe(
         return { op: 'put', id: u.id, value: { ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: t } };
       });
       const t0 = performance.now();
-      g.applyUnitOps(ops, slots);
+      g.units.applyOps(ops, slots);
       js.push(performance.now() - t0);
       // Trails are rebuilt on their own once-a-second clock; at 1 Hz that is once per tick.
       const t1 = performance.now();
-      g.trails.refresh();
-      if (g.trails.minutes > 0) trailMs.push(performance.now() - t1);
+      g.units.trails.refresh();
+      if (g.units.trails.minutes > 0) trailMs.push(performance.now() - t1);
       frames.push(await frame(g));
     }
-    trailsDrawn = g.trails.count();
-    g.resetUnits([]);
-    g.trails.clear();
-    g.trails.setMinutes(keep);
+    trailsDrawn = g.units.trails.count();
+    g.units.reset([]);
+    g.units.trails.clear();
+    g.units.trails.setMinutes(keep);
     g.viewer.scene.primitives.remove(staticPoints);
   } else {
     const collection = new DataSourceCollection();
@@ -206,8 +206,8 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   let globe = 0;
   const off = client.subscribe('units', (e) => {
     const t0 = performance.now();
-    if (e.kind === 'delta') g.applyUnitOps(e.ops, e.slots);
-    else g.resetUnits(client.topic('units').values() as Iterable<Unit>);
+    if (e.kind === 'delta') g.units.applyOps(e.ops, e.slots);
+    else g.units.reset(client.topic('units').values() as Iterable<Unit>);
     globe += performance.now() - t0;
   });
   h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units });
@@ -256,8 +256,8 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   }
   off();
   client.dispose();
-  g.resetUnits([]);
-  g.trails.clear();
+  g.units.reset([]);
+  g.units.trails.clear();
   const q = (xs: number[]) => ({ median: pct(xs, 50), p95: pct(xs, 95) });
   return { units: opts.units, ticks: opts.ticks, frameMB: bytes / 1e6, receiveMs: q(receive), schemaMs: q(schema), globeMs: q(globeMs), totalMs: q(total) };
 }
