@@ -6,6 +6,8 @@ import { isPlain } from './plain.ts';
 import {
   AdminCode,
   Advisory,
+  DutyShift,
+  OnDutyInput,
   Analysis,
   Boundary,
   Call,
@@ -73,6 +75,8 @@ export const TOPIC_SCHEMAS = {
   tiles: TileLayer,
   /** "Prepare for offline" jobs and their progress (live only). */
   prefetch: PrefetchJob,
+  /** Who holds the hall's watch now: one item, replaced at each handover. */
+  duty: DutyShift,
   /** Calls under way and today's ended calls (the whole log: `calls.search`). */
   calls: Call,
   consultations: Consultation,
@@ -199,6 +203,11 @@ export const COMMANDS = {
   'tiles.prefetch.control': {
     args: z.object({ id: z.string().min(1).max(32), action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
     result: z.object({ id: z.string(), state: z.string() }),
+  },
+  /** A handover of the watch (交接班): the new duty officer and leader on duty, stamped by the hall's clock. */
+  'duty.handover': {
+    args: z.object({ officer: OnDutyInput, leader: OnDutyInput, by: DutyShift.shape.by, note: DutyShift.shape.note.optional() }).strict(),
+    result: z.object({ event: z.number().int() }),
   },
   /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
   'boundary.put': {

@@ -310,6 +310,29 @@ export const Hall = z.object({
 });
 export type Hall = z.infer<typeof Hall>;
 
+/** Who holds the hall's watch now (值班): the duty officer, and the leader on duty (带班领导) a decision
+ *  goes up to. One entity per hall, replaced at each handover (交接班), every handover journaled. */
+const DutyName = z.string().trim().min(1).max(64);
+const DutyPhone = z
+  .string()
+  .regex(/^\+?[\d -]{3,20}$/, 'digits, spaces or dashes')
+  .nullable();
+const OnDuty = z.object({ name: DutyName, phone: DutyPhone }).strict();
+/** As a handover names them: the phone may be left out. */
+export const OnDutyInput = z.object({ name: DutyName, phone: DutyPhone.optional() }).strict();
+export const DutyShift = z.object({
+  id: z.literal('duty'),
+  officer: OnDuty,
+  leader: OnDuty,
+  /** When this watch took over. */
+  since: z.number().int(),
+  /** Who recorded the handover (the officer going off duty, usually). */
+  by: z.string().trim().min(1).max(64),
+  /** What the watch handed over: open matters, pending calls. */
+  note: z.string().max(2000),
+});
+export type DutyShift = z.infer<typeof DutyShift>;
+
 /** An instruction from the province (or another superior command) to this hall. */
 export const Instruction = z.object({
   id: z.string().min(1).max(128),

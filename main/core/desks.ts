@@ -3,6 +3,7 @@
 // They are disposed in reverse. Adding a domain is a folder with a desk.ts and one line here
 // (docs/architecture.md, "Adding a desk").
 import { callsDesk } from './calls/desk.ts';
+import { dutyDesk } from './duty/desk.ts';
 import { feedsDesk } from './feeds/manager.ts';
 import { incidentsDesk } from './incidents/desk.ts';
 import { journalDesk } from './journal/desk.ts';
@@ -16,7 +17,7 @@ import { unitsDesk } from './units/desk.ts';
 import { uplinkDesk } from './uplink/desk.ts';
 import { videoDesk } from './video/desk.ts';
 
-export const DESKS = [journalDesk, linkDesk, placesDesk, unitsDesk, incidentsDesk, layoutDesk, typhoonDesk, callsDesk, feedsDesk, videoDesk, tilesDesk, uplinkDesk] as const;
+export const DESKS = [journalDesk, linkDesk, placesDesk, unitsDesk, incidentsDesk, layoutDesk, dutyDesk, typhoonDesk, callsDesk, feedsDesk, videoDesk, tilesDesk, uplinkDesk] as const;
 
 type Desks = (typeof DESKS)[number];
 /** Each started desk under its name: `hall.desks.calls` is a CallDesk. */

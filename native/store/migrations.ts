@@ -139,6 +139,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE sites (id TEXT PRIMARY KEY, kind TEXT NOT NULL, county TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 12,
+    name: 'the watch',
+    sql: `
+      -- Who holds the hall's watch now (one row, replaced at each handover; the journal keeps them all).
+      CREATE TABLE duty (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

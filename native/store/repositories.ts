@@ -20,6 +20,7 @@ export const TABLES = [
   'videos',
   'walls',
   'sites',
+  'duty',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -79,5 +80,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     videos: makeRepo(db, 'videos', ['kind'], (v) => [v.kind]),
     walls: makeRepo(db, 'walls', [], () => []),
     sites: makeRepo(db, 'sites', ['kind', 'county'], (v) => [v.kind, v.county]),
+    duty: makeRepo(db, 'duty', [], () => []),
   };
 }

@@ -3,6 +3,18 @@ import type zh from './zh-CN.ts';
 const en: typeof zh = {
   app: { name: 'Beacon', demo: 'Demo data', demoTitle: 'This data directory holds the built-in Zhejiang demonstration scenario, not real data' },
   role: { globe: 'Situation', wall: 'Video wall', calls: 'One-key connect', board: 'Board' },
+  duty: {
+    officer: 'On duty',
+    leader: 'Leader',
+    none: 'No watch recorded',
+    since: 'since',
+    handover: 'Hand over the watch',
+    phone: 'Phone',
+    by: 'Handed over by',
+    note: 'Handed over',
+    confirm: 'Hand over',
+    cancel: 'Cancel',
+  },
   status: {
     outbox: 'To province',
     beijing: 'Beijing',

@@ -1,6 +1,7 @@
 export default {
   app: { name: '烽火', demo: '演示数据', demoTitle: '本数据目录使用内置的浙江演示场景，不是真实数据' },
   role: { globe: '态势', wall: '视频墙', calls: '一键通', board: '看板' },
+  duty: { officer: '值班', leader: '带班', none: '值班未交接', since: '接班于', handover: '交接班', phone: '电话', by: '交班人', note: '交接事项', confirm: '确认交接', cancel: '取消' },
   status: {
     outbox: '待报省厅',
     beijing: '北京',

@@ -97,6 +97,19 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => globe.locator('[data-test="unit-status"]').textContent(), { timeout: 15_000 }).toBe('出动');
     await expect.poll(() => enRoute.textContent(), { timeout: 15_000 }).toBe('1');
     await expect(standby.textContent()).resolves.toBe('131');
+    // the watch handed over on the board shows on the globe's status bar; a bad phone is refused, said why
+    await expect(globe.locator('[data-test="duty"]').textContent()).resolves.toContain('值班未交接');
+    await board.locator('[data-test="duty"]').click();
+    await board.locator('[data-test="duty-officer"]').fill('张伟');
+    await board.locator('[data-test="duty-form"] input').nth(1).fill('call me');
+    await board.locator('[data-test="duty-leader"]').fill('李强');
+    await board.locator('[data-test="duty-by"]').fill('王芳');
+    await board.locator('[data-test="duty-submit"]').click();
+    await expect.poll(() => board.locator('[data-test="duty-error"]').textContent(), { timeout: 10_000 }).toMatch(/phone/);
+    await board.locator('[data-test="duty-form"] input').nth(1).fill('0571-87654321');
+    await board.locator('[data-test="duty-submit"]').click();
+    await expect.poll(() => globe.locator('[data-test="duty"]').textContent(), { timeout: 15_000 }).toMatch(/值班\s*张伟\s*·\s*带班\s*李强/);
+    await expect.poll(() => board.locator('[data-test="duty-form"]').count()).toBe(0);
     expect(blocked).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();

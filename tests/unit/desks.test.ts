@@ -8,6 +8,7 @@ import type { Incident, Link, Place, Unit } from '../../common/domain.ts';
 import { DESKS } from '../../main/core/desks.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import type { CommandContext } from '../../main/core/hub/hub.ts';
+import { dutyCommands } from '../../main/core/duty/desk.ts';
 import { incidentCommands } from '../../main/core/incidents/desk.ts';
 import { defineDesk, type Desk, type DeskDef } from '../../main/core/kernel/port.ts';
 import { LinkDesk } from '../../main/core/link/desk.ts';
@@ -61,6 +62,24 @@ describe('desks against the in-memory port', () => {
     expect(port.get<Unit>('units', 'team-1')).toMatchObject({ lat: 30.1, lon: 120.2, alt: 12 });
     expect(port.journal[0]).toMatchObject({ kind: 'unit.moved', payload: { at: 1_000_000 } });
     await expect(cmd['unit.setStatus']!({ id: 'team-9', status: 'en-route' }, ctx)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('duty: a handover replaces the watch, stamped by the hall clock, each one journaled', async () => {
+    const port = memoryPort({ now: Date.UTC(2026, 7, 9, 0, 30) });
+    const cmd = dutyCommands(port);
+    await cmd['duty.handover']!({ officer: { name: '张伟', phone: '0571-8765 4321' }, leader: { name: '李强' }, by: '王芳', note: '苍南桥头村内涝未结' }, ctx);
+    expect(port.topics.get('duty')?.get('duty')).toEqual({
+      id: 'duty',
+      officer: { name: '张伟', phone: '0571-8765 4321' },
+      leader: { name: '李强', phone: null },
+      since: port.clock,
+      by: '王芳',
+      note: '苍南桥头村内涝未结',
+    });
+    port.clock += 8 * 3600_000;
+    await cmd['duty.handover']!({ officer: { name: '陈静' }, leader: { name: '李强' }, by: '张伟' }, ctx);
+    expect(port.get('duty', 'duty')).toMatchObject({ officer: { name: '陈静' }, since: port.clock, note: '' });
+    expect(port.journal.map((e) => e.kind)).toEqual(['duty.handedOver', 'duty.handedOver']);
   });
 
   it('link: without endpoints to probe the WAN is "not monitored", and listeners hear it', () => {

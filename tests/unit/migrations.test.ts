@@ -140,6 +140,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('11 -> 12 adds the watch, keeping key targets and shelters', () => {
+    const db = new Database(join(dir, 'm12.sqlite'));
+    migrate(db, 11);
+    db.prepare("INSERT INTO sites (id, kind, county, data, event) VALUES ('shelter-1', 'shelter', '331081', '{}', 6)").run();
+    expect(migrate(db, 12)).toBe(12);
+    expect(tables(db)).toContain('duty');
+    db.prepare("INSERT INTO duty (id, data, event) VALUES ('duty', '{}', 7)").run();
+    expect(db.prepare('SELECT count(*) FROM sites').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

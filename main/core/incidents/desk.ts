@@ -1,6 +1,6 @@
 // The incidents desk: what happened where (a landslide, a chemical leak, a stranded boat), reported
-// from any display or from the province, closed when handled. The smallest whole desk: its commands,
-// its topic, nothing running between them; docs/architecture.md ("Adding a desk") walks through it.
+// from any display or from the province, closed when handled. A small whole desk: its commands and
+// its topic, nothing running between them (docs/architecture.md, "Adding a desk").
 import type { Incident } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';

@@ -6,6 +6,7 @@ import { Role } from '../../../common/contract.ts';
 import {
   Advisory,
   Boundary,
+  DutyShift,
   Call,
   Consultation,
   Contact,
@@ -81,6 +82,8 @@ export const EVENT_PAYLOADS = {
   /** A call as it ended: the call log entry, told to the province. */
   'call.logged': z.object({ call: Call }),
   'consult.updated': z.object({ consultation: Consultation }),
+  /** A handover of the watch: the new duty officer and leader on duty (the whole entity). */
+  'duty.handedOver': z.object({ shift: DutyShift }),
   /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
   'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
 } as const;
@@ -109,6 +112,7 @@ const UPSERTS = {
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'site.upserted': ['sites', 'site'],
+  'duty.handedOver': ['duty', 'shift'],
   'boundary.imported': ['boundaries', 'boundary'],
   'call.updated': ['calls', 'call'],
   'consult.updated': ['consultations', 'consultation'],
