@@ -172,19 +172,11 @@ export interface WireResult {
   totalMs: { median: number; p95: number };
 }
 
-/**
- * The display's whole path for a second of moves at province scale: the hall's delta as it travels
- * (JSON text, each move a patch of the fields that changed), through the hub client a display
- * really uses, to the globe. Teams are live-tracked (CoT), so each move also changes their track's
- * heading and times, and reach the hall in a shuffled order that the hub puts in the topic's order
- * (common/delta-order.ts). The hall sends these 20,000 patches as 40 deltas of 500 (25 ms hub ticks);
- * one frame of 20,000 costs the same work and is measured whole here.
- */
-export async function benchWire(g: SituationGlobe, opts: { units: number; ticks: number }): Promise<WireResult> {
-  const T0 = 1_700_000_000_000;
-  let units: Unit[] = synth(opts.units, 3).map((u, i) => ({
+/** Teams live-tracked over CoT: each move also changes their track's heading and times. */
+function tracked(n: number, seed: number, prefix: string, T0: number): Unit[] {
+  return synth(n, seed).map((u, i) => ({
     ...u,
-    id: `w${i}`,
+    id: `${prefix}${i}`,
     track: {
       feed: 'cot-tcp',
       source: `ANDROID-${i}`,
@@ -200,6 +192,19 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
       presence: 'live' as const,
     },
   }));
+}
+
+/**
+ * The display's whole path for a second of moves at province scale: the hall's delta as it travels
+ * (JSON text, each move a patch of the fields that changed), through the hub client a display
+ * really uses, to the globe. Teams are live-tracked (CoT), so each move also changes their track's
+ * heading and times, and reach the hall in a shuffled order that the hub puts in the topic's order
+ * (common/delta-order.ts). The hall sends these 20,000 patches as 40 deltas of 500 (25 ms hub ticks);
+ * one frame of 20,000 costs the same work and is measured whole here.
+ */
+export async function benchWire(g: SituationGlobe, opts: { units: number; ticks: number }): Promise<WireResult> {
+  const T0 = 1_700_000_000_000;
+  let units: Unit[] = tracked(opts.units, 3, 'w', T0);
   let h!: TransportHandlers;
   const transport: Transport = { connect: (x) => ((h = x), x.open()), send: () => undefined, close: () => undefined };
   const client = new HubClient(transport, { client: 'bench' });
@@ -305,7 +310,8 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
   let legendChanges = 0;
   const stop = watch([() => legend.kinds, () => legend.statuses], () => void legendChanges++);
   const T0 = 1_700_000_000_000;
-  let units: Unit[] = synth(opts.units, 5).map((u, i) => ({ ...u, id: `a${i}` }));
+  // the same teams and moves as benchWire, so the two paths compare
+  let units: Unit[] = tracked(opts.units, 3, 'a', T0);
   // The client's transport entry point: private to the app, fed directly by the bench only.
   const receive = (m: ServerMessage) => (hub as unknown as { receive(m: ServerMessage): void }).receive(m);
   receive({ t: 'snapshot', topic: 'units', epoch: 'bench-app', seq: 0, items: units });
@@ -317,7 +323,14 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
   const vue: number[] = [];
   const rescan: number[] = [];
   for (let t = 1; t <= opts.ticks; t++) {
-    const next = units.map((u) => ({ ...u, lat: u.lat + 0.001 * Math.sin(t + u.lon), lon: u.lon + 0.001 * Math.cos(t + u.lat), updated: T0 + t * 1000 }));
+    const at = T0 + t * 1000;
+    const next = units.map((u) => ({
+      ...u,
+      lat: u.lat + 0.001 * Math.sin(t + u.lon),
+      lon: u.lon + 0.001 * Math.cos(t + u.lat),
+      updated: at,
+      track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 },
+    }));
     const ops = units.map((u, i) => ({ op: 'patch' as const, id: u.id, set: diffPatch(u, next[i])! }));
     units = next;
     const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench-app', seq: t, ops });

@@ -42,7 +42,7 @@ export class TilesDesk implements Desk {
   readonly service: TileService;
   private readonly port: HallPort;
   private readonly dataDir: string;
-  private readonly jobs = new Map<string, { job: PrefetchJob; run: Prefetch }>();
+  private readonly jobs = new Map<string, { job: PrefetchJob; run: Prefetch; done: Promise<unknown> }>();
   private seq = 0;
   private wan: Link['state'] = 'unknown';
   private readonly unsubLink: () => void;
@@ -50,7 +50,7 @@ export class TilesDesk implements Desk {
   readonly commands: CommandHandlers = {
     'tiles.source.put': async ({ source }) => this.putSource(source),
     'tiles.source.remove': async ({ id }) => {
-      this.removeSource(id);
+      await this.removeSource(id);
       return { id };
     },
     'tiles.prefetch': async ({ by, ...a }) => this.prefetch(a, by),
@@ -115,10 +115,13 @@ export class TilesDesk implements Desk {
     return { id: src.id, replaced };
   }
 
-  removeSource(id: string): void {
+  async removeSource(id: string): Promise<void> {
     if (!this.service.source(id)) throw new HubError('not_found', `no tile source ${id}`);
     const list = this.stored();
-    for (const j of this.jobs.values()) if (j.job.source === id) j.run.cancel();
+    // Its jobs stop, and let go of its cache, before the cache is closed.
+    const stopping = [...this.jobs.values()].filter((j) => j.job.source === id);
+    for (const j of stopping) j.run.cancel();
+    await Promise.all(stopping.map((j) => j.done));
     this.service.removeSource(id);
     writeSources(
       this.dataDir,
@@ -178,13 +181,13 @@ export class TilesDesk implements Desk {
       endedAt: null,
       by,
     };
-    this.jobs.set(id, { job, run });
-    this.port.publish('prefetch', [{ op: 'put', id, value: job }]);
-    run.run().catch((e: Error) => {
+    const done = run.run().catch((e: Error) => {
       console.warn(`beacon: prefetch ${id} failed: ${e.message}`);
       const j = this.jobs.get(id);
       if (j) this.update(id, { ...j.job, state: 'failed', endedAt: this.port.now() });
     });
+    this.jobs.set(id, { job, run, done });
+    this.port.publish('prefetch', [{ op: 'put', id, value: job }]);
     return { id, total: job.total };
   }
 
@@ -197,10 +200,12 @@ export class TilesDesk implements Desk {
     return j.run.progress.state;
   }
 
-  /** Stop every job (the hall is shutting down); tiles fetched so far stay cached and pinned. */
-  dispose(): void {
+  /** Stop every job (the hall is shutting down); tiles fetched so far stay cached and pinned. The
+   *  cache closes once the jobs have let go of it: a fetch in flight must not write to a closed file. */
+  async dispose(): Promise<void> {
     this.unsubLink();
     for (const j of this.jobs.values()) j.run.cancel();
+    await Promise.all([...this.jobs.values()].map((j) => j.done));
     this.service.close();
   }
 

@@ -30,6 +30,7 @@ export class UplinkDesk implements Desk {
       opts,
       (l) => port.publish('link', [{ op: 'put', id: l.id, value: l }]),
       (topic, payload) => this.receiveDown(topic, payload),
+      () => port.now(),
     );
     this.sender = sender;
     // From now on what the province must know is queued with each change (seeded events are not).

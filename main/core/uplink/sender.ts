@@ -82,8 +82,12 @@ export class UplinkSender {
 
   /** `onDown` settles with the MQTT 5 reason code to acknowledge with (0 applied or already had,
    *  153 payload format invalid), or rejects to leave the message unacknowledged (redelivered). */
-  constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void, onDown: (topic: string, payload: Buffer) => Promise<number> = async () => 0) {
+  /** The hall's clock: the outbox's times (what is live, what is acknowledged when) are the journal's. */
+  private readonly now: () => number;
+
+  constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void, onDown: (topic: string, payload: Buffer) => Promise<number> = async () => 0, now: () => number = Date.now) {
     this.store = store;
+    this.now = now;
     this.onStatus = onStatus;
     this.onDown = onDown;
     this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, positionsBudget: 200, drainTargetSeconds: 30, thinIntervalMs: 60_000, liveShare: 0.25, liveMs: 10_000, ...opts };
@@ -160,7 +164,7 @@ export class UplinkSender {
         const every = Math.max(1, Math.round(1 / this.opts.liveShare));
         let slots = 0;
         for (let k = this.slot; k < this.slot + room; k++) if (k % every === 0) slots++;
-        const live = { category: 'positions', priority: POSITIONS_PRIORITY, since: Date.now() - this.opts.liveMs, slots, after: this.liveFloor };
+        const live = { category: 'positions', priority: POSITIONS_PRIORITY, since: this.now() - this.opts.liveMs, slots, after: this.liveFloor };
         const items = await this.store.outboxPending(room, [...this.inflight, ...this.ackedUnsaved], live);
         this.slot += items.length;
         for (const it of items) {
@@ -219,7 +223,7 @@ export class UplinkSender {
     if (this.ackedUnsaved.size === 0) return;
     const seqs = [...this.ackedUnsaved];
     try {
-      await this.store.outboxAck(seqs, Date.now());
+      await this.store.outboxAck(seqs, this.now());
       for (const s of seqs) this.ackedUnsaved.delete(s);
     } catch {
       this.scheduleFlush(); // the store is busy or failing: keep them, try again
@@ -229,14 +233,14 @@ export class UplinkSender {
   private setState(s: Link['state']): void {
     if (s === this.state) return;
     this.state = s;
-    this.since = Date.now();
+    this.since = this.now();
     void this.report();
   }
 
   /** A throughput sample counts only when the outbox held more than a window at both ends of the
    *  second and the connection stayed up: then the link, not the hall, limited what got through. */
   private measureThroughput(depth: number): void {
-    const now = Date.now();
+    const now = this.now();
     const prev = this.sample;
     this.sample = { at: now, bytes: this.ackedBytes, depth, connects: this.counters.connects };
     if (!prev || now - prev.at < 500 || this.state !== 'online') return;
@@ -253,11 +257,11 @@ export class UplinkSender {
       // Under the budget, the backlog of positions is thinned so the province gets every team's
       // latest position (and a readable history) within the target, instead of hours of replay.
       if ((st.byCategory.positions ?? 0) > this.opts.positionsBudget * this.opts.drainTargetSeconds) {
-        this.counters.thinned += await this.store.outboxThin('positions', this.opts.thinIntervalMs, Date.now());
+        this.counters.thinned += await this.store.outboxThin('positions', this.opts.thinIntervalMs, this.now());
         st = await this.store.outboxStats();
       }
       this.measureThroughput(st.depth);
-      const age = st.oldest === null ? 0 : Math.round((Date.now() - st.oldest) / 1000);
+      const age = st.oldest === null ? 0 : Math.round((this.now() - st.oldest) / 1000);
       const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
       const thin = st.thinned ? `, thinned ${st.thinned}` : '';
       this.onStatus({
