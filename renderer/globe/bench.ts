@@ -294,6 +294,8 @@ export interface AppResult {
   totalMs: { median: number; p95: number };
   /** Of that, Vue's flush after the listeners ran (what components re-render). */
   vueMs: { median: number; p95: number };
+  /** Of that, the globe's units layer (the same work as the wire path's globe update). */
+  globeMs: { median: number; p95: number };
   /** What the legend cost before it was kept per op: a rescan of every unit by kind and status. */
   rescanMs: { median: number; p95: number };
   /** Legend redraws during the run (a count changed): moves alone cause none. */
@@ -322,6 +324,16 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
   const total: number[] = [];
   const vue: number[] = [];
   const rescan: number[] = [];
+  // the globe's share, timed where the app calls it
+  const layer = g.units;
+  const applyOps = layer.applyOps;
+  let globe = 0;
+  layer.applyOps = (ops, slots) => {
+    const g0 = performance.now();
+    applyOps.call(layer, ops, slots);
+    globe += performance.now() - g0;
+  };
+  const globeMs: number[] = [];
   for (let t = 1; t <= opts.ticks; t++) {
     const at = T0 + t * 1000;
     const next = units.map((u) => ({
@@ -334,10 +346,12 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
     const ops = units.map((u, i) => ({ op: 'patch' as const, id: u.id, set: diffPatch(u, next[i])! }));
     units = next;
     const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench-app', seq: t, ops });
+    globe = 0;
     const t0 = performance.now();
     const r = parseServerFrame(text, 64 << 20);
     if (!r.ok) throw new Error(`bench frame refused: ${r.error.message}`);
     receive(r.msg);
+    globeMs.push(globe);
     const t1 = performance.now();
     await nextTick();
     const t2 = performance.now();
@@ -355,7 +369,8 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
     await frame(g);
   }
   stop();
+  layer.applyOps = applyOps;
   if (hub.counters.gaps !== gaps) throw new Error('bench frames were not applied in order');
   const q = (xs: number[]) => ({ median: pct(xs, 50), p95: pct(xs, 95) });
-  return { units: opts.units, ticks: opts.ticks, totalMs: q(total), vueMs: q(vue), rescanMs: q(rescan), legendChanges: legendChanges - legendBefore };
+  return { units: opts.units, ticks: opts.ticks, totalMs: q(total), vueMs: q(vue), globeMs: q(globeMs), rescanMs: q(rescan), legendChanges: legendChanges - legendBefore };
 }

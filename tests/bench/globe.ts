@@ -46,7 +46,13 @@ type Wire = {
   globeMs: { median: number; p95: number };
   totalMs: { median: number; p95: number };
 };
-type App = { totalMs: { median: number; p95: number }; vueMs: { median: number; p95: number }; rescanMs: { median: number; p95: number }; legendChanges: number };
+type App = {
+  totalMs: { median: number; p95: number };
+  vueMs: { median: number; p95: number };
+  globeMs: { median: number; p95: number };
+  rescanMs: { median: number; p95: number };
+  legendChanges: number;
+};
 type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -109,6 +115,7 @@ try {
   await clean();
   const a = await page.evaluate(([n, t]) => (window as unknown as { beaconProbe: { app(o: unknown): Promise<App> } }).beaconProbe.app({ units: n, ticks: t }), [UNITS, WIRE_TICKS] as const);
   line(`the app's whole path: ${UNITS.toLocaleString()} moves, frame to Vue's flush`, ms(a.totalMs));
+  line('  of which the globe', ms(a.globeMs));
   line('  of which Vue (render flush after the listeners)', ms(a.vueMs));
   line(`  legend redraws in ${WIRE_TICKS} s of moves`, `${a.legendChanges}   (the legend as it was, a rescan of every unit per delta: ${ms(a.rescanMs)})`);
   if (CHURN_MIN > 0) {
