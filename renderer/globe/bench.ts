@@ -172,6 +172,18 @@ export interface WireResult {
   totalMs: { median: number; p95: number };
 }
 
+/** Second t of the run: every team a little further on, its track's heading and times new. */
+function step(units: Unit[], t: number, T0: number): Unit[] {
+  const at = T0 + t * 1000;
+  return units.map((u) => ({
+    ...u,
+    lat: u.lat + 0.001 * Math.sin(t + u.lon),
+    lon: u.lon + 0.001 * Math.cos(t + u.lat),
+    updated: at,
+    track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 },
+  }));
+}
+
 /** Teams live-tracked over CoT: each move also changes their track's heading and times. */
 function tracked(n: number, seed: number, prefix: string, T0: number): Unit[] {
   return synth(n, seed).map((u, i) => ({
@@ -227,14 +239,7 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   const total: number[] = [];
   let bytes = 0;
   for (let t = 1; t <= opts.ticks; t++) {
-    const at = T0 + t * 1000;
-    const next = units.map((u) => ({
-      ...u,
-      lat: u.lat + 0.001 * Math.sin(t + u.lon),
-      lon: u.lon + 0.001 * Math.cos(t + u.lat),
-      updated: at,
-      track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 },
-    }));
+    const next = step(units, t, T0);
     const ops = hub.order(arrival.map((i) => ({ op: 'patch' as const, id: next[i]!.id, set: diffPatch(units[i], next[i])! })));
     const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench', seq: t, ops });
     bytes = text.length;
@@ -335,14 +340,7 @@ export async function benchApp(g: SituationGlobe, hub: HubClient, legend: { kind
   };
   const globeMs: number[] = [];
   for (let t = 1; t <= opts.ticks; t++) {
-    const at = T0 + t * 1000;
-    const next = units.map((u) => ({
-      ...u,
-      lat: u.lat + 0.001 * Math.sin(t + u.lon),
-      lon: u.lon + 0.001 * Math.cos(t + u.lat),
-      updated: at,
-      track: { ...u.track!, heading: (t * 7) % 360, seen: at, staleAt: at + 60_000, lostAt: at + 300_000 },
-    }));
+    const next = step(units, t, T0);
     const ops = units.map((u, i) => ({ op: 'patch' as const, id: u.id, set: diffPatch(u, next[i])! }));
     units = next;
     const text = JSON.stringify({ t: 'delta', topic: 'units', epoch: 'bench-app', seq: t, ops });
