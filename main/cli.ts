@@ -158,6 +158,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = values.data ?? defaultDataDir();
+  // Everything this process writes into a data directory is its owner's alone (security.ts,
+  // keepPrivate, corrects what was written before).
+  process.umask(0o077);
   if (cmd === 'token') {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(dataDir, { recursive: true });

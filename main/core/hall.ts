@@ -2,6 +2,7 @@
 // builds the kernel and the hub, starts the desks of desks.ts in order, merges their commands and
 // disposes them in reverse. Nothing here knows a domain: that is each desk's business.
 import { mkdirSync } from 'node:fs';
+import { keepPrivate } from './security.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { COMMAND_NAMES, type CommandName, commandSpec, describeIssues } from '../../common/contract.ts';
@@ -53,8 +54,9 @@ export class HallCore {
   }
 
   static async start(opts: HallOptions): Promise<HallCore> {
-    mkdirSync(opts.dataDir, { recursive: true });
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const store = await StoreClient.open(join(opts.dataDir, 'beacon.sqlite'));
+    HallCore.private(opts.dataDir);
     const core = new HallCore(opts, store);
     try {
       await core.kernel.load();
@@ -69,6 +71,8 @@ export class HallCore {
       for (const def of (opts.desks ?? DESKS) as readonly DeskDef[]) await core.startDesk(def, (opts as unknown as Record<string, unknown>)[def.name]);
       const missing = COMMAND_NAMES.filter((c) => !core.handlers.has(c));
       if (missing.length) throw new Error(`no desk answers ${missing.join(', ')}`);
+      // again: the desks opened files of their own (the tile caches)
+      HallCore.private(opts.dataDir);
       core.loop.enable();
       core.hub.flush();
     } catch (err) {
@@ -76,6 +80,12 @@ export class HallCore {
       throw err;
     }
     return core;
+  }
+
+  /** Owner only, whatever created the files (security.ts, keepPrivate). */
+  private static private(dataDir: string): void {
+    const n = keepPrivate(dataDir);
+    if (n > 0) console.warn(`beacon: ${dataDir}: ${n} file(s) or folder(s) were readable by others; now owner only`);
   }
 
   private async startDesk(def: DeskDef, options: unknown): Promise<void> {

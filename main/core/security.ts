@@ -1,7 +1,7 @@
 // Security policy shared by the Electron shell and the serve-mode server: decided here, in plain
 // Node, so tests reach every rule; the shell and the server only apply it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
@@ -51,6 +51,34 @@ export function accessToken(dataDir: string): string {
   writeFileSync(file, t + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return t;
+}
+
+/**
+ * The data directory holds the directory with its phone numbers, the call log, tile keys and the
+ * access token: owner only. Directories 0700, files 0600, corrected wherever a looser mode is found
+ * (a directory copied in with 0755, a file an older Beacon or another tool wrote). Symbolic links are
+ * left alone (their mode is not theirs). Returns how many modes it tightened.
+ */
+export function keepPrivate(dir: string, depth = 3): number {
+  let fixed = 0;
+  const tighten = (path: string, want: number) => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink() || (st.mode & 0o777) === want) return st;
+    chmodSync(path, want);
+    fixed++;
+    return st;
+  };
+  const walk = (d: string, left: number) => {
+    tighten(d, 0o700);
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (left > 0) walk(p, left - 1);
+      } else if (e.isFile()) tighten(p, 0o600);
+    }
+  };
+  walk(dir, depth);
+  return fixed;
 }
 
 /** Browsers send Origin on WebSocket upgrades: accept our own pages only (same host:port, or the

@@ -137,6 +137,9 @@ async function applyPlan(): Promise<void> {
   if (JSON.stringify(merged) !== JSON.stringify(saved)) await core.record('layout.saved', 'layout:default', { id: 'default', assignments: merged }, 'shell');
 }
 
+// Everything the app writes into its data directory is the user's alone (security.ts, keepPrivate).
+process.umask(0o077);
+
 void app.whenReady().then(async () => {
   serveApp();
   // Upstream endpoints to probe for the WAN state, "host:port,host:port" (settings UI to come).

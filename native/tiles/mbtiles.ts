@@ -2,6 +2,7 @@
 // TMS rows), so any MBTiles tool can read it and an operator's .mbtiles file can be imported. Beside
 // the spec's tables, `beacon_tiles` keeps when each tile was fetched and last used, its size and
 // whether "prepare for offline" pinned it: eviction is least-recently-used among unpinned tiles.
+import { chmodSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export interface CachedTile {
@@ -17,6 +18,8 @@ export class MbTiles {
 
   constructor(file: string, meta: { name: string; format: string }) {
     this.db = new Database(file);
+    // Owner only, as everything in the data directory; before the WAL exists, which takes this mode.
+    chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL'); // a cache: losing the last tiles to a power cut costs a refetch
     this.db.pragma('busy_timeout = 5000'); // `beacon tiles prefetch` may write while the hall reads

@@ -24,7 +24,8 @@ export function readSources(dataDir: string): unknown[] {
 export function writeSources(dataDir: string, list: unknown[]): void {
   mkdirSync(join(dataDir, 'tiles'), { recursive: true });
   const f = sourcesFile(dataDir);
-  writeFileSync(`${f}.tmp`, JSON.stringify(list, null, 2) + '\n');
+  // owner only: the file holds tile services' keys
+  writeFileSync(`${f}.tmp`, JSON.stringify(list, null, 2) + '\n', { mode: 0o600 });
   renameSync(`${f}.tmp`, f);
 }
 
