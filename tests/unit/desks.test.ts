@@ -10,6 +10,7 @@ import { HallCore } from '../../main/core/hall.ts';
 import type { CommandContext } from '../../main/core/hub/hub.ts';
 import { dutyCommands } from '../../main/core/duty/desk.ts';
 import { incidentCommands } from '../../main/core/incidents/desk.ts';
+import { redactText } from '../../main/core/journal/redact.ts';
 import { defineDesk, type Desk, type DeskDef } from '../../main/core/kernel/port.ts';
 import { LinkDesk } from '../../main/core/link/desk.ts';
 import { unitCommands } from '../../main/core/units/desk.ts';
@@ -130,6 +131,24 @@ describe('the composition root', () => {
     expect((core.stats() as unknown as Record<string, unknown>).b).toEqual({ name: 'b' });
     await core.dispose();
     expect(log).toEqual(['start a sees places', 'start b sees places', 'dispose b', 'dispose a']);
+  });
+
+  it('journal.read never serves a credential written into a URL (#18, point 7)', async () => {
+    expect(redactText('mqtt://bus:s3cret@10.1.2.3:1883 and https://gw/live.m3u8?token=abc&x=1&tk=k9')).toBe('mqtt://bus:***@10.1.2.3:1883 and https://gw/live.m3u8?token=***&x=1&tk=***');
+    expect(redactText('https://tiles/{z}/{x}/{y}?style=1')).toBe('https://tiles/{z}/{x}/{y}?style=1');
+    const core = await HallCore.start({ dataDir: dir('redact'), seed: false });
+    try {
+      await core.command('video.put', { config: { id: 'cam-1', kind: 'camera', name: { zh: '桥头', en: 'Bridge' }, hls: 'http://gw.local:8888/cam1/index.m3u8?secret=hunter2' } }, 'test');
+      await core.command('feed.add', { config: { kind: 'mqtt-json', id: 'bd', url: 'mqtt://beidou:s3cret@127.0.0.1:9' } }, 'test');
+      const { events } = (await core.command('journal.read', { after: 0, limit: 100 }, 'test')) as { events: { kind: string }[] };
+      const text = JSON.stringify(events);
+      expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(['video.configured', 'feed.configured']));
+      expect(text).not.toMatch(/hunter2|s3cret/);
+      expect(text).toContain('secret=***');
+      expect(text).toContain('beidou:***@');
+    } finally {
+      await core.dispose();
+    }
   });
 
   it('stamps commands with the injected clock, never the machine clock', async () => {
