@@ -24,7 +24,7 @@ export interface HallOptions extends KernelOptions, DeskOptions {
 
 type Handler = (args: unknown, ctx: CommandContext) => Promise<unknown>;
 type DeskStats = { [K in keyof DeskMap]: DeskMap[K] extends { stats(): infer S } ? S : null };
-export type HallStats = Kernel['counters'] & { startedAt: number; queued: number; hub: HubStats } & DeskStats;
+export type HallStats = Kernel['counters'] & { startedAt: number; queued: number; storeRefusing: Kernel['storeRefusing']; hub: HubStats } & DeskStats;
 
 export class HallCore {
   readonly hub: Hub;
@@ -147,7 +147,7 @@ export class HallCore {
   stats(): HallStats {
     const desks: Record<string, unknown> = {};
     for (const { name, desk } of this.started) desks[name] = desk.stats?.() ?? null;
-    return { startedAt: this.startedAt, ...this.kernel.counters, queued: this.kernel.queued, hub: this.hub.stats(), ...desks } as HallStats;
+    return { startedAt: this.startedAt, ...this.kernel.counters, queued: this.kernel.queued, storeRefusing: this.kernel.storeRefusing, hub: this.hub.stats(), ...desks } as HallStats;
   }
 
   async dispose(): Promise<void> {

@@ -134,8 +134,11 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
   const api = (path: string, res: ServerResponse) => {
     if (path === '/api/health') {
       const s = core.stats();
-      return json(res, 200, {
-        status: 'ok',
+      // A hall whose store refuses every write still serves what it holds, but it is not ok: a
+      // monitor polling this must see it (503), and the reason.
+      return json(res, s.storeRefusing ? 503 : 200, {
+        status: s.storeRefusing ? 'degraded' : 'ok',
+        ...(s.storeRefusing ? { problem: `the store refuses writes since ${new Date(s.storeRefusing.since).toISOString()}: ${s.storeRefusing.error}` } : {}),
         protocol: PROTOCOL_VERSION,
         versions: VERSIONS,
         uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),

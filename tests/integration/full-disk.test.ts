@@ -57,6 +57,8 @@ describe.skipIf(why !== null)('a full disk under the store (real tmpfs)', () => 
     const failures = results.filter((r) => r.status === 'rejected');
     expect(failures.length).toBeGreaterThan(0);
     for (const f of failures) expect((f as PromiseRejectedResult).reason).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/full/i) });
+    // Health says the store refuses writes (and why), not ok.
+    expect(core.stats().storeRefusing).toMatchObject({ error: expect.stringMatching(/full/i) });
     // Still up, still serving what it holds, and the live state is what is stored.
     expect(core.hub.items('units')).toHaveLength(623);
     const committed = results.filter((r) => r.status === 'fulfilled').length;
@@ -66,6 +68,7 @@ describe.skipIf(why !== null)('a full disk under the store (real tmpfs)', () => 
     for (let i = 0; i < n; i++) rmSync(join(mnt, `fill-${i}`), { force: true });
     await core.record('unit.status', `unit:${id}`, { id, status: 'en-route', at: Date.now() }, 'test');
     expect(core.get<Unit>('units', id)!.status).toBe('en-route');
+    expect(core.stats().storeRefusing).toBeNull();
     const after = (await core.store.api.stats()).journalEvents;
     expect(after).toBe(stored + committed + 1);
     await core.dispose();

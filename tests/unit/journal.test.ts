@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
 import type { ServerMessage } from '../../common/contract.ts';
 import { HallCore } from '../../main/core/hall.ts';
+import { startServer } from '../../main/server/server.ts';
 import { attachPort } from '../../main/core/hub/port.ts';
 import { reduce, ReduceError } from '../../main/core/journal/events.ts';
 import { StoreClient } from '../../native/store/client.ts';
@@ -156,6 +157,15 @@ describe('journal and projections', () => {
     await core.store.dispose(); // the store is gone, as with a vanished disk
     await expect(core.record('unit.status', 'unit:social-330100-01', { id: 'social-330100-01', status: 'on-site', at: 9 }, 'test')).rejects.toMatchObject({ code: 'unavailable' });
     expect(core.stats().commitFailures).toBe(1);
+    // /api/health says so (#18, point 6: it said ok while every write failed)
+    const server = await startServer({ core, host: '127.0.0.1', port: 0, staticDir: null, token: null });
+    try {
+      const res = await fetch(`${server.url}/api/health`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ status: 'degraded', problem: expect.stringMatching(/the store refuses writes since .*Z: /) });
+    } finally {
+      await server.close();
+    }
     expect(core.get('units', 'social-330100-01')).toEqual(before);
     core.hub.flush();
     expect(core.hub.seq('units')).toBe(seqBefore);

@@ -45,6 +45,9 @@ export class Kernel implements HallPort {
   private outbox: { route: (kind: EventKind) => OutboxRoute | null; kick: () => void } | null = null;
   readonly now: () => number;
   readonly counters = { events: 0, batches: 0, commitFailures: 0 };
+  /** Whether the store took the last batch it was given; when it did not, since when and why.
+   *  /api/health reports the hall degraded on it: serving reads while every write fails is not ok. */
+  storeRefusing: { since: number; error: string } | null = null;
 
   private readonly store: AsyncStore;
   private readonly hub: Hub;
@@ -237,6 +240,7 @@ export class Kernel implements HallPort {
           const ids = await this.store.commit(batch.map((p) => p.entry));
           this.counters.batches += 1;
           this.counters.events += batch.length;
+          this.storeRefusing = null;
           const byTopic = new Map<TopicName, DeltaOp[]>();
           batch.forEach((p, i) => {
             if (ids[i] === null) return; // already stored under its idempotency key: nothing changed
@@ -265,6 +269,7 @@ export class Kernel implements HallPort {
           // The write did not happen (disk full, file gone): say so to every caller, and put the live
           // state back (newest change first) so no display is ever shown a change the hall does not hold.
           this.counters.commitFailures += 1;
+          this.storeRefusing ??= { since: this.now(), error: (err as Error).message.slice(0, 300) };
           const e = new HubError('unavailable', `the store refused the change: ${(err as Error).message}`);
           const failed = [...batch, ...this.queue.splice(0)];
           for (const p of [...failed].reverse()) {
