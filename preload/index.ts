@@ -15,7 +15,9 @@ contextBridge.exposeInMainWorld('beacon', {
     if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new Error('beacon: acquirePort needs the nonce the page listens for');
     ipcRenderer.once('beacon:port', (event) => {
       const port = event.ports[0];
-      if (port) window.postMessage(nonce, window.location.origin, [port]);
+      // '*' as VS Code does: the target is this window itself, whose origin (app://beacon, a custom
+      // scheme) need not be spelled; only the page, which chose the nonce, takes the port.
+      if (port) window.postMessage(nonce, '*', [port]);
     });
     ipcRenderer.send('beacon:connect');
   },

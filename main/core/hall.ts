@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { keepPrivate } from './security.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { COMMAND_NAMES, type CommandName, commandSpec, describeIssues } from '../../common/contract.ts';
+import { COMMAND_NAMES, type CommandName } from '../../common/contract.ts';
 import { StoreClient } from '../../native/store/client.ts';
 import { DESKS, type DeskMap, type DeskOptions } from './desks.ts';
 import { Hub, HubError, type CommandContext, type HubOptions, type HubStats } from './hub/hub.ts';
@@ -56,7 +56,7 @@ export class HallCore {
   static async start(opts: HallOptions): Promise<HallCore> {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     const store = await StoreClient.open(join(opts.dataDir, 'beacon.sqlite'));
-    HallCore.private(opts.dataDir);
+    HallCore.tightenDataDir(opts.dataDir);
     const core = new HallCore(opts, store);
     try {
       await core.kernel.load();
@@ -72,7 +72,7 @@ export class HallCore {
       const missing = COMMAND_NAMES.filter((c) => !core.handlers.has(c));
       if (missing.length) throw new Error(`no desk answers ${missing.join(', ')}`);
       // again: the desks opened files of their own (the tile caches)
-      HallCore.private(opts.dataDir);
+      HallCore.tightenDataDir(opts.dataDir);
       core.loop.enable();
       core.hub.flush();
     } catch (err) {
@@ -83,7 +83,7 @@ export class HallCore {
   }
 
   /** Owner only, whatever created the files (security.ts, keepPrivate). */
-  private static private(dataDir: string): void {
+  private static tightenDataDir(dataDir: string): void {
     const n = keepPrivate(dataDir);
     if (n > 0) console.warn(`beacon: ${dataDir}: ${n} file(s) or folder(s) were readable by others; now owner only`);
   }
@@ -110,11 +110,7 @@ export class HallCore {
   /** Run a contract command as a display would, without a socket (the CLI's direct import): the
    *  arguments are checked against the contract first. */
   command(name: string, args: unknown, origin: string): Promise<unknown> {
-    const spec = commandSpec(name);
-    if (!spec) return Promise.reject(new HubError('unknown_command', `unknown command ${name}`));
-    const parsed = spec.args.safeParse(args ?? {});
-    if (!parsed.success) return Promise.reject(new HubError('invalid_args', `${name}: ${describeIssues(parsed.error)}`));
-    return this.hub.runCommand(name, parsed.data, { origin, session: origin });
+    return this.hub.runCommand(name, args, { origin, session: origin });
   }
 
   /** The port desks are given, for tools that act as one (the CLI's import, the benchmarks). */

@@ -53,31 +53,34 @@ export function accessToken(dataDir: string): string {
   return t;
 }
 
+/** What Beacon itself writes into a data directory: the store with its WAL, the access token, and
+ *  the tile folder (sources.json with tile keys, the caches). Nothing else there is touched: `--data`
+ *  may point at a folder that holds other things too. */
+const OURS = /^(beacon\.sqlite(-wal|-shm|-journal)?|access-token)$/;
+
 /**
  * The data directory holds the directory with its phone numbers, the call log, tile keys and the
- * access token: owner only. Directories 0700, files 0600, corrected wherever a looser mode is found
- * (a directory copied in with 0755, a file an older Beacon or another tool wrote). Symbolic links are
- * left alone (their mode is not theirs). Returns how many modes it tightened.
+ * access token: owner only. The folder 0700, Beacon's files in it 0600 (and the tile folder and all
+ * in it), corrected wherever a looser mode is found (a folder copied in with 0755, a file an older
+ * Beacon or another tool wrote). Symbolic links are left alone. Returns how many modes it tightened.
  */
-export function keepPrivate(dir: string, depth = 3): number {
+export function keepPrivate(dir: string): number {
   let fixed = 0;
   const tighten = (path: string, want: number) => {
     const st = lstatSync(path);
-    if (st.isSymbolicLink() || (st.mode & 0o777) === want) return st;
+    if (st.isSymbolicLink() || (st.mode & 0o777) === want) return;
     chmodSync(path, want);
     fixed++;
-    return st;
   };
-  const walk = (d: string, left: number) => {
-    tighten(d, 0o700);
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        if (left > 0) walk(p, left - 1);
-      } else if (e.isFile()) tighten(p, 0o600);
+  tighten(dir, 0o700);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isFile() && OURS.test(e.name)) tighten(p, 0o600);
+    else if (e.isDirectory() && e.name === 'tiles') {
+      tighten(p, 0o700);
+      for (const t of readdirSync(p, { withFileTypes: true })) if (t.isFile()) tighten(join(p, t.name), 0o600);
     }
-  };
-  walk(dir, depth);
+  }
   return fixed;
 }
 

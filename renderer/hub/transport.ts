@@ -94,7 +94,8 @@ export class MessagePortTransport implements Transport {
   }
 }
 
-/** The port from the preload (common/bridge.ts): listen for our nonce first, then ask. */
+/** The port from the preload (common/bridge.ts): listen for our nonce first, then ask; any other
+ *  message to the window, with a port or not, is left alone. */
 export function acquirePort(bridge: BeaconBridge, win: Window = window, timeoutMs = 10_000): Promise<MessagePort> {
   const nonce = `${crypto.randomUUID()}`;
   return new Promise((resolve, reject) => {
@@ -103,7 +104,8 @@ export function acquirePort(bridge: BeaconBridge, win: Window = window, timeoutM
       reject(new Error('the preload did not hand over a port'));
     }, timeoutMs);
     const onMessage = (e: MessageEvent) => {
-      if (e.source !== win || e.data !== nonce || !e.ports[0]) return;
+      // The nonce is the proof: random, known only to this page and the preload it asked.
+      if (e.data !== nonce || !e.ports[0]) return;
       clearTimeout(timer);
       win.removeEventListener('message', onMessage);
       resolve(e.ports[0]);

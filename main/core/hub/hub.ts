@@ -262,10 +262,16 @@ export class Hub {
     for (const t of this.topics.values()) t.subscribers.delete(s);
   }
 
-  /** @internal */
+  /** Run a command as any client would: its arguments checked against the contract first (a
+   *  HubError with unknown_command or invalid_args otherwise). Sessions and the CLI's direct import
+   *  both come through here. */
   runCommand(name: string, args: unknown, ctx: CommandContext): Promise<unknown> {
+    const spec = commandSpec(name);
+    if (!spec) return Promise.reject(new HubError('unknown_command', `unknown command ${name}`));
+    const parsed = spec.args.safeParse(args ?? {});
+    if (!parsed.success) return Promise.reject(new HubError('invalid_args', `${name}: ${describeIssues(parsed.error)}`));
     this.counters.commands += 1;
-    return this.handler(name, args, ctx);
+    return this.handler(name, parsed.data, ctx);
   }
 
   private topic(name: TopicName): TopicState {
@@ -337,12 +343,8 @@ export class Session {
   }
 
   private async command(id: string, name: string, args: unknown): Promise<void> {
-    const spec = commandSpec(name);
-    if (!spec) return this.fail(id, { code: 'unknown_command', message: `unknown command ${name}` });
-    const parsed = spec.args.safeParse(args ?? {});
-    if (!parsed.success) return this.fail(id, { code: 'invalid_args', message: `${name}: ${describeIssues(parsed.error)}` });
     try {
-      const value = await this.hub.runCommand(name, parsed.data, { origin: this.origin, session: this.id });
+      const value = await this.hub.runCommand(name, args, { origin: this.origin, session: this.id });
       this.send({ t: 'result', id, ok: true, value });
     } catch (err) {
       const e = err as { code?: ErrorCode; message?: string };
