@@ -42,6 +42,7 @@ import {
   Unit,
   UnitStatus,
 } from './domain.ts';
+import { type Grant, COMMAND_GRANTS, Operator, Who } from './trust.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
@@ -86,6 +87,8 @@ export const TOPIC_SCHEMAS = {
   videos: VideoSource,
   /** Each display's video-wall layout, keyed by display. */
   walls: WallLayout,
+  /** Who may sign in at a display: name and role from DATA/operators.json (never a PIN or its hash). */
+  operators: Operator,
 } as const;
 export type TopicName = keyof typeof TOPIC_SCHEMAS;
 export const TOPICS = Object.keys(TOPIC_SCHEMAS) as TopicName[];
@@ -112,6 +115,13 @@ export type EventRecord = z.infer<typeof EventRecord>;
 export const COMMANDS = {
   /** Round trip and server clock, for the status bar's clock skew and for tests. */
   'hall.ping': { args: Empty, result: z.object({ now: z.number().int() }) },
+  /** Sign an operator in at this display with the PIN. The answer holds a ticket the display presents
+   *  in its next hello (a reconnect keeps the operator signed in); the ticket dies at sign-out. */
+  'session.signIn': {
+    args: z.object({ operator: z.string().min(1).max(64), pin: z.string().min(1).max(128) }).strict(),
+    result: z.object({ who: Who, ticket: z.string() }),
+  },
+  'session.signOut': { args: Empty, result: z.object({ who: Who }) },
   'unit.move': {
     args: z.object({ id: z.string().min(1).max(64), lat: Lat, lon: Lon, alt: z.number().min(-500).max(20000).nullable().optional() }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
@@ -122,7 +132,8 @@ export const COMMANDS = {
   },
   /** Role per display key; the Electron shell saves it when the operator moves a role. */
   'layout.save': {
-    args: z.object({ assignments: z.record(z.string().max(128), Role) }).strict(),
+    // a hall has a few displays: 32 is room to spare, and keeps each saved layout small
+    args: z.object({ assignments: z.record(z.string().max(128), Role).refine((a) => Object.keys(a).length <= 32, 'at most 32 displays') }).strict(),
     result: z.object({ event: z.number().int() }),
   },
   /** The journal in order, for after-action review and for the province's replay. */
@@ -154,7 +165,6 @@ export const COMMANDS = {
   'risk.set': {
     args: z
       .object({
-        by: z.string().trim().min(1).max(64),
         basis: z.string().min(1).max(128),
         items: z
           .array(z.object({ code: AdminCode, levels: RiskLevels }).strict())
@@ -166,13 +176,11 @@ export const COMMANDS = {
   },
   /** Report an incident; told to the province at once. `by` is the duty officer. */
   'incident.report': {
-    args: z
-      .object({ kind: IncidentKind, title: z.string().trim().min(1).max(200), severity: Severity, lat: Lat, lon: Lon, county: AdminCode.nullable().optional(), by: z.string().trim().min(1).max(64) })
-      .strict(),
+    args: z.object({ kind: IncidentKind, title: z.string().trim().min(1).max(200), severity: Severity, lat: Lat, lon: Lon, county: AdminCode.nullable().optional() }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   'incident.close': {
-    args: z.object({ id: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   /** Add or replace an online map source (settings). The URL and key stay in the core. */
@@ -194,7 +202,6 @@ export const COMMANDS = {
         minZoom: z.number().int().min(0).max(22),
         maxZoom: z.number().int().min(0).max(22),
         rate: z.number().min(0.1).max(500).optional(),
-        by: z.string().trim().min(1).max(64),
       })
       .strict()
       .refine((a) => (a.place === undefined) !== (a.bbox === undefined), 'give a place or a bbox, not both'),
@@ -206,7 +213,7 @@ export const COMMANDS = {
   },
   /** A handover of the watch (交接班): the new duty officer and leader on duty, stamped by the hall's clock. */
   'duty.handover': {
-    args: z.object({ officer: OnDutyInput, leader: OnDutyInput, by: DutyShift.shape.by, note: DutyShift.shape.note.optional() }).strict(),
+    args: z.object({ officer: OnDutyInput, leader: OnDutyInput, note: DutyShift.shape.note.optional() }).strict(),
     result: z.object({ event: z.number().int() }),
   },
   /** One county's boundary, already checked and converted (the CLI and the import UI send them one by one). */
@@ -217,7 +224,7 @@ export const COMMANDS = {
   /** One key: connect to a contact by the best channel the links allow. Returns at once; the call's
    *  progress is on the `calls` topic. */
   'call.dial': {
-    args: z.object({ contact: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    args: z.object({ contact: z.string().min(1).max(64) }).strict(),
     result: z.object({ id: z.string() }),
   },
   /** Cancel before an answer, hang up after. */
@@ -227,11 +234,11 @@ export const COMMANDS = {
   },
   /** A consultation (会商): each participant dialled at once by its own best channel. */
   'consult.start': {
-    args: z.object({ contacts: z.array(z.string().min(1).max(64)).min(2).max(32), title: z.string().trim().min(1).max(200), by: z.string().trim().min(1).max(64) }).strict(),
+    args: z.object({ contacts: z.array(z.string().min(1).max(64)).min(2).max(32), title: z.string().trim().min(1).max(200) }).strict(),
     result: z.object({ id: z.string() }),
   },
   'consult.redial': {
-    args: z.object({ id: z.string().min(1).max(64), contact: z.string().min(1).max(64), by: z.string().trim().min(1).max(64) }).strict(),
+    args: z.object({ id: z.string().min(1).max(64), contact: z.string().min(1).max(64) }).strict(),
     result: z.object({ call: z.string() }),
   },
   'consult.end': {
@@ -291,6 +298,8 @@ export const COMMANDS = {
   },
 } as const;
 export type CommandName = keyof typeof COMMANDS;
+/** Every command has a grant in common/trust.ts, and every grant there a command here. */
+export const COMMAND_GRANT: Readonly<Record<CommandName, Grant>> = COMMAND_GRANTS satisfies Record<CommandName, Grant> & { [K in Exclude<keyof typeof COMMAND_GRANTS, CommandName>]: never };
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 export type CommandArgs<C extends CommandName> = z.infer<(typeof COMMANDS)[C]['args']>;
 export type CommandResult<C extends CommandName> = z.infer<(typeof COMMANDS)[C]['result']>;
@@ -303,6 +312,10 @@ export const ERROR_CODES = [
   'invalid_args',
   'not_found',
   'too_large',
+  'forbidden', // the session's operator (or none) may not do this; sign in with a role that may
+  'signin_failed', // unknown operator or wrong PIN (not told apart), or locked after repeated failures
+  'rate_limited', // too many commands in too short a time; nothing was done
+  'conflict', // already so (a second subscription to one topic)
   'unavailable', // the store refused the write (disk full, closed); nothing was changed
   'internal',
 ] as const;
@@ -317,7 +330,8 @@ const Id = z.string().min(1).max(64);
 const Seq = z.number().int().min(0);
 
 export const ClientMessage = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('hello'), v: z.number().int(), client: z.string().max(128) }).strict(),
+  /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect. */
+  z.object({ t: z.literal('hello'), v: z.number().int(), client: z.string().max(128), ticket: z.string().max(128).optional() }).strict(),
   /** `since` (with the epoch it belongs to) asks for the deltas after it instead of a snapshot. */
   z.object({ t: z.literal('sub'), topic: TopicName, since: z.object({ epoch: Id, seq: Seq }).strict().optional() }).strict(),
   z.object({ t: z.literal('unsub'), topic: TopicName }).strict(),
@@ -338,7 +352,8 @@ export const WireOp = z.discriminatedUnion('op', [
 export type WireOp = z.infer<typeof WireOp>;
 
 export const ServerMessage = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('welcome'), v: z.number().int(), epoch: Id, server: z.string(), topics: z.array(TopicName), commands: z.array(z.string()) }),
+  /** `who`: the session as the hall sees it (signed-in operator, console, grants). */
+  z.object({ t: z.literal('welcome'), v: z.number().int(), epoch: Id, server: z.string(), topics: z.array(TopicName), commands: z.array(z.string()), who: Who }),
   /** The whole topic at `seq`. Deltas that follow carry seq+1, seq+2, … with no gap. */
   z.object({ t: z.literal('snapshot'), topic: TopicName, epoch: Id, seq: Seq, items: z.array(z.unknown()) }),
   z.object({ t: z.literal('delta'), topic: TopicName, epoch: Id, seq: Seq, ops: z.array(WireOp) }),

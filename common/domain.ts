@@ -252,7 +252,8 @@ const FeedBase = {
   lostAfterS: z.number().min(1).max(86400).optional(),
 };
 /** Port 0 takes any free port (tests); the feed board shows the one bound. */
-const ListenAddress = { host: z.string().min(1).max(255).default('0.0.0.0'), port: z.number().int().min(0).max(65535) };
+/** No host: where the hub listens (serve --host; loopback by default). */
+const ListenAddress = { host: z.string().min(1).max(255).optional(), port: z.number().int().min(0).max(65535) };
 const Broker = {
   url: z
     .string()

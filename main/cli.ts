@@ -12,7 +12,8 @@ import { Simulator } from './core/feeds/simulate.ts';
 import { linkTargets } from './core/link/monitor.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
-import { accessToken, isLoopbackHost } from './core/security.ts';
+import { accessToken } from './core/security.ts';
+import { runOperator, runToken } from './trust-cli.ts';
 import { startServer } from './server/server.ts';
 
 const HELP = `beacon — the hall core of Beacon (烽火)
@@ -36,8 +37,17 @@ Usage:
       as JSON over MQTT. Start the hall with --feed mavlink-udp --feed cot-tcp (and
       --feed mqtt-json:url=URL). Prints what it sent every 5 s; Ctrl-C stops.
   beacon token [--data DIR]
-      Print the access token remote consoles and browser displays must present
-      (created on first use, stored in DIR/access-token).
+      Print the hall's access token, which its own browser displays present (created on
+      first use, stored in DIR/access-token; serve prints the URL to open with it).
+  beacon token add --name NAME --role observer|duty|leader|admin [--data DIR]
+      Issue a remote console its own token (shown once, stored as a hash in
+      DIR/consoles.json): it can never do more than the role allows. Works at once.
+  beacon token list | beacon token revoke ID|NAME
+      The console tokens; revoking one closes its connections within a second.
+  beacon operator add --id ID --name NAME --role observer|duty|leader|admin [--data DIR]
+      Who may sign in at a display (the duty roster), with a PIN read from standard input
+      or BEACON_PIN (at least 6 characters), stored as a scrypt hash in DIR/operators.json.
+  beacon operator list | beacon operator remove ID
   beacon import typhoon FILE [--url ws://HOST:PORT/hub [--token T] | --data DIR]
       Import a CMA best-track file (CH<year>BST.txt): every storm in it, each bad line
       reported as FILE:LINE; importing the same file again changes nothing. With --url the
@@ -74,6 +84,20 @@ Options:
   --data DIR     data directory (default ${defaultDataDir()}); created and seeded with the
                  Zhejiang demonstration scenario when empty
   --host HOST    address to bind (default 127.0.0.1)
+  --allow-host NAME  a name remote consoles use for this hall (repeatable): requests naming
+                 any other host are refused (IP addresses and localhost always work)
+  --allow-outbound H  a server a command may make the hall reach (repeatable): a media gateway,
+                 a tile server or broker named by feed.add, video.put, tiles.source.put. HOST,
+                 HOST:PORT, *.DOMAIN or a CIDR block (10.33.0.0/16); nothing else, loopback
+                 included, is reached on a command's word (what --feed, --province, --uplink
+                 name is the operator's own and needs no listing)
+  --secret-env VAR  an environment variable a feed's password or a video source's token may
+                 name (repeatable); read once at start and removed from the environment.
+                 --feed passwordEnv= names are allowed by themselves
+  --command-rate N  commands a second one session may send (default 50, and 4 × N at once);
+                 more are refused with rate_limited. For consoles that script the hall
+  --no-token     let anyone on this machine open the hall without a token (loopback binds
+                 only; not for a duty PC that browses the web)
   --port PORT    TCP port (default 8600; 0 picks a free one)
   --static DIR   built renderer to serve (default out/renderer)
   --uplink [P://]H:P  an upstream endpoint to probe for the WAN state, in its own protocol:
@@ -106,10 +130,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parseArgs({
     args: rest,
-    allowPositionals: cmd === 'import' || cmd === 'tiles' || cmd === 'export',
+    allowPositionals: cmd === 'import' || cmd === 'tiles' || cmd === 'export' || cmd === 'token' || cmd === 'operator',
     options: {
       data: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
+      'allow-host': { type: 'string', multiple: true },
+      'allow-outbound': { type: 'string', multiple: true },
+      'secret-env': { type: 'string', multiple: true },
+      'command-rate': { type: 'string' },
+      'no-token': { type: 'boolean' },
+      role: { type: 'string' },
       port: { type: 'string', default: '8600' },
       static: { type: 'string' },
       uplink: { type: 'string', multiple: true },
@@ -161,12 +191,8 @@ async function main(argv: string[]): Promise<number> {
   // Everything this process writes into a data directory is its owner's alone (security.ts,
   // keepPrivate, corrects what was written before).
   process.umask(0o077);
-  if (cmd === 'token') {
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(dataDir, { recursive: true });
-    process.stdout.write(accessToken(dataDir) + '\n');
-    return 0;
-  }
+  if (cmd === 'token') return runToken(positionals[0], positionals.slice(1), { dataDir, name: values.name, role: values.role }, process.stdout, process.stderr);
+  if (cmd === 'operator') return runOperator(positionals[0], positionals.slice(1), { dataDir, name: values.name, role: values.role, id: values.id }, process.stdout, process.stderr);
   if (cmd === 'import') {
     return runImport(positionals[0], positionals[1], { url: values.url, token: values.token, dataDir, gcj02: values.gcj02, codeField: values['code-field'] }, process.stdout, process.stderr);
   }
@@ -187,13 +213,34 @@ async function main(argv: string[]): Promise<number> {
   const uplink = provinceUplink(values.province, values['hall-id']);
   const targets = linkTargets(values.uplink ?? [], uplink?.url);
   const calls = callsOptions(values, process.env);
-  const feeds = feedsOptions(values.feed);
-  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls, feeds });
+  // read once: the SIP password is the call desk's alone, never a secret a command can name
+  delete process.env.BEACON_SIP_PASSWORD;
   const host = values.host!;
-  const token = isLoopbackHost(host) ? null : accessToken(dataDir);
-  const server = await startServer({ core, host, port, staticDir, token });
+  const feeds = { ...feedsOptions(values.feed), listenHost: host };
+  const fromFeeds = (feeds.feeds ?? []).flatMap((f) => ('passwordEnv' in f && f.passwordEnv ? [f.passwordEnv] : []));
+  const reach = { allowOutbound: values['allow-outbound'] ?? [], secretEnv: [...new Set([...(values['secret-env'] ?? []), ...fromFeeds])] };
+  const rate = values['command-rate'] === undefined ? 50 : Number(values['command-rate']);
+  if (!(rate >= 1 && rate <= 1_000_000)) {
+    process.stderr.write(`beacon: --command-rate must be 1..1000000, not '${values['command-rate']}'\n`);
+    return 2;
+  }
+  const hub = { commandRate: { perSecond: rate, burst: rate * 4 } };
+  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls, feeds, reach, hub });
+  const open = values['no-token'] ?? false;
+  let server;
+  try {
+    server = await startServer({ core, host, port, staticDir, open, allowedHosts: values['allow-host'] ?? [] });
+  } catch (err) {
+    await core.dispose();
+    throw err;
+  }
   process.stdout.write(`data in ${dataDir}\n`);
-  if (token) process.stdout.write(`remote displays need the access token: open ${server.url}/?token=<token> (beacon token --data ${dataDir})\n`);
+  // As Jupyter does: one command for a new user, the URL to open already carries the token (the page
+  // moves it out of the address bar at once).
+  if (!open) process.stdout.write(`open ${server.url}/?token=${accessToken(dataDir)}\n`);
+  else process.stdout.write(`no token asked (--no-token): anything on this machine may drive the hall\n`);
+  const ops = core.desks.trust.operators.read().entries.length;
+  if (!ops) process.stdout.write(`nobody can sign in yet: displays only look until you add an operator (beacon operator add --data ${dataDir} --id … --name … --role duty)\n`);
   process.stdout.write(`listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

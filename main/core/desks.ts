@@ -12,12 +12,13 @@ import { layoutDesk } from './layout/desk.ts';
 import { linkDesk } from './link/desk.ts';
 import { placesDesk } from './places/desk.ts';
 import { tilesDesk } from './tiles/desk.ts';
+import { trustDesk } from './trust/desk.ts';
 import { typhoonDesk } from './typhoon/desk.ts';
 import { unitsDesk } from './units/desk.ts';
 import { uplinkDesk } from './uplink/desk.ts';
 import { videoDesk } from './video/desk.ts';
 
-export const DESKS = [journalDesk, linkDesk, placesDesk, unitsDesk, incidentsDesk, layoutDesk, dutyDesk, typhoonDesk, callsDesk, feedsDesk, videoDesk, tilesDesk, uplinkDesk] as const;
+export const DESKS = [trustDesk, journalDesk, linkDesk, placesDesk, unitsDesk, incidentsDesk, layoutDesk, dutyDesk, typhoonDesk, callsDesk, feedsDesk, videoDesk, tilesDesk, uplinkDesk] as const;
 
 type Desks = (typeof DESKS)[number];
 /** Each started desk under its name: `hall.desks.calls` is a CallDesk. */

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { COMMAND_NAMES, type CommandName } from '../../common/contract.ts';
 import { StoreClient } from '../../native/store/client.ts';
 import { DESKS, type DeskMap, type DeskOptions } from './desks.ts';
-import { Hub, HubError, type CommandContext, type HubOptions, type HubStats } from './hub/hub.ts';
+import { CLOSE, Hub, HubError, localContext, type CommandContext, type HubOptions, type HubStats } from './hub/hub.ts';
 import { Kernel, type KernelOptions } from './kernel/kernel.ts';
 import type { Desk, DeskContext, DeskDef, HallPort } from './kernel/port.ts';
 import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
+import { Reach, type ReachOptions } from './trust/reach.ts';
 
 export interface HallOptions extends KernelOptions, DeskOptions {
   dataDir: string;
@@ -20,11 +21,13 @@ export interface HallOptions extends KernelOptions, DeskOptions {
   seed?: boolean;
   /** The desks to start, in order. @default DESKS (tests start a list of their own) */
   desks?: readonly DeskDef[];
+  /** Outbound targets and secrets commands may name (trust/reach.ts). @default nothing */
+  reach?: ReachOptions;
 }
 
 type Handler = (args: unknown, ctx: CommandContext) => Promise<unknown>;
 type DeskStats = { [K in keyof DeskMap]: DeskMap[K] extends { stats(): infer S } ? S : null };
-export type HallStats = Kernel['counters'] & { startedAt: number; queued: number; storeRefusing: Kernel['storeRefusing']; hub: HubStats } & DeskStats;
+export type HallStats = Kernel['counters'] & { startedAt: number; reach: ReturnType<Reach['stats']>; queued: number; storeRefusing: Kernel['storeRefusing']; hub: HubStats } & DeskStats;
 
 export class HallCore {
   readonly hub: Hub;
@@ -38,10 +41,12 @@ export class HallCore {
   private readonly started: { name: string; desk: Desk }[] = [];
   private readonly handlers = new Map<string, { desk: string; run: Handler }>();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+  readonly reach: Reach;
 
   private constructor(opts: HallOptions, store: StoreClient) {
     this.dataDir = opts.dataDir;
     this.store = store;
+    this.reach = new Reach(opts.reach);
     this.hub = new Hub({ server: 'beacon', ...opts.hub });
     this.kernel = new Kernel(store.api, this.hub, opts);
     this.startedAt = this.kernel.now();
@@ -69,6 +74,7 @@ export class HallCore {
         );
       }
       for (const def of (opts.desks ?? DESKS) as readonly DeskDef[]) await core.startDesk(def, (opts as unknown as Record<string, unknown>)[def.name]);
+      core.wireTrust();
       const missing = COMMAND_NAMES.filter((c) => !core.handlers.has(c));
       if (missing.length) throw new Error(`no desk answers ${missing.join(', ')}`);
       // again: the desks opened files of their own (the tile caches)
@@ -82,6 +88,15 @@ export class HallCore {
     return core;
   }
 
+  /** The trust desk decides who a session is; the hub holds the sessions. Tests that start a list of
+   *  desks without it get displays nobody can sign in at. */
+  private wireTrust(): void {
+    const trust = (this.desks as Partial<DeskMap>).trust;
+    if (!trust) return;
+    this.hub.auth = trust;
+    trust.onRevoked((which) => trust.noteClosed(this.hub.closeWhere(which, CLOSE.revoked, 'credential revoked or changed; sign in again')));
+  }
+
   /** Owner only, whatever created the files (security.ts, keepPrivate). */
   private static tightenDataDir(dataDir: string): void {
     const n = keepPrivate(dataDir);
@@ -93,6 +108,7 @@ export class HallCore {
     const ctx: DeskContext<unknown> = {
       options,
       dataDir: this.dataDir,
+      reach: this.reach,
       store: this.store.api,
       desk: <D extends Desk>(name: string) => this.started.find((s) => s.name === name)?.desk as D | undefined,
       routeOutbox: (route, kick) => this.kernel.routeOutbox(route, kick),
@@ -110,7 +126,7 @@ export class HallCore {
   /** Run a contract command as a display would, without a socket (the CLI's direct import): the
    *  arguments are checked against the contract first. */
   command(name: string, args: unknown, origin: string): Promise<unknown> {
-    return this.hub.runCommand(name, args, { origin, session: origin });
+    return this.hub.runCommand(name, args, localContext(origin));
   }
 
   /** The port desks are given, for tools that act as one (the CLI's import, the benchmarks). */
@@ -143,7 +159,15 @@ export class HallCore {
   stats(): HallStats {
     const desks: Record<string, unknown> = {};
     for (const { name, desk } of this.started) desks[name] = desk.stats?.() ?? null;
-    return { startedAt: this.startedAt, ...this.kernel.counters, queued: this.kernel.queued, storeRefusing: this.kernel.storeRefusing, hub: this.hub.stats(), ...desks } as HallStats;
+    return {
+      startedAt: this.startedAt,
+      reach: this.reach.stats(),
+      ...this.kernel.counters,
+      queued: this.kernel.queued,
+      storeRefusing: this.kernel.storeRefusing,
+      hub: this.hub.stats(),
+      ...desks,
+    } as HallStats;
   }
 
   async dispose(): Promise<void> {

@@ -53,10 +53,11 @@ export function accessToken(dataDir: string): string {
   return t;
 }
 
-/** What Beacon itself writes into a data directory: the store with its WAL, the access token, and
+/** What Beacon itself writes into a data directory: the store with its WAL, the access token, the
+ *  operators' PIN hashes, the consoles' token hashes, the credentials split out of URLs, and
  *  the tile folder (sources.json with tile keys, the caches). Nothing else there is touched: `--data`
  *  may point at a folder that holds other things too. */
-const OURS = /^(beacon\.sqlite(-wal|-shm|-journal)?|access-token)$/;
+const OURS = /^(beacon\.sqlite(-wal|-shm|-journal)?|access-token|operators\.json|consoles\.json|secrets\.json)$/;
 
 /**
  * The data directory holds the directory with its phone numbers, the call log, tile keys and the
@@ -84,6 +85,25 @@ export function keepPrivate(dir: string): number {
   return fixed;
 }
 
+/**
+ * DNS rebinding: a web page whose name an attacker re-points at 127.0.0.1 reaches the hall from the
+ * operator's own browser, as its own origin, with that name in the Host header. So the hall answers
+ * only to names it is known by: any IP literal (a page at http://10.0.0.5:8600 is that address's
+ * own origin, nothing rebinds to it), localhost, and the names configured (`--allow-host`).
+ */
+export function hostAllowed(hostHeader: string | undefined, names: readonly string[] = []): boolean {
+  if (!hostHeader) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${hostHeader}`).hostname;
+  } catch {
+    return false;
+  }
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (isIP(h) !== 0 || h === 'localhost') return true;
+  return names.some((n) => n.toLowerCase() === h);
+}
+
 /** Browsers send Origin on WebSocket upgrades: accept our own pages only (same host:port, or the
  *  Electron app origin), so a web page in the operator's browser cannot drive the hall. Non-browser
  *  clients (scripts, the province) send no Origin and are judged by the token alone. */
@@ -96,6 +116,25 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
+}
+
+/** The Electron fuses the packaged app must have (electron-builder.yml, `electronFuses`). */
+export const ELECTRON_FUSES = {
+  runAsNode: false,
+  enableCookieEncryption: true,
+  enableNodeOptionsEnvironmentVariable: false,
+  enableNodeCliInspectArguments: false,
+  enableEmbeddedAsarIntegrityValidation: true,
+  onlyLoadAppFromAsar: true,
+  grantFileProtocolExtraPrivileges: false,
+} as const;
+
+/** What a Beacon window may ask the browser for: nothing yet. No display needs a camera, a
+ *  microphone, notifications, geolocation, HID, serial or USB: the devices are the main process's
+ *  (the modem, the feeds), and video only plays. A conversation from the call panel (one-key connect
+ *  with a headset) will allow 'media' (audio) for our own origin here, and nothing more. */
+export function permissionAllowed(_permission: string, _origin: string | undefined): boolean {
+  return false;
 }
 
 /** Navigation inside a Beacon window: only our own pages, nothing else, ever. */

@@ -1,6 +1,7 @@
 // Serve mode: the built renderer over HTTP, the hub over WebSocket (/hub) on the same port, and a
-// read-only JSON API for scripts. Binds loopback unless told otherwise; any other bind requires the
-// access token on the WebSocket and the API.
+// read-only JSON API for scripts. Binds loopback unless told otherwise. Every request but the pages
+// themselves needs a token (the hall's access token for its displays, a console's own for a remote
+// console) on every bind, and names this hall in its Host header (DNS rebinding). docs/security.md.
 import { Readable } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,7 +10,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_CLIENT_FRAME_BYTES, PROTOCOL_VERSION, TopicName } from '../../common/contract.ts';
 import type { HallCore } from '../core/hall.ts';
 import { tileRoute } from '../core/tiles/route.ts';
-import { isLoopbackHost, originAllowed, tokensEqual } from '../core/security.ts';
+import { DISPLAY, type Credential } from '../core/hub/hub.ts';
+import { hostAllowed, isLoopbackHost, originAllowed } from '../core/security.ts';
 import { resolveStatic, sendFile } from './static.ts';
 
 /** The hub serialises a delta once for every display; encode it to UTF-8 once too (ws would encode
@@ -31,8 +33,14 @@ export interface ServeOptions {
   port?: number;
   /** The built renderer (out/renderer). Without it only the API and the hub are served. */
   staticDir?: string | null;
-  /** Required from clients when set; always set for a non-loopback bind. */
-  token?: string | null;
+  /** No token asked at all: the operator's explicit choice (`--no-token`), loopback binds only.
+   *  Every connection is then one of the hall's displays. @default false */
+  open?: boolean;
+  /** Host names (besides IP literals and localhost) this hall answers to: the names remote
+   *  consoles use for it. Any other Host header is refused (a rebinding page's name). */
+  allowedHosts?: string[];
+  /** WebSocket connections one address may hold. @default 32 */
+  maxConnectionsPerAddress?: number;
   /** Extra browser origins allowed to open the hub (a video-wall controller's own page). */
   allowedOrigins?: string[];
   /** Ping interval to find dead displays. @default 15000 */
@@ -48,18 +56,22 @@ export interface BeaconServer {
 
 export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
   const host = opts.host ?? '127.0.0.1';
-  const token = opts.token ?? null;
-  if (!isLoopbackHost(host) && !token) throw new Error(`binding ${host} (not loopback) requires an access token`);
+  if (opts.open && !isLoopbackHost(host)) throw new Error(`binding ${host} (not loopback) without a token is refused: every remote display and console needs one`);
   const core = opts.core;
+  const trust = core.desks.trust;
   const staticDir = opts.staticDir ? resolve(opts.staticDir) : null;
-  const counters = { http: 0, unauthorized: 0, wsRejected: 0, wsTooLarge: 0 };
+  const counters = { http: 0, unauthorized: 0, badHost: 0, wsRejected: 0, wsTooLarge: 0, wsPerAddress: 0 };
+  const perAddress = new Map<string, number>();
+  const maxPerAddress = opts.maxConnectionsPerAddress ?? 32;
 
-  const authorized = (req: IncomingMessage, url: URL): boolean => {
-    if (!token) return true;
+  /** Who the request is, by its token (a header, or ?token= for what a page cannot set headers on). */
+  const credential = (req: IncomingMessage, url: URL): Credential | null => {
+    if (opts.open) return DISPLAY;
     const header = req.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token');
-    return typeof given === 'string' && tokensEqual(given, token);
+    return trust.authenticate(given);
   };
+  const authorized = (req: IncomingMessage, url: URL): boolean => credential(req, url) !== null;
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body);
@@ -70,6 +82,10 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
   const server = createServer((req, res) => {
     counters.http += 1;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!hostAllowed(req.headers.host, opts.allowedHosts)) {
+      counters.badHost += 1;
+      return json(res, 403, { error: `this hall does not answer to the name ${String(req.headers.host).slice(0, 100)}` });
+    }
     if (url.pathname.startsWith('/video/')) {
       if (!authorized(req, url)) {
         counters.unauthorized += 1;
@@ -144,7 +160,17 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
         sessions: s.hub.sessions,
         journal: { events: s.events, batches: s.batches, commitFailures: s.commitFailures, queued: s.queued },
-        hub: { framesIn: s.hub.framesIn, framesOut: s.hub.framesOut, commands: s.hub.commands, errors: s.hub.errors, closedSlow: s.hub.closedSlow, superseded: s.hub.superseded },
+        hub: {
+          framesIn: s.hub.framesIn,
+          framesOut: s.hub.framesOut,
+          commands: s.hub.commands,
+          errors: s.hub.errors,
+          closedSlow: s.hub.closedSlow,
+          superseded: s.hub.superseded,
+          forbidden: s.hub.forbidden,
+          rateLimited: s.hub.rateLimited,
+        },
+        trust: s.trust,
         http: counters,
         tiles: s.tiles,
         calls: s.calls,
@@ -177,19 +203,38 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (url.pathname !== '/hub') return refuse(404, 'Not Found');
+    if (!hostAllowed(req.headers.host, opts.allowedHosts)) {
+      counters.badHost += 1;
+      return refuse(403, 'Forbidden');
+    }
     if (!originAllowed(req.headers.origin, req.headers.host, opts.allowedOrigins)) return refuse(403, 'Forbidden');
-    if (!authorized(req, url)) {
+    const cred = credential(req, url);
+    if (!cred) {
       counters.unauthorized += 1;
       return refuse(401, 'Unauthorized');
     }
+    const address = req.socket.remoteAddress ?? '?';
+    if ((perAddress.get(address) ?? 0) >= maxPerAddress) {
+      counters.wsPerAddress += 1;
+      return refuse(429, 'Too Many Connections');
+    }
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n > 0) perAddress.set(address, n);
+      else perAddress.delete(address);
+    });
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const origin = `ws:${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-      const session = core.hub.connect({
-        origin,
-        send: (text) => ws.send(utf8Once(text), { binary: false }),
-        close: (code, reason) => ws.close(code, reason),
-        buffered: () => ws.bufferedAmount,
-      });
+      const origin = `ws:${address}:${req.socket.remotePort ?? 0}`;
+      const session = core.hub.connect(
+        {
+          origin,
+          send: (text) => ws.send(utf8Once(text), { binary: false }),
+          close: (code, reason) => ws.close(code, reason),
+          buffered: () => ws.bufferedAmount,
+        },
+        cred,
+      );
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
       ws.on('message', (data, isBinary) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Role } from '../../common/contract.ts';
 import { HallCore } from '../core/hall.ts';
+import { DISPLAY } from '../core/hub/hub.ts';
 import { attachPort } from '../core/hub/port.ts';
 import { linkTargets } from '../core/link/monitor.ts';
 import { callsOptions } from '../core/calls/config.ts';
@@ -14,7 +15,7 @@ import { provinceUplink } from '../core/uplink/policy.ts';
 import { diffWindows, mergeLayout, planWindows, roleFromUrl, type WindowPlan } from '../core/layout/plan.ts';
 import { packageRoot } from '../core/paths.ts';
 import { tileRoute } from '../core/tiles/route.ts';
-import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed } from '../core/security.ts';
+import { APP_ORIGIN, CSP, ipcSenderTrusted, navigationAllowed, permissionAllowed } from '../core/security.ts';
 import { resolveStatic } from '../server/static.ts';
 
 protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
@@ -34,6 +35,10 @@ app.on('web-contents-created', (_e, wc) => {
   wc.on('will-redirect', (e, url) => {
     if (!navigationAllowed(url)) e.preventDefault();
   });
+  // any frame, not only the main one (a frame the page never meant to have)
+  wc.on('will-frame-navigate', (e) => {
+    if (!navigationAllowed(e.url)) e.preventDefault();
+  });
   wc.setWindowOpenHandler(() => ({ action: 'deny' }));
   wc.on('will-attach-webview', (e) => e.preventDefault());
 });
@@ -52,6 +57,7 @@ ipcMain.on('beacon:connect', (event) => {
       close: () => port1.close(),
     },
     `window:${role}`,
+    DISPLAY,
   );
   port1.start();
   event.sender.postMessage('beacon:port', null, [port2]);
@@ -81,7 +87,22 @@ function serveApp(): void {
   });
   // Nothing leaves the hall from a window: tiles and data come through app:// and the hub port.
   session.defaultSession.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] }, (_d, cb) => cb({ cancel: true }));
-  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  const s = session.defaultSession;
+  s.setPermissionRequestHandler((_wc, perm, cb, details) => cb(permissionAllowed(perm, details.requestingUrl)));
+  s.setPermissionCheckHandler((_wc, perm, origin) => permissionAllowed(perm, origin));
+  s.setDevicePermissionHandler(() => false);
+  s.on('select-hid-device', (e, _d, cb) => {
+    e.preventDefault();
+    cb('');
+  });
+  s.on('select-serial-port', (e, _p, _wc, cb) => {
+    e.preventDefault();
+    cb('');
+  });
+  s.on('select-usb-device', (e, _d, cb) => {
+    e.preventDefault();
+    cb();
+  });
 }
 
 function openWindow(p: WindowPlan): BrowserWindow {
@@ -159,7 +180,15 @@ void app.whenReady().then(async () => {
       .map((f) => f.trim())
       .filter(Boolean),
   );
-  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls, feeds });
+  delete env.BEACON_SIP_PASSWORD;
+  const list = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+  // as serve's --allow-outbound and --secret-env (docs/security.md)
+  const reach = { allowOutbound: list(env.BEACON_ALLOW_OUTBOUND), secretEnv: list(env.BEACON_SECRET_ENV) };
+  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls, feeds, reach });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;
   const replan = () => {

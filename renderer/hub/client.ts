@@ -13,6 +13,7 @@ import { applyPatch } from '../../common/ops.ts';
 import { isPlain } from '../../common/plain.ts';
 import { patchChecker } from '../../common/patch-check.ts';
 import type { Transport } from './transport.ts';
+import type { Who } from '../../common/trust.ts';
 
 /** A snapshot replaced the topic ('reset'), or a delta changed it: `ops` as puts and dels, and
  *  `slots[k]` the number of ops[k]'s entity (for a del, the number it had; -1: none held). */
@@ -84,11 +85,16 @@ export interface HubClientOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   commandTimeoutMs?: number;
+  /** A sign-in ticket to present in hello (the display stays signed in across a reconnect). */
+  ticket?: () => string | null;
 }
 
 export class HubClient {
   private readonly transport: Transport;
-  private readonly opts: Required<HubClientOptions>;
+  private readonly opts: Required<Omit<HubClientOptions, 'ticket'>> & Pick<HubClientOptions, 'ticket'>;
+  private readonly whoListeners = new Set<(w: Who) => void>();
+  /** Who the hall says this display is (from its welcome); null until the first welcome. */
+  who: Who | null = null;
   private readonly topics = new Map<TopicName, TopicSub>();
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
@@ -165,6 +171,24 @@ export class HubClient {
     return t;
   }
 
+  /** Who this display is, as the hall last said (welcome, sign-in, sign-out). */
+  setWho(w: Who): void {
+    this.who = w;
+    for (const cb of this.whoListeners) cb(w);
+  }
+
+  onWho(cb: (w: Who) => void): () => void {
+    this.whoListeners.add(cb);
+    if (this.who) cb(this.who);
+    return () => this.whoListeners.delete(cb);
+  }
+
+  /** Ask for a topic afresh: the hall holds one subscription per topic, so drop the old first. */
+  private resubscribe(topic: TopicName): void {
+    this.transport.send({ t: 'unsub', topic });
+    this.transport.send({ t: 'sub', topic });
+  }
+
   private setState(s: ConnectionState): void {
     this.state = s;
     for (const cb of this.stateListeners) cb(s);
@@ -175,7 +199,8 @@ export class HubClient {
     this.transport.connect({
       open: () => {
         this.backoff = this.opts.minBackoffMs;
-        this.transport.send({ t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client });
+        const ticket = this.opts.ticket?.() ?? null;
+        this.transport.send(ticket ? { t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client, ticket } : { t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client });
         this.setState('open');
         for (const [name, t] of this.topics) {
           if (t.listeners.size === 0) continue;
@@ -248,7 +273,7 @@ export class HubClient {
           this.counters.gaps += 1;
           if (t.epoch === m.epoch && m.seq <= t.seq) return; // an old delta replayed: already applied
           t.epoch = null;
-          this.transport.send({ t: 'sub', topic: m.topic });
+          this.resubscribe(m.topic);
           return;
         }
         // An entity that fails its schema is dropped (and counted) rather than handed to a view that
@@ -307,7 +332,7 @@ export class HubClient {
         }
         if (resync) t.epoch = null;
         t.seq = m.seq;
-        if (t.epoch === null) this.transport.send({ t: 'sub', topic: m.topic });
+        if (t.epoch === null) this.resubscribe(m.topic);
         if (!t.ready) t.ready = true;
         const event: TopicEvent = { kind: 'delta', ops, slots: slots.subarray(0, ops.length) };
         for (const l of t.listeners) l(event);
@@ -326,6 +351,8 @@ export class HubClient {
         return;
       }
       case 'welcome':
+        this.setWho(m.who);
+        return;
       case 'error':
         return;
     }

@@ -5,6 +5,10 @@ import { acquirePort, MessagePortTransport, type Transport, WebSocketTransport }
 
 let client: HubClient | null = null;
 
+/** Where a display keeps its sign-in ticket: this window's session only (a reload keeps it, closing
+ *  the window or the browser ends it). */
+export const TICKET_KEY = 'beacon.ticket';
+
 /** Remote displays open `/?token=…`; the token moves to sessionStorage and out of the address bar
  *  (and so out of screenshots and the history). */
 function takeToken(): string | null {
@@ -28,7 +32,7 @@ export function useHub(): HubClient {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     transport = new WebSocketTransport(`${proto}//${location.host}/hub${token ? `?token=${encodeURIComponent(token)}` : ''}`);
   }
-  client = new HubClient(transport, { client: `display:${new URLSearchParams(location.search).get('role') ?? 'globe'}` });
+  client = new HubClient(transport, { client: `display:${new URLSearchParams(location.search).get('role') ?? 'globe'}`, ticket: () => sessionStorage.getItem(TICKET_KEY) });
   return client;
 }
 

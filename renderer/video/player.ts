@@ -221,7 +221,20 @@ export class VideoPlayer {
     const { default: Hls } = await import('hls.js');
     if (!Hls.isSupported()) throw new Error('MSE unavailable');
     // No worker (the CSP allows blob workers, but one per tile is a waste), small live buffer.
-    const hls = new Hls({ enableWorker: false, lowLatencyMode: true, liveSyncDurationCount: 2, manifestLoadingMaxRetry: 0, levelLoadingMaxRetry: 1, fragLoadingMaxRetry: 1 });
+    const query = this.o.query;
+    const hls = new Hls({
+      enableWorker: false,
+      lowLatencyMode: true,
+      liveSyncDurationCount: 2,
+      manifestLoadingMaxRetry: 0,
+      levelLoadingMaxRetry: 1,
+      fragLoadingMaxRetry: 1,
+      // Segments are named relative to the playlist, without its query: each request carries the
+      // display's token as the playlist did (hls.js opens the request itself unless we do).
+      xhrSetup: (xhr, url) => {
+        if (query && !url.includes('token=')) xhr.open('GET', url + (url.includes('?') ? '&' : '?') + query.slice(1), true);
+      },
+    });
     return new Promise<Session>((resolve, reject) => {
       const stop = () => hls.destroy();
       hls.on(Hls.Events.ERROR, (_e, data) => {

@@ -56,7 +56,7 @@ type App = {
 type Bench = { jsMs: { median: number; p95: number }; trailMs: { median: number; p95: number; drawn: number } | null; frameMs: { median: number; p95: number } };
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
-  await page.goto(`${server.url}/?role=globe&msaa=1&probe=1`);
+  await page.goto(`${server.url}/?token=${server.token}&role=globe&msaa=1&probe=1`);
   await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 120_000 });
   // Each measured run starts from a collected heap: the last run's garbage (20,000 points or
   // entities) is not collected inside this one's ticks.

@@ -37,7 +37,7 @@ let ready = 0;
 for (let c = 0; c < N; c++) {
   const r: Rec = { unit: new Int32Array(CAP), lat: new Float64Array(CAP), lon: new Float64Array(CAP), t: new Float64Array(CAP), n: 0, gaps: 0, ops: 0, last: new Map() };
   recs.push(r);
-  const ws = new WebSocket(url, { origin: url.replace(/^ws/, 'http').replace(/\/hub$/, ''), perMessageDeflate: false });
+  const ws = new WebSocket(url, { origin: new URL(url.replace(/^ws/, 'http')).origin, perMessageDeflate: false });
   sockets.push(ws);
   let seq = -1;
   ws.on('message', (data: Buffer) => {

@@ -109,8 +109,9 @@ async function main() {
     }, 50);
     hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
   });
+  const token = /open http:\/\/\S+\/\?token=(\S+)/.exec(out)?.[1] ?? '';
   const health = async () =>
-    (await (await fetch(`${url}/api/health`)).json()) as {
+    (await (await fetch(`${url}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       feeds: { positions: number; stored: number; thinned: number; rejected: number };
       hub: { superseded: number };
       memory: { rssMB: number; heapMB: number };
@@ -119,7 +120,9 @@ async function main() {
     };
 
   // The displays, in their own process (ingest-clients.ts).
-  const clients = fork(join(packageRoot(), 'tests', 'bench', 'ingest-clients.ts'), [url.replace('http', 'ws') + '/hub', String(CLIENTS), dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const clients = fork(join(packageRoot(), 'tests', 'bench', 'ingest-clients.ts'), [`${url.replace('http', 'ws')}/hub?token=${token}`, String(CLIENTS), dir], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await new Promise<void>((resolve) => clients.on('message', (m) => m === 'ready' && resolve()));
 
   const sends = new Sends();

@@ -29,6 +29,7 @@ import { existsSync } from 'node:fs';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { reduce } from '../../main/core/journal/events.ts';
 import { startServer } from '../../main/server/server.ts';
+import { accessToken } from '../../main/core/security.ts';
 import { type CommitEntry, Store } from '../../native/store/store.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
@@ -141,7 +142,7 @@ function mainThreadWrites(total: number, perTurn: number) {
 async function fanout(ratePerSec: number, seconds: number) {
   const core = await HallCore.start({ dataDir: join(dir, 'fanout'), hub: { tickMs: 50 } });
   const server = await startServer({ core, port: 0, staticDir: null });
-  const url = server.url.replace('http', 'ws') + '/hub';
+  const url = `${server.url.replace('http', 'ws')}/hub?token=${accessToken(join(dir, 'fanout'))}`;
   const latencies: number[] = [];
   const received = [0, 0, 0, 0];
   const clients = received.map((_, i) => {

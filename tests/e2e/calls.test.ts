@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { ModemEmulator } from '../helpers/modem.ts';
 import { type Served, serve } from '../helpers/serve.ts';
+import { Consoles } from '../../main/core/trust/credentials.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -52,10 +53,15 @@ beforeAll(async () => {
   );
   // The directory through the CLI, as a bureau's IT staff would load it.
   writeFileSync(join(dir, 'contacts.csv'), '\uFEFF' + CSV);
-  const imp = spawnSync(process.execPath, ['main/cli.ts', 'import', 'contacts', join(dir, 'contacts.csv'), '--url', `${server.url.replace(/^http/, 'ws')}/hub`], { encoding: 'utf8' });
+  // An administrator's console token (beacon token add --role admin): loading the directory is configuration.
+  const { token: adminToken } = new Consoles(join(dir, 'hall')).add('信息中心', 'admin');
+  const imp = spawnSync(process.execPath, ['main/cli.ts', 'import', 'contacts', join(dir, 'contacts.csv'), '--url', `${server.url.replace(/^http/, 'ws')}/hub`, '--token', adminToken], {
+    encoding: 'utf8',
+  });
   expect(imp.stdout + imp.stderr).toMatch(/3 rows: 3 added/);
   browser = await launch();
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+  await server.trust(ctx.context, 'duty');
   problems = ctx.problems;
   blocked = ctx.blocked;
   page = await ctx.context.newPage();

@@ -38,6 +38,8 @@ beforeAll(async () => {
   ]);
   browser = await launch();
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+  // the board's feed form is the administrator's (feeds are configuration)
+  await server.trust(ctx.context, 'admin');
   problems = ctx.problems;
   board = await ctx.context.newPage();
   await board.goto(`${server.url}/?role=board`);

@@ -17,8 +17,6 @@ function tempLinkDir(): string {
 afterAll(() => {
   for (const d of linkDirs) rmSync(d, { recursive: true, force: true });
 });
-import { HubClient } from '../../renderer/hub/client.ts';
-import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
 import { zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
@@ -56,6 +54,7 @@ describe('serve mode in a real browser', () => {
 
   it('the globe renders offline: imagery, city markers and teams, nothing requested off the machine', async () => {
     const { context, blocked, problems } = await offlineContext(browser);
+    await server.trust(context);
     const page = await context.newPage();
     await page.goto(`${server.url}/?role=globe&msaa=1`);
     await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
@@ -82,6 +81,7 @@ describe('serve mode in a real browser', () => {
 
   it('a change made through a command on one page shows up on a second page', async () => {
     const { context, blocked, problems } = await offlineContext(browser);
+    await server.trust(context, 'duty');
     const globe = await context.newPage();
     const board = await context.newPage();
     await board.goto(`${server.url}/?role=board`);
@@ -103,7 +103,8 @@ describe('serve mode in a real browser', () => {
     await board.locator('[data-test="duty-officer"]').fill('张伟');
     await board.locator('[data-test="duty-form"] input').nth(1).fill('call me');
     await board.locator('[data-test="duty-leader"]').fill('李强');
-    await board.locator('[data-test="duty-by"]').fill('王芳');
+    // who hands over is whoever is signed in at the board
+    await expect(board.locator('[data-test="duty-by"]').textContent()).resolves.toBe('值班员甲');
     await board.locator('[data-test="duty-submit"]').click();
     await expect.poll(() => board.locator('[data-test="duty-error"]').textContent(), { timeout: 10_000 }).toMatch(/phone/);
     await board.locator('[data-test="duty-form"] input').nth(1).fill('0571-87654321');
@@ -117,6 +118,7 @@ describe('serve mode in a real browser', () => {
 
   it('layers by kind and status, a trail behind a unit moved by command, an incident picked on the map', async () => {
     const { context, blocked, problems } = await offlineContext(browser);
+    await server.trust(context);
     const page = await context.newPage();
     // Open sea east of Zhoushan, 40 km up: nothing else of the scenario is drawn there.
     await page.goto(`${server.url}/?role=globe&msaa=1&probe=1&trail=10&view=122.96,29.43,40000`);
@@ -124,7 +126,7 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => globe.getAttribute('data-units'), { timeout: 60_000 }).toBe('623');
     await expect(globe.getAttribute('data-units-shown')).resolves.toBe('623');
     await expect.poll(() => globe.getAttribute('data-unit-labels'), { timeout: 10_000 }).toBe('0'); // open sea: nobody to name
-    const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+    const hub = await server.client('duty');
     await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
     const probe = (lon: number, lat: number) =>
       page.evaluate(([x, y]) => (window as unknown as { beaconProbe: { toScreen(lon: number, lat: number): { x: number; y: number } | null } }).beaconProbe.toScreen(x!, y!), [lon, lat]);
@@ -179,7 +181,7 @@ describe('serve mode in a real browser', () => {
     await expect.poll(() => page.locator('[data-test="unit-details"] .coords').textContent(), { timeout: 10_000 }).toBe('29.4500, 122.9500');
 
     // An incident: drawn, picked on the map for its details, hidden with its layer.
-    await hub.command('incident.report', { kind: 'hazchem', title: '舟山海域危化品船舶泄漏', severity: 'III', lat: 29.42, lon: 122.96, by: 'test' });
+    await hub.command('incident.report', { kind: 'hazchem', title: '舟山海域危化品船舶泄漏', severity: 'III', lat: 29.42, lon: 122.96 });
     const ORANGE: [number, number, number] = [255, 145, 0];
     await expect.poll(() => near(122.96, 29.42, ORANGE), { timeout: 15_000 }).toBeGreaterThan(8);
     const at = (await probe(122.96, 29.42))!;
@@ -219,6 +221,7 @@ describe('serve mode in a real browser', () => {
 
   it("the globe finds units by the hub client's numbers, and a stale number never moves the wrong unit", async () => {
     const { context, blocked, problems } = await offlineContext(browser);
+    await server.trust(context);
     const page = await context.newPage();
     await page.goto(`${server.url}/?role=globe&msaa=1&probe=1`);
     const globe = page.locator('[data-test="globe"]');
@@ -297,6 +300,7 @@ describe('serve mode in a real browser', () => {
 
   it('the call panel lists the five-level directory, filters, and speaks English on request', async () => {
     const { context, problems } = await offlineContext(browser);
+    await server.trust(context);
     const page = await context.newPage();
     await page.goto(`${server.url}/?role=calls`);
     await page.locator('[data-test="level-county"]').click();
@@ -313,6 +317,7 @@ describe('serve mode in a real browser', () => {
 
   it('shows honestly when the hall core goes away, and the WAN as not monitored rather than up', async () => {
     const { context } = await offlineContext(browser);
+    await server.trust(context);
     const page = await context.newPage();
     await page.goto(`${server.url}/?role=board`);
     await expect.poll(() => page.locator('[data-test="hall-link"]').textContent(), { timeout: 30_000 }).toContain('已连接');
@@ -331,6 +336,7 @@ describe('serve mode in a real browser', () => {
     const province = `mqtt://127.0.0.1:${await freePort()}`;
     const hall = await serve(['--data', tempLinkDir(), '--port', '0', '--uplink', `127.0.0.1:${busPort}`, '--province', province, '--hall-id', '330000']);
     const { context } = await offlineContext(browser);
+    await hall.trust(context);
     try {
       const pages = [await context.newPage(), await context.newPage()];
       await pages[0]!.goto(`${hall.url}/?role=board`);
@@ -343,7 +349,7 @@ describe('serve mode in a real browser', () => {
       await expect(pages[0]!.locator('[data-test="wan"]').getAttribute('title')).resolves.toMatch(/offline/);
 
       for (const p of pages) await expect.poll(() => p.locator('[data-test="outbox"]').textContent(), { timeout: 15_000 }).toMatch(/待报省厅 0/);
-      const console = new HubClient(new WebSocketTransport(`${hall.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+      const console = await hall.client('duty');
       await expect.poll(() => console.state, { timeout: 10_000 }).toBe('open');
       await console.command('unit.setStatus', { id: 'fire-rescue-331000-01', status: 'en-route' });
       console.dispose();

@@ -18,8 +18,6 @@ import { launch, offlineContext } from '../helpers/browser.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 import { TileServer } from '../helpers/tileserver.ts';
 import { mountain, TerrainServer } from '../helpers/terrainserver.ts';
-import { HubClient } from '../../renderer/hub/client.ts';
-import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAGENTA: [number, number, number] = [230, 0, 200];
@@ -53,7 +51,7 @@ describe('the globe from the tile cache', () => {
     await upstream.start();
     const r = await beacon(['tiles', 'add-source', '--id', 'gis', '--name', '省厅影像', '--url', upstream.template, '--max-zoom', '12', '--data', data]);
     if (r.status !== 0) throw new Error(r.out);
-    server = await serve(['--data', data, '--port', '0']);
+    server = await serve(['--data', data, '--port', '0', '--allow-outbound', '127.0.0.1']);
     browser = await launch();
   });
   afterAll(async () => {
@@ -66,6 +64,7 @@ describe('the globe from the tile cache', () => {
   it('draws an online source through the hall, and the same from the cache once the source is gone', async () => {
     const url = `${server.url}/?role=globe&msaa=1&base=gis`;
     const a = await offlineContext(browser, { width: 640, height: 420 });
+    await server.trust(a.context);
     try {
       const page = await a.context.newPage();
       await page.goto(url);
@@ -83,6 +82,7 @@ describe('the globe from the tile cache', () => {
     const seen = upstream.requests;
     // A new display (no browser cache), the source unreachable: the hall answers from its cache.
     const b = await offlineContext(browser, { width: 640, height: 420 });
+    await server.trust(b.context);
     try {
       const page = await b.context.newPage();
       await page.goto(url);
@@ -90,7 +90,7 @@ describe('the globe from the tile cache', () => {
       const offline = await magentaShare(page);
       expect(offline, 'the same picture from the cache').toBeGreaterThan(0.3);
       expect(upstream.requests).toBe(seen);
-      const health = (await (await fetch(`${server.url}/api/health`)).json()) as { tiles: { hits: number } };
+      const health = (await (await fetch(`${server.url}/api/health`, { headers: { authorization: `Bearer ${server.token}` } })).json()) as { tiles: { hits: number } };
       expect(health.tiles.hits).toBeGreaterThan(0);
       // Back to the bundled imagery: the magenta goes.
       await page.evaluate(() => document.querySelectorAll<HTMLElement>('.overlay').forEach((e) => (e.style.display = '')));
@@ -108,17 +108,19 @@ describe('the globe from the tile cache', () => {
     // A 3,000 m mountain west of Hangzhou, from a terrain server this test runs.
     const dem = new TerrainServer(mountain(119.5, 29.9, 3000, 12));
     await dem.start();
-    const hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
+    const hub = await server.client('admin');
+    const duty = await server.client('duty');
     const probe = <T>(page: Page, fn: string, ...args: unknown[]) =>
       page.evaluate(([f, a]) => (window as unknown as { beaconProbe: Record<string, (...x: unknown[]) => unknown> }).beaconProbe[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
     const team = 'fire-rescue-330100-03';
     try {
       await expect.poll(() => hub.state, { timeout: 10_000 }).toBe('open');
       await hub.command('tiles.source.put', { source: { id: 'dem', name: '省厅地形', url: dem.template, format: 'quantized-mesh', minZoom: 0, maxZoom: 12, maxCacheMB: 64 } });
-      await hub.command('unit.move', { id: team, lat: 29.9, lon: 119.5 }); // on the summit, no altitude: a team on foot
+      await duty.command('unit.move', { id: team, lat: 29.9, lon: 119.5 }); // on the summit, no altitude: a team on foot
       const url = `${server.url}/?role=globe&msaa=1&probe=1&terrain=dem&view=119.5,29.75,60000`;
       const look = async (label: string) => {
         const { context, blocked, problems } = await offlineContext(browser, { width: 640, height: 420 });
+        await server.trust(context);
         try {
           const page = await context.newPage();
           await page.goto(url);
@@ -143,6 +145,7 @@ describe('the globe from the tile cache', () => {
       expect(dem.requests).toBe(seen);
       // Without terrain the same team sits on the ellipsoid.
       const { context } = await offlineContext(browser, { width: 640, height: 420 });
+      await server.trust(context);
       try {
         const page = await context.newPage();
         await page.goto(url.replace('terrain=dem', 'terrain='));
@@ -155,6 +158,7 @@ describe('the globe from the tile cache', () => {
       await hub.command('tiles.source.remove', { id: 'dem' });
     } finally {
       hub.dispose();
+      duty.dispose();
       await dem.stop();
     }
   }, 300_000);
@@ -163,6 +167,7 @@ describe('the globe from the tile cache', () => {
     const second = new TileServer();
     await second.start();
     const { context, blocked, problems } = await offlineContext(browser, { width: 960, height: 800 });
+    await server.trust(context, 'admin');
     try {
       const page = await context.newPage();
       await page.goto(`${server.url}/?role=globe&msaa=1`);

@@ -8,7 +8,6 @@ import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubClient } from '../../renderer/hub/client.ts';
-import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { advisory } from '../helpers/advisory.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { type Served, serve } from '../helpers/serve.ts';
@@ -39,19 +38,21 @@ describe('typhoons in a real browser', () => {
   let server: Served;
   let browser: Browser;
   let hub: HubClient;
+  let leader: HubClient;
+  let admin: HubClient;
   const data = mkdtempSync(join(tmpdir(), 'beacon-ty-'));
 
   beforeAll(async () => {
     server = await serve(['--data', data, '--port', '0']);
     browser = await launch();
-    hub = new HubClient(new WebSocketTransport(`${server.url.replace('http', 'ws')}/hub`), { client: 'test-console' });
-    for (let i = 0; hub.state !== 'open'; i++) {
-      if (i > 100) throw new Error('the test console could not connect');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    hub = await server.client('duty');
+    leader = await server.client('leader');
+    admin = await server.client('admin');
   });
   afterAll(async () => {
     hub?.dispose();
+    leader?.dispose();
+    admin?.dispose();
     await browser?.close();
     await server?.stop();
     rmSync(data, { recursive: true, force: true });
@@ -59,6 +60,7 @@ describe('typhoons in a real browser', () => {
 
   it('draws the track, forecasts, wind circles and warning lines, and the slider moves the storm on two displays', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 800, height: 520 });
+    await server.trust(context, 'duty');
     try {
       const a = await context.newPage();
       const b = await context.newPage();
@@ -159,20 +161,20 @@ describe('typhoons in a real browser', () => {
 
   it('the board ranks the threat and the duty officer accepts the proposed levels', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 1280, height: 900 });
+    await server.trust(context, 'leader');
     try {
       await hub.command('replay.set', { storm: 'tc-2019-1909', t: Date.UTC(2019, 7, 9, 15), playing: false });
       const board = await context.newPage();
       await board.goto(`${server.url}/?role=board`);
       await expect.poll(() => board.locator('[data-test="threat-city-1"] td').nth(1).textContent(), { timeout: 30_000 }).toBe('台州市');
-      await board.locator('[data-test="officer"]').fill('张伟');
       // The officer edits one proposed level before accepting: Wenling's "now" goes to red.
       const wenlingRow = board.locator('[data-test="risk-proposal"] tr', { hasText: '温岭市' });
       await wenlingRow.locator('select').first().selectOption('red');
       await board.locator('[data-test="accept-risk"]').click();
-      await expect.poll(() => board.locator('[data-test="accept-result"]').textContent(), { timeout: 15_000 }).toMatch(/已采纳 \d+ 个县，值班员 张伟/);
+      await expect.poll(() => board.locator('[data-test="accept-result"]').textContent(), { timeout: 15_000 }).toMatch(/已采纳 \d+ 个县，确认人 带班领导乙/);
       await expect.poll(() => board.locator('[data-test="board-risks"]').textContent()).toMatch(/温岭市/);
       await expect.poll(() => board.locator('[data-test="board-risks"] .kv', { hasText: '温岭市' }).locator('.chip').first().textContent()).toBe('红');
-      expect(await board.locator('[data-test="board-risks"] .dim').textContent()).toMatch(/张伟/);
+      expect(await board.locator('[data-test="board-risks"] .dim').textContent()).toMatch(/带班领导乙/);
       expect(blocked).toEqual([]);
       expect(problems).toEqual([]);
     } finally {
@@ -182,6 +184,7 @@ describe('typhoons in a real browser', () => {
 
   it('the five-colour map: discs at county seats, and the horizon switcher changes their colours', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 800, height: 520 });
+    await server.trust(context, 'duty'); // picking the storm moves the shared replay: a duty officer's
     try {
       // Every Taizhou county: red now, blue in 48 h.
       const places = await new Promise<{ code: string; kind: string }[]>((resolve) => {
@@ -198,7 +201,7 @@ describe('typhoons in a real browser', () => {
       // Every other county clear (an earlier test accepted a typhoon proposal for them).
       const none = { now: 'none', h3: 'none', h6: 'none', h24: 'none', h48: 'none' } as const;
       const levels = (code: string) => (code.startsWith('3310') ? ({ now: 'red', h3: 'red', h6: 'orange', h24: 'yellow', h48: 'blue' } as const) : none);
-      await hub.command('risk.set', { by: '张伟', basis: 'manual', items: places.filter((p) => p.kind === 'county').map((p) => ({ code: p.code, levels: levels(p.code) })) });
+      await leader.command('risk.set', { basis: 'manual', items: places.filter((p) => p.kind === 'county').map((p) => ({ code: p.code, levels: levels(p.code) })) });
       const page = await context.newPage();
       await page.goto(`${server.url}/?role=globe&msaa=1&view=121.15,28.65,260000`);
       await page.locator('[data-test="globe"][data-tiles-loaded="true"]').waitFor({ timeout: 90_000 });
@@ -236,7 +239,7 @@ describe('typhoons in a real browser', () => {
         [121.28, 28.47],
         [121.28, 28.27],
       ].flat();
-      await hub.command('boundary.put', { boundary: { id: '331081', polygons: [[ring]], source: 'test', importedAt: Date.now() } });
+      await admin.command('boundary.put', { boundary: { id: '331081', polygons: [[ring]], source: 'test', importedAt: Date.now() } });
       await expect.poll(() => page.locator('[data-test="globe"]').getAttribute('data-risk-polygons'), { timeout: 15_000 }).toBe('1');
       await hide();
       const withArea = await shot(page);
@@ -250,6 +253,7 @@ describe('typhoons in a real browser', () => {
 
   it('an incident reported on the board shows on every globe and goes when closed', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 1280, height: 900 });
+    await server.trust(context, 'duty');
     try {
       const globe = await context.newPage();
       await globe.goto(`${server.url}/?role=globe&msaa=1`);
@@ -261,9 +265,8 @@ describe('typhoons in a real browser', () => {
       await board.locator('[data-test="incident-severity"]').selectOption('II');
       await board.locator('[data-test="incident-county"]').selectOption({ label: '温岭市' });
       await board.locator('[data-test="incident-title"]').fill('化工园区储罐泄漏');
-      await board.locator('[data-test="incident-officer"]').fill('张伟');
       await board.locator('[data-test="incident-report"]').click();
-      await expect.poll(() => board.locator('[data-test="incident"]').first().textContent(), { timeout: 15_000 }).toMatch(/II\s*危化品事故\s*化工园区储罐泄漏\s*温岭市.*张伟/);
+      await expect.poll(() => board.locator('[data-test="incident"]').first().textContent(), { timeout: 15_000 }).toMatch(/II\s*危化品事故\s*化工园区储罐泄漏\s*温岭市.*值班员甲/);
       await expect.poll(() => globe.locator('[data-test="globe"]').getAttribute('data-incidents'), { timeout: 15_000 }).toBe('1');
       await board.locator('[data-test="incident"] button').first().click();
       await expect.poll(() => globe.locator('[data-test="globe"]').getAttribute('data-incidents'), { timeout: 15_000 }).toBe('0');
@@ -277,6 +280,7 @@ describe('typhoons in a real browser', () => {
 
   it('a CMA file and an advisory dropped on the globe are imported, bad lines named', async () => {
     const { context, blocked, problems } = await offlineContext(browser, { width: 1100, height: 700 });
+    await server.trust(context, 'duty');
     try {
       const page = await context.newPage();
       await page.goto(`${server.url}/?role=globe&msaa=1`);

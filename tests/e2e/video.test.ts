@@ -28,10 +28,11 @@ let offers = 0;
 let problems: string[];
 
 /** A command to the hall over its WebSocket, as any console would send it. */
+/** As the hall's administrator (video sources are configuration). */
 async function command(name: string, args: unknown): Promise<unknown> {
-  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/hub`, { origin: server.url });
+  const ws = new WebSocket(server.hubUrl, { origin: server.url });
   await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'test' }));
+  ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'test', ticket: await server.ticket('admin') }));
   ws.send(JSON.stringify({ t: 'cmd', id: '1', name, args }));
   const r = await new Promise<{ ok: boolean; value?: unknown; error?: { message: string } }>((resolve) =>
     ws.on('message', (d: Buffer) => {
@@ -183,11 +184,12 @@ beforeAll(async () => {
     );
   }
 
-  server = await serve(['--data', join(dir, 'hall'), '--port', '0']);
+  server = await serve(['--data', join(dir, 'hall'), '--port', '0', '--allow-outbound', new URL(gatewayUrl).host]);
   await command('video.put', { config: { id: 'cam-1', kind: 'camera', name: { zh: '航空救援直升机', en: 'Rescue helicopter' }, unit: 'aviation-330100-01', whep: `${gatewayUrl}/whep/cam-1` } });
   await command('video.put', { config: { id: 'cam-2', kind: 'drone', name: { zh: '无人机回传', en: 'Drone downlink' }, hls: `${gatewayUrl}/hls/cam-2/index.m3u8` } });
   await command('video.put', { config: { id: 'cam-3', kind: 'bodycam', name: { zh: '单兵记录仪', en: 'Body camera' }, flv: `${gatewayUrl}/flv/cam-3` } });
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+  await server.trust(ctx.context, 'duty');
   problems = ctx.problems;
   wall = await ctx.context.newPage();
   await wall.goto(`${server.url}/?role=wall&display=wall-test`);

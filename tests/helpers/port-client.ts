@@ -13,9 +13,14 @@ export interface PortClient {
   close(): void;
 }
 
-export function portClient(core: HallCore, name = 'window:test'): PortClient {
+/** `as`: the name commands are recorded by. The port acts as this process itself (every grant): these
+ *  tests drive the desks; who may do what is tests/integration/trust.test.ts's business. */
+export function portClient(core: HallCore, name = 'window:test', as = name): PortClient {
   const { port1, port2 } = new MessageChannel();
-  attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, name);
+  attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, name, {
+    kind: 'local',
+    name: as,
+  });
   const waiting = new Map<string, (m: ServerMessage & { t: 'result' }) => void>();
   const messages: ServerMessage[] = [];
   port2.on('message', (text: string) => {

@@ -36,7 +36,7 @@ describe('the data directory at rest', () => {
     });
     const s = await serve(['--data', data, '--port', '0', '--host', '0.0.0.0']);
     try {
-      // the token is made on first use of a non-loopback bind; the WAL exists while the hall runs
+      // the token is made at the first start; the WAL exists while the hall runs
       expect(readdirSync(data)).toEqual(expect.arrayContaining(['beacon.sqlite', 'beacon.sqlite-wal', 'access-token', 'tiles']));
       expect(readdirSync(tiles)).toContain('tdt.mbtiles');
       expect(open(data)).toEqual([]);

@@ -114,7 +114,7 @@ afterAll(async () => {
 
 describe('one-key connect in the hall core', () => {
   it('imports a directory CSV all or nothing: broken rows named by line, nothing half-written', async () => {
-    const c = portClient(core);
+    const c = portClient(core, 'window:calls', '张伟');
     const before = core.all('contacts').length;
     const broken =
       CSV +
@@ -208,8 +208,8 @@ describe('one-key connect in the hall core', () => {
   });
 
   it('a consultation dials every participant by its own best channel; redial after a failure', async () => {
-    const c = portClient(core);
-    const { id } = await c.cmd<{ id: string }>('consult.start', { contacts: ['t-wenling', 't-sanmen', 't-nobody'], title: '利奇马防御会商', by: '张伟' });
+    const c = portClient(core, 'window:calls', '张伟');
+    const { id } = await c.cmd<{ id: string }>('consult.start', { contacts: ['t-wenling', 't-sanmen', 't-nobody'], title: '利奇马防御会商' });
     const legs = () => core.get<Consultation>('consultations', id)!.legs;
     await until('legs', () => Object.keys(core.get<Consultation>('consultations', id)?.legs ?? {}).length === 3);
     const state = (contact: string) => core.get<Call>('calls', legs()[contact]!)!.state;
@@ -218,9 +218,9 @@ describe('one-key connect in the hall core', () => {
     await until('linhai failed', () => state('t-nobody') === 'failed', 20_000);
     expect(core.get<Call>('calls', legs()['t-nobody']!)!.attempts.map((a) => a.result)).toEqual(['no_answer', 'busy']);
     // The operator redials Linhai; still nobody (the redial is a new call in the same consultation).
-    const { call } = await c.cmd<{ call: string }>('consult.redial', { id, contact: 't-nobody', by: '张伟' });
+    const { call } = await c.cmd<{ call: string }>('consult.redial', { id, contact: 't-nobody' });
     expect(legs()['t-nobody']).toBe(call);
-    expect((await c.fail('consult.redial', { id, contact: 't-wenling', by: '张伟' })).message).toMatch(/still being called or connected/);
+    expect((await c.fail('consult.redial', { id, contact: 't-wenling' })).message).toMatch(/still being called or connected/);
     await c.cmd('consult.end', { id });
     await until('all legs over', () => Object.values(legs()).every((cid) => ['ended', 'failed', 'cancelled'].includes(core.get<Call>('calls', cid)!.state)), 15_000);
     expect(core.get<Consultation>('consultations', id)!.endedAt).not.toBeNull();
@@ -253,7 +253,7 @@ describe('one-key connect in the hall core', () => {
   });
 
   it('the call log is searchable, journaled, and goes up to the province', async () => {
-    const c = portClient(core);
+    const c = portClient(core, 'window:calls', '张伟');
     const all = await c.cmd<{ calls: Call[] }>('calls.search', { limit: 100 });
     expect(all.calls.length).toBeGreaterThanOrEqual(8);
     expect(all.calls[0]!.startedAt).toBeGreaterThanOrEqual(all.calls.at(-1)!.startedAt);
@@ -272,11 +272,11 @@ describe('one-key connect in the hall core', () => {
   });
 
   it('bad commands get clear errors and change nothing', async () => {
-    const c = portClient(core);
-    expect((await c.fail('call.dial', { contact: 'nobody-here', by: '张伟' })).code).toBe('not_found');
-    expect((await c.fail('call.dial', { contact: 't-wenling' })).code).toBe('invalid_args');
+    const c = portClient(core, 'window:calls', '张伟');
+    expect((await c.fail('call.dial', { contact: 'nobody-here' })).code).toBe('not_found');
+    expect((await c.fail('call.dial', { contact: 't-wenling', by: '省长' })).code).toBe('invalid_args'); // who dials is the session's
     expect((await c.fail('call.end', { id: 'call-nope' })).code).toBe('not_found');
-    expect((await c.fail('consult.start', { contacts: ['t-wenling'], title: 'x', by: 'y' })).code).toBe('invalid_args');
+    expect((await c.fail('consult.start', { contacts: ['t-wenling'], title: 'x' })).code).toBe('invalid_args');
     c.close();
   });
 });

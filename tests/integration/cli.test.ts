@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { advisory } from '../helpers/advisory.ts';
 import { join } from 'node:path';
@@ -27,26 +27,61 @@ describe('the beacon command', () => {
     expect(bad(['--uplink', 'nowhere'])).toThrow(/is not \[mqtt:\/\/\|sip:\/\/\|tcp:\/\/\]host:port/);
   });
 
-  it('serves on loopback, prints where, seeds an empty data directory, and stops cleanly on SIGTERM', async () => {
+  it('serves on loopback, prints the URL to open with its token, seeds an empty data directory, and stops cleanly on SIGTERM', async () => {
     const s = await serve(['--data', join(dir, 'a'), '--port', '0']);
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const health = (await (await fetch(`${s.url}/api/health`)).json()) as { status: string };
+    // as Jupyter does: one line to open, token included; loopback needs it too (DNS rebinding)
+    expect(s.output()).toMatch(/open http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{32,}/);
+    expect(s.token).toBe(readFileSync(join(dir, 'a', 'access-token'), 'utf8').trim());
+    expect((await fetch(`${s.url}/api/health`)).status).toBe(401);
+    const health = (await (await fetch(`${s.url}/api/health`, { headers: { authorization: `Bearer ${s.token}` } })).json()) as { status: string };
     expect(health.status).toBe('ok');
     expect(existsSync(join(dir, 'a', 'beacon.sqlite'))).toBe(true);
-    expect(existsSync(join(dir, 'a', 'access-token'))).toBe(false); // loopback needs none
     expect(await s.stop()).toBe(0);
   });
 
-  it('requires the token on a non-loopback bind, and `beacon token` shows the same one', async () => {
+  it('requires the token on a non-loopback bind (no opting out there); `beacon token` shows the same one', async () => {
     const data = join(dir, 'b');
+    const refused = spawnSync(process.execPath, ['main/cli.ts', 'serve', '--data', data, '--host', '0.0.0.0', '--port', '0', '--no-token'], { cwd: ROOT, encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/without a token is refused/);
     const s = await serve(['--data', data, '--host', '0.0.0.0', '--port', '0']);
     const port = new URL(s.url).port;
     const token = beacon(['token', '--data', data]).trim();
     expect(token).toBe(readFileSync(join(data, 'access-token'), 'utf8').trim());
-    expect(s.output()).toMatch(/access token/);
+    expect(s.token).toBe(token);
     expect((await fetch(`http://127.0.0.1:${port}/api/health`)).status).toBe(401);
     expect((await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(await s.stop()).toBe(0);
+  });
+
+  it('issues, lists and revokes console tokens, and keeps the duty roster with hashed PINs', () => {
+    const data = join(dir, 'creds');
+    const add = spawnSync(process.execPath, ['main/cli.ts', 'token', 'add', '--data', data, '--name', '台州市', '--role', 'observer'], { cwd: ROOT, encoding: 'utf8' });
+    expect(add.status).toBe(0);
+    const token = add.stdout.trim();
+    expect(token).toMatch(/^bcon_[\w-]{43}$/);
+    expect(add.stderr).toMatch(/shown once/);
+    expect(readFileSync(join(data, 'consoles.json'), 'utf8')).not.toContain(token);
+    expect(beacon(['token', 'list', '--data', data])).toMatch(/\t台州市\tobserver\tadded /);
+    expect(() => beacon(['token', 'add', '--data', data, '--name', 'x', '--role', 'governor'])).toThrow(/--role must be one of observer, duty, leader, admin/);
+    expect(beacon(['token', 'revoke', '台州市', '--data', data])).toMatch(/revoked c[0-9a-f]{8}/);
+    expect(beacon(['token', 'list', '--data', data])).toMatch(/revoked /);
+
+    const op = (pin: string) =>
+      spawnSync(process.execPath, ['main/cli.ts', 'operator', 'add', '--data', data, '--id', 'zhangwei', '--name', '张伟', '--role', 'duty'], { cwd: ROOT, encoding: 'utf8', input: `${pin}\n` });
+    expect(op('123456').stderr).toMatch(/counts up or down is refused/);
+    expect(op('1111111').stderr).toMatch(/one repeated character/);
+    const ok = op('735291');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/added operator zhangwei "张伟" \(duty\)/);
+    const file = readFileSync(join(data, 'operators.json'), 'utf8');
+    expect(file).toMatch(/"pin": "scrypt\$32768\$8\$1\$/);
+    expect(file).not.toContain('735291');
+    expect(statSync(join(data, 'operators.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(data, 'consoles.json')).mode & 0o777).toBe(0o600);
+    expect(beacon(['operator', 'list', '--data', data])).toBe('zhangwei\t张伟\tduty\n');
+    expect(beacon(['operator', 'remove', 'zhangwei', '--data', data])).toMatch(/removed zhangwei/);
   });
 
   it('imports a CMA best-track file into a data directory and through a running hall, naming bad lines', async () => {
@@ -82,13 +117,18 @@ describe('the beacon command', () => {
     const s = await serve(['--data', join(dir, 'live'), '--port', '0']);
     try {
       const hub = s.url.replace('http', 'ws') + '/hub';
-      const live = spawnSync(process.execPath, ['main/cli.ts', 'import', 'typhoon', file, '--url', hub], { cwd: ROOT, encoding: 'utf8' });
+      // the hall's access token alone may only look: an import is the duty officer's work
+      const looking = spawnSync(process.execPath, ['main/cli.ts', 'import', 'typhoon', file, '--url', hub, '--token', s.token], { cwd: ROOT, encoding: 'utf8' });
+      expect(looking.stderr).toMatch(/forbidden: typhoon.import needs the operate grant/);
+      // a console token for the forecaster's desk (beacon token add --role duty), issued while the hall runs
+      const desk = beacon(['token', 'add', '--data', join(dir, 'live'), '--name', '预报席', '--role', 'duty']).trim();
+      const live = spawnSync(process.execPath, ['main/cli.ts', 'import', 'typhoon', file, '--url', hub, '--token', desk], { cwd: ROOT, encoding: 'utf8' });
       expect(live.stdout).toMatch(/imported: tc-2019-1910 Krosa/);
-      const topics = (await (await fetch(`${s.url}/api/topics`)).json()) as Record<string, number>;
+      const topics = (await (await fetch(`${s.url}/api/topics`, { headers: { authorization: `Bearer ${desk}` } })).json()) as Record<string, number>;
       expect(JSON.stringify(topics)).toMatch(/typhoons/);
       const adv = join(dir, 'adv.json');
       writeFileSync(adv, JSON.stringify([advisory('CMA', new Date(Date.now() - 3600_000).toISOString()), { format: 'nope' }]));
-      const a = spawnSync(process.execPath, ['main/cli.ts', 'import', 'advisory', adv, '--url', hub], { cwd: ROOT, encoding: 'utf8' });
+      const a = spawnSync(process.execPath, ['main/cli.ts', 'import', 'advisory', adv, '--url', hub, '--token', desk], { cwd: ROOT, encoding: 'utf8' });
       expect(a.stdout).toMatch(/stored: tc-2026-2614\/CMA\//);
       expect(a.stderr).toMatch(/advisory 2: invalid_args: advisory refused/);
       expect(a.status).toBe(1);

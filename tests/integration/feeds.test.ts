@@ -266,13 +266,24 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
 describe('feeds added and removed at run time', () => {
   const dir = tempDir();
   it('feed.add opens a listener, survives a restart, feed.remove closes it', async () => {
-    let core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 } });
+    let core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 200 }, reach: { allowOutbound: ['127.0.0.1:1883'] } });
     const c = portClient(core);
     const port = await freePort();
     await c.cmd('feed.add', { config: { kind: 'cot-udp', id: 'field', host: '127.0.0.1', port, name: { zh: '野外组', en: 'Field' } } });
     expect((await c.fail('feed.add', { config: { kind: 'cot-tcp', id: 'field', port: 9 } })).message).toMatch(/exists/);
     expect((await c.fail('feed.add', { config: { kind: 'cot-udp', id: 'other', port } })).message).toMatch(/already listens/);
     expect((await c.fail('feed.add', { config: { kind: 'mqtt-json', id: 'x', url: 'http://nope' } })).code).toBe('invalid_args');
+    // #18 point 5: a feed added by command listens where the hub does, not on every interface
+    expect(await c.fail('feed.add', { config: { kind: 'cot-tcp', id: 'open', host: '0.0.0.0', port: 0 } })).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/listens where the hub does/),
+    });
+    // #18 points 1 and 3: a broker not on the outbound allowlist, a password variable not allowed
+    expect((await c.fail('feed.add', { config: { kind: 'mqtt-json', id: 'probe', url: 'mqtt://10.0.0.7:6379' } })).code).toBe('forbidden');
+    expect((await c.fail('feed.add', { config: { kind: 'mqtt-json', id: 'leak', url: 'mqtt://127.0.0.1:1883', passwordEnv: 'BEACON_SIP_PASSWORD' } })).message).toMatch(
+      /BEACON_SIP_PASSWORD is not one/,
+    );
+    expect(feed(core, 'probe')).toBeUndefined();
     await until('listening', () => core.desks.feeds.port('field') === port);
     await udpSend(port, cotEvent('FIELD-1', 'F1', { lat: 29.5, lon: 121, alt: 0, heading: 0, speed: 0 }, Date.now()));
     await until('unit', () => unit(core, 'field-FIELD-1') !== undefined);

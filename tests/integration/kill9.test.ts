@@ -12,12 +12,13 @@ import { type Served, serve } from '../helpers/serve.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
-/** A raw hub console: fires commands without waiting, records which ones the hall acknowledged. */
-async function console_(url: string) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/hub`);
+/** A raw hub console, signed in as a duty officer: fires commands without waiting, records which
+ *  ones the hall acknowledged. */
+async function console_(hall: Served) {
+  const ws = new WebSocket(hall.hubUrl);
   ws.on('error', () => undefined); // the hall is killed under it
   await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'fault-test' }));
+  ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'fault-test', ticket: await hall.ticket('duty') }));
   const acked = new Map<string, number>(); // command id -> journal event id
   ws.on('message', (d) => {
     const m = JSON.parse(d.toString()) as { t: string; id?: string; ok?: boolean; value?: { event: number } };
@@ -36,8 +37,8 @@ async function console_(url: string) {
   };
 }
 
-async function journal(url: string): Promise<{ id: number; kind: string }[]> {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/hub`);
+async function journal(hall: Served): Promise<{ id: number; kind: string }[]> {
+  const ws = new WebSocket(hall.hubUrl);
   await new Promise((r) => ws.once('open', r));
   const out: { id: number; kind: string }[] = [];
   ws.send(JSON.stringify({ t: 'hello', v: 1, client: 'journal-reader' }));
@@ -85,12 +86,13 @@ describe.skipIf(!existsSync(MOSQUITTO))('kill -9 of the hall (real process, real
       if (!applied.has(m.key)) applied.set(m.key, m);
     });
     const data = join(dir, 'hall');
-    const args = ['--data', data, '--port', '0', '--province', broker.url, '--hall-id', '330000'];
+    // a console script pouring commands in: past a person's rate (--command-rate raises the limit)
+    const args = ['--data', data, '--port', '0', '--province', broker.url, '--hall-id', '330000', '--command-rate', '100000'];
     const acked = new Set<number>();
 
     // 1. Kill mid-ingest: commands pour in, the hall dies while answering them.
     hall = await serve(args);
-    let c = await console_(hall.url);
+    let c = await console_(hall);
     for (let i = 0; i < 3000; i++) c.move(`social-330100-0${(i % 9) + 1}`, 28 + i / 10000);
     await until('some commands acknowledged', () => c.acked.size >= 200);
     await hall.stop('SIGKILL');
@@ -103,7 +105,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('kill -9 of the hall (real process, real
     //    hall dies while the backlog is being sent.
     hall = await serve(args);
     await broker.stop();
-    c = await console_(hall.url);
+    c = await console_(hall);
     for (let i = 0; i < 1500; i++) {
       if (i % 10 === 0) c.status(`fire-rescue-330100-0${(i % 9) + 1}`, i % 20 ? 'en-route' : 'on-site');
       else c.move(`professional-330200-0${(i % 9) + 1}`, 29 + i / 10000);
@@ -119,7 +121,7 @@ describe.skipIf(!existsSync(MOSQUITTO))('kill -9 of the hall (real process, real
 
     // 3. Restart: the store holds every acknowledged change, and the rest of the backlog drains.
     hall = await serve(args);
-    const events = await journal(hall.url);
+    const events = await journal(hall);
     const ids = new Set(events.map((e) => e.id));
     for (const e of acked) expect(ids.has(e), `acknowledged event ${e} survived the kill`).toBe(true);
     const queued = events.filter((e) => e.kind === 'unit.moved' || e.kind === 'unit.status');

@@ -27,7 +27,7 @@ describe('map sources and offline preparation by command', () => {
 
   beforeAll(async () => {
     await upstream.start();
-    core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 5 } });
+    core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 5 }, reach: { allowOutbound: ['127.0.0.1'] } });
   });
   afterAll(async () => {
     await core?.dispose();
@@ -35,7 +35,7 @@ describe('map sources and offline preparation by command', () => {
   });
 
   it('adds sources (XYZ and WMTS), keeps URL and key from displays, refuses bad ones, and remembers them across a restart', async () => {
-    const c = portClient(core);
+    const c = portClient(core, 'window:globe', '值班员');
     try {
       expect(await c.cmd('tiles.source.put', { source: { id: 'gis', name: '省厅影像', url: upstream.template, format: 'png', maxZoom: 12, maxCacheMB: 64 } })).toEqual({ id: 'gis', replaced: false });
       await c.cmd('tiles.source.put', { source: { id: 'tdt', name: '天地图 WMTS', url: upstream.wmtsTemplate, key: 'secret-tk', format: 'png', maxCacheMB: 64 } });
@@ -58,17 +58,17 @@ describe('map sources and offline preparation by command', () => {
       c.close();
     }
     await core.dispose();
-    core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 5 } });
+    core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 5 }, reach: { allowOutbound: ['127.0.0.1'] } });
     expect((items('tiles') as TileLayer[]).map((l) => l.id).sort()).toEqual(['gis', 'tdt']);
   });
 
   it('prepares an area with progress, pause and resume, and a final count; again, nothing is fetched twice', async () => {
-    const c = portClient(core);
+    const c = portClient(core, 'window:globe', '值班员');
     try {
       const bbox = { west: 120.0, south: 30.1, east: 120.4, north: 30.4 };
       const expected = planTiles(bbox, 8, 11).total;
       const started = upstream.requests;
-      const r = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'gis', bbox, minZoom: 8, maxZoom: 11, rate: 8, by: '值班员' });
+      const r = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'gis', bbox, minZoom: 8, maxZoom: 11, rate: 8 });
       expect(r.total).toBe(expected);
       await until('some progress', () => (job(r.id)?.done ?? 0) >= 10, 10_000);
       await c.cmd('tiles.prefetch.control', { id: r.id, action: 'pause' });
@@ -86,18 +86,18 @@ describe('map sources and offline preparation by command', () => {
       expect(done.endedAt).not.toBeNull();
       expect(upstream.requests - started).toBe(done.fetched);
       // The same area again: everything is already there (pinned, not fetched).
-      const again = await c.cmd<{ id: string }>('tiles.prefetch', { source: 'gis', bbox, minZoom: 8, maxZoom: 11, rate: 200, by: '值班员' });
+      const again = await c.cmd<{ id: string }>('tiles.prefetch', { source: 'gis', bbox, minZoom: 8, maxZoom: 11, rate: 200 });
       await until('again done', () => job(again.id)?.state === 'done', 15_000);
       expect(job(again.id)).toMatchObject({ cached: expected, fetched: 0 });
       // A county by its code: its seat with a margin (no boundary imported here)
-      const county = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'gis', place: '331081', minZoom: 6, maxZoom: 7, rate: 200, by: 'x' });
+      const county = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'gis', place: '331081', minZoom: 6, maxZoom: 7, rate: 200 });
       expect(job(county.id)!.area).toMatch(/温岭市 331081/);
       await until('county done', () => job(county.id)?.state === 'done', 15_000);
       // refused: an unknown source or place, both a place and a box, a plan too big
-      expect((await c.fail('tiles.prefetch', { source: 'nope', bbox, minZoom: 1, maxZoom: 2, by: 'x' })).code).toBe('not_found');
-      expect((await c.fail('tiles.prefetch', { source: 'gis', place: '990000', minZoom: 1, maxZoom: 2, by: 'x' })).code).toBe('not_found');
-      expect((await c.fail('tiles.prefetch', { source: 'gis', place: '331081', bbox, minZoom: 1, maxZoom: 2, by: 'x' })).code).toBe('invalid_args');
-      expect((await c.fail('tiles.prefetch', { source: 'gis', bbox: { west: -179, south: -80, east: 179, north: 80 }, minZoom: 0, maxZoom: 12, by: 'x' })).message).toMatch(/too many/);
+      expect((await c.fail('tiles.prefetch', { source: 'nope', bbox, minZoom: 1, maxZoom: 2 })).code).toBe('not_found');
+      expect((await c.fail('tiles.prefetch', { source: 'gis', place: '990000', minZoom: 1, maxZoom: 2 })).code).toBe('not_found');
+      expect((await c.fail('tiles.prefetch', { source: 'gis', place: '331081', bbox, minZoom: 1, maxZoom: 2 })).code).toBe('invalid_args');
+      expect((await c.fail('tiles.prefetch', { source: 'gis', bbox: { west: -179, south: -80, east: 179, north: 80 }, minZoom: 0, maxZoom: 12 })).message).toMatch(/too many/);
     } finally {
       c.close();
     }
@@ -106,7 +106,7 @@ describe('map sources and offline preparation by command', () => {
   it('a terrain source: layer.json through the hall (pointed at its route, kept for offline starts), meshes checked and cached', async () => {
     const dem = new TerrainServer(mountain(119.5, 29.5, 3000, 15));
     await dem.start();
-    const c = portClient(core);
+    const c = portClient(core, 'window:globe', '值班员');
     try {
       await c.cmd('tiles.source.put', { source: { id: 'dem', name: '省厅地形', url: dem.template, format: 'quantized-mesh', maxZoom: 12, maxCacheMB: 64 } });
       const layer = JSON.parse((await core.desks.tiles.service.layerJson('dem'))!) as { tiles: string[]; format: string; available: unknown[] };
@@ -117,7 +117,7 @@ describe('map sources and offline preparation by command', () => {
       expect(route.headers['content-type']).toBe('application/vnd.quantized-mesh');
       expect(looksLikeTerrain(route.body as Buffer)).toBe(true);
       // planned in the terrain's own tiling: 2×1 tiles at zoom 0
-      const r = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'dem', bbox: { west: 119, south: 29, east: 120, north: 30 }, minZoom: 0, maxZoom: 6, rate: 200, by: 'x' });
+      const r = await c.cmd<{ id: string; total: number }>('tiles.prefetch', { source: 'dem', bbox: { west: 119, south: 29, east: 120, north: 30 }, minZoom: 0, maxZoom: 6, rate: 200 });
       expect(r.total).toBe(planTiles({ west: 119, south: 29, east: 120, north: 30 }, 0, 6, 'geographic').total);
       await until('terrain prepared', () => job(r.id)?.state === 'done', 15_000);
       expect(job(r.id)!.failed).toBe(0);
@@ -138,9 +138,9 @@ describe('map sources and offline preparation by command', () => {
   });
 
   it('removing a source stops its preparation and takes it off every display; its cache stays on disk', async () => {
-    const c = portClient(core);
+    const c = portClient(core, 'window:globe', '值班员');
     try {
-      const r = await c.cmd<{ id: string }>('tiles.prefetch', { source: 'tdt', bbox: { west: 119, south: 29, east: 121, north: 31 }, minZoom: 9, maxZoom: 12, rate: 5, by: 'x' });
+      const r = await c.cmd<{ id: string }>('tiles.prefetch', { source: 'tdt', bbox: { west: 119, south: 29, east: 121, north: 31 }, minZoom: 9, maxZoom: 12, rate: 5 });
       await c.cmd('tiles.source.remove', { id: 'tdt' });
       await until('cancelled', () => job(r.id)?.state === 'cancelled');
       expect((items('tiles') as TileLayer[]).map((l) => l.id)).toEqual(['gis']);
@@ -154,7 +154,7 @@ describe('map sources and offline preparation by command', () => {
   it('a damaged sources.json refuses changes by name rather than being overwritten', async () => {
     const file = join(dir, 'hall', 'tiles', 'sources.json');
     writeFileSync(file, '[{"id": "gis", ');
-    const c = portClient(core);
+    const c = portClient(core, 'window:globe', '值班员');
     try {
       const e = await c.fail('tiles.source.put', { source: { id: 'osm', name: 'OSM', url: upstream.template, format: 'png', maxCacheMB: 8 } });
       expect(e.code).toBe('unavailable');

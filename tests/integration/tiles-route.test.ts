@@ -47,6 +47,7 @@ describe('tiles: prepare with the CLI, serve offline', () => {
     try {
       // Wenling's seat, 28.372 N 121.386 E.
       const at = (z: number) => `${z}/${lonToX(121.386, z)}/${latToY(28.372, z)}`;
+      const fetch = (url: string) => globalThis.fetch(url, { headers: { authorization: `Bearer ${s.token}` } });
       const get = (path: string) => fetch(`${s.url}/tiles/gis/${path}`);
       let r = await get(at(10));
       expect(r.status).toBe(200);

@@ -36,7 +36,7 @@ describe('Lekima end to end', () => {
         : 'from the best track alone: import, landfall in Wenling, Taizhou first in threat',
       async () => {
         const core = await HallCore.start({ dataDir: join(dir, String(withDemo)), seed: withDemo, hub: { tickMs: 5 } });
-        const c = portClient(core);
+        const c = portClient(core, 'window:board', '张伟');
         try {
           if (!withDemo) {
             // Without a scenario the hall has no places; give it Zhejiang's cities and counties.
@@ -99,12 +99,13 @@ describe('Lekima end to end', () => {
             expect(a.places.find((p) => p.code === '330100')!.proposal.now).not.toBe('red'); // Hangzhou, 300 km away
             // The duty officer accepts the proposal: journaled with who and on what basis.
             const items = a.places.filter((p) => p.kind === 'county').map((p) => ({ code: p.code, levels: p.proposal }));
-            const set = await c.cmd<{ events: number }>('risk.set', { by: '张伟', basis: 'typhoon:tc-2019-1909', items });
+            const set = await c.cmd<{ events: number }>('risk.set', { basis: 'typhoon:tc-2019-1909', items });
             expect(set.events).toBe(items.length);
             expect(core.get<Risk>('risks', '331081')).toMatchObject({ levels: wenling.proposal, by: '张伟', basis: 'typhoon:tc-2019-1909' });
-            const err = await c.fail('risk.set', { by: '', basis: 'manual', items });
-            expect(err.code).toBe('invalid_args');
-            expect((await c.fail('risk.set', { by: 'x', basis: 'manual', items: [{ code: '999999', levels: wenling.proposal }] })).code).toBe('not_found');
+            // who set them is the session's, never the client's word
+            const err = await c.fail('risk.set', { by: '省长', basis: 'manual', items });
+            expect(err).toMatchObject({ code: 'invalid_args', message: expect.stringMatching(/by/) });
+            expect((await c.fail('risk.set', { basis: 'manual', items: [{ code: '999999', levels: wenling.proposal }] })).code).toBe('not_found');
           }
         } finally {
           c.close();

@@ -203,17 +203,17 @@ describe.skipIf(!existsSync(MOSQUITTO))('uplink to the provincial bus (real mosq
     try {
       await until('online', () => hall.stats().uplink?.state === 'online', 5000);
       const levels = { now: 'orange', h3: 'red', h6: 'red', h24: 'red', h48: 'orange' } as const;
-      await hall.desks.typhoons.setRisk({ by: '张伟', basis: 'typhoon:tc-2019-1909', items: [{ code: '331081', levels }] }, 'window:board');
+      await hall.desks.typhoons.setRisk({ basis: 'typhoon:tc-2019-1909', items: [{ code: '331081', levels }] }, '张伟', 'window:board');
       await hall.record('risk.set', 'risk:331082', { risk: { id: '331082', levels, basis: 'province', by: '浙江省防指', at: 1 } }, 'province', 'zj-risk-9:331082');
       await until('risk level sent', () => got.some((m) => m.category === 'risk'), 5000);
       await new Promise((r) => setTimeout(r, 300));
       // An incident reported on the board goes up at once, in its own category, ahead of positions.
-      const c = portClient(hall);
-      const r = await c.cmd<{ id: string }>('incident.report', { kind: 'hazchem', title: '温岭某化工厂储罐泄漏', severity: 'III', lat: 28.37, lon: 121.38, county: '331081', by: '张伟' });
-      expect((await c.fail('incident.report', { kind: 'hazchem', title: 'x', severity: 'V', lat: 28, lon: 121, by: '张伟' })).code).toBe('invalid_args');
-      expect((await c.fail('incident.report', { kind: 'fire', title: 'x', severity: 'IV', lat: 28, lon: 121, county: '999999', by: '张伟' })).code).toBe('not_found');
-      await c.cmd('incident.close', { id: r.id, by: '李强' });
-      expect((await c.fail('incident.close', { id: r.id, by: '李强' })).code).toBe('invalid_args');
+      const c = portClient(hall, 'window:board', '张伟');
+      const r = await c.cmd<{ id: string }>('incident.report', { kind: 'hazchem', title: '温岭某化工厂储罐泄漏', severity: 'III', lat: 28.37, lon: 121.38, county: '331081' });
+      expect((await c.fail('incident.report', { kind: 'hazchem', title: 'x', severity: 'V', lat: 28, lon: 121 })).code).toBe('invalid_args');
+      expect((await c.fail('incident.report', { kind: 'fire', title: 'x', severity: 'IV', lat: 28, lon: 121, county: '999999' })).code).toBe('not_found');
+      await c.cmd('incident.close', { id: r.id });
+      expect((await c.fail('incident.close', { id: r.id })).code).toBe('invalid_args');
       c.close();
       await until('incident sent', () => got.filter((m) => m.category === 'incidents').length === 2, 5000);
       const inc = got.filter((m) => m.category === 'incidents') as (UplinkMessage & { topic: string })[];

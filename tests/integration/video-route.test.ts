@@ -27,13 +27,21 @@ describe('video playback through the hall', () => {
       if (req.method === 'POST' && req.url === '/cam/whep') return void res.writeHead(201, { 'content-type': 'application/sdp', location: '/cam/whep/abc' }).end('v=0\r\nanswer\r\n');
       if (req.method === 'DELETE' && req.url === '/cam/whep/abc') return void res.writeHead(200).end();
       if (req.url === '/live/cam/index.m3u8') return void res.writeHead(200, { 'content-type': 'application/vnd.apple.mpegurl' }).end('#EXTM3U\n#EXTINF:1,\nseg1.ts\n');
+      if (req.url === '/live/cam/login.ts') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<script>parent.postMessage(document.cookie, "*")</script>');
       if (req.url === '/live/cam/seg1.ts') return void res.writeHead(200, { 'content-type': 'video/mp2t' }).end(Buffer.alloc(188, 0x47));
       res.writeHead(404).end('nothing here');
     });
     await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', () => r()));
     const g = `http://127.0.0.1:${(gateway.address() as { port: number }).port}`;
     process.env.BEACON_TEST_GATEWAY_TOKEN = 'gw-secret';
-    core = await HallCore.start({ dataDir: join(dir, 'hall') });
+    downPort = await freePort();
+    // the operator lists the gateway (and the one that is down); the token's variable is allowed
+    core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      reach: { allowOutbound: [new URL(g).host, `127.0.0.1:${downPort}`], secretEnv: ['BEACON_TEST_GATEWAY_TOKEN'] },
+    });
+    // read once and gone from the environment: nothing started later finds it
+    expect(process.env.BEACON_TEST_GATEWAY_TOKEN).toBeUndefined();
     const c = portClient(core);
     await c.cmd('video.put', {
       config: {
@@ -46,13 +54,22 @@ describe('video playback through the hall', () => {
         unit: 'aviation-330100-01',
       },
     });
-    await c.cmd('video.put', { config: { id: 'down', kind: 'drone', name: { zh: '无人机', en: 'Drone' }, whep: `http://127.0.0.1:${await freePort()}/whep` } });
+    await c.cmd('video.put', { config: { id: 'down', kind: 'drone', name: { zh: '无人机', en: 'Drone' }, whep: `http://127.0.0.1:${downPort}/whep` } });
+    // #18 point 3: another service on this machine (or the LAN) is not a media gateway
+    const internal = await c.fail('video.put', { config: { id: 'ssrf', kind: 'camera', name: { zh: 's', en: 's' }, flv: `http://127.0.0.1:${await freePort()}/admin` } });
+    expect(internal).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/not on this hall's outbound allowlist/) });
+    expect((await c.fail('video.put', { config: { id: 'ssrf2', kind: 'camera', name: { zh: 's', en: 's' }, hls: 'http://169.254.169.254/latest/meta-data' } })).code).toBe('forbidden');
+    // #18 point 1: the SIP password (or any secret not listed) is never sent to a gateway
+    const secret = await c.fail('video.put', { config: { id: 'leak', kind: 'camera', name: { zh: 's', en: 's' }, whep: `${g}/cam/whep`, tokenEnv: 'BEACON_SIP_PASSWORD' } });
+    expect(secret).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/BEACON_SIP_PASSWORD is not one this hall lets commands use/) });
+    expect(core.hub.get('videos', 'leak')).toBeUndefined();
     expect((await c.fail('video.put', { config: { id: 'x', kind: 'camera', name: { zh: 'x', en: 'x' } } })).message).toMatch(/at least one/);
     expect((await c.fail('video.put', { config: { id: 'y', kind: 'camera', name: { zh: 'y', en: 'y' }, whep: 'file:///etc/passwd' } })).code).toBe('invalid_args');
-    expect((await c.fail('video.put', { config: { id: 'z', kind: 'camera', name: { zh: 'z', en: 'z' }, hls: 'http://g/x.m3u8', unit: 'no-such-unit' } })).code).toBe('not_found');
+    expect((await c.fail('video.put', { config: { id: 'z', kind: 'camera', name: { zh: 'z', en: 'z' }, hls: `${g}/x.m3u8`, unit: 'no-such-unit' } })).code).toBe('not_found');
     c.close();
-    server = await startServer({ core, host: '127.0.0.1', port: 0, staticDir: undefined, token: null });
+    server = await startServer({ core, host: '127.0.0.1', port: 0, staticDir: undefined, open: true });
   });
+  let downPort = 0;
   afterAll(async () => {
     await server?.close();
     await core?.dispose();
@@ -106,8 +123,15 @@ describe('video playback through the hall', () => {
     // A protocol-relative path would leave the gateway: refused. An encoded name stays on it (404 there).
     expect((await fetch(`${server.url}/video/cam/hls///evil.example/x.ts`)).status).toBe(400);
     expect((await fetch(`${server.url}/video/cam/hls/http%3A%2F%2Fevil.example%2Fx.ts`)).status).toBe(404);
+    // a gateway's page is never served as a page from the hall's origin: opaque bytes, sandboxed
+    const page = await fetch(`${server.url}/video/cam/hls/login.ts`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('application/octet-stream');
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; sandbox/);
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(seg.headers.get('content-type')).toBe('video/mp2t');
     const health = (await (await fetch(`${server.url}/api/health`)).json()) as { video: { hlsRequests: number; refused: number } };
-    expect(health.video.hlsRequests).toBe(5);
+    expect(health.video.hlsRequests).toBe(6);
     expect(health.video.refused).toBeGreaterThanOrEqual(5);
   });
 });

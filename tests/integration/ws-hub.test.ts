@@ -10,6 +10,8 @@ import { type BeaconServer, startServer } from '../../main/server/server.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { hubClient, seedOperators, TEST_PIN } from '../helpers/serve.ts';
+import { accessToken } from '../../main/core/security.ts';
 import { until } from '../helpers/until.ts';
 
 describe('hub over WebSocket', () => {
@@ -18,8 +20,12 @@ describe('hub over WebSocket', () => {
   let server: BeaconServer;
   const sockets: Socket[] = [];
 
+  let token: string;
   beforeAll(async () => {
-    core = await HallCore.start({ dataDir: dir, hub: { tickMs: 20 } });
+    await seedOperators(dir);
+    // a console script moving 50 units 20 times in 300 ms: more than a person's rate, allowed here
+    core = await HallCore.start({ dataDir: dir, hub: { tickMs: 20, commandRate: { perSecond: 5000, burst: 5000 } } });
+    token = accessToken(dir);
     server = await startServer({ core, port: 0, staticDir: null });
     server.server.on('connection', (s) => sockets.push(s));
   });
@@ -29,8 +35,8 @@ describe('hub over WebSocket', () => {
   });
 
   it('4 clients see the same ordered stream; one that drops mid-stream resumes without a gap', async () => {
-    const wsUrl = server.url.replace('http', 'ws') + '/hub';
-    const clients = Array.from({ length: 4 }, (_, i) => new HubClient(new WebSocketTransport(wsUrl), { client: `test-${i}`, minBackoffMs: 50, maxBackoffMs: 200 }));
+    const wsUrl = `${server.url.replace('http', 'ws')}/hub?token=${token}`;
+    const clients = await Promise.all(Array.from({ length: 4 }, (_, i) => hubClient(wsUrl, i === 0 ? 'duty' : undefined, `test-${i}`, { minBackoffMs: 50, maxBackoffMs: 200 })));
     const seen = clients.map(() => [] as number[]);
     clients.forEach((c, i) => c.subscribe('units', (e) => e.kind === 'delta' && seen[i]!.push(1)));
     await until('4 snapshots', () => clients.every((c) => c.topic('units').size === 623));
@@ -62,6 +68,8 @@ describe('hub over WebSocket', () => {
   });
 
   it('serves health and topic snapshots as JSON for scripts', async () => {
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+    const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...auth, ...init });
     const health = (await (await fetch(`${server.url}/api/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ status: 'ok', protocol: 1, versions: { node: process.versions.node } });
     expect(typeof health.uptimeSeconds).toBe('number');
@@ -74,8 +82,7 @@ describe('hub over WebSocket', () => {
   });
 
   it('refuses oversized frames (1009) and foreign browser origins (403), counting both; binary gets an error', async () => {
-    const wsUrl = server.url.replace('http', 'ws') + '/hub';
-    const storedBefore = (await core.store.api.stats()).journalEvents;
+    const wsUrl = `${server.url.replace('http', 'ws')}/hub?token=${token}`;
     const big = new WsClient(wsUrl);
     await new Promise((r) => big.once('open', r));
     big.send(JSON.stringify({ t: 'hello', v: 1, client: 'x' }));
@@ -95,6 +102,11 @@ describe('hub over WebSocket', () => {
     bin.on('message', (d) => msgs.push(d.toString()));
     bin.send(Buffer.from([1, 2, 3]));
     bin.send(JSON.stringify({ t: 'hello', v: 1, client: 'bin' }));
+    bin.send(JSON.stringify({ t: 'cmd', id: 's', name: 'session.signIn', args: { operator: 'duty1', pin: TEST_PIN } }));
+    await until('signed in', () => msgs.length >= 3);
+    expect(JSON.parse(msgs[2]!)).toMatchObject({ t: 'result', id: 's', ok: true });
+    msgs.splice(2, 1);
+    const storedBefore = (await core.store.api.stats()).journalEvents;
     bin.send(JSON.stringify({ t: 'cmd', id: 'w', name: 'unit.move', args: { id: 'social-330100-01', lat: 'north', lon: 120 } }));
     bin.send(JSON.stringify({ t: 'cmd', id: 'g', name: 'unit.move', args: { id: 'ghost', lat: 30, lon: 120 } }));
     await until('answers', () => msgs.length >= 4);
@@ -107,16 +119,15 @@ describe('hub over WebSocket', () => {
     bin.close();
     await new Promise((r) => bin.once('close', r));
 
-    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { http: { wsTooLarge: number; wsRejected: number } };
+    const health = (await (await fetch(`${server.url}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as { http: { wsTooLarge: number; wsRejected: number } };
     expect(health.http.wsTooLarge).toBe(1);
     expect(health.http.wsRejected).toBeGreaterThanOrEqual(1);
   });
 
-  it('a non-loopback bind needs the access token on the hub and the API', async () => {
-    await expect(startServer({ core, host: '0.0.0.0', port: 0 })).rejects.toThrow(/requires an access token/);
-    const token = 'T'.repeat(32);
+  it('every bind needs a token, on the hub and the API; a bind beyond loopback cannot opt out', async () => {
+    await expect(startServer({ core, host: '0.0.0.0', port: 0, open: true })).rejects.toThrow(/without a token is refused/);
     // Bound to every interface, but the test only ever talks to 127.0.0.1.
-    const open = await startServer({ core, host: '0.0.0.0', port: 0, token, staticDir: null });
+    const open = await startServer({ core, host: '0.0.0.0', port: 0, staticDir: null });
     const base = `http://127.0.0.1:${open.port}`;
     try {
       expect((await fetch(`${base}/api/health`)).status).toBe(401);

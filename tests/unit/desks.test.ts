@@ -7,7 +7,7 @@ import { COMMAND_NAMES } from '../../common/contract.ts';
 import type { Incident, Link, Place, Unit } from '../../common/domain.ts';
 import { DESKS } from '../../main/core/desks.ts';
 import { HallCore } from '../../main/core/hall.ts';
-import type { CommandContext } from '../../main/core/hub/hub.ts';
+import { localContext, type CommandContext } from '../../main/core/hub/hub.ts';
 import { dutyCommands } from '../../main/core/duty/desk.ts';
 import { incidentCommands } from '../../main/core/incidents/desk.ts';
 import { redactText } from '../../main/core/journal/redact.ts';
@@ -17,7 +17,7 @@ import { unitCommands } from '../../main/core/units/desk.ts';
 import { memoryPort } from '../helpers/memory-port.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const ctx: CommandContext = { origin: 'window:board', session: 's1' };
+const ctx: CommandContext = { ...localContext('王芳'), origin: 'window:board' };
 const county: Place = { id: '330327', code: '330327', kind: 'county', name: { zh: '苍南县', en: 'Cangnan' }, lat: 27.52, lon: 120.43, parent: '330300', coastal: true, demo: false };
 const team: Unit = {
   id: 'team-1',
@@ -38,22 +38,22 @@ describe('desks against the in-memory port', () => {
   it('incidents: a report is stamped by the hall clock, an unknown county refused and nothing journaled', async () => {
     const port = memoryPort({ tables: { places: [county] }, now: Date.UTC(2026, 7, 9, 17, 45) });
     const cmd = incidentCommands(port);
-    await expect(cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '999999', by: '值班员' }, ctx)).rejects.toMatchObject({
+    await expect(cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '999999' }, ctx)).rejects.toMatchObject({
       code: 'not_found',
     });
     expect(port.journal).toEqual([]);
 
-    const { id } = await cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '330327', by: '值班员' }, ctx);
+    const { id } = await cmd['incident.report']!({ kind: 'flood', title: '桥头村内涝', severity: 'III', lat: 27.5, lon: 120.4, county: '330327' }, ctx);
     const inc = port.get<Incident>('incidents', id)!;
-    expect(inc).toMatchObject({ status: 'open', county: '330327', reportedAt: port.clock, reportedBy: '值班员' });
+    expect(inc).toMatchObject({ status: 'open', county: '330327', reportedAt: port.clock, reportedBy: '王芳' });
     expect(id.startsWith(`inc-${port.clock.toString(36)}-`)).toBe(true);
     expect(port.topics.get('incidents')?.get(id)).toEqual(inc);
     expect(port.journal.map((e) => [e.kind, e.origin])).toEqual([['incident.reported', 'window:board']]);
 
     port.clock += 3_600_000;
-    await cmd['incident.close']!({ id, by: '值班员' }, ctx);
+    await cmd['incident.close']!({ id }, ctx);
     expect(port.get<Incident>('incidents', id)).toMatchObject({ status: 'closed', closedAt: port.clock });
-    await expect(cmd['incident.close']!({ id, by: '值班员' }, ctx)).rejects.toThrow(/already closed/);
+    await expect(cmd['incident.close']!({ id }, ctx)).rejects.toThrow(/already closed/);
   });
 
   it('units: a move keeps the altitude it was not given and is stamped by the hall clock', async () => {
@@ -68,7 +68,7 @@ describe('desks against the in-memory port', () => {
   it('duty: a handover replaces the watch, stamped by the hall clock, each one journaled', async () => {
     const port = memoryPort({ now: Date.UTC(2026, 7, 9, 0, 30) });
     const cmd = dutyCommands(port);
-    await cmd['duty.handover']!({ officer: { name: '张伟', phone: '0571-8765 4321' }, leader: { name: '李强' }, by: '王芳', note: '苍南桥头村内涝未结' }, ctx);
+    await cmd['duty.handover']!({ officer: { name: '张伟', phone: '0571-8765 4321' }, leader: { name: '李强' }, note: '苍南桥头村内涝未结' }, ctx);
     expect(port.topics.get('duty')?.get('duty')).toEqual({
       id: 'duty',
       officer: { name: '张伟', phone: '0571-8765 4321' },
@@ -78,7 +78,7 @@ describe('desks against the in-memory port', () => {
       note: '苍南桥头村内涝未结',
     });
     port.clock += 8 * 3600_000;
-    await cmd['duty.handover']!({ officer: { name: '陈静' }, leader: { name: '李强' }, by: '张伟' }, ctx);
+    await cmd['duty.handover']!({ officer: { name: '陈静' }, leader: { name: '李强' } }, ctx);
     expect(port.get('duty', 'duty')).toMatchObject({ officer: { name: '陈静' }, since: port.clock, note: '' });
     expect(port.journal.map((e) => e.kind)).toEqual(['duty.handedOver', 'duty.handedOver']);
   });
@@ -136,7 +136,7 @@ describe('the composition root', () => {
   it('journal.read never serves a credential written into a URL (#18, point 7)', async () => {
     expect(redactText('mqtt://bus:s3cret@10.1.2.3:1883 and https://gw/live.m3u8?token=abc&x=1&tk=k9')).toBe('mqtt://bus:***@10.1.2.3:1883 and https://gw/live.m3u8?token=***&x=1&tk=***');
     expect(redactText('https://tiles/{z}/{x}/{y}?style=1')).toBe('https://tiles/{z}/{x}/{y}?style=1');
-    const core = await HallCore.start({ dataDir: dir('redact'), seed: false });
+    const core = await HallCore.start({ dataDir: dir('redact'), seed: false, reach: { allowOutbound: ['gw.local:8888', '127.0.0.1:9'] } });
     try {
       await core.command('video.put', { config: { id: 'cam-1', kind: 'camera', name: { zh: '桥头', en: 'Bridge' }, hls: 'http://gw.local:8888/cam1/index.m3u8?secret=hunter2' } }, 'test');
       await core.command('feed.add', { config: { kind: 'mqtt-json', id: 'bd', url: 'mqtt://beidou:s3cret@127.0.0.1:9' } }, 'test');

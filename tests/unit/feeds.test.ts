@@ -372,7 +372,8 @@ describe('rules', () => {
     expect(shouldStore(last, 30, 120, NOW + 60_000)).toBe(true);
   });
   it('reads --feed, with defaults, and refuses a password on the command line', () => {
-    expect(parseFeedFlag('mavlink-udp')).toMatchObject({ kind: 'mavlink-udp', id: 'mavlink-udp', host: '0.0.0.0', port: 14550 });
+    // no host: it listens where the hub does (serve --host), loopback unless told otherwise (#18, point 5)
+    expect(parseFeedFlag('mavlink-udp')).toEqual({ kind: 'mavlink-udp', id: 'mavlink-udp', port: 14550 });
     expect(parseFeedFlag('cot-tcp:port=9000,teamKind=fire-rescue,id=teams')).toMatchObject({ kind: 'cot-tcp', id: 'teams', port: 9000, teamKind: 'fire-rescue' });
     expect(parseFeedFlag('mqtt-json:url=mqtt://10.1.1.5:1883,topic=beidou/#')).toMatchObject({ url: 'mqtt://10.1.1.5:1883', topic: 'beidou/#' });
     expect(() => parseFeedFlag('mqtt-json:url=mqtt://h:1883,password=secret')).toThrow(/passwordEnv/);

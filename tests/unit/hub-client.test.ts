@@ -58,17 +58,23 @@ describe('hub client', () => {
     expect(events).toEqual(['reset', 'delta']);
   });
 
-  it('on a gap or a new epoch it never guesses: it asks for a fresh snapshot', () => {
+  it('on a gap or a new epoch it never guesses: it asks for a fresh snapshot (unsub first: the hall holds one subscription per topic)', () => {
     const { tr, c } = setup();
     tr.sent = [];
     tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 8, ops: [{ op: 'del', id: 'a' }] });
-    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+    expect(tr.sent).toEqual([
+      { t: 'unsub', topic: 'units' },
+      { t: 'sub', topic: 'units' },
+    ]);
     expect(c.counters.gaps).toBe(1);
     expect(c.topic('units').has('a')).toBe(true);
     tr.push({ t: 'snapshot', topic: 'units', epoch: 'F', seq: 1, items: [unit('z')] });
     tr.sent = [];
     tr.push({ t: 'delta', topic: 'units', epoch: 'G', seq: 2, ops: [] });
-    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+    expect(tr.sent).toEqual([
+      { t: 'unsub', topic: 'units' },
+      { t: 'sub', topic: 'units' },
+    ]);
   });
 
   it('resubscribes with its position after a reconnect', () => {
@@ -117,7 +123,10 @@ describe('hub client', () => {
     expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
     expect(c.topic('units').get('b')).toMatchObject({ status: 'on-site' });
     expect(c.counters.invalid).toBe(1);
-    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+    expect(tr.sent).toEqual([
+      { t: 'unsub', topic: 'units' },
+      { t: 'sub', topic: 'units' },
+    ]);
   });
 
   it('a patch for an entity it does not hold means it has diverged: counted, the rest applied, and it asks for a snapshot', () => {
@@ -136,7 +145,10 @@ describe('hub client', () => {
     expect(c.counters.gaps).toBe(1);
     expect(c.topic('units').has('ghost')).toBe(false);
     expect(c.topic('units').get('a')).toMatchObject({ lat: 30.5 });
-    expect(tr.sent).toEqual([{ t: 'sub', topic: 'units' }]);
+    expect(tr.sent).toEqual([
+      { t: 'unsub', topic: 'units' },
+      { t: 'sub', topic: 'units' },
+    ]);
   });
 
   it('numbers each entity densely: kept while it lives, given to the next after a delete, all afresh after a snapshot', () => {

@@ -27,7 +27,7 @@ function setup(opts = {}) {
   const hub = new Hub({ tickMs: 5, ...opts });
   hubs.push(hub);
   const conn = new MemConn();
-  const s = hub.connect(conn);
+  const s = hub.connect(conn, { kind: 'local', name: 'test' });
   s.receive(JSON.stringify({ t: 'hello', v: 1, client: 'test' }));
   return { hub, conn, s };
 }
@@ -108,13 +108,13 @@ describe('hub', () => {
       hub.flush();
     }
     const second = new MemConn();
-    const s2 = hub.connect(second);
+    const s2 = hub.connect(second, { kind: 'local', name: 'test' });
     s2.receive(JSON.stringify({ t: 'hello', v: 1, client: 'again' }));
     s2.receive(sub('units', { epoch: hub.epoch, seq: 2 }));
     expect(second.of('snapshot')).toHaveLength(0);
     expect(second.of('delta').map((d) => d.seq)).toEqual([3, 4, 5]);
     const third = new MemConn();
-    const s3 = hub.connect(third);
+    const s3 = hub.connect(third, { kind: 'local', name: 'test' });
     s3.receive(JSON.stringify({ t: 'hello', v: 1, client: 'current' }));
     s3.receive(sub('units', { epoch: hub.epoch, seq: 5 }));
     expect(third.of('current')).toEqual([{ t: 'current', topic: 'units', epoch: hub.epoch, seq: 5 }]);
@@ -178,7 +178,7 @@ describe('hub', () => {
     const hub = new Hub();
     hubs.push(hub);
     const conn = new MemConn();
-    const s = hub.connect(conn);
+    const s = hub.connect(conn, { kind: 'local', name: 'test' });
     s.receive(sub('units'));
     expect(conn.of('error')[0]!.error.message).toMatch(/hello first/);
     s.receive(JSON.stringify({ t: 'hello', v: 99, client: 'old' }));

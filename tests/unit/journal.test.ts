@@ -131,7 +131,10 @@ describe('journal and projections', () => {
   it('answers commands over a message port exactly as over a WebSocket', async () => {
     const core = await HallCore.start({ dataDir: `${dir}/port`, hub: { tickMs: 5 } });
     const { port1, port2 } = new MessageChannel();
-    attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, 'window:test');
+    attachPort(core.hub, { onMessage: (cb) => port1.on('message', cb), onClose: (cb) => port1.on('close', cb), post: (t) => port1.postMessage(t), close: () => port1.close() }, 'window:test', {
+      kind: 'local',
+      name: 'window:test',
+    });
     const got: ServerMessage[] = [];
     port2.on('message', (t: string) => got.push(JSON.parse(t) as ServerMessage));
     port2.postMessage(JSON.stringify({ t: 'hello', v: 1, client: 'port' }));
@@ -158,7 +161,7 @@ describe('journal and projections', () => {
     await expect(core.record('unit.status', 'unit:social-330100-01', { id: 'social-330100-01', status: 'on-site', at: 9 }, 'test')).rejects.toMatchObject({ code: 'unavailable' });
     expect(core.stats().commitFailures).toBe(1);
     // /api/health says so (#18, point 6: it said ok while every write failed)
-    const server = await startServer({ core, host: '127.0.0.1', port: 0, staticDir: null, token: null });
+    const server = await startServer({ core, host: '127.0.0.1', port: 0, staticDir: null, open: true });
     try {
       const res = await fetch(`${server.url}/api/health`);
       expect(res.status).toBe(503);

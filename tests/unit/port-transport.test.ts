@@ -16,7 +16,7 @@ describe('the MessagePort transport', () => {
       port1.on('message', (text: string) => {
         const m = JSON.parse(text) as { t: string; id?: string };
         const reply = (r: ServerMessage | string) => port1.postMessage(typeof r === 'string' ? r : JSON.stringify(r));
-        if (m.t === 'hello') reply({ t: 'welcome', v: 1, epoch: 'E', server: 'test', topics: [], commands: [] });
+        if (m.t === 'hello') reply({ t: 'welcome', v: 1, epoch: 'E', server: 'test', topics: [], commands: [], who: { operator: null, console: null, grants: ['read'] } });
         if (m.t === 'cmd') {
           reply('{"t":"nonsense"}'); // a frame the contract does not know: counted, not applied
           reply({ t: 'result', id: m.id!, ok: true, value: { now: 42 } });

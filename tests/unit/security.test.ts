@@ -1,7 +1,12 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { accessToken, CSP, ipcSenderTrusted, isLoopbackHost, navigationAllowed, originAllowed } from '../../main/core/security.ts';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { accessToken, CSP, ELECTRON_FUSES, hostAllowed, ipcSenderTrusted, isLoopbackHost, navigationAllowed, originAllowed, permissionAllowed } from '../../main/core/security.ts';
+import { Reach } from '../../main/core/trust/reach.ts';
+import { COMMAND_GRANT, COMMAND_NAMES } from '../../common/contract.ts';
+import { ROLE_GRANTS } from '../../common/trust.ts';
 import { resolveStatic } from '../../main/server/static.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -61,5 +66,58 @@ describe('security policy', () => {
     expect(resolveStatic(root, '/index.html')).toBe(join(root, 'index.html'));
     expect(resolveStatic(root, '/')).toBe(join(root, 'index.html'));
     for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%00', '/%E0%A4%A']) expect(resolveStatic(root, p), p).toBeNull();
+  });
+
+  it('answers only to IP addresses, localhost and the names it is given (DNS rebinding)', () => {
+    for (const h of ['127.0.0.1:8600', 'localhost:8600', '[::1]:8600', '10.33.1.5:8600', 'LOCALHOST', 'hall.zj.example:443']) expect(hostAllowed(h, ['hall.zj.example']), h).toBe(true);
+    for (const h of [undefined, '', 'rebind.attacker.example:8600', 'localhost.attacker.example', '127.0.0.1.nip.io:8600', 'hall.zj.example.evil:8600', 'a b'])
+      expect(hostAllowed(h, ['hall.zj.example']), String(h)).toBe(false);
+  });
+
+  it('reaches only what the operator listed, and lets commands name only listed secrets, read once', () => {
+    const env: NodeJS.ProcessEnv = { GW_TOKEN: 'gw', BEACON_SIP_PASSWORD: 'sip' };
+    const r = new Reach({ allowOutbound: ['video.zj.example', 'tiles.zj.example:8443', '*.tianditu.gov.cn', '10.33.0.0/16', '127.0.0.1:9000'], secretEnv: ['GW_TOKEN'] }, env);
+    for (const u of ['https://video.zj.example/live/a.m3u8', 'https://tiles.zj.example:8443/1/2/3.png', 'http://t0.tianditu.gov.cn/x', 'mqtt://10.33.4.5:1883', 'http://127.0.0.1:9000/whep'])
+      expect(r.outboundProblem(u), u).toBeNull();
+    for (const u of [
+      'http://127.0.0.1:6379/',
+      'http://169.254.169.254/latest',
+      'http://[::1]:8600/api',
+      'https://tiles.zj.example/1/2/3.png',
+      'http://video.zj.example.evil.com/',
+      'http://10.34.0.1/',
+      'http://tianditu.gov.cn.evil/',
+      'not a url',
+    ])
+      expect(r.outboundProblem(u), u).toMatch(/allowlist|not a URL/);
+    expect(r.secret('GW_TOKEN')).toBe('gw');
+    expect(env.GW_TOKEN).toBeUndefined();
+    expect(r.secretProblem('GW_TOKEN')).toBeNull();
+    expect(r.secretProblem('BEACON_SIP_PASSWORD')).toMatch(/not one this hall lets commands use/);
+    expect(r.secret('BEACON_SIP_PASSWORD')).toBeUndefined();
+    expect(() => new Reach({ allowOutbound: ['10.0.0.0/99'] })).toThrow(/too long/);
+  });
+
+  it('every command has a grant, and the roles separate duties', () => {
+    for (const c of COMMAND_NAMES) expect(COMMAND_GRANT[c], c).toMatch(/^(read|operate|decide|configure)$/);
+    expect(COMMAND_GRANT['risk.set']).toBe('decide');
+    expect(COMMAND_GRANT['feed.add']).toBe('configure');
+    expect(ROLE_GRANTS.admin).not.toContain('operate');
+    expect(ROLE_GRANTS.admin).not.toContain('decide');
+    expect(ROLE_GRANTS.duty).not.toContain('decide');
+    expect(ROLE_GRANTS.observer).toEqual(['read']);
+  });
+
+  it('packages Electron with the fuses off that would run it as a plain Node, and grants no permission', () => {
+    const yml = parse(readFileSync(new URL('../../electron-builder.yml', import.meta.url), 'utf8')) as { electronFuses: Record<string, boolean> };
+    expect(yml.electronFuses).toEqual(ELECTRON_FUSES);
+    expect(ELECTRON_FUSES).toMatchObject({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      onlyLoadAppFromAsar: true,
+      enableEmbeddedAsarIntegrityValidation: true,
+    });
+    for (const p of ['media', 'notifications', 'geolocation', 'hid', 'serial', 'usb', 'clipboard-read', 'openExternal']) expect(permissionAllowed(p, 'app://beacon'), p).toBe(false);
   });
 });

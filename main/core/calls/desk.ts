@@ -51,13 +51,13 @@ export class CallDesk implements Desk {
   readonly counters = { calls: 0, connected: 0, failed: 0 };
 
   readonly commands: CommandHandlers = {
-    'call.dial': async ({ contact, by }) => ({ id: await this.dial(contact, by) }),
+    'call.dial': async ({ contact }, ctx) => ({ id: await this.dial(contact, ctx.by) }),
     'call.end': async ({ id }) => {
       await this.end(id);
       return { id };
     },
-    'consult.start': async ({ contacts, title, by }) => ({ id: await this.consult(contacts, title, by) }),
-    'consult.redial': async ({ id, contact, by }) => ({ call: await this.redial(id, contact, by) }),
+    'consult.start': async ({ contacts, title }, ctx) => ({ id: await this.consult(contacts, title, ctx.by) }),
+    'consult.redial': async ({ id, contact }, ctx) => ({ call: await this.redial(id, contact, ctx.by) }),
     'consult.end': async ({ id }) => {
       await this.endConsult(id);
       return { id };

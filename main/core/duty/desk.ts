@@ -7,7 +7,8 @@ import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../k
 
 export function dutyCommands(port: HallPort): CommandHandlers {
   return {
-    'duty.handover': async ({ officer, leader, by, note }, ctx) => {
+    'duty.handover': async ({ officer, leader, note }, ctx) => {
+      const by = ctx.by;
       const shift: DutyShift = {
         id: 'duty',
         officer: { name: officer.name, phone: officer.phone ?? null },

@@ -51,12 +51,14 @@ port.on('message', (m: ToIo) => {
   if (m.op === 'open') {
     const sink = new BatchingSink(m.feed);
     const c = m.config;
+    // the manager places every listener before it opens (no host: where the hub listens)
+    const host = c.host ?? '127.0.0.1';
     const a: FeedAdapter & { boundPort?: number } =
       c.kind === 'mavlink-udp'
-        ? new MavlinkUdpAdapter({ host: c.host, port: c.port }, sink)
+        ? new MavlinkUdpAdapter({ host, port: c.port }, sink)
         : c.kind === 'cot-tcp'
-          ? new CotTcpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink)
-          : new CotUdpAdapter({ host: c.host, port: c.port, teamKind: c.teamKind }, sink);
+          ? new CotTcpAdapter({ host, port: c.port, teamKind: c.teamKind }, sink)
+          : new CotUdpAdapter({ host, port: c.port, teamKind: c.teamKind }, sink);
     a.open().then(
       () => {
         adapters.set(m.feed, a);

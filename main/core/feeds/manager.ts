@@ -14,6 +14,8 @@ import type { DeltaOp } from '../../../common/contract.ts';
 import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, type Place, type Presence, type Unit } from '../../../common/domain.ts';
 import { distanceKm } from '../../../common/geo.ts';
 import { HubError } from '../hub/hub.ts';
+import { isLoopbackHost } from '../security.ts';
+import type { Reach } from '../trust/reach.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
 import { FeedIoHost } from './io-host.ts';
@@ -31,6 +33,8 @@ export interface FeedsOptions {
   backoffCapMs?: number;
   /** Most units one feed may create (a hostile sender inventing ids must not grow the hall without end). @default 50000 */
   maxUnitsPerFeed?: number;
+  /** Where a feed listens when it names no host: where the hub listens (serve --host). @default 127.0.0.1 */
+  listenHost?: string;
 }
 
 const DEFAULTS = { silentAfterS: 10, staleAfterS: { drone: 5, team: 60 }, lostAfterS: { drone: 30, team: 600 } };
@@ -154,16 +158,19 @@ export class FeedManager implements Desk {
   readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0 };
 
   readonly commands: CommandHandlers = {
-    'feed.add': async ({ config, replace }, ctx) => ({ id: await this.add(config, ctx.origin, replace ?? false) }),
+    'feed.add': async ({ config, replace }, ctx) => ({ id: await this.add(config, ctx.origin, replace ?? false, true) }),
     'feed.remove': async ({ id }, ctx) => {
       await this.remove(id, ctx.origin);
       return { id };
     },
   };
 
-  constructor(port: HallPort, opts: FeedsOptions) {
+  private readonly reach: Reach | null;
+
+  constructor(port: HallPort, opts: FeedsOptions, reach: Reach | null = null) {
     this.hall = port;
     this.opts = opts;
+    this.reach = reach;
     this.now = () => port.now();
   }
 
@@ -171,7 +178,7 @@ export class FeedManager implements Desk {
     this.cities = this.hall.all<Place>('places').filter((p) => p.kind === 'city');
     for (const row of this.hall.all<{ id: string; config: unknown }>('feeds')) {
       const cfg = FeedConfig.safeParse(row.config);
-      if (cfg.success) this.launch(cfg.data);
+      if (cfg.success) this.launch(this.placed(cfg.data));
       else console.warn(`beacon: stored feed ${row.id} has a configuration this version cannot read; skipped`);
     }
     for (const input of this.opts.feeds ?? []) {
@@ -186,10 +193,11 @@ export class FeedManager implements Desk {
   }
 
   /** Add a feed (or, with `replace`, reconfigure one). Journaled; the connection opens at once. */
-  async add(input: FeedConfigInput, origin: string, replace = false): Promise<string> {
+  async add(input: FeedConfigInput, origin: string, replace = false, byCommand = false): Promise<string> {
     const parsed = FeedConfig.safeParse(input);
     if (!parsed.success) throw new HubError('invalid_args', `feed: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-    const cfg = parsed.data;
+    const cfg = this.placed(parsed.data);
+    if (byCommand) this.vet(cfg);
     if (this.runners.has(cfg.id) && !replace) throw new HubError('invalid_args', `a feed named ${cfg.id} exists; remove it first`);
     for (const r of this.runners.values()) {
       if (r.cfg.id !== cfg.id && 'port' in r.cfg && 'port' in cfg && r.cfg.port === cfg.port && cfg.port !== 0 && transportOf(r.cfg.kind) === transportOf(cfg.kind)) {
@@ -202,6 +210,29 @@ export class FeedManager implements Desk {
     this.launch(cfg);
     this.publish();
     return cfg.id;
+  }
+
+  /** A feed that names no host listens where the hub does. */
+  private placed(c: FeedConfig): FeedConfig {
+    return 'port' in c && !c.host ? { ...c, host: this.opts.listenHost ?? '127.0.0.1' } : c;
+  }
+
+  /** What a command (not the operator at the command line) may configure: a listener where the hub
+   *  listens or on loopback, a broker on the outbound allowlist, a password the operator allowed. */
+  private vet(c: FeedConfig): void {
+    if ('port' in c) {
+      const h = c.host!;
+      if (h !== (this.opts.listenHost ?? '127.0.0.1') && !isLoopbackHost(h))
+        throw new HubError(
+          'forbidden',
+          `feed ${c.id}: a feed added by command listens where the hub does (${this.opts.listenHost ?? '127.0.0.1'}) or on loopback; another address is set at start (--feed)`,
+        );
+      return;
+    }
+    const problem = this.reach?.outboundProblem(c.url.replace(/^ws(s?):/, 'http$1:')) ?? null;
+    if (problem) throw new HubError('forbidden', `feed ${c.id}: ${problem}`);
+    const secret = c.passwordEnv ? (this.reach?.secretProblem(c.passwordEnv) ?? null) : null;
+    if (secret) throw new HubError('forbidden', `feed ${c.id}: ${secret}`);
   }
 
   async remove(id: string, origin: string): Promise<void> {
@@ -269,7 +300,9 @@ export class FeedManager implements Desk {
         return this.io.adapter(c.id, c, r);
       case 'mqtt-json':
       case 'dji-mqtt': {
-        const password = c.passwordEnv ? process.env[c.passwordEnv] : undefined;
+        // from the operator's --secret-env (read once at start), or the environment for a hall
+        // started without trust wiring (tests of the feeds alone)
+        const password = c.passwordEnv ? (this.reach ? this.reach.secret(c.passwordEnv) : process.env[c.passwordEnv]) : undefined;
         const clientId = `beacon-${c.id}-${randomBytes(3).toString('hex')}`;
         if (c.kind === 'mqtt-json')
           return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) }, r);
@@ -550,7 +583,7 @@ export function endpointOf(c: FeedConfig): string {
 export const feedsDesk = defineDesk<FeedsOptions>()({
   name: 'feeds',
   async start(port, ctx) {
-    const desk = new FeedManager(port, ctx.options ?? {});
+    const desk = new FeedManager(port, ctx.options ?? {}, ctx.reach);
     await desk.start();
     return desk;
   },

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   ClientMessage,
+  COMMAND_GRANT,
   COMMAND_NAMES,
+  type CommandName,
   commandSpec,
   describeIssues,
   ERROR_CODES,
@@ -20,6 +22,7 @@ import {
   type WireOp,
 } from '../../../common/contract.ts';
 import { diffPatch } from '../../../common/ops.ts';
+import { GRANTS, grantsOf, within, type Grant, type Operator, type OperatorRole, type Who } from '../../../common/trust.ts';
 import { TopicOrder } from '../../../common/delta-order.ts';
 
 function countKeys(o: object): number {
@@ -46,9 +49,32 @@ export interface Connection {
   readonly origin: string;
 }
 
+/** How a session came in, decided by its transport before the first frame (never by the client):
+ *  - display: one of the hall's own (an Electron window, a page with the hall's access token); it may
+ *    look, and do what the operator signed in at it may do
+ *  - console: a remote console's token (beacon token add); never more than the token's role
+ *  - local: this process itself (the CLI's direct import, the shell's own bookkeeping); everything */
+export type Credential = { kind: 'display' } | { kind: 'console'; id: string; name: string; role: OperatorRole } | { kind: 'local'; name: string };
+
+export const DISPLAY: Credential = { kind: 'display' };
+
 export interface CommandContext {
+  /** Who and where, as the journal records it: transport, client, operator (or console). */
   origin: string;
   session: string;
+  who: Who;
+  /** The name a command's record carries as its author: the signed-in operator, else the console,
+   *  else this process. Never from the client's arguments. */
+  by: string;
+  /** For session.signIn and session.signOut: change who this session is. */
+  setOperator(op: Operator | null): Who;
+  /** The session's credential (a console's token id, for tickets bound to it). */
+  credential: Credential;
+}
+
+/** Signing in survives a reconnect by a ticket; the trust desk keeps them (main/core/trust/desk.ts). */
+export interface HubAuth {
+  resume(ticket: string, credential: Credential): Operator | null;
 }
 export type CommandHandler = (name: string, args: unknown, ctx: CommandContext) => Promise<unknown>;
 
@@ -68,6 +94,11 @@ export interface HubOptions {
   /** Bad frames tolerated per session within `badFrameWindowMs` before it is closed. @default 20 */
   maxBadFrames?: number;
   badFrameWindowMs?: number;
+  /** Commands (and subscriptions) a session may send: `burst` at once, refilled at `perSecond`.
+   *  A display sends a few a minute; a console's script some per second. @default { perSecond: 50, burst: 200 } */
+  commandRate?: { perSecond: number; burst: number };
+  /** Subscriptions a session may open per minute (each is a snapshot sent). @default 120 */
+  subsPerMinute?: number;
   server?: string;
 }
 
@@ -76,6 +107,7 @@ export const CLOSE = {
   protocolVersion: 4002,
   tooManyBadFrames: 4008,
   tooSlow: 4009,
+  revoked: 4003,
   shuttingDown: 1001,
 } as const;
 
@@ -98,6 +130,8 @@ export interface HubStats {
   errors: Partial<Record<ErrorCode, number>>;
   closedSlow: number;
   superseded: number;
+  forbidden: number;
+  rateLimited: number;
   topics: Record<string, { seq: number; items: number; subscribers: number }>;
 }
 
@@ -107,11 +141,13 @@ export class Hub {
   private readonly sessions = new Set<Session>();
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: Required<HubOptions>;
+  /** Resumes a signed-in session from its ticket (set by the hall once its trust desk runs). */
+  auth: HubAuth | null = null;
   private handler: CommandHandler = async (name) => {
     throw new HubError('unknown_command', `no handler for ${name}`);
   };
   /** superseded: changes replaced by a newer one of the same id within a tick (never sent). */
-  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, superseded: 0, errors: {} as Partial<Record<ErrorCode, number>> };
+  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, superseded: 0, forbidden: 0, rateLimited: 0, errors: {} as Partial<Record<ErrorCode, number>> };
 
   constructor(opts: HubOptions = {}) {
     this.opts = {
@@ -121,6 +157,8 @@ export class Hub {
       maxBufferedBytes: 16 * 1024 * 1024,
       maxBadFrames: 20,
       badFrameWindowMs: 10_000,
+      commandRate: { perSecond: 50, burst: 200 },
+      subsPerMinute: 120,
       server: 'beacon',
       ...opts,
     };
@@ -206,8 +244,10 @@ export class Hub {
     }
   }
 
-  connect(conn: Connection): Session {
-    const s = new Session(this, conn, this.opts);
+  /** A new session on a transport; `credential` is what the transport established (a token, a
+   *  window of ours), never anything the client says. */
+  connect(conn: Connection, credential: Credential): Session {
+    const s = new Session(this, conn, this.opts, credential);
     this.sessions.add(s);
     return s;
   }
@@ -216,6 +256,17 @@ export class Hub {
     const topics: HubStats['topics'] = {};
     for (const [n, t] of this.topics) topics[n] = { seq: t.seq, items: t.items.size, subscribers: t.subscribers.size };
     return { sessions: this.sessions.size, ...this.counters, errors: { ...this.counters.errors }, topics };
+  }
+
+  /** Close every session that `which` picks (a revoked console token). Returns how many. */
+  closeWhere(which: (c: Credential, op: Operator | null) => boolean, code: number, reason: string): number {
+    let n = 0;
+    for (const s of [...this.sessions])
+      if (which(s.credential, s.who.operator)) {
+        s.close(code, reason);
+        n++;
+      }
+    return n;
   }
 
   dispose(): void {
@@ -235,6 +286,9 @@ export class Hub {
   /** @internal */
   subscribe(s: Session, topic: TopicName, since?: { epoch: string; seq: number }): void {
     const t = this.topic(topic);
+    // One subscription per topic: a repeat would be another snapshot for nothing (a client that
+    // lost its place unsubscribes first).
+    if (t.subscribers.has(s)) return s.reject({ code: 'conflict', message: `already subscribed to ${topic}; unsub first` });
     t.subscribers.add(s);
     if (since && since.epoch === this.epoch && since.seq <= t.seq) {
       if (since.seq === t.seq) {
@@ -268,6 +322,12 @@ export class Hub {
   runCommand(name: string, args: unknown, ctx: CommandContext): Promise<unknown> {
     const spec = commandSpec(name);
     if (!spec) return Promise.reject(new HubError('unknown_command', `unknown command ${name}`));
+    const grant = COMMAND_GRANT[name as CommandName];
+    if (!ctx.who.grants.includes(grant)) {
+      this.counters.forbidden += 1;
+      const who = ctx.who.operator ? `${ctx.who.operator.name} (${ctx.who.operator.role})` : ctx.who.console ? `console ${ctx.who.console}` : 'nobody signed in';
+      return Promise.reject(new HubError('forbidden', `${name} needs the ${grant} grant; ${who} ${ctx.who.grants.length ? `has ${ctx.who.grants.join(', ')}` : 'has none'}`));
+    }
     const parsed = spec.args.safeParse(args ?? {});
     if (!parsed.success) return Promise.reject(new HubError('invalid_args', `${name}: ${describeIssues(parsed.error)}`));
     this.counters.commands += 1;
@@ -289,27 +349,68 @@ export class Hub {
   }
 }
 
-/** One client connection: its subscriptions, its bad-frame budget, its command calls. */
+/** The context of a command this process runs itself (the CLI's direct import): everything allowed,
+ *  its name as the author. */
+export function localContext(name: string): CommandContext {
+  const who: Who = { operator: null, console: null, grants: [...GRANTS] };
+  return { origin: name, session: name, who, by: name, credential: { kind: 'local', name }, setOperator: () => who };
+}
+
+/** What a credential allows before anybody signs in, and at most after. */
+function ceiling(c: Credential): Grant[] {
+  if (c.kind === 'local') return [...GRANTS];
+  if (c.kind === 'console') return grantsOf(c.role);
+  return [...GRANTS];
+}
+
+/** One client connection: who it is, its subscriptions, its bad-frame and command budgets. */
 export class Session {
   readonly id = randomUUID();
+  readonly credential: Credential;
+  private operator: Operator | null = null;
   private greeted = false;
   private client = '';
   private closed = false;
   private badFrames: number[] = [];
+  private tokens: number;
+  private refilled = Date.now();
+  private subs: number[] = [];
   private readonly hub: Hub;
   private readonly conn: Connection;
   private readonly opts: Required<HubOptions>;
 
-  constructor(hub: Hub, conn: Connection, opts: Required<HubOptions>) {
+  constructor(hub: Hub, conn: Connection, opts: Required<HubOptions>, credential: Credential) {
     this.hub = hub;
     this.conn = conn;
     this.opts = opts;
+    this.credential = credential;
+    this.tokens = opts.commandRate.burst;
   }
 
-  /** Who is on the other end, as the journal records it: the transport's address and the name the
-   *  client gave in hello (a city's console, a wall controller). */
+  /** Who this session is now. A display nobody signed in at may read; a console, its role's
+   *  grants; a signed-in operator, the role's grants within the console's. */
+  get who(): Who {
+    const c = this.credential;
+    const cap = ceiling(c);
+    const grants = this.operator ? within(grantsOf(this.operator.role), cap) : c.kind === 'display' ? ['read' as const] : cap;
+    return { operator: this.operator, console: c.kind === 'console' ? c.name : null, grants };
+  }
+
+  /** Who is on the other end, as the journal records it: the transport's address, the name the
+   *  client gave in hello (a city's console, a wall controller), and who acts (operator, console). */
   get origin(): string {
-    return this.client ? `${this.conn.origin} ${this.client}` : this.conn.origin;
+    const c = this.credential;
+    const parts = [this.conn.origin];
+    if (this.client) parts.push(this.client);
+    if (c.kind === 'console') parts.push(`console:${c.name}`);
+    if (this.operator) parts.push(`operator:${this.operator.id}`);
+    return parts.join(' ');
+  }
+
+  /** The author a record carries. */
+  private get by(): string {
+    const c = this.credential;
+    return this.operator?.name ?? (c.kind === 'console' ? c.name : c.kind === 'local' ? c.name : 'display');
   }
 
   /** A frame arrived from the client. Never throws: bad input is answered, counted and survived. */
@@ -327,13 +428,30 @@ export class Session {
       }
       this.greeted = true;
       this.client = msg.client.replace(/[^\w.:@-]/g, '_').slice(0, 64);
-      this.send({ t: 'welcome', v: PROTOCOL_VERSION, epoch: this.hub.epoch, server: this.opts.server, topics: TOPICS, commands: COMMAND_NAMES });
+      // A ticket that is unknown, expired or from another console is ignored: the display is
+      // simply not signed in, and says so.
+      if (msg.ticket && this.credential.kind !== 'local') this.operator = this.hub.auth?.resume(msg.ticket, this.credential) ?? null;
+      this.send({ t: 'welcome', v: PROTOCOL_VERSION, epoch: this.hub.epoch, server: this.opts.server, topics: TOPICS, commands: COMMAND_NAMES, who: this.who });
       return;
     }
     if (!this.greeted) return this.reject({ code: 'bad_message', message: 'send hello first' });
+    if (!this.take()) {
+      this.hub.counters.rateLimited += 1;
+      if (msg.t === 'cmd')
+        return this.fail(msg.id, { code: 'rate_limited', message: `more than ${this.opts.commandRate.perSecond} commands a second (burst ${this.opts.commandRate.burst}); ${msg.name} was not run` });
+      return this.reject({ code: 'rate_limited', message: `more than ${this.opts.commandRate.perSecond} frames a second` });
+    }
     switch (msg.t) {
-      case 'sub':
+      case 'sub': {
+        const now = Date.now();
+        this.subs = this.subs.filter((t) => now - t < 60_000);
+        if (this.subs.length >= this.opts.subsPerMinute) {
+          this.hub.counters.rateLimited += 1;
+          return this.reject({ code: 'rate_limited', message: `more than ${this.opts.subsPerMinute} subscriptions a minute; ${msg.topic} was not sent` });
+        }
+        this.subs.push(now);
         return this.hub.subscribe(this, msg.topic, msg.since);
+      }
       case 'unsub':
         return this.hub.unsubscribe(this, msg.topic);
       case 'cmd':
@@ -342,9 +460,36 @@ export class Session {
     }
   }
 
+  /** One from the session's bucket, if there is one: `burst` at once, `perSecond` refilled. */
+  private take(): boolean {
+    if (this.credential.kind === 'local') return true;
+    const now = Date.now();
+    const { perSecond, burst } = this.opts.commandRate;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.refilled) / 1000) * perSecond);
+    this.refilled = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** The context a command runs in: who, and the means to change who (sign in, sign out). */
+  context(): CommandContext {
+    return {
+      origin: this.origin,
+      session: this.id,
+      who: this.who,
+      by: this.by,
+      credential: this.credential,
+      setOperator: (op) => {
+        this.operator = op;
+        return this.who;
+      },
+    };
+  }
+
   private async command(id: string, name: string, args: unknown): Promise<void> {
     try {
-      const value = await this.hub.runCommand(name, args, { origin: this.origin, session: this.id });
+      const value = await this.hub.runCommand(name, args, this.context());
       this.send({ t: 'result', id, ok: true, value });
     } catch (err) {
       const e = err as { code?: ErrorCode; message?: string };

@@ -7,7 +7,8 @@ import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../k
 
 export function incidentCommands(port: HallPort): CommandHandlers {
   return {
-    'incident.report': async ({ kind, title, severity, lat, lon, county, by }, ctx) => {
+    'incident.report': async ({ kind, title, severity, lat, lon, county }, ctx) => {
+      const by = ctx.by;
       if (county && !port.get('places', county)) throw new HubError('not_found', `no county ${county}`);
       const now = port.now();
       const id = `inc-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
@@ -15,7 +16,8 @@ export function incidentCommands(port: HallPort): CommandHandlers {
       const event = await port.record('incident.reported', `incident:${id}`, { incident }, ctx.origin);
       return { id, event: event ?? 0 };
     },
-    'incident.close': async ({ id, by }, ctx) => {
+    'incident.close': async ({ id }, ctx) => {
+      const by = ctx.by;
       const event = await port.record('incident.closed', `incident:${id}`, { id, by, at: port.now() }, ctx.origin);
       return { id, event: event ?? 0 };
     },

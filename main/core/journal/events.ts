@@ -31,6 +31,7 @@ import {
   type Fix,
 } from '../../../common/domain.ts';
 import { gradeOf } from '../../../common/typhoon.ts';
+import { Operator } from '../../../common/trust.ts';
 import { spellOf } from '../calls/spell.ts';
 import type { TableOp } from '../../../native/store/store.ts';
 import type { TableName } from '../../../native/store/repositories.ts';
@@ -84,6 +85,18 @@ export const EVENT_PAYLOADS = {
   'consult.updated': z.object({ consultation: Consultation }),
   /** A handover of the watch: the new duty officer and leader on duty (the whole entity). */
   'duty.handedOver': z.object({ shift: DutyShift }),
+  /** An operator signed in at a display or console (journal only: who was at the desk, when). */
+  'session.signedIn': z.object({ operator: Operator, console: z.string().max(64).nullable(), at: At }),
+  'session.signedOut': z.object({ operator: Operator, console: z.string().max(64).nullable(), at: At }),
+  /** A sign-in refused: the name tried (as typed, clipped), why, and whether the operator is now locked. */
+  'session.refused': z.object({ operator: z.string().max(64), console: z.string().max(64).nullable(), reason: z.string().max(200), locked: z.boolean(), at: At }),
+  /** An online map source added or changed by command: its server, never its URL's key. */
+  'tiles.sourcePut': z.object({ id: Id, name: z.string().max(100), host: z.string().max(255), format: z.string().max(32), by: z.string().max(64), at: At }),
+  'tiles.sourceRemoved': z.object({ id: Id, by: z.string().max(64), at: At }),
+  /** A "prepare for offline" job started: what, where, how fast, by whom. */
+  'tiles.prefetchStarted': z.object({ job: z.record(z.string(), z.unknown()) }),
+  /** The shared storm replay moved (every display follows it). */
+  'replay.set': z.object({ replay: z.record(z.string(), z.unknown()), by: z.string().max(64) }),
   /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
   'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
 } as const;
@@ -213,6 +226,13 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
     }
     case 'scenario.seeded':
     case 'link.changed':
+    case 'session.signedIn':
+    case 'session.signedOut':
+    case 'session.refused':
+    case 'tiles.sourcePut':
+    case 'tiles.sourceRemoved':
+    case 'tiles.prefetchStarted':
+    case 'replay.set':
       return [];
   }
 }

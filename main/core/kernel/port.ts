@@ -8,6 +8,7 @@ import type { TableName } from '../../../native/store/repositories.ts';
 import type { CommitEntry } from '../../../native/store/store.ts';
 import type { CommandContext } from '../hub/hub.ts';
 import type { EventKind, EventPayload } from '../journal/events.ts';
+import type { Reach } from '../trust/reach.ts';
 
 export interface JournalEvent {
   kind: EventKind;
@@ -62,6 +63,8 @@ export interface DeskContext<O> {
   /** This desk's options (HallOptions[name]), or undefined when none were given. */
   options: O | undefined;
   dataDir: string;
+  /** What a command may make the hall reach, and the secrets it may name (trust/reach.ts). */
+  reach: Reach;
   /** The store, for what is not a change of state: reading the journal, the uplink's outbox. */
   store: AsyncStore;
   /** An earlier desk of the list, by name (a desk may build on one started before it). */

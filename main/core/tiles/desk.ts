@@ -10,6 +10,7 @@ import { type Boundary, type Link, type Place, type PrefetchJob, TileSourceConfi
 import type { BBox } from '../../../common/tiles.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
+import type { Reach } from '../trust/reach.ts';
 import { Prefetch } from './prefetch.ts';
 import { readSources, sourcesFile, withSource, writeSources } from './sources-file.ts';
 import { TileService } from './service.ts';
@@ -48,18 +49,32 @@ export class TilesDesk implements Desk {
   private readonly unsubLink: () => void;
 
   readonly commands: CommandHandlers = {
-    'tiles.source.put': async ({ source }) => this.putSource(source),
-    'tiles.source.remove': async ({ id }) => {
+    'tiles.source.put': async ({ source }, ctx) => {
+      const r = this.putSource(source, true);
+      const s = this.service.source(r.id)!.src;
+      // journaled without its URL's key (the journal is copied around; the key stays in sources.json)
+      await this.port.record('tiles.sourcePut', `tiles:${r.id}`, { id: r.id, name: s.name, host: hostOf(s.url), format: s.format, by: ctx.by, at: this.port.now() }, ctx.origin);
+      return r;
+    },
+    'tiles.source.remove': async ({ id }, ctx) => {
       await this.removeSource(id);
+      await this.port.record('tiles.sourceRemoved', `tiles:${id}`, { id, by: ctx.by, at: this.port.now() }, ctx.origin);
       return { id };
     },
-    'tiles.prefetch': async ({ by, ...a }) => this.prefetch(a, by),
+    'tiles.prefetch': async (a, ctx) => {
+      const r = this.prefetch(a, ctx.by);
+      await this.port.record('tiles.prefetchStarted', `prefetch:${r.id}`, { job: this.jobs.get(r.id)!.job }, ctx.origin);
+      return r;
+    },
     'tiles.prefetch.control': async ({ id, action }) => ({ id, state: this.control(id, action) }),
   };
 
-  constructor(port: HallPort, dataDir: string) {
+  private readonly reach: Reach | null;
+
+  constructor(port: HallPort, dataDir: string, reach: Reach | null = null) {
     this.port = port;
     this.dataDir = dataDir;
+    this.reach = reach;
     this.unsubLink = port.onLink((l) => {
       if (l.id === 'wan') this.wan = l.state;
     });
@@ -102,13 +117,21 @@ export class TilesDesk implements Desk {
   }
 
   /** Add or replace a source (checked against the same schema as the command line's). */
-  putSource(input: unknown): { id: string; replaced: boolean } {
+  /** `byCommand`: from a display or console, so its server must be on the outbound allowlist. */
+  putSource(input: unknown, byCommand = false): { id: string; replaced: boolean } {
     const parsed = TileSourceConfig.safeParse(input);
     if (!parsed.success) throw new HubError('invalid_args', `tile source refused: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'source'}: ${i.message}`).join('; ')}`);
     const src = parsed.data;
     if (src.minZoom > src.maxZoom) throw new HubError('invalid_args', 'tile source refused: minZoom is above maxZoom');
+    if (byCommand && this.reach)
+      for (const url of expandHosts(src.url, src.subdomains)) {
+        const problem = this.reach.outboundProblem(url);
+        if (problem) throw new HubError('forbidden', `tile source ${src.id}: ${problem}`);
+      }
     const list = this.stored();
     const replaced = this.service.source(src.id) !== undefined;
+    // each source holds a cache file open: a bound keeps a script from exhausting descriptors
+    if (!replaced && this.service.sourceCount >= MAX_TILE_SOURCES) throw new HubError('too_large', `a hall keeps at most ${MAX_TILE_SOURCES} tile sources; remove one first`);
     this.service.addSource(src);
     writeSources(this.dataDir, withSource(list, src));
     this.publishLayers();
@@ -156,6 +179,8 @@ export class TilesDesk implements Desk {
     } else throw new HubError('invalid_args', 'prefetch needs a place or a bbox');
     if (!(bbox.west < bbox.east && bbox.south < bbox.north)) throw new HubError('invalid_args', 'the area must have west < east and south < north');
     if (a.minZoom > a.maxZoom) throw new HubError('invalid_args', 'minZoom is above maxZoom');
+    const running = [...this.jobs.values()].filter((j) => j.job.state === 'running' || j.job.state === 'paused').length;
+    if (running >= MAX_PREFETCH_JOBS) throw new HubError('too_large', `${running} prefetch jobs are under way; at most ${MAX_PREFETCH_JOBS} at once (pause or cancel one)`);
     let run: Prefetch;
     try {
       run = new Prefetch(this.service, a.source, bbox, a.minZoom, a.maxZoom, { rate: a.rate, onProgress: (p) => this.progress(id, p) });
@@ -226,5 +251,25 @@ export class TilesDesk implements Desk {
 
 export const tilesDesk = defineDesk()({
   name: 'tiles',
-  start: (port, ctx) => new TilesDesk(port, ctx.dataDir),
+  start: (port, ctx) => new TilesDesk(port, ctx.dataDir, ctx.reach),
 });
+
+/** Tile sources a hall keeps (each holds its cache file open). */
+const MAX_TILE_SOURCES = 32;
+/** Prefetch jobs running or paused at once: each fetches at up to its rate from one server. */
+const MAX_PREFETCH_JOBS = 4;
+
+/** The servers a template reaches: one URL per subdomain, the placeholders filled. */
+function expandHosts(template: string, subdomains: readonly string[] | undefined): string[] {
+  const fill = (t: string) => t.replace(/\{-?[A-Za-z]+\}/g, '0');
+  if (!template.includes('{s}')) return [fill(template)];
+  return (subdomains?.length ? subdomains : ['a']).map((s) => fill(template.replaceAll('{s}', s)));
+}
+
+function hostOf(template: string): string {
+  try {
+    return new URL(expandHosts(template, undefined)[0]!).host.slice(0, 255);
+  } catch {
+    return '?';
+  }
+}

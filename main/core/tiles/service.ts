@@ -47,6 +47,10 @@ export class TileService {
     return this.sources.get(id);
   }
 
+  get sourceCount(): number {
+    return this.sources.size;
+  }
+
   list(): TileSourceConfig[] {
     return [...this.sources.values()].map((s) => s.src);
   }

@@ -34,8 +34,12 @@ export class TyphoonDesk implements Desk {
   readonly commands: CommandHandlers = {
     'typhoon.import': (args, ctx) => this.importCma(args, ctx.origin),
     'typhoon.advisory': ({ advisory }, ctx) => this.submitAdvisory(advisory, ctx.origin),
-    'replay.set': async (args) => this.setReplay(args),
-    'risk.set': async (args, ctx) => ({ events: await this.setRisk(args, ctx.origin) }),
+    'replay.set': async (args, ctx) => {
+      const r = this.setReplay(args);
+      await this.port.record('replay.set', 'replay', { replay: r as unknown as Record<string, unknown>, by: ctx.by }, ctx.origin);
+      return r;
+    },
+    'risk.set': async (args, ctx) => ({ events: await this.setRisk(args, ctx.by, ctx.origin) }),
   };
 
   constructor(port: HallPort) {
@@ -218,7 +222,7 @@ export class TyphoonDesk implements Desk {
     return { id: a.id, event: event ?? 0 };
   }
 
-  async setRisk(args: CommandArgs<'risk.set'>, origin: string): Promise<number> {
+  async setRisk(args: CommandArgs<'risk.set'>, by: string, origin: string): Promise<number> {
     const at = this.now();
     for (const it of args.items) {
       if (!this.port.get('places', it.code)) throw new HubError('not_found', `no county or city ${it.code}`);
@@ -226,7 +230,7 @@ export class TyphoonDesk implements Desk {
     const events = args.items.map((it) => ({
       kind: 'risk.set' as const,
       subject: `risk:${it.code}`,
-      payload: { risk: { id: it.code, levels: it.levels, basis: args.basis, by: args.by, at } satisfies Risk },
+      payload: { risk: { id: it.code, levels: it.levels, basis: args.basis, by, at } satisfies Risk },
     }));
     const ids = await this.port.recordMany(events, origin);
     return ids.filter((x) => x !== null).length;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { VideoConfig, type VideoConfigInput, type VideoSource, VIDEO_PROTOCOLS } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
+import type { Reach } from '../trust/reach.ts';
 
 export interface VideoAnswer {
   status: number;
@@ -20,12 +21,19 @@ const SESSION_TTL_MS = 12 * 3600_000;
 
 const text = (status: number, message: string): VideoAnswer => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: message });
 
+/** Every /video answer is media or a short message, served from the hall's own origin: it must never
+ *  run as a page there. So no script, no frame, a sandbox, and the type never sniffed. */
+export const VIDEO_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'";
+/** What a gateway's answer may be called (HLS playlists and segments, FLV); anything else (a
+ *  gateway's HTML error page, a login form) goes out as opaque bytes, never as a page. */
+const MEDIA_TYPES = /^(application\/(vnd\.apple\.mpegurl|x-mpegurl|octet-stream)|audio\/(mpegurl|x-mpegurl|aac|mp4|mpeg)|video\/(mp2t|mp4|iso\.segment|x-flv|webm))\s*(;.*)?$/i;
+
 export class VideoDesk implements Desk {
   private readonly port: HallPort;
   private readonly now: () => number;
   /** WHEP sessions: our key → the gateway's session resource, so a display's DELETE reaches it. */
   private readonly sessions = new Map<string, { source: string; upstream: string; at: number }>();
-  readonly counters = { whepOffers: 0, whepAnswers: 0, hlsRequests: 0, flvRequests: 0, upstreamFailures: 0, refused: 0 };
+  readonly counters = { whepOffers: 0, whepAnswers: 0, hlsRequests: 0, flvRequests: 0, upstreamFailures: 0, refused: 0, retyped: 0 };
 
   readonly commands: CommandHandlers = {
     'video.put': async ({ config }, ctx) => ({ id: await this.put(config, ctx.origin) }),
@@ -40,8 +48,11 @@ export class VideoDesk implements Desk {
     },
   };
 
-  constructor(port: HallPort) {
+  private readonly reach: Reach;
+
+  constructor(port: HallPort, reach: Reach) {
     this.port = port;
+    this.reach = reach;
     this.now = () => port.now();
   }
 
@@ -60,6 +71,12 @@ export class VideoDesk implements Desk {
     const parsed = VideoConfig.safeParse(input);
     if (!parsed.success) throw new HubError('invalid_args', `video: ${parsed.error.issues[0]?.path.join('.') || 'config'}: ${parsed.error.issues[0]?.message}`);
     const c = parsed.data;
+    for (const p of VIDEO_PROTOCOLS) {
+      const problem = c[p] ? this.reach.outboundProblem(c[p]) : null;
+      if (problem) throw new HubError('forbidden', `video ${c.id}: ${p}: ${problem}`);
+    }
+    const secret = c.tokenEnv ? this.reach.secretProblem(c.tokenEnv) : null;
+    if (secret) throw new HubError('forbidden', `video ${c.id}: ${secret}`);
     if (c.unit && !this.port.get('units', c.unit)) throw new HubError('not_found', `no unit ${c.unit}`);
     await this.port.record('video.configured', `video:${c.id}`, { config: c }, origin);
     this.port.publish('videos', [{ op: 'put', id: c.id, value: this.view(c) }]);
@@ -77,12 +94,19 @@ export class VideoDesk implements Desk {
   }
 
   private auth(c: VideoConfig): Record<string, string> {
-    const token = c.tokenEnv ? process.env[c.tokenEnv] : undefined;
+    const token = this.reach.secret(c.tokenEnv);
     return token ? { authorization: `Bearer ${token}` } : {};
   }
 
   /** One request under /video/. Never throws: a gateway that fails is a 502 with the reason. */
   async route(method: string, pathname: string, body: Buffer | null, contentType: string | undefined): Promise<VideoAnswer> {
+    const a = await this.answer(method, pathname, body, contentType);
+    a.headers['content-security-policy'] = VIDEO_CSP;
+    a.headers['x-content-type-options'] = 'nosniff';
+    return a;
+  }
+
+  private async answer(method: string, pathname: string, body: Buffer | null, contentType: string | undefined): Promise<VideoAnswer> {
     const m = /^\/video\/([a-z0-9][a-z0-9-]{0,63})\/(whep|hls|flv)(?:\/(.*))?$/.exec(pathname);
     if (!m) return text(404, 'video paths are /video/<id>/whep, /video/<id>/hls/<file>, /video/<id>/flv');
     const [, id, proto, rest] = m as unknown as [string, string, 'whep' | 'hls' | 'flv', string | undefined];
@@ -90,6 +114,9 @@ export class VideoDesk implements Desk {
     if (!c) return text(404, `no video source ${id}`);
     const upstream = c[proto];
     if (!upstream) return text(404, `${id} has no ${proto} endpoint`);
+    // again at each request: a source stored before the allowlist shrank is not reached either
+    const problem = this.reach.outboundProblem(upstream);
+    if (problem) return this.refuse(403, `${id}: ${problem}`);
     try {
       if (proto === 'whep') return await this.whep(c, upstream, method, rest, body, contentType);
       if (method !== 'GET' && method !== 'HEAD') return text(405, 'GET only');
@@ -156,8 +183,9 @@ export class VideoDesk implements Desk {
       return text(r.status === 404 ? 404 : 502, `gateway answered ${r.status}`);
     }
     const headers: Record<string, string> = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-    const type = r.headers.get('content-type');
-    if (type) headers['content-type'] = type;
+    const type = r.headers.get('content-type') ?? '';
+    headers['content-type'] = MEDIA_TYPES.test(type) ? type : 'application/octet-stream';
+    if (!MEDIA_TYPES.test(type)) this.counters.retyped++;
     return { status: 200, headers, body: r.body as ReadableStream<Uint8Array> };
   }
 
@@ -176,8 +204,8 @@ export class VideoDesk implements Desk {
 export const videoDesk = defineDesk()({
   name: 'video',
   topics: ['walls'],
-  start(port) {
-    const desk = new VideoDesk(port);
+  start(port, ctx) {
+    const desk = new VideoDesk(port, ctx.reach);
     desk.start();
     return desk;
   },
