@@ -130,6 +130,17 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64), status: UnitStatus }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
+  /** Bind a tracker (a feed's sender: CoT uid, MAVLink system id, device id) to a registered unit, so
+   *  its reports move that unit; `source: null` unbinds. Nothing binds by a matching name alone. */
+  'unit.bind': {
+    args: z.object({ id: z.string().min(1).max(64), feed: z.string().min(1).max(64), source: z.string().min(1).max(128).nullable() }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Remove a unit a feed made (a junk sender, a tracker retired); registered units are not removed. */
+  'unit.remove': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
   /** Role per display key; the Electron shell saves it when the operator moves a role. */
   'layout.save': {
     // a hall has a few displays: 32 is room to spare, and keeps each saved layout small

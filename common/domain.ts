@@ -93,8 +93,29 @@ export const Unit = z.object({
   drone: DroneState.nullable().optional(),
   /** The video source showing this unit's camera (a drone's stream, a body camera). */
   video: z.string().min(1).max(64).nullable().optional(),
+  /** The tracker bound to this unit (`unit.bind`): that feed's reports from that sender move it.
+   *  Nothing else can: an unknown sender on a feed gets a unit of its own, in the feed's namespace. */
+  device: z
+    .object({ feed: z.string().min(1).max(64), source: z.string().min(1).max(128) })
+    .nullable()
+    .optional(),
 });
 export type Unit = z.infer<typeof Unit>;
+
+/** The id a feed gives a sender it has no binding for: in the feed's namespace (`<feed>-<sender>`). */
+export function feedUnitId(feed: string, source: string): string {
+  const raw = `${feed}-${source}`.replace(/[^\w.:-]/g, '_');
+  if (raw.length <= 64) return raw;
+  // long senders (a CoT uid can be 128 characters): the start, and a hash of the whole
+  let h = 2166136261;
+  for (let i = 0; i < raw.length; i++) h = Math.imul(h ^ raw.charCodeAt(i), 16777619) >>> 0;
+  return `${raw.slice(0, 55)}-${h.toString(16).padStart(8, '0')}`;
+}
+
+/** A unit a feed made for a sender (not a registered unit a tracker is bound to). */
+export function isFeedUnit(u: Unit): boolean {
+  return !!u.track && !u.device && u.id === feedUnitId(u.track.feed, u.track.source);
+}
 
 export const CONTACT_LEVELS = ['province', 'city', 'county', 'township', 'village', 'team', 'expert'] as const;
 export const ContactLevel = z.enum(CONTACT_LEVELS);

@@ -40,6 +40,8 @@ export const COMMAND_GRANTS = {
   'session.signOut': 'read',
   'unit.move': 'operate',
   'unit.setStatus': 'operate',
+  'unit.remove': 'operate',
+  'unit.bind': 'configure',
   'layout.save': 'operate',
   'typhoon.import': 'operate',
   'typhoon.advisory': 'operate',

@@ -99,6 +99,7 @@ const en: typeof zh = {
     updated: 'Updated',
     setStatus: 'Set status',
     flyTo: 'Fly to',
+    removeUnit: 'Remove',
     close: 'Close',
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
     presence: { live: 'live', stale: 'stale', lost: 'lost' },

@@ -86,6 +86,7 @@ export default {
     updated: '更新',
     setStatus: '设置状态',
     flyTo: '定位',
+    removeUnit: '移除',
     close: '关闭',
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
     presence: { live: '实时', stale: '信号延迟', lost: '失联' },

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { common, MavLinkProtocolV2 } from 'node-mavlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Feed, Unit } from '../../common/domain.ts';
+import { CotTcpAdapter } from '../../main/core/feeds/cot.ts';
 import { cotEvent, Simulator } from '../../main/core/feeds/simulate.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { reduce } from '../../main/core/journal/events.ts';
@@ -303,5 +304,94 @@ describe('feeds added and removed at run time', () => {
     await new Promise<void>((r) => s.close(() => r()));
     c2.close();
     await core.dispose();
+  });
+});
+
+describe('feeds cannot impersonate (#18, point 5)', () => {
+  const dir = tempDir();
+  it("a sender naming a team's id moves nothing; a tracker bound to the team does; invented senders can be removed and expire", async () => {
+    const team = 'fire-rescue-330100-01';
+    // `fire`: a feed whose namespace meets a registered id ("fire" + "-rescue-330100-01")
+    const core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      feeds: {
+        sweepMs: 100,
+        expireAfterS: 1,
+        expireSweepMs: 100,
+        feeds: [
+          { kind: 'cot-udp', id: 'field', host: '127.0.0.1', port: 0, staleAfterS: 1, lostAfterS: 1 },
+          { kind: 'cot-udp', id: 'fire', host: '127.0.0.1', port: 0 },
+        ],
+      },
+    });
+    const c = portClient(core, 'window:board', '值班员');
+    try {
+      await until('listening', () => !!core.desks.feeds.port('field') && !!core.desks.feeds.port('fire'));
+      const field = core.desks.feeds.port('field')!;
+      const before = unit(core, team)!;
+      const at = { lat: 25.0, lon: 125.0, alt: 0, heading: 0, speed: 0 };
+      await udpSend(field, cotEvent(team, 'FAKE', at, Date.now(), 1));
+      await until('the sender has a unit of its own', () => unit(core, `field-${team}`) !== undefined);
+      expect(unit(core, team)).toMatchObject({ lat: before.lat, lon: before.lon }); // the team did not move
+      // the other way in: the feed's namespace id is the team's; refused and counted, the team unmoved
+      await udpSend(core.desks.feeds.port('fire')!, cotEvent('rescue-330100-01', 'FAKE', at, Date.now(), 1));
+      await until('refused', () => (feed(core, 'fire')?.health?.errors['id_taken'] ?? 0) >= 1);
+      expect(unit(core, team)).toMatchObject({ lat: before.lat, lon: before.lon });
+      expect(unit(core, team)!.track ?? null).toEqual(before.track ?? null);
+
+      // an administrator binds the team's real tracker; its reports move the team from then on
+      const tracker = 'ANDROID-35931008';
+      await udpSend(field, cotEvent(tracker, '消防一队', { ...at, lat: 30.3, lon: 120.2 }, Date.now(), 1));
+      await until('the tracker as a unit of the feed', () => unit(core, `field-${tracker}`) !== undefined);
+      await c.cmd('unit.bind', { id: team, feed: 'field', source: tracker });
+      expect(unit(core, `field-${tracker}`)).toBeUndefined(); // its own unit goes: one unit per tracker
+      expect(unit(core, team)!.device).toEqual({ feed: 'field', source: tracker });
+      await udpSend(field, cotEvent(tracker, '消防一队', { ...at, lat: 30.31, lon: 120.21 }, Date.now(), 1));
+      await until('the team moves', () => unit(core, team)!.lat === 30.31);
+      expect((await c.fail('unit.bind', { id: `field-${team}`, feed: 'field', source: 'x' })).message).toMatch(/a unit a feed made/);
+      expect((await c.fail('unit.bind', { id: 'fire-rescue-330100-02', feed: 'field', source: tracker })).message).toMatch(/is bound to fire-rescue-330100-01/);
+
+      // 300 invented senders: each a unit the operator may remove, and all gone once lost long enough
+      for (let i = 0; i < 300; i++) await udpSend(field, cotEvent(`JUNK-${i}`, 'x', { ...at, lat: 26 + i / 1000 }, Date.now(), 1));
+      await until('junk units', () => units(core).filter((u) => u.id.startsWith('field-JUNK-')).length === 300);
+      await c.cmd('unit.remove', { id: 'field-JUNK-0' });
+      expect(unit(core, 'field-JUNK-0')).toBeUndefined();
+      expect((await c.fail('unit.remove', { id: team })).message).toMatch(/registered unit/);
+      await until('expired', () => units(core).filter((u) => u.id.startsWith('field-')).length === 0, 15_000);
+      expect(unit(core, team)).toBeDefined(); // registered units never expire
+      expect(core.stats().feeds.expired).toBeGreaterThanOrEqual(300);
+    } finally {
+      c.close();
+      await core.dispose();
+    }
+  }, 60_000);
+});
+
+describe('a CoT listener holds its ground (#18, point 5)', () => {
+  it('caps connections per address and in all, closes idle ones, and bounds unfinished events across senders', async () => {
+    // The listener alone, over real sockets; its sink records what the manager would count.
+    const refused: string[] = [];
+    const sink = { message: () => undefined, rejected: (reason: string) => void refused.push(reason), lost: () => undefined };
+    const a = new CotTcpAdapter({ host: '127.0.0.1', port: 0, maxConnections: 40, maxPerAddress: 30, idleMs: 800, maxPendingBytes: 2 * 1024 * 1024 }, sink);
+    await a.open();
+    const open = (): Promise<import('node:net').Socket> =>
+      new Promise((ok) => {
+        const s = connect(a.boundPort, '127.0.0.1', () => ok(s));
+        s.on('error', () => undefined);
+      });
+    const socks = await Promise.all(Array.from({ length: 35 }, open));
+    await until('the cap holds', () => a.connections === 30);
+    expect(refused.filter((r) => r === 'too_many_connections')).toHaveLength(5);
+    // unfinished events from many senders: 30 × 100 KB stays under each one's limit, not under all's
+    const part = '<event version="2.0" uid="x" type="a-f-G" how="m-g" time="2026-01-01T00:00:00Z"><detail>' + 'x'.repeat(100 * 1024);
+    for (const s of socks.slice(0, 30)) s.write(part);
+    await until('the one over the line is cut', () => refused.includes('too_large'));
+    expect(a.pendingBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // and the silent rest are let go
+    await until('idle connections closed', () => a.connections === 0, 5000);
+    expect(refused.filter((r) => r === 'idle').length).toBeGreaterThan(0);
+    expect(a.pendingBytes).toBe(0);
+    for (const s of socks) s.destroy();
+    await a.close();
   });
 });

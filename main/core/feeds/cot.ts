@@ -147,7 +147,6 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
   const battery = num(r.status?.battery);
   const report: PositionReport = {
     source: uid,
-    unit: uid.length <= 64 ? uid : undefined,
     kind: kindOfType(type, teamKind),
     name: callsign ? { zh: callsign, en: callsign } : undefined,
     lat,
@@ -199,6 +198,15 @@ export interface CotOptions {
   port: number;
   teamKind?: TeamKind;
   now?: () => number;
+  /** Senders connected at once (a county's teams; a TAK server's clients). @default 1024 */
+  maxConnections?: number;
+  /** From one address (a TAK server relaying many is one address: room for it). @default 256 */
+  maxPerAddress?: number;
+  /** A connection that sends nothing this long is closed (ATAK reports every few seconds and
+   *  reconnects by itself). @default 300000 */
+  idleMs?: number;
+  /** Unfinished events held across every connection: past it, the connection that grew it goes. @default 16 MiB */
+  maxPendingBytes?: number;
 }
 
 /** A TAK-style CoT input: a TCP listener, any number of senders, each a stream of events. */
@@ -209,11 +217,19 @@ export class CotTcpAdapter implements FeedAdapter {
   private readonly o: CotOptions;
   private readonly sink: FeedSink;
   private readonly parser = new CotParser();
+  private readonly perAddress = new Map<string, number>();
+  private readonly pending = new Map<TcpSocket, number>();
+  private pendingTotal = 0;
 
   constructor(o: CotOptions, sink: FeedSink) {
     this.o = o;
     this.sink = sink;
     this.endpoint = `tcp://${o.host}:${o.port}`;
+  }
+
+  /** Bytes of unfinished events held now, across all connections. */
+  get pendingBytes(): number {
+    return this.pendingTotal;
   }
 
   get boundPort(): number {
@@ -242,13 +258,34 @@ export class CotTcpAdapter implements FeedAdapter {
   }
 
   private accept(sock: TcpSocket): void {
+    const address = sock.remoteAddress ?? '?';
+    const held = this.perAddress.get(address) ?? 0;
+    if (this.sockets.size >= (this.o.maxConnections ?? 1024) || held >= (this.o.maxPerAddress ?? 256)) {
+      this.sink.rejected('too_many_connections', `${address}: ${this.sockets.size} connections (${held} from it); refused`);
+      sock.destroy();
+      return;
+    }
+    this.perAddress.set(address, held + 1);
     this.sockets.add(sock);
     sock.setNoDelay(true);
     sock.setEncoding('utf8');
+    // a connection that only holds a slot (opened, never speaks) is let go
+    sock.setTimeout(this.o.idleMs ?? 300_000, () => {
+      this.sink.rejected('idle', `${address}: silent for ${Math.round((this.o.idleMs ?? 300_000) / 1000)} s; disconnected`);
+      sock.destroy();
+    });
     const framer = new CotFramer();
     const now = this.o.now ?? Date.now;
     sock.on('data', (chunk: string) => {
       const { events, overflow } = framer.push(chunk);
+      this.pendingTotal += framer.pending - (this.pending.get(sock) ?? 0);
+      this.pending.set(sock, framer.pending);
+      if (this.pendingTotal > (this.o.maxPendingBytes ?? 16 * 1024 * 1024)) {
+        // many senders each holding part of an event add up: the one that went over goes
+        this.sink.rejected('too_large', `${address}: unfinished events across all senders over ${this.o.maxPendingBytes ?? 16 * 1024 * 1024} bytes; disconnected`);
+        sock.destroy();
+        return;
+      }
       const reports: PositionReport[] = [];
       let ok = 0;
       for (const ev of events) {
@@ -267,7 +304,14 @@ export class CotTcpAdapter implements FeedAdapter {
       }
     });
     sock.on('error', () => undefined); // a sender vanishing is its business; the close below cleans up
-    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('close', () => {
+      this.sockets.delete(sock);
+      this.pendingTotal -= this.pending.get(sock) ?? 0;
+      this.pending.delete(sock);
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.perAddress.set(address, n);
+      else this.perAddress.delete(address);
+    });
   }
 
   async close(): Promise<void> {

@@ -9,9 +9,9 @@
 // Positions take the live path (HallCore.putLive): applied and published at once, journaled as the
 // storage policy says (report.ts). Everything else (a feed's state, a unit appearing, going stale or
 // lost) is journaled as it happens.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { DeltaOp } from '../../../common/contract.ts';
-import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, type Place, type Presence, type Unit } from '../../../common/domain.ts';
+import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, feedUnitId, isFeedUnit, type Place, type Presence, type Unit } from '../../../common/domain.ts';
 import { distanceKm } from '../../../common/geo.ts';
 import { HubError } from '../hub/hub.ts';
 import { isLoopbackHost } from '../security.ts';
@@ -35,6 +35,10 @@ export interface FeedsOptions {
   maxUnitsPerFeed?: number;
   /** Where a feed listens when it names no host: where the hub listens (serve --host). @default 127.0.0.1 */
   listenHost?: string;
+  /** A unit a feed made is removed after being lost this long. @default 86400 (a day) */
+  expireAfterS?: number;
+  /** How often lost units are looked at for expiry. @default 30000 */
+  expireSweepMs?: number;
 }
 
 const DEFAULTS = { silentAfterS: 10, staleAfterS: { drone: 5, team: 60 }, lostAfterS: { drone: 30, team: 600 } };
@@ -155,7 +159,11 @@ export class FeedManager implements Desk {
   private readonly io = new FeedIoHost();
   private cities: Place[] = [];
   readonly now: () => number;
-  readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0 };
+  readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0, expired: 0 };
+  /** feed NUL source → the registered unit its tracker is bound to. */
+  private readonly bindings = new Map<string, string>();
+  private unsubUnits: (() => void) | null = null;
+  private lastExpiry = 0;
 
   readonly commands: CommandHandlers = {
     'feed.add': async ({ config, replace }, ctx) => ({ id: await this.add(config, ctx.origin, replace ?? false, true) }),
@@ -176,6 +184,8 @@ export class FeedManager implements Desk {
 
   async start(): Promise<void> {
     this.cities = this.hall.all<Place>('places').filter((p) => p.kind === 'city');
+    for (const u of this.hall.all<Unit>('units')) if (u.device) this.bindings.set(`${u.device.feed}\u0000${u.device.source}`, u.id);
+    this.unsubUnits = this.hall.onChange((topic, ops) => topic === 'units' && this.follow(ops));
     for (const row of this.hall.all<{ id: string; config: unknown }>('feeds')) {
       const cfg = FeedConfig.safeParse(row.config);
       if (cfg.success) this.launch(this.placed(cfg.data));
@@ -266,6 +276,7 @@ export class FeedManager implements Desk {
   async dispose(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.unsubUnits?.();
     for (const r of this.runners.values()) await this.stop(r);
     await this.io.dispose();
     // The last position of every unit survives a restart, whatever the thinning skipped.
@@ -428,6 +439,10 @@ export class FeedManager implements Desk {
     for (const r of this.runners.values()) this.evaluate(r);
     this.publish();
     const now = this.now();
+    if (now - this.lastExpiry >= (this.opts.expireSweepMs ?? 30_000)) {
+      this.lastExpiry = now;
+      this.expire(now);
+    }
     const journal: { kind: 'unit.tracked'; subject: string; payload: unknown }[] = [];
     for (const r of this.runners.values()) {
       for (const id of r.units) {
@@ -447,16 +462,50 @@ export class FeedManager implements Desk {
 
   // ---- reports to units --------------------------------------------------------------------------
 
-  private unitIdFor(r: FeedRunner, rep: PositionReport): string {
+  /**
+   * The unit a report moves: the registered unit its sender is bound to (`unit.bind`), else the
+   * sender's own unit in the feed's namespace. A sender never moves a unit by naming it (a CoT uid
+   * equal to a team's id): null when the namespace id is already someone else's.
+   */
+  private unitIdFor(r: FeedRunner, rep: PositionReport): string | null {
+    const bound = this.bindings.get(`${r.cfg.id}\u0000${rep.source}`);
+    if (bound) return bound;
     let id = r.unitOf.get(rep.source);
     if (id) return id;
-    if (rep.unit && this.hall.get('units', rep.unit)) id = rep.unit;
-    else {
-      const raw = `${r.cfg.id}-${rep.source}`.replace(/[^\w.:-]/g, '_');
-      id = raw.length <= 64 ? raw : `${raw.slice(0, 51)}-${createHash('sha1').update(raw).digest('hex').slice(0, 12)}`;
-    }
+    id = feedUnitId(r.cfg.id, rep.source);
+    const held = this.hall.get<Unit>('units', id);
+    if (held && !(isFeedUnit(held) && held.track!.feed === r.cfg.id)) return null;
     r.unitOf.set(rep.source, id);
     return id;
+  }
+
+  /** Follow bindings and removals made by command (units desk) or by the sweep. */
+  private follow(ops: readonly DeltaOp[]): void {
+    for (const op of ops) {
+      if (op.op === 'del') {
+        for (const r of this.runners.values()) {
+          r.units.delete(op.id);
+          for (const [src, uid] of r.unitOf) if (uid === op.id) r.unitOf.delete(src);
+        }
+        this.stored.delete(op.id);
+        for (const [k, uid] of this.bindings) if (uid === op.id) this.bindings.delete(k);
+        continue;
+      }
+      const u = op.value as Unit;
+      for (const [k, uid] of this.bindings) if (uid === u.id) this.bindings.delete(k);
+      if (u.device) this.bindings.set(`${u.device.feed}\u0000${u.device.source}`, u.id);
+    }
+  }
+
+  /** Units a feed made that have been lost for `expireAfterS` go (journaled): a sender that came
+   *  once, or 5,000 invented uids, do not stay on the map for ever. */
+  private expire(now: number): void {
+    const after = (this.opts.expireAfterS ?? 86_400) * 1000;
+    for (const u of this.hall.all<Unit>('units')) {
+      if (!isFeedUnit(u) || u.track!.presence !== 'lost' || u.track!.lostAt + after > now) continue;
+      this.counters.expired++;
+      this.hall.record('unit.removed', `unit:${u.id}`, { id: u.id, why: 'expired', at: now }, 'feeds').catch(() => undefined);
+    }
   }
 
   private homeOf(lat: number, lon: number): string {
@@ -475,6 +524,10 @@ export class FeedManager implements Desk {
   ingest(r: FeedRunner, rep: PositionReport): void {
     const now = this.now();
     const id = this.unitIdFor(r, rep);
+    if (id === null) {
+      r.rejected('id_taken', `${rep.source.slice(0, 64)}: its id in this feed is a unit the feed did not make; bind the tracker with unit.bind`);
+      return;
+    }
     const prev = this.hall.get<Unit>('units', id);
     const isDrone = rep.kind === 'drone';
     const staleAfter = (r.cfg.staleAfterS ?? (isDrone ? DEFAULTS.staleAfterS.drone : DEFAULTS.staleAfterS.team)) * 1000;

@@ -17,7 +17,8 @@ const MAX_AGE_MS = 24 * 3600_000;
 export const PositionJson = z.object({
   /** The device's id; defaults to the last topic level. */
   id: z.string().min(1).max(128).optional(),
-  /** A Beacon unit id this device belongs to (a team's tracker registered with the hall). */
+  /** Accepted and ignored: a device moves a registered unit only once bound to it (unit.bind),
+   *  never by naming it (#18: a sender naming a team's id moved that team). */
   unit: z.string().min(1).max(64).optional(),
   name: z.string().min(1).max(128).optional(),
   kind: UnitKind.optional(),
@@ -64,7 +65,6 @@ export function decodePositionJson(topic: string, payload: Buffer, now: number, 
     if (!id || id.length > 128) return reject('bad_payload', 'no device id (neither "id" nor a topic level)');
     reports.push({
       source: id,
-      unit: p.unit,
       kind: p.kind ?? teamKind,
       name: p.name ? { zh: p.name, en: p.name } : undefined,
       lat: p.lat,

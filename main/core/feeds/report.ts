@@ -6,8 +6,6 @@ import { distanceKm } from '../../../common/geo.ts';
 export interface PositionReport {
   /** The sender's own id: MAVLink system id, CoT uid, DJI serial number, a gateway's device id. */
   source: string;
-  /** A Beacon unit id the sender names itself as (a CoT uid or a JSON `unit` equal to a known unit). */
-  unit?: string;
   kind: UnitKind;
   name?: Name;
   /** Absent: the sender is heard (a heartbeat, a status) but has no new position. */

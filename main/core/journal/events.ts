@@ -97,6 +97,10 @@ export const EVENT_PAYLOADS = {
   'tiles.prefetchStarted': z.object({ job: z.record(z.string(), z.unknown()) }),
   /** The shared storm replay moved (every display follows it). */
   'replay.set': z.object({ replay: z.record(z.string(), z.unknown()), by: z.string().max(64) }),
+  /** A tracker bound to a registered unit (or unbound: null). */
+  'unit.bound': z.object({ id: Id, device: z.object({ feed: Id, source: z.string().min(1).max(128) }).nullable(), at: At }),
+  /** A unit a feed made, removed by an operator or expired after being lost long enough. */
+  'unit.removed': z.object({ id: Id, why: z.enum(['operator', 'expired', 'bound']), at: At }),
   /** Marks the end of a seeding: the counts let a reader check the seed without replaying it. */
   'scenario.seeded': z.object({ scenario: z.string(), counts: z.record(z.string(), z.number().int()) }),
 } as const;
@@ -182,6 +186,16 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       const e = p as EventPayload<'feed.changed'>;
       const prev = get('feeds', e.id);
       return prev ? [put('feeds', { ...prev, id: e.id, state: e.state, detail: e.detail, since: e.at })] : [];
+    }
+    case 'unit.bound': {
+      const e = p as EventPayload<'unit.bound'>;
+      const unit = get('units', e.id) as Unit | undefined;
+      if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
+      return [put('units', { ...unit, device: e.device })];
+    }
+    case 'unit.removed': {
+      const e = p as EventPayload<'unit.removed'>;
+      return get('units', e.id) ? [{ table: 'units', op: 'del', id: e.id }] : [];
     }
     case 'unit.status': {
       const e = p as EventPayload<'unit.status'>;
