@@ -272,9 +272,16 @@ const FeedBase = {
   staleAfterS: z.number().min(1).max(3600).optional(),
   lostAfterS: z.number().min(1).max(86400).optional(),
 };
-/** Port 0 takes any free port (tests); the feed board shows the one bound. */
-/** No host: where the hub listens (serve --host; loopback by default). */
-const ListenAddress = { host: z.string().min(1).max(255).optional(), port: z.number().int().min(0).max(65535) };
+/** An IPv4 or IPv6 address, or a CIDR block of either (checked as text here; node:net checks it again). */
+const PeerRule = z
+  .string()
+  .max(64)
+  .regex(/^([0-9.]{7,15}|[0-9a-fA-F:.]{2,45})(\/\d{1,3})?$/, 'an IP address or CIDR block (10.33.0.0/16)');
+/** Port 0 takes any free port (tests); the feed board shows the one bound. No host: where the hub
+ *  listens (serve --host; loopback by default). `allowFrom`: only these senders are heard (others
+ *  are refused and counted as peer_refused); absent, any sender that reaches the port. */
+const ListenAddress = { host: z.string().min(1).max(255).optional(), port: z.number().int().min(0).max(65535), allowFrom: z.array(PeerRule).min(1).max(64).optional() };
+const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/);
 const Broker = {
   url: z
     .string()
@@ -289,7 +296,18 @@ const Broker = {
 };
 /** What an operator configures for a feed (settings, `beacon serve --feed`, `feed.add`). */
 export const FeedConfig = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('mavlink-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(14550) }).strict(),
+  z
+    .object({
+      kind: z.literal('mavlink-udp'),
+      ...FeedBase,
+      ...ListenAddress,
+      port: ListenAddress.port.default(14550),
+      /** MAVLink 2 signing: the environment variable holding the key (64 hex digits, or a passphrase
+       *  hashed with SHA-256 as Mission Planner and QGroundControl do). Set: every packet must be
+       *  signed with it, and each link's timestamps must rise (no replays). */
+      signingKeyEnv: EnvName.optional(),
+    })
+    .strict(),
   z.object({ kind: z.literal('cot-tcp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
   z.object({ kind: z.literal('cot-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
   z.object({ kind: z.literal('mqtt-json'), ...FeedBase, ...Broker, topic: z.string().min(1).max(200).default('beacon/positions/#'), teamKind: TeamKind.optional() }).strict(),

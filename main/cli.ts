@@ -117,7 +117,8 @@ Options:
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
   --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
                  cot-tcp[:port=8087], cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
-                 dji-mqtt:url=mqtt://H:P[,gateway=SN]; each takes id=, name=, host=,
+                 dji-mqtt:url=mqtt://H:P[,gateway=SN]; each takes id=, name=, host=, allowFrom=A;B (listeners),
+                 signingKeyEnv=VAR (MAVLink signing),
                  username=, passwordEnv=VAR, teamKind=, silentAfterS=, staleAfterS=, lostAfterS=.
                  Feeds added at run time (feed board, feed.add) are kept in the data directory
 `;

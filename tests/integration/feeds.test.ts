@@ -10,6 +10,7 @@ import { common, MavLinkProtocolV2 } from 'node-mavlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Feed, Unit } from '../../common/domain.ts';
 import { CotTcpAdapter } from '../../main/core/feeds/cot.ts';
+import { signingKey } from '../../main/core/feeds/mavlink.ts';
 import { cotEvent, Simulator } from '../../main/core/feeds/simulate.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { reduce } from '../../main/core/journal/events.ts';
@@ -393,5 +394,78 @@ describe('a CoT listener holds its ground (#18, point 5)', () => {
     expect(a.pendingBytes).toBe(0);
     for (const s of socks) s.destroy();
     await a.close();
+  });
+});
+
+describe('MAVLink signing and peer allowlists (#18, point 5)', () => {
+  const dir = tempDir();
+  it('a feed with a signing key hears only packets signed with it, in order; a feed with allowFrom hears only those senders', async () => {
+    const passphrase = 'zhejiang-uav-2026';
+    process.env.TEST_MAV_KEY = passphrase;
+    const core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      reach: { secretEnv: ['TEST_MAV_KEY'] },
+      feeds: {
+        feeds: [
+          { kind: 'mavlink-udp', id: 'signed', host: '127.0.0.1', port: 0, signingKeyEnv: 'TEST_MAV_KEY' },
+          { kind: 'cot-udp', id: 'field', host: '127.0.0.1', port: 0, allowFrom: ['10.33.0.0/16'] },
+          { kind: 'cot-udp', id: 'local', host: '127.0.0.1', port: 0, allowFrom: ['127.0.0.1'] },
+        ],
+      },
+    });
+    const c = portClient(core);
+    try {
+      expect(process.env.TEST_MAV_KEY).toBeUndefined(); // read once
+      await until('listening', () => ['signed', 'field', 'local'].every((f) => !!core.desks.feeds.port(f)));
+      const mav = core.desks.feeds.port('signed')!;
+      // as ArduPilot sends them: the signed flag in the header (under the CRC), then the signature
+      const packet = (sysid: number, lat: number, signed = true) => {
+        const g = new common.GlobalPositionInt();
+        g.lat = Math.round(lat * 1e7);
+        g.lon = 1_200_000_000;
+        return new MavLinkProtocolV2(sysid, 1, signed ? MavLinkProtocolV2.IFLAG_SIGNED : 0).serialize(g, 1);
+      };
+      const key = signingKey(passphrase);
+      // node-mavlink takes the time in ms since 1970 and writes MAVLink's 10 µs units since 2015
+      const t0 = Date.now();
+      const sign = (buf: Buffer, ts: number, k = key) => new MavLinkProtocolV2(0, 0).sign(buf, 1, k, t0 + ts);
+      const errors = () => feed(core, 'signed')?.health?.errors ?? {};
+      await udpSend(mav, packet(7, 30, false)); // unsigned
+      await udpSend(mav, sign(packet(7, 30), 1000, signingKey('wrong key'))); // another key
+      await until('refused', () => (errors().unsigned ?? 0) >= 1 && (errors().bad_signature ?? 0) >= 1);
+      expect(unit(core, 'signed-7')).toBeUndefined();
+      await udpSend(mav, sign(packet(7, 30.1), 2000));
+      await until('a signed drone', () => unit(core, 'signed-7')?.lat === 30.1);
+      // a replay of an older packet (a recording of the drone) moves nothing
+      await udpSend(mav, sign(packet(7, 29.5), 1500));
+      await until('replay refused', () => (errors().replayed ?? 0) >= 1);
+      expect(unit(core, 'signed-7')!.lat).toBe(30.1);
+      // the journal holds the key's variable name, never the key
+      const journal = JSON.stringify(await core.store.api.readJournal(0, 100_000));
+      expect(journal).toContain('TEST_MAV_KEY');
+      expect(journal).not.toContain(passphrase);
+      // a signing feed added by command may name only an allowed secret
+      expect((await c.fail('feed.add', { config: { kind: 'mavlink-udp', id: 'sip', port: 0, signingKeyEnv: 'BEACON_SIP_PASSWORD' } })).code).toBe('forbidden');
+
+      // allowFrom: this machine is not on the field network's list
+      await udpSend(core.desks.feeds.port('field')!, cotEvent('T-1', 'x', { lat: 29, lon: 121, alt: 0, heading: 0, speed: 0 }, Date.now()));
+      await until('peer refused', () => (feed(core, 'field')?.health?.errors['peer_refused'] ?? 0) >= 1);
+      expect(unit(core, 'field-T-1')).toBeUndefined();
+      await udpSend(core.desks.feeds.port('local')!, cotEvent('T-1', 'x', { lat: 29, lon: 121, alt: 0, heading: 0, speed: 0 }, Date.now()));
+      await until('heard', () => unit(core, 'local-T-1') !== undefined);
+    } finally {
+      c.close();
+      await core.dispose();
+    }
+  });
+
+  it('a feed that asks for signing without its key does not open, and says why', async () => {
+    const core = await HallCore.start({ dataDir: join(dir, 'nokey'), feeds: { feeds: [{ kind: 'mavlink-udp', id: 'signed', host: '127.0.0.1', port: 0, signingKeyEnv: 'TEST_MAV_ABSENT' }] } });
+    try {
+      await until('failed', () => feed(core, 'signed')?.state === 'failed');
+      expect(feed(core, 'signed')!.detail).toMatch(/TEST_MAV_ABSENT is not set/);
+    } finally {
+      await core.dispose();
+    }
   });
 });

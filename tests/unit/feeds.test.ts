@@ -374,6 +374,13 @@ describe('rules', () => {
   it('reads --feed, with defaults, and refuses a password on the command line', () => {
     // no host: it listens where the hub does (serve --host), loopback unless told otherwise (#18, point 5)
     expect(parseFeedFlag('mavlink-udp')).toEqual({ kind: 'mavlink-udp', id: 'mavlink-udp', port: 14550 });
+    expect(parseFeedFlag('mavlink-udp:host=0.0.0.0,allowFrom=10.33.0.0/16;10.34.1.7,signingKeyEnv=BEACON_MAV_KEY')).toMatchObject({
+      host: '0.0.0.0',
+      allowFrom: ['10.33.0.0/16', '10.34.1.7'],
+      signingKeyEnv: 'BEACON_MAV_KEY',
+    });
+    expect(() => parseFeedFlag('cot-udp:allowFrom=everyone')).toThrow(/allowFrom.*IP address or CIDR/);
+    expect(() => parseFeedFlag('mavlink-udp:signingKeyEnv=secret')).toThrow(/signingKeyEnv/);
     expect(parseFeedFlag('cot-tcp:port=9000,teamKind=fire-rescue,id=teams')).toMatchObject({ kind: 'cot-tcp', id: 'teams', port: 9000, teamKind: 'fire-rescue' });
     expect(parseFeedFlag('mqtt-json:url=mqtt://10.1.1.5:1883,topic=beidou/#')).toMatchObject({ url: 'mqtt://10.1.1.5:1883', topic: 'beidou/#' });
     expect(() => parseFeedFlag('mqtt-json:url=mqtt://h:1883,password=secret')).toThrow(/passwordEnv/);

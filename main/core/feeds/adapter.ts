@@ -1,5 +1,6 @@
 // The seam between a wire (a UDP port, a TCP listener, an MQTT subscription) and the feed manager.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { BlockList, isIP } from 'node:net';
 import type { PositionReport } from './report.ts';
 
 export interface FeedSink {
@@ -38,7 +39,31 @@ export function fatalSocketError(err: NodeJS.ErrnoException): boolean {
 /** A UDP socket bound for a feed: open errors become FeedOpenError (fatal when a retry cannot help),
  *  later errors are the feed's loss. Telemetry comes in bursts: a deeper receive buffer rides out a
  *  busy moment (the kernel's limit applies). */
-export function listenUdp(host: string, port: number, endpoint: string, sink: FeedSink, onMessage: (msg: Buffer, from: RemoteInfo) => void): Promise<Socket> {
+/** A feed's `allowFrom` as a test of a sender's address; null: anyone who reaches the port. */
+export function peerFilter(allowFrom: readonly string[] | undefined): ((address: string) => boolean) | null {
+  if (!allowFrom?.length) return null;
+  const list = new BlockList();
+  for (const rule of allowFrom) {
+    const [addr, bits] = rule.split('/');
+    const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr!, family);
+    else list.addSubnet(addr!, Number(bits), family);
+  }
+  return (address) => {
+    // a v4 sender on a dual-stack socket arrives as ::ffff:a.b.c.d
+    const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+    return list.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+export function listenUdp(
+  host: string,
+  port: number,
+  endpoint: string,
+  sink: FeedSink,
+  onMessage: (msg: Buffer, from: RemoteInfo) => void,
+  allowed: ((address: string) => boolean) | null = null,
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     const onError = (err: NodeJS.ErrnoException) => {
@@ -46,7 +71,10 @@ export function listenUdp(host: string, port: number, endpoint: string, sink: Fe
       reject(new FeedOpenError(`cannot listen on ${endpoint}: ${err.message}`, fatalSocketError(err)));
     };
     s.once('error', onError);
-    s.on('message', onMessage);
+    s.on('message', (msg, from) => {
+      if (allowed && !allowed(from.address)) return sink.rejected('peer_refused', `${from.address}: not on this feed's allowFrom list`);
+      onMessage(msg, from);
+    });
     s.bind(port, host, () => {
       s.off('error', onError);
       try {

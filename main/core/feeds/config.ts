@@ -1,6 +1,7 @@
 // `--feed KIND[:key=value,...]` from the command line, checked against the same schema as the
 // `feed.add` command. Examples (docs/feeds.md):
-//   --feed mavlink-udp                      drones on udp 0.0.0.0:14550
+//   --feed mavlink-udp                      drones on udp :14550, where the hub listens
+//   --feed mavlink-udp:host=0.0.0.0,allowFrom=10.33.0.0/16,signingKeyEnv=BEACON_MAV_KEY
 //   --feed cot-tcp:port=8087,teamKind=fire-rescue
 //   --feed mqtt-json:url=mqtt://10.1.1.5:1883,topic=beidou/#,id=beidou
 //   --feed dji-mqtt:url=mqtts://emqx.hall:8883,username=beacon,passwordEnv=BEACON_DJI_PASSWORD
@@ -21,6 +22,11 @@ export function parseFeedFlag(flag: string): FeedConfig {
     const value = part.slice(eq + 1).trim();
     if (key === 'password') throw new Error(`--feed '${flag}': a password never goes on the command line (ps shows it); name its environment variable with passwordEnv=`);
     if (key === 'name') input.name = { zh: value, en: value };
+    else if (key === 'allowFrom')
+      input.allowFrom = value
+        .split(';')
+        .map((v) => v.trim())
+        .filter(Boolean);
     else input[key] = NUMERIC.has(key) ? Number(value) : value;
   }
   const parsed = FeedConfig.safeParse(input as FeedConfigInput);

@@ -8,7 +8,7 @@
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { TeamKind, UnitKind } from '../../../common/domain.ts';
-import { type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
+import { peerFilter, type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
 import { type Decoded, reject, type PositionReport } from './report.ts';
 import { parseXml, XmlError, type XmlElement } from './xml.ts';
 
@@ -207,6 +207,8 @@ export interface CotOptions {
   idleMs?: number;
   /** Unfinished events held across every connection: past it, the connection that grew it goes. @default 16 MiB */
   maxPendingBytes?: number;
+  /** Only these senders are heard (addresses, CIDR blocks); absent: anyone who reaches the port. */
+  allowFrom?: readonly string[];
 }
 
 /** A TAK-style CoT input: a TCP listener, any number of senders, each a stream of events. */
@@ -218,6 +220,7 @@ export class CotTcpAdapter implements FeedAdapter {
   private readonly sink: FeedSink;
   private readonly parser = new CotParser();
   private readonly perAddress = new Map<string, number>();
+  private readonly allowed: ((address: string) => boolean) | null;
   private readonly pending = new Map<TcpSocket, number>();
   private pendingTotal = 0;
 
@@ -225,6 +228,7 @@ export class CotTcpAdapter implements FeedAdapter {
     this.o = o;
     this.sink = sink;
     this.endpoint = `tcp://${o.host}:${o.port}`;
+    this.allowed = peerFilter(o.allowFrom);
   }
 
   /** Bytes of unfinished events held now, across all connections. */
@@ -259,6 +263,11 @@ export class CotTcpAdapter implements FeedAdapter {
 
   private accept(sock: TcpSocket): void {
     const address = sock.remoteAddress ?? '?';
+    if (this.allowed && !this.allowed(address)) {
+      this.sink.rejected('peer_refused', `${address}: not on this feed's allowFrom list`);
+      sock.destroy();
+      return;
+    }
     const held = this.perAddress.get(address) ?? 0;
     if (this.sockets.size >= (this.o.maxConnections ?? 1024) || held >= (this.o.maxPerAddress ?? 256)) {
       this.sink.rejected('too_many_connections', `${address}: ${this.sockets.size} connections (${held} from it); refused`);
@@ -342,11 +351,18 @@ export class CotUdpAdapter implements FeedAdapter {
   }
 
   async open(): Promise<void> {
-    this.socket = await listenUdp(this.o.host, this.o.port, this.endpoint, this.sink, (msg, rinfo) => {
-      const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
-      if (d.ok) this.sink.message(d.reports);
-      else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
-    });
+    this.socket = await listenUdp(
+      this.o.host,
+      this.o.port,
+      this.endpoint,
+      this.sink,
+      (msg, rinfo) => {
+        const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
+        if (d.ok) this.sink.message(d.reports);
+        else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
+      },
+      peerFilter(this.o.allowFrom),
+    );
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@ import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
 import type { PositionReport } from './report.ts';
 
 export type ListenConfig = Extract<FeedConfig, { kind: 'mavlink-udp' | 'cot-tcp' | 'cot-udp' }>;
-export type ToIo = { op: 'open'; feed: string; seq: number; config: ListenConfig } | { op: 'close'; feed: string; seq: number };
+/** `signingKey`: the MAVLink signing key in hex, beside the config (which is journaled; the key never is). */
+export type ToIo = { op: 'open'; feed: string; seq: number; config: ListenConfig; signingKey?: string } | { op: 'close'; feed: string; seq: number };
 export type FromIo =
   | { op: 'opened'; feed: string; seq: number; port: number; endpoint: string }
   | { op: 'open-failed'; feed: string; seq: number; message: string; fatal: boolean }
@@ -65,8 +66,8 @@ export class FeedIoHost {
     return ++this.seq;
   }
 
-  adapter(feed: string, config: ListenConfig, sink: FeedSink): WorkerAdapter {
-    return new WorkerAdapter(this, feed, config, sink);
+  adapter(feed: string, config: ListenConfig, sink: FeedSink, signingKey?: Buffer): WorkerAdapter {
+    return new WorkerAdapter(this, feed, config, sink, signingKey?.toString('hex'));
   }
 
   /** @internal */
@@ -92,7 +93,10 @@ export class WorkerAdapter implements FeedAdapter {
   private readonly sink: FeedSink;
   private open_ = false;
 
-  constructor(host: FeedIoHost, feed: string, config: ListenConfig, sink: FeedSink) {
+  private readonly signingKey: string | undefined;
+
+  constructor(host: FeedIoHost, feed: string, config: ListenConfig, sink: FeedSink, signingKey?: string) {
+    this.signingKey = signingKey;
     this.host = host;
     this.feed = feed;
     this.config = config;
@@ -102,7 +106,7 @@ export class WorkerAdapter implements FeedAdapter {
 
   async open(): Promise<void> {
     this.host.attach(this.feed, this.sink);
-    const r = await this.host.request({ op: 'open', feed: this.feed, seq: this.host.nextSeq(), config: this.config });
+    const r = await this.host.request({ op: 'open', feed: this.feed, seq: this.host.nextSeq(), config: this.config, ...(this.signingKey ? { signingKey: this.signingKey } : {}) });
     if (r.op !== 'opened') {
       this.host.attach(this.feed, null);
       throw new FeedOpenError(r.op === 'open-failed' ? r.message : 'feed worker did not open the feed', r.op === 'open-failed' && r.fatal);

@@ -55,10 +55,10 @@ port.on('message', (m: ToIo) => {
     const host = c.host ?? '127.0.0.1';
     const a: FeedAdapter & { boundPort?: number } =
       c.kind === 'mavlink-udp'
-        ? new MavlinkUdpAdapter({ host, port: c.port }, sink)
+        ? new MavlinkUdpAdapter({ host, port: c.port, allowFrom: c.allowFrom, key: m.signingKey ? Buffer.from(m.signingKey, 'hex') : null }, sink)
         : c.kind === 'cot-tcp'
-          ? new CotTcpAdapter({ host, port: c.port, teamKind: c.teamKind }, sink)
-          : new CotUdpAdapter({ host, port: c.port, teamKind: c.teamKind }, sink);
+          ? new CotTcpAdapter({ host, port: c.port, teamKind: c.teamKind, allowFrom: c.allowFrom }, sink)
+          : new CotUdpAdapter({ host, port: c.port, teamKind: c.teamKind, allowFrom: c.allowFrom }, sink);
     a.open().then(
       () => {
         adapters.set(m.feed, a);

@@ -18,6 +18,7 @@ import { isLoopbackHost } from '../security.ts';
 import type { Reach } from '../trust/reach.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
+import { signingKey } from './mavlink.ts';
 import { FeedIoHost } from './io-host.ts';
 import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
 import { backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
@@ -222,6 +223,15 @@ export class FeedManager implements Desk {
     return cfg.id;
   }
 
+  /** A MAVLink feed's signing key, from the secret the operator allowed. A feed that asks for signing
+   *  without its key set does not open (it would otherwise hear anyone). */
+  private signingKeyOf(c: FeedConfig & { kind: 'mavlink-udp' }): Buffer | undefined {
+    if (!c.signingKeyEnv) return undefined;
+    const secret = this.reach ? this.reach.secret(c.signingKeyEnv) : process.env[c.signingKeyEnv];
+    if (!secret) throw new FeedOpenError(`MAVLink signing: ${c.signingKeyEnv} is not set (or not allowed: --secret-env)`, true);
+    return signingKey(secret);
+  }
+
   /** A feed that names no host listens where the hub does. */
   private placed(c: FeedConfig): FeedConfig {
     return 'port' in c && !c.host ? { ...c, host: this.opts.listenHost ?? '127.0.0.1' } : c;
@@ -237,6 +247,8 @@ export class FeedManager implements Desk {
           'forbidden',
           `feed ${c.id}: a feed added by command listens where the hub does (${this.opts.listenHost ?? '127.0.0.1'}) or on loopback; another address is set at start (--feed)`,
         );
+      const key = c.kind === 'mavlink-udp' && c.signingKeyEnv ? (this.reach?.secretProblem(c.signingKeyEnv) ?? null) : null;
+      if (key) throw new HubError('forbidden', `feed ${c.id}: ${key}`);
       return;
     }
     const problem = this.reach?.outboundProblem(c.url.replace(/^ws(s?):/, 'http$1:')) ?? null;
@@ -308,7 +320,7 @@ export class FeedManager implements Desk {
       case 'mavlink-udp':
       case 'cot-tcp':
       case 'cot-udp':
-        return this.io.adapter(c.id, c, r);
+        return this.io.adapter(c.id, c, r, c.kind === 'mavlink-udp' ? this.signingKeyOf(c) : undefined);
       case 'mqtt-json':
       case 'dji-mqtt': {
         // from the operator's --secret-env (read once at start), or the environment for a hall
@@ -342,7 +354,13 @@ export class FeedManager implements Desk {
     r.attempts++;
     r.timer = null;
     r.nextAttemptAt = null;
-    const adapter = this.makeAdapter(r);
+    let adapter: FeedAdapter;
+    try {
+      adapter = this.makeAdapter(r);
+    } catch (err) {
+      // a feed that cannot be built (signing asked, no key) fails as a feed that cannot open
+      adapter = { endpoint: r.cfg.id, open: () => Promise.reject(err as Error), close: async () => undefined };
+    }
     this.setState(r, 'connecting', `opening ${adapter.endpoint}`);
     adapter.open().then(
       () => {

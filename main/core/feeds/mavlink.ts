@@ -5,9 +5,20 @@
 // corrupt one never poisons the next (a stream splitter would carry its junk over), and a flood of
 // garbage costs one scan, never a growing buffer.
 import type { Socket } from 'node:dgram';
-import { common, minimal, MavLinkProtocolV1, MavLinkProtocolV2, MSG_ID_MAGIC_NUMBER, x25crc, type MavLinkData, type MavLinkDataConstructor, type MavLinkProtocol } from 'node-mavlink';
+import {
+  common,
+  MavLinkPacketSignature,
+  minimal,
+  MavLinkProtocolV1,
+  MavLinkProtocolV2,
+  MSG_ID_MAGIC_NUMBER,
+  x25crc,
+  type MavLinkData,
+  type MavLinkDataConstructor,
+  type MavLinkProtocol,
+} from 'node-mavlink';
 import type { DroneState } from '../../../common/domain.ts';
-import { type FeedAdapter, type FeedSink, listenUdp } from './adapter.ts';
+import { type FeedAdapter, type FeedSink, listenUdp, peerFilter } from './adapter.ts';
 import type { PositionReport } from './report.ts';
 
 const REGISTRY: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...common.REGISTRY, ...minimal.REGISTRY };
@@ -76,8 +87,22 @@ export interface DatagramResult {
   errors: { reason: string; message: string }[];
 }
 
-/** Every packet in one datagram: header, length, CRC (with the message's CRC_EXTRA) checked. */
-export function decodeDatagram(buf: Buffer): DatagramResult {
+/** MAVLink 2 signing (https://mavlink.io/en/guide/message_signing.html): the 32-byte key, and the
+ *  newest timestamp seen per link (system, component, link id) so a replayed packet is refused. */
+export interface Signing {
+  key: Buffer;
+  newest: Map<number, number>;
+}
+
+/** The key from what the operator set: 64 hex digits are the key itself; anything else is a
+ *  passphrase, hashed with SHA-256 as Mission Planner and QGroundControl do. */
+export function signingKey(secret: string): Buffer {
+  return /^[0-9a-fA-F]{64}$/.test(secret) ? Buffer.from(secret, 'hex') : MavLinkPacketSignature.key(secret);
+}
+
+/** Every packet in one datagram: header, length, CRC (with the message's CRC_EXTRA) checked; with
+ *  `signing`, its signature and that its link's timestamp rose. */
+export function decodeDatagram(buf: Buffer, signing: Signing | null = null): DatagramResult {
   const packets: MavPacket[] = [];
   const errors: DatagramResult['errors'] = [];
   let junk = 0;
@@ -119,6 +144,29 @@ export function decodeDatagram(buf: Buffer): DatagramResult {
       errors.push({ reason: 'bad_crc', message: `CRC ${crc.toString(16)} != ${expected.toString(16)} (message ${header.msgid}, system ${header.sysid})` });
       i += 1;
       continue;
+    }
+    if (signing) {
+      // an unsigned packet (or MAVLink 1, which cannot be signed) from a feed that requires signing
+      // is refused: a sender without the key cannot move a drone on the map
+      if (!signed) {
+        errors.push({ reason: 'unsigned', message: `message ${header.msgid} from system ${header.sysid} is not signed` });
+        i += total;
+        continue;
+      }
+      const sig = new MavLinkPacketSignature(pkt);
+      if (!sig.matches(signing.key)) {
+        errors.push({ reason: 'bad_signature', message: `message ${header.msgid} from system ${header.sysid}: signature does not match the key` });
+        i += total;
+        continue;
+      }
+      const link = (header.sysid << 16) | (header.compid << 8) | sig.linkId;
+      const last = signing.newest.get(link) ?? -1;
+      if (sig.timestamp <= last) {
+        errors.push({ reason: 'replayed', message: `message ${header.msgid} from system ${header.sysid}: timestamp ${sig.timestamp} not after ${last}` });
+        i += total;
+        continue;
+      }
+      signing.newest.set(link, sig.timestamp);
     }
     packets.push({ sysid: header.sysid, compid: header.compid, msgid: header.msgid, data: protocol.data(protocol.payload(pkt), Clazz) });
     i += total;
@@ -230,11 +278,17 @@ export class MavlinkUdpAdapter implements FeedAdapter {
   private readonly port: number;
   private readonly sink: FeedSink;
 
-  constructor(o: { host: string; port: number }, sink: FeedSink) {
+  private readonly signing: Signing | null;
+  private readonly allowFrom: readonly string[] | undefined;
+
+  /** `key`: MAVLink 2 signing required with this key (signingKey()). */
+  constructor(o: { host: string; port: number; key?: Buffer | null; allowFrom?: readonly string[] }, sink: FeedSink) {
     this.host = o.host;
     this.port = o.port;
     this.sink = sink;
     this.endpoint = `udp://${o.host}:${o.port}`;
+    this.signing = o.key ? { key: o.key, newest: new Map() } : null;
+    this.allowFrom = o.allowFrom;
   }
 
   /** The port actually bound (port 0 in tests). */
@@ -243,11 +297,11 @@ export class MavlinkUdpAdapter implements FeedAdapter {
   }
 
   async open(): Promise<void> {
-    this.socket = await listenUdp(this.host, this.port, this.endpoint, this.sink, (msg) => this.datagram(msg));
+    this.socket = await listenUdp(this.host, this.port, this.endpoint, this.sink, (msg) => this.datagram(msg), peerFilter(this.allowFrom));
   }
 
   datagram(msg: Buffer): void {
-    const { packets, errors } = decodeDatagram(msg);
+    const { packets, errors } = decodeDatagram(msg, this.signing);
     for (const e of errors) this.sink.rejected(e.reason, e.message);
     if (packets.length === 0) return;
     const r = this.decoder.apply(packets);
