@@ -98,6 +98,32 @@ describe('map sources and offline preparation by command', () => {
       expect((await c.fail('tiles.prefetch', { source: 'gis', place: '990000', minZoom: 1, maxZoom: 2 })).code).toBe('not_found');
       expect((await c.fail('tiles.prefetch', { source: 'gis', place: '331081', bbox, minZoom: 1, maxZoom: 2 })).code).toBe('invalid_args');
       expect((await c.fail('tiles.prefetch', { source: 'gis', bbox: { west: -179, south: -80, east: 179, north: 80 }, minZoom: 0, maxZoom: 12 })).message).toMatch(/too many/);
+      // #18 point 6: at most 4 jobs at once (each fetching from one server at its rate)
+      const slow = { source: 'gis', bbox: { west: 121, south: 28, east: 122, north: 29 }, minZoom: 12, maxZoom: 13, rate: 0.5 };
+      const jobs = [];
+      for (let i = 0; i < 4; i++) jobs.push((await c.cmd<{ id: string }>('tiles.prefetch', slow)).id);
+      expect(await c.fail('tiles.prefetch', slow)).toMatchObject({ code: 'too_large', message: expect.stringMatching(/at most 4 at once/) });
+      for (const id of jobs) await c.cmd('tiles.prefetch.control', { id, action: 'cancel' });
+      await c.cmd('tiles.prefetch', { ...slow, maxZoom: 12 }).then((r) => c.cmd('tiles.prefetch.control', { id: (r as { id: string }).id, action: 'cancel' }));
+    } finally {
+      c.close();
+    }
+  });
+
+  it('keeps at most 32 sources (each holds a cache file open); sources.json stays whole across a restart', async () => {
+    const c = portClient(core, 'window:globe', '管理员');
+    try {
+      const have = (items('tiles') as TileLayer[]).length;
+      for (let i = have; i < 32; i++) await c.cmd('tiles.source.put', { source: { id: `s${i}`, name: `s${i}`, url: upstream.template, format: 'png', minZoom: 0, maxZoom: 10 } });
+      expect(await c.fail('tiles.source.put', { source: { id: 's99', name: 'x', url: upstream.template, format: 'png', minZoom: 0, maxZoom: 10 } })).toMatchObject({ code: 'too_large' });
+      // a source at an address not on the outbound allowlist is refused before anything is written
+      expect((await c.fail('tiles.source.put', { source: { id: 'lan', name: 'x', url: 'http://10.0.0.9/{z}/{x}/{y}.png', format: 'png', minZoom: 0, maxZoom: 10 } })).code).toBe('forbidden');
+      await core.dispose();
+      core = await HallCore.start({ dataDir: join(dir, 'hall'), hub: { tickMs: 5 }, reach: { allowOutbound: ['127.0.0.1'] } });
+      expect((items('tiles') as TileLayer[]).length).toBe(32);
+      const c2 = portClient(core, 'window:globe', '管理员');
+      for (let i = have; i < 32; i++) await c2.cmd('tiles.source.remove', { id: `s${i}` });
+      c2.close();
     } finally {
       c.close();
     }

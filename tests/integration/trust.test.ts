@@ -287,6 +287,15 @@ describe('quotas: one client cannot take the hall', () => {
     expect(codes.length).toBe(21);
   });
 
+  it('a saved layout holds at most 32 displays: 1,000 saves cannot grow the journal by megabytes', async () => {
+    const c = await hubClient(hubUrl, 'duty', 'layout');
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`display-${i}-${'x'.repeat(100)}`, 'globe' as const]));
+    expect(await code(c.command('layout.save', { assignments: many }))).toBe('invalid_args');
+    const ok = Object.fromEntries(Object.entries(many).slice(0, 32));
+    expect(await code(c.command('layout.save', { assignments: ok }))).toBe('ok');
+    c.dispose();
+  });
+
   it('one address holds at most 32 connections; the 33rd is refused with 429', async () => {
     const open: WsClient[] = [];
     for (let i = 0; i < 32; i++) {
