@@ -46,7 +46,7 @@ export class HallCore {
   private constructor(opts: HallOptions, store: StoreClient) {
     this.dataDir = opts.dataDir;
     this.store = store;
-    this.reach = new Reach(opts.reach);
+    this.reach = new Reach(opts.reach, process.env, opts.dataDir);
     this.hub = new Hub({ server: 'beacon', ...opts.hub });
     this.kernel = new Kernel(store.api, this.hub, opts);
     this.startedAt = this.kernel.now();

@@ -1,7 +1,7 @@
 // A real mosquitto broker on loopback, started and stopped by the test (persistence on, so a
 // durable subscriber's session survives a broker restart, as the province's does).
 import mqtt from 'mqtt';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -43,10 +43,26 @@ export class Broker {
   }
   /** Takes effect at the next start. Without anonymous access and with no users, every client is
    *  refused (CONNACK "not authorized"), as a bus with the hall's account missing would do. */
-  configure(o: { anonymous: boolean }): void {
+  configure(o: { anonymous: boolean; users?: Record<string, string> }): void {
+    const users = Object.entries(o.users ?? {});
+    if (users.length) {
+      // mosquitto_passwd hashes them (PBKDF2), as a bus's operator would
+      const file = join(this.dir, 'passwd');
+      writeFileSync(file, '');
+      for (const [u, p] of users) execFileSync('mosquitto_passwd', ['-b', file, u, p]);
+    }
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
-      [`listener ${this.port} 127.0.0.1`, `allow_anonymous ${o.anonymous}`, 'persistence true', `persistence_location ${this.dir}/`, 'user root', 'max_queued_messages 100000', ''].join('\n'),
+      [
+        `listener ${this.port} 127.0.0.1`,
+        `allow_anonymous ${o.anonymous}`,
+        ...(users.length ? [`password_file ${join(this.dir, 'passwd')}`] : []),
+        'persistence true',
+        `persistence_location ${this.dir}/`,
+        'user root',
+        'max_queued_messages 100000',
+        '',
+      ].join('\n'),
     );
   }
   get url(): string {

@@ -469,3 +469,42 @@ describe('MAVLink signing and peer allowlists (#18, point 5)', () => {
     }
   });
 });
+
+describe.skipIf(!existsSync(MOSQUITTO))('credentials in a broker URL are kept apart (#18, point 1)', () => {
+  const dir = tempDir();
+  it('feed.add with mqtt://user:password@… logs in to a broker that needs it, and the password is in no journal, table or topic', async () => {
+    const broker = new Broker(await freePort(), join(dir, 'broker'));
+    broker.configure({ anonymous: false, users: { beidou: 'bd-s3cret-2026' } });
+    await broker.start();
+    const host = `127.0.0.1:${broker.port}`;
+    let core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 100 }, reach: { allowOutbound: [host] } });
+    const pub = await mqtt.connectAsync(`mqtt://${host}`, { username: 'beidou', password: 'bd-s3cret-2026' });
+    try {
+      const c = portClient(core, 'window:board', '管理员');
+      await c.cmd('feed.add', { config: { kind: 'mqtt-json', id: 'bd', url: `mqtt://beidou:bd-s3cret-2026@${host}`, topic: 'bd/#' } });
+      c.close();
+      await until('logged in', () => feed(core, 'bd')?.state === 'online' || feed(core, 'bd')?.state === 'degraded', 10_000);
+      await pub.publishAsync('bd/dev-1', JSON.stringify({ lat: 29.1, lon: 121.2, time: Date.now() }));
+      await until('a unit over the authenticated feed', () => unit(core, 'bd-dev-1') !== undefined, 10_000);
+      const everywhere = JSON.stringify([await core.store.api.readJournal(0, 100_000), core.all('feeds'), core.hub.items('feeds')]);
+      expect(everywhere).not.toContain('bd-s3cret-2026');
+      expect(everywhere).toContain(`mqtt://beidou@${host}`);
+      // and after a restart it logs in again from what was kept apart
+      await core.dispose();
+      core = await HallCore.start({ dataDir: join(dir, 'hall'), feeds: { sweepMs: 100 }, reach: { allowOutbound: [host] } });
+      await pub.publishAsync('bd/dev-2', JSON.stringify({ lat: 29.2, lon: 121.2, time: Date.now() }));
+      await until(
+        'heard after a restart',
+        async () => {
+          await pub.publishAsync('bd/dev-2', JSON.stringify({ lat: 29.2, lon: 121.2, time: Date.now() }));
+          return unit(core, 'bd-dev-2') !== undefined;
+        },
+        10_000,
+      );
+    } finally {
+      await pub.endAsync(true);
+      await core.dispose();
+      await broker.stop();
+    }
+  });
+});

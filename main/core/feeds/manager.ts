@@ -207,8 +207,10 @@ export class FeedManager implements Desk {
   async add(input: FeedConfigInput, origin: string, replace = false, byCommand = false): Promise<string> {
     const parsed = FeedConfig.safeParse(input);
     if (!parsed.success) throw new HubError('invalid_args', `feed: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-    const cfg = this.placed(parsed.data);
+    let cfg = this.placed(parsed.data);
     if (byCommand) this.vet(cfg);
+    // a broker's credentials written into its URL are kept apart, never journaled
+    if ('url' in cfg && this.reach) cfg = { ...cfg, url: this.reach.stash(`feed:${cfg.id}`, cfg.url) };
     if (this.runners.has(cfg.id) && !replace) throw new HubError('invalid_args', `a feed named ${cfg.id} exists; remove it first`);
     for (const r of this.runners.values()) {
       if (r.cfg.id !== cfg.id && 'port' in r.cfg && 'port' in cfg && r.cfg.port === cfg.port && cfg.port !== 0 && transportOf(r.cfg.kind) === transportOf(cfg.kind)) {
@@ -263,6 +265,7 @@ export class FeedManager implements Desk {
     await this.stop(r);
     this.runners.delete(id);
     await this.hall.record('feed.removed', `feed:${id}`, { id, at: this.now() }, origin);
+    this.reach?.forget(`feed:${id}`);
     this.hall.publish('feeds', [{ op: 'del', id }]);
   }
 
@@ -328,12 +331,15 @@ export class FeedManager implements Desk {
         const password = c.passwordEnv ? (this.reach ? this.reach.secret(c.passwordEnv) : process.env[c.passwordEnv]) : undefined;
         const clientId = `beacon-${c.id}-${randomBytes(3).toString('hex')}`;
         if (c.kind === 'mqtt-json')
-          return new MqttFeedAdapter({ url: c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) }, r);
+          return new MqttFeedAdapter(
+            { url: this.reach?.unstash(`feed:${c.id}`, c.url) ?? c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) },
+            r,
+          );
         const dji = new DjiDecoder();
         const g = c.gateway;
         return new MqttFeedAdapter(
           {
-            url: c.url,
+            url: this.reach?.unstash(`feed:${c.id}`, c.url) ?? c.url,
             username: c.username,
             password,
             clientId,

@@ -2,7 +2,8 @@
 // `scheme://user:password@host`, and the values of query parameters that by their name hold a secret
 // (`?token=…`, `&tk=…`, `?key=…`). The journal on disk keeps what was recorded (it is owner-only, see
 // security.ts keepPrivate); a reader over the hub (a remote console, an audit script) sees `***`.
-// Issue 18: secrets split out of configurations and stored apart is still to come.
+// Feeds and video sources configured now never journal them (trust/vault.ts splits them out); this
+// covers what older halls recorded, and any other text.
 
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#"]+):[^\s@/?#"]+@/gi;
 const SECRET_PARAM = /([?&](?:secret|token|access_token|auth|key|apikey|api_key|tk|password|passwd|pass|pwd|sig|signature)=)[^&#\s"]+/gi;

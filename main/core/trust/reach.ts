@@ -6,6 +6,7 @@
 // (`--secret-env`), whose values are read once and taken out of the environment. What the operator
 // configured on the command line itself (`--province`, `--feed`, `--uplink`) is theirs and trusted.
 import { BlockList, isIP } from 'node:net';
+import { Vault } from './vault.ts';
 
 export interface ReachOptions {
   /** Targets a command may name: `host`, `host:port`, `*.domain`, an IPv4 or IPv6 address or a
@@ -29,8 +30,11 @@ export class Reach {
   private readonly secrets = new Map<string, string>();
   readonly counters = { refusedTargets: 0, refusedSecrets: 0 };
   readonly allowOutbound: readonly string[];
+  private readonly vault: Vault | null;
 
-  constructor(opts: ReachOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+  /** `dataDir`: where credentials split out of URLs are kept (DATA/secrets.json); none: kept in the URL. */
+  constructor(opts: ReachOptions = {}, env: NodeJS.ProcessEnv = process.env, dataDir: string | null = null) {
+    this.vault = dataDir ? new Vault(dataDir) : null;
     this.allowOutbound = opts.allowOutbound ?? [];
     for (const raw of this.allowOutbound) this.add(raw);
     for (const name of opts.secretEnv ?? []) {
@@ -100,6 +104,20 @@ export class Reach {
 
   secret(name: string | null | undefined): string | undefined {
     return name ? this.secrets.get(name) : undefined;
+  }
+
+  /** The URL to store and journal: its credentials (`user:password@`, `?token=`) kept apart under `key`. */
+  stash(key: string, url: string): string {
+    return this.vault ? this.vault.split(key, url) : url;
+  }
+
+  /** The URL to connect to: what `stash` kept under `key` put back. */
+  unstash(key: string, url: string): string {
+    return this.vault ? this.vault.join(key, url) : url;
+  }
+
+  forget(key: string): void {
+    this.vault?.forget(key);
   }
 
   stats() {

@@ -77,6 +77,8 @@ export class VideoDesk implements Desk {
     }
     const secret = c.tokenEnv ? this.reach.secretProblem(c.tokenEnv) : null;
     if (secret) throw new HubError('forbidden', `video ${c.id}: ${secret}`);
+    // a gateway's credentials written into a URL are kept apart, never journaled
+    for (const p of VIDEO_PROTOCOLS) if (c[p]) c[p] = this.reach.stash(`video:${c.id}:${p}`, c[p]);
     if (c.unit && !this.port.get('units', c.unit)) throw new HubError('not_found', `no unit ${c.unit}`);
     await this.port.record('video.configured', `video:${c.id}`, { config: c }, origin);
     this.port.publish('videos', [{ op: 'put', id: c.id, value: this.view(c) }]);
@@ -86,6 +88,7 @@ export class VideoDesk implements Desk {
   async remove(id: string, origin: string): Promise<void> {
     if (!this.port.get('videos', id)) throw new HubError('not_found', `no video source ${id}`);
     await this.port.record('video.removed', `video:${id}`, { id }, origin);
+    for (const p of VIDEO_PROTOCOLS) this.reach.forget(`video:${id}:${p}`);
     this.port.publish('videos', [{ op: 'del', id }]);
   }
 
@@ -112,8 +115,9 @@ export class VideoDesk implements Desk {
     const [, id, proto, rest] = m as unknown as [string, string, 'whep' | 'hls' | 'flv', string | undefined];
     const c = this.config(id);
     if (!c) return text(404, `no video source ${id}`);
-    const upstream = c[proto];
-    if (!upstream) return text(404, `${id} has no ${proto} endpoint`);
+    const stored = c[proto];
+    if (!stored) return text(404, `${id} has no ${proto} endpoint`);
+    const upstream = this.reach.unstash(`video:${id}:${proto}`, stored);
     // again at each request: a source stored before the allowlist shrank is not reached either
     const problem = this.reach.outboundProblem(upstream);
     if (problem) return this.refuse(403, `${id}: ${problem}`);
