@@ -232,7 +232,7 @@ export type Risk = z.infer<typeof Risk>;
 export const FEED_STATES = ['connecting', 'online', 'degraded', 'offline', 'failed'] as const;
 export const FeedState = z.enum(FEED_STATES);
 export type FeedState = z.infer<typeof FeedState>;
-export const FEED_KINDS = ['mavlink-udp', 'cot-tcp', 'cot-udp', 'mqtt-json', 'dji-mqtt', 'video'] as const;
+export const FEED_KINDS = ['mavlink-udp', 'cot-tcp', 'cot-tls', 'cot-udp', 'mqtt-json', 'dji-mqtt', 'video'] as const;
 export const FeedKind = z.enum(FEED_KINDS);
 export type FeedKind = z.infer<typeof FeedKind>;
 /** A feed as every display sees it: its state and health. Its configuration stays in the core. */
@@ -309,6 +309,21 @@ export const FeedConfig = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('cot-tcp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
+  /** CoT over TLS as TAK servers take it (port 8089): the hall's certificate and key, and the CA that
+   *  signs the devices' client certificates; a device without one signed by it is not heard. PEM
+   *  files on the hall's machine, so only the operator at it sets them (`--feed`; not `feed.add`). */
+  z
+    .object({
+      kind: z.literal('cot-tls'),
+      ...FeedBase,
+      ...ListenAddress,
+      port: ListenAddress.port.default(8089),
+      teamKind: TeamKind.optional(),
+      certFile: z.string().min(1).max(500),
+      keyFile: z.string().min(1).max(500),
+      caFile: z.string().min(1).max(500),
+    })
+    .strict(),
   z.object({ kind: z.literal('cot-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
   z.object({ kind: z.literal('mqtt-json'), ...FeedBase, ...Broker, topic: z.string().min(1).max(200).default('beacon/positions/#'), teamKind: TeamKind.optional() }).strict(),
   z

@@ -116,7 +116,8 @@ Options:
   --dial-order L the channels one key tries, in order (default video,voip,mobile,satellite)
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
   --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
-                 cot-tcp[:port=8087], cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
+                 cot-tcp[:port=8087], cot-tls:certFile=F,keyFile=F,caFile=F[,port=8089],
+                 cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
                  dji-mqtt:url=mqtt://H:P[,gateway=SN]; each takes id=, name=, host=, allowFrom=A;B (listeners),
                  signingKeyEnv=VAR (MAVLink signing),
                  username=, passwordEnv=VAR, teamKind=, silentAfterS=, staleAfterS=, lostAfterS=.

@@ -3,7 +3,9 @@
 // silence turning units stale then lost, and hostile input sent over the wire.
 import mqtt from 'mqtt';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { common, MavLinkProtocolV2 } from 'node-mavlink';
@@ -505,6 +507,62 @@ describe.skipIf(!existsSync(MOSQUITTO))('credentials in a broker URL are kept ap
       await pub.endAsync(true);
       await core.dispose();
       await broker.stop();
+    }
+  });
+});
+
+describe('CoT over TLS with client certificates, as TAK servers take it (#18, point 5)', () => {
+  const dir = tempDir();
+  /** A CA, the hall's certificate, a device's, and a device's from a CA the hall does not trust (openssl). */
+  function pki(): Record<string, string> {
+    const f = (n: string) => join(dir, n);
+    const ossl = (...a: string[]) => execFileSync('openssl', a, { stdio: 'pipe' });
+    for (const ca of ['ca', 'rogue-ca'])
+      ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${ca}.key`), '-out', f(`${ca}.pem`), '-days', '2', '-subj', `/CN=${ca}`);
+    const issue = (name: string, ca: string, ext: string) => {
+      ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+      writeFileSync(f(`${name}.ext`), ext);
+      ossl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`));
+    };
+    issue('hall', 'ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    issue('device', 'ca', 'extendedKeyUsage=clientAuth\n');
+    issue('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+    return { ca: f('ca.pem'), cert: f('hall.pem'), key: f('hall.key'), device: f('device.pem'), deviceKey: f('device.key'), rogue: f('rogue.pem'), rogueKey: f('rogue.key') };
+  }
+
+  it('hears a device with a certificate from its CA; one without, or from another CA, is refused in the handshake and counted', async () => {
+    const p = pki();
+    const core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      feeds: { feeds: [{ kind: 'cot-tls', id: 'tak', host: '127.0.0.1', port: 0, certFile: p.cert!, keyFile: p.key!, caFile: p.ca! }] },
+    });
+    const c = portClient(core, 'window:board', '管理员');
+    try {
+      await until('listening', () => !!core.desks.feeds.port('tak'));
+      expect(feed(core, 'tak')!.endpoint).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+      const send = (cert?: string, key?: string) =>
+        new Promise<string>((resolve) => {
+          const s = tlsConnect({ host: '127.0.0.1', port: core.desks.feeds.port('tak')!, ca: readFileSync(p.ca!), ...(cert ? { cert: readFileSync(cert), key: readFileSync(key!) } : {}) }, () => {
+            s.write(cotEvent(`ANDROID-${cert ? 'ok' : 'none'}`, '消防一队', { lat: 28.6, lon: 121.4, alt: 0, heading: 0, speed: 0 }, Date.now()), () => setTimeout(() => s.end(), 200));
+          });
+          s.on('error', (e) => resolve(`error ${e.message}`));
+          s.on('close', () => resolve('closed'));
+        });
+      await send(p.device, p.deviceKey);
+      await until('a unit over TLS', () => unit(core, 'tak-ANDROID-ok') !== undefined);
+      await send();
+      await send(p.rogue, p.rogueKey);
+      await until('both refused', () => (feed(core, 'tak')?.health?.errors['tls_refused'] ?? 0) >= 2);
+      expect(
+        units(core)
+          .filter((u) => u.id.startsWith('tak-'))
+          .map((u) => u.id),
+      ).toEqual(['tak-ANDROID-ok']);
+      // a TLS listener names files on the hall's machine: set at start, never by command
+      expect((await c.fail('feed.add', { config: { kind: 'cot-tls', id: 'x', port: 0, certFile: '/etc/shadow', keyFile: '/etc/shadow', caFile: '/etc/shadow' } })).code).toBe('forbidden');
+    } finally {
+      c.close();
+      await core.dispose();
     }
   });
 });

@@ -6,6 +6,8 @@
 // entities exist), an event larger than MAX_EVENT_BYTES is refused, and on TCP a sender that streams
 // more than that without closing an event is disconnected.
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { TeamKind, UnitKind } from '../../../common/domain.ts';
 import { peerFilter, type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
@@ -209,6 +211,9 @@ export interface CotOptions {
   maxPendingBytes?: number;
   /** Only these senders are heard (addresses, CIDR blocks); absent: anyone who reaches the port. */
   allowFrom?: readonly string[];
+  /** TLS as TAK servers do (8089): our certificate and key, and the CA whose client certificates
+   *  are heard; a device without one is refused in the handshake (counted tls_refused). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** A TAK-style CoT input: a TCP listener, any number of senders, each a stream of events. */
@@ -227,7 +232,7 @@ export class CotTcpAdapter implements FeedAdapter {
   constructor(o: CotOptions, sink: FeedSink) {
     this.o = o;
     this.sink = sink;
-    this.endpoint = `tcp://${o.host}:${o.port}`;
+    this.endpoint = `${o.tls ? 'tls' : 'tcp'}://${o.host}:${o.port}`;
     this.allowed = peerFilter(o.allowFrom);
   }
 
@@ -246,7 +251,21 @@ export class CotTcpAdapter implements FeedAdapter {
 
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = createServer((sock) => this.accept(sock));
+      let server: Server;
+      if (this.o.tls) {
+        let creds: { cert: Buffer; key: Buffer; ca: Buffer };
+        try {
+          creds = { cert: readFileSync(this.o.tls.certFile), key: readFileSync(this.o.tls.keyFile), ca: readFileSync(this.o.tls.caFile) };
+        } catch (e) {
+          return reject(new FeedOpenError(`TLS: ${(e as Error).message}`, true));
+        }
+        try {
+          server = createTlsServer({ ...creds, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (sock) => this.accept(sock));
+        } catch (e) {
+          return reject(new FeedOpenError(`TLS: ${(e as Error).message}`, true));
+        }
+        server.on('tlsClientError', (err: Error, sock: TcpSocket) => this.sink.rejected('tls_refused', `${sock.remoteAddress ?? '?'}: ${err.message}`));
+      } else server = createServer((sock) => this.accept(sock));
       const onError = (err: NodeJS.ErrnoException) => {
         server.close();
         reject(new FeedOpenError(`cannot listen on ${this.endpoint}: ${err.message}`, fatalSocketError(err)));

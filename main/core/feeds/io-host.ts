@@ -5,7 +5,7 @@ import type { FeedConfig } from '../../../common/domain.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
 import type { PositionReport } from './report.ts';
 
-export type ListenConfig = Extract<FeedConfig, { kind: 'mavlink-udp' | 'cot-tcp' | 'cot-udp' }>;
+export type ListenConfig = Extract<FeedConfig, { kind: 'mavlink-udp' | 'cot-tcp' | 'cot-tls' | 'cot-udp' }>;
 /** `signingKey`: the MAVLink signing key in hex, beside the config (which is journaled; the key never is). */
 export type ToIo = { op: 'open'; feed: string; seq: number; config: ListenConfig; signingKey?: string } | { op: 'close'; feed: string; seq: number };
 export type FromIo =
@@ -101,7 +101,7 @@ export class WorkerAdapter implements FeedAdapter {
     this.feed = feed;
     this.config = config;
     this.sink = sink;
-    this.endpoint = `${config.kind === 'cot-tcp' ? 'tcp' : 'udp'}://${config.host}:${config.port}`;
+    this.endpoint = `${config.kind === 'cot-tcp' ? 'tcp' : config.kind === 'cot-tls' ? 'tls' : 'udp'}://${config.host}:${config.port}`;
   }
 
   async open(): Promise<void> {

@@ -56,8 +56,11 @@ port.on('message', (m: ToIo) => {
     const a: FeedAdapter & { boundPort?: number } =
       c.kind === 'mavlink-udp'
         ? new MavlinkUdpAdapter({ host, port: c.port, allowFrom: c.allowFrom, key: m.signingKey ? Buffer.from(m.signingKey, 'hex') : null }, sink)
-        : c.kind === 'cot-tcp'
-          ? new CotTcpAdapter({ host, port: c.port, teamKind: c.teamKind, allowFrom: c.allowFrom }, sink)
+        : c.kind === 'cot-tcp' || c.kind === 'cot-tls'
+          ? new CotTcpAdapter(
+              { host, port: c.port, teamKind: c.teamKind, allowFrom: c.allowFrom, tls: c.kind === 'cot-tls' ? { certFile: c.certFile, keyFile: c.keyFile, caFile: c.caFile } : undefined },
+              sink,
+            )
           : new CotUdpAdapter({ host, port: c.port, teamKind: c.teamKind, allowFrom: c.allowFrom }, sink);
     a.open().then(
       () => {

@@ -46,6 +46,7 @@ const DEFAULTS = { silentAfterS: 10, staleAfterS: { drone: 5, team: 60 }, lostAf
 const KIND_NAMES: Record<FeedConfig['kind'], { zh: string; en: string }> = {
   'mavlink-udp': { zh: '无人机 MAVLink', en: 'Drones (MAVLink)' },
   'cot-tcp': { zh: '单兵 CoT (TCP)', en: 'Teams (CoT TCP)' },
+  'cot-tls': { zh: '单兵 CoT (TLS 证书)', en: 'Teams (CoT TLS, certificates)' },
   'cot-udp': { zh: '单兵 CoT (UDP)', en: 'Teams (CoT UDP)' },
   'mqtt-json': { zh: '北斗/手持终端 (MQTT)', en: 'Beidou/handsets (MQTT)' },
   'dji-mqtt': { zh: '大疆司空 (MQTT)', en: 'DJI Cloud API (MQTT)' },
@@ -249,6 +250,8 @@ export class FeedManager implements Desk {
           'forbidden',
           `feed ${c.id}: a feed added by command listens where the hub does (${this.opts.listenHost ?? '127.0.0.1'}) or on loopback; another address is set at start (--feed)`,
         );
+      // the hall's own key and CA are files on its machine: named by the operator there, not by a command
+      if (c.kind === 'cot-tls') throw new HubError('forbidden', `feed ${c.id}: a TLS listener names files on the hall's machine; it is set at start (--feed cot-tls:certFile=…)`);
       const key = c.kind === 'mavlink-udp' && c.signingKeyEnv ? (this.reach?.secretProblem(c.signingKeyEnv) ?? null) : null;
       if (key) throw new HubError('forbidden', `feed ${c.id}: ${key}`);
       return;
@@ -322,6 +325,7 @@ export class FeedManager implements Desk {
       // Listening feeds run in the feed I/O worker (io-worker.ts): decoding stays off this thread.
       case 'mavlink-udp':
       case 'cot-tcp':
+      case 'cot-tls':
       case 'cot-udp':
         return this.io.adapter(c.id, c, r, c.kind === 'mavlink-udp' ? this.signingKeyOf(c) : undefined);
       case 'mqtt-json':
@@ -648,7 +652,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function transportOf(kind: FeedConfig['kind']): string {
-  return kind === 'cot-tcp' ? 'tcp' : kind === 'mqtt-json' || kind === 'dji-mqtt' ? 'mqtt' : 'udp';
+  return kind === 'cot-tcp' ? 'tcp' : kind === 'cot-tls' ? 'tls' : kind === 'mqtt-json' || kind === 'dji-mqtt' ? 'mqtt' : 'udp';
 }
 
 export function endpointOf(c: FeedConfig): string {
