@@ -264,6 +264,20 @@ describe('quotas: one client cannot take the hall', () => {
     c.dispose();
   });
 
+  it('a script dialling the directory: 200 call.dial reach 20 phones at most, the rest refused', async () => {
+    const c = await hubClient(hubUrl, 'duty', 'dialler');
+    const ids = core.all<{ id: string }>('contacts').map((x) => x.id).slice(0, 200);
+    expect(ids).toHaveLength(200);
+    const results = await Promise.all(ids.map((id) => code(c.command('call.dial', { contact: id }))));
+    const placed = results.filter((r) => r === 'ok').length;
+    // a dial costs 10 of the session's 200: a person's pace, not a script's
+    expect(placed).toBeGreaterThan(0);
+    expect(placed).toBeLessThanOrEqual(21);
+    expect(results.filter((r) => r === 'rate_limited').length).toBeGreaterThanOrEqual(179);
+    expect(core.all<{ id: string }>('calls').length).toBe(placed);
+    c.dispose();
+  });
+
   it('a repeated sub is refused: 300 `sub contacts` (9 KB) send the directory once, and the sender is cut off', async () => {
     const ws = new WsClient(hubUrl);
     let bytes = 0;

@@ -356,6 +356,18 @@ export function localContext(name: string): CommandContext {
   return { origin: name, session: name, who, by: name, credential: { kind: 'local', name }, setOperator: () => who };
 }
 
+/** What a command costs from a session's bucket, where one is not the same for the hall: a call rings
+ *  a person's phone (a script must not dial the directory in 49 ms), a sign-in runs scrypt, an import
+ *  parses 60,000 characters. Everything else costs 1. */
+const COMMAND_COST: Partial<Record<CommandName, number>> = {
+  'call.dial': 10,
+  'consult.start': 20,
+  'consult.redial': 10,
+  'session.signIn': 5,
+  'typhoon.import': 5,
+  'contacts.import': 5,
+};
+
 /** What a credential allows before anybody signs in, and at most after. */
 function ceiling(c: Credential): Grant[] {
   if (c.kind === 'local') return [...GRANTS];
@@ -435,7 +447,7 @@ export class Session {
       return;
     }
     if (!this.greeted) return this.reject({ code: 'bad_message', message: 'send hello first' });
-    if (!this.take()) {
+    if (!this.take(msg.t === 'cmd' ? (COMMAND_COST[msg.name as CommandName] ?? 1) : 1)) {
       this.hub.counters.rateLimited += 1;
       if (msg.t === 'cmd')
         return this.fail(msg.id, { code: 'rate_limited', message: `more than ${this.opts.commandRate.perSecond} commands a second (burst ${this.opts.commandRate.burst}); ${msg.name} was not run` });
@@ -460,15 +472,15 @@ export class Session {
     }
   }
 
-  /** One from the session's bucket, if there is one: `burst` at once, `perSecond` refilled. */
-  private take(): boolean {
+  /** `cost` from the session's bucket, if it holds that much: `burst` at once, `perSecond` refilled. */
+  private take(cost: number): boolean {
     if (this.credential.kind === 'local') return true;
     const now = Date.now();
     const { perSecond, burst } = this.opts.commandRate;
     this.tokens = Math.min(burst, this.tokens + ((now - this.refilled) / 1000) * perSecond);
     this.refilled = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
     return true;
   }
 
