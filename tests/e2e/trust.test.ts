@@ -133,6 +133,43 @@ describe('trust in the browser', () => {
     }
   });
 
+  it('the wall and the globe: nobody gets no grid and no settings; a duty officer lays out the wall, an administrator the map sources', async () => {
+    const { context, problems } = await offlineContext(browser, { width: 1280, height: 900 });
+    try {
+      await server.trust(context);
+      const wall = await context.newPage();
+      await wall.goto(`${server.url}/?role=wall&display=trust-wall`);
+      await expect.poll(() => wall.locator('[data-test="sign-in"]').count(), { timeout: 30_000 }).toBe(1);
+      await expect.poll(() => wall.locator('[data-test="grid-4"]').count(), { timeout: 30_000 }).toBe(1);
+      expect(await wall.locator('[data-test="grid-4"]').isDisabled()).toBe(true);
+      const signIn = async (page: typeof wall, role: 'duty' | 'admin') => {
+        await page.locator('[data-test="sign-in"]').click();
+        await page.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS[role].id);
+        await page.locator('[data-test="sign-in-pin"]').fill(TEST_PIN);
+        await page.locator('[data-test="sign-in-submit"]').click();
+        await expect.poll(() => page.locator('[data-test="operator"]').textContent(), { timeout: 10_000 }).toMatch(TEST_OPERATORS[role].name);
+      };
+      await signIn(wall, 'duty');
+      await expect.poll(() => wall.locator('[data-test="grid-4"]').isDisabled()).toBe(false);
+      await wall.locator('[data-test="grid-4"]').click();
+      await expect.poll(() => wall.locator('[data-test="wall-grid"]').getAttribute('data-grid'), { timeout: 10_000 }).toBe('4');
+      expect(await wall.locator('[data-test="wall-tile"]').count()).toBe(4);
+
+      const globe = await context.newPage();
+      await globe.goto(`${server.url}/?role=globe&msaa=1`);
+      await globe.locator('[data-test="open-tiles"]').click({ timeout: 60_000 });
+      await expect.poll(() => globe.locator('[data-test="tile-sources"]').count(), { timeout: 10_000 }).toBe(1);
+      expect(await globe.locator('[data-test="add-source"]').count()).toBe(0);
+      expect(await globe.locator('[data-test="prepare"]').count()).toBe(0);
+      await signIn(globe, 'admin');
+      await expect.poll(() => globe.locator('[data-test="add-source"]').count()).toBe(1);
+      expect(await globe.locator('[data-test="prepare"]').count()).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a duty officer signed in on the calls display gets the keys', async () => {
     const { context, problems } = await offlineContext(browser, { width: 1280, height: 900 });
     try {

@@ -266,7 +266,10 @@ describe('quotas: one client cannot take the hall', () => {
 
   it('a script dialling the directory: 200 call.dial reach 20 phones at most, the rest refused', async () => {
     const c = await hubClient(hubUrl, 'duty', 'dialler');
-    const ids = core.all<{ id: string }>('contacts').map((x) => x.id).slice(0, 200);
+    const ids = core
+      .all<{ id: string }>('contacts')
+      .map((x) => x.id)
+      .slice(0, 200);
     expect(ids).toHaveLength(200);
     const results = await Promise.all(ids.map((id) => code(c.command('call.dial', { contact: id }))));
     const placed = results.filter((r) => r === 'ok').length;
