@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { _electron as electron, type ElectronApplication } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedOperators, TEST_OPERATORS, TEST_PIN } from '../helpers/serve.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -31,6 +32,7 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
 
   beforeAll(async () => {
     data = mkdtempSync(join(tmpdir(), 'beacon-electron-'));
+    await seedOperators(data);
     execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     const env: Record<string, string> = { ...(process.env as Record<string, string>), BEACON_DATA_DIR: data, BEACON_FEEDS: 'cot-udp:host=127.0.0.1,port=0,id=field' };
     if (process.platform === 'linux') {
@@ -98,6 +100,12 @@ suite(binary ? 'the Electron app' : 'the Electron app (skipped: no Electron bina
   it('one key over the MessagePort: with no platform or terminal configured, the call says why it failed', async () => {
     const calls = app.windows().find((w) => w.url().includes('role=calls'))!;
     await calls.locator('[data-test="sb-sip"][data-state="none"]').waitFor({ timeout: 30_000 });
+    // a window is one of the hall's displays: the duty officer signs in at it to dial
+    await calls.locator('[data-test="sign-in"]').click();
+    await calls.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS.duty.id);
+    await calls.locator('[data-test="sign-in-pin"]').fill(TEST_PIN);
+    await calls.locator('[data-test="sign-in-submit"]').click();
+    await calls.locator('[data-test="operator"]').waitFor({ timeout: 10_000 });
     await calls.locator('[data-test="dial-c-330100"]').click();
     await calls.locator('[data-test="call-c-330100"][data-state="failed"]').waitFor({ timeout: 30_000 });
     expect(await calls.locator('[data-test="call-c-330100"] .attempts li').first().textContent()).toMatch(/未配置融合通信平台/);
