@@ -7,6 +7,8 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const MOSQUITTO = process.env.BEACON_MOSQUITTO ?? '/usr/sbin/mosquitto';
+/** Debian's mosquitto package ships it beside the broker. */
+const MOSQUITTO_PASSWD = process.env.BEACON_MOSQUITTO_PASSWD ?? '/usr/bin/mosquitto_passwd';
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -49,7 +51,7 @@ export class Broker {
       // mosquitto_passwd hashes them (PBKDF2), as a bus's operator would
       const file = join(this.dir, 'passwd');
       writeFileSync(file, '');
-      for (const [u, p] of users) execFileSync('mosquitto_passwd', ['-b', file, u, p]);
+      for (const [u, p] of users) execFileSync(MOSQUITTO_PASSWD, ['-b', file, u, p]);
     }
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
