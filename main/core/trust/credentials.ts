@@ -12,8 +12,8 @@ import { OperatorRole } from '../../../common/trust.ts';
 
 // ---- secrets ------------------------------------------------------------------------------------
 
-/** scrypt's cost: N=2^15, r=8 (32 MiB, ~0.1 s on a duty PC): a stolen operators.json costs an
- *  attacker that much per guess of every PIN, and a sign-in is not noticeably slower. */
+/** scrypt's cost: N=2^15, r=8 (32 MiB of memory per guess): a stolen operators.json costs an
+ *  attacker that much for every guess at every PIN, while one sign-in stays a blink for a person. */
 const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
 function scryptAsync(secret: string, salt: Buffer, len: number, o: typeof SCRYPT): Promise<Buffer> {
