@@ -209,6 +209,19 @@ describe('boundary import from a shapefile', () => {
     expect(theirs.features.map((f) => asMulti(f.geometry))).toEqual(ours.features.map((f) => f.geometry!.coordinates));
   });
 
+  it('text padded with NULs (as some writers pad dBASE fields) reads as the text alone (#19 point 8)', () => {
+    const shp = writeShp(twoCounties());
+    const nulPadded = (s: string) => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(40, 0)]);
+    const dbf = writeDbf(
+      fields,
+      twoCounties().map((r) => r.attrs),
+      nulPadded,
+    );
+    const names = shapefileToGeoJson({ shp, dbf, cpg: 'UTF-8' }).features.map((f) => f.properties?.NAME);
+    expect(names).toEqual(twoCounties().map((r) => r.attrs.NAME));
+    expect(JSON.stringify(names)).not.toContain('\\u0000');
+  });
+
   it('refuses projected files, other datums, non-polygons, truncated files and mismatched tables, each with its reason', () => {
     expect(() => read(twoCounties(), { prj: UTM51_PRJ })).toThrow(/wrong CRS: the .prj is projected \(WGS_1984_UTM_Zone_51N\)/);
     expect(() => read(twoCounties(), { prj: BEIJING54_PRJ })).toThrow(/datum D_Beijing_1954 is not WGS-84 or CGCS2000/);

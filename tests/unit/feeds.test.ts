@@ -1,6 +1,6 @@
 // The live feeds' pure parts: CoT's XML (saxes, with our refusals on top), CoT,
 // MAVLink, JSON and DJI decoding, the rules (backoff, presence, storage thinning), --feed, patches.
-import { common, minimal, MavLinkProtocolV2 } from 'node-mavlink';
+import { ardupilotmega, common, MavLinkProtocolV2, minimal, standard } from 'node-mavlink';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { applyPatch, diffPatch } from '../../common/ops.ts';
@@ -125,6 +125,15 @@ describe('CoT XML (saxes and our refusals)', () => {
 
 describe('CoT events', () => {
   const p = new CotParser();
+  it('a device at (0, 0) has no fix yet: heard, not placed; a signed course is normalised (#19 point 8)', () => {
+    const noFix = p.parse(tak({ lat: '0.0', lon: '0.0' }), NOW);
+    expect(noFix.ok && noFix.reports[0]).toMatchObject({ source: 'ANDROID-359975090666199', alt: null });
+    expect(noFix.ok && 'lat' in noFix.reports[0]!).toBe(false);
+    const west = p.parse(tak().replace('course="271.5"', 'course="-90"'), NOW);
+    expect(west.ok && west.reports[0]!.heading).toBe(270);
+    const over = p.parse(tak().replace('course="271.5"', 'course="450"'), NOW);
+    expect(over.ok && over.reports[0]!.heading).toBe(90);
+  });
   it('reads what ATAK sends: uid, position, callsign, group, course/speed, battery, stale', () => {
     const d = p.parse(tak(), NOW);
     expect(d.ok).toBe(true);
@@ -265,10 +274,39 @@ describe('MAVLink', () => {
       drone: { mode: 'AUTO', armed: true, relAlt: 100, climb: 1 },
     });
   });
-  it('names PX4 modes from main and sub mode', () => {
+  it('names PX4 modes from main and sub mode (px4_custom_mode.h)', () => {
     expect(flightMode(12, 1, (4 << 16) | (4 << 24))).toBe('AUTO.MISSION');
+    expect(flightMode(12, 1, (4 << 16) | (10 << 24))).toBe('AUTO.VTOL_TAKEOFF');
     expect(flightMode(12, 1, 3 << 16)).toBe('POSCTL');
+    expect(flightMode(12, 1, 9 << 16)).toBe('SIMPLE');
     expect(flightMode(3, 0, 5)).toBeNull(); // custom mode not enabled
+  });
+  it("names ArduPilot modes by the firmware the HEARTBEAT's vehicle type runs (#19 point 3)", () => {
+    // The numbers are ArduPilot's own (ArduPlane/mode.h, ArduSub/mode.h, Rover/mode.h,
+    // ArduCopter/mode.h; the names their ardupilotmega.xml gives): the same 19 is three modes.
+    const AP = 3;
+    const CUSTOM = 1;
+    expect(flightMode(AP, CUSTOM, 19, 2)).toBe('AVOID_ADSB'); // a quadrotor: ArduCopter
+    expect(flightMode(AP, CUSTOM, 19, 20)).toBe('QLOITER'); // MAV_TYPE_VTOL_QUADROTOR: a QuadPlane
+    expect(flightMode(AP, CUSTOM, 1, 1)).toBe('CIRCLE'); // a fixed wing: ArduPlane (Copter's 1 is ACRO)
+    expect(flightMode(AP, CUSTOM, 19, 12)).toBe('MANUAL'); // ArduSub
+    expect(flightMode(AP, CUSTOM, 4, 10)).toBe('HOLD'); // Rover
+    expect(flightMode(AP, CUSTOM, 15, 11)).toBe('GUIDED'); // a boat runs Rover
+    expect(flightMode(AP, CUSTOM, 6, 4)).toBe('RTL'); // a helicopter runs ArduCopter
+    expect(flightMode(AP, CUSTOM, 10, 5)).toBe('AUTO'); // an antenna tracker
+    expect(flightMode(AP, CUSTOM, 250, 1)).toBe('MODE 250');
+  });
+  it('passes over what an ArduPilot link carries and we do not use: its dialect and AUTOPILOT_VERSION are traffic, not refusals (#19 point 4)', () => {
+    const ap = new MavLinkProtocolV2(1, 1);
+    const version = new standard.AutopilotVersion();
+    version.capabilities = 0n as unknown as typeof version.capabilities; // a 64-bit field
+    version.uid = 0n;
+    const meminfo = new ardupilotmega.REGISTRY[152]!(); // MEMINFO, ArduPilot's dialect
+    const ekf = new ardupilotmega.REGISTRY[193]!(); // EKF_STATUS_REPORT
+    const r = decodeDatagram(Buffer.concat([ap.serialize(version, 1), ap.serialize(meminfo, 2), ap.serialize(ekf, 3), position()]));
+    expect(r.errors).toEqual([]);
+    expect(r.packets.map((p) => p.msgid)).toEqual([148, 152, 193, 33]);
+    expect(new MavlinkDecoder().apply(r.packets).errors).toEqual([]);
   });
   it('counts a bad CRC, a truncated packet, junk and an unknown message, and still reads the good packet after them', () => {
     const bad = Buffer.from(position());
@@ -278,7 +316,8 @@ describe('MAVLink', () => {
     unknown[7] = 0xee; // message id 0xee0000-ish: not in any dialect we decode
     const r1 = decodeDatagram(Buffer.concat([Buffer.from('garbage!'), bad, heartbeat()]));
     expect(r1.packets.map((p) => p.msgid)).toEqual([0]);
-    expect(r1.errors.map((e) => e.reason).sort()).toEqual(['bad_crc', 'junk']);
+    // one bad datagram is one refusal (#19 point 4): the first reason, the rest in its message
+    expect(r1.errors).toEqual([{ reason: 'bad_crc', message: expect.stringMatching(/and 1 more in the same datagram/) }]);
     expect(decodeDatagram(truncated).errors[0]!.reason).toBe('truncated');
     expect(decodeDatagram(unknown).errors[0]!.reason).toBe('unknown_message');
   });

@@ -176,7 +176,11 @@ function readDbf(buf: Uint8Array, cpg: string | undefined): Record<string, strin
     const r = headerLen + i * recLen;
     const row: Record<string, string | number | null> = {};
     for (const f of fields) {
-      const raw = dec.decode(buf.subarray(r + f.off, r + f.off + f.len)).trim();
+      // dBASE pads text with spaces, and some writers with NULs: neither is part of the value (#19 point 8)
+      const raw = dec
+        .decode(buf.subarray(r + f.off, r + f.off + f.len))
+        .replace(/[\0\s]+$/, '')
+        .trim();
       if (f.type === 'N' || f.type === 'F') {
         // a whole number too long for a double to hold exactly, or not a number at all, stays text
         const n = Number(raw);

@@ -147,15 +147,17 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
   const speed = num(r.track?.speed);
   const callsign = r.contact?.callsign?.slice(0, 128) || null;
   const battery = num(r.status?.battery);
+  // (0, 0) is a device without a fix yet, as MAVLink and DJI report it: heard, not placed (#19 point 8)
+  const fix = !(lat === 0 && lon === 0);
   const report: PositionReport = {
     source: uid,
     kind: kindOfType(type, teamKind),
     name: callsign ? { zh: callsign, en: callsign } : undefined,
-    lat,
-    lon,
-    alt: hae === null || hae === UNKNOWN ? null : hae,
+    ...(fix ? { lat, lon } : {}),
+    alt: !fix || hae === null || hae === UNKNOWN ? null : hae,
     ce: ce === null || ce === UNKNOWN || ce < 0 ? null : ce,
-    heading: course !== null && course >= 0 && course <= 360 ? course : null,
+    // a course of -90 is 270 (some senders write signed degrees), not no course (#19 point 8)
+    heading: course !== null && Number.isFinite(course) && Math.abs(course) <= 720 ? ((course % 360) + 360) % 360 : null,
     speed: speed !== null && speed >= 0 && speed < 2000 ? speed : null,
     callsign,
     group: r.group?.name?.slice(0, 128) || null,

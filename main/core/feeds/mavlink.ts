@@ -1,14 +1,17 @@
 // Drones over MAVLink 2 (and 1) on UDP, decoded with node-mavlink (packet header, CRC with the
-// message's CRC_EXTRA, payload classes from the minimal + common dialects). One drone per system id.
+// message's CRC_EXTRA, payload classes from the minimal, standard, common and ardupilotmega
+// dialects). One drone per system id.
 //
 // Each datagram is decoded on its own: a UDP datagram carries whole packets, so a truncated or
 // corrupt one never poisons the next (a stream splitter would carry its junk over), and a flood of
 // garbage costs one scan, never a growing buffer.
 import type { Socket } from 'node:dgram';
 import {
+  ardupilotmega,
   common,
   MavLinkPacketSignature,
   minimal,
+  standard,
   MavLinkProtocolV1,
   MavLinkProtocolV2,
   MSG_ID_MAGIC_NUMBER,
@@ -21,7 +24,10 @@ import type { DroneState } from '../../../common/domain.ts';
 import { type FeedAdapter, type FeedSink, listenUdp, peerFilter } from './adapter.ts';
 import type { PositionReport } from './report.ts';
 
-const REGISTRY: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...common.REGISTRY, ...minimal.REGISTRY };
+/** Every message a real autopilot link carries: minimal, standard (AUTOPILOT_VERSION), common, and
+ *  ArduPilot's own dialect (EKF_STATUS_REPORT, MEMINFO, AHRS2, …). A message we know but do not use
+ *  is decoded, checked and passed over: it is traffic, not a refusal. */
+const REGISTRY: Record<number, MavLinkDataConstructor<MavLinkData>> = { ...ardupilotmega.REGISTRY, ...common.REGISTRY, ...standard.REGISTRY, ...minimal.REGISTRY };
 const V1 = new MavLinkProtocolV1();
 const V2 = new MavLinkProtocolV2();
 const SIGNATURE_LENGTH = 13;
@@ -31,41 +37,48 @@ const AUTOPILOT_ARDUPILOT = 3;
 const AUTOPILOT_PX4 = 12;
 const ID = { HEARTBEAT: 0, SYS_STATUS: 1, ATTITUDE: 30, GLOBAL_POSITION_INT: 33, VFR_HUD: 74, BATTERY_STATUS: 147 } as const;
 
-/** ArduCopter's custom_mode numbers (the fleet's common case). */
-const ARDUCOPTER_MODES: Record<number, string> = {
-  0: 'STABILIZE',
-  1: 'ACRO',
-  2: 'ALT_HOLD',
-  3: 'AUTO',
-  4: 'GUIDED',
-  5: 'LOITER',
-  6: 'RTL',
-  7: 'CIRCLE',
-  9: 'LAND',
-  11: 'DRIFT',
-  13: 'SPORT',
-  14: 'FLIP',
-  15: 'AUTOTUNE',
-  16: 'POSHOLD',
-  17: 'BRAKE',
-  18: 'THROW',
-  19: 'AVOID_ADSB',
-  20: 'GUIDED_NOGPS',
-  21: 'SMART_RTL',
-  22: 'FLOWHOLD',
-  23: 'FOLLOW',
-  24: 'ZIGZAG',
-  25: 'SYSTEMID',
-  26: 'AUTOROTATE',
-  27: 'AUTO_RTL',
+/**
+ * ArduPilot's custom_mode numbers differ by firmware: 19 is AVOID_ADSB on a Copter, QLOITER on a
+ * Plane, unused on a Sub. The names come from ArduPilot's own ardupilotmega.xml (COPTER_MODE,
+ * PLANE_MODE, ROVER_MODE, SUB_MODE, TRACKER_MODE, through node-mavlink's generated dialect), chosen
+ * by the vehicle type the HEARTBEAT carries (MAV_TYPE), as Mission Planner and QGroundControl do.
+ */
+const ARDUPILOT_MODES: Record<'copter' | 'plane' | 'rover' | 'sub' | 'tracker', Record<number, string>> = {
+  copter: ardupilotmega.CopterMode as unknown as Record<number, string>,
+  plane: ardupilotmega.PlaneMode as unknown as Record<number, string>,
+  rover: ardupilotmega.RoverMode as unknown as Record<number, string>,
+  sub: ardupilotmega.SubMode as unknown as Record<number, string>,
+  tracker: ardupilotmega.TrackerMode as unknown as Record<number, string>,
 };
-/** PX4 packs main mode in bits 16-23 and the AUTO sub-mode in bits 24-31. */
-const PX4_MAIN: Record<number, string> = { 1: 'MANUAL', 2: 'ALTCTL', 3: 'POSCTL', 5: 'ACRO', 6: 'OFFBOARD', 7: 'STABILIZED', 8: 'RATTITUDE' };
-const PX4_AUTO: Record<number, string> = { 1: 'AUTO.READY', 2: 'AUTO.TAKEOFF', 3: 'AUTO.LOITER', 4: 'AUTO.MISSION', 5: 'AUTO.RTL', 6: 'AUTO.LAND', 8: 'AUTO.FOLLOW', 9: 'AUTO.PRECLAND' };
 
-export function flightMode(autopilot: number, baseMode: number, customMode: number): string | null {
+/** Which ArduPilot firmware a MAV_TYPE runs (minimal.xml's MAV_TYPE numbers). */
+function ardupilotFirmware(mavType: number): keyof typeof ARDUPILOT_MODES {
+  if (mavType === 1 || (mavType >= 19 && mavType <= 25)) return 'plane'; // fixed wing; VTOL tailsitters, tilt-rotors, QuadPlanes
+  if (mavType === 10 || mavType === 11) return 'rover'; // ground rover, surface boat
+  if (mavType === 12) return 'sub';
+  if (mavType === 5) return 'tracker'; // antenna tracker
+  return 'copter'; // multirotors, helicopters, coaxial
+}
+
+/** PX4 packs main mode in bits 16-23 and the AUTO sub-mode in bits 24-31. */
+/** PX4's px4_custom_mode.h: PX4_CUSTOM_MAIN_MODE_* and PX4_CUSTOM_SUB_MODE_AUTO_*. */
+const PX4_MAIN: Record<number, string> = { 1: 'MANUAL', 2: 'ALTCTL', 3: 'POSCTL', 5: 'ACRO', 6: 'OFFBOARD', 7: 'STABILIZED', 8: 'RATTITUDE', 9: 'SIMPLE', 10: 'TERMINATION' };
+const PX4_AUTO: Record<number, string> = {
+  1: 'AUTO.READY',
+  2: 'AUTO.TAKEOFF',
+  3: 'AUTO.LOITER',
+  4: 'AUTO.MISSION',
+  5: 'AUTO.RTL',
+  6: 'AUTO.LAND',
+  7: 'AUTO.RTGS',
+  8: 'AUTO.FOLLOW',
+  9: 'AUTO.PRECLAND',
+  10: 'AUTO.VTOL_TAKEOFF',
+};
+
+export function flightMode(autopilot: number, baseMode: number, customMode: number, mavType = 2): string | null {
   if (!(baseMode & MAV_MODE_FLAG_CUSTOM_MODE_ENABLED)) return null;
-  if (autopilot === AUTOPILOT_ARDUPILOT) return ARDUCOPTER_MODES[customMode] ?? `MODE ${customMode}`;
+  if (autopilot === AUTOPILOT_ARDUPILOT) return ARDUPILOT_MODES[ardupilotFirmware(mavType)][customMode] ?? `MODE ${customMode}`;
   if (autopilot === AUTOPILOT_PX4) {
     const main = (customMode >>> 16) & 0xff;
     const sub = (customMode >>> 24) & 0xff;
@@ -172,6 +185,9 @@ export function decodeDatagram(buf: Buffer, signing: Signing | null = null): Dat
     i += total;
   }
   if (junk > 0) errors.push({ reason: 'junk', message: `${junk} bytes that are not MAVLink` });
+  // One bad datagram is one refusal: a corrupt packet's resync also finds junk (and sometimes a
+  // truncated tail), and counting each would make a healthy link with one bad frame look sick.
+  if (errors.length > 1) return { packets, errors: [{ reason: errors[0]!.reason, message: `${errors[0]!.message} (and ${errors.length - 1} more in the same datagram)` }] };
   return { packets, errors };
 }
 
@@ -221,7 +237,7 @@ export class MavlinkDecoder {
           if (hb.type === 6 || (p.compid !== 1 && v.autopilot !== null)) break;
           v.autopilot = hb.autopilot;
           v.drone.armed = (hb.baseMode & MAV_MODE_FLAG_SAFETY_ARMED) !== 0;
-          v.drone.mode = flightMode(hb.autopilot, hb.baseMode, hb.customMode);
+          v.drone.mode = flightMode(hb.autopilot, hb.baseMode, hb.customMode, hb.type);
           reports.push(base());
           break;
         }
