@@ -436,6 +436,9 @@ describe('MAVLink signing and peer allowlists (#18, point 5)', () => {
       await udpSend(mav, sign(packet(7, 30), 1000, signingKey('wrong key'))); // another key
       await until('refused', () => (errors().unsigned ?? 0) >= 1 && (errors().bad_signature ?? 0) >= 1);
       expect(unit(core, 'signed-7')).toBeUndefined();
+      // the board says what came and why it was refused, not "no data yet" (#19 point 8)
+      await until('said so', () => /2 refused \((unsigned|bad_signature)\), nothing accepted yet/.test(feed(core, 'signed')?.detail ?? ''));
+      expect(feed(core, 'signed')!.state).toBe('degraded');
       await udpSend(mav, sign(packet(7, 30.1), 2000));
       await until('a signed drone', () => unit(core, 'signed-7')?.lat === 30.1);
       // a replay of an older packet (a recording of the drone) moves nothing

@@ -419,10 +419,12 @@ export class FeedManager implements Desk {
     const heard = r.lastMessageAt !== null && r.lastMessageAt >= r.openedAt ? r.lastMessageAt : null;
     const { ok, bad } = r.refusedRatio(now);
     const where = `${r.adapter.endpoint}${this.port(r.cfg.id) !== null && 'port' in r.cfg && r.cfg.port === 0 ? ` (port ${this.port(r.cfg.id)})` : ''}`;
-    if (bad >= 10 && bad > ok) {
-      const top = Object.entries(r.errors).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
-      this.setState(r, 'degraded', `${where}: most input refused (${top})`);
-    } else if (heard === null && now - r.openedAt >= silentMs) this.setState(r, 'degraded', `${where}: open, no data yet`);
+    const top = Object.entries(r.errors).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+    const refused = Object.values(r.errors).reduce((a, b) => a + b, 0);
+    if (bad >= 10 && bad > ok) this.setState(r, 'degraded', `${where}: most input refused (${top})`);
+    // something arrives, all of it refused: say so, not "no data" (a wrong key, a wrong dialect)
+    else if (heard === null && refused > 0) this.setState(r, 'degraded', `${where}: ${refused} refused (${top}), nothing accepted yet`);
+    else if (heard === null && now - r.openedAt >= silentMs) this.setState(r, 'degraded', `${where}: open, no data yet`);
     else if (heard !== null && now - heard >= silentMs) this.setState(r, 'degraded', `${where}: no data for ${Math.round((now - heard) / 1000)} s`);
     else if (heard !== null) this.setState(r, 'online', where);
     else if (justOpened) this.setState(r, 'online', `${where}: open, waiting for data`);
