@@ -75,7 +75,9 @@ Usage:
       Prepare an area for offline use: fetch its tiles into the cache, pinned (never evicted),
       at most N tiles/s (default 20), with progress; Ctrl-C stops cleanly.
   beacon tiles import FILE.mbtiles --source ID
-      Copy an existing MBTiles file into a source's cache (pinned).
+      Copy an existing MBTiles file into a source's cache (pinned). A file of another format
+      (vector tiles into a PNG source, by metadata.format or the tiles' own bytes) is refused
+      by name, and nothing is written.
   beacon tiles stats
       Tiles, size and pinned count per source.
   beacon --help

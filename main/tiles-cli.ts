@@ -125,7 +125,7 @@ export async function runTiles(sub: string | undefined, rest: string[], a: Tiles
     try {
       const s = svc.source(a.source);
       if (!s) return fail(`no tile source ${a.source} (add it first: beacon tiles add-source)`);
-      const n = s.cache.importFile(file);
+      const n = s.cache.importFile(file, Date.now(), s.src.format);
       out.write(`imported ${n} tiles into ${a.source}\n`);
       return 0;
     } catch (e) {

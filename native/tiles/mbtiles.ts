@@ -129,11 +129,14 @@ export class MbTiles {
 
   /** Copy every tile of an MBTiles file in (pinned: the operator brought it for offline use).
    *  Returns the number of tiles copied; a file that is not MBTiles is refused before anything is written. */
-  importFile(file: string, now = Date.now()): number {
+  /** Copy an MBTiles file's tiles in, pinned. `expect`: the source's format; a file of another
+   *  (a vector file into a raster source) is refused by name before anything is written. */
+  importFile(file: string, now = Date.now(), expect: 'png' | 'jpg' | 'quantized-mesh' | null = null): number {
     const src = new Database(file, { readonly: true, fileMustExist: true });
     try {
       const hasTiles = src.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'tiles'").pluck().get() as number;
       if (!hasTiles) throw new Error(`${file} is not an MBTiles file (no tiles table)`);
+      if (expect) checkFormat(src, file, expect);
       const rows = src.prepare('SELECT zoom_level AS z, tile_column AS x, tile_row AS r, tile_data AS data FROM tiles').iterate() as Iterable<{ z: number; x: number; r: number; data: Buffer }>;
       let n = 0;
       const insert = this.db.transaction((batch: { z: number; x: number; r: number; data: Buffer }[]) => {
@@ -161,5 +164,34 @@ export class MbTiles {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** What a tile's bytes are, by their first bytes (MBTiles 1.3: png, jpg, webp, or pbf, which is
+ *  stored gzip- or zlib-compressed). */
+export function tileKind(b: Uint8Array): 'png' | 'jpg' | 'webp' | 'pbf (gzip)' | 'pbf (zlib)' | 'unknown' {
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpg';
+  if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) return 'webp';
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'pbf (gzip)';
+  if (b[0] === 0x78 && (b[1] === 0x01 || b[1] === 0x5e || b[1] === 0x9c || b[1] === 0xda)) return 'pbf (zlib)';
+  return 'unknown';
+}
+
+/** The file's declared format (metadata.format) and every tile's bytes must be the source's. */
+function checkFormat(src: Database.Database, file: string, expect: 'png' | 'jpg' | 'quantized-mesh'): void {
+  const hasMeta = src.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'metadata'").pluck().get() as number;
+  const declared = hasMeta ? (src.prepare("SELECT value FROM metadata WHERE name = 'format'").pluck().get() as string | undefined) : undefined;
+  const raster = expect === 'png' || expect === 'jpg';
+  if (declared !== undefined) {
+    const d = declared.toLowerCase() === 'jpeg' ? 'jpg' : declared.toLowerCase();
+    if (raster && d !== expect) throw new Error(`${file} declares ${declared} tiles (metadata.format); the source is ${expect}: nothing imported`);
+  }
+  const bodies = src.prepare('SELECT zoom_level AS z, tile_column AS x, tile_row AS r, tile_data AS data FROM tiles').iterate() as Iterable<{ z: number; x: number; r: number; data: Buffer }>;
+  for (const t of bodies) {
+    if (!Buffer.isBuffer(t.data)) continue;
+    const kind = tileKind(t.data);
+    const ok = raster ? kind === expect : kind === 'pbf (gzip)' || kind === 'unknown'; // quantized-mesh: gzip or raw, never an image
+    if (!ok) throw new Error(`${file}: tile ${t.z}/${t.x}/${t.r} is ${kind}${declared === undefined ? ' (no metadata.format)' : ''}; the source is ${expect}: nothing imported`);
   }
 }

@@ -1,11 +1,13 @@
 // The tile cache and its planner, against a tile server the test runs on loopback.
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { latToY, lonToX, planTiles, tileUrl } from '../../common/tiles.ts';
 import { Prefetch } from '../../main/core/tiles/prefetch.ts';
+import { tileKind } from '../../native/tiles/mbtiles.ts';
 import { TileService } from '../../main/core/tiles/service.ts';
 import { makeTile, tileColour, TileServer } from '../helpers/tileserver.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -170,5 +172,28 @@ describe('tile cache', () => {
     const empty = join(dir, 'empty.sqlite');
     new Database(empty).close();
     expect(() => cache.importFile(empty)).toThrow(/not an MBTiles file/);
+  });
+
+  it("refuses a vector MBTiles file for a PNG source by name, and writes nothing (#19 point 7; node-mbtiles' own fixture)", () => {
+    // tests/fixtures/mbtiles/vector_deflate.mbtiles: mapbox/node-mbtiles' test fixture (BSD), vector
+    // tiles stored zlib-deflated, with no metadata.format: only the bodies say what it is.
+    const vector = fileURLToPath(new URL('../fixtures/mbtiles/vector_deflate.mbtiles', import.meta.url));
+    const cache = svc.source('test')!.cache;
+    const before = cache.stats();
+    expect(() => cache.importFile(vector, Date.now(), 'png')).toThrow(/tile 0\/0\/0 is pbf \(zlib\) \(no metadata.format\); the source is png: nothing imported/);
+    expect(cache.stats()).toEqual(before);
+    // a file that says what it holds is refused by its metadata before its bodies are read
+    const declared = join(dir, 'declared.mbtiles');
+    const db = new Database(declared);
+    db.exec(
+      "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB); CREATE TABLE metadata (name TEXT, value TEXT); INSERT INTO metadata VALUES ('format', 'pbf')",
+    );
+    db.prepare('INSERT INTO tiles VALUES (0, 0, 0, ?)').run(makeTile(0, 0, 0));
+    db.close();
+    expect(() => cache.importFile(declared, Date.now(), 'png')).toThrow(/declares pbf tiles \(metadata.format\); the source is png/);
+    const first = new Database(vector, { readonly: true });
+    expect(tileKind(first.prepare('SELECT tile_data FROM tiles LIMIT 1').pluck().get() as Buffer)).toBe('pbf (zlib)');
+    first.close();
+    expect(tileKind(makeTile(0, 0, 0))).toBe('png');
   });
 });
