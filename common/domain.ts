@@ -29,7 +29,10 @@ export type Place = z.infer<typeof Place>;
 export const TEAM_KINDS = ['fire-rescue', 'professional', 'social', 'aviation'] as const;
 export type TeamKind = (typeof TEAM_KINDS)[number];
 export const TeamKind = z.enum(TEAM_KINDS);
-export const UNIT_KINDS = [...TEAM_KINDS, 'depot', 'drone', 'vehicle'] as const;
+/** Pins others drop and TAK servers share (CoT atoms of hostile, unknown or neutral affiliation):
+ *  shown on the map in their affiliation's colour, never counted among the hall's forces. */
+export const MARKER_KINDS = ['marker-hostile', 'marker-unknown', 'marker-neutral'] as const;
+export const UNIT_KINDS = [...TEAM_KINDS, 'depot', 'drone', 'vehicle', ...MARKER_KINDS] as const;
 export const UnitKind = z.enum(UNIT_KINDS);
 export type UnitKind = z.infer<typeof UnitKind>;
 export const UNIT_STATUSES = ['standby', 'en-route', 'on-site', 'offline'] as const;

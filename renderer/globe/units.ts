@@ -21,6 +21,10 @@ export const KIND_COLORS: Record<UnitKind, string> = {
   depot: '#b388ff',
   drone: '#f8f32b',
   vehicle: '#e0e0e0',
+  // MIL-STD-2525's standard identity fills: pale, and apart from the forces' saturated colours
+  'marker-hostile': '#ff8080',
+  'marker-unknown': '#ffff80',
+  'marker-neutral': '#aaffaa',
 };
 export const STATUS_OUTLINE: Record<UnitStatus, string> = { standby: '#0b1220', 'en-route': '#ffffff', 'on-site': '#ffe600', offline: '#666666' };
 

@@ -9,7 +9,8 @@ import { useHub } from '../hub/index.ts';
 export const useUnitCountsStore = defineStore('unitCounts', () => {
   const hub = useHub();
   const byKind = new FieldCounts<UnitKind>(UNIT_KINDS, (u) => (u as Unit).kind);
-  const byStatus = new FieldCounts<UnitStatus>(UNIT_STATUSES, (u) => (u as Unit).status);
+  // a marker (a pin others dropped) has no status a duty officer counts: forces only
+  const byStatus = new FieldCounts<UnitStatus>(UNIT_STATUSES, (u) => ((u as Unit).kind.startsWith('marker-') ? undefined : (u as Unit).status));
   const kinds = shallowRef<[UnitKind, number][]>([]);
   const statuses = shallowRef<[UnitStatus, number][]>([]);
   hub.subscribe('units', (e) => {

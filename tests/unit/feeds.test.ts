@@ -1,3 +1,6 @@
+import { TEAM_KINDS } from '../../common/domain.ts';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 // The live feeds' pure parts: CoT's XML (saxes, with our refusals on top), CoT,
 // MAVLink, JSON and DJI decoding, the rules (backoff, presence, storage thinning), --feed, patches.
 import { ardupilotmega, common, MavLinkProtocolV2, minimal, standard } from 'node-mavlink';
@@ -125,6 +128,25 @@ describe('CoT XML (saxes and our refusals)', () => {
 
 describe('CoT events', () => {
   const p = new CotParser();
+  it("a marker an ATAK user dropped is a marker of its affiliation, never a team (#19 point 1; FreeTakServer's fixture)", () => {
+    const real = readFileSync(fileURLToPath(new URL('../fixtures/cot/fts-marker-a-u-G.xml', import.meta.url)), 'utf8');
+    // its own time (2020), so the parser's clock is put there
+    const at = Date.parse('2020-12-16T20:00:00Z');
+    const d = p.parse(real, at, 'fire-rescue');
+    expect(d.ok && d.reports[0]).toMatchObject({ source: 'a0c524c6-0422-4382-9981-e39d1dc71730', kind: 'marker-unknown', callsign: 'U.16.135057', lat: 38.856650047254725 });
+    // the same message as hostile, suspect and neutral pins: the affiliation letter decides
+    const as = (type: string) => {
+      const r = p.parse(real.replace('type="a-u-G"', `type="${type}"`), at, 'fire-rescue');
+      return r.ok ? r.reports[0]!.kind : null;
+    };
+    expect(as('a-h-G')).toBe('marker-hostile');
+    expect(as('a-s-G-U-C')).toBe('marker-hostile');
+    expect(as('a-n-G')).toBe('marker-neutral');
+    expect(as('a-p-G')).toBe('marker-unknown');
+    expect(as('a-f-G-U-C')).toBe('fire-rescue'); // a friend is the feed's team kind
+    expect(as('a-f-A')).toBe('aviation');
+    expect(TEAM_KINDS as readonly string[]).not.toContain('marker-hostile'); // the board counts forces only
+  });
   it('a device at (0, 0) has no fix yet: heard, not placed; a signed course is normalised (#19 point 8)', () => {
     const noFix = p.parse(tak({ lat: '0.0', lon: '0.0' }), NOW);
     expect(noFix.ok && noFix.reports[0]).toMatchObject({ source: 'ANDROID-359975090666199', alt: null });

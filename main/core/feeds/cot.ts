@@ -115,7 +115,17 @@ function time(v: string | undefined): number | null {
 
 /** CoT type → unit kind: air tracks are aviation, ground equipment is a vehicle, other friendly
  *  ground units are teams of the feed's kind. */
+/**
+ * CoT type → unit kind. The second letter is the affiliation (MIL-STD-2525 standard identity): f
+ * friend, a assumed friend; h hostile, s suspect, j joker, k faker; u unknown, p pending; n
+ * neutral. Only friends are the hall's units; the rest are markers (a pin "Assault Team 3" that an
+ * ATAK user dropped is not a rescue team), drawn as such and never counted as forces.
+ */
 export function kindOfType(type: string, teamKind: TeamKind): UnitKind {
+  const affiliation = type[2];
+  if (affiliation === 'h' || affiliation === 's' || affiliation === 'j' || affiliation === 'k') return 'marker-hostile';
+  if (affiliation === 'n') return 'marker-neutral';
+  if (affiliation !== 'f' && affiliation !== 'a') return 'marker-unknown';
   if (/^a-[fa]-A/.test(type)) return 'aviation';
   if (/^a-[fa]-G-E-V/.test(type)) return 'vehicle';
   return teamKind;
