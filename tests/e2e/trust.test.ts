@@ -4,10 +4,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launch, offlineContext } from '../helpers/browser.ts';
+import { launch, offlineContext } from '../helpers/browser.ts';
 import { type Served, serve, TEST_OPERATORS, TEST_PIN } from '../helpers/serve.ts';
+
+/** Sign the role's test operator in through the status bar, as a person would. */
+async function signInAt(page: Page, role: 'duty' | 'leader' | 'admin', pin = TEST_PIN): Promise<void> {
+  await page.locator('[data-test="sign-in"]').click();
+  await page.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS[role].id);
+  await page.locator('[data-test="sign-in-pin"]').fill(pin);
+  await page.locator('[data-test="sign-in-submit"]').click();
+}
 
 describe('trust in the browser', () => {
   let server: Served;
@@ -27,20 +35,15 @@ describe('trust in the browser', () => {
   it('a page whose name was rebound to 127.0.0.1 reads nothing and does nothing, token or not', async () => {
     const port = new URL(server.url).port;
     const evil = `http://rebind.attacker.test:${port}`;
-    // After the rebinding, the attacker's name resolves to this machine; Chromium is told so.
-    const rebinder = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--host-resolver-rules=MAP rebind.attacker.test 127.0.0.1, MAP * ~NOTFOUND',
-        // Chromium's own guard against public pages reaching local addresses (Private/Local Network
-        // Access) would stop the attack before the hall sees it; off, so the hall's guard is tested
+    // After the rebinding, the attacker's name resolves to this machine; Chromium is told so. Its own
+    // guard against public pages reaching local addresses (Private/Local Network Access) would stop
+    // the attack before the hall sees it: off, so the hall's guard is what is tested.
+    const rebinder = await launch(
+      [
         '--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets',
       ],
-    });
+      'MAP rebind.attacker.test 127.0.0.1, MAP * ~NOTFOUND',
+    );
     try {
       const context = await rebinder.newContext();
       // The attacker's page, as their server sent it before the name was rebound: it then asks the
@@ -91,10 +94,7 @@ describe('trust in the browser', () => {
       expect(await board.locator('[data-test="duty"]').isDisabled()).toBe(true);
 
       // a wrong PIN is refused, and says so in Chinese
-      await signIn.click();
-      await board.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS.duty.id);
-      await board.locator('[data-test="sign-in-pin"]').fill('999999');
-      await board.locator('[data-test="sign-in-submit"]').click();
+      await signInAt(board, 'duty', '999999');
       await expect.poll(() => board.locator('[data-test="sign-in-error"]').textContent(), { timeout: 10_000 }).toBe('操作员或口令不正确');
       await board.locator('[data-test="sign-in-pin"]').fill(TEST_PIN);
       await board.locator('[data-test="sign-in-submit"]').click();
@@ -118,11 +118,8 @@ describe('trust in the browser', () => {
       await expect.poll(() => calls.locator('[data-test="contacts"] li').count(), { timeout: 30_000 }).toBeGreaterThan(0);
       expect(await calls.locator('[data-test^="dial-"]').count()).toBe(0);
 
-      // an administrator: the feed form, not the incident form; English on request
-      await board.locator('[data-test="sign-in"]').click();
-      await board.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS.admin.id);
-      await board.locator('[data-test="sign-in-pin"]').fill(TEST_PIN);
-      await board.locator('[data-test="sign-in-submit"]').click();
+      // an administrator: the feed form, not the incident form
+      await signInAt(board, 'admin');
       await expect.poll(() => board.locator('[data-test="operator"]').textContent(), { timeout: 10_000 }).toBe('管理员丙 · 系统管理员');
       await expect.poll(() => board.locator('[data-test="feed-add"]').count()).toBe(1);
       expect(await board.locator('[data-test="incident-form"]').count()).toBe(0);
@@ -142,11 +139,8 @@ describe('trust in the browser', () => {
       await expect.poll(() => wall.locator('[data-test="sign-in"]').count(), { timeout: 30_000 }).toBe(1);
       await expect.poll(() => wall.locator('[data-test="grid-4"]').count(), { timeout: 30_000 }).toBe(1);
       expect(await wall.locator('[data-test="grid-4"]').isDisabled()).toBe(true);
-      const signIn = async (page: typeof wall, role: 'duty' | 'admin') => {
-        await page.locator('[data-test="sign-in"]').click();
-        await page.locator('[data-test="sign-in-operator"]').selectOption(TEST_OPERATORS[role].id);
-        await page.locator('[data-test="sign-in-pin"]').fill(TEST_PIN);
-        await page.locator('[data-test="sign-in-submit"]').click();
+      const signIn = async (page: Page, role: 'duty' | 'admin') => {
+        await signInAt(page, role);
         await expect.poll(() => page.locator('[data-test="operator"]').textContent(), { timeout: 10_000 }).toMatch(TEST_OPERATORS[role].name);
       };
       await signIn(wall, 'duty');

@@ -4,7 +4,8 @@ import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.BEACON_CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launch(extraArgs: string[] = []): Promise<Browser> {
+/** `hostRules`: how names resolve (default: loopback only, every other name fails). */
+export async function launch(extraArgs: string[] = [], hostRules = 'MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost'): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -18,7 +19,7 @@ export async function launch(extraArgs: string[] = []): Promise<Browser> {
       '--use-angle=swiftshader',
       '--enable-unsafe-swiftshader',
       // Name resolution fails for every host but loopback, below the page's own routing.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      `--host-resolver-rules=${hostRules}`,
     ],
   });
 }
