@@ -50,8 +50,8 @@ export class Vault {
     if (h.userinfo || h.query) this.held[key] = h;
     else delete this.held[key];
     this.save();
-    // URL keeps a template's braces encoded; give back what was written, less the credentials
-    return h.userinfo || h.query ? decodeURI(u.href) : url;
+    // unchanged when nothing was taken: what the operator wrote stays as written
+    return h.userinfo || h.query ? u.href : url;
   }
 
   /** The URL with what was split out of it under `key` put back (for the connection only). */
