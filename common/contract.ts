@@ -6,6 +6,7 @@ import { isPlain } from './plain.ts';
 import {
   AdminCode,
   Advisory,
+  Alert,
   DutyShift,
   OnDutyInput,
   Analysis,
@@ -68,6 +69,8 @@ export const TOPIC_SCHEMAS = {
   replay: Replay,
   /** Incidents reported in this hall, open and closed. */
   incidents: Incident,
+  /** Emergency alerts from field devices (TAK 911 and the like), open and closed. */
+  alerts: Alert,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
@@ -191,6 +194,11 @@ export const COMMANDS = {
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   'incident.close': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Acknowledge an emergency alert: the operator has seen it and the hall is acting (journaled). */
+  'alert.ack': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },

@@ -259,8 +259,14 @@ export const Feed = z.object({
       /** Rejected input by reason (bad_crc, not_xml, doctype, too_large, bad_coordinates, ...). */
       errors: z.record(z.string().max(64), z.number().int().min(0)),
       reconnects: z.number().int().min(0),
-      /** Units this feed has reported. */
+      /** Units (forces) this feed has reported. */
       units: z.number().int().min(0),
+      /** Map markers of another affiliation (hostile, unknown, neutral pins): never forces. */
+      markers: z.number().int().min(0).optional(),
+      /** Messages understood and not used (chat, routes, a dialect's status): not refusals. */
+      unused: z.number().int().min(0).optional(),
+      /** Emergencies raised or cancelled through this feed. */
+      alerts: z.number().int().min(0).optional(),
     })
     .optional(),
 });
@@ -494,6 +500,37 @@ export const Incident = z.object({
   demo: z.boolean(),
 });
 export type Incident = z.infer<typeof Incident>;
+
+/**
+ * An emergency alert a field device raised (ATAK's 911, Ring The Bell, In Contact, a custom alert:
+ * CoT `b-a-o-*`): shown on every display until an operator acknowledges it, with an incident at the
+ * sender's position; cleared when the device cancels (`b-a-o-can`). docs/feeds.md, "Emergency alerts".
+ */
+export const ALERT_STATES = ['active', 'acknowledged', 'cancelled'] as const;
+export const Alert = z.object({
+  id: z.string().min(1).max(64),
+  /** The feed it came in on, and the alert's own id there (ATAK: `<device>-9-1-1`). */
+  feed: z.string().min(1).max(64),
+  source: z.string().min(1).max(128),
+  /** The device that raised it (CoT `link` uid), when it says. */
+  sender: z.string().max(128).nullable(),
+  callsign: z.string().max(128).nullable(),
+  /** The wire's type (`b-a-o-tbl`) and what the device calls it ("911 Alert"). */
+  type: z.string().max(64),
+  label: z.string().max(128),
+  lat: Lat.nullable(),
+  lon: Lon.nullable(),
+  status: z.enum(ALERT_STATES),
+  raisedAt: z.number().int(),
+  /** The last time the device repeated it (ATAK repeats an open alert). */
+  heardAt: z.number().int(),
+  ackBy: z.string().max(64).nullable(),
+  ackAt: z.number().int().nullable(),
+  cancelledAt: z.number().int().nullable(),
+  /** The incident opened at the sender's position (null while the device has no fix). */
+  incident: z.string().max(64).nullable(),
+});
+export type Alert = z.infer<typeof Alert>;
 
 /** Key targets and shelters on the map: hazardous-chemical sites and reservoirs (what a typhoon or
  *  flood threatens first), and the shelters people are moved to. Static: set by seed or import. */

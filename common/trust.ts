@@ -48,6 +48,7 @@ export const COMMAND_GRANTS = {
   'replay.set': 'operate',
   'incident.report': 'operate',
   'incident.close': 'operate',
+  'alert.ack': 'operate',
   'duty.handover': 'operate',
   'call.dial': 'operate',
   'call.end': 'operate',

@@ -2,6 +2,7 @@
 // its traffic to the link desk's monitor; calls and tiles follow the WAN the link desk publishes).
 // They are disposed in reverse. Adding a domain is a folder with a desk.ts and one line here
 // (docs/architecture.md, "Adding a desk").
+import { alertsDesk } from './alerts/desk.ts';
 import { callsDesk } from './calls/desk.ts';
 import { dutyDesk } from './duty/desk.ts';
 import { feedsDesk } from './feeds/manager.ts';
@@ -18,7 +19,23 @@ import { unitsDesk } from './units/desk.ts';
 import { uplinkDesk } from './uplink/desk.ts';
 import { videoDesk } from './video/desk.ts';
 
-export const DESKS = [trustDesk, journalDesk, linkDesk, placesDesk, unitsDesk, incidentsDesk, layoutDesk, dutyDesk, typhoonDesk, callsDesk, feedsDesk, videoDesk, tilesDesk, uplinkDesk] as const;
+export const DESKS = [
+  trustDesk,
+  journalDesk,
+  linkDesk,
+  placesDesk,
+  unitsDesk,
+  incidentsDesk,
+  alertsDesk,
+  layoutDesk,
+  dutyDesk,
+  typhoonDesk,
+  callsDesk,
+  feedsDesk,
+  videoDesk,
+  tilesDesk,
+  uplinkDesk,
+] as const;
 
 type Desks = (typeof DESKS)[number];
 /** Each started desk under its name: `hall.desks.calls` is a CallDesk. */

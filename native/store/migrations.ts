@@ -147,6 +147,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE duty (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
     `,
   },
+  {
+    version: 13,
+    name: 'emergency alerts',
+    sql: `
+      -- Alerts raised by field devices (TAK 911 and the like): open until acknowledged, kept after.
+      CREATE TABLE alerts (id TEXT PRIMARY KEY, raised INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX alerts_raised ON alerts (raised);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,6 +21,7 @@ export const TABLES = [
   'walls',
   'sites',
   'duty',
+  'alerts',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -81,5 +82,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     walls: makeRepo(db, 'walls', [], () => []),
     sites: makeRepo(db, 'sites', ['kind', 'county'], (v) => [v.kind, v.county]),
     duty: makeRepo(db, 'duty', [], () => []),
+    alerts: makeRepo(db, 'alerts', ['raised'], (v) => [v.raisedAt]),
   };
 }

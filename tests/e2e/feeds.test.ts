@@ -2,11 +2,13 @@
 // teams over MAVLink UDP and CoT TCP, the feed board's states and counts as the senders go quiet or
 // misbehave, a feed added from the board, and a drone's presence in the globe's details panel.
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
+import { fixture, retime } from '../helpers/fixtures.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -85,6 +87,37 @@ describe('live feeds in the browser', () => {
     // And the feed that went quiet says so, instead of claiming to be online.
     await expect.poll(() => row('mavlink-udp').getAttribute('data-state'), { timeout: 10_000 }).toBe('degraded');
     expect(await row('mavlink-udp').textContent()).toMatch(/no data for/);
+  });
+
+  it("an ATAK 911 (its own file) is on every display until a duty officer acknowledges it; the device's cancel clears it (#19 point 2)", async () => {
+    const send = (file: string) =>
+      new Promise<void>((resolve, reject) => {
+        const s = connect(cot, '127.0.0.1', () => s.end(retime(fixture(`cot/${file}`), Date.now())));
+        s.on('error', reject);
+        s.on('close', () => resolve());
+      });
+    await send('ftstest-911-alert-b-a-o-tbl.xml');
+    for (const page of [board, globe]) {
+      const active = page.locator('[data-test="alert-active"]');
+      await expect.poll(() => active.count(), { timeout: 10_000 }).toBe(1);
+      expect(await active.textContent()).toMatch(/紧急求救.*911 Alert.*corvo.*43\.84456, -66\.11718/);
+      // the administrator configures; acknowledging is a duty officer's: no button here, the reason instead
+      expect(await active.locator('[data-test="alert-ack"]').count()).toBe(0);
+      expect(await active.locator('[data-test="alert-sign-in"]').textContent()).toBe('值班员登录后确认');
+    }
+    await expect.poll(() => row('cot-tcp').locator('[data-test="feed-alerts"]').textContent(), { timeout: 10_000 }).toBe('1');
+    // the duty officer's call panel, in another window
+    const duty = await offlineContext(browser, { width: 1280, height: 800 });
+    await server.trust(duty.context, 'duty');
+    const calls = await duty.context.newPage();
+    await calls.goto(`${server.url}/?role=calls`);
+    await calls.locator('[data-test="alert-ack"]').click();
+    await expect.poll(() => board.locator('[data-test="alert-handled"]').textContent(), { timeout: 10_000 }).toMatch(/求救处理中.*corvo.*已由 .+ 确认/);
+    expect(await globe.locator('[data-test="alert-active"]').count()).toBe(0);
+    await send('ftstest-cancel-b-a-o-can.xml');
+    await expect.poll(() => globe.locator('[data-test="alert-banner"]').count(), { timeout: 10_000 }).toBe(0);
+    expect(duty.problems).toEqual([]);
+    await duty.context.close();
   });
 
   it('a feed added on the board starts listening', async () => {

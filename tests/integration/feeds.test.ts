@@ -374,7 +374,7 @@ describe('a CoT listener holds its ground (#18, point 5)', () => {
   it('caps connections per address and in all, closes idle ones, and bounds unfinished events across senders', async () => {
     // The listener alone, over real sockets; its sink records what the manager would count.
     const refused: string[] = [];
-    const sink = { message: () => undefined, rejected: (reason: string) => void refused.push(reason), lost: () => undefined };
+    const sink = { message: () => undefined, rejected: (reason: string) => void refused.push(reason), lost: () => undefined, alert: () => undefined };
     const a = new CotTcpAdapter({ host: '127.0.0.1', port: 0, maxConnections: 40, maxPerAddress: 30, idleMs: 800, maxPendingBytes: 2 * 1024 * 1024 }, sink);
     await a.open();
     const open = (): Promise<import('node:net').Socket> =>

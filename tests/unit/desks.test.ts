@@ -5,10 +5,11 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_NAMES } from '../../common/contract.ts';
-import type { Incident, Link, Place, Unit } from '../../common/domain.ts';
+import type { Alert, Incident, Link, Place, Unit } from '../../common/domain.ts';
 import { DESKS } from '../../main/core/desks.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { localContext, type CommandContext } from '../../main/core/hub/hub.ts';
+import { AlertsDesk } from '../../main/core/alerts/desk.ts';
 import { dutyCommands } from '../../main/core/duty/desk.ts';
 import { incidentCommands } from '../../main/core/incidents/desk.ts';
 import { redactText } from '../../main/core/journal/redact.ts';
@@ -66,6 +67,36 @@ describe('desks against the in-memory port', () => {
     await expect(cmd['unit.setStatus']!({ id: 'team-9', status: 'en-route' }, ctx)).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('alerts: a device raises one alert and one incident however often it repeats; an operator acknowledges; the cancel closes both', async () => {
+    const port = memoryPort({ now: Date.UTC(2026, 7, 9, 3, 0) });
+    const desk = new AlertsDesk(port);
+    const raised = { source: 'ANDROID-1-9-1-1', cancel: false, type: 'b-a-o-tbl', label: '911 Alert', sender: 'ANDROID-1', callsign: 'corvo', lat: 29.87, lon: 121.54 };
+    await Promise.all([desk.fromFeed('tak', raised), desk.fromFeed('tak', raised), desk.fromFeed('tak', raised)]); // back to back
+    const [alert] = port.all<Alert>('alerts');
+    expect(port.all('alerts')).toHaveLength(1);
+    expect(alert).toMatchObject({ feed: 'tak', status: 'active', callsign: 'corvo', lat: 29.87, raisedAt: port.clock });
+    const inc = port.get<Incident>('incidents', alert!.incident!);
+    expect(inc).toMatchObject({ kind: 'rescue', status: 'open', lat: 29.87, lon: 121.54, title: '911 Alert · corvo', reportedBy: 'corvo' });
+    expect(port.journal.map((e) => e.kind)).toEqual(['incident.reported', 'alert.raised']);
+    // it moved: kept (the incident stays where it was reported; the alert follows the device)
+    port.clock += 5000;
+    await desk.fromFeed('tak', { ...raised, lat: 29.871 });
+    expect(port.get<Alert>('alerts', alert!.id)).toMatchObject({ lat: 29.871, heardAt: port.clock, status: 'active' });
+    await desk.commands['alert.ack']!({ id: alert!.id }, ctx);
+    expect(port.get<Alert>('alerts', alert!.id)).toMatchObject({ status: 'acknowledged', ackBy: '王芳', ackAt: port.clock });
+    await expect(desk.commands['alert.ack']!({ id: alert!.id }, ctx)).rejects.toThrow(/already acknowledged \(by 王芳\)/);
+    // a cancel naming another alert clears nothing; the device's own cancel clears its alert and closes the incident
+    await desk.fromFeed('tak', { ...raised, source: 'OTHER-9-1-1', sender: null, cancel: true, type: 'b-a-o-can' });
+    expect(desk.counters.unmatchedCancels).toBe(1);
+    await desk.fromFeed('tak', { ...raised, cancel: true, type: 'b-a-o-can', sender: null, callsign: null });
+    expect(port.get<Alert>('alerts', alert!.id)).toMatchObject({ status: 'cancelled', cancelledAt: port.clock });
+    expect(port.get<Incident>('incidents', inc!.id)).toMatchObject({ status: 'closed', closedBy: 'corvo (b-a-o-can)' });
+    expect(port.journal.map((e) => e.kind)).toEqual(['incident.reported', 'alert.raised', 'alert.raised', 'alert.acknowledged', 'alert.cancelled', 'incident.closed']);
+    // raised again after the cancel: a new alert
+    await desk.fromFeed('tak', raised);
+    expect(port.all<Alert>('alerts').filter((a) => a.status === 'active')).toHaveLength(1);
+    expect(port.all('alerts')).toHaveLength(2);
+  });
   it('duty: a handover replaces the watch, stamped by the hall clock, each one journaled', async () => {
     const port = memoryPort({ now: Date.UTC(2026, 7, 9, 0, 30) });
     const cmd = dutyCommands(port);

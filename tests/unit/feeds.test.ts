@@ -1,4 +1,5 @@
 import { TEAM_KINDS } from '../../common/domain.ts';
+import { fixture, retime } from '../helpers/fixtures.ts';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 // The live feeds' pure parts: CoT's XML (saxes, with our refusals on top), CoT,
@@ -128,6 +129,39 @@ describe('CoT XML (saxes and our refusals)', () => {
 
 describe('CoT events', () => {
   const p = new CotParser();
+  it("emergencies from ATAK's own files raise and cancel alerts: 911, Ring The Bell, In Contact, a WearOS manual alert (#19 point 2)", () => {
+    const at = (f: string) => {
+      const d = p.parse(retime(fixture(`cot/${f}`), NOW), NOW);
+      if (!d.ok) throw new Error(`${f}: ${d.reason} ${d.message}`);
+      expect(d.reports).toEqual([]); // an alert is not a unit
+      return d.alert;
+    };
+    const sender = { source: '19027480992-9-1-1', sender: 'ANDROID-351811095448994', callsign: 'corvo', lat: 43.84456191618114, lon: -66.11718428195833 };
+    expect(at('ftstest-911-alert-b-a-o-tbl.xml')).toEqual({ ...sender, cancel: false, type: 'b-a-o-tbl', label: '911 Alert' });
+    expect(at('ftstest-ring-the-bell-b-a-o-pan.xml')).toMatchObject({ ...sender, cancel: false, label: 'Ring The Bell' });
+    expect(at('ftstest-in-contact-b-a-o-opn.xml')).toMatchObject({ ...sender, cancel: false, label: 'In Contact' });
+    expect(at('node-cot-wearos-b-a-o.xml')).toMatchObject({ cancel: false, label: 'Manual Alert: Gunshot', callsign: 'SP-Dev', sender: 'WEAROS_dce34c83708172e9', lat: 41.8838397 });
+    expect(at('fts-emergency-b-a-o-tbl.xml')).toMatchObject({ cancel: false, label: '911 Alert', sender: 'ANDROID-589520ccfcd20f01', callsign: 'U.16.135057' });
+    // ATAK's cancel: the alert's own uid, no callsign; the file holds it twice, as a TCP stream would
+    const framed = new CotFramer().push(retime(fixture('cot/ftstest-cancel-b-a-o-can.xml'), NOW)).events;
+    expect(framed).toHaveLength(2);
+    for (const ev of framed) {
+      const d = p.parse(ev, NOW);
+      expect(d.ok && d.alert).toMatchObject({ source: '19027480992-9-1-1', cancel: true, type: 'b-a-o-can', sender: null });
+    }
+  });
+  it("chat and routes are understood and not used; ATAK's first presence at (0, 0) is heard, not placed; a broken WinTAK file is refused", () => {
+    for (const f of ['ftstest-chat.xml', 'ftstest-route.xml']) {
+      const d = p.parse(retime(fixture(`cot/${f}`), NOW), NOW);
+      expect(d, f).toEqual({ ok: true, reports: [], unused: true });
+    }
+    const presence = p.parse(retime(fixture('cot/ftstest-presence-atak-no-fix.xml'), NOW), NOW, 'fire-rescue');
+    expect(presence.ok && presence.reports[0]).toMatchObject({ source: 'ANDROID-351811095448994', kind: 'fire-rescue', callsign: 'corvo', group: 'Yellow', heading: expect.closeTo(292.4544485, 6) });
+    expect(presence.ok && 'lat' in presence.reports[0]!).toBe(false);
+    // its <event version="2.0"> closes before its attributes: no uid, refused with the reason
+    const wintak = p.parse(fixture('cot/ftstest-presence-wintak-malformed.xml'), NOW);
+    expect(wintak.ok ? 'accepted' : wintak.reason).toBe('bad_uid');
+  });
   it("a marker an ATAK user dropped is a marker of its affiliation, never a team (#19 point 1; FreeTakServer's fixture)", () => {
     const real = readFileSync(fileURLToPath(new URL('../fixtures/cot/fts-marker-a-u-G.xml', import.meta.url)), 'utf8');
     // its own time (2020), so the parser's clock is put there
@@ -200,7 +234,7 @@ describe('CoT events', () => {
   });
   it('keeps a ping (t-x-c-t) as a sign of life with no position', () => {
     const d = p.parse(tak({ type: 't-x-c-t' }), NOW);
-    expect(d).toEqual({ ok: true, reports: [] });
+    expect(d).toEqual({ ok: true, reports: [], unused: true });
   });
   it('refuses impossible coordinates and times, each with its reason', () => {
     const reason = (t: string) => {

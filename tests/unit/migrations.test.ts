@@ -151,6 +151,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('12 -> 13 adds emergency alerts, keeping the watch', () => {
+    const db = new Database(join(dir, 'm13.sqlite'));
+    migrate(db, 12);
+    db.prepare("INSERT INTO duty (id, data, event) VALUES ('duty', '{}', 7)").run();
+    expect(migrate(db, 13)).toBe(13);
+    expect(tables(db)).toContain('alerts');
+    db.prepare("INSERT INTO alerts (id, raised, data, event) VALUES ('alert-1', 1, '{}', 8)").run();
+    expect(db.prepare('SELECT count(*) FROM duty').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

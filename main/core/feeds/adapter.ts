@@ -1,12 +1,15 @@
 // The seam between a wire (a UDP port, a TCP listener, an MQTT subscription) and the feed manager.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { BlockList, isIP } from 'node:net';
-import type { PositionReport } from './report.ts';
+import type { AlertReport, PositionReport } from './report.ts';
 
 export interface FeedSink {
   /** Valid messages (`count`, default 1), and the positions (or "still here" reports) they
-   *  carried; may be none. */
-  message(reports: PositionReport[], count?: number): void;
+   *  carried; may be none. `unused`: how many of them were understood and not used (chat, a
+   *  dialect's status message): shown on the feed board, never counted as refused. */
+  message(reports: PositionReport[], count?: number, unused?: number): void;
+  /** An emergency raised or cancelled by a device (after the message that carried it). */
+  alert(a: AlertReport): void;
   /** One message refused: counted under `reason`, logged once per burst. */
   rejected(reason: string, message: string): void;
   /** The transport died after it was open; the manager reconnects with backoff. */

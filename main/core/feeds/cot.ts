@@ -11,7 +11,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Socket as UdpSocket } from 'node:dgram';
 import type { TeamKind, UnitKind } from '../../../common/domain.ts';
 import { peerFilter, type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
-import { type Decoded, reject, type PositionReport } from './report.ts';
+import { type AlertReport, type Decoded, reject, type PositionReport } from './report.ts';
 import { parseXml, XmlError, type XmlElement } from './xml.ts';
 
 export const MAX_EVENT_BYTES = 256 * 1024;
@@ -30,6 +30,8 @@ interface Raw {
   group: Record<string, string> | null;
   track: Record<string, string> | null;
   status: Record<string, string> | null;
+  link: Record<string, string> | null;
+  emergency: Record<string, string> | null;
 }
 
 /** One event's text (a TCP frame or a UDP datagram) to a report, or the reason it is refused. */
@@ -49,7 +51,7 @@ export class CotParser {
       throw e;
     }
     if (root.name !== 'event') return reject('not_event', `root element is <${root.name.slice(0, 40)}>, not <event>`);
-    const raw: Raw = { event: root.attrs, point: null, contact: null, group: null, track: null, status: null };
+    const raw: Raw = { event: root.attrs, point: null, contact: null, group: null, track: null, status: null, link: null, emergency: null };
     for (const c of root.children) {
       if (c.name === 'point') raw.point ??= c.attrs;
       else if (c.name === 'detail') {
@@ -58,6 +60,8 @@ export class CotParser {
           else if (d.name === '__group') raw.group ??= d.attrs;
           else if (d.name === 'track') raw.track ??= d.attrs;
           else if (d.name === 'status') raw.status ??= d.attrs;
+          else if (d.name === 'link') raw.link ??= d.attrs;
+          else if (d.name === 'emergency') raw.emergency ??= d.attrs;
         }
       }
     }
@@ -137,8 +141,10 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
   if (uid.length === 0 || uid.length > 128) return reject('bad_uid', `uid ${JSON.stringify(uid.slice(0, 40))} (1-128 characters)`);
   const type = e.type ?? '';
   if (!/^[\w.-]{1,64}$/.test(type)) return reject('bad_type', `type ${JSON.stringify(type.slice(0, 40))}`);
-  // Only atoms (a-…) are things on the map; pings (t-x-c-t) and other messages keep the feed alive.
-  if (!type.startsWith('a-')) return { ok: true, reports: [] };
+  const alert = type.startsWith('b-a-o');
+  // Atoms (a-…) are things on the map and b-a-o-… are emergencies; chat, receipts, routes, pings and
+  // drawings are understood and not used (they keep the feed alive).
+  if (!type.startsWith('a-') && !alert) return { ok: true, reports: [], unused: true };
   const t = time(e.time);
   const start = time(e.start);
   const stale = time(e.stale);
@@ -153,12 +159,13 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
   const hae = num(r.point.hae);
   const ce = num(r.point.ce);
   if (Number.isNaN(hae) || Number.isNaN(ce) || (hae !== null && hae !== UNKNOWN && Math.abs(hae) > 20000)) return reject('bad_coordinates', `uid ${uid}: hae ${r.point.hae}, ce ${r.point.ce}`);
+  // (0, 0) is a device without a fix yet, as MAVLink and DJI report it: heard, not placed (#19 point 8)
+  const fix = !(lat === 0 && lon === 0);
+  if (alert) return { ok: true, reports: [], alert: alertOf(r, uid, type, fix ? { lat, lon } : null) };
   const course = num(r.track?.course);
   const speed = num(r.track?.speed);
   const callsign = r.contact?.callsign?.slice(0, 128) || null;
   const battery = num(r.status?.battery);
-  // (0, 0) is a device without a fix yet, as MAVLink and DJI report it: heard, not placed (#19 point 8)
-  const fix = !(lat === 0 && lon === 0);
   const report: PositionReport = {
     source: uid,
     kind: kindOfType(type, teamKind),
@@ -176,6 +183,36 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
     battery: battery !== null && battery >= 0 && battery <= 100 ? battery : undefined,
   };
   return { ok: true, reports: [report] };
+}
+
+/** ATAK's names for its emergency types, where the event does not say (`<emergency type=…>`). */
+const ALERT_LABELS: Record<string, string> = {
+  'b-a-o-tbl': '911 Alert',
+  'b-a-o-pan': 'Ring The Bell',
+  'b-a-o-opn': 'In Contact',
+  'b-a-o-c': 'Custom',
+  'b-a-o-can': 'Cancel',
+};
+
+/** An emergency event (`b-a-o-…`): raised, repeated, or cancelled (`b-a-o-can`, or any with
+ *  `<emergency cancel="true">`). ATAK names the callsign "<callsign>-Alert": the person is the callsign. */
+function alertOf(r: Raw, uid: string, type: string, at: { lat: number; lon: number } | null): AlertReport {
+  const cancel = type === 'b-a-o-can' || r.emergency?.cancel === 'true';
+  const callsign =
+    r.contact?.callsign
+      ?.replace(/-Alert$/, '')
+      .split('\n')[0]!
+      .trim()
+      .slice(0, 128) || null;
+  return {
+    source: uid,
+    cancel,
+    type,
+    label: (r.emergency?.type?.trim() || ALERT_LABELS[type] || 'Alert').slice(0, 128),
+    sender: r.link?.uid?.slice(0, 128) || null,
+    callsign,
+    ...(at ?? {}),
+  };
 }
 
 /** Splits a TCP stream into events. TAK senders put no delimiter between events, so an event ends
@@ -327,15 +364,20 @@ export class CotTcpAdapter implements FeedAdapter {
         return;
       }
       const reports: PositionReport[] = [];
+      const alerts: AlertReport[] = [];
       let ok = 0;
+      let unused = 0;
       for (const ev of events) {
         const d = this.parser.parse(ev, now(), this.o.teamKind);
         if (d.ok) {
           ok++;
+          if (d.unused) unused++;
+          if (d.alert) alerts.push(d.alert);
           for (const r of d.reports) reports.push(r);
         } else this.sink.rejected(d.reason, `${sock.remoteAddress}: ${d.message}`);
       }
-      if (ok > 0) this.sink.message(reports, ok);
+      if (ok > 0) this.sink.message(reports, ok, unused);
+      for (const a of alerts) this.sink.alert(a);
       if (overflow) {
         // A sender streaming without ever closing an event is broken or hostile: hang up on it
         // (a TAK client reconnects) rather than buffer without end.
@@ -389,8 +431,9 @@ export class CotUdpAdapter implements FeedAdapter {
       this.sink,
       (msg, rinfo) => {
         const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
-        if (d.ok) this.sink.message(d.reports);
-        else this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
+        if (!d.ok) return this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
+        this.sink.message(d.reports, 1, d.unused ? 1 : 0);
+        if (d.alert) this.sink.alert(d.alert);
       },
       peerFilter(this.o.allowFrom),
     );

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FeedConfig } from '../../../common/domain.ts';
 import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
-import type { PositionReport } from './report.ts';
+import type { AlertReport, PositionReport } from './report.ts';
 
 export type ListenConfig = Extract<FeedConfig, { kind: 'mavlink-udp' | 'cot-tcp' | 'cot-tls' | 'cot-udp' }>;
 /** `signingKey`: the MAVLink signing key in hex, beside the config (which is journaled; the key never is). */
@@ -12,7 +12,8 @@ export type FromIo =
   | { op: 'opened'; feed: string; seq: number; port: number; endpoint: string }
   | { op: 'open-failed'; feed: string; seq: number; message: string; fatal: boolean }
   | { op: 'closed'; feed: string; seq: number }
-  | { op: 'batch'; feed: string; reports: PositionReport[]; count: number }
+  | { op: 'batch'; feed: string; reports: PositionReport[]; count: number; unused: number }
+  | { op: 'alert'; feed: string; alert: AlertReport }
   | { op: 'rejected'; feed: string; reason: string; message: string }
   | { op: 'lost'; feed: string; message: string };
 
@@ -37,7 +38,8 @@ export class FeedIoHost {
       }
       const sink = this.sinks.get(m.feed);
       if (!sink) return; // closed meanwhile
-      if (m.op === 'batch') sink.message(m.reports, m.count);
+      if (m.op === 'batch') sink.message(m.reports, m.count, m.unused);
+      else if (m.op === 'alert') sink.alert(m.alert);
       else if (m.op === 'rejected') sink.rejected(m.reason, m.message);
       else sink.lost(new Error(m.message));
     });

@@ -7,7 +7,7 @@ import type { FeedAdapter, FeedSink } from './adapter.ts';
 import { FeedOpenError } from './adapter.ts';
 import { CotTcpAdapter, CotUdpAdapter } from './cot.ts';
 import { MavlinkUdpAdapter } from './mavlink.ts';
-import type { PositionReport } from './report.ts';
+import type { AlertReport, PositionReport } from './report.ts';
 import type { ToIo, FromIo } from './io-host.ts';
 
 const port = parentPort!;
@@ -17,14 +17,16 @@ const post = (m: FromIo) => port.postMessage(m);
 class BatchingSink implements FeedSink {
   private reports: PositionReport[] = [];
   private count = 0;
+  private unused = 0;
   private scheduled = false;
   private readonly feed: string;
   constructor(feed: string) {
     this.feed = feed;
   }
-  message(reports: PositionReport[], count = 1): void {
+  message(reports: PositionReport[], count = 1, unused = 0): void {
     for (const r of reports) this.reports.push(r);
     this.count += count;
+    this.unused += unused;
     if (this.scheduled) return;
     this.scheduled = true;
     // One message per turn of this loop: at high rates batches grow, at low rates nothing waits.
@@ -33,9 +35,14 @@ class BatchingSink implements FeedSink {
   flush(): void {
     this.scheduled = false;
     if (this.count === 0) return;
-    post({ op: 'batch', feed: this.feed, reports: this.reports, count: this.count });
+    post({ op: 'batch', feed: this.feed, reports: this.reports, count: this.count, unused: this.unused });
     this.reports = [];
     this.count = 0;
+    this.unused = 0;
+  }
+  alert(a: AlertReport): void {
+    this.flush(); // after the message that carried it
+    post({ op: 'alert', feed: this.feed, alert: a });
   }
   rejected(reason: string, message: string): void {
     this.flush(); // keep the order: what was good before the bad input is applied first

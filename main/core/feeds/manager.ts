@@ -21,7 +21,8 @@ import { type FeedAdapter, FeedOpenError, type FeedSink } from './adapter.ts';
 import { signingKey } from './mavlink.ts';
 import { FeedIoHost } from './io-host.ts';
 import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
-import { backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
+import type { AlertsDesk } from '../alerts/desk.ts';
+import { type AlertReport, backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
 
 export interface FeedsOptions {
   /** Feeds from the command line (`--feed`), added to (or replacing) the configured ones at start. */
@@ -73,8 +74,14 @@ class FeedRunner implements FeedSink {
   maxInFlight = 0;
   timer: NodeJS.Timeout | null = null;
   messages = 0;
+  /** Understood and not used (chat, a dialect's status): not refusals. */
+  unused = 0;
+  /** Emergencies raised or cancelled through this feed. */
+  alerts = 0;
   errors: Record<string, number> = {};
   readonly units = new Set<string>();
+  /** Of those, map markers (another affiliation than friend): never counted as forces. */
+  readonly markers = new Set<string>();
   /** Sender id → unit id, so a hot position costs one Map lookup. */
   readonly unitOf = new Map<string, string>();
   /** Per-second buckets of accepted and refused messages, for the rate and the refusal ratio. */
@@ -122,13 +129,20 @@ class FeedRunner implements FeedSink {
 
   // ---- FeedSink ---------------------------------------------------------------------------------
 
-  message(reports: PositionReport[], count = 1): void {
+  message(reports: PositionReport[], count = 1, unused = 0): void {
     if (this.disposed) return;
     this.messages += count;
+    this.unused += unused;
     this.bucket().ok += count;
     this.lastMessageAt = this.m.now();
     if (this.state === 'degraded' && this.openedAt !== null) this.m.evaluate(this);
     for (const r of reports) this.m.ingest(this, r);
+  }
+
+  alert(a: AlertReport): void {
+    if (this.disposed) return;
+    this.alerts++;
+    this.m.alert(this, a);
   }
 
   rejected(reason: string, message: string): void {
@@ -176,11 +190,13 @@ export class FeedManager implements Desk {
   };
 
   private readonly reach: Reach | null;
+  private readonly alerts: AlertsDesk | null;
 
-  constructor(port: HallPort, opts: FeedsOptions, reach: Reach | null = null) {
+  constructor(port: HallPort, opts: FeedsOptions, reach: Reach | null = null, alerts: AlertsDesk | null = null) {
     this.hall = port;
     this.opts = opts;
     this.reach = reach;
+    this.alerts = alerts;
     this.now = () => port.now();
   }
 
@@ -454,7 +470,16 @@ export class FeedManager implements Desk {
       endpoint: where,
       since: r.since,
       nextAttemptAt: r.nextAttemptAt,
-      health: { messages: r.messages, rate: Math.round(r.rate(this.now()) * 10) / 10, errors: { ...r.errors }, reconnects: Math.max(0, r.attempts - 1), units: r.units.size },
+      health: {
+        messages: r.messages,
+        rate: Math.round(r.rate(this.now()) * 10) / 10,
+        errors: { ...r.errors },
+        reconnects: Math.max(0, r.attempts - 1),
+        units: r.units.size - r.markers.size,
+        markers: r.markers.size,
+        unused: r.unused,
+        alerts: r.alerts,
+      },
     };
   }
 
@@ -515,6 +540,7 @@ export class FeedManager implements Desk {
       if (op.op === 'del') {
         for (const r of this.runners.values()) {
           r.units.delete(op.id);
+          r.markers.delete(op.id);
           for (const [src, uid] of r.unitOf) if (uid === op.id) r.unitOf.delete(src);
         }
         this.stored.delete(op.id);
@@ -548,6 +574,12 @@ export class FeedManager implements Desk {
       bestD = d;
     }
     return best?.code ?? '330000';
+  }
+
+  /** @internal an emergency from a feed: the alerts desk raises or clears it. */
+  alert(r: FeedRunner, a: AlertReport): void {
+    if (this.alerts) void this.alerts.fromFeed(r.cfg.id, a);
+    else console.warn(`beacon: feed ${r.cfg.id}: an emergency (${a.type}) from ${a.source.slice(0, 64)}, and no alerts desk to raise it`);
   }
 
   /** @internal one report from a feed */
@@ -607,7 +639,10 @@ export class FeedManager implements Desk {
           video: null,
         };
     if (hasPos) this.counters.positions++;
-    if (!prev || !r.units.has(id)) r.units.add(id);
+    if (!prev || !r.units.has(id)) {
+      r.units.add(id);
+      if (rep.kind.startsWith('marker-')) r.markers.add(id);
+    }
     this.hall.putLive('units', unit);
     // What the journal keeps: every unit's first appearance, every change of presence, status or
     // flight mode, and positions as thinned by the storage policy.
@@ -666,7 +701,7 @@ export function endpointOf(c: FeedConfig): string {
 export const feedsDesk = defineDesk<FeedsOptions>()({
   name: 'feeds',
   async start(port, ctx) {
-    const desk = new FeedManager(port, ctx.options ?? {}, ctx.reach);
+    const desk = new FeedManager(port, ctx.options ?? {}, ctx.reach, ctx.desk<AlertsDesk>('alerts') ?? null);
     await desk.start();
     return desk;
   },

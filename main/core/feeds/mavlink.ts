@@ -285,6 +285,10 @@ export class MavlinkDecoder {
   }
 }
 
+/** The messages the decoder reads; the rest of what an autopilot sends (its dialect's status,
+ *  parameters, mission items, AUTOPILOT_VERSION) is understood and not used. */
+const USED = new Set<number>([ID.HEARTBEAT, ID.GLOBAL_POSITION_INT, ID.VFR_HUD, ID.ATTITUDE, ID.SYS_STATUS, ID.BATTERY_STATUS]);
+
 /** Listens for MAVLink on a UDP port (14550: where autopilots and telemetry radios send by default). */
 export class MavlinkUdpAdapter implements FeedAdapter {
   readonly endpoint: string;
@@ -322,7 +326,9 @@ export class MavlinkUdpAdapter implements FeedAdapter {
     if (packets.length === 0) return;
     const r = this.decoder.apply(packets);
     for (const e of r.errors) this.sink.rejected(e.reason, e.message);
-    this.sink.message(r.reports, packets.length);
+    let unused = 0;
+    for (const p of packets) if (!USED.has(p.msgid)) unused++;
+    this.sink.message(r.reports, packets.length, unused);
   }
 
   async close(): Promise<void> {

@@ -25,8 +25,25 @@ export interface PositionReport {
   drone?: Partial<DroneState>;
 }
 
-/** A decoder's verdict on one message. */
-export type Decoded = { ok: true; reports: PositionReport[] } | { ok: false; reason: string; message: string };
+/** An emergency a device raised (CoT `b-a-o-*`) or cancelled (`b-a-o-can`): the alerts desk's. */
+export interface AlertReport {
+  /** The alert's own id on the wire (ATAK: `<device>-9-1-1`, the same for the cancel). */
+  source: string;
+  cancel: boolean;
+  type: string;
+  /** What the device calls it ("911 Alert", "Ring The Bell", "In Contact", "Manual Alert: Gunshot"). */
+  label: string;
+  /** The device that raised it (the `link` uid), when it says. */
+  sender: string | null;
+  callsign: string | null;
+  /** Absent: the device has no fix. */
+  lat?: number;
+  lon?: number;
+}
+
+/** A decoder's verdict on one message. `unused`: understood and deliberately not used (a known
+ *  message the hall has no use for: counted apart, never as a refusal). */
+export type Decoded = { ok: true; reports: PositionReport[]; alert?: AlertReport; unused?: boolean } | { ok: false; reason: string; message: string };
 
 export const reject = (reason: string, message: string): Decoded => ({ ok: false, reason, message });
 

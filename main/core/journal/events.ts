@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
 import {
   Advisory,
+  Alert,
   Boundary,
   DutyShift,
   Call,
@@ -70,6 +71,11 @@ export const EVENT_PAYLOADS = {
   /** A key target or shelter placed (or its facts updated): the whole entity. */
   'site.upserted': z.object({ site: Site }),
   'incident.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
+  /** An emergency alert raised by a field device, or repeated by it (the whole entity). */
+  'alert.raised': z.object({ alert: Alert }),
+  'alert.acknowledged': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
+  /** The device cancelled its alert (CoT b-a-o-can). */
+  'alert.cancelled': z.object({ id: Id, at: At }),
   /** Five-colour levels for one county, set or accepted by the duty officer (who and when inside). */
   'risk.set': z.object({ risk: Risk }),
   /** Received from the province over the bus; journaled with origin 'province' and the message's key. */
@@ -128,6 +134,7 @@ const UPSERTS = {
   'instruction.received': ['instructions', 'instruction'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
+  'alert.raised': ['alerts', 'alert'],
   'site.upserted': ['sites', 'site'],
   'duty.handedOver': ['duty', 'shift'],
   'boundary.imported': ['boundaries', 'boundary'],
@@ -202,6 +209,19 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       const unit = get('units', e.id) as Unit | undefined;
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, status: e.status, updated: e.at })];
+    }
+    case 'alert.acknowledged': {
+      const e = p as EventPayload<'alert.acknowledged'>;
+      const a = get('alerts', e.id) as Alert | undefined;
+      if (!a) throw new ReduceError('not_found', `no alert ${e.id}`);
+      if (a.status !== 'active') throw new ReduceError('invalid_args', `alert ${e.id} is ${a.status}`);
+      return [put('alerts', { ...a, status: 'acknowledged', ackBy: e.by, ackAt: e.at })];
+    }
+    case 'alert.cancelled': {
+      const e = p as EventPayload<'alert.cancelled'>;
+      const a = get('alerts', e.id) as Alert | undefined;
+      if (!a) throw new ReduceError('not_found', `no alert ${e.id}`);
+      return [put('alerts', { ...a, status: 'cancelled', cancelledAt: e.at })];
     }
     case 'incident.closed': {
       const e = p as EventPayload<'incident.closed'>;
