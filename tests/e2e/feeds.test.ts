@@ -93,6 +93,7 @@ describe('live feeds in the browser', () => {
     const send = (file: string) =>
       new Promise<void>((resolve, reject) => {
         const s = connect(cot, '127.0.0.1', () => s.end(retime(fixture(`cot/${file}`), Date.now())));
+        s.resume(); // the hall's TAK Protocol offer
         s.on('error', reject);
         s.on('close', () => resolve());
       });

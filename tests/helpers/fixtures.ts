@@ -13,3 +13,29 @@ export function retime(xml: string, now: number): string {
   const shift = now - Date.parse(first);
   return xml.replace(/\b(time|start|stale)=(["'])([^"']+)\2/g, (_, k: string, q: string, v: string) => `${k}=${q}${new Date(Date.parse(v) + shift).toISOString()}${q}`);
 }
+
+/** A recorded TAK Protocol message (mesh or stream bytes) moved to `now`, in place: its CotEvent's
+ *  sendTime, startTime and staleTime (fields 6, 7, 8: varints of milliseconds) shifted by the same
+ *  amount, every other byte as the producer wrote it. Milliseconds from 2001 to 2039 take 6 varint
+ *  bytes, so the length never changes. */
+export function retimeTak(buf: Buffer, now: number): Buffer {
+  const out = Buffer.from(buf);
+  const read = (at: number) => {
+    let v = 0;
+    for (let k = 0; k < 6; k++) v += (out[at + k]! & 0x7f) * 128 ** k;
+    return (out[at + 5]! & 0x80) === 0 && (out[at + 4]! & 0x80) !== 0 ? v : NaN;
+  };
+  let shift: number | null = null;
+  for (const tag of [0x30, 0x38, 0x40]) {
+    const at = out.findIndex((b, i) => b === tag && read(i + 1) > 1e12 && read(i + 1) < 2.2e12);
+    if (at < 0) throw new Error(`no time field ${tag >> 3} to shift`);
+    const v = read(at + 1);
+    shift ??= now - v;
+    let n = v + shift;
+    for (let k = 0; k < 6; k++) {
+      out[at + 1 + k] = (n % 128) | (k < 5 ? 0x80 : 0);
+      n = Math.floor(n / 128);
+    }
+  }
+  return out;
+}

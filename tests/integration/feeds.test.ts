@@ -18,6 +18,7 @@ import { HallCore } from '../../main/core/hall.ts';
 import { reduce } from '../../main/core/journal/events.ts';
 import { Broker, freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
+import { fixture } from '../helpers/fixtures.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
 
@@ -36,6 +37,7 @@ const udpSend = (port: number, data: Buffer | string) =>
 const tcpSend = (port: number, data: string) =>
   new Promise<{ closedByHall: boolean }>((resolve) => {
     const s = connect(port, '127.0.0.1');
+    s.resume(); // the hall's TAK Protocol offer
     let ended = false;
     s.on('error', () => undefined); // a reset from the hall shows as an error, then close
     s.on('close', () => resolve({ closedByHall: !ended }));
@@ -204,6 +206,8 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
         feeds: [
           { kind: 'mqtt-json', id: 'beidou', url: broker.url, teamKind: 'social' },
           { kind: 'dji-mqtt', id: 'dji', url: broker.url },
+          // DJI's documented option: follow one gateway (the dock of DJI's own examples) and its aircraft
+          { kind: 'dji-mqtt', id: 'dock', url: broker.url, gateway: 'dock_sn' },
         ],
         sweepMs: 200,
         backoffBaseMs: 200,
@@ -245,6 +249,30 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
     expect(feed(core, 'beidou')!.state).toBe('online');
   });
 
+  // DJI's documented examples (tests/fixtures/README.md), on the hall's clock; the aircraft's given a fix
+  const AIRCRAFT = '1581F5BKD225D00BP891';
+  const dji = (file: string, change: (j: { gateway?: string; data: Record<string, unknown> }) => void = () => undefined) => {
+    const j = JSON.parse(fixture(`dji/${file}`)) as { timestamp: number; gateway?: string; data: Record<string, unknown> };
+    j.timestamp = Date.now();
+    change(j);
+    return JSON.stringify(j);
+  };
+  const fly = (lat: number, gateway = 'dock_sn') => dji('dock1-osd-aircraft.json', (j) => Object.assign(j, { gateway, data: { ...j.data, latitude: lat, longitude: 113.7035 } }));
+
+  it("gateway=SN shows the dock's aircraft (learnt from the dock's OSD, on the aircraft's own topic); another gateway's is not its (#19 point 5)", async () => {
+    await pub.publishAsync('thing/product/dock_sn/osd', dji('dock1-osd-dock.json'));
+    // the feed subscribes to the aircraft once the dock names it: publish until it is heard
+    await until('the aircraft on the dock feed', async () => {
+      await pub.publishAsync(`thing/product/${AIRCRAFT}/osd`, fly(22.9079));
+      return unit(core, `dock-${AIRCRAFT}`) !== undefined;
+    });
+    expect(unit(core, `dock-${AIRCRAFT}`)).toMatchObject({ kind: 'drone', lat: 22.9079, track: { heading: 41.7, battery: 90 }, drone: { mode: 'standby' } });
+    expect(unit(core, 'dock-dock_sn')).toBeUndefined(); // the dock itself is not an aircraft
+    await pub.publishAsync('thing/product/OTHER0001/osd', fly(23.1, 'other_dock'));
+    await until('the open feed hears the other', () => unit(core, 'dji-OTHER0001') !== undefined);
+    expect(unit(core, 'dock-OTHER0001')).toBeUndefined();
+  });
+
   it('reconnects with backoff when the broker restarts, one attempt at a time', async () => {
     await broker.stop();
     await until('offline', () => feed(core, 'beidou')?.state === 'offline', 10_000);
@@ -261,6 +289,15 @@ describe.skipIf(!existsSync(MOSQUITTO))('positions over MQTT (real mosquitto): J
     expect(Date.now() - offlineAt).toBeGreaterThan(700);
     await pub.publishAsync('beacon/positions/bd-100001', JSON.stringify({ lat: 29.1, lon: 120.6, time: Date.now() }));
     await until('positions flow again', () => unit(core, 'beidou-bd-100001')?.lat === 29.1, 10_000);
+    // the dock feed still follows its aircraft: what it learnt outlived the connection
+    await until(
+      'the aircraft again',
+      async () => {
+        await pub.publishAsync(`thing/product/${AIRCRAFT}/osd`, fly(22.95));
+        return unit(core, `dock-${AIRCRAFT}`)?.lat === 22.95;
+      },
+      10_000,
+    );
     // Every state change was journaled, and the feed board can show the history.
     const changes = (await core.store.api.readJournal(0, 100_000)).filter((e) => e.kind === 'feed.changed' && e.subject === 'feed:beidou').map((e) => (e.payload as { state: string }).state);
     expect(changes).toEqual(expect.arrayContaining(['online', 'offline', 'connecting']));
@@ -548,6 +585,7 @@ describe('CoT over TLS with client certificates, as TAK servers take it (#18, po
           const s = tlsConnect({ host: '127.0.0.1', port: core.desks.feeds.port('tak')!, ca: readFileSync(p.ca!), ...(cert ? { cert: readFileSync(cert), key: readFileSync(key!) } : {}) }, () => {
             s.write(cotEvent(`ANDROID-${cert ? 'ok' : 'none'}`, '消防一队', { lat: 28.6, lon: 121.4, alt: 0, heading: 0, speed: 0 }, Date.now()), () => setTimeout(() => s.end(), 200));
           });
+          s.resume(); // the hall's TAK Protocol offer
           s.on('error', (e) => resolve(`error ${e.message}`));
           s.on('close', () => resolve('closed'));
         });

@@ -1,5 +1,5 @@
 import { TEAM_KINDS } from '../../common/domain.ts';
-import { fixture, retime } from '../helpers/fixtures.ts';
+import { fixture, fixturePath, retime } from '../helpers/fixtures.ts';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 // The live feeds' pure parts: CoT's XML (saxes, with our refusals on top), CoT,
@@ -9,7 +9,8 @@ import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { applyPatch, diffPatch } from '../../common/ops.ts';
 import { parseFeedFlag } from '../../main/core/feeds/config.ts';
-import { CotFramer, CotParser, kindOfType } from '../../main/core/feeds/cot.ts';
+import { CotFramer, CotParser, kindOfType, meshPayload } from '../../main/core/feeds/cot.ts';
+import { decodeTakMessage, encodeTakMessage } from '../../main/core/feeds/takproto.ts';
 import { decodeDatagram, flightMode, MavlinkDecoder } from '../../main/core/feeds/mavlink.ts';
 import { decodePositionJson, DjiDecoder } from '../../main/core/feeds/mqtt-feeds.ts';
 import { backoffMs, presenceAt, shouldStore } from '../../main/core/feeds/report.ts';
@@ -127,6 +128,130 @@ describe('CoT XML (saxes and our refusals)', () => {
   });
 });
 
+describe("DJI Cloud API: which aircraft are whose (#19 point 5; DJI's own examples)", () => {
+  // DJI's documented examples (tests/fixtures/README.md), each moved to the hall's clock
+  const at = (file: string, now: number, change: (j: Record<string, unknown> & { data: Record<string, unknown> }) => void = () => undefined) => {
+    const j = JSON.parse(fixture(`dji/${file}`)) as Record<string, unknown> & { data: Record<string, unknown> };
+    j.timestamp = now;
+    change(j);
+    return Buffer.from(JSON.stringify(j));
+  };
+  const AIRCRAFT = '1581F5BKD225D00BP891';
+  it("gateway=dock_sn follows the dock's aircraft, named in the dock's OSD, on the aircraft's own topics", () => {
+    const d = new DjiDecoder('dock_sn');
+    const told: string[] = [];
+    d.onAircraft = (sn) => told.push(sn);
+    expect(d.topics()).toEqual(['thing/product/dock_sn/osd', 'thing/product/dock_sn/state', 'sys/product/dock_sn/status']);
+    // the dock's OSD: the dock itself is not drawn; its aircraft becomes known, and is subscribed to
+    expect(d.decode('thing/product/dock_sn/osd', at('dock1-osd-dock.json', NOW), NOW)).toEqual({ ok: true, reports: [] });
+    expect(told).toEqual([AIRCRAFT]);
+    expect(d.topics()).toContain(`thing/product/${AIRCRAFT}/osd`);
+    // the aircraft's OSD as documented has no fix: heard, not placed; with one (the same message, a position given) it is drawn
+    const noFix = d.decode(`thing/product/${AIRCRAFT}/osd`, at('dock1-osd-aircraft.json', NOW), NOW);
+    expect(noFix.ok && noFix.reports[0]).toMatchObject({ source: AIRCRAFT, kind: 'drone', battery: 90 });
+    expect(noFix.ok && 'lat' in noFix.reports[0]!).toBe(false);
+    const fixed = d.decode(
+      `thing/product/${AIRCRAFT}/osd`,
+      at('dock1-osd-aircraft.json', NOW, (j) => Object.assign(j.data, { latitude: 22.9079, longitude: 113.7035 })),
+      NOW,
+    );
+    expect(fixed.ok && fixed.reports[0]).toMatchObject({ source: AIRCRAFT, lat: 22.9079, lon: 113.7035, heading: 41.7, battery: 90, drone: { mode: 'standby', armed: false } });
+    // another gateway's aircraft, heard on a shared broker, is not this feed's
+    const other = d.decode(
+      'thing/product/OTHER123/osd',
+      at('dock1-osd-aircraft.json', NOW, (j) => Object.assign(j, { gateway: 'other_dock' })),
+      NOW,
+    );
+    expect(other).toEqual({ ok: true, reports: [], unused: true });
+  });
+  it("update_topo (DJI's example) names a gateway's aircraft; the envelope's gateway does too", () => {
+    const d = new DjiDecoder();
+    expect(d.decode('sys/product/GW98/status', at('update-topo.json', NOW), NOW)).toEqual({ ok: true, reports: [] });
+    const envelope = new DjiDecoder();
+    envelope.decode(`thing/product/${AIRCRAFT}/osd`, at('dock1-osd-aircraft.json', NOW), NOW);
+    expect({ topo: d.topology(), envelope: envelope.topology() }).toEqual({ topo: { drone001: 'GW98' }, envelope: { [AIRCRAFT]: 'dock_sn' } });
+  });
+});
+
+describe('TAK Protocol version 1 (protobuf), beside XML', () => {
+  const p = new CotParser();
+  // a WinTAK-CIV 1.10 presence, and the same message as TAK Protocol bytes written by takproto with
+  // Google's protobuf encoder (tests/fixtures/README.md); its own clock
+  const AT = Date.parse('2020-02-08T18:10:50Z');
+  const xml = fixture('takproto/takproto-wintak.xml');
+  const mesh = readFileSync(fixturePath('takproto/takproto-wintak-mesh.bin'));
+  const stream = readFileSync(fixturePath('takproto/takproto-wintak-stream.bin'));
+  const fromXml = p.parse(xml, AT);
+  it('a mesh datagram decodes to what its XML does: the same checks, the same report', () => {
+    const m = meshPayload(mesh)!;
+    expect(m.version).toBe(1);
+    const d = p.parse(xml, AT);
+    const t = p.parseTak(m.payload, AT);
+    expect(d.ok && t.ok).toBe(true);
+    expect(t).toEqual(fromXml);
+    expect(t.ok && t.reports[0]).toMatchObject({
+      source: 'aa0b0312-b5cd-4c2c-bbbc-9c4c70216261',
+      kind: 'vehicle',
+      callsign: 'Eliopoli HQ',
+      group: 'Yellow',
+      lat: 43.97957317,
+      lon: -66.07737696,
+      alt: 26.767999,
+      battery: 100,
+      ce: null,
+    });
+    // what takproto itself asserts of these bytes
+    expect(decodeTakMessage(m.payload).cotEvent).toMatchObject({ type: 'a-f-G-E-V-C', detail: { xmlDetail: '<uid Droid="Eliopoli HQ" /><another test="1" />', contact: { callsign: 'Eliopoli HQ' } } });
+  });
+  it('a stream of TAK messages and XML events, cut anywhere, gives each message once', () => {
+    const f = new CotFramer();
+    const all = Buffer.concat([stream, Buffer.from(xml), stream]);
+    const got: (string | Uint8Array)[] = [];
+    for (let at = 0; at < all.length; at += 7) got.push(...f.push(all.subarray(at, at + 7)).events);
+    expect(got.map((e) => (typeof e === 'string' ? 'xml' : 'tak'))).toEqual(['tak', 'xml', 'tak']);
+    for (const e of got) expect(typeof e === 'string' ? p.parse(e, AT) : p.parseTak(e, AT)).toEqual(fromXml);
+    expect(f.pending).toBe(0);
+  });
+  it('refuses what is not a TAK message, with its reason, and the same checks as XML', () => {
+    const payload = meshPayload(mesh)!.payload;
+    const reason = (d: ReturnType<CotParser['parse']>) => (d.ok ? 'ok' : d.reason);
+    expect(reason(p.parseTak(payload.subarray(0, 100), AT))).toBe('bad_protobuf');
+    expect(reason(p.parseTak(payload, AT + 2 * 86_400_000))).toBe('bad_time'); // two days old
+    const msg = decodeTakMessage(payload);
+    const withDetail = (xmlDetail: string) => p.parseTak(encodeTakMessage({ cotEvent: { ...msg.cotEvent, detail: { ...msg.cotEvent!.detail, xmlDetail } } }), AT);
+    expect(reason(withDetail('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'))).toBe('doctype');
+    expect(reason(withDetail('<unclosed>'))).toBe('not_xml');
+    expect(reason(p.parseTak(encodeTakMessage({ cotEvent: { ...msg.cotEvent, lat: 91 } }), AT))).toBe('bad_coordinates');
+    // TakControl alone is understood, not used
+    expect(p.parseTak(encodeTakMessage({ takControl: { minProtoVersion: 1, maxProtoVersion: 1 } }), AT)).toEqual({ ok: true, reports: [], unused: true });
+    // a header announcing more than an event may hold ends the stream
+    expect(new CotFramer().push(Buffer.from([0xbf, 0xff, 0xff, 0xff, 0x7f])).overflow).toBe(true);
+    expect(meshPayload(Buffer.from([0xbf, 0x02, 0xbf, 0x12]))!.version).toBe(2);
+  });
+  it('an alert in TAK Protocol (its link and emergency in xmlDetail) raises as the XML one does', () => {
+    const xml911 = retime(fixture('cot/ftstest-911-alert-b-a-o-tbl.xml'), NOW);
+    const a = p.parse(xml911, NOW);
+    const t = Date.parse(/time="([^"]+)"/.exec(xml911)![1]!);
+    const tak = encodeTakMessage({
+      cotEvent: {
+        type: 'b-a-o-tbl',
+        uid: '19027480992-9-1-1',
+        how: 'h-e',
+        sendTime: t,
+        startTime: t,
+        staleTime: t + 10_000,
+        lat: 43.84456191618114,
+        lon: -66.11718428195833,
+        hae: -21.285268407416115,
+        ce: 9999999,
+        le: 9999999,
+        detail: { xmlDetail: '<emergency type="911 Alert"/><link relation="p-p" type="a-f-G-U-C" uid="ANDROID-351811095448994"/>', contact: { callsign: 'corvo-Alert' } },
+      },
+    });
+    expect(p.parseTak(tak, NOW)).toEqual(a);
+  });
+});
+
 describe('CoT events', () => {
   const p = new CotParser();
   it("emergencies from ATAK's own files raise and cancel alerts: 911, Ring The Bell, In Contact, a WearOS manual alert (#19 point 2)", () => {
@@ -146,7 +271,7 @@ describe('CoT events', () => {
     const framed = new CotFramer().push(retime(fixture('cot/ftstest-cancel-b-a-o-can.xml'), NOW)).events;
     expect(framed).toHaveLength(2);
     for (const ev of framed) {
-      const d = p.parse(ev, NOW);
+      const d = p.parse(ev as string, NOW);
       expect(d.ok && d.alert).toMatchObject({ source: '19027480992-9-1-1', cancel: true, type: 'b-a-o-can', sender: null });
     }
   });
@@ -266,7 +391,7 @@ describe('CoT events', () => {
     const stream = a + '\n' + b;
     const first = f.push(stream.slice(0, 700));
     const second = f.push(stream.slice(700));
-    expect([...first.events, ...second.events].map((e) => p.parse(e, NOW)).map((d) => d.ok && d.reports[0]!.source)).toEqual(['A', 'B']);
+    expect([...first.events, ...second.events].map((e) => p.parse(e as string, NOW)).map((d) => d.ok && d.reports[0]!.source)).toEqual(['A', 'B']);
     expect(f.push('<event uid="x">' + 'y'.repeat(5000)).overflow).toBe(true);
     expect(f.pending).toBe(0);
   });

@@ -5,6 +5,7 @@
 // or entity declaration is refused outright (no XXE, no billion laughs: only the five predefined
 // entities exist), an event larger than MAX_EVENT_BYTES is refused, and on TCP a sender that streams
 // more than that without closing an event is disconnected.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:tls';
@@ -12,11 +13,12 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { TeamKind, UnitKind } from '../../../common/domain.ts';
 import { peerFilter, type FeedAdapter, FeedOpenError, type FeedSink, fatalSocketError, listenUdp } from './adapter.ts';
 import { type AlertReport, type Decoded, reject, type PositionReport } from './report.ts';
+import { decodeTakMessage, readVarint, TAK_MAGIC, type TakMessage } from './takproto.ts';
 import { parseXml, XmlError, type XmlElement } from './xml.ts';
 
 export const MAX_EVENT_BYTES = 256 * 1024;
-/** CoT's "unknown" for hae, ce and le. */
-const UNKNOWN = 9999999;
+/** CoT's "unknown" for hae, ce and le: ATAK writes 9999999, TAK's .proto comments say 999999. */
+const UNKNOWN = 999999;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)$/;
 /** A sender's clock may run ahead of the hall's; beyond this its times are wrong, not early. */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
@@ -54,19 +56,78 @@ export class CotParser {
     const raw: Raw = { event: root.attrs, point: null, contact: null, group: null, track: null, status: null, link: null, emergency: null };
     for (const c of root.children) {
       if (c.name === 'point') raw.point ??= c.attrs;
-      else if (c.name === 'detail') {
-        for (const d of c.children) {
-          if (d.name === 'contact') raw.contact ??= d.attrs;
-          else if (d.name === '__group') raw.group ??= d.attrs;
-          else if (d.name === 'track') raw.track ??= d.attrs;
-          else if (d.name === 'status') raw.status ??= d.attrs;
-          else if (d.name === 'link') raw.link ??= d.attrs;
-          else if (d.name === 'emergency') raw.emergency ??= d.attrs;
-        }
-      }
+      else if (c.name === 'detail') readDetail(raw, c.children);
     }
+    // a TAK client asking to switch this stream to TAK Protocol (protocol.txt, negotiation step 5)
+    if (raw.event.type === 't-x-takp-q') return { ok: true, reports: [], takRequest: takRequestOf(body) };
     return toReport(raw, now, teamKind);
   }
+
+  /** One TAK Protocol payload (a TakMessage, its header already read): the same checks as XML. */
+  parseTak(payload: Uint8Array, now: number, teamKind: TeamKind = 'professional'): Decoded {
+    if (payload.length > MAX_EVENT_BYTES) return reject('too_large', `TAK message of ${payload.length} bytes (limit ${MAX_EVENT_BYTES})`);
+    let m: TakMessage;
+    try {
+      m = decodeTakMessage(payload);
+    } catch (e) {
+      return reject('bad_protobuf', `not a TakMessage: ${(e as Error).message.slice(0, 160)}`);
+    }
+    const e = m.cotEvent;
+    if (!e) return { ok: true, reports: [], unused: true }; // TakControl alone: which versions the sender reads
+    const iso = (ms: number | undefined) => (ms !== undefined && ms > 0 && ms < 8.64e15 ? new Date(ms).toISOString() : '');
+    const s = (v: number | undefined) => (v === undefined ? '0' : String(v));
+    const raw: Raw = {
+      event: { uid: e.uid ?? '', type: e.type ?? '', how: e.how ?? '', time: iso(e.sendTime), start: iso(e.startTime), stale: iso(e.staleTime) },
+      // proto3 leaves out zeros: an absent coordinate is 0
+      point: { lat: s(e.lat), lon: s(e.lon), hae: s(e.hae), ce: s(e.ce), le: s(e.le) },
+      contact: null,
+      group: null,
+      track: null,
+      status: null,
+      link: null,
+      emergency: null,
+    };
+    const d = e.detail;
+    if (d) {
+      // the rest of <detail> as XML, read as strictly as an XML event's; per protocol.txt what it
+      // holds wins over the typed messages
+      if (d.xmlDetail) {
+        let detail: XmlElement;
+        try {
+          detail = parseXml(`<detail>${d.xmlDetail}</detail>`, 2);
+        } catch (err) {
+          if (err instanceof XmlError) return reject(err.reason, `xmlDetail: ${err.message.slice(0, 200)}`);
+          throw err;
+        }
+        readDetail(raw, detail.children);
+      }
+      if (d.contact) raw.contact ??= { callsign: d.contact.callsign ?? '' };
+      if (d.group) raw.group ??= { name: d.group.name ?? '' };
+      if (d.track) raw.track ??= { course: s(d.track.course), speed: s(d.track.speed) };
+      if (d.status?.battery !== undefined) raw.status ??= { battery: String(d.status.battery) };
+    }
+    if (raw.event.type === 't-x-takp-q') return { ok: true, reports: [], unused: true };
+    return toReport(raw, now, teamKind);
+  }
+}
+
+function readDetail(raw: Raw, children: readonly XmlElement[]): void {
+  for (const d of children) {
+    if (d.name === 'contact') raw.contact ??= d.attrs;
+    else if (d.name === '__group') raw.group ??= d.attrs;
+    else if (d.name === 'track') raw.track ??= d.attrs;
+    else if (d.name === 'status') raw.status ??= d.attrs;
+    else if (d.name === 'link') raw.link ??= d.attrs;
+    else if (d.name === 'emergency') raw.emergency ??= d.attrs;
+  }
+}
+
+/** The version a t-x-takp-q asks for (<TakControl><TakRequest version="1"/>), or 0. */
+function takRequestOf(body: string): number {
+  const detail = parseXml(body, 4).children.find((c) => c.name === 'detail');
+  const req = detail?.children.find((c) => c.name === 'TakControl')?.children.find((c) => c.name === 'TakRequest');
+  const v = Number(req?.attrs.version);
+  return Number.isInteger(v) && v > 0 ? v : 0;
 }
 
 function num(v: string | undefined): number | null {
@@ -158,7 +219,7 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
   if (lat === null || lon === null || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) return reject('bad_coordinates', `uid ${uid}: lat ${r.point.lat}, lon ${r.point.lon}`);
   const hae = num(r.point.hae);
   const ce = num(r.point.ce);
-  if (Number.isNaN(hae) || Number.isNaN(ce) || (hae !== null && hae !== UNKNOWN && Math.abs(hae) > 20000)) return reject('bad_coordinates', `uid ${uid}: hae ${r.point.hae}, ce ${r.point.ce}`);
+  if (Number.isNaN(hae) || Number.isNaN(ce) || (hae !== null && hae < UNKNOWN && Math.abs(hae) > 20000)) return reject('bad_coordinates', `uid ${uid}: hae ${r.point.hae}, ce ${r.point.ce}`);
   // (0, 0) is a device without a fix yet, as MAVLink and DJI report it: heard, not placed (#19 point 8)
   const fix = !(lat === 0 && lon === 0);
   if (alert) return { ok: true, reports: [], alert: alertOf(r, uid, type, fix ? { lat, lon } : null) };
@@ -171,8 +232,8 @@ function toReport(r: Raw, now: number, teamKind: TeamKind): Decoded {
     kind: kindOfType(type, teamKind),
     name: callsign ? { zh: callsign, en: callsign } : undefined,
     ...(fix ? { lat, lon } : {}),
-    alt: !fix || hae === null || hae === UNKNOWN ? null : hae,
-    ce: ce === null || ce === UNKNOWN || ce < 0 ? null : ce,
+    alt: !fix || hae === null || hae >= UNKNOWN ? null : hae,
+    ce: ce === null || ce >= UNKNOWN || ce < 0 ? null : ce,
     // a course of -90 is 270 (some senders write signed degrees), not no course (#19 point 8)
     heading: course !== null && Number.isFinite(course) && Math.abs(course) <= 720 ? ((course % 360) + 360) % 360 : null,
     speed: speed !== null && speed >= 0 && speed < 2000 ? speed : null,
@@ -215,33 +276,76 @@ function alertOf(r: Raw, uid: string, type: string, at: { lat: number; lon: numb
   };
 }
 
-/** Splits a TCP stream into events. TAK senders put no delimiter between events, so an event ends
- *  at its `</event>`; whatever precedes the next `<event` (an XML declaration, whitespace) goes with it. */
+const END_EVENT = Buffer.from('</event>');
+
+/**
+ * Splits a TCP stream into messages, XML and TAK Protocol alike (a client switches after
+ * negotiating, and a TAK server may relay both). XML: TAK senders put no delimiter between events,
+ * so an event ends at its `</event>`; whatever precedes the next `<event` (an XML declaration,
+ * whitespace) goes with it. TAK Protocol: 0xbf, the payload's length as a varint, the payload.
+ * Bytes, not text: a character cut across two reads is whole once its event is.
+ */
 export class CotFramer {
-  private buf = '';
+  private buf: Buffer = Buffer.alloc(0);
   private readonly max: number;
   constructor(max = MAX_EVENT_BYTES) {
     this.max = max;
   }
-  /** The complete events in what arrived; `overflow` when a sender exceeded the limit without ending one. */
-  push(chunk: string): { events: string[]; overflow: boolean } {
-    this.buf += chunk;
-    const events: string[] = [];
+  /** The complete messages in what arrived: XML events as text, TAK payloads as bytes. `overflow`
+   *  when a sender exceeded the limit without ending one (or announced a longer TAK message). */
+  push(chunk: Buffer | string): { events: (string | Uint8Array)[]; overflow: boolean } {
+    const more = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.buf = this.buf.length ? Buffer.concat([this.buf, more]) : more;
+    const events: (string | Uint8Array)[] = [];
+    let at = 0;
     for (;;) {
-      const end = this.buf.indexOf('</event>');
+      let lead = at;
+      while (lead < this.buf.length && (this.buf[lead] === 0x20 || this.buf[lead] === 0x0a || this.buf[lead] === 0x0d || this.buf[lead] === 0x09)) lead++;
+      if (lead < this.buf.length && this.buf[lead] === TAK_MAGIC) {
+        const len = readVarint(this.buf, lead + 1);
+        if (!len) break; // the header is not all here yet
+        if (!(len.value <= this.max)) return this.overflow(events);
+        const from = lead + 1 + len.length;
+        if (this.buf.length < from + len.value) break;
+        events.push(this.buf.subarray(from, from + len.value));
+        at = from + len.value;
+        continue;
+      }
+      const end = this.buf.indexOf(END_EVENT, lead);
       if (end < 0) break;
-      events.push(this.buf.slice(0, end + 8));
-      this.buf = this.buf.slice(end + 8);
+      events.push(this.buf.toString('utf8', at, end + END_EVENT.length));
+      at = end + END_EVENT.length;
     }
-    if (this.buf.length > this.max) {
-      this.buf = '';
-      return { events, overflow: true };
-    }
+    this.buf = at === 0 ? this.buf : this.buf.subarray(at);
+    if (this.buf.length > this.max + 16) return this.overflow(events);
     return { events, overflow: false };
+  }
+  private overflow(events: (string | Uint8Array)[]): { events: (string | Uint8Array)[]; overflow: boolean } {
+    this.buf = Buffer.alloc(0);
+    return { events, overflow: true };
   }
   get pending(): number {
     return this.buf.length;
   }
+}
+
+/** A TAK Protocol mesh message (UDP): 0xbf, the version, 0xbf, the payload. Null when the datagram
+ *  is not one (XML). */
+export function meshPayload(msg: Buffer): { version: number; payload: Buffer } | null {
+  if (msg.length < 3 || msg[0] !== TAK_MAGIC) return null;
+  const v = readVarint(msg, 1);
+  if (!v || msg[1 + v.length] !== TAK_MAGIC) return { version: NaN, payload: msg };
+  return { version: v.value, payload: msg.subarray(2 + v.length) };
+}
+
+/** What a hall listening for TAK clients says first, and answers (protocol.txt, "Streaming Connection
+ *  Protocol Negotiation"): it offers version 1, and accepts a request for it. */
+export function takNegotiation(kind: 'offer' | 'accept' | 'refuse', uid: string, now: number): string {
+  const t = new Date(now).toISOString();
+  const stale = new Date(now + 60_000).toISOString();
+  const type = kind === 'offer' ? 't-x-takp-v' : 't-x-takp-r';
+  const control = kind === 'offer' ? '<TakProtocolSupport version="1"/>' : `<TakResponse status="${kind === 'accept'}"/>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<event version="2.0" uid="${uid}" type="${type}" time="${t}" start="${t}" stale="${stale}" how="m-g"><point lat="0.0" lon="0.0" hae="0.0" ce="999999" le="999999"/><detail><TakControl>${control}</TakControl></detail></event>`;
 }
 
 export interface CotOptions {
@@ -345,7 +449,6 @@ export class CotTcpAdapter implements FeedAdapter {
     this.perAddress.set(address, held + 1);
     this.sockets.add(sock);
     sock.setNoDelay(true);
-    sock.setEncoding('utf8');
     // a connection that only holds a slot (opened, never speaks) is let go
     sock.setTimeout(this.o.idleMs ?? 300_000, () => {
       this.sink.rejected('idle', `${address}: silent for ${Math.round((this.o.idleMs ?? 300_000) / 1000)} s; disconnected`);
@@ -353,7 +456,11 @@ export class CotTcpAdapter implements FeedAdapter {
     });
     const framer = new CotFramer();
     const now = this.o.now ?? Date.now;
-    sock.on('data', (chunk: string) => {
+    // TAK clients switch to TAK Protocol only when offered (ATAK, WinTAK, iTAK); XML-only senders
+    // ignore the offer (a t-x- control event)
+    const negotiation = `beacon-takp-${randomUUID()}`;
+    sock.write(takNegotiation('offer', negotiation, now()));
+    sock.on('data', (chunk: Buffer) => {
       const { events, overflow } = framer.push(chunk);
       this.pendingTotal += framer.pending - (this.pending.get(sock) ?? 0);
       this.pending.set(sock, framer.pending);
@@ -368,10 +475,12 @@ export class CotTcpAdapter implements FeedAdapter {
       let ok = 0;
       let unused = 0;
       for (const ev of events) {
-        const d = this.parser.parse(ev, now(), this.o.teamKind);
+        const d = typeof ev === 'string' ? this.parser.parse(ev, now(), this.o.teamKind) : this.parser.parseTak(ev, now(), this.o.teamKind);
         if (d.ok) {
           ok++;
           if (d.unused) unused++;
+          // the client asks to switch: version 1 is accepted, anything else refused (it stays on XML)
+          if (d.takRequest !== undefined) sock.write(takNegotiation(d.takRequest === 1 ? 'accept' : 'refuse', negotiation, now()));
           if (d.alert) alerts.push(d.alert);
           for (const r of d.reports) reports.push(r);
         } else this.sink.rejected(d.reason, `${sock.remoteAddress}: ${d.message}`);
@@ -381,7 +490,7 @@ export class CotTcpAdapter implements FeedAdapter {
       if (overflow) {
         // A sender streaming without ever closing an event is broken or hostile: hang up on it
         // (a TAK client reconnects) rather than buffer without end.
-        this.sink.rejected('too_large', `${sock.remoteAddress}: over ${MAX_EVENT_BYTES} bytes without </event>; disconnected`);
+        this.sink.rejected('too_large', `${sock.remoteAddress}: over ${MAX_EVENT_BYTES} bytes without </event> (or a TAK message announced longer); disconnected`);
         sock.destroy();
       }
     });
@@ -430,7 +539,15 @@ export class CotUdpAdapter implements FeedAdapter {
       this.endpoint,
       this.sink,
       (msg, rinfo) => {
-        const d = this.parser.parse(msg.toString('utf8'), (this.o.now ?? Date.now)(), this.o.teamKind);
+        const now = (this.o.now ?? Date.now)();
+        // TAK Protocol mesh (0xbf <version> 0xbf <TakMessage>) or XML, datagram by datagram
+        const mesh = meshPayload(msg);
+        const d =
+          mesh === null
+            ? this.parser.parse(msg.toString('utf8'), now, this.o.teamKind)
+            : mesh.version === 1
+              ? this.parser.parseTak(mesh.payload, now, this.o.teamKind)
+              : reject('bad_frame', Number.isNaN(mesh.version) ? 'a TAK Protocol header without its second 0xbf' : `TAK Protocol version ${mesh.version} (this hall reads 1)`);
         if (!d.ok) return this.sink.rejected(d.reason, `${rinfo.address}: ${d.message}`);
         this.sink.message(d.reports, 1, d.unused ? 1 : 0);
         if (d.alert) this.sink.alert(d.alert);

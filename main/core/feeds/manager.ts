@@ -178,6 +178,8 @@ export class FeedManager implements Desk {
   readonly counters = { positions: 0, stored: 0, thinned: 0, rejected: 0, unitsCreated: 0, presenceChanges: 0, expired: 0 };
   /** feed NUL source → the registered unit its tracker is bound to. */
   private readonly bindings = new Map<string, string>();
+  /** Each DJI feed's decoder (its gateway's topology), kept across reconnects. */
+  private readonly dji = new Map<string, { gateway: string; decoder: DjiDecoder }>();
   private unsubUnits: (() => void) | null = null;
   private lastExpiry = 0;
 
@@ -283,6 +285,7 @@ export class FeedManager implements Desk {
     if (!r) throw new HubError('not_found', `no feed ${id}`);
     await this.stop(r);
     this.runners.delete(id);
+    this.dji.delete(id);
     await this.hall.record('feed.removed', `feed:${id}`, { id, at: this.now() }, origin);
     this.reach?.forget(`feed:${id}`);
     this.hall.publish('feeds', [{ op: 'del', id }]);
@@ -355,19 +358,23 @@ export class FeedManager implements Desk {
             { url: this.reach?.unstash(`feed:${c.id}`, c.url) ?? c.url, username: c.username, password, clientId, topics: [c.topic], decode: (t, p) => decodePositionJson(t, p, now(), c.teamKind) },
             r,
           );
-        const dji = new DjiDecoder();
-        const g = c.gateway;
-        return new MqttFeedAdapter(
+        // one decoder for the feed's life: what it learnt of the gateways' aircraft outlives a reconnect
+        let dji = this.dji.get(c.id);
+        if (!dji || dji.gateway !== c.gateway) this.dji.set(c.id, (dji = { gateway: c.gateway, decoder: new DjiDecoder(c.gateway) }));
+        const decoder = dji.decoder;
+        const adapter = new MqttFeedAdapter(
           {
             url: this.reach?.unstash(`feed:${c.id}`, c.url) ?? c.url,
             username: c.username,
             password,
             clientId,
-            topics: [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`],
-            decode: (t, p) => dji.decode(t, p, now()),
+            topics: decoder.topics(),
+            decode: (t, p) => decoder.decode(t, p, now()),
           },
           r,
         );
+        decoder.onAircraft = (sn) => adapter.subscribe([`thing/product/${sn}/osd`, `thing/product/${sn}/state`]);
+        return adapter;
       }
     }
   }

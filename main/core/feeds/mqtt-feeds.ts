@@ -108,6 +108,9 @@ const DjiOsd = z.object({
     .optional(),
 });
 const DjiTopo = z.object({ sub_devices: z.array(z.object({ sn: z.string().min(1).max(64) }).passthrough()).max(64) }).passthrough();
+/** A dock's OSD names the aircraft that lives in it. */
+const DjiSubDevice = z.object({ device_sn: z.string().min(1).max(64) }).passthrough();
+const SN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Aircraft mode_code (DJI Cloud API, device properties). */
 const DJI_MODES: Record<number, string> = {
@@ -134,12 +137,50 @@ const DJI_MODES: Record<number, string> = {
 };
 const DJI_AIRBORNE = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18]);
 
-/** Reads DJI Cloud API messages. Which serial numbers are aircraft is learnt from the gateways'
- *  topology updates (`update_topo`); before one arrives, an OSD with attitude or speed is an aircraft's
- *  (a dock's or a remote controller's OSD has neither). */
+/**
+ * Reads DJI Cloud API messages. Which serial numbers are aircraft, and whose, is learnt from the
+ * gateways (docks, remote controllers): their topology updates (`update_topo`: the sub-devices), a
+ * dock's OSD (`sub_device.device_sn`), and every message's `gateway` field (an aircraft publishes on
+ * its own serial's topics, naming its gateway). Before any of these, an OSD with attitude or speed is
+ * an aircraft's (a dock's or a remote controller's OSD has neither).
+ *
+ * With `gateway` set (the documented `gateway=SN` option) the feed follows that gateway and the
+ * aircraft it reports, and nothing else: `topics()` names the gateway's topics and each known
+ * aircraft's, and `onAircraft` is told of a new one so the feed subscribes to it at once. The decoder
+ * lives as long as its feed, so a reconnect subscribes to what was learnt before.
+ */
 export class DjiDecoder {
-  private readonly aircraft = new Set<string>();
+  private readonly aircraft = new Map<string, string | null>();
   private readonly gateways = new Set<string>();
+  private readonly only: string | null;
+  onAircraft: ((sn: string) => void) | null = null;
+
+  constructor(gateway: string | null = null) {
+    this.only = gateway === '+' ? null : gateway;
+  }
+
+  /** The MQTT subscriptions this decoder needs now. */
+  topics(): string[] {
+    const g = this.only ?? '+';
+    const own = [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`];
+    if (!this.only) return own;
+    const mine = [...this.aircraft].filter(([, gw]) => gw === this.only).map(([sn]) => sn);
+    return [...own, ...mine.flatMap((sn) => [`thing/product/${sn}/osd`, `thing/product/${sn}/state`])];
+  }
+
+  /** The aircraft known and their gateways (tests, the feed board). */
+  topology(): Record<string, string | null> {
+    return Object.fromEntries(this.aircraft);
+  }
+
+  private learn(sn: string, gateway: string | null): void {
+    if (!SN.test(sn) || sn === gateway) return;
+    const had = this.aircraft.get(sn);
+    if (had !== undefined && (had === gateway || gateway === null)) return;
+    if (this.aircraft.size >= 4096 && had === undefined) return; // a gateway inventing aircraft does not grow the hall
+    this.aircraft.set(sn, gateway ?? had ?? null);
+    if (gateway && gateway === this.only) this.onAircraft?.(sn);
+  }
 
   decode(topic: string, payload: Buffer, now: number): Decoded {
     const m = /^(thing|sys)\/product\/([A-Za-z0-9_-]{1,64})\/(osd|state|status)$/.exec(topic);
@@ -151,15 +192,24 @@ export class DjiDecoder {
     if (!env.success) return reject('bad_payload', firstIssue(env.error));
     const { timestamp, data } = env.data;
     if (timestamp > now + MAX_CLOCK_AHEAD_MS || timestamp < now - MAX_AGE_MS) return reject('bad_time', `timestamp ${timestamp} is ${timestamp > now ? 'in the future' : 'more than a day old'}`);
+    // an aircraft's messages name its gateway; a gateway's name itself (or nothing)
+    const gateway = env.data.gateway && env.data.gateway !== sn && SN.test(env.data.gateway) ? env.data.gateway : null;
+    if (gateway) this.learn(sn, gateway);
     if (m[3] === 'status') {
-      if (env.data.method !== 'update_topo') return { ok: true, reports: [] };
+      if (env.data.method !== 'update_topo') return { ok: true, reports: [], unused: true };
       const topo = DjiTopo.safeParse(data);
       if (!topo.success) return reject('bad_payload', `update_topo: ${firstIssue(topo.error)}`);
       this.gateways.add(sn);
-      for (const d of topo.data.sub_devices) this.aircraft.add(d.sn);
+      for (const d of topo.data.sub_devices) this.learn(d.sn, sn);
       return { ok: true, reports: [] };
     }
-    if (m[3] === 'state') return { ok: true, reports: [] };
+    if (this.only && sn !== this.only && this.aircraft.get(sn) !== this.only) return { ok: true, reports: [], unused: true }; // another gateway's
+    if (m[3] === 'state') return { ok: true, reports: [], unused: true };
+    const dock = DjiSubDevice.safeParse(data.sub_device);
+    if (dock.success && !gateway) {
+      this.gateways.add(sn);
+      this.learn(dock.data.device_sn, sn);
+    }
     const looksAirborne = 'attitude_head' in data || 'horizontal_speed' in data;
     if (this.gateways.has(sn) || (!this.aircraft.has(sn) && !looksAirborne)) return { ok: true, reports: [] };
     const osd = DjiOsd.safeParse(data);
@@ -177,7 +227,7 @@ export class DjiDecoder {
           lat: o.latitude,
           lon: o.longitude,
           alt: o.height ?? null,
-          heading: o.attitude_head === undefined ? null : (o.attitude_head + 360) % 360,
+          heading: o.attitude_head === undefined ? null : o.attitude_head < 0 ? o.attitude_head + 360 : o.attitude_head % 360,
           speed: o.horizontal_speed ?? null,
           battery,
           drone: droneOf(o),
@@ -215,6 +265,16 @@ export class MqttFeedAdapter implements FeedAdapter {
   private readonly o: MqttFeedOptions;
   private readonly sink: FeedSink;
 
+  /** Follow more topics from now on (an aircraft a DJI gateway just reported). */
+  subscribe(topics: string[]): void {
+    const fresh = topics.filter((t) => !this.o.topics.includes(t));
+    if (fresh.length === 0) return;
+    this.o.topics.push(...fresh);
+    this.client?.subscribe(fresh, { qos: 0 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos >= 128)) this.sink.rejected('subscription_refused', `${fresh.join(' ')}: ${err?.message ?? 'refused by the broker'}`);
+    });
+  }
+
   constructor(o: MqttFeedOptions, sink: FeedSink) {
     this.o = o;
     this.sink = sink;
@@ -240,7 +300,7 @@ export class MqttFeedAdapter implements FeedAdapter {
       let opened = false;
       c.on('message', (topic, payload) => {
         const d = this.o.decode(topic, payload);
-        if (d.ok) this.sink.message(d.reports);
+        if (d.ok) this.sink.message(d.reports, 1, d.unused ? 1 : 0);
         else this.sink.rejected(d.reason, `${topic}: ${d.message}`);
       });
       c.on('error', (err: Error & { code?: number }) => {

@@ -43,7 +43,16 @@ export interface AlertReport {
 
 /** A decoder's verdict on one message. `unused`: understood and deliberately not used (a known
  *  message the hall has no use for: counted apart, never as a refusal). */
-export type Decoded = { ok: true; reports: PositionReport[]; alert?: AlertReport; unused?: boolean } | { ok: false; reason: string; message: string };
+export type Decoded =
+  | {
+      ok: true;
+      reports: PositionReport[];
+      alert?: AlertReport;
+      unused?: boolean;
+      /** A TAK client asks to switch its stream to this TAK Protocol version (0: a version it did not say). */
+      takRequest?: number;
+    }
+  | { ok: false; reason: string; message: string };
 
 export const reject = (reason: string, message: string): Decoded => ({ ok: false, reason, message });
 

@@ -169,6 +169,7 @@ export class Simulator {
     return new Promise((resolve) => {
       const s = connect(this.o.cotPort, this.o.host);
       s.setNoDelay(true);
+      s.resume(); // what the hall says (its TAK Protocol offer) is read and let go, as an XML-only client does
       s.once('connect', () => {
         this.tcp[i] = s;
         resolve();
