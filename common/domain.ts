@@ -235,7 +235,7 @@ export type Risk = z.infer<typeof Risk>;
 export const FEED_STATES = ['connecting', 'online', 'degraded', 'offline', 'failed'] as const;
 export const FeedState = z.enum(FEED_STATES);
 export type FeedState = z.infer<typeof FeedState>;
-export const FEED_KINDS = ['mavlink-udp', 'cot-tcp', 'cot-tls', 'cot-udp', 'mqtt-json', 'dji-mqtt', 'video'] as const;
+export const FEED_KINDS = ['mavlink-udp', 'cot-tcp', 'cot-tls', 'cot-udp', 'tak-server', 'tak-mesh', 'mqtt-json', 'dji-mqtt', 'video'] as const;
 export const FeedKind = z.enum(FEED_KINDS);
 export type FeedKind = z.infer<typeof FeedKind>;
 /** A feed as every display sees it: its state and health. Its configuration stays in the core. */
@@ -267,6 +267,8 @@ export const Feed = z.object({
       unused: z.number().int().min(0).optional(),
       /** Emergencies raised or cancelled through this feed. */
       alerts: z.number().int().min(0).optional(),
+      /** Events of the hall's picture sent (TAK server and mesh outputs). */
+      sent: z.number().int().min(0).optional(),
     })
     .optional(),
 });
@@ -334,6 +336,41 @@ export const FeedConfig = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('cot-udp'), ...FeedBase, ...ListenAddress, port: ListenAddress.port.default(8087), teamKind: TeamKind.optional() }).strict(),
+  /** The hall as a TAK client (docs/feeds.md, "Sending the hall's picture"): it connects to a TAK
+   *  server (TCP; TLS with the hall's client certificate when the three files are given, set at
+   *  start only), hears what the server relays, and sends the hall's picture (its units and open
+   *  incidents) every `intervalS` for ATAK users in the field, read-only from their side. */
+  z
+    .object({
+      kind: z.literal('tak-server'),
+      ...FeedBase,
+      host: z.string().min(1).max(255),
+      port: z.number().int().min(1).max(65535).default(8087),
+      teamKind: TeamKind.optional(),
+      intervalS: z.number().int().min(1).max(3600).default(10),
+      certFile: z.string().min(1).max(500).optional(),
+      keyFile: z.string().min(1).max(500).optional(),
+      caFile: z.string().min(1).max(500).optional(),
+    })
+    .strict()
+    .refine((c) => [c.certFile, c.keyFile, c.caFile].every((f) => f === undefined) || [c.certFile, c.keyFile, c.caFile].every((f) => f !== undefined), {
+      message: 'TLS needs certFile, keyFile and caFile together',
+    }),
+  /** A TAK mesh (ATAK's UDP situational-awareness group; 239.2.3.1:6969 by default): the hall hears
+   *  it and sends its picture to it, as XML or as TAK Protocol version 1 (`protocol: 'tak'`). */
+  z
+    .object({
+      kind: z.literal('tak-mesh'),
+      ...FeedBase,
+      group: z.string().min(1).max(64).default('239.2.3.1'),
+      port: z.number().int().min(0).max(65535).default(6969),
+      /** The interface address to join the group on and send from (multicast); absent: the system's choice. */
+      host: z.string().min(1).max(255).optional(),
+      protocol: z.enum(['xml', 'tak']).default('xml'),
+      teamKind: TeamKind.optional(),
+      intervalS: z.number().int().min(1).max(3600).default(10),
+    })
+    .strict(),
   z.object({ kind: z.literal('mqtt-json'), ...FeedBase, ...Broker, topic: z.string().min(1).max(200).default('beacon/positions/#'), teamKind: TeamKind.optional() }).strict(),
   z
     .object({

@@ -120,7 +120,10 @@ Options:
   --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
                  cot-tcp[:port=8087], cot-tls:certFile=F,keyFile=F,caFile=F[,port=8089],
                  cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
-                 dji-mqtt:url=mqtt://H:P[,gateway=SN]; each takes id=, name=, host=, allowFrom=A;B (listeners),
+                 dji-mqtt:url=mqtt://H:P[,gateway=SN],
+                 tak-server:host=H[,port=8087,intervalS=10,certFile=F,keyFile=F,caFile=F] (hears a
+                 TAK server and sends it the hall's picture), tak-mesh[:group=239.2.3.1,port=6969,
+                 protocol=tak] (the same with a mesh group); each takes id=, name=, host=, allowFrom=A;B (listeners),
                  signingKeyEnv=VAR (MAVLink signing),
                  username=, passwordEnv=VAR, teamKind=, silentAfterS=, staleAfterS=, lostAfterS=.
                  Feeds added at run time (feed board, feed.add) are kept in the data directory
@@ -220,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
   // read once: the SIP password is the call desk's alone, never a secret a command can name
   delete process.env.BEACON_SIP_PASSWORD;
   const host = values.host!;
-  const feeds = { ...feedsOptions(values.feed), listenHost: host };
+  const feeds = { ...feedsOptions(values.feed), listenHost: host, ...(uplink ? { hallId: uplink.hallId } : {}) };
   const fromFeeds = (feeds.feeds ?? []).flatMap((f) => ('passwordEnv' in f && f.passwordEnv ? [f.passwordEnv] : []));
   const reach = { allowOutbound: values['allow-outbound'] ?? [], secretEnv: [...new Set([...(values['secret-env'] ?? []), ...fromFeeds])] };
   const rate = values['command-rate'] === undefined ? 50 : Number(values['command-rate']);

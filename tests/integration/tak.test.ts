@@ -3,8 +3,9 @@
 // markers of other affiliations.
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { SaxesParser } from 'saxes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Feed, Incident, Unit } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
@@ -12,6 +13,7 @@ import { fixture, fixturePath, retime, retimeTak } from '../helpers/fixtures.ts'
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
+import { freePort } from '../helpers/mosquitto.ts';
 
 const tcpSend = (port: number, data: string) =>
   new Promise<void>((resolve, reject) => {
@@ -161,5 +163,127 @@ describe('TAK Protocol version 1 on the same feeds', () => {
     v2[1] = 2;
     await send(v2);
     await until('refused', () => health('mesh').errors.bad_frame === 1);
+  });
+});
+
+/** What a TAK server or client reads of the hall's XML: each event's attributes and its point and
+ *  detail children, read by saxes (a conforming XML parser), not by the hall's own CoT decoder. */
+function readEvents(text: string): { event: Record<string, string>; point: Record<string, string>; detail: Record<string, Record<string, string>>; remarks: string }[] {
+  const out: ReturnType<typeof readEvents> = [];
+  for (const chunk of text.split('</event>').slice(0, -1)) {
+    const p = new SaxesParser();
+    const ev = { event: {}, point: {}, detail: {}, remarks: '' } as ReturnType<typeof readEvents>[number];
+    let inRemarks = false;
+    p.on('opentag', (t) => {
+      const a = t.attributes as Record<string, string>;
+      if (t.name === 'event') ev.event = a;
+      else if (t.name === 'point') ev.point = a;
+      else if (t.name !== 'detail') ev.detail[t.name] = a;
+      inRemarks = t.name === 'remarks';
+    });
+    p.on('text', (x) => {
+      if (inRemarks) ev.remarks += x;
+    });
+    p.write(chunk.slice(chunk.indexOf('<event')) + '</event>').close();
+    out.push(ev);
+  }
+  return out;
+}
+
+describe("the hall's picture for TAK users (send back)", () => {
+  const dir = tempDir();
+  let core: HallCore;
+  let server: ReturnType<typeof createServer>;
+  let peer: Socket | null = null;
+  let heard = '';
+  beforeAll(async () => {
+    // a TAK server's part: accept the hall's connection, keep what it sends, relay to it
+    server = createServer((s) => {
+      peer = s;
+      s.on('data', (b: Buffer) => (heard += b.toString('utf8')));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    core = await HallCore.start({
+      dataDir: join(dir, 'hall'),
+      feeds: { hallId: '331000', sweepMs: 200, feeds: [{ kind: 'tak-server', id: 'tak', host: '127.0.0.1', port: (server.address() as { port: number }).port, intervalS: 1 }] },
+    });
+  });
+  afterAll(async () => {
+    await core?.dispose();
+    peer?.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const units = () => core.hub.items('units') as Unit[];
+
+  it("a TAK server receives the hall's teams and depots as friendly units, and its incidents; a closed incident is deleted", async () => {
+    const team = units().find((u) => u.kind === 'fire-rescue')!;
+    const depot = units().find((u) => u.kind === 'depot')!;
+    await until('a round', () => heard.includes(`uid="beacon.331000.${team.id}"`) && heard.includes(`uid="beacon.331000.${depot.id}"`));
+    const round = readEvents(heard);
+    const mine = round.find((e) => e.event.uid === `beacon.331000.${team.id}`)!;
+    expect(mine.event).toMatchObject({ type: 'a-f-G-U-C', how: 'm-g' });
+    expect(Number(mine.point.lat)).toBe(team.lat);
+    expect(Number(mine.point.lon)).toBe(team.lon);
+    expect(mine.detail.contact!.callsign).toBe(team.name.zh);
+    expect(mine.remarks).toMatch(/^消防救援 · /);
+    expect(Date.parse(mine.event.stale!) - Date.parse(mine.event.time!)).toBe(3000); // three rounds
+    expect(round.find((e) => e.event.uid === `beacon.331000.${depot.id}`)?.event.type).toBe('a-f-G-U-S');
+    // an incident reported in the hall reaches the field; closed, it is deleted there
+    const c = portClient(core, 'window:board', '张伟');
+    const { id } = await c.cmd<{ id: string }>('incident.report', { kind: 'landslide', title: '临海括苍镇山体滑坡', severity: 'II', lat: 28.85, lon: 121.12 });
+    heard = '';
+    await until('the incident', () => heard.includes(`beacon.331000.${id}`));
+    const inc = readEvents(heard).find((e) => e.event.uid === `beacon.331000.${id}`)!;
+    expect(inc.event.type).toBe('b-m-p-s-m');
+    expect(inc.detail.contact!.callsign).toBe('临海括苍镇山体滑坡');
+    expect(inc.detail.color!.argb).toBe(String(-32768)); // II: orange
+    await c.cmd('incident.close', { id });
+    heard = '';
+    await until('the deletion', () => heard.includes('t-x-d-d'));
+    const del = readEvents(heard).find((e) => e.event.type === 't-x-d-d')!;
+    expect(del.detail.link).toMatchObject({ uid: `beacon.331000.${id}`, type: 'b-m-p-s-m', relation: 'none' });
+    expect(del.detail).toHaveProperty('__forcedelete');
+    // by command, the hall reaches only where the operator allowed, and never names files on its disk
+    expect(await c.fail('feed.add', { config: { kind: 'tak-server', id: 'far', host: '10.9.9.9' } })).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/allow-outbound/) });
+    expect((await c.fail('feed.add', { config: { kind: 'tak-server', id: 'tls', host: '127.0.0.1', certFile: '/etc/shadow', keyFile: '/etc/shadow', caFile: '/etc/shadow' } })).code).toBe('forbidden');
+    c.close();
+    const f = core.hub.get('feeds', 'tak') as Feed;
+    expect(f.state).toBe('online');
+    expect(f.health!.sent).toBeGreaterThan(0);
+  });
+
+  it("what the server relays is heard (an ATAK 911 raises an alert); the hall's own events coming back are not", async () => {
+    peer!.write(retime(fixture('cot/ftstest-911-alert-b-a-o-tbl.xml'), Date.now()));
+    const echo = heard.slice(0, heard.indexOf('</event>') + 8);
+    peer!.write(echo);
+    await until('the alert', () => (core.hub.items('alerts') as Alert[]).some((a) => a.feed === 'tak' && a.callsign === 'corvo'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(units().filter((u) => u.id.startsWith('tak-beacon.'))).toEqual([]);
+  });
+});
+
+describe('two halls on one TAK mesh (multicast on loopback), one speaking TAK Protocol', () => {
+  const dir = tempDir();
+  let a: HallCore;
+  let b: HallCore;
+  beforeAll(async () => {
+    const port = await freePort();
+    const mesh = { kind: 'tak-mesh' as const, id: 'mesh', group: '239.2.3.1', port, host: '127.0.0.1', intervalS: 1 };
+    a = await HallCore.start({ dataDir: join(dir, 'a'), feeds: { hallId: '331000', sweepMs: 200, feeds: [{ ...mesh, protocol: 'tak' }] } });
+    b = await HallCore.start({ dataDir: join(dir, 'b'), feeds: { hallId: '331082', sweepMs: 200, feeds: [{ ...mesh, teamKind: 'fire-rescue' }] } });
+  });
+  afterAll(async () => {
+    await a?.dispose();
+    await b?.dispose();
+  });
+
+  it("each hall sees the other's teams where they are; neither sees itself twice", async () => {
+    const team = (a.hub.items('units') as Unit[]).find((u) => u.kind === 'professional')!;
+    await until('a team of A in B', () => b.hub.get('units', `mesh-beacon.331000.${team.id}`) !== undefined);
+    expect(b.hub.get('units', `mesh-beacon.331000.${team.id}`)).toMatchObject({ lat: team.lat, lon: team.lon, kind: 'fire-rescue', track: { callsign: team.name.zh } });
+    await until('a team of B in A', () => (a.hub.items('units') as Unit[]).some((u) => u.id.startsWith('mesh-beacon.331082.')));
+    expect((a.hub.items('units') as Unit[]).filter((u) => u.id.startsWith('mesh-beacon.331000.'))).toEqual([]);
+    expect((a.hub.get('feeds', 'mesh') as Feed).health!.errors).toEqual({});
   });
 });

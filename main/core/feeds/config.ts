@@ -7,7 +7,7 @@
 //   --feed dji-mqtt:url=mqtts://emqx.hall:8883,username=beacon,passwordEnv=BEACON_DJI_PASSWORD
 import { FEED_KINDS, FeedConfig, type FeedConfigInput } from '../../../common/domain.ts';
 
-const NUMERIC = new Set(['port', 'silentAfterS', 'staleAfterS', 'lostAfterS']);
+const NUMERIC = new Set(['port', 'silentAfterS', 'staleAfterS', 'lostAfterS', 'intervalS']);
 
 export function parseFeedFlag(flag: string): FeedConfig {
   const m = /^([a-z-]+)(?::(.*))?$/.exec(flag.trim());

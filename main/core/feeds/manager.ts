@@ -11,7 +11,7 @@
 // lost) is journaled as it happens.
 import { randomBytes } from 'node:crypto';
 import type { DeltaOp } from '../../../common/contract.ts';
-import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, feedUnitId, isFeedUnit, type Place, type Presence, type Unit } from '../../../common/domain.ts';
+import { type Feed, FeedConfig, type FeedConfigInput, type FeedState, feedUnitId, type Incident, isFeedUnit, type Place, type Presence, type Unit } from '../../../common/domain.ts';
 import { distanceKm } from '../../../common/geo.ts';
 import { HubError } from '../hub/hub.ts';
 import { isLoopbackHost } from '../security.ts';
@@ -22,6 +22,7 @@ import { signingKey } from './mavlink.ts';
 import { FeedIoHost } from './io-host.ts';
 import { decodePositionJson, DjiDecoder, MqttFeedAdapter } from './mqtt-feeds.ts';
 import type { AlertsDesk } from '../alerts/desk.ts';
+import { type CotOut, type PictureOut, PictureRound, pictureOf, TakMeshAdapter, TakServerAdapter } from './tak-out.ts';
 import { type AlertReport, backoffMs, DEFAULT_STORAGE, presenceAt, type PositionReport, shouldStore, type StoragePolicy, type Stored } from './report.ts';
 
 export interface FeedsOptions {
@@ -41,6 +42,8 @@ export interface FeedsOptions {
   expireAfterS?: number;
   /** How often lost units are looked at for expiry. @default 30000 */
   expireSweepMs?: number;
+  /** This hall's name in what it sends to TAK (`beacon.<hall>.<id>`): its GB/T 2260 code. @default 'hall' */
+  hallId?: string;
 }
 
 const DEFAULTS = { silentAfterS: 10, staleAfterS: { drone: 5, team: 60 }, lostAfterS: { drone: 30, team: 600 } };
@@ -49,6 +52,8 @@ const KIND_NAMES: Record<FeedConfig['kind'], { zh: string; en: string }> = {
   'cot-tcp': { zh: '单兵 CoT (TCP)', en: 'Teams (CoT TCP)' },
   'cot-tls': { zh: '单兵 CoT (TLS 证书)', en: 'Teams (CoT TLS, certificates)' },
   'cot-udp': { zh: '单兵 CoT (UDP)', en: 'Teams (CoT UDP)' },
+  'tak-server': { zh: 'TAK 服务器（收发）', en: 'TAK server (both ways)' },
+  'tak-mesh': { zh: 'TAK 组网 (UDP，收发)', en: 'TAK mesh (UDP, both ways)' },
   'mqtt-json': { zh: '北斗/手持终端 (MQTT)', en: 'Beidou/handsets (MQTT)' },
   'dji-mqtt': { zh: '大疆司空 (MQTT)', en: 'DJI Cloud API (MQTT)' },
 };
@@ -74,6 +79,9 @@ class FeedRunner implements FeedSink {
   maxInFlight = 0;
   timer: NodeJS.Timeout | null = null;
   messages = 0;
+  /** Events of the hall's picture sent (tak-server, tak-mesh), and the round that sends them. */
+  sent = 0;
+  readonly round = new PictureRound();
   /** Understood and not used (chat, a dialect's status): not refusals. */
   unused = 0;
   /** Emergencies raised or cancelled through this feed. */
@@ -232,7 +240,7 @@ export class FeedManager implements Desk {
     if ('url' in cfg && this.reach) cfg = { ...cfg, url: this.reach.stash(`feed:${cfg.id}`, cfg.url) };
     if (this.runners.has(cfg.id) && !replace) throw new HubError('invalid_args', `a feed named ${cfg.id} exists; remove it first`);
     for (const r of this.runners.values()) {
-      if (r.cfg.id !== cfg.id && 'port' in r.cfg && 'port' in cfg && r.cfg.port === cfg.port && cfg.port !== 0 && transportOf(r.cfg.kind) === transportOf(cfg.kind)) {
+      if (r.cfg.id !== cfg.id && listens(r.cfg) && listens(cfg) && r.cfg.port === cfg.port && cfg.port !== 0 && transportOf(r.cfg.kind) === transportOf(cfg.kind)) {
         throw new HubError('invalid_args', `feed ${r.cfg.id} already listens on ${transportOf(cfg.kind)} port ${cfg.port}`);
       }
     }
@@ -255,12 +263,20 @@ export class FeedManager implements Desk {
 
   /** A feed that names no host listens where the hub does. */
   private placed(c: FeedConfig): FeedConfig {
-    return 'port' in c && !c.host ? { ...c, host: this.opts.listenHost ?? '127.0.0.1' } : c;
+    return 'port' in c && !c.host && c.kind !== 'tak-mesh' ? { ...c, host: this.opts.listenHost ?? '127.0.0.1' } : c;
   }
 
   /** What a command (not the operator at the command line) may configure: a listener where the hub
    *  listens or on loopback, a broker on the outbound allowlist, a password the operator allowed. */
   private vet(c: FeedConfig): void {
+    if (c.kind === 'tak-server' || c.kind === 'tak-mesh') {
+      // the hall reaches out (or sends to a group): only where the operator allowed
+      if (c.kind === 'tak-server' && c.certFile) throw new HubError('forbidden', `feed ${c.id}: TLS names files on the hall's machine; it is set at start (--feed tak-server:…,certFile=…)`);
+      const where = c.kind === 'tak-server' ? c.host : c.group;
+      const problem = this.reach?.outboundProblem(`http://${where.includes(':') ? `[${where}]` : where}:${c.port}`) ?? null;
+      if (problem) throw new HubError('forbidden', `feed ${c.id}: ${problem}`);
+      return;
+    }
     if ('port' in c) {
       const h = c.host!;
       if (h !== (this.opts.listenHost ?? '127.0.0.1') && !isLoopbackHost(h))
@@ -347,6 +363,11 @@ export class FeedManager implements Desk {
       case 'cot-tls':
       case 'cot-udp':
         return this.io.adapter(c.id, c, r, c.kind === 'mavlink-udp' ? this.signingKeyOf(c) : undefined);
+      // the hall as a TAK client, and a TAK mesh: on this thread, where the picture is
+      case 'tak-server':
+        return new TakServerAdapter(c, r, now, this.opts.hallId ?? 'hall');
+      case 'tak-mesh':
+        return new TakMeshAdapter(c, r, now, this.opts.hallId ?? 'hall');
       case 'mqtt-json':
       case 'dji-mqtt': {
         // from the operator's --secret-env (read once at start), or the environment for a hall
@@ -445,6 +466,9 @@ export class FeedManager implements Desk {
     const top = Object.entries(r.errors).sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
     const refused = Object.values(r.errors).reduce((a, b) => a + b, 0);
     if (bad >= 10 && bad > ok) this.setState(r, 'degraded', `${where}: most input refused (${top})`);
+    // a TAK output is working while it is connected and sending: a quiet server or mesh is normal
+    else if (r.cfg.kind === 'tak-server' || r.cfg.kind === 'tak-mesh')
+      this.setState(r, 'online', `${where}: ${r.sent} sent${heard === null ? ', nothing heard yet' : now - heard >= silentMs ? `, nothing heard for ${Math.round((now - heard) / 1000)} s` : ''}`);
     // something arrives, all of it refused: say so, not "no data" (a wrong key, a wrong dialect)
     else if (heard === null && refused > 0) this.setState(r, 'degraded', `${where}: ${refused} refused (${top}), nothing accepted yet`);
     else if (heard === null && now - r.openedAt >= silentMs) this.setState(r, 'degraded', `${where}: open, no data yet`);
@@ -486,6 +510,7 @@ export class FeedManager implements Desk {
         markers: r.markers.size,
         unused: r.unused,
         alerts: r.alerts,
+        ...(r.cfg.kind === 'tak-server' || r.cfg.kind === 'tak-mesh' ? { sent: r.sent } : {}),
       },
     };
   }
@@ -501,6 +526,7 @@ export class FeedManager implements Desk {
     for (const r of this.runners.values()) this.evaluate(r);
     this.publish();
     const now = this.now();
+    this.sendPicture(now);
     if (now - this.lastExpiry >= (this.opts.expireSweepMs ?? 30_000)) {
       this.lastExpiry = now;
       this.expire(now);
@@ -581,6 +607,24 @@ export class FeedManager implements Desk {
       bestD = d;
     }
     return best?.code ?? '330000';
+  }
+
+  /** Each TAK output whose interval has passed gets a round: the picture, and deletions of what left it. */
+  private sendPicture(now: number): void {
+    let picture: CotOut[] | null = null;
+    for (const r of this.runners.values()) {
+      const c = r.cfg;
+      if ((c.kind !== 'tak-server' && c.kind !== 'tak-mesh') || !r.adapter || now - r.round.lastAt < c.intervalS * 1000) continue;
+      const out = r.adapter as PictureOut;
+      picture ??= pictureOf(this.hall.all<Unit>('units'), this.hall.all<Incident>('incidents'), {
+        hall: this.opts.hallId ?? 'hall',
+        // what came in over CoT its senders already show
+        skipFeeds: new Set([...this.runners.values()].filter((x) => x.cfg.kind.startsWith('cot-') || x.cfg.kind.startsWith('tak-')).map((x) => x.cfg.id)),
+        max: 5000,
+      });
+      r.round.lastAt = now;
+      r.sent += out.send(r.round.next(picture), now, c.intervalS * 3000);
+    }
   }
 
   /** @internal an emergency from a feed: the alerts desk raises or clears it. */
@@ -696,10 +740,17 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function transportOf(kind: FeedConfig['kind']): string {
-  return kind === 'cot-tcp' ? 'tcp' : kind === 'cot-tls' ? 'tls' : kind === 'mqtt-json' || kind === 'dji-mqtt' ? 'mqtt' : 'udp';
+  return kind === 'cot-tcp' || kind === 'tak-server' ? 'tcp' : kind === 'cot-tls' ? 'tls' : kind === 'mqtt-json' || kind === 'dji-mqtt' ? 'mqtt' : 'udp';
+}
+
+/** Feeds that hold a local port (a TAK server's port is the server's). */
+function listens(c: FeedConfig): c is FeedConfig & { port: number } {
+  return 'port' in c && c.kind !== 'tak-server';
 }
 
 export function endpointOf(c: FeedConfig): string {
+  if (c.kind === 'tak-mesh') return `udp://${c.group}:${c.port}`;
+  if (c.kind === 'tak-server') return `${c.certFile ? 'tls' : 'tcp'}://${c.host}:${c.port}`;
   if ('port' in c) return `${transportOf(c.kind)}://${c.host}:${c.port}`;
   const u = new URL(c.url);
   return `${u.protocol}//${u.host}`;

@@ -107,3 +107,19 @@ export function readVarint(buf: Uint8Array, at: number): { value: number; length
   }
   return { value: NaN, length: 10 };
 }
+
+function writeVarint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/** A mesh message: 0xbf <version> 0xbf <payload>. */
+export function meshFrame(payload: Uint8Array, version = 1): Buffer {
+  return Buffer.concat([Buffer.from([TAK_MAGIC]), writeVarint(version), Buffer.from([TAK_MAGIC]), payload]);
+}
