@@ -115,3 +115,36 @@ describe('Lekima end to end', () => {
     );
   }
 });
+
+describe('a CMA year file with two records under one serial (#19 point 6)', () => {
+  it('keeps both storms, says so, and a re-import, in any chunking, finds both unchanged', async () => {
+    // CMA's format (no public copy of a year file with such a pair could be fetched here: this one is
+    // Lekima's best track written out twice under serial 0011, the second a short sub-centre record)
+    const long = formatCma([{ typhoon: { id: 'x', number: '', name: { zh: 'nameless', en: 'nameless' }, year: 2019, fixes: fixes.slice(0, 21), source: '', demo: false }, serial: 11 }], '20200430');
+    const short = formatCma([{ typhoon: { id: 'x', number: '', name: { zh: '(-)1', en: '(-)1' }, year: 2019, fixes: fixes.slice(30, 34), source: '', demo: false }, serial: 11 }], '20200430');
+    const file = long + short;
+    const core = await HallCore.start({ dataDir: join(tempDir(), 'hall'), seed: false });
+    const c = portClient(core, 'window:board', '张伟');
+    try {
+      const r = await c.cmd<CommandResult<'typhoon.import'>>('typhoon.import', { text: file, file: 'CH2019BST.txt' });
+      expect(r.storms.map((s) => [s.id, s.fixes, s.changed])).toEqual([
+        ['tc-2019-s0011', 21, true],
+        ['tc-2019-s0011-l23', 4, true],
+      ]);
+      expect(r.errors).toEqual([{ line: 23, message: expect.stringMatching(/second record under serial s0011 \(the first at line 1\)/) }]);
+      expect((core.hub.get('typhoons', 'tc-2019-s0011') as Typhoon).fixes).toHaveLength(21);
+      // again, the two records in two chunks as the CLI and the file drop send them: nothing changes
+      for (const [text, firstLine] of [
+        [long, 1],
+        [short, 23],
+      ] as const) {
+        const again = await c.cmd<CommandResult<'typhoon.import'>>('typhoon.import', { text, firstLine, file: 'CH2019BST.txt' });
+        expect(again.storms.map((s) => s.changed)).toEqual([false]);
+      }
+      expect(['tc-2019-s0011', 'tc-2019-s0011-l23'].map((id) => (core.hub.get('typhoons', id) as Typhoon).fixes.length)).toEqual([21, 4]);
+    } finally {
+      c.close();
+      await core.dispose();
+    }
+  });
+});

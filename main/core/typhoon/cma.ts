@@ -39,7 +39,7 @@ function parseTime(s: string): number | string {
 /** Parse a whole file (or a chunk of one; `firstLine` numbers its first line). */
 export function parseCma(text: string, opts: { firstLine?: number; source?: string } = {}): CmaParse {
   const first = opts.firstLine ?? 1;
-  const source = opts.source ? `${CMA_SOURCE}: ${opts.source}`.slice(0, 500) : CMA_SOURCE;
+  const source = CMA_SOURCE;
   const lines = text.split(/\r?\n/);
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   const storms: CmaStorm[] = [];
@@ -63,7 +63,8 @@ export function parseCma(text: string, opts: { firstLine?: number; source?: stri
         name: { zh, en: label },
         year,
         fixes: cur.fixes,
-        source,
+        // the record is its file and header line (a second record under one serial is another storm)
+        source: opts.source ? `${source} — ${opts.source}, line ${cur.line}`.slice(0, 500) : source,
         demo: false,
       };
       if (Number.isInteger(declared) && declared !== cur.fixes.length + cur.bad) {

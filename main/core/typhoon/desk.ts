@@ -188,7 +188,24 @@ export class TyphoonDesk implements Desk {
     const storms: CommandResult<'typhoon.import'>['storms'] = [];
     const events: { kind: 'typhoon.upserted'; subject: string; payload: { typhoon: Typhoon } }[] = [];
     const keys: string[] = [];
-    for (const { typhoon } of parsed.storms) {
+    const errors = [...parsed.errors];
+    const batch = new Map<string, Typhoon>();
+    for (const { typhoon: read, line } of parsed.storms) {
+      // A record is its file and its header line. A second record under the same serial (a
+      // sub-centre's, "(-)1") is another storm, not a new version of the first: it keeps an id of its
+      // own (…-l<line>), whichever chunk of the file it came in, and is reported, never silently
+      // replacing the first (#19 point 6).
+      let typhoon = read;
+      const held = batch.get(read.id) ?? this.port.get<Typhoon>('typhoons', read.id);
+      const heldLine = held ? recordLine(held.source, args.file) : null;
+      if (held && heldLine !== null && heldLine !== line) {
+        typhoon = { ...read, id: `${read.id}-l${line}`.slice(0, 64) };
+        errors.push({
+          line,
+          message: `a second record under serial ${read.id.replace(/^tc-\d+-/, '')} (the first at line ${heldLine}): kept as its own storm ${typhoon.id}, not as a new version of the first`,
+        });
+      }
+      batch.set(typhoon.id, typhoon);
       const existing = this.port.get<Typhoon>('typhoons', typhoon.id);
       // The hall's Chinese name wins over the file's English-only one.
       const t: Typhoon = existing && existing.name.zh !== existing.name.en && typhoon.name.zh === typhoon.name.en ? { ...typhoon, name: { ...typhoon.name, zh: existing.name.zh } } : typhoon;
@@ -205,7 +222,8 @@ export class TyphoonDesk implements Desk {
         if (id === null) storms.find((s) => s.id === events[i]!.payload.typhoon.id)!.changed = false;
       });
     }
-    return { storms, errors: parsed.errors.slice(0, 500), lines: parsed.lines };
+    errors.sort((a, b) => a.line - b.line);
+    return { storms, errors: errors.slice(0, 500), lines: parsed.lines };
   }
 
   async submitAdvisory(input: unknown, origin: string): Promise<{ id: string; event: number }> {
@@ -250,3 +268,11 @@ export const typhoonDesk = defineDesk()({
     return desk;
   },
 });
+
+/** The header line a stored storm was read from, when it came from this file; null when it came
+ *  from another file, from an advisory, or from before lines were recorded (then it is the same record). */
+function recordLine(source: string, file: string | undefined): number | null {
+  if (!file) return null;
+  const m = / — (.+), line (\d+)$/.exec(source);
+  return m && m[1] === file ? Number(m[2]) : null;
+}
