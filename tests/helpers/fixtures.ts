@@ -39,3 +39,17 @@ export function retimeTak(buf: Buffer, now: number): Buffer {
   }
   return out;
 }
+
+/** The packets of a tlog, as the autopilot sent them. */
+export function tlogPackets(file: string): Buffer[] {
+  const b = readFileSync(fixturePath(file));
+  const out: Buffer[] = [];
+  for (let i = 0; i + 10 < b.length;) {
+    const stx = b[i + 8]!;
+    const len = b[i + 9]!;
+    const total = stx === 0xfd ? 12 + len + (b[i + 10]! & 1 ? 13 : 0) : 8 + len;
+    out.push(b.subarray(i + 8, i + 8 + total));
+    i += 8 + total;
+  }
+  return out;
+}

@@ -1,5 +1,5 @@
 import { TEAM_KINDS } from '../../common/domain.ts';
-import { fixture, fixturePath, retime } from '../helpers/fixtures.ts';
+import { fixture, fixturePath, retime, tlogPackets } from '../helpers/fixtures.ts';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 // The live feeds' pure parts: CoT's XML (saxes, with our refusals on top), CoT,
@@ -125,6 +125,23 @@ describe('CoT XML (saxes and our refusals)', () => {
     }
     expect(accepted).toBeGreaterThan(100); // the mutations are not all fatal: both paths are exercised
     expect(subsetOnly).toBeLessThan(accepted); // the subset refuses little that is valid
+  });
+});
+
+describe('a real ArduSub telemetry log (tlog) through the MAVLink decoder (#19 points 3 and 4)', () => {
+  it('an ArduSub in MANUAL (custom mode 19) reads MANUAL, not AVOID_ADSB; the ground station beside it is ignored; nothing refused', () => {
+    const dec = new MavlinkDecoder();
+    let refused = 0;
+    const modes = new Set<string | null | undefined>();
+    for (const pkt of tlogPackets('mavlink/mavlink_log-tlog_data_0.tlog')) {
+      const r = decodeDatagram(pkt);
+      refused += r.errors.length;
+      const a = dec.apply(r.packets);
+      refused += a.errors.length;
+      for (const rep of a.reports) modes.add(rep.drone?.mode);
+    }
+    expect(refused).toBe(0);
+    expect([...modes]).toEqual(['MANUAL']); // HEARTBEAT type 12 (submarine), autopilot 3 (ArduPilot), custom mode 19
   });
 });
 

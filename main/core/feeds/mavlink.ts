@@ -96,6 +96,9 @@ export interface MavPacket {
 
 export interface DatagramResult {
   packets: MavPacket[];
+  /** Intact packets of a definition we do not share (a message whose fields changed between MAVLink
+   *  versions: its CRC matches another CRC_EXTRA): passed over, not refused. */
+  foreign: number;
   /** Problems found, by reason (bad_crc, truncated, unknown_message, junk). */
   errors: { reason: string; message: string }[];
 }
@@ -119,6 +122,7 @@ export function decodeDatagram(buf: Buffer, signing: Signing | null = null): Dat
   const packets: MavPacket[] = [];
   const errors: DatagramResult['errors'] = [];
   let junk = 0;
+  let foreign = 0;
   let i = 0;
   while (i < buf.length) {
     const stx = buf[i]!;
@@ -153,6 +157,13 @@ export function decodeDatagram(buf: Buffer, signing: Signing | null = null): Dat
     const crc = protocol.crc(pkt);
     const expected = x25crc(pkt, 1, signed ? SIGNATURE_LENGTH + 2 : 2, magic);
     if (crc !== expected) {
+      // Intact, but written to another definition of the message (a 2015 ground station's message 142
+      // is not today's): some other CRC_EXTRA makes it match. Passed over like an unknown dialect's.
+      if (anotherDefinition(pkt, signed, crc, magic)) {
+        foreign++;
+        i += total;
+        continue;
+      }
       // The length byte itself may be the corrupt part: resynchronise on the next start byte.
       errors.push({ reason: 'bad_crc', message: `CRC ${crc.toString(16)} != ${expected.toString(16)} (message ${header.msgid}, system ${header.sysid})` });
       i += 1;
@@ -187,8 +198,14 @@ export function decodeDatagram(buf: Buffer, signing: Signing | null = null): Dat
   if (junk > 0) errors.push({ reason: 'junk', message: `${junk} bytes that are not MAVLink` });
   // One bad datagram is one refusal: a corrupt packet's resync also finds junk (and sometimes a
   // truncated tail), and counting each would make a healthy link with one bad frame look sick.
-  if (errors.length > 1) return { packets, errors: [{ reason: errors[0]!.reason, message: `${errors[0]!.message} (and ${errors.length - 1} more in the same datagram)` }] };
-  return { packets, errors };
+  if (errors.length > 1) return { packets, foreign, errors: [{ reason: errors[0]!.reason, message: `${errors[0]!.message} (and ${errors.length - 1} more in the same datagram)` }] };
+  return { packets, foreign, errors };
+}
+
+/** Whether a packet's CRC matches with a CRC_EXTRA other than ours (1 in 256 for a corrupt one). */
+function anotherDefinition(pkt: Buffer, signed: boolean, crc: number, ours: number): boolean {
+  for (let extra = 0; extra < 256; extra++) if (extra !== ours && x25crc(pkt, 1, signed ? SIGNATURE_LENGTH + 2 : 2, extra) === crc) return true;
+  return false;
 }
 
 interface Vehicle {
@@ -321,14 +338,17 @@ export class MavlinkUdpAdapter implements FeedAdapter {
   }
 
   datagram(msg: Buffer): void {
-    const { packets, errors } = decodeDatagram(msg, this.signing);
+    const { packets, errors, foreign } = decodeDatagram(msg, this.signing);
     for (const e of errors) this.sink.rejected(e.reason, e.message);
-    if (packets.length === 0) return;
+    if (packets.length === 0) {
+      if (foreign > 0) this.sink.message([], foreign, foreign);
+      return;
+    }
     const r = this.decoder.apply(packets);
     for (const e of r.errors) this.sink.rejected(e.reason, e.message);
     let unused = 0;
     for (const p of packets) if (!USED.has(p.msgid)) unused++;
-    this.sink.message(r.reports, packets.length, unused);
+    this.sink.message(r.reports, packets.length + foreign, unused + foreign);
   }
 
   async close(): Promise<void> {
