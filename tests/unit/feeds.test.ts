@@ -158,7 +158,7 @@ describe("DJI Cloud API: which aircraft are whose (#19 point 5; DJI's own exampl
     const d = new DjiDecoder('dock_sn');
     const told: string[] = [];
     d.onAircraft = (sn) => told.push(sn);
-    expect(d.topics()).toEqual(['thing/product/dock_sn/osd', 'thing/product/dock_sn/state', 'sys/product/dock_sn/status']);
+    expect(d.topics()).toEqual(['thing/product/dock_sn/osd', 'thing/product/dock_sn/state', 'sys/product/dock_sn/status', 'thing/product/dock_sn/status']);
     // the dock's OSD: the dock itself is not drawn; its aircraft becomes known, and is subscribed to
     expect(d.decode('thing/product/dock_sn/osd', at('dock1-osd-dock.json', NOW), NOW)).toEqual({ ok: true, reports: [] });
     expect(told).toEqual([AIRCRAFT]);
@@ -180,6 +180,15 @@ describe("DJI Cloud API: which aircraft are whose (#19 point 5; DJI's own exampl
       NOW,
     );
     expect(other).toEqual({ ok: true, reports: [], unused: true });
+  });
+  it("a remote controller (DJI Pilot 2) names its aircraft in update_topo on thing/…/status (DJI's RC Pro example)", () => {
+    const d = new DjiDecoder('RC123');
+    const told: string[] = [];
+    d.onAircraft = (sn) => told.push(sn);
+    expect(d.topics()).toContain('thing/product/RC123/status');
+    expect(d.decode('thing/product/RC123/status', at('rc-pro-update-topo.json', NOW), NOW)).toEqual({ ok: true, reports: [] });
+    expect(told).toEqual(['drone001']);
+    expect(d.topics()).toContain('thing/product/drone001/osd');
   });
   it("update_topo (DJI's example) names a gateway's aircraft; the envelope's gateway does too", () => {
     const d = new DjiDecoder();

@@ -162,7 +162,8 @@ export class DjiDecoder {
   /** The MQTT subscriptions this decoder needs now. */
   topics(): string[] {
     const g = this.only ?? '+';
-    const own = [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`];
+    // a dock reports its topology on sys/…/status, a remote controller (DJI Pilot 2) on thing/…/status
+    const own = [`thing/product/${g}/osd`, `thing/product/${g}/state`, `sys/product/${g}/status`, `thing/product/${g}/status`];
     if (!this.only) return own;
     const mine = [...this.aircraft].filter(([, gw]) => gw === this.only).map(([sn]) => sn);
     return [...own, ...mine.flatMap((sn) => [`thing/product/${sn}/osd`, `thing/product/${sn}/state`])];
