@@ -26,6 +26,7 @@ const en: typeof zh = {
     since: '{n} ago',
     sound: 'Sound',
     signInToAck: 'A duty officer signs in to acknowledge',
+    types: { 'b-a-o-tbl': '911 Alert', 'b-a-o-pan': 'Ring The Bell', 'b-a-o-opn': 'In Contact', 'b-a-o-c': 'Custom alert' },
   },
   duty: {
     officer: 'On duty',

@@ -24,6 +24,8 @@ export default {
     since: '{n} 前',
     sound: '声音',
     signInToAck: '值班员登录后确认',
+    /** ATAK's emergency kinds (the device's own label is shown for any other). */
+    types: { 'b-a-o-tbl': '911 求救', 'b-a-o-pan': '紧急鸣铃', 'b-a-o-opn': '遭遇险情', 'b-a-o-c': '自定义求救' },
   },
   duty: { officer: '值班', leader: '带班', none: '值班未交接', since: '接班于', handover: '交接班', phone: '电话', by: '交班人', note: '交接事项', confirm: '确认交接', cancel: '取消' },
   status: {

@@ -101,7 +101,7 @@ describe('live feeds in the browser', () => {
     for (const page of [board, globe]) {
       const active = page.locator('[data-test="alert-active"]');
       await expect.poll(() => active.count(), { timeout: 10_000 }).toBe(1);
-      expect(await active.textContent()).toMatch(/紧急求救.*911 Alert.*corvo.*43\.84456, -66\.11718/);
+      expect(await active.textContent()).toMatch(/紧急求救.*911 求救.*corvo.*43\.84456, -66\.11718/);
       // the administrator configures; acknowledging is a duty officer's: no button here, the reason instead
       expect(await active.locator('[data-test="alert-ack"]').count()).toBe(0);
       expect(await active.locator('[data-test="alert-sign-in"]').textContent()).toBe('值班员登录后确认');
