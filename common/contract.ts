@@ -7,6 +7,7 @@ import {
   AdminCode,
   Advisory,
   Alert,
+  HallNode,
   DutyShift,
   OnDutyInput,
   Analysis,
@@ -71,6 +72,8 @@ export const TOPIC_SCHEMAS = {
   incidents: Incident,
   /** Emergency alerts from field devices (TAK 911 and the like), open and closed. */
   alerts: Alert,
+  /** The halls below this one in the command network, their state and last heartbeat (live). */
+  halls: HallNode,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */

@@ -229,6 +229,8 @@ export const Risk = z.object({
   /** Who accepted or set them (the duty officer's name) and when. */
   by: z.string().min(1).max(64),
   at: z.number().int(),
+  /** Set by a child hall (its code), as its uplink told it; absent: this hall's. */
+  hall: AdminCode.optional(),
 });
 export type Risk = z.infer<typeof Risk>;
 
@@ -535,6 +537,8 @@ export const Incident = z.object({
   closedAt: z.number().int().nullable(),
   closedBy: z.string().max(64).nullable(),
   demo: z.boolean(),
+  /** Reported in a child hall (its GB/T 2260 code), as that hall's uplink told it; absent: this hall's. */
+  hall: AdminCode.optional(),
 });
 export type Incident = z.infer<typeof Incident>;
 
@@ -711,6 +715,11 @@ export const Call = z.object({
   duration: z.number().int().nullable(),
   /** Who ended it: local, remote, dropped... */
   endedBy: z.string().max(32).nullable(),
+  /** Logged by a child hall (its code), as its uplink told it; absent: this hall's. */
+  hall: z
+    .string()
+    .regex(/^\d{6}$/)
+    .optional(),
 });
 export type Call = z.infer<typeof Call>;
 
@@ -797,3 +806,25 @@ export const WallLayout = z.object({
   at: z.number().int(),
 });
 export type WallLayout = z.infer<typeof WallLayout>;
+
+/** A hall of the command network below this one (a city's counties; a province's cities and their
+ *  counties), as its heartbeats and uplink show it (issue 20; docs/network.md). */
+export const HALL_STATES = ['unknown', 'online', 'degraded', 'silent', 'offline'] as const;
+export const HallNode = z.object({
+  id: AdminCode,
+  name: Name,
+  level: z.enum(['province', 'city', 'county']),
+  parent: AdminCode.nullable(),
+  /** online: heard within the heartbeat window; degraded: heard, but its WAN or outbox is in trouble;
+   *  silent: no heartbeat for a few seconds; offline: silent for a minute; unknown: never heard. */
+  state: z.enum(HALL_STATES),
+  since: z.number().int().nullable(),
+  lastHeard: z.number().int().nullable(),
+  /** What the hall itself says of its link to the bus and its outbox (its last heartbeat). */
+  wan: LinkState.nullable(),
+  outbox: z.object({ depth: z.number().int().min(0), oldest: z.number().int().nullable() }).nullable(),
+  /** Its current emergency response level, once halls declare one (issue 21). */
+  responseLevel: z.string().max(16).nullable(),
+  detail: z.string().max(300),
+});
+export type HallNode = z.infer<typeof HallNode>;

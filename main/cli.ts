@@ -232,7 +232,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const hub = { commandRate: { perSecond: rate, burst: rate * 4 } };
-  const core = await HallCore.start({ dataDir, link: { targets }, uplink, calls, feeds, reach, hub });
+  // a hall on a bus reads the uplinks of the halls below it (docs/network.md)
+  const network = uplink ? { hallId: uplink.hallId } : undefined;
+  const core = await HallCore.start({ dataDir, link: { targets }, uplink, network, calls, feeds, reach, hub });
   const open = values['no-token'] ?? false;
   let server;
   try {

@@ -11,6 +11,7 @@ import { journalDesk } from './journal/desk.ts';
 import type { DeskDef } from './kernel/port.ts';
 import { layoutDesk } from './layout/desk.ts';
 import { linkDesk } from './link/desk.ts';
+import { networkDesk } from './network/desk.ts';
 import { placesDesk } from './places/desk.ts';
 import { tilesDesk } from './tiles/desk.ts';
 import { trustDesk } from './trust/desk.ts';
@@ -34,6 +35,7 @@ export const DESKS = [
   feedsDesk,
   videoDesk,
   tilesDesk,
+  networkDesk,
   uplinkDesk,
 ] as const;
 

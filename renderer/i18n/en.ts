@@ -17,6 +17,17 @@ const en: typeof zh = {
     noOperators: 'No operators registered in this hall yet (beacon operator add)',
     role: { observer: 'Observer', duty: 'Duty officer', leader: 'Leader on duty', admin: 'Administrator' },
   },
+  network: {
+    title: 'Halls below',
+    summary: '{online} online · {degraded} degraded · {silent} silent · {offline} offline · {unknown} not connected',
+    hall: 'Hall',
+    state: 'State',
+    heard: 'Last heartbeat',
+    wan: 'WAN',
+    outbox: 'Queued',
+    since: 'since {ago}',
+    states: { unknown: 'not connected', online: 'online', degraded: 'degraded', silent: 'silent', offline: 'offline' },
+  },
   alert: {
     title: 'Emergency',
     ack: 'Acknowledge',

@@ -15,6 +15,17 @@ export default {
     noOperators: '本厅尚未登记操作员（beacon operator add）',
     role: { observer: '观察员', duty: '值班员', leader: '带班领导', admin: '系统管理员' },
   },
+  network: {
+    title: '下级指挥中心',
+    summary: '{online} 在线 · {degraded} 降级 · {silent} 静默 · {offline} 离线 · {unknown} 未接入',
+    hall: '指挥中心',
+    state: '状态',
+    heard: '最后心跳',
+    wan: '广域网',
+    outbox: '待报',
+    since: '自 {ago}',
+    states: { unknown: '未接入', online: '在线', degraded: '降级', silent: '静默', offline: '离线' },
+  },
   alert: {
     title: '紧急求救',
     ack: '确认收到',

@@ -32,6 +32,13 @@ async function listening(port: number, ms = 10_000): Promise<void> {
   }
 }
 
+/** A bridge to a parent broker: `topics` in mosquitto's form (`beacon/331082/up/# out 1`). */
+export interface Bridge {
+  name: string;
+  port: number;
+  topics: string[];
+}
+
 export class Broker {
   private proc: ChildProcess | null = null;
   log = '';
@@ -45,7 +52,7 @@ export class Broker {
   }
   /** Takes effect at the next start. Without anonymous access and with no users, every client is
    *  refused (CONNACK "not authorized"), as a bus with the hall's account missing would do. */
-  configure(o: { anonymous: boolean; users?: Record<string, string> }): void {
+  configure(o: { anonymous: boolean; users?: Record<string, string>; bridge?: Bridge }): void {
     const users = Object.entries(o.users ?? {});
     if (users.length) {
       // mosquitto_passwd hashes them (PBKDF2), as a bus's operator would
@@ -63,6 +70,18 @@ export class Broker {
         `persistence_location ${this.dir}/`,
         'user root',
         'max_queued_messages 100000',
+        ...(o.bridge
+          ? [
+              // as a city's broker is bridged to the province's: a durable session, restarted fast
+              `connection ${o.bridge.name}`,
+              `address 127.0.0.1:${o.bridge.port}`,
+              `remote_clientid ${o.bridge.name}`,
+              'cleansession false',
+              'restart_timeout 1 2',
+              'keepalive_interval 5',
+              ...o.bridge.topics.map((t) => `topic ${t}`),
+            ]
+          : []),
         '',
       ].join('\n'),
     );

@@ -114,8 +114,8 @@ export class Kernel implements HallPort {
       // Applied to the live state now so the next change reduces against it; published after commit.
       const undo = this.applyToState(ops);
       // With an uplink, what the province must know is queued in the same transaction as the change.
-      // What came from the province is never echoed back to it.
-      const outbox = this.outbox && origin !== 'province' ? this.outbox.route(kind) : null;
+      // What came from the province, or from a child hall (whose own uplink reports it up), is never echoed.
+      const outbox = this.outbox && origin !== 'province' && !origin.startsWith('hall:') ? this.outbox.route(kind) : null;
       const entry: CommitEntry = { event: { ts, kind, subject, payload, origin, key: keys?.[i] ?? null }, ops, outbox };
       promises.push(new Promise((resolve, reject) => this.queue.push({ entry, undo, resolve, reject, publish: true })));
     }

@@ -1,6 +1,7 @@
 // The uplink desk: store-and-forward to the provincial bus, and what the province sends down.
 // Without a bus configured it does nothing and nothing is queued for the province.
-import type { Instruction } from '../../../common/domain.ts';
+import type { Instruction, Link } from '../../../common/domain.ts';
+import { NetworkDesk } from '../network/desk.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type Desk, type DeskContext, type HallPort } from '../kernel/port.ts';
 import type { LinkDesk } from '../link/desk.ts';
@@ -16,10 +17,13 @@ export class UplinkDesk implements Desk {
   private readonly hallId: string;
   private readonly downLogged = new Map<string, number>();
   private readonly unroute: () => void;
+  private unlink: () => void = () => undefined;
 
-  constructor(port: HallPort, ctx: Pick<DeskContext<UplinkOptions>, 'options' | 'store' | 'routeOutbox'>) {
+  constructor(port: HallPort, ctx: Pick<DeskContext<UplinkOptions>, 'options' | 'store' | 'routeOutbox'> & Partial<Pick<DeskContext<UplinkOptions>, 'desk'>>) {
     this.port = port;
-    const opts = ctx.options;
+    const network = ctx.desk?.<NetworkDesk>('network');
+    const net = network instanceof NetworkDesk ? network : null;
+    const opts = ctx.options && net ? { ...ctx.options, descendants: net.descendants() } : ctx.options;
     this.hallId = opts?.hallId ?? '';
     if (!opts) {
       this.unroute = () => undefined;
@@ -33,6 +37,16 @@ export class UplinkDesk implements Desk {
       () => port.now(),
     );
     this.sender = sender;
+    if (net) {
+      // a parent: the uplinks of the halls below go to the network desk; the heartbeat tells the
+      // hall above this one's WAN (as the link desk measures it)
+      sender.onUp = (topic, payload) => net.up(topic, payload);
+      let wan: Link['state'] = 'unknown';
+      this.unlink = port.onLink((l) => {
+        if (l.id === 'wan') wan = l.state;
+      });
+      sender.beat = () => ({ wan, responseLevel: null });
+    }
     // From now on what the province must know is queued with each change (seeded events are not).
     this.unroute = ctx.routeOutbox(outboxRoute, () => sender.kick());
   }
@@ -45,6 +59,7 @@ export class UplinkDesk implements Desk {
   async dispose(): Promise<void> {
     // What is queued after this stays in the outbox and goes at the next start.
     this.unroute();
+    this.unlink();
     await this.sender?.dispose();
   }
 

@@ -36,6 +36,10 @@ export interface UplinkOptions {
   liveMs?: number;
   /** Thinning keeps, per unit, the newest position of every this-many ms of history. @default 60000 */
   thinIntervalMs?: number;
+  /** The halls below this one whose uplinks its bus carries (bridged up the tree): subscribed to. */
+  descendants?: string[];
+  /** This hall's heartbeat on beacon/<hall>/up/heartbeat, this often. @default 1000 */
+  heartbeatMs?: number;
 }
 
 export interface UplinkMessage {
@@ -85,12 +89,31 @@ export class UplinkSender {
   /** The hall's clock: the outbox's times (what is live, what is acknowledged when) are the journal's. */
   private readonly now: () => number;
 
+  /** A message on a descendant's uplink: the network desk's (same reason codes as `onDown`). */
+  onUp: ((topic: string, payload: Buffer) => Promise<number>) | null = null;
+  /** What this hall's heartbeat says beside its outbox: its WAN and response level. */
+  beat: (() => { wan: Link['state']; responseLevel: string | null }) | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastQueue: { depth: number; oldest: number | null } = { depth: 0, oldest: null };
+
   constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void, onDown: (topic: string, payload: Buffer) => Promise<number> = async () => 0, now: () => number = Date.now) {
     this.store = store;
     this.now = now;
     this.onStatus = onStatus;
     this.onDown = onDown;
-    this.opts = { window: 64, reconnectMs: 1000, keepaliveSeconds: 10, positionsBudget: 200, drainTargetSeconds: 30, thinIntervalMs: 60_000, liveShare: 0.25, liveMs: 10_000, ...opts };
+    this.opts = {
+      window: 64,
+      reconnectMs: 1000,
+      keepaliveSeconds: 10,
+      positionsBudget: 200,
+      drainTargetSeconds: 30,
+      thinIntervalMs: 60_000,
+      liveShare: 0.25,
+      liveMs: 10_000,
+      descendants: [],
+      heartbeatMs: 1000,
+      ...opts,
+    };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
       // A durable session: what the province sends down while the hall is away waits for it.
@@ -100,7 +123,8 @@ export class UplinkSender {
       protocolVersion: 5,
       properties: { sessionExpiryInterval: 7 * 24 * 3600 },
       customHandleAcks: (topic: string, payload: Buffer, _packet: unknown, done: (err: Error | number, code?: number) => void) => {
-        this.onDown(topic, payload).then(
+        const up = topic.startsWith('beacon/') && topic.split('/')[2] === 'up';
+        (up ? (this.onUp?.(topic, payload) ?? Promise.resolve(0)) : this.onDown(topic, payload)).then(
           (code) => done(code),
           (err: Error) => done(err),
         );
@@ -116,9 +140,21 @@ export class UplinkSender {
     this.client.on('connect', (ack) => {
       this.counters.connects += 1;
       this.lastError = null;
-      if (!ack.sessionPresent) this.client.subscribe(downTopic(this.opts.hallId), { qos: 1 });
+      if (!ack.sessionPresent) {
+        this.client.subscribe(downTopic(this.opts.hallId), { qos: 1 });
+        // the uplinks of the halls below, which the bridges bring to this bus
+        if (this.opts.descendants.length)
+          this.client.subscribe(
+            this.opts.descendants.map((d) => `beacon/${d}/up/#`),
+            { qos: 1 },
+          );
+      }
       this.setState('online');
       this.kick();
+    });
+    // Heartbeats from the halls below come at QoS 0 (customHandleAcks sees QoS 1 and 2 only).
+    this.client.on('message', (topic, payload, packet) => {
+      if (packet.qos === 0 && topic.split('/')[2] === 'up') void this.onUp?.(topic, payload);
     });
     this.client.on('close', () => {
       // Whatever was in flight is sent again after reconnecting (the receiver drops duplicates).
@@ -134,6 +170,9 @@ export class UplinkSender {
     // Queue depth and age for every display, once a second while there is anything to say.
     this.statusTimer = setInterval(() => void this.report(), 1000);
     this.statusTimer.unref();
+    // The heartbeat: how the hall above sees this one (its state, silence within seconds of a cut).
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs);
+    this.heartbeatTimer.unref();
   }
 
   /** Something was queued or acknowledged: send what can be sent. */
@@ -145,9 +184,18 @@ export class UplinkSender {
     void this.pump();
   }
 
+  private heartbeat(): void {
+    if (!this.client.connected || this.disposed) return;
+    const own = this.beat?.() ?? { wan: this.state, responseLevel: null };
+    const body = { v: 1, hall: this.opts.hallId, at: this.now(), wan: own.wan, outbox: this.lastQueue, responseLevel: own.responseLevel };
+    // QoS 0, not through the outbox: a heartbeat is only worth its moment
+    this.client.publish(`beacon/${this.opts.hallId}/up/heartbeat`, JSON.stringify(body), { qos: 0 });
+  }
+
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await this.flushAcks();
     await this.client.endAsync(true);
   }
@@ -261,6 +309,7 @@ export class UplinkSender {
         st = await this.store.outboxStats();
       }
       this.measureThroughput(st.depth);
+      this.lastQueue = { depth: st.depth, oldest: st.oldest };
       const age = st.oldest === null ? 0 : Math.round((this.now() - st.oldest) / 1000);
       const why = this.lastError && this.state !== 'online' ? `; ${this.lastError}` : '';
       const thin = st.thinned ? `, thinned ${st.thinned}` : '';

@@ -1,0 +1,219 @@
+// The network desk (一张网, issue 20): the halls below this one. Every hall publishes its uplink to
+// its own bus (beacon/<own>/up/#) as before; the buses are bridged up the tree, so a parent's bus
+// carries its children's and grandchildren's uplinks. This desk reads them: each child's heartbeat
+// (its WAN, its outbox) becomes its state on the `halls` topic, and what it reports (incidents,
+// levels set, calls) joins this hall's own topics, each item carrying `hall`, journaled with the
+// child as origin and its message key, so a repeat is applied once. docs/network.md.
+import { z } from 'zod';
+import { hallLevel, isDescendant, parentHall } from '../../../common/halls.ts';
+import { type Call, type HallNode, Incident, LinkState, type Place, Risk } from '../../../common/domain.ts';
+import { HubError } from '../hub/hub.ts';
+import { defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
+
+export interface NetworkOptions {
+  /** This hall's GB/T 2260 code. */
+  hallId: string;
+  /** A child heartbeat older than this reads silent. @default 3500 */
+  silentAfterMs?: number;
+  /** Silent this long reads offline. @default 60000 */
+  offlineAfterMs?: number;
+  /** How often states are judged. @default 500 */
+  sweepMs?: number;
+}
+
+/** What a hall says of itself every second on beacon/<hall>/up/heartbeat. */
+export const Heartbeat = z
+  .object({
+    v: z.literal(1),
+    hall: z.string().regex(/^\d{6}$/),
+    at: z.number().int().min(0),
+    wan: LinkState,
+    outbox: z.object({ depth: z.number().int().min(0), oldest: z.number().int().nullable() }),
+    responseLevel: z.string().max(16).nullable(),
+  })
+  .strict();
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+const UpMessage = z.object({
+  v: z.literal(1),
+  hall: z.string().regex(/^\d{6}$/),
+  key: z.string().min(1).max(128),
+  seq: z.number().int(),
+  category: z.string().max(32),
+  live: z.literal(true).optional(),
+  event: z.object({ id: z.number().int(), ts: z.number().int(), kind: z.string().max(64), subject: z.string().max(200), payload: z.unknown(), origin: z.string().max(300) }),
+});
+
+/** An id of a child's item in this hall: the child's code in front, so two halls' ids never meet. */
+const childId = (hall: string, id: string) => `${hall}/${id}`.slice(0, 64);
+
+export class NetworkDesk implements Desk {
+  private readonly port: HallPort;
+  private readonly o: Required<NetworkOptions>;
+  private readonly nodes = new Map<string, HallNode>();
+  private timer: NodeJS.Timeout | null = null;
+  readonly counters = { heartbeats: 0, applied: 0, duplicates: 0, refused: {} as Record<string, number>, notYet: 0 };
+
+  constructor(port: HallPort, o: NetworkOptions) {
+    this.port = port;
+    this.o = { silentAfterMs: 3500, offlineAfterMs: 60_000, sweepMs: 500, ...o };
+    for (const p of port.all<Place>('places')) {
+      if ((p.kind !== 'city' && p.kind !== 'county') || !isDescendant(p.code, o.hallId)) continue;
+      this.nodes.set(p.code, {
+        id: p.code,
+        name: p.name,
+        level: hallLevel(p.code)!,
+        parent: parentHall(p.code),
+        state: 'unknown',
+        since: null,
+        lastHeard: null,
+        wan: null,
+        outbox: null,
+        responseLevel: null,
+        detail: 'not heard yet',
+      });
+    }
+    port.replace('halls', this.nodes.values());
+    this.timer = setInterval(() => this.sweep(), this.o.sweepMs);
+    this.timer.unref();
+  }
+
+  get hallId(): string {
+    return this.o.hallId;
+  }
+
+  /** The halls whose uplinks this one reads (children and grandchildren). */
+  descendants(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** A message on a descendant's uplink. Settles with the MQTT 5 reason code to acknowledge it with;
+   *  rejects when the store refused it (the bus keeps it and delivers it again). */
+  async up(topic: string, payload: Buffer): Promise<number> {
+    const m = /^beacon\/(\d{6})\/up\/([a-z-]{1,32})$/.exec(topic);
+    if (!m || !this.nodes.has(m[1]!)) return this.refuse('not_descendant', `${topic.slice(0, 100)} is not a hall below ${this.o.hallId}`);
+    const hall = m[1]!;
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return this.refuse('not_json', `${topic}: not JSON`);
+    }
+    if (m[2] === 'heartbeat') {
+      const hb = Heartbeat.safeParse(json);
+      if (!hb.success || hb.data.hall !== hall) return this.refuse('bad_heartbeat', `${topic}: ${hb.success ? 'names another hall' : hb.error.issues[0]?.message}`);
+      this.heard(hb.data);
+      return 0;
+    }
+    const msg = UpMessage.safeParse(json);
+    if (!msg.success || msg.data.hall !== hall) return this.refuse('bad_message', `${topic}: ${msg.success ? 'names another hall' : msg.error.issues[0]?.message}`);
+    const events = this.translate(hall, msg.data.event.kind, msg.data.event.payload);
+    if (events === null) {
+      this.counters.notYet += 1; // kinds this hall does not merge yet (positions, dispatches): acknowledged
+      return 0;
+    }
+    if (events instanceof Error) return this.refuse('bad_payload', `${topic}: ${events.message}`);
+    try {
+      const ids = await this.port.recordMany(
+        events,
+        `hall:${hall}`,
+        events.map((_, i) => `${msg.data.key}${i ? `:${i}` : ''}`),
+      );
+      if (ids.every((id) => id === null)) this.counters.duplicates += 1;
+      else this.counters.applied += 1;
+    } catch (err) {
+      // valid JSON the reducer still refuses (closing an incident it never heard of): never valid later
+      if (err instanceof HubError && err.code !== 'unavailable') return this.refuse(err.code, `${topic}: ${err.message}`);
+      throw err;
+    }
+    // anything from a hall is a sign of life too
+    this.touch(hall);
+    return 0;
+  }
+
+  /** A child's event as this hall's own, carrying the child's code. */
+  private translate(hall: string, kind: string, payload: unknown): JournalEvent[] | Error | null {
+    const p = payload as Record<string, unknown>;
+    switch (kind) {
+      case 'incident.reported': {
+        const inc = Incident.safeParse((p as { incident?: unknown }).incident);
+        if (!inc.success) return new Error(`incident: ${inc.error.issues[0]?.message}`);
+        const incident = { ...inc.data, id: childId(hall, inc.data.id), hall };
+        return [{ kind: 'incident.reported', subject: `incident:${incident.id}`, payload: { incident } }];
+      }
+      case 'incident.closed': {
+        const e = z.object({ id: z.string().max(64), by: z.string().min(1).max(64), at: z.number().int() }).safeParse(p);
+        if (!e.success) return new Error(`incident.closed: ${e.error.issues[0]?.message}`);
+        const id = childId(hall, e.data.id);
+        return [{ kind: 'incident.closed', subject: `incident:${id}`, payload: { ...e.data, id } }];
+      }
+      case 'risk.set': {
+        const r = Risk.safeParse((p as { risk?: unknown }).risk);
+        if (!r.success) return new Error(`risk: ${r.error.issues[0]?.message}`);
+        // a hall sets levels for its own area only
+        if (r.data.id !== hall && !isDescendant(r.data.id, hall)) return new Error(`risk for ${r.data.id}, outside hall ${hall}`);
+        return [{ kind: 'risk.set', subject: `risk:${r.data.id}`, payload: { risk: { ...r.data, hall } } }];
+      }
+      case 'call.logged': {
+        const call = (p as { call?: Call }).call;
+        if (!call || typeof call.id !== 'string') return new Error('call.logged without a call');
+        return [{ kind: 'call.logged', subject: `call:${childId(hall, call.id)}`, payload: { call: { ...call, id: childId(hall, call.id), hall } } }];
+      }
+      default:
+        return null;
+    }
+  }
+
+  private heard(hb: Heartbeat): void {
+    this.counters.heartbeats += 1;
+    const n = this.nodes.get(hb.hall)!;
+    const now = this.port.now();
+    const trouble = hb.wan === 'offline' || hb.wan === 'degraded' || (hb.outbox.oldest !== null && now - hb.outbox.oldest > 60_000);
+    const state = trouble ? 'degraded' : 'online';
+    const detail = `WAN ${hb.wan}, outbox ${hb.outbox.depth}${hb.outbox.oldest !== null ? `, oldest ${Math.round((now - hb.outbox.oldest) / 1000)} s` : ''}`;
+    this.put({ ...n, state, since: n.state === state ? n.since : now, lastHeard: now, wan: hb.wan, outbox: hb.outbox, responseLevel: hb.responseLevel, detail });
+  }
+
+  private touch(hall: string): void {
+    const n = this.nodes.get(hall)!;
+    const now = this.port.now();
+    if (n.state === 'silent' || n.state === 'offline' || n.state === 'unknown') this.put({ ...n, state: 'online', since: now, lastHeard: now, detail: 'reporting' });
+    else this.put({ ...n, lastHeard: now });
+  }
+
+  /** Silence: a child that stopped speaking reads silent within a few seconds, keeping what it last said. */
+  private sweep(): void {
+    const now = this.port.now();
+    for (const n of this.nodes.values()) {
+      if (n.lastHeard === null) continue;
+      const quiet = now - n.lastHeard;
+      const state = quiet >= this.o.offlineAfterMs ? 'offline' : quiet >= this.o.silentAfterMs ? 'silent' : n.state;
+      if (state !== n.state) this.put({ ...n, state, since: now, detail: `nothing heard for ${Math.round(quiet / 1000)} s; last: ${n.detail.replace(/^nothing heard.*?; last: /, '')}`.slice(0, 300) });
+    }
+  }
+
+  private put(n: HallNode): void {
+    this.nodes.set(n.id, n);
+    this.port.publish('halls', [{ op: 'put', id: n.id, value: n }]);
+  }
+
+  private refuse(reason: string, message: string): number {
+    this.counters.refused[reason] = (this.counters.refused[reason] ?? 0) + 1;
+    if (this.counters.refused[reason] === 1 || this.counters.refused[reason] % 100 === 0) console.warn(`beacon: refused a message from a hall below (${reason}): ${message.slice(0, 200)}`);
+    return 153;
+  }
+
+  stats() {
+    return { ...this.counters, halls: this.nodes.size };
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+export const networkDesk = defineDesk<NetworkOptions>()({
+  name: 'network',
+  start: (port, ctx): NetworkDesk | Desk => (ctx.options ? new NetworkDesk(port, ctx.options) : {}),
+});

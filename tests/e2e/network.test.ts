@@ -1,0 +1,63 @@
+// The network board in the browser (issue 20): a province hall served on a real mosquitto bus; halls
+// below it speak on the bus (here an MQTT client publishing their documented heartbeats, standing for
+// the city and county halls that tests/integration/network.test.ts runs for real).
+import mqtt from 'mqtt';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { Broker, freePort } from '../helpers/mosquitto.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const dir = tempDir('beacon-e2e-network-');
+let broker: Broker;
+let server: Served;
+let browser: Browser;
+let board: Page;
+let bus: mqtt.MqttClient;
+let beating = new Set(['331000', '331082']);
+let timer: NodeJS.Timeout;
+
+beforeAll(async () => {
+  broker = new Broker(await freePort(), join(dir, 'bus'));
+  await broker.start();
+  server = await serve(['--data', join(dir, 'hall'), '--port', '0', '--province', broker.url, '--hall-id', '330000']);
+  bus = await mqtt.connectAsync(broker.url, { clientId: 'children' });
+  const beat = () => {
+    for (const hall of beating) void bus.publishAsync(`beacon/${hall}/up/heartbeat`, JSON.stringify({ v: 1, hall, at: Date.now(), wan: 'online', outbox: { depth: hall === '331082' ? 12 : 0, oldest: hall === '331082' ? Date.now() - 5000 : null }, responseLevel: null }));
+  };
+  timer = setInterval(beat, 500);
+  browser = await launch();
+  const ctx = await offlineContext(browser, { width: 1280, height: 900 });
+  await server.trust(ctx.context, 'duty');
+  board = await ctx.context.newPage();
+  await board.goto(`${server.url}/?role=board`);
+}, 120_000);
+
+afterAll(async () => {
+  clearInterval(timer);
+  await bus?.endAsync(true);
+  await browser?.close();
+  await server?.stop();
+  await broker?.stop();
+});
+
+describe('下级指挥中心: the halls below, as their heartbeats show them', () => {
+  const row = (code: string) => board.locator(`[data-test="network-board"] tr[data-hall="${code}"]`);
+  it("lists the province's cities and counties; those that beat are online, with their outbox; the rest not connected", async () => {
+    await expect.poll(() => row('331082').getAttribute('data-state'), { timeout: 15_000 }).toBe('online');
+    expect(await row('331000').getAttribute('data-state')).toBe('online');
+    expect(await row('331082').textContent()).toMatch(/临海.*331082.*在线.*正常.*12/);
+    expect(await row('330100').getAttribute('data-state')).toBe('unknown');
+    expect(await board.locator('[data-test="network-summary"]').textContent()).toMatch(/^2 在线 · 0 降级 · 0 静默 · 0 离线 · \d+ 未接入$/);
+  });
+
+  it('a hall that stops beating reads silent within seconds, first in the list, with one key to call it', async () => {
+    beating = new Set(['331000']);
+    await expect.poll(() => row('331082').getAttribute('data-state'), { timeout: 10_000 }).toBe('silent');
+    expect(await row('331082').locator('[data-test="hall-state"]').textContent()).toBe('静默');
+    expect(await board.locator('[data-test="network-board"] tbody tr').first().getAttribute('data-hall')).toBe('331082');
+    expect(await row('331082').locator('[data-test="call-hall-331082"]').count()).toBe(1);
+  });
+});

@@ -1,0 +1,83 @@
+// The hall network (issue 20), first slice: a province, a city and a county hall, each on its own
+// real mosquitto, the county's broker bridged to the city's and the city's to the province's as a
+// deployment would bridge them. What a county reports reaches its city and the province, with its
+// origin; heartbeats give every parent its children's state, and silence shows within seconds.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HallNode, Incident } from '../../common/domain.ts';
+import { HallCore } from '../../main/core/hall.ts';
+import { Broker, freePort } from '../helpers/mosquitto.ts';
+import { portClient } from '../helpers/port-client.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
+
+describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 331082', () => {
+  const dir = tempDir();
+  const brokers: Record<string, Broker> = {};
+  const halls: Record<string, HallCore> = {};
+  const startHall = async (code: string) => {
+    halls[code] = await HallCore.start({
+      dataDir: join(dir, code),
+      uplink: { url: brokers[code]!.url, hallId: code, reconnectMs: 200, keepaliveSeconds: 2 },
+      network: { hallId: code },
+    });
+  };
+  beforeAll(async () => {
+    for (const code of ['330000', '331000', '331082']) brokers[code] = new Broker(await freePort(), join(dir, `bus-${code}`));
+    // the county's bus carries its own uplink up and its down messages down; the city's all of its tree's
+    brokers['331082']!.configure({ anonymous: true, bridge: { name: 'bridge-331082', port: brokers['331000']!.port, topics: ['beacon/331082/up/# out 1', 'beacon/331082/down/# in 1'] } });
+    brokers['331000']!.configure({ anonymous: true, bridge: { name: 'bridge-331000', port: brokers['330000']!.port, topics: ['beacon/+/up/# out 1', 'beacon/+/down/# in 1'] } });
+    for (const b of Object.values(brokers)) await b.start();
+    for (const code of ['330000', '331000', '331082']) await startHall(code);
+  }, 60_000);
+  afterAll(async () => {
+    for (const h of Object.values(halls)) await h.dispose();
+    for (const b of Object.values(brokers)) await b.stop();
+  });
+  const node = (at: string, code: string) => halls[at]!.hub.get('halls', code) as HallNode | undefined;
+
+  it('each parent sees the halls below it online from their heartbeats; a county sees none', async () => {
+    await until('Taizhou and Linhai online at the province', () => node('330000', '331000')?.state === 'online' && node('330000', '331082')?.state === 'online');
+    await until('Linhai online at Taizhou', () => node('331000', '331082')?.state === 'online');
+    expect(node('330000', '331082')).toMatchObject({ level: 'county', parent: '331000', wan: expect.any(String), outbox: { depth: expect.any(Number) } });
+    // the city hall follows its own counties only; another city is not its
+    expect(node('331000', '330100')).toBeUndefined();
+    expect(node('330000', '330100')).toMatchObject({ state: 'unknown' }); // Hangzhou: no hall on this bus
+    expect(halls['331082']!.hub.items('halls')).toEqual([]);
+  });
+
+  it('an incident reported in Linhai appears at Taizhou and at the province, from Linhai', async () => {
+    const c = portClient(halls['331082']!, 'window:board', '临海值班员');
+    const { id } = await c.cmd<{ id: string }>('incident.report', { kind: 'landslide', title: '括苍镇山体滑坡', severity: 'III', lat: 28.85, lon: 121.12 });
+    c.close();
+    for (const at of ['331000', '330000']) {
+      await until(`the incident at ${at}`, () => halls[at]!.hub.get('incidents', `331082/${id}`) !== undefined);
+      expect(halls[at]!.hub.get('incidents', `331082/${id}`)).toMatchObject({ hall: '331082', title: '括苍镇山体滑坡', status: 'open', reportedBy: '临海值班员' } satisfies Partial<Incident>);
+      const journal = await halls[at]!.store.api.readJournal(0, 100_000);
+      expect(journal.filter((e) => e.subject === `incident:331082/${id}`).map((e) => e.origin)).toEqual(['hall:331082']);
+    }
+    // the city does not send its county's incident up again: the province holds it once
+    const prov = await halls['330000']!.store.api.readJournal(0, 100_000);
+    expect(prov.filter((e) => e.kind === 'incident.reported' && (e.payload as { incident: Incident }).incident.title === '括苍镇山体滑坡')).toHaveLength(1);
+  });
+
+  it("Linhai's bus cut: the province shows it silent within 5 s, keeping what it last said; what Linhai reported meanwhile arrives once after", async () => {
+    await brokers['331082']!.stop();
+    const cutAt = Date.now();
+    await until('silent at the province', () => node('330000', '331082')?.state === 'silent', 10_000);
+    expect(Date.now() - cutAt).toBeLessThan(5000);
+    expect(node('330000', '331082')).toMatchObject({ wan: expect.any(String), detail: expect.stringMatching(/nothing heard for \d+ s; last: WAN/) });
+    expect(node('330000', '331000')?.state).toBe('online'); // Taizhou itself is fine
+    // Linhai keeps working: the report waits in its outbox
+    const c = portClient(halls['331082']!, 'window:board', '临海值班员');
+    const { id } = await c.cmd<{ id: string }>('incident.report', { kind: 'flood', title: '临海城区内涝', severity: 'IV', lat: 28.86, lon: 121.14 });
+    c.close();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(halls['330000']!.hub.get('incidents', `331082/${id}`)).toBeUndefined();
+    await brokers['331082']!.start();
+    await until('the queued report at the province', () => halls['330000']!.hub.get('incidents', `331082/${id}`) !== undefined, 20_000);
+    await until('online again', () => node('330000', '331082')?.state === 'online', 10_000);
+    const prov = await halls['330000']!.store.api.readJournal(0, 100_000);
+    expect(prov.filter((e) => e.subject === `incident:331082/${id}`)).toHaveLength(1);
+  }, 60_000);
+});
