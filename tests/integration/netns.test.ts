@@ -110,6 +110,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
         buf = buf.slice(nl + 1);
         if (!lineText.trim()) continue;
         const m = JSON.parse(lineText) as UplinkMessage;
+        if (!('key' in m)) continue; // the hall's heartbeat (beacon/330000/up/heartbeat), not an uplink item
         arrivals.push(m);
         if (!arrivedAt.has(m.key)) arrivedAt.set(m.key, Date.now());
       }
