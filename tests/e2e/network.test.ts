@@ -25,7 +25,11 @@ beforeAll(async () => {
   server = await serve(['--data', join(dir, 'hall'), '--port', '0', '--province', broker.url, '--hall-id', '330000']);
   bus = await mqtt.connectAsync(broker.url, { clientId: 'children' });
   const beat = () => {
-    for (const hall of beating) void bus.publishAsync(`beacon/${hall}/up/heartbeat`, JSON.stringify({ v: 1, hall, at: Date.now(), wan: 'online', outbox: { depth: hall === '331082' ? 12 : 0, oldest: hall === '331082' ? Date.now() - 5000 : null }, responseLevel: null }));
+    for (const hall of beating)
+      void bus.publishAsync(
+        `beacon/${hall}/up/heartbeat`,
+        JSON.stringify({ v: 1, hall, at: Date.now(), wan: 'online', outbox: { depth: hall === '331082' ? 12 : 0, oldest: hall === '331082' ? Date.now() - 5000 : null }, responseLevel: null }),
+      );
   };
   timer = setInterval(beat, 500);
   browser = await launch();
