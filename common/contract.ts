@@ -8,6 +8,7 @@ import {
   Advisory,
   Alert,
   HallNode,
+  Order,
   DutyShift,
   OnDutyInput,
   Analysis,
@@ -74,6 +75,8 @@ export const TOPIC_SCHEMAS = {
   alerts: Alert,
   /** The halls below this one in the command network, their state and last heartbeat (live). */
   halls: HallNode,
+  /** Instructions this hall sent down, each target's receipts (delivered, read). */
+  orders: Order,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
@@ -198,6 +201,23 @@ export const COMMANDS = {
   },
   'incident.close': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Send an instruction down the network: to one hall below, to a city and its counties, or to all
+   *  below. One message per hall through the outbox; receipts come back on the `orders` topic. */
+  'order.send': {
+    args: z
+      .object({
+        text: z.string().trim().min(1).max(4000),
+        priority: z.enum(['urgent', 'normal']),
+        to: z.union([z.object({ hall: AdminCode }).strict(), z.object({ city: AdminCode }).strict(), z.object({ all: z.literal(true) }).strict()]),
+      })
+      .strict(),
+    result: z.object({ id: z.string(), to: z.array(z.string()) }),
+  },
+  /** Mark an instruction from above read here (its receipt goes back up). */
+  'instruction.read': {
+    args: z.object({ id: z.string().min(1).max(128) }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
   },
   /** Acknowledge an emergency alert: the operator has seen it and the hall is acting (journaled). */

@@ -444,6 +444,9 @@ export const Instruction = z.object({
   priority: z.enum(['urgent', 'normal']),
   sentAt: z.number().int(),
   receivedAt: z.number().int(),
+  /** Read by an operator here (the receipt goes back up the network). */
+  readAt: z.number().int().nullable().optional(),
+  readBy: z.string().max(64).nullable().optional(),
 });
 export type Instruction = z.infer<typeof Instruction>;
 
@@ -828,3 +831,21 @@ export const HallNode = z.object({
   detail: z.string().max(300),
 });
 export type HallNode = z.infer<typeof HallNode>;
+
+/** An instruction this hall sent down to halls below it (issue 20): one message per target through
+ *  the outbox (exactly once, in order per hall, also while a hall is offline), and each target's
+ *  receipts as they come back up: delivered (in its journal), then read by an operator. */
+export const Receipt = z.object({ delivered: z.number().int().nullable(), read: z.number().int().nullable(), readBy: z.string().max(64).nullable() });
+export const Order = z.object({
+  id: z.string().min(1).max(64),
+  kind: z.literal('instruction'),
+  text: z.string().min(1).max(4000),
+  priority: z.enum(['urgent', 'normal']),
+  /** Who sent it: the operator signed in, and the hall's name. */
+  by: z.string().min(1).max(64),
+  from: z.string().min(1).max(200),
+  sentAt: z.number().int(),
+  /** Target hall code → its receipts. */
+  receipts: z.record(AdminCode, Receipt),
+});
+export type Order = z.infer<typeof Order>;

@@ -49,6 +49,8 @@ export const COMMAND_GRANTS = {
   'incident.report': 'operate',
   'incident.close': 'operate',
   'alert.ack': 'operate',
+  'order.send': 'decide',
+  'instruction.read': 'operate',
   'duty.handover': 'operate',
   'call.dial': 'operate',
   'call.end': 'operate',

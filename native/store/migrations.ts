@@ -156,6 +156,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alerts_raised ON alerts (raised);
     `,
   },
+  {
+    version: 14,
+    name: 'instructions sent down the network',
+    sql: `
+      -- Orders this hall sent to the halls below, with each target's receipts (delivered, read).
+      CREATE TABLE orders (id TEXT PRIMARY KEY, sent INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX orders_sent ON orders (sent);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -22,6 +22,7 @@ export const TABLES = [
   'sites',
   'duty',
   'alerts',
+  'orders',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -83,5 +84,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     sites: makeRepo(db, 'sites', ['kind', 'county'], (v) => [v.kind, v.county]),
     duty: makeRepo(db, 'duty', [], () => []),
     alerts: makeRepo(db, 'alerts', ['raised'], (v) => [v.raisedAt]),
+    orders: makeRepo(db, 'orders', ['sent'], (v) => [v.sentAt]),
   };
 }

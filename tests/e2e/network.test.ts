@@ -64,4 +64,45 @@ describe('下级指挥中心: the halls below, as their heartbeats show them', (
     expect(await board.locator('[data-test="network-board"] tbody tr').first().getAttribute('data-hall')).toBe('331082');
     expect(await row('331082').locator('[data-test="call-hall-331082"]').count()).toBe(1);
   });
+
+  it('a leader sends an instruction to Linhai from the board; its receipts come back up: delivered, then read by whom', async () => {
+    const leader = await offlineContext(browser, { width: 1280, height: 900 });
+    await server.trust(leader.context, 'leader');
+    const page = await leader.context.newPage();
+    await page.goto(`${server.url}/?role=board`);
+    // Linhai's part, as its hall would do it: take the message from its down topic, answer with receipts
+    const got: { key: string; body: { text: string } }[] = [];
+    await bus.subscribeAsync('beacon/331082/down/#', { qos: 1 });
+    bus.on('message', (topic, p) => {
+      if (topic.startsWith('beacon/331082/down/')) got.push(JSON.parse(p.toString()) as { key: string; body: { text: string } });
+    });
+    beating = new Set(['331000', '331082']);
+    await page.locator('[data-test="order-text"]').fill('立即转移括苍镇地质灾害点群众');
+    await page.locator('[data-test="order-target"]').selectOption('331082');
+    await page.locator('[data-test="order-urgent"]').check();
+    await page.locator('[data-test="order-send"]').click();
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(1);
+    expect(got[0]!.body.text).toBe('立即转移括苍镇地质灾害点群众');
+    const receipt = page.locator('[data-test="order-receipt"][data-hall="331082"]');
+    expect(await receipt.textContent()).toMatch(/未送达/);
+    const up = (seq: number, kind: string, payload: unknown) =>
+      bus.publishAsync(
+        'beacon/331082/up/receipts',
+        JSON.stringify({
+          v: 1,
+          hall: '331082',
+          key: `331082:${seq}`,
+          seq,
+          category: 'receipts',
+          event: { id: seq, ts: Date.now(), kind, subject: `instruction:${got[0]!.key}`, payload, origin: 'uplink' },
+        }),
+        { qos: 1 },
+      );
+    await up(901, 'instruction.delivered', { id: got[0]!.key, at: Date.now() });
+    await expect.poll(() => receipt.textContent(), { timeout: 10_000 }).toMatch(/已送达/);
+    await up(902, 'instruction.read', { id: got[0]!.key, by: '临海值班员', at: Date.now() });
+    await expect.poll(() => receipt.textContent(), { timeout: 10_000 }).toMatch(/临海值班员 已阅/);
+    expect(leader.problems).toEqual([]);
+    await leader.context.close();
+  });
 });

@@ -4,7 +4,7 @@
 // origin; heartbeats give every parent its children's state, and silence shows within seconds.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HallNode, Incident } from '../../common/domain.ts';
+import type { HallNode, Incident, Instruction, Order } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { Broker, freePort } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
@@ -61,6 +61,43 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     expect(prov.filter((e) => e.kind === 'incident.reported' && (e.payload as { incident: Incident }).incident.title === '括苍镇山体滑坡')).toHaveLength(1);
   });
 
+  it('the province instructs Linhai; it arrives once, and its receipts come back: delivered, then read by whom', async () => {
+    const prov = portClient(halls['330000']!, 'window:board', '省值班长');
+    const { id, to } = await prov.cmd<{ id: string; to: string[] }>('order.send', { text: '立即转移括苍镇地质灾害点群众', priority: 'urgent', to: { hall: '331082' } });
+    expect(to).toEqual(['331082']);
+    const key = `330000:${id}`;
+    await until('at Linhai', () => halls['331082']!.hub.get('instructions', key) !== undefined);
+    expect(halls['331082']!.hub.get('instructions', key)).toMatchObject({
+      text: '立即转移括苍镇地质灾害点群众',
+      priority: 'urgent',
+      from: expect.stringMatching(/省值班长$/),
+    } satisfies Partial<Instruction>);
+    await until('delivered receipt', () => (halls['330000']!.hub.get('orders', id) as Order).receipts['331082']!.delivered !== null);
+    const county = portClient(halls['331082']!, 'window:board', '临海值班员');
+    await county.cmd('instruction.read', { id: key });
+    expect((await county.fail('instruction.read', { id: key })).code).toBe('invalid_args'); // read once
+    county.close();
+    await until('read receipt', () => (halls['330000']!.hub.get('orders', id) as Order).receipts['331082']!.read !== null);
+    expect((halls['330000']!.hub.get('orders', id) as Order).receipts['331082']).toMatchObject({ readBy: '临海值班员' });
+    // Taizhou, a city, does not take its county's receipt for an order that is not its own
+    expect(halls['331000']!.hub.items('orders')).toEqual([]);
+    // to all of a city's counties: each its own copy; those with no hall on the bus wait in the outbox
+    const city = portClient(halls['331000']!, 'window:board', '台州值班长');
+    const all = await city.cmd<{ id: string; to: string[] }>('order.send', { text: '各县区启动防台风IV级应急响应', priority: 'normal', to: { all: true } });
+    expect(all.to).toContain('331082');
+    expect(all.to.length).toBeGreaterThan(5);
+    await until('at Linhai from Taizhou', () => halls['331082']!.hub.get('instructions', `331000:${all.id}`) !== undefined);
+    await until('delivered there', () => (halls['331000']!.hub.get('orders', all.id) as Order).receipts['331082']!.delivered !== null);
+    expect(
+      Object.entries((halls['331000']!.hub.get('orders', all.id) as Order).receipts)
+        .filter(([, r]) => r.delivered !== null)
+        .map(([c]) => c),
+    ).toEqual(['331082']);
+    expect((await city.fail('order.send', { text: 'x', priority: 'normal', to: { hall: '330100' } })).code).toBe('not_found'); // Hangzhou is not Taizhou's
+    city.close();
+    prov.close();
+  });
+
   it("Linhai's bus cut: the province shows it silent within 5 s, keeping what it last said; what Linhai reported meanwhile arrives once after", async () => {
     await brokers['331082']!.stop();
     const cutAt = Date.now();
@@ -72,9 +109,16 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     const c = portClient(halls['331082']!, 'window:board', '临海值班员');
     const { id } = await c.cmd<{ id: string }>('incident.report', { kind: 'flood', title: '临海城区内涝', severity: 'IV', lat: 28.86, lon: 121.14 });
     c.close();
+    // and the province instructs Linhai while it is cut off
+    const officer = portClient(halls['330000']!, 'window:board', '省值班长');
+    const order = await officer.cmd<{ id: string }>('order.send', { text: '恢复联络后立即报告灾情', priority: 'urgent', to: { hall: '331082' } });
+    officer.close();
     await new Promise((r) => setTimeout(r, 1000));
     expect(halls['330000']!.hub.get('incidents', `331082/${id}`)).toBeUndefined();
+    expect(halls['331082']!.hub.get('instructions', `330000:${order.id}`)).toBeUndefined();
     await brokers['331082']!.start();
+    await until('the instruction at Linhai after the cut', () => halls['331082']!.hub.get('instructions', `330000:${order.id}`) !== undefined, 20_000);
+    await until('its receipt at the province', () => (halls['330000']!.hub.get('orders', order.id) as Order).receipts['331082']!.delivered !== null, 20_000);
     await until('the queued report at the province', () => halls['330000']!.hub.get('incidents', `331082/${id}`) !== undefined, 20_000);
     await until('online again', () => node('330000', '331082')?.state === 'online', 10_000);
     const prov = await halls['330000']!.store.api.readJournal(0, 100_000);

@@ -162,6 +162,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('13 -> 14 adds orders sent down the network, keeping alerts', () => {
+    const db = new Database(join(dir, 'm14.sqlite'));
+    migrate(db, 13);
+    db.prepare("INSERT INTO alerts (id, raised, data, event) VALUES ('alert-1', 1, '{}', 8)").run();
+    expect(migrate(db, 14)).toBe(14);
+    expect(tables(db)).toContain('orders');
+    db.prepare("INSERT INTO orders (id, sent, data, event) VALUES ('ord-1', 1, '{}', 9)").run();
+    expect(db.prepare('SELECT count(*) FROM alerts').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -6,6 +6,7 @@ import { Role } from '../../../common/contract.ts';
 import {
   Advisory,
   Alert,
+  Order,
   Boundary,
   DutyShift,
   Call,
@@ -78,6 +79,24 @@ export const EVENT_PAYLOADS = {
   'alert.cancelled': z.object({ id: Id, at: At }),
   /** Five-colour levels for one county, set or accepted by the duty officer (who and when inside). */
   'risk.set': z.object({ risk: Risk }),
+  /** An instruction sent down (the whole order, receipts empty). */
+  'order.sent': z.object({ order: Order }),
+  /** One target's copy of an order: journal only; the outbox carries it to beacon/<to>/down/instruction. */
+  'order.dispatched': z.object({
+    order: Id,
+    to: z.string().regex(/^\d{6}$/),
+    key: z.string().max(128),
+    from: z.string().max(200),
+    text: z.string().max(4000),
+    priority: z.enum(['urgent', 'normal']),
+    sentAt: At,
+  }),
+  /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
+  'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
+  /** Here: an instruction from above is in the journal (journal only; its receipt goes up). */
+  'instruction.delivered': z.object({ id: z.string().max(128), at: At }),
+  /** Here: an operator read it. */
+  'instruction.read': z.object({ id: z.string().max(128), by: z.string().min(1).max(64), at: At }),
   /** Received from the province over the bus; journaled with origin 'province' and the message's key. */
   'instruction.received': z.object({ instruction: Instruction }),
   'layout.saved': z.object({ id: Id, assignments: z.record(z.string().max(128), Role) }),
@@ -132,6 +151,7 @@ const UPSERTS = {
   'unit.upserted': ['units', 'unit'],
   'typhoon.upserted': ['typhoons', 'typhoon'],
   'instruction.received': ['instructions', 'instruction'],
+  'order.sent': ['orders', 'order'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'alert.raised': ['alerts', 'alert'],
@@ -209,6 +229,25 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       const unit = get('units', e.id) as Unit | undefined;
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, status: e.status, updated: e.at })];
+    }
+    case 'order.dispatched':
+    case 'instruction.delivered':
+      return [];
+    case 'order.receipt': {
+      const e = p as EventPayload<'order.receipt'>;
+      const o = get('orders', e.order) as Order | undefined;
+      if (!o) throw new ReduceError('not_found', `no order ${e.order}`);
+      const was = o.receipts[e.hall];
+      if (!was) throw new ReduceError('invalid_args', `order ${e.order} was not sent to ${e.hall}`);
+      const next = { delivered: was.delivered ?? e.delivered ?? e.read, read: was.read ?? e.read, readBy: was.readBy ?? e.readBy };
+      return [put('orders', { ...o, receipts: { ...o.receipts, [e.hall]: next } })];
+    }
+    case 'instruction.read': {
+      const e = p as EventPayload<'instruction.read'>;
+      const i = get('instructions', e.id) as Instruction | undefined;
+      if (!i) throw new ReduceError('not_found', `no instruction ${e.id}`);
+      if (i.readAt) throw new ReduceError('invalid_args', `instruction already read by ${i.readBy}`);
+      return [put('instructions', { ...i, readAt: e.at, readBy: e.by })];
     }
     case 'alert.acknowledged': {
       const e = p as EventPayload<'alert.acknowledged'>;

@@ -6,9 +6,9 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall } from '../../../common/halls.ts';
-import { type Call, type HallNode, Incident, LinkState, type Place, Risk } from '../../../common/domain.ts';
+import { type Call, type HallNode, Incident, LinkState, type Order, type Place, Risk } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
-import { defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
+import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
 
 export interface NetworkOptions {
   /** This hall's GB/T 2260 code. */
@@ -48,6 +48,37 @@ const UpMessage = z.object({
 const childId = (hall: string, id: string) => `${hall}/${id}`.slice(0, 64);
 
 export class NetworkDesk implements Desk {
+  readonly commands: CommandHandlers = {
+    'order.send': async ({ text, priority, to }, ctx) => {
+      const targets = 'all' in to ? this.descendants() : 'city' in to ? this.descendants().filter((c) => c === to.city || parentHall(c) === to.city) : this.nodes.has(to.hall) ? [to.hall] : [];
+      if (targets.length === 0) throw new HubError('not_found', `no hall below ${this.o.hallId} matches ${JSON.stringify(to)}`);
+      const now = this.port.now();
+      const id = `ord-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+      const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+      const from = `${hallName} ${ctx.by}`.slice(0, 200);
+      const order: Order = {
+        id,
+        kind: 'instruction',
+        text,
+        priority,
+        by: ctx.by,
+        from,
+        sentAt: now,
+        receipts: Object.fromEntries(targets.map((t) => [t, { delivered: null, read: null, readBy: null }])),
+      };
+      // one copy per hall through the outbox: exactly once and in order per hall, also to a hall
+      // that is offline now (it goes when the link returns)
+      const key = `${this.o.hallId}:${id}`;
+      await this.port.recordMany(
+        [
+          { kind: 'order.sent', subject: `order:${id}`, payload: { order } },
+          ...targets.map((t) => ({ kind: 'order.dispatched' as const, subject: `order:${id}`, payload: { order: id, to: t, key, from, text, priority, sentAt: now } })),
+        ],
+        ctx.origin,
+      );
+      return { id, to: targets };
+    },
+  };
   private readonly port: HallPort;
   private readonly o: Required<NetworkOptions>;
   private readonly nodes = new Map<string, HallNode>();
@@ -154,6 +185,20 @@ export class NetworkDesk implements Desk {
         if (r.data.id !== hall && !isDescendant(r.data.id, hall)) return new Error(`risk for ${r.data.id}, outside hall ${hall}`);
         return [{ kind: 'risk.set', subject: `risk:${r.data.id}`, payload: { risk: { ...r.data, hall } } }];
       }
+      case 'instruction.delivered':
+      case 'instruction.read': {
+        // a receipt for an instruction this hall sent (its id is "<this hall>:<order>"); a
+        // grandchild's receipt to its own city is not this hall's business
+        const e = z.object({ id: z.string().max(128), at: z.number().int(), by: z.string().max(64).optional() }).safeParse(p);
+        if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
+        if (!e.data.id.startsWith(`${this.o.hallId}:`)) return null;
+        const order = e.data.id.slice(this.o.hallId.length + 1);
+        if (!this.port.get('orders', order)) return new Error(`receipt for an order this hall does not hold: ${order.slice(0, 64)}`);
+        const read = kind === 'instruction.read';
+        return [
+          { kind: 'order.receipt', subject: `order:${order}`, payload: { order, hall, delivered: read ? null : e.data.at, read: read ? e.data.at : null, readBy: read ? (e.data.by ?? null) : null } },
+        ];
+      }
       case 'call.logged': {
         const call = (p as { call?: Call }).call;
         if (!call || typeof call.id !== 'string') return new Error('call.logged without a call');
@@ -215,5 +260,15 @@ export class NetworkDesk implements Desk {
 
 export const networkDesk = defineDesk<NetworkOptions>()({
   name: 'network',
-  start: (port, ctx): NetworkDesk | Desk => (ctx.options ? new NetworkDesk(port, ctx.options) : {}),
+  topics: ['orders'],
+  start: (port, ctx): NetworkDesk | Desk =>
+    ctx.options
+      ? new NetworkDesk(port, ctx.options)
+      : {
+          commands: {
+            'order.send': async () => {
+              throw new HubError('unavailable', 'this hall is on no bus (--province, --hall-id): there is no hall below to send to');
+            },
+          },
+        },
 });

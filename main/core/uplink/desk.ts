@@ -3,13 +3,20 @@
 import type { Instruction, Link } from '../../../common/domain.ts';
 import { NetworkDesk } from '../network/desk.ts';
 import { HubError } from '../hub/hub.ts';
-import { defineDesk, type Desk, type DeskContext, type HallPort } from '../kernel/port.ts';
+import { type CommandHandlers, defineDesk, type Desk, type DeskContext, type HallPort } from '../kernel/port.ts';
 import type { LinkDesk } from '../link/desk.ts';
 import { parseDown } from './downlink.ts';
 import { outboxRoute } from './policy.ts';
 import { UplinkSender, type UplinkOptions } from './sender.ts';
 
 export class UplinkDesk implements Desk {
+  readonly commands: CommandHandlers = {
+    'instruction.read': async ({ id }, ctx) => {
+      if (!this.port.get<Instruction>('instructions', id)) throw new HubError('not_found', `no instruction ${id}`);
+      const event = await this.port.record('instruction.read', `instruction:${id}`, { id, by: ctx.by, at: this.port.now() }, ctx.origin);
+      return { id, event: event ?? 0 };
+    },
+  };
   /** Null without a bus: then nothing is queued for the province. */
   readonly sender: UplinkSender | null = null;
   readonly counters = { downApplied: 0, downDuplicates: 0, downRejected: {} as Record<string, number> };
@@ -106,7 +113,11 @@ export class UplinkDesk implements Desk {
       throw err;
     }
     if (ids.every((id) => id === null)) this.counters.downDuplicates += 1;
-    else this.counters.downApplied += 1;
+    else {
+      this.counters.downApplied += 1;
+      // the receipt goes back up: the instruction is in this hall's journal (issue 20)
+      if (r.kind === 'instruction') await this.port.record('instruction.delivered', `instruction:${r.key}`, { id: r.key, at: this.port.now() }, 'uplink', `delivered:${r.key}`);
+    }
     return 0;
   }
 

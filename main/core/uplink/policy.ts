@@ -1,7 +1,7 @@
 // What the province must be told, and how urgently: the topic plan of docs/protocol.md
 // ("Uplink to the province"). Lower priority numbers go first when a backlog drains.
 export interface OutboxRoute {
-  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions';
+  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down';
   priority: number;
 }
 
@@ -15,6 +15,11 @@ const ROUTES: Record<string, OutboxRoute> = {
   'call.logged': { category: 'calls', priority: 1 },
   // Five-colour levels set or accepted by this hall's duty officer: after decisions, never thinned.
   'risk.set': { category: 'risk', priority: 1 },
+  // Instructions to the halls below: one per target, to beacon/<target>/down/instruction (issue 20).
+  'order.dispatched': { category: 'down', priority: 0 },
+  // Receipts of instructions from above: delivered, then read.
+  'instruction.delivered': { category: 'receipts', priority: 0 },
+  'instruction.read': { category: 'receipts', priority: 0 },
   // Positions may be thinned under a bandwidth budget and go last.
   'unit.moved': { category: 'positions', priority: 2 },
   // Tracked units (drones, team trackers) as the feeds' storage policy keeps them.
