@@ -110,6 +110,8 @@ Options:
   --province URL the provincial MQTT bus (mqtt:// or mqtts://) to store-and-forward decisions
                  and positions to; needs --hall-id
   --hall-id CODE this hall's GB/T 2260 code in the bus's topic plan (e.g. 330000, 331000)
+  --bus-user U   this hall's account on its bus (default hall-<code>), with its password in
+                 BEACON_BUS_PASSWORD (docs/network.md: the bus's ACL gives each hall its own topics)
   --sip URI      the hall's account on the fused-communication platform (registrar/proxy);
                  the password comes from the environment variable BEACON_SIP_PASSWORD
   --sip-domain D the account's domain when it differs from the platform's host
@@ -151,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
       static: { type: 'string' },
       uplink: { type: 'string', multiple: true },
       province: { type: 'string' },
+      'bus-user': { type: 'string' },
       'hall-id': { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
@@ -217,7 +220,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const staticDir = values.static ?? join(packageRoot(), 'out', 'renderer');
   if (!existsSync(join(staticDir, 'index.html'))) process.stderr.write(`beacon: no renderer build in ${staticDir}; serving the API and hub only (run 'npm run build:renderer')\n`);
-  const uplink = provinceUplink(values.province, values['hall-id']);
+  // the hall's password on its bus: from the environment, read once and removed (never on the command line)
+  const busPassword = process.env.BEACON_BUS_PASSWORD;
+  delete process.env.BEACON_BUS_PASSWORD;
+  const uplink = provinceUplink(values.province, values['hall-id'], busPassword, values['bus-user']);
   const targets = linkTargets(values.uplink ?? [], uplink?.url);
   const calls = callsOptions(values, process.env);
   // read once: the SIP password is the call desk's alone, never a secret a command can name

@@ -164,7 +164,8 @@ process.umask(0o077);
 void app.whenReady().then(async () => {
   serveApp();
   // Upstream endpoints to probe for the WAN state, "host:port,host:port" (settings UI to come).
-  const uplink = provinceUplink(process.env.BEACON_PROVINCE, process.env.BEACON_HALL_ID);
+  const uplink = provinceUplink(process.env.BEACON_PROVINCE, process.env.BEACON_HALL_ID, process.env.BEACON_BUS_PASSWORD, process.env.BEACON_BUS_USER);
+  delete process.env.BEACON_BUS_PASSWORD;
   const targets = linkTargets((process.env.BEACON_UPLINKS ?? '').split(',').filter(Boolean), uplink?.url);
   const env = process.env;
   // One-key connect, as `beacon serve` takes it: --sip … in the environment's BEACON_* names.
@@ -188,7 +189,8 @@ void app.whenReady().then(async () => {
       .filter(Boolean);
   // as serve's --allow-outbound and --secret-env (docs/security.md)
   const reach = { allowOutbound: list(env.BEACON_ALLOW_OUTBOUND), secretEnv: list(env.BEACON_SECRET_ENV) };
-  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, calls, feeds, reach });
+  const network = uplink ? { hallId: uplink.hallId } : undefined;
+  core = await HallCore.start({ dataDir: env.BEACON_DATA_DIR ?? app.getPath('userData'), link: { targets }, uplink, network, calls, feeds, reach });
   await applyPlan();
   let timer: NodeJS.Timeout | null = null;
   const replan = () => {

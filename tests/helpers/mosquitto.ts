@@ -52,8 +52,10 @@ export class Broker {
   }
   /** Takes effect at the next start. Without anonymous access and with no users, every client is
    *  refused (CONNACK "not authorized"), as a bus with the hall's account missing would do. */
-  configure(o: { anonymous: boolean; users?: Record<string, string>; bridge?: Bridge }): void {
+  /** `acl`: mosquitto's acl_file text (per-user topic rules). */
+  configure(o: { anonymous: boolean; users?: Record<string, string>; bridge?: Bridge; acl?: string }): void {
     const users = Object.entries(o.users ?? {});
+    if (o.acl !== undefined) writeFileSync(join(this.dir, 'acl'), o.acl);
     if (users.length) {
       // mosquitto_passwd hashes them (PBKDF2), as a bus's operator would
       const file = join(this.dir, 'passwd');
@@ -66,6 +68,7 @@ export class Broker {
         `listener ${this.port} 127.0.0.1`,
         `allow_anonymous ${o.anonymous}`,
         ...(users.length ? [`password_file ${join(this.dir, 'passwd')}`] : []),
+        ...(o.acl !== undefined ? [`acl_file ${join(this.dir, 'acl')}`] : []),
         'persistence true',
         `persistence_location ${this.dir}/`,
         'user root',

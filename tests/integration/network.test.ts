@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HallNode, Incident, Instruction, Order } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
+import mqtt from 'mqtt';
+import { mosquittoAcl } from '../../main/core/network/acl.ts';
 import { Broker, freePort } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -124,4 +126,69 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     const prov = await halls['330000']!.store.api.readJournal(0, 100_000);
     expect(prov.filter((e) => e.subject === `incident:331082/${id}`)).toHaveLength(1);
   }, 60_000);
+});
+
+describe("a bus with each hall's own account and ACL (mosquitto acl_file from mosquittoAcl)", () => {
+  const dir = tempDir();
+  let broker: Broker;
+  const halls: HallCore[] = [];
+  beforeAll(async () => {
+    broker = new Broker(await freePort(), join(dir, 'bus'));
+    // Taizhou's bus: Taizhou, and its counties connecting directly (no broker of their own)
+    broker.configure({
+      anonymous: false,
+      users: { 'hall-331000': 'tz-secret', 'hall-331082': 'lh-secret', 'hall-331081': 'wl-secret', auditor: 'audit' },
+      acl: mosquittoAcl('331000', ['331000', '331082', '331081']) + '\nuser auditor\ntopic read beacon/#\n',
+    });
+    await broker.start();
+    for (const [code, password] of [
+      ['331000', 'tz-secret'],
+      ['331082', 'lh-secret'],
+    ] as const)
+      halls.push(await HallCore.start({ dataDir: join(dir, code), uplink: { url: broker.url, hallId: code, password, reconnectMs: 200 }, network: { hallId: code } }));
+  }, 60_000);
+  afterAll(async () => {
+    for (const h of halls) await h.dispose();
+    await broker.stop();
+  });
+
+  it('each hall reaches what its ACL allows; a hall cannot publish as another, up or down', async () => {
+    const [taizhou, linhai] = halls as [HallCore, HallCore];
+    const c = portClient(linhai, 'window:board', '临海值班员');
+    const { id } = await c.cmd<{ id: string }>('incident.report', { kind: 'fire', title: '临海化工园区火情', severity: 'II', lat: 28.85, lon: 121.14 });
+    c.close();
+    await until('at Taizhou', () => taizhou.hub.get('incidents', `331082/${id}`) !== undefined);
+    // Linhai's account tries to speak for Wenling (331081) and to give Taizhou's own hall an order
+    const auditor = await mqtt.connectAsync(broker.url, { username: 'auditor', password: 'audit', protocolVersion: 5 });
+    const heard: string[] = [];
+    auditor.on('message', (t) => heard.push(t));
+    await auditor.subscribeAsync('beacon/#', { qos: 1 });
+    const rogue = await mqtt.connectAsync(broker.url, { clientId: 'rogue', username: 'hall-331082', password: 'lh-secret', protocolVersion: 5 });
+    const forged = {
+      v: 1,
+      hall: '331081',
+      key: '331081:1',
+      seq: 1,
+      category: 'incidents',
+      event: { id: 1, ts: Date.now(), kind: 'incident.reported', subject: 'incident:x', payload: {}, origin: 'x' },
+    };
+    const codes: (number | undefined)[] = [];
+    for (const topic of ['beacon/331081/up/incidents', 'beacon/331000/down/instruction']) {
+      codes.push(
+        await rogue.publishAsync(topic, JSON.stringify(forged), { qos: 1 }).then(
+          () => 0,
+          (e: Error & { code?: number }) => e.code,
+        ),
+      );
+    }
+    await rogue.publishAsync('beacon/331082/up/heartbeat', JSON.stringify({ v: 1, hall: '331082', at: Date.now(), wan: 'online', outbox: { depth: 0, oldest: null }, responseLevel: null }), {
+      qos: 1,
+    });
+    await until('its own topic is heard', () => heard.includes('beacon/331082/up/heartbeat'));
+    expect(heard.filter((t) => t === 'beacon/331081/up/incidents' || t === 'beacon/331000/down/instruction')).toEqual([]);
+    expect(codes).toEqual([135, 135]); // MQTT 5: not authorized
+    expect((taizhou.hub.items('incidents') as Incident[]).filter((i) => i.hall === '331081')).toEqual([]);
+    await rogue.endAsync();
+    await auditor.endAsync();
+  });
 });

@@ -37,10 +37,16 @@ export function uplinkTopic(hallId: string, category: string): string {
 
 /** The uplink settings from the command line or environment, checked: a bus without a hall id (or
  *  the reverse) is a configuration error, not something to guess. */
-export function provinceUplink(url: string | undefined, hallId: string | undefined): { url: string; hallId: string } | undefined {
+export function provinceUplink(
+  url: string | undefined,
+  hallId: string | undefined,
+  password?: string,
+  username?: string,
+): { url: string; hallId: string; username?: string; password?: string } | undefined {
   if (!url && !hallId) return undefined;
   if (!url || !hallId) throw new Error('the provincial bus needs both --province URL and --hall-id CODE');
   if (!/^mqtts?:\/\/[^\s/]+(:\d{1,5})?\/?$/.test(url)) throw new Error(`--province '${url}' is not mqtt://host:port or mqtts://host:port`);
   if (!/^\d{6}$/.test(hallId)) throw new Error(`--hall-id '${hallId}' is not a 6-digit GB/T 2260 code`);
-  return { url, hallId };
+  // the hall's own account on its bus (docs/network.md, "ACLs"): hall-<code> unless named
+  return password ? { url, hallId, username: username ?? `hall-${hallId}`, password } : { url, hallId };
 }

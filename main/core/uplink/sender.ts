@@ -40,6 +40,9 @@ export interface UplinkOptions {
   descendants?: string[];
   /** This hall's heartbeat on beacon/<hall>/up/heartbeat, this often. @default 1000 */
   heartbeatMs?: number;
+  /** This hall's account on its bus (the broker's ACL gives it its own topics only). */
+  username?: string;
+  password?: string;
 }
 
 export interface UplinkMessage {
@@ -63,7 +66,7 @@ export class UplinkSender {
   private flushTimer: NodeJS.Timeout | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   private disposed = false;
-  private readonly opts: Required<UplinkOptions>;
+  private readonly opts: Required<Omit<UplinkOptions, 'username' | 'password'>> & Pick<UplinkOptions, 'username' | 'password'>;
   readonly counters = { published: 0, acked: 0, failed: 0, connects: 0, thinned: 0, live: 0 };
   private slot = 0;
   /** Newest seq sent as live: the live stream only moves forward. */
@@ -116,6 +119,7 @@ export class UplinkSender {
     };
     this.client = mqtt.connect(opts.url, {
       clientId: `beacon-hall-${opts.hallId}`,
+      ...(opts.password ? { username: opts.username ?? `hall-${opts.hallId}`, password: opts.password } : {}),
       // A durable session: what the province sends down while the hall is away waits for it.
       clean: false,
       // MQTT 5, for acknowledgements the hall controls: a message from the province is acknowledged
