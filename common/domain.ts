@@ -96,6 +96,8 @@ export const Unit = z.object({
   drone: DroneState.nullable().optional(),
   /** The video source showing this unit's camera (a drone's stream, a body camera). */
   video: z.string().min(1).max(64).nullable().optional(),
+  /** A child hall's unit (its code), as that hall's uplink told it; absent: this hall's own. */
+  hall: AdminCode.optional(),
   /** The tracker bound to this unit (`unit.bind`): that feed's reports from that sender move it.
    *  Nothing else can: an unknown sender on a feed gets a unit of its own, in the feed's namespace. */
   device: z

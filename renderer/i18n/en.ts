@@ -243,6 +243,8 @@ const en: typeof zh = {
   board: {
     instructions: 'Instructions from above',
     markRead: 'Mark read',
+    scopeOwn: 'This hall',
+    scopeAll: 'With the halls below',
     readBy: 'read by {by}',
     urgent: 'URGENT',
     teams: 'Rescue forces',

@@ -220,6 +220,8 @@ export default {
   board: {
     instructions: '上级指令',
     markRead: '已阅',
+    scopeOwn: '本级',
+    scopeAll: '本级及下级',
     readBy: '{by} 已阅',
     urgent: '紧急',
     teams: '救援力量',

@@ -105,4 +105,41 @@ describe('下级指挥中心: the halls below, as their heartbeats show them', (
     expect(leader.problems).toEqual([]);
     await leader.context.close();
   });
+
+  it("a county's roster joins the board's forces under a scope: this hall, with the halls below, or that county", async () => {
+    const unit = (n: number) => ({
+      id: `fire-rescue-331000-9${n}`,
+      kind: 'fire-rescue',
+      name: { zh: `临海消防${n}`, en: `Linhai fire ${n}` },
+      home: '331000',
+      lat: 28.85,
+      lon: 121.14,
+      alt: null,
+      status: n === 1 ? 'en-route' : 'standby',
+      members: 20,
+      stock: null,
+      updated: Date.now(),
+      demo: false,
+    });
+    await bus.publishAsync(
+      'beacon/331082/up/units',
+      JSON.stringify({
+        v: 1,
+        hall: '331082',
+        key: '331082:950',
+        seq: 950,
+        category: 'units',
+        event: { id: 950, ts: Date.now(), kind: 'unit.roster', subject: 'hall:331082', payload: { units: [unit(1), unit(2)] }, origin: 'network' },
+      }),
+      { qos: 1 },
+    );
+    const scope = board.locator('[data-test="board-scope"]');
+    await expect.poll(() => scope.count(), { timeout: 10_000 }).toBe(1);
+    const fire = () => board.locator('[data-test="board-teams"] tbody tr').first().textContent();
+    const own = await fire();
+    await scope.selectOption('331082');
+    await expect.poll(fire).toMatch(/消防救援\s*2\s*1\s*1/); // 2 in all: 1 standing by, 1 en route
+    await scope.selectOption('own');
+    await expect.poll(fire).toBe(own);
+  });
 });

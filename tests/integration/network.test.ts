@@ -4,7 +4,7 @@
 // origin; heartbeats give every parent its children's state, and silence shows within seconds.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HallNode, Incident, Instruction, Order } from '../../common/domain.ts';
+import type { HallNode, Incident, Instruction, Order, Unit } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import mqtt from 'mqtt';
 import { mosquittoAcl } from '../../main/core/network/acl.ts';
@@ -39,13 +39,40 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
   const node = (at: string, code: string) => halls[at]!.hub.get('halls', code) as HallNode | undefined;
 
   it('each parent sees the halls below it online from their heartbeats; a county sees none', async () => {
-    await until('Taizhou and Linhai online at the province', () => node('330000', '331000')?.state === 'online' && node('330000', '331082')?.state === 'online');
-    await until('Linhai online at Taizhou', () => node('331000', '331082')?.state === 'online');
+    // (heard: a heartbeat, which says the hall's WAN; any message also says it is alive)
+    const beating = (at: string, code: string) => node(at, code)?.state === 'online' && node(at, code)?.wan != null;
+    await until('Taizhou and Linhai online at the province', () => beating('330000', '331000') && beating('330000', '331082'));
+    await until('Linhai online at Taizhou', () => beating('331000', '331082'));
     expect(node('330000', '331082')).toMatchObject({ level: 'county', parent: '331000', wan: expect.any(String), outbox: { depth: expect.any(Number) } });
     // the city hall follows its own counties only; another city is not its
     expect(node('331000', '330100')).toBeUndefined();
     expect(node('330000', '330100')).toMatchObject({ state: 'unknown' }); // Hangzhou: no hall on this bus
     expect(halls['331082']!.hub.items('halls')).toEqual([]);
+  });
+
+  it("each hall's units reach the halls above it, marked with the hall: Linhai's teams at Taizhou and the province", async () => {
+    await until("Linhai's roster at Taizhou and the province", () =>
+      ['331000', '330000'].every((at) => (halls[at]!.hub.items('units') as Unit[]).some((u) => u.hall === '331082' && u.id === '331082/depot-331082')),
+    );
+    const atCity = (halls['331000']!.hub.items('units') as Unit[]).filter((u) => u.hall === '331082');
+    expect(atCity.length).toBeGreaterThan(1);
+    expect(atCity.every((u) => u.id.startsWith('331082/') && u.home === '331000')).toBe(true);
+    // Linhai's area only: not Taizhou's other counties' teams
+    expect(atCity.length).toBeLessThan((halls['331000']!.hub.items('units') as Unit[]).filter((u) => !u.hall && u.home === '331000').length);
+    // Taizhou's own units reach the province as Taizhou's; the province sends no roster (no hall above)
+    await until("Taizhou's at the province", () => (halls['330000']!.hub.items('units') as Unit[]).some((u) => u.hall === '331000'));
+    expect((halls['331000']!.hub.items('units') as Unit[]).some((u) => u.hall === '330000')).toBe(false);
+    // a dispatch in Linhai moves its team at the province too
+    const team = atCity.find((u) => u.kind !== 'depot')!;
+    const own = team.id.slice('331082/'.length);
+    const c = portClient(halls['331082']!, 'window:board', '临海值班员');
+    await c.cmd('unit.setStatus', { id: own, status: 'en-route' });
+    await c.cmd('unit.move', { id: own, lat: 28.9, lon: 121.2 });
+    c.close();
+    await until('dispatched and moved at the province', () => {
+      const u = halls['330000']!.hub.get('units', team.id) as Unit | undefined;
+      return u?.status === 'en-route' && u.lat === 28.9;
+    });
   });
 
   it('an incident reported in Linhai appears at Taizhou and at the province, from Linhai', async () => {

@@ -93,6 +93,8 @@ export const EVENT_PAYLOADS = {
   }),
   /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
   'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
+  /** This hall's roster of units, for the hall above (journal only; sent up at each start). */
+  'unit.roster': z.object({ units: z.array(Unit).max(1000) }),
   /** Here: an instruction from above is in the journal (journal only; its receipt goes up). */
   'instruction.delivered': z.object({ id: z.string().max(128), at: At }),
   /** Here: an operator read it. */
@@ -231,6 +233,7 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       return [put('units', { ...unit, status: e.status, updated: e.at })];
     }
     case 'order.dispatched':
+    case 'unit.roster':
     case 'instruction.delivered':
       return [];
     case 'order.receipt': {

@@ -6,7 +6,7 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall } from '../../../common/halls.ts';
-import { type Call, type HallNode, Incident, LinkState, type Order, type Place, Risk } from '../../../common/domain.ts';
+import { type Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
 
@@ -144,6 +144,10 @@ export class NetworkDesk implements Desk {
       return 0;
     }
     if (events instanceof Error) return this.refuse('bad_payload', `${topic}: ${events.message}`);
+    if (events.length === 0) {
+      this.touch(hall); // applied to the live picture only (a position)
+      return 0;
+    }
     try {
       const ids = await this.port.recordMany(
         events,
@@ -162,6 +166,46 @@ export class NetworkDesk implements Desk {
     return 0;
   }
 
+  /** This hall's roster for the hall above (called once the outbox routes, at each start): its own
+   *  units, not markers, not those of the halls below (theirs go up their own way). */
+  async sendRoster(): Promise<void> {
+    if (hallLevel(this.o.hallId) === 'province') return;
+    const own = this.port.all<Unit>('units').filter((u) => !u.hall && !u.kind.startsWith('marker-') && this.inArea(u));
+    const events: JournalEvent[] = [];
+    for (let i = 0; i < own.length; i += 200) events.push({ kind: 'unit.roster', subject: `hall:${this.o.hallId}`, payload: { units: own.slice(i, i + 200) } });
+    if (events.length) await this.port.recordMany(events, 'network');
+  }
+
+  /** Whether a unit is this hall's to report: a city's own (its home), a county's own (nearest its
+   *  seat among its city's counties). The demonstration seed puts the whole province in every hall;
+   *  each reports only its area, as a hall seeded with its own teams would. */
+  private inArea(u: Unit): boolean {
+    const code = this.o.hallId;
+    const level = hallLevel(code);
+    if (level === 'province') return true;
+    if (level === 'city') return u.home === code;
+    if (u.home !== parentHall(code)) return false;
+    if (u.id === `depot-${code}`) return true;
+    const counties = (this.seats ??= this.port.all<Place>('places').filter((p) => p.kind === 'county' && parentHall(p.code) === parentHall(code)));
+    let best: Place | null = null;
+    let bestD = Infinity;
+    for (const p of counties) {
+      const d = (p.lat - u.lat) ** 2 + ((p.lon - u.lon) * Math.cos((u.lat * Math.PI) / 180)) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = p;
+      }
+    }
+    return best?.code === code && !u.id.startsWith('depot-');
+  }
+  private seats: Place[] | null = null;
+
+  /** A child's unit as this hall holds it. */
+  private childUnit(hall: string, u: Unit): Unit {
+    // its tracker's presence is judged by its own hall (this hall's feeds must not expire it)
+    return { ...u, id: childId(hall, u.id), hall, track: null, video: null, device: undefined };
+  }
+
   /** A child's event as this hall's own, carrying the child's code. */
   private translate(hall: string, kind: string, payload: unknown): JournalEvent[] | Error | null {
     const p = payload as Record<string, unknown>;
@@ -171,6 +215,35 @@ export class NetworkDesk implements Desk {
         if (!inc.success) return new Error(`incident: ${inc.error.issues[0]?.message}`);
         const incident = { ...inc.data, id: childId(hall, inc.data.id), hall };
         return [{ kind: 'incident.reported', subject: `incident:${incident.id}`, payload: { incident } }];
+      }
+      case 'unit.roster':
+      case 'unit.upserted': {
+        const list = kind === 'unit.roster' ? (p as { units?: unknown[] }).units : [(p as { unit?: unknown }).unit];
+        const units = z.array(Unit).max(1000).safeParse(list);
+        if (!units.success) return new Error(`${kind}: ${units.error.issues[0]?.message}`);
+        return units.data.map((u) => ({ kind: 'unit.upserted' as const, subject: `unit:${childId(hall, u.id)}`, payload: { unit: this.childUnit(hall, u) } }));
+      }
+      case 'unit.status': {
+        const e = z.object({ id: z.string().max(64), status: UnitStatus, at: z.number().int() }).safeParse(p);
+        if (!e.success) return new Error(`unit.status: ${e.error.issues[0]?.message}`);
+        const id = childId(hall, e.data.id);
+        if (!this.port.get('units', id)) return null; // its roster has not arrived: the roster carries the status
+        return [{ kind: 'unit.status', subject: `unit:${id}`, payload: { ...e.data, id } }];
+      }
+      case 'unit.moved':
+      case 'unit.tracked': {
+        // positions: the live picture only (the child's journal keeps its track)
+        const e = z
+          .object({ id: z.string().max(64), lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180), alt: z.number().nullable(), at: z.number().int(), status: UnitStatus.optional() })
+          .safeParse(p);
+        if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
+        const was = this.port.get<Unit>('units', childId(hall, e.data.id));
+        if (!was) return null;
+        if (was.updated <= e.data.at) {
+          const next: Unit = { ...was, lat: e.data.lat, lon: e.data.lon, alt: e.data.alt, updated: e.data.at, ...(e.data.status ? { status: e.data.status } : {}) };
+          this.port.putLive('units', next);
+        }
+        return [];
       }
       case 'incident.closed': {
         const e = z.object({ id: z.string().max(64), by: z.string().min(1).max(64), at: z.number().int() }).safeParse(p);

@@ -56,6 +56,8 @@ export class UplinkDesk implements Desk {
     }
     // From now on what the province must know is queued with each change (seeded events are not).
     this.unroute = ctx.routeOutbox(outboxRoute, () => sender.kick());
+    // the hall above learns this hall's units from its roster, sent at each start
+    if (net) net.sendRoster().catch((e: Error) => console.warn(`beacon: the roster for the hall above was not queued: ${e.message}`));
   }
 
   stats() {

@@ -1,7 +1,7 @@
 // What the province must be told, and how urgently: the topic plan of docs/protocol.md
 // ("Uplink to the province"). Lower priority numbers go first when a backlog drains.
 export interface OutboxRoute {
-  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down';
+  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down' | 'units';
   priority: number;
 }
 
@@ -15,6 +15,10 @@ const ROUTES: Record<string, OutboxRoute> = {
   'call.logged': { category: 'calls', priority: 1 },
   // Five-colour levels set or accepted by this hall's duty officer: after decisions, never thinned.
   'risk.set': { category: 'risk', priority: 1 },
+  // The hall's units for the hall above: the roster at each start, then each one added or changed;
+  // ahead of the dispatches that name them (issue 20).
+  'unit.roster': { category: 'units', priority: 0 },
+  'unit.upserted': { category: 'units', priority: 0 },
   // Instructions to the halls below: one per target, to beacon/<target>/down/instruction (issue 20).
   'order.dispatched': { category: 'down', priority: 0 },
   // Receipts of instructions from above: delivered, then read.
