@@ -176,6 +176,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
         calls: s.calls,
         feeds: s.feeds,
         video: s.video,
+        network: s.network,
         eventLoop: core.loopDelay(),
         memory: { rssMB: Math.round(process.memoryUsage().rss / 1048576), heapMB: Math.round(process.memoryUsage().heapUsed / 1048576) },
       });

@@ -6,7 +6,7 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall } from '../../../common/halls.ts';
-import { type Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
+import { Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
 
@@ -83,7 +83,7 @@ export class NetworkDesk implements Desk {
   private readonly o: Required<NetworkOptions>;
   private readonly nodes = new Map<string, HallNode>();
   private timer: NodeJS.Timeout | null = null;
-  readonly counters = { heartbeats: 0, applied: 0, duplicates: 0, refused: {} as Record<string, number>, notYet: 0 };
+  readonly counters = { heartbeats: 0, applied: 0, positions: 0, duplicates: 0, refused: {} as Record<string, number>, notYet: 0 };
 
   constructor(port: HallPort, o: NetworkOptions) {
     this.port = port;
@@ -239,6 +239,7 @@ export class NetworkDesk implements Desk {
         if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
         const was = this.port.get<Unit>('units', childId(hall, e.data.id));
         if (!was) return null;
+        this.counters.positions += 1;
         if (was.updated <= e.data.at) {
           const next: Unit = { ...was, lat: e.data.lat, lon: e.data.lon, alt: e.data.alt, updated: e.data.at, ...(e.data.status ? { status: e.data.status } : {}) };
           this.port.putLive('units', next);
@@ -273,9 +274,10 @@ export class NetworkDesk implements Desk {
         ];
       }
       case 'call.logged': {
-        const call = (p as { call?: Call }).call;
-        if (!call || typeof call.id !== 'string') return new Error('call.logged without a call');
-        return [{ kind: 'call.logged', subject: `call:${childId(hall, call.id)}`, payload: { call: { ...call, id: childId(hall, call.id), hall } } }];
+        const call = Call.safeParse((p as { call?: unknown }).call);
+        if (!call.success) return new Error(`call: ${call.error.issues[0]?.message}`);
+        const id = childId(hall, call.data.id);
+        return [{ kind: 'call.logged', subject: `call:${id}`, payload: { call: { ...call.data, id, hall } } }];
       }
       default:
         return null;
