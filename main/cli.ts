@@ -10,6 +10,7 @@ import { runTiles } from './tiles-cli.ts';
 import { feedsOptions } from './core/feeds/config.ts';
 import { Simulator } from './core/feeds/simulate.ts';
 import { linkTargets } from './core/link/monitor.ts';
+import { startLocalNetwork } from './core/network/local.ts';
 import { provinceUplink } from './core/uplink/policy.ts';
 import { defaultDataDir, packageRoot } from './core/paths.ts';
 import { accessToken } from './core/security.ts';
@@ -36,6 +37,11 @@ Usage:
       (default 6 to port 14550), M teams over CoT TCP (default 20 to port 8087), K teams
       as JSON over MQTT. Start the hall with --feed mavlink-udp --feed cot-tcp (and
       --feed mqtt-json:url=URL). Prints what it sent every 5 s; Ctrl-C stops.
+  beacon simulate --halls [--data DIR] [--port P]
+      A command network on this machine: Zhejiang 330000, Taizhou 331000 and Linhai 331082,
+      each with its own mosquitto (bridged up the tree, ports P+10230..) and its own hall on
+      ports P..P+2 (default 8600);
+      prints each hall's URL. Data in DIR (default ./beacon-network). docs/network.md.
   beacon token [--data DIR]
       Print the hall's access token, which its own browser displays present (created on
       first use, stored in DIR/access-token; serve prints the URL to open with it).
@@ -184,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
       teams: { type: 'string' },
       'cot-port': { type: 'string' },
       'cot-udp': { type: 'boolean' },
+      halls: { type: 'boolean' },
       'team-hz': { type: 'string' },
       mqtt: { type: 'string' },
       'mqtt-teams': { type: 'string' },
@@ -275,8 +282,27 @@ function count(v: string | undefined, name: string, def: number, max: number): n
   return n;
 }
 
+/** `beacon simulate --halls`: three halls on three bridged buses, until Ctrl-C (docs/network.md). */
+async function simulateHalls(dataDir: string, base: number): Promise<number> {
+  const net = startLocalNetwork(dataDir, (l) => process.stderr.write(`${l}\n`), base);
+  try {
+    for (const h of net.halls) process.stdout.write(`${h.code} ${h.name}: ${await h.url}\n`);
+  } catch (e) {
+    await net.stop();
+    throw e;
+  }
+  process.stdout.write('a command network of three halls is running: open the province and Taizhou boards (下级指挥中心, 下达指令), report an incident in Linhai; Ctrl-C stops\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await net.stop();
+  return 0;
+}
+
 async function simulate(v: Record<string, string | boolean | string[] | undefined>): Promise<number> {
   const s = (k: string) => v[k] as string | undefined;
+  if (v.halls) return simulateHalls((v.data as string | undefined) ?? join(process.cwd(), 'beacon-network'), count(s('port'), 'port', 8600, 55000));
   const host = s('host') ?? '127.0.0.1';
   const sim = new Simulator({
     host,
