@@ -25,3 +25,29 @@ export function isDescendant(code: string, of: string): boolean {
   if (level === 'city') return code.startsWith(of.slice(0, 4));
   return false;
 }
+
+/**
+ * Whether a unit is a hall's own in the demonstration data, so the halls of one tree hold each unit
+ * once: a county its depot and its city's teams nearest its seat; a city what no county of it holds
+ * (its aviation teams, at the city, and its depot); a province all of them (the whole-province
+ * demonstration, as a hall without a hall id). `counties`: the county seats (code, lat, lon).
+ */
+export function unitInArea(u: { id: string; home: string; lat: number; lon: number }, hall: string, counties: readonly { code: string; lat: number; lon: number }[]): boolean {
+  const level = hallLevel(hall);
+  if (level === 'province') return true;
+  if (level === 'city') return u.home === hall && (u.id.startsWith('aviation-') || u.id === `depot-${hall}`);
+  if (level !== 'county' || u.home !== parentHall(hall)) return false;
+  if (u.id.startsWith('depot-')) return u.id === `depot-${hall}`;
+  if (u.id.startsWith('aviation-')) return false; // at the city: the city's
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const p of counties) {
+    if (parentHall(p.code) !== u.home) continue;
+    const d = (p.lat - u.lat) ** 2 + ((p.lon - u.lon) * Math.cos((u.lat * Math.PI) / 180)) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = p.code;
+    }
+  }
+  return best === hall;
+}

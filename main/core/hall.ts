@@ -11,7 +11,7 @@ import { DESKS, type DeskMap, type DeskOptions } from './desks.ts';
 import { CLOSE, Hub, HubError, localContext, type CommandContext, type HubOptions, type HubStats } from './hub/hub.ts';
 import { Kernel, type KernelOptions } from './kernel/kernel.ts';
 import type { Desk, DeskContext, DeskDef, HallPort } from './kernel/port.ts';
-import { SCENARIO_ID, zhejiangScenario } from './scenario/seed.ts';
+import { SCENARIO_ID, scenarioForHall, zhejiangScenario } from './scenario/seed.ts';
 import { Reach, type ReachOptions } from './trust/reach.ts';
 
 export interface HallOptions extends KernelOptions, DeskOptions {
@@ -66,7 +66,8 @@ export class HallCore {
     try {
       await core.kernel.load();
       if ((opts.seed ?? true) && core.kernel.all('hall').length === 0) {
-        const events = zhejiangScenario(core.kernel.now());
+        // a hall of the network seeds its own area of the demonstration (docs/network.md)
+        const events = scenarioForHall(zhejiangScenario(core.kernel.now()), opts.network?.hallId);
         await core.kernel.recordMany(
           events,
           'seed',

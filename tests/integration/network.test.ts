@@ -57,8 +57,12 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     const atCity = (halls['331000']!.hub.items('units') as Unit[]).filter((u) => u.hall === '331082');
     expect(atCity.length).toBeGreaterThan(1);
     expect(atCity.every((u) => u.id.startsWith('331082/') && u.home === '331000')).toBe(true);
-    // Linhai's area only: not Taizhou's other counties' teams
-    expect(atCity.length).toBeLessThan((halls['331000']!.hub.items('units') as Unit[]).filter((u) => !u.hall && u.home === '331000').length);
+    // each hall seeds its own (docs/network.md): Taizhou's own and Linhai's are disjoint, and
+    // Linhai holds none of its neighbours'
+    const cityOwn = new Set((halls['331000']!.hub.items('units') as Unit[]).filter((u) => !u.hall).map((u) => u.id));
+    expect(atCity.filter((u) => cityOwn.has(u.id.slice('331082/'.length)))).toEqual([]);
+    expect((halls['331082']!.hub.items('units') as Unit[]).every((u) => u.home === '331000')).toBe(true);
+    expect(halls['331082']!.hub.get('hall', 'hall')).toMatchObject({ name: { zh: '临海市应急指挥中心' } });
     // Taizhou's own units reach the province as Taizhou's; the province sends no roster (no hall above)
     await until("Taizhou's at the province", () => (halls['330000']!.hub.items('units') as Unit[]).some((u) => u.hall === '331000'));
     expect((halls['331000']!.hub.items('units') as Unit[]).some((u) => u.hall === '330000')).toBe(false);

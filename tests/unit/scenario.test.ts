@@ -3,7 +3,7 @@ import { TOPIC_SCHEMAS } from '../../common/contract.ts';
 import type { Contact, Place, Site, Typhoon, Unit } from '../../common/domain.ts';
 import { distanceKm } from '../../common/geo.ts';
 import { gradeOf } from '../../common/typhoon.ts';
-import { apportion, zhejiangScenario } from '../../main/core/scenario/seed.ts';
+import { apportion, scenarioForHall, zhejiangScenario } from '../../main/core/scenario/seed.ts';
 import { COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -100,5 +100,30 @@ describe('the embedded Zhejiang scenario', () => {
   it('apportions exactly', () => {
     expect(apportion(13, [11.94, 9.4, 9.57, 5.4, 3.37, 5.27, 7.05, 2.28, 1.16, 6.62, 2.51]).reduce((a, b) => a + b)).toBe(13);
     expect(apportion(10, [1, 1, 1])).toEqual([4, 3, 3]);
+  });
+});
+
+describe('the demonstration as one hall of the network seeds it (issue 20)', () => {
+  const unitsOf = (hall: string | undefined) =>
+    scenarioForHall(zhejiangScenario(NOW), hall)
+      .filter((e) => e.kind === 'unit.upserted')
+      .map((e) => (e.payload as { unit: Unit }).unit.id);
+  it("a city and its counties hold each of the city's units exactly once; the province keeps the whole province", () => {
+    const counties = zhejiangScenario(NOW)
+      .filter((e) => e.kind === 'place.upserted' && (e.payload as { place: Place }).place.parent === '331000')
+      .map((e) => (e.payload as { place: Place }).place.code);
+    const held = [...unitsOf('331000'), ...counties.flatMap((c) => unitsOf(c))];
+    const all = zhejiangScenario(NOW)
+      .filter((e) => e.kind === 'unit.upserted' && (e.payload as { unit: Unit }).unit.home === '331000')
+      .map((e) => (e.payload as { unit: Unit }).unit.id);
+    expect(held.sort()).toEqual(all.sort());
+    expect(new Set(held).size).toBe(held.length);
+    expect(unitsOf('331082')).toContain('depot-331082');
+    expect(unitsOf('330000')).toEqual(unitsOf(undefined));
+    const linhai = scenarioForHall(zhejiangScenario(NOW), '331082');
+    expect(linhai.find((e) => e.kind === 'hall.configured')!.payload).toMatchObject({ hall: { name: { zh: '临海市应急指挥中心' } } });
+    const contacts = linhai.filter((e) => e.kind === 'contact.upserted').map((e) => (e.payload as { contact: Contact }).contact);
+    expect(contacts.some((c) => c.code === '331000')).toBe(true); // the hall above, one key away
+    expect(contacts.some((c) => c.code === '330100')).toBe(false); // not Hangzhou's
   });
 });

@@ -5,7 +5,7 @@
 // levels set, calls) joins this hall's own topics, each item carrying `hall`, journaled with the
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
-import { hallLevel, isDescendant, parentHall } from '../../../common/halls.ts';
+import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
 import { Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
@@ -176,27 +176,10 @@ export class NetworkDesk implements Desk {
     if (events.length) await this.port.recordMany(events, 'network');
   }
 
-  /** Whether a unit is this hall's to report: a city's own (its home), a county's own (nearest its
-   *  seat among its city's counties). The demonstration seed puts the whole province in every hall;
-   *  each reports only its area, as a hall seeded with its own teams would. */
+  /** Whether a unit is this hall's to report (its area; common/halls.ts). */
   private inArea(u: Unit): boolean {
-    const code = this.o.hallId;
-    const level = hallLevel(code);
-    if (level === 'province') return true;
-    if (level === 'city') return u.home === code;
-    if (u.home !== parentHall(code)) return false;
-    if (u.id === `depot-${code}`) return true;
-    const counties = (this.seats ??= this.port.all<Place>('places').filter((p) => p.kind === 'county' && parentHall(p.code) === parentHall(code)));
-    let best: Place | null = null;
-    let bestD = Infinity;
-    for (const p of counties) {
-      const d = (p.lat - u.lat) ** 2 + ((p.lon - u.lon) * Math.cos((u.lat * Math.PI) / 180)) ** 2;
-      if (d < bestD) {
-        bestD = d;
-        best = p;
-      }
-    }
-    return best?.code === code && !u.id.startsWith('depot-');
+    this.seats ??= this.port.all<Place>('places').filter((p) => p.kind === 'county');
+    return unitInArea(u, this.o.hallId, this.seats);
   }
   private seats: Place[] | null = null;
 

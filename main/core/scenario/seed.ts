@@ -3,7 +3,8 @@
 // so a test can pin it and two halls seeded apart show the same picture. Everything is marked demo.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Advisory, Contact, Fix, Grade, Place, Quadrants, Site, TrackPoint, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
+import type { Advisory, Contact, Fix, Grade, Hall, Place, Quadrants, Site, TrackPoint, Typhoon, Unit, UnitKind } from '../../../common/domain.ts';
+import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
 import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
 import { packageRoot } from '../paths.ts';
@@ -328,4 +329,50 @@ export function demoAdvisories(ty: Typhoon): Advisory[] {
       const issued = f.t + 2 * HOUR; // CMA issues about two hours after the analysis time
       return { id: `${ty.id}/CMA/${new Date(issued).toISOString()}`, storm: ty.id, agency: 'CMA', issued, current: point(f, null), forecast, received: issued, demo: true };
     });
+}
+
+/**
+ * The demonstration scenario as one hall of the network seeds it (`--hall-id`; issue 20): the whole
+ * map (places, typhoons), but its own name, and only its own units (common/halls.ts, unitInArea),
+ * its area's key sites and its directory slice (its own contacts, those below it, the hall above it,
+ * the experts). Without a hall id, or for the province, the whole province, as before.
+ */
+export function scenarioForHall(events: SeedEvent[], hall: string | undefined): SeedEvent[] {
+  const level = hall ? hallLevel(hall) : null;
+  if (!hall || level === null || level === 'province') return events;
+  const place = (code: string) => (events.find((e) => e.kind === 'place.upserted' && (e.payload as { place: Place }).place.code === code)?.payload as { place: Place } | undefined)?.place;
+  const counties = events
+    .filter((e) => e.kind === 'place.upserted')
+    .map((e) => (e.payload as { place: Place }).place)
+    .filter((p) => p.kind === 'county');
+  const mine = (code: string) => code === hall || isDescendant(code, hall);
+  const own = place(hall);
+  const kept = events.filter((e) => {
+    if (e.kind === 'unit.upserted') return unitInArea((e.payload as { unit: Unit }).unit, hall, counties);
+    if (e.kind === 'site.upserted') return mine((e.payload as { site: Site }).site.county);
+    if (e.kind === 'contact.upserted') {
+      const c = (e.payload as { contact: Contact }).contact;
+      return c.level === 'expert' || mine(c.code) || c.code === parentHall(hall);
+    }
+    return true;
+  });
+  return kept.map((e) => {
+    if (e.kind === 'hall.configured' && own) {
+      const h = (e.payload as { hall: Hall }).hall;
+      return { ...e, payload: { hall: { ...h, name: { zh: `${own.name.zh}应急指挥中心`, en: `${own.name.en} emergency command centre` } } } };
+    }
+    if (e.kind === 'scenario.seeded') {
+      const p = e.payload as { scenario: string; counts: Record<string, number> };
+      const units = kept.filter((x) => x.kind === 'unit.upserted').map((x) => (x.payload as { unit: Unit }).unit);
+      const counts: Record<string, number> = {
+        ...p.counts,
+        units: units.length,
+        contacts: kept.filter((x) => x.kind === 'contact.upserted').length,
+        depots: units.filter((u) => u.kind === 'depot').length,
+      };
+      for (const k of TEAM_KINDS) counts[k] = units.filter((u) => u.kind === k).length;
+      return { ...e, payload: { ...p, counts } };
+    }
+    return e;
+  });
 }
