@@ -131,6 +131,22 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     prov.close();
   });
 
+  it("levels the province sets for Linhai go down the chain: to Taizhou, which passes them to Linhai; none come back up as Linhai's", async () => {
+    const prov = portClient(halls['330000']!, 'window:board', '省值班长');
+    const levels = { now: 'orange', h3: 'orange', h6: 'red', h24: 'red', h48: 'yellow' };
+    await prov.cmd('risk.set', { basis: 'typhoon:tc-2019-1909', items: [{ code: '331082', levels }] });
+    prov.close();
+    for (const at of ['331000', '331082']) {
+      await until(`levels at ${at}`, () => (halls[at]!.hub.get('risks', '331082') as { levels?: { h6: string } } | undefined)?.levels?.h6 === 'red');
+      expect(halls[at]!.hub.get('risks', '331082')).toMatchObject({ levels, basis: 'typhoon:tc-2019-1909' });
+    }
+    // at the province they stay the province's own (nothing echoed back as a child's)
+    await new Promise((r) => setTimeout(r, 500));
+    expect((halls['330000']!.hub.get('risks', '331082') as { hall?: string }).hall).toBeUndefined();
+    const countyJournal = (await halls['331082']!.store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'risk.set' && e.subject === 'risk:331082');
+    expect(countyJournal).toHaveLength(1); // once, from Taizhou
+  });
+
   it("Linhai's bus cut: the province shows it silent within 5 s, keeping what it last said; what Linhai reported meanwhile arrives once after", async () => {
     await brokers['331082']!.stop();
     const cutAt = Date.now();

@@ -91,6 +91,15 @@ export const EVENT_PAYLOADS = {
     priority: z.enum(['urgent', 'normal']),
     sentAt: At,
   }),
+  /** Five-colour levels this hall set for an area below it, for the hall(s) there: journal only; the
+   *  outbox carries them to beacon/<to>/down/risk.levels (the province's message form). */
+  'risk.dispatched': z.object({
+    to: z.string().regex(/^\d{6}$/),
+    key: z.string().max(128),
+    from: z.string().max(200),
+    sentAt: At,
+    body: z.object({ basis: z.string().max(128), items: z.array(z.object({ code: z.string(), levels: z.record(z.string(), z.string()) })).max(200) }),
+  }),
   /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
   'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
   /** This hall's roster of units, for the hall above (journal only; sent up at each start). */
@@ -233,6 +242,7 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       return [put('units', { ...unit, status: e.status, updated: e.at })];
     }
     case 'order.dispatched':
+    case 'risk.dispatched':
     case 'unit.roster':
     case 'instruction.delivered':
       return [];

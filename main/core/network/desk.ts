@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
 import { Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
+import type { DeltaOp } from '../../../common/contract.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
 
 export interface NetworkOptions {
@@ -105,6 +106,11 @@ export class NetworkDesk implements Desk {
       });
     }
     port.replace('halls', this.nodes.values());
+    // levels set here for an area below go down the chain of command: to the hall one level down
+    // whose area it is, which passes them on to its own (province → city → county)
+    this.unsub = port.onChange((topic, ops) => {
+      if (topic === 'risks') void this.sendRisks(ops).catch((e: Error) => console.warn(`beacon: levels for the halls below not queued: ${e.message}`));
+    });
     this.timer = setInterval(() => this.sweep(), this.o.sweepMs);
     this.timer.unref();
   }
@@ -295,6 +301,35 @@ export class NetworkDesk implements Desk {
     }
   }
 
+  private unsub: () => void = () => undefined;
+
+  private async sendRisks(ops: readonly DeltaOp[]): Promise<void> {
+    const byHall = new Map<string, { code: string; levels: Risk['levels'] }[]>();
+    let basis = 'manual';
+    for (const op of ops) {
+      if (op.op !== 'put') continue;
+      const r = op.value as Risk;
+      if (r.hall) continue; // a child's own levels, come up: not sent back down
+      basis = r.basis;
+      for (const h of this.nodes.keys()) {
+        if (parentHall(h) !== this.o.hallId || (h !== r.id && !isDescendant(r.id, h))) continue;
+        byHall.set(h, [...(byHall.get(h) ?? []), { code: r.id, levels: r.levels }]);
+      }
+    }
+    if (byHall.size === 0) return;
+    const now = this.port.now();
+    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+    const id = `risk-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    await this.port.recordMany(
+      [...byHall].map(([to, items]) => ({
+        kind: 'risk.dispatched' as const,
+        subject: `risk:${to}`,
+        payload: { to, key: `${this.o.hallId}:${id}`, from: hallName, sentAt: now, body: { basis, items } },
+      })),
+      'network',
+    );
+  }
+
   private put(n: HallNode): void {
     this.nodes.set(n.id, n);
     this.port.publish('halls', [{ op: 'put', id: n.id, value: n }]);
@@ -311,6 +346,7 @@ export class NetworkDesk implements Desk {
   }
 
   dispose(): void {
+    this.unsub();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

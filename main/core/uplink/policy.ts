@@ -21,6 +21,7 @@ const ROUTES: Record<string, OutboxRoute> = {
   'unit.upserted': { category: 'units', priority: 0 },
   // Instructions to the halls below: one per target, to beacon/<target>/down/instruction (issue 20).
   'order.dispatched': { category: 'down', priority: 0 },
+  'risk.dispatched': { category: 'down', priority: 1 },
   // Receipts of instructions from above: delivered, then read.
   'instruction.delivered': { category: 'receipts', priority: 0 },
   'instruction.read': { category: 'receipts', priority: 0 },

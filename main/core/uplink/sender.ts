@@ -245,9 +245,12 @@ export class UplinkSender {
     this.inflight.add(it.seq);
     this.counters.published += 1;
     // an instruction to a hall below goes down to it, in the province's message form (downlink.ts)
-    const down = it.category === 'down' ? (it.event.payload as { to: string; key: string; from: string; sentAt: number; text: string; priority: string }) : null;
-    const body = down ? JSON.stringify({ v: 1, key: down.key, kind: 'instruction', from: down.from, sentAt: down.sentAt, body: { text: down.text, priority: down.priority } }) : JSON.stringify(msg);
-    const topic = down ? `beacon/${down.to}/down/instruction` : uplinkTopic(this.opts.hallId, it.category);
+    const down = it.category === 'down' ? (it.event.payload as { to: string; key: string; from: string; sentAt: number; text?: string; priority?: string; body?: unknown }) : null;
+    const kind = it.event.kind === 'risk.dispatched' ? 'risk.levels' : 'instruction';
+    const body = down
+      ? JSON.stringify({ v: 1, key: down.key, kind, from: down.from, sentAt: down.sentAt, body: kind === 'instruction' ? { text: down.text, priority: down.priority } : down.body })
+      : JSON.stringify(msg);
+    const topic = down ? `beacon/${down.to}/down/${kind}` : uplinkTopic(this.opts.hallId, it.category);
     // On the wire: the body, the topic, and about 10 bytes of MQTT header and packet id.
     const bytes = Buffer.byteLength(body) + Buffer.byteLength(topic) + 10;
     this.client.publish(topic, body, { qos: 1 }, (err) => {
