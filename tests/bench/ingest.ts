@@ -16,7 +16,7 @@
 //             a newer one within the same hub tick (25 ms) (the client got the newer); lost = the rest
 //
 // BENCH_SECONDS (default 60), BENCH_TEAMS (18000), BENCH_DRONES (200), BENCH_DRONE_HZ (10).
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
 import { packageRoot } from '../../main/core/paths.ts';
 import { freePort } from '../helpers/mosquitto.ts';
+import { startHallProcess } from './hall-process.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
@@ -80,36 +81,10 @@ async function main() {
   const mav = await freePort();
   const cot = await freePort();
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const hall = spawn(
-    process.execPath,
-    [
-      ...prof,
-      join(packageRoot(), 'main', 'cli.ts'),
-      'serve',
-      '--data',
-      join(dir, 'hall'),
-      '--port',
-      '0',
-      '--feed',
-      `mavlink-udp:host=127.0.0.1,port=${mav}`,
-      '--feed',
-      `cot-tcp:host=127.0.0.1,port=${cot}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const { hall, url, token } = await startHallProcess(
+    ['--data', join(dir, 'hall'), '--port', '0', '--feed', `mavlink-udp:host=127.0.0.1,port=${mav}`, '--feed', `cot-tcp:host=127.0.0.1,port=${cot}`],
+    prof,
   );
-  let out = '';
-  hall.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  hall.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearInterval(timer);
-      resolve(m[1]!);
-    }, 50);
-    hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
-  });
-  const token = /open http:\/\/\S+\/\?token=(\S+)/.exec(out)?.[1] ?? '';
   const health = async () =>
     (await (await fetch(`${url}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       feeds: { positions: number; stored: number; thinned: number; rejected: number };

@@ -18,17 +18,16 @@
 //
 // BENCH_SECONDS (default 60), BENCH_LOCAL (1: the 20,000/s local feeds; 0: network traffic alone).
 import mqtt from 'mqtt';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Incident } from '../../common/domain.ts';
 import { CITIES, COUNTIES } from '../../main/core/scenario/zhejiang-places.ts';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
-import { packageRoot } from '../../main/core/paths.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
 import { WebSocketTransport } from '../../renderer/hub/transport.ts';
 import { Broker, freePort } from '../helpers/mosquitto.ts';
+import { startHallProcess } from './hall-process.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const LOCAL = process.env.BENCH_LOCAL !== '0';
@@ -51,39 +50,20 @@ async function main() {
   await broker.start();
   const mav = await freePort();
   const cot = await freePort();
-  const hall = spawn(
-    process.execPath,
-    [
-      join(packageRoot(), 'main', 'cli.ts'),
-      'serve',
-      '--data',
-      join(dir, 'hall'),
-      '--port',
-      '0',
-      '--province',
-      broker.url,
-      '--hall-id',
-      '330000',
-      '--feed',
-      `mavlink-udp:host=127.0.0.1,port=${mav}`,
-      '--feed',
-      `cot-tcp:host=127.0.0.1,port=${cot}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  hall.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  hall.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearInterval(timer);
-      resolve(m[1]!);
-    }, 50);
-    hall.once('exit', (c) => reject(new Error(`hall exited ${c}: ${out}`)));
-  });
-  const token = /open http:\/\/\S+\/\?token=(\S+)/.exec(out)?.[1] ?? '';
+  const { hall, url, token } = await startHallProcess([
+    '--data',
+    join(dir, 'hall'),
+    '--port',
+    '0',
+    '--province',
+    broker.url,
+    '--hall-id',
+    '330000',
+    '--feed',
+    `mavlink-udp:host=127.0.0.1,port=${mav}`,
+    '--feed',
+    `cot-tcp:host=127.0.0.1,port=${cot}`,
+  ]);
   const health = async () =>
     (await (await fetch(`${url}/api/health`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       memory: { rssMB: number; heapMB: number };
