@@ -269,7 +269,8 @@ describe('video wall', () => {
   it('the layout is kept for this display across a reload', async () => {
     await wall.reload();
     await expect.poll(() => wall.locator('[data-test="wall-grid"]').getAttribute('data-grid'), { timeout: 15_000 }).toBe('4');
-    expect(await tile(0).getAttribute('data-source')).toBe('cam-1');
+    // (the layout and the sources are two topics: the tile names its source once both are here)
+    await expect.poll(() => tile(0).getAttribute('data-source'), { timeout: 15_000 }).toBe('cam-1');
     await expect.poll(() => tile(0).getAttribute('data-state'), { timeout: 20_000 }).toBe('live');
     // The only console errors are the gateway's 404s while nothing was published (the tile's retries).
     expect(problems.filter((p) => !/status of 404/.test(p))).toEqual([]);
