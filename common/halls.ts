@@ -29,12 +29,12 @@ export function isDescendant(code: string, of: string): boolean {
 /**
  * Whether a unit is a hall's own in the demonstration data, so the halls of one tree hold each unit
  * once: a county its depot and its city's teams nearest its seat; a city what no county of it holds
- * (its aviation teams, at the city, and its depot); a province all of them (the whole-province
- * demonstration, as a hall without a hall id). `counties`: the county seats (code, lat, lon).
+ * (its aviation teams, at the city, and its depot); a province its own (the provincial reserve),
+ * the rest reaching it from the halls below. `counties`: the county seats (code, lat, lon).
  */
 export function unitInArea(u: { id: string; home: string; lat: number; lon: number }, hall: string, counties: readonly { code: string; lat: number; lon: number }[]): boolean {
   const level = hallLevel(hall);
-  if (level === 'province') return true;
+  if (level === 'province') return u.home === hall;
   if (level === 'city') return u.home === hall && (u.id.startsWith('aviation-') || u.id === `depot-${hall}`);
   if (level !== 'county' || u.home !== parentHall(hall)) return false;
   if (u.id.startsWith('depot-')) return u.id === `depot-${hall}`;

@@ -351,7 +351,7 @@ describe('serve mode in a real browser', () => {
       for (const p of pages) await expect.poll(() => p.locator('[data-test="outbox"]').textContent(), { timeout: 15_000 }).toMatch(/待报省厅 0/);
       const console = await hall.client('duty');
       await expect.poll(() => console.state, { timeout: 10_000 }).toBe('open');
-      await console.command('unit.setStatus', { id: 'fire-rescue-331000-01', status: 'en-route' });
+      await console.command('unit.setStatus', { id: 'depot-330000', status: 'en-route' }); // the province's own reserve
       console.dispose();
       for (const p of pages) await expect.poll(() => p.locator('[data-test="outbox"]').textContent(), { timeout: 15_000 }).toMatch(/待报省厅 1 · \d+ s/);
     } finally {

@@ -88,12 +88,14 @@ describe.skipIf(!existsSync(MOSQUITTO))('kill -9 of the hall (real process, real
     const data = join(dir, 'hall');
     // a console script pouring commands in: past a person's rate (--command-rate raises the limit)
     const args = ['--data', data, '--port', '0', '--province', broker.url, '--hall-id', '330000', '--command-rate', '100000'];
+    // the province hall's own unit (the halls below bring their teams: docs/network.md)
+    const UNIT = 'depot-330000';
     const acked = new Set<number>();
 
     // 1. Kill mid-ingest: commands pour in, the hall dies while answering them.
     hall = await serve(args);
     let c = await console_(hall);
-    for (let i = 0; i < 3000; i++) c.move(`social-330100-0${(i % 9) + 1}`, 28 + i / 10000);
+    for (let i = 0; i < 3000; i++) c.move(UNIT, 28 + i / 10000);
     await until('some commands acknowledged', () => c.acked.size >= 200);
     await hall.stop('SIGKILL');
     expect(c.acked.size).toBeLessThan(3000); // it really was killed mid-ingest
@@ -107,8 +109,8 @@ describe.skipIf(!existsSync(MOSQUITTO))('kill -9 of the hall (real process, real
     await broker.stop();
     c = await console_(hall);
     for (let i = 0; i < 1500; i++) {
-      if (i % 10 === 0) c.status(`fire-rescue-330100-0${(i % 9) + 1}`, i % 20 ? 'en-route' : 'on-site');
-      else c.move(`professional-330200-0${(i % 9) + 1}`, 29 + i / 10000);
+      if (i % 10 === 0) c.status(UNIT, i % 20 ? 'en-route' : 'on-site');
+      else c.move(UNIT, 29 + i / 10000);
     }
     await until('all queued', () => c.acked.size === 1500);
     for (const e of c.acked.values()) acked.add(e);

@@ -108,7 +108,7 @@ describe('the demonstration as one hall of the network seeds it (issue 20)', () 
     scenarioForHall(zhejiangScenario(NOW), hall)
       .filter((e) => e.kind === 'unit.upserted')
       .map((e) => (e.payload as { unit: Unit }).unit.id);
-  it("a city and its counties hold each of the city's units exactly once; the province keeps the whole province", () => {
+  it("a city and its counties hold each of the city's units exactly once; the province holds its own reserve and the whole directory", () => {
     const counties = zhejiangScenario(NOW)
       .filter((e) => e.kind === 'place.upserted' && (e.payload as { place: Place }).place.parent === '331000')
       .map((e) => (e.payload as { place: Place }).place.code);
@@ -119,7 +119,12 @@ describe('the demonstration as one hall of the network seeds it (issue 20)', () 
     expect(held.sort()).toEqual(all.sort());
     expect(new Set(held).size).toBe(held.length);
     expect(unitsOf('331082')).toContain('depot-331082');
-    expect(unitsOf('330000')).toEqual(unitsOf(undefined));
+    // the province's own force is its reserve; the teams reach it from the cities' halls
+    expect(unitsOf('330000')).toEqual(['depot-330000']);
+    const province = scenarioForHall(zhejiangScenario(NOW), '330000');
+    expect(province.filter((e) => e.kind === 'contact.upserted')).toHaveLength(zhejiangScenario(NOW).filter((e) => e.kind === 'contact.upserted').length);
+    expect(province.find((e) => e.kind === 'hall.configured')!.payload).toMatchObject({ hall: { name: { zh: '浙江省应急指挥中心' } } });
+    expect(unitsOf(undefined)).toHaveLength(623); // without a hall id: the whole province, as before
     const linhai = scenarioForHall(zhejiangScenario(NOW), '331082');
     expect(linhai.find((e) => e.kind === 'hall.configured')!.payload).toMatchObject({ hall: { name: { zh: '临海市应急指挥中心' } } });
     const contacts = linhai.filter((e) => e.kind === 'contact.upserted').map((e) => (e.payload as { contact: Contact }).contact);

@@ -188,7 +188,7 @@ export function zhejiangScenario(now: number): SeedEvent[] {
     updated: now,
     demo: true,
   });
-  units.push(depot('depot-330000', '浙江省应急物资储备库', 'Zhejiang provincial emergency reserve', '330100', PROVINCE.lat + 0.05, PROVINCE.lon - 0.1, 20));
+  units.push(depot('depot-330000', '浙江省应急物资储备库', 'Zhejiang provincial emergency reserve', PROVINCE.code, PROVINCE.lat + 0.05, PROVINCE.lon - 0.1, 20));
   for (const ct of CITIES) units.push(depot(`depot-${ct.code}`, `${ct.zh}应急物资储备库`, `${ct.en} emergency depot`, ct.code, ct.lat, ct.lon, 5));
   for (const co of COUNTIES.filter((x) => x.coastal)) units.push(depot(`depot-${co.code}`, `${co.zh}防台物资仓库`, `${co.en} typhoon depot`, cityOf(co.code), co.lat, co.lon, 1));
 
@@ -335,11 +335,14 @@ export function demoAdvisories(ty: Typhoon): Advisory[] {
  * The demonstration scenario as one hall of the network seeds it (`--hall-id`; issue 20): the whole
  * map (places, typhoons), but its own name, and only its own units (common/halls.ts, unitInArea),
  * its area's key sites and its directory slice (its own contacts, those below it, the hall above it,
- * the experts). Without a hall id, or for the province, the whole province, as before.
+ * the experts). The province holds its province-level resources (the provincial reserve: every team
+ * of the demonstration belongs to a city) and the whole directory and every key site; the cities'
+ * and counties' forces reach it from their own halls. Without a hall id, the whole province as
+ * before.
  */
 export function scenarioForHall(events: SeedEvent[], hall: string | undefined): SeedEvent[] {
   const level = hall ? hallLevel(hall) : null;
-  if (!hall || level === null || level === 'province') return events;
+  if (!hall || level === null) return events;
   const place = (code: string) => (events.find((e) => e.kind === 'place.upserted' && (e.payload as { place: Place }).place.code === code)?.payload as { place: Place } | undefined)?.place;
   const counties = events
     .filter((e) => e.kind === 'place.upserted')
@@ -349,6 +352,7 @@ export function scenarioForHall(events: SeedEvent[], hall: string | undefined): 
   const own = place(hall);
   const kept = events.filter((e) => {
     if (e.kind === 'unit.upserted') return unitInArea((e.payload as { unit: Unit }).unit, hall, counties);
+    if (level === 'province') return true;
     if (e.kind === 'site.upserted') return mine((e.payload as { site: Site }).site.county);
     if (e.kind === 'contact.upserted') {
       const c = (e.payload as { contact: Contact }).contact;
@@ -357,7 +361,7 @@ export function scenarioForHall(events: SeedEvent[], hall: string | undefined): 
     return true;
   });
   return kept.map((e) => {
-    if (e.kind === 'hall.configured' && own) {
+    if (e.kind === 'hall.configured' && own && level !== 'province') {
       const h = (e.payload as { hall: Hall }).hall;
       return { ...e, payload: { hall: { ...h, name: { zh: `${own.name.zh}应急指挥中心`, en: `${own.name.en} emergency command centre` } } } };
     }
