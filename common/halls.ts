@@ -51,3 +51,14 @@ export function unitInArea(u: { id: string; home: string; lat: number; lon: numb
   }
   return best === hall;
 }
+
+/**
+ * Whose items a display shows (the globe's and board's hall filter, issue 20): `own` this hall's
+ * own (no `hall`), `all` its own and every hall's below, or a hall's code: that hall's and those
+ * below it (a county's items roll up through its city).
+ */
+export function inHallScope(hall: string | null | undefined, scope: string): boolean {
+  if (scope === 'all') return true;
+  if (scope === 'own') return !hall;
+  return !!hall && (hall === scope || isDescendant(hall, scope));
+}

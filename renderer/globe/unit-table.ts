@@ -25,6 +25,8 @@ export class UnitTable {
   readonly callsigns: (string | null)[] = [];
   readonly names: Unit['name'][] = [];
   readonly ids: string[] = [];
+  /** the hall below that reported it (issue 20), or null for this hall's own */
+  readonly halls: (string | null)[] = [];
   /** the trail colour, or null for a unit that draws no trail (a depot) */
   readonly trailColors: (Color | null)[] = [];
 
@@ -48,6 +50,7 @@ export class UnitTable {
     this.callsigns[i] = u.track?.callsign ?? null;
     this.names[i] = u.name;
     this.ids[i] = u.id;
+    this.halls[i] = u.hall ?? null;
     this.trailColors[i] = trailColor;
     this.byId.set(u.id, i);
   }
@@ -64,6 +67,6 @@ export class UnitTable {
   /** Every unit gone (a snapshot): indices are handed out again from 0. */
   clear(): void {
     this.byId.clear();
-    for (const a of [this.kinds, this.statuses, this.presences, this.callsigns, this.names, this.ids, this.trailColors]) a.length = 0;
+    for (const a of [this.kinds, this.statuses, this.presences, this.callsigns, this.names, this.ids, this.halls, this.trailColors]) a.length = 0;
   }
 }

@@ -1,10 +1,11 @@
 // The units on the globe: points in one BufferPointCollection (never one Entity per unit; see
 // unit-points.ts), updated from the hub client's deltas in place, styled by kind (fill), status
-// (ring) and presence (stale, lost), switchable by kind and by status, with trails and names. The
+// (ring) and presence (stale, lost), switchable by kind, by status and by hall, with trails and names. The
 // hot path of the display: 20,000 moves a second at province scale (docs/architecture.md).
 import { Cartesian3, Cartographic, Color, type CesiumWidget } from '@cesium/engine';
 import type { DeltaOp } from '../../common/contract.ts';
 import type { Unit, UnitKind, UnitStatus } from '../../common/domain.ts';
+import { inHallScope } from '../../common/halls.ts';
 import { ecefFromDegrees, ecefStep } from './geo.ts';
 import { LAT, LON, WIDTH } from './rows.ts';
 import type { Terrain } from './terrain.ts';
@@ -61,6 +62,8 @@ export class UnitsLayer {
   private tickNo = 0;
   private readonly visibleKinds = new Set<UnitKind>(Object.keys(KIND_COLORS) as UnitKind[]);
   private readonly visibleStatuses = new Set<UnitStatus>(Object.keys(STATUS_OUTLINE) as UnitStatus[]);
+  /** whose units are drawn (common/halls.ts, inHallScope) */
+  private hallScope = 'all';
   private shown = 0;
 
   /** Adds the points; names and trails are added by the globe where they go in the draw order. */
@@ -170,7 +173,7 @@ export class UnitsLayer {
     this.viewer.scene.requestRender();
   }
 
-  /** Layers: a unit is drawn when both its kind and its status are switched on. */
+  /** Layers: a unit is drawn when its kind and its status are switched on and its hall is in scope. */
   setKindVisible(kind: UnitKind, visible: boolean): void {
     if (visible) this.visibleKinds.add(kind);
     else this.visibleKinds.delete(kind);
@@ -180,6 +183,13 @@ export class UnitsLayer {
   setStatusVisible(status: UnitStatus, visible: boolean): void {
     if (visible) this.visibleStatuses.add(status);
     else this.visibleStatuses.delete(status);
+    this.applyVisibility();
+  }
+
+  /** Whose units: `all`, `own` (this hall's), or a hall below with those below it (issue 20). */
+  setHallScope(scope: string): void {
+    if (scope === this.hallScope) return;
+    this.hallScope = scope;
     this.applyVisibility();
   }
 
@@ -232,15 +242,15 @@ export class UnitsLayer {
     this.table.release(i);
   }
 
-  private isShown(kind: UnitKind, status: UnitStatus): boolean {
-    return this.visibleKinds.has(kind) && this.visibleStatuses.has(status);
+  private isShown(kind: UnitKind, status: UnitStatus, hall: string | null): boolean {
+    return this.visibleKinds.has(kind) && this.visibleStatuses.has(status) && (this.hallScope === 'all' || inHallScope(hall, this.hallScope));
   }
 
   private applyVisibility(): void {
     const t = this.table;
     let n = 0;
     for (const [id, i] of t.byId) {
-      const show = this.isShown(t.kinds[i]!, t.statuses[i]!);
+      const show = this.isShown(t.kinds[i]!, t.statuses[i]!, t.halls[i] ?? null);
       t.flags[i] = show ? t.flags[i]! | SHOWN : t.flags[i]! & ~SHOWN;
       this.points.setShow(i, show);
       this.trails.setShown(id, show);
@@ -306,7 +316,7 @@ export class UnitsLayer {
   /** A unit the globe did not have; returns its index. */
   private add(u: Unit): number {
     const alt = u.alt ?? this.terrain.groundAt(u.lon, u.lat);
-    const show = this.isShown(u.kind, u.status);
+    const show = this.isShown(u.kind, u.status, u.hall ?? null);
     const i = this.points.add(`unit:${u.id}`, SCRATCH, styleOf(u.kind, u.track?.presence, u.status), show);
     // A trail starts where the unit first appears: only live-tracked units and those on the move
     // carry one from the start (a snapshot of 600 teams at their stations needs none).
@@ -330,7 +340,7 @@ export class UnitsLayer {
       t.trailColors[i] = kind === 'depot' ? null : FILL[kind];
     }
     this.points.setStyle(i, styleOf(kind, presence, status));
-    const show = this.isShown(kind, status);
+    const show = this.isShown(kind, status, t.halls[i] ?? null);
     if (show !== ((t.flags[i]! & SHOWN) !== 0)) {
       t.flags[i] = t.flags[i]! ^ SHOWN;
       this.points.setShow(i, show);

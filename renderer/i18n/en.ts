@@ -245,6 +245,7 @@ const en: typeof zh = {
     markRead: 'Mark read',
     scopeOwn: 'This hall',
     scopeAll: 'With the halls below',
+    scopeTitle: 'Whose forces and incidents to show',
     readBy: 'read by {by}',
     urgent: 'URGENT',
     teams: 'Rescue forces',

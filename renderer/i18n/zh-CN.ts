@@ -222,6 +222,7 @@ export default {
     markRead: '已阅',
     scopeOwn: '本级',
     scopeAll: '本级及下级',
+    scopeTitle: '显示哪一级指挥中心的力量与事件',
     readBy: '{by} 已阅',
     urgent: '紧急',
     teams: '救援力量',

@@ -136,10 +136,71 @@ describe('下级指挥中心: the halls below, as their heartbeats show them', (
     const scope = board.locator('[data-test="board-scope"]');
     await expect.poll(() => scope.count(), { timeout: 10_000 }).toBe(1);
     const fire = () => board.locator('[data-test="board-teams"] tbody tr').first().textContent();
-    const own = await fire();
-    await scope.selectOption('331082');
-    await expect.poll(fire).toMatch(/消防救援\s*2\s*1\s*1/); // 2 in all: 1 standing by, 1 en route
+    // by default the network's picture: the province's own (its reserve) and the halls' below
+    await expect.poll(fire, { timeout: 10_000 }).toMatch(/消防救援\s*2\s*1\s*1/); // 2 in all: 1 standing by, 1 en route
     await scope.selectOption('own');
-    await expect.poll(fire).toBe(own);
+    await expect.poll(fire).toBe('消防救援00000'); // none: the province's teams are the cities'
+    await scope.selectOption('331082');
+    await expect.poll(fire).toMatch(/消防救援\s*2\s*1\s*1/);
+    await scope.selectOption('331000'); // Taizhou with its counties: Linhai's roll up through it
+    await expect.poll(fire).toMatch(/消防救援\s*2\s*1\s*1/);
+  });
+
+  it('the globe filters by hall: the network, this hall, or a hall below with those below it; units and incidents alike', async () => {
+    const publish = (hall: string, seq: number, category: string, kind: string, payload: unknown) =>
+      bus.publishAsync(
+        `beacon/${hall}/up/${category}`,
+        JSON.stringify({ v: 1, hall, key: `${hall}:${seq}`, seq, category, event: { id: seq, ts: Date.now(), kind, subject: kind, payload, origin: 'network' } }),
+        { qos: 1 },
+      );
+    const taizhouTeam = {
+      id: 'aviation-331000-01',
+      kind: 'aviation',
+      name: { zh: '台州航空救援队1', en: 'Taizhou aviation 1' },
+      home: '331000',
+      lat: 28.66,
+      lon: 121.42,
+      alt: null,
+      status: 'standby',
+      members: 12,
+      stock: null,
+      updated: Date.now(),
+      demo: false,
+    };
+    await publish('331000', 960, 'units', 'unit.roster', { units: [taizhouTeam] });
+    const incident = {
+      id: 'inc-lh-1',
+      kind: 'landslide',
+      title: '括苍镇山体滑坡',
+      severity: 'III',
+      lat: 28.8,
+      lon: 120.95,
+      county: '331082',
+      status: 'open',
+      reportedBy: '临海值班员',
+      reportedAt: Date.now(),
+      closedAt: null,
+      closedBy: null,
+      demo: false,
+    };
+    await publish('331082', 961, 'incidents', 'incident.reported', { incident });
+    const page = await board.context().newPage();
+    await page.goto(`${server.url}/?role=globe`);
+    const globe = page.locator('[data-test="globe"]');
+    // the province's reserve, Linhai's two teams, Taizhou's aviation team; Linhai's incident
+    await expect.poll(() => globe.getAttribute('data-units'), { timeout: 60_000 }).toBe('4');
+    await expect.poll(() => globe.getAttribute('data-incidents'), { timeout: 15_000 }).toBe('1');
+    expect(await globe.getAttribute('data-units-shown')).toBe('4');
+    const scope = page.locator('[data-test="globe-hall-scope"]');
+    const shown = async (choice: string) => {
+      await scope.selectOption(choice);
+      await expect.poll(() => globe.getAttribute('data-hall-scope')).toBe(choice);
+      return [await globe.getAttribute('data-units-shown'), await globe.getAttribute('data-incidents')];
+    };
+    expect(await shown('own')).toEqual(['1', '0']);
+    expect(await shown('331082')).toEqual(['2', '1']);
+    expect(await shown('331000')).toEqual(['3', '1']); // Taizhou's own and its county's
+    expect(await shown('all')).toEqual(['4', '1']);
+    await page.close();
   });
 });
