@@ -215,6 +215,17 @@ export const COMMANDS = {
       .strict(),
     result: z.object({ id: z.string(), to: z.array(z.string()) }),
   },
+  /** Pass a typhoon advisory this hall holds down the network, to the same targets as an
+   *  instruction; each target's receipts come back on the `orders` topic as an instruction's do. */
+  'advisory.forward': {
+    args: z
+      .object({
+        id: z.string().min(1).max(128),
+        to: z.union([z.object({ hall: AdminCode }).strict(), z.object({ city: AdminCode }).strict(), z.object({ all: z.literal(true) }).strict()]),
+      })
+      .strict(),
+    result: z.object({ id: z.string(), to: z.array(z.string()) }),
+  },
   /** Mark an instruction from above read here (its receipt goes back up). */
   'instruction.read': {
     args: z.object({ id: z.string().min(1).max(128) }).strict(),

@@ -446,6 +446,8 @@ export const Instruction = z.object({
   priority: z.enum(['urgent', 'normal']),
   sentAt: z.number().int(),
   receivedAt: z.number().int(),
+  /** A typhoon advisory passed down: its id (the notice of its arrival). */
+  advisory: z.string().max(128).optional(),
   /** Read by an operator here (the receipt goes back up the network). */
   readAt: z.number().int().nullable().optional(),
   readBy: z.string().max(64).nullable().optional(),
@@ -840,7 +842,10 @@ export type HallNode = z.infer<typeof HallNode>;
 export const Receipt = z.object({ delivered: z.number().int().nullable(), read: z.number().int().nullable(), readBy: z.string().max(64).nullable() });
 export const Order = z.object({
   id: z.string().min(1).max(64),
-  kind: z.literal('instruction'),
+  /** An instruction (text), or a typhoon advisory this hall holds, passed on (`advisory`: its id;
+   *  `text`: its summary). */
+  kind: z.enum(['instruction', 'advisory']),
+  advisory: z.string().max(128).optional(),
   text: z.string().min(1).max(4000),
   priority: z.enum(['urgent', 'normal']),
   /** Who sent it: the operator signed in, and the hall's name. */

@@ -50,6 +50,7 @@ export const COMMAND_GRANTS = {
   'incident.close': 'operate',
   'alert.ack': 'operate',
   'order.send': 'decide',
+  'advisory.forward': 'decide',
   'instruction.read': 'operate',
   'duty.handover': 'operate',
   'call.dial': 'operate',

@@ -20,6 +20,8 @@ const en: typeof zh = {
   orders: {
     title: 'Send instructions',
     text: 'Instruction',
+    instruction: 'Instruction',
+    advisory: 'Typhoon advisory',
     urgent: 'Urgent',
     toHall: 'To',
     all: 'All halls below',

@@ -18,6 +18,8 @@ export default {
   orders: {
     title: '下达指令',
     text: '指令内容',
+    instruction: '指令',
+    advisory: '台风报文',
     urgent: '紧急',
     toHall: '发往',
     all: '全部下级',

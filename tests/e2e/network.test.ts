@@ -71,10 +71,10 @@ describe('下级指挥中心: the halls below, as their heartbeats show them', (
     const page = await leader.context.newPage();
     await page.goto(`${server.url}/?role=board`);
     // Linhai's part, as its hall would do it: take the message from its down topic, answer with receipts
-    const got: { key: string; body: { text: string } }[] = [];
+    const got: { key: string; kind: string; body: { text: string } }[] = [];
     await bus.subscribeAsync('beacon/331082/down/#', { qos: 1 });
     bus.on('message', (topic, p) => {
-      if (topic.startsWith('beacon/331082/down/')) got.push(JSON.parse(p.toString()) as { key: string; body: { text: string } });
+      if (topic.startsWith('beacon/331082/down/')) got.push(JSON.parse(p.toString()) as { key: string; kind: string; body: { text: string } });
     });
     beating = new Set(['331000', '331082']);
     await page.locator('[data-test="order-text"]').fill('立即转移括苍镇地质灾害点群众');
@@ -102,6 +102,17 @@ describe('下级指挥中心: the halls below, as their heartbeats show them', (
     await expect.poll(() => receipt.textContent(), { timeout: 10_000 }).toMatch(/已送达/);
     await up(902, 'instruction.read', { id: got[0]!.key, by: '临海值班员', at: Date.now() });
     await expect.poll(() => receipt.textContent(), { timeout: 10_000 }).toMatch(/临海值班员 已阅/);
+    // a typhoon advisory the province holds (Lekima's, from the demonstration), passed to Linhai
+    await page.locator('[data-test="order-what"]').selectOption('advisory');
+    const choice = page.locator('[data-test="order-advisory"]');
+    expect(await choice.locator('option').first().textContent()).toMatch(/^利奇马 · CMA · /); // the newest first
+    await choice.selectOption({ index: 0 });
+    await page.locator('[data-test="order-send"]').click();
+    await expect.poll(() => got.length, { timeout: 10_000 }).toBe(2);
+    expect(got[1]).toMatchObject({ kind: 'typhoon.advisory', body: { format: 'beacon.typhoon-advisory/1', agency: 'CMA', storm: { number: '1909', name: { zh: '利奇马' } } } });
+    const sent = page.locator('.sent').first();
+    await expect.poll(() => sent.locator('[data-test="order-kind"]').textContent()).toBe('台风报文');
+    expect(await sent.textContent()).toMatch(/台风报文：利奇马（1909） CMA/);
     expect(leader.problems).toEqual([]);
     await leader.context.close();
   });

@@ -36,7 +36,17 @@ describe('messages from the province', () => {
     const down = (kind: string, body: unknown) => JSON.stringify({ v: 1, key: 'd1', kind, from: '浙江省防指', sentAt: 1_565_352_000_000, body });
     expect(p(down('typhoon.advisory', adv), 'beacon/331000/down/typhoon')).toMatchObject({
       ok: true,
-      events: [{ kind: 'typhoon.advisory', payload: { advisory: { id: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', agency: 'JMA' } } }],
+      events: [
+        { kind: 'typhoon.advisory', payload: { advisory: { id: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', agency: 'JMA' } } },
+        // a notice among the instructions from above, for the duty officer to read (its receipt goes up)
+        {
+          kind: 'instruction.received',
+          key: 'd1:notice',
+          payload: {
+            instruction: { id: 'd1', advisory: 'tc-2019-1909/JMA/2019-08-09T12:00:00.000Z', text: '台风报文：1909号台风 JMA 08/09 20:00 发布，中心 27.5°N 122.0°E，48 m/s，940 hPa，预报 1 个时次' },
+          },
+        },
+      ],
     });
     expect(p(down('typhoon.advisory', { ...adv, forecast: [{ time: '2019-08-09T06:00:00Z', lat: 1, lon: 1 }] }))).toMatchObject({
       ok: false,

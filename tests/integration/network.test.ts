@@ -12,6 +12,7 @@ import { Broker, freePort } from '../helpers/mosquitto.ts';
 import { portClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
+import { advisory } from '../helpers/advisory.ts';
 
 describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 331082', () => {
   const dir = tempDir();
@@ -128,6 +129,41 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     ).toEqual(['331082']);
     expect((await city.fail('order.send', { text: 'x', priority: 'normal', to: { hall: '330100' } })).code).toBe('not_found'); // Hangzhou is not Taizhou's
     city.close();
+    prov.close();
+  });
+
+  it('the province passes a typhoon advisory to Taizhou and its counties: the storm appears there, the duty officer reads the notice, the receipts come back', async () => {
+    const prov = portClient(halls['330000']!, 'window:board', '省值班长');
+    const issued = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const { id: advisoryId } = await prov.cmd<{ id: string }>('typhoon.advisory', { advisory: advisory('CMA', issued) });
+    const { id, to } = await prov.cmd<{ id: string; to: string[] }>('advisory.forward', { id: advisoryId, to: { city: '331000' } });
+    expect(to).toContain('331000');
+    expect(to).toContain('331082');
+    const order = halls['330000']!.hub.get('orders', id) as Order;
+    expect(order).toMatchObject({
+      kind: 'advisory',
+      advisory: advisoryId,
+      text: expect.stringMatching(/^台风报文：演示（2614） CMA .* 发布，中心 24\.5°N 126\.0°E，45 m\/s，950 hPa，预报 2 个时次$/),
+    });
+    const key = `330000:${id}`;
+    for (const at of ['331000', '331082']) {
+      await until(`the advisory at ${at}`, () => halls[at]!.hub.get('advisories', advisoryId) !== undefined);
+      // the whole advisory, and the storm it belongs to, which this hall had never heard of
+      expect(halls[at]!.hub.get('advisories', advisoryId)).toMatchObject({
+        agency: 'CMA',
+        current: { lat: 24.5, lon: 126, wind: 45, radii: { r12: { ne: 60 } } },
+        forecast: [{ error: 70 }, { error: 120 }],
+      });
+      expect(halls[at]!.hub.get('typhoons', 'tc-2026-2614')).toMatchObject({ name: { zh: '演示' } });
+      expect(halls[at]!.hub.get('instructions', key)).toMatchObject({ text: order.text, advisory: advisoryId, from: expect.stringMatching(/省值班长$/) });
+    }
+    await until('delivered at both', () => ['331000', '331082'].every((c) => (halls['330000']!.hub.get('orders', id) as Order).receipts[c]!.delivered !== null));
+    const county = portClient(halls['331082']!, 'window:board', '临海值班员');
+    await county.cmd('instruction.read', { id: key });
+    county.close();
+    await until('read at Linhai', () => (halls['330000']!.hub.get('orders', id) as Order).receipts['331082']!.read !== null);
+    expect((halls['330000']!.hub.get('orders', id) as Order).receipts['331000']!.read).toBeNull(); // Taizhou has not read it yet
+    expect((await prov.fail('advisory.forward', { id: 'tc-1900-0000/CMA/x', to: { all: true } })).code).toBe('not_found');
     prov.close();
   });
 

@@ -90,6 +90,10 @@ export const EVENT_PAYLOADS = {
     text: z.string().max(4000),
     priority: z.enum(['urgent', 'normal']),
     sentAt: At,
+    /** What goes down (downlink.ts kinds): an instruction (text), or a typhoon advisory (`body`, in
+     *  the advisory form). Absent: an instruction. */
+    down: z.enum(['instruction', 'typhoon.advisory']).optional(),
+    body: z.unknown().optional(),
   }),
   /** Five-colour levels this hall set for an area below it, for the hall(s) there: journal only; the
    *  outbox carries them to beacon/<to>/down/risk.levels (the province's message form). */

@@ -6,7 +6,8 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
-import { Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, Unit, UnitStatus } from '../../../common/domain.ts';
+import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import { advisoryMessage, advisorySummary } from '../typhoon/advisory.ts';
 import { HubError } from '../hub/hub.ts';
 import type { DeltaOp } from '../../../common/contract.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
@@ -50,36 +51,51 @@ const childId = (hall: string, id: string) => `${hall}/${id}`.slice(0, 64);
 
 export class NetworkDesk implements Desk {
   readonly commands: CommandHandlers = {
-    'order.send': async ({ text, priority, to }, ctx) => {
-      const targets = 'all' in to ? this.descendants() : 'city' in to ? this.descendants().filter((c) => c === to.city || parentHall(c) === to.city) : this.nodes.has(to.hall) ? [to.hall] : [];
-      if (targets.length === 0) throw new HubError('not_found', `no hall below ${this.o.hallId} matches ${JSON.stringify(to)}`);
-      const now = this.port.now();
-      const id = `ord-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-      const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
-      const from = `${hallName} ${ctx.by}`.slice(0, 200);
-      const order: Order = {
-        id,
-        kind: 'instruction',
-        text,
-        priority,
-        by: ctx.by,
-        from,
-        sentAt: now,
-        receipts: Object.fromEntries(targets.map((t) => [t, { delivered: null, read: null, readBy: null }])),
-      };
-      // one copy per hall through the outbox: exactly once and in order per hall, also to a hall
-      // that is offline now (it goes when the link returns)
-      const key = `${this.o.hallId}:${id}`;
-      await this.port.recordMany(
-        [
-          { kind: 'order.sent', subject: `order:${id}`, payload: { order } },
-          ...targets.map((t) => ({ kind: 'order.dispatched' as const, subject: `order:${id}`, payload: { order: id, to: t, key, from, text, priority, sentAt: now } })),
-        ],
-        ctx.origin,
-      );
-      return { id, to: targets };
+    'order.send': ({ text, priority, to }, ctx) => this.dispatch({ kind: 'instruction', text, priority }, to, ctx.by, ctx.origin),
+    'advisory.forward': async ({ id, to }, ctx) => {
+      const a = this.port.get<Advisory>('advisories', id);
+      if (!a) throw new HubError('not_found', `no advisory ${id}`);
+      const storm = this.port.get<Typhoon>('typhoons', a.storm);
+      const [, year, number] = /^tc-(\d{4})-(\d{4})$/.exec(a.storm) ?? [];
+      if (!storm && !number) throw new HubError('invalid_args', `advisory ${id}: storm ${a.storm} has no number`);
+      const s = { number: storm?.number ?? number!, year: storm?.year ?? Number(year), name: storm?.name ?? null };
+      return this.dispatch({ kind: 'advisory', advisory: a.id, text: advisorySummary(a, s), priority: 'normal' }, to, ctx.by, ctx.origin, {
+        down: 'typhoon.advisory',
+        body: advisoryMessage(a, s),
+      });
     },
   };
+
+  /** An order to the halls below: one copy per hall through the outbox, exactly once and in order
+   *  per hall, also to a hall that is offline now (it goes when the link returns). */
+  private async dispatch(
+    what: Pick<Order, 'kind' | 'text' | 'priority' | 'advisory'>,
+    to: { hall: string } | { city: string } | { all: true },
+    by: string,
+    origin: string,
+    down?: { down: 'typhoon.advisory'; body: unknown },
+  ): Promise<{ id: string; to: string[] }> {
+    const targets = 'all' in to ? this.descendants() : 'city' in to ? this.descendants().filter((c) => c === to.city || parentHall(c) === to.city) : this.nodes.has(to.hall) ? [to.hall] : [];
+    if (targets.length === 0) throw new HubError('not_found', `no hall below ${this.o.hallId} matches ${JSON.stringify(to)}`);
+    const now = this.port.now();
+    const id = `ord-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+    const from = `${hallName} ${by}`.slice(0, 200);
+    const order: Order = { id, ...what, by, from, sentAt: now, receipts: Object.fromEntries(targets.map((t) => [t, { delivered: null, read: null, readBy: null }])) };
+    const key = `${this.o.hallId}:${id}`;
+    await this.port.recordMany(
+      [
+        { kind: 'order.sent', subject: `order:${id}`, payload: { order } },
+        ...targets.map((t) => ({
+          kind: 'order.dispatched' as const,
+          subject: `order:${id}`,
+          payload: { order: id, to: t, key, from, text: what.text, priority: what.priority, sentAt: now, ...down },
+        })),
+      ],
+      origin,
+    );
+    return { id, to: targets };
+  }
   private readonly port: HallPort;
   private readonly o: Required<NetworkOptions>;
   private readonly nodes = new Map<string, HallNode>();
@@ -359,10 +375,13 @@ export const networkDesk = defineDesk<NetworkOptions>()({
     ctx.options
       ? new NetworkDesk(port, ctx.options)
       : {
-          commands: {
-            'order.send': async () => {
-              throw new HubError('unavailable', 'this hall is on no bus (--province, --hall-id): there is no hall below to send to');
-            },
-          },
+          commands: Object.fromEntries(
+            (['order.send', 'advisory.forward'] as const).map((c) => [
+              c,
+              async () => {
+                throw new HubError('unavailable', 'this hall is on no bus (--province, --hall-id): there is no hall below to send to');
+              },
+            ]),
+          ),
         },
 });

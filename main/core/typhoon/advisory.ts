@@ -97,3 +97,36 @@ export function parseAdvisory(input: unknown, received: number, demo = false): A
   };
   return { ok: true, advisory, name: a.storm.name ?? null, year: a.storm.year, number: a.storm.number };
 }
+
+/** An advisory the hall holds, in the advisory form again: what a hall passes down the network
+ *  (issue 20), and what `parseAdvisory` takes at the other end. */
+export function advisoryMessage(a: Advisory, storm: { number: string; year: number; name: { zh: string; en: string } | null }): AdvisoryInput {
+  const pt = (p: TrackPoint) => ({
+    time: new Date(p.t).toISOString(),
+    lat: p.lat,
+    lon: p.lon,
+    ...(p.pressure !== null ? { pressure: p.pressure } : {}),
+    ...(p.wind !== null ? { wind: p.wind } : {}),
+    ...(p.radii ? { radii: p.radii } : {}),
+    ...(p.error !== null ? { error: p.error } : {}),
+  });
+  return {
+    format: ADVISORY_FORMAT,
+    agency: a.agency,
+    issued: new Date(a.issued).toISOString(),
+    storm: { number: storm.number, year: storm.year, ...(storm.name ? { name: storm.name } : {}) },
+    current: pt(a.current),
+    forecast: a.forecast.map(pt),
+  };
+}
+
+const BEIJING = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+
+/** One line a duty officer reads first (Chinese, Beijing time): which storm, whose advisory, where
+ *  its centre is and how strong. The order's text at the sender, the notice's at the receiver. */
+export function advisorySummary(a: Advisory, storm: { number: string; name: { zh: string; en: string } | null }): string {
+  const c = a.current;
+  const strength = [c.wind !== null ? `${c.wind} m/s` : '', c.pressure !== null ? `${c.pressure} hPa` : ''].filter(Boolean).join('，');
+  const at = (lat: number, lon: number) => `${Math.abs(lat).toFixed(1)}°${lat >= 0 ? 'N' : 'S'} ${Math.abs(lon).toFixed(1)}°${lon >= 0 ? 'E' : 'W'}`;
+  return `台风报文：${storm.name ? `${storm.name.zh}（${storm.number}）` : `${storm.number}号台风`} ${a.agency} ${BEIJING.format(a.issued)} 发布，中心 ${at(c.lat, c.lon)}${strength ? `，${strength}` : ''}，预报 ${a.forecast.length} 个时次`;
+}

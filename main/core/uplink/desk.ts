@@ -87,7 +87,7 @@ export class UplinkDesk implements Desk {
       }
       return 153; // payload format invalid: it will never become valid, so it is not redelivered
     }
-    if (r.kind === 'instruction' && this.port.get<Instruction>('instructions', r.key)) {
+    if ((r.kind === 'instruction' || r.kind === 'typhoon.advisory') && this.port.get<Instruction>('instructions', r.key)) {
       this.counters.downDuplicates += 1;
       return 0;
     }
@@ -118,7 +118,8 @@ export class UplinkDesk implements Desk {
     else {
       this.counters.downApplied += 1;
       // the receipt goes back up: the instruction is in this hall's journal (issue 20)
-      if (r.kind === 'instruction') await this.port.record('instruction.delivered', `instruction:${r.key}`, { id: r.key, at: this.port.now() }, 'uplink', `delivered:${r.key}`);
+      if (r.kind === 'instruction' || r.kind === 'typhoon.advisory')
+        await this.port.record('instruction.delivered', `instruction:${r.key}`, { id: r.key, at: this.port.now() }, 'uplink', `delivered:${r.key}`);
     }
     return 0;
   }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { describeIssues } from '../../../common/contract.ts';
 import { AdminCode, RiskLevels, type Instruction } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
-import { parseAdvisory } from '../typhoon/advisory.ts';
+import { advisorySummary, parseAdvisory } from '../typhoon/advisory.ts';
 
 export const MAX_DOWN_BYTES = 64 * 1024;
 
@@ -80,7 +80,19 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
         ok: true,
         kind: 'typhoon.advisory',
         key: m.key,
-        events: [{ kind: 'typhoon.advisory', subject: `advisory:${r.advisory.id}`, key: m.key, payload: { advisory: r.advisory, name: r.name, year: r.year, number: r.number } }],
+        events: [
+          { kind: 'typhoon.advisory', subject: `advisory:${r.advisory.id}`, key: m.key, payload: { advisory: r.advisory, name: r.name, year: r.year, number: r.number } },
+          // and a notice among the instructions from above: the duty officer marks it read, and the
+          // receipt goes back up as an instruction's does (issue 20)
+          {
+            kind: 'instruction.received',
+            subject: `instruction:${m.key}`,
+            key: `${m.key}:notice`,
+            payload: {
+              instruction: { id: m.key, from: m.from, text: advisorySummary(r.advisory, r), priority: 'normal', sentAt: m.sentAt, receivedAt: now, advisory: r.advisory.id } satisfies Instruction,
+            },
+          },
+        ],
       };
     }
     case 'risk.levels': {
