@@ -12,9 +12,12 @@
 // - a risk set about every 2 minutes;
 // - team positions, thinned as a hall's uplink sends them: each team every 10 s.
 //
-// A display (a hub client, as the board is) records when each incident and call appears. Reported:
-// a child's publish → the province's display, p50/p99/max for decisions; what was lost; the hall's
-// CPU, memory and event loop; beside the local ingest.
+// A display (a hub client, as the board and the globe are) records when each incident, call and
+// position appears. Reported: a child's publish → the province's display, p50/p99/max, for decisions
+// and for the children's team positions; what was lost; the hall's CPU, memory and event loop; and
+// the local feeds' positions → the display, first for BASELINE_S seconds with the local feeds alone
+// (the hall as it is today), then under the network's traffic too, so their ratio says whether any
+// display update became slower (one in 50 local units is timed, every child position).
 //
 // BENCH_SECONDS (default 60), BENCH_LOCAL (1: the 20,000/s local feeds; 0: network traffic alone).
 import mqtt from 'mqtt';
@@ -32,6 +35,8 @@ import { startHallProcess } from './hall-process.ts';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const LOCAL = process.env.BENCH_LOCAL !== '0';
 const TEAMS_PER_HALL = 20;
+const WARMUP_S = 10;
+const BASELINE_S = Number(process.env.BENCH_BASELINE ?? 20);
 const line = (k: string, v: string) => console.log(`  ${k.padEnd(50)} ${v}`);
 const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]! : NaN);
 function cpuSeconds(pid: number): number {
@@ -81,10 +86,64 @@ async function main() {
       const now = Date.now();
       for (const op of e.ops) if (op.op === 'put' && op.id.includes('/') && !seen.has(op.id)) seen.set(op.id, now);
     });
+  // Positions timed: where each timed unit was sent to, and when; matched by value on the display
+  // (a position superseded within a tick is not lost: the next one matched covers it)
+  const timed = new Map<string, { lat: number; lon: number; at: number }[]>();
+  const sentTo = (id: string, lat: number, lon: number, at: number) => {
+    let l = timed.get(id);
+    if (!l) timed.set(id, (l = []));
+    l.push({ lat, lon, at });
+    if (l.length > 64) l.splice(0, l.length - 64);
+  };
+  const positions = { local: { base: [] as number[], net: [] as number[] }, child: [] as number[] };
+  let phase: 'warmup' | 'base' | 'net' = 'warmup';
+  display.subscribe('units', (e) => {
+    if (e.kind !== 'delta') return;
+    const now = Date.now();
+    for (const op of e.ops) {
+      if (op.op !== 'put') continue;
+      const l = timed.get(op.id);
+      if (!l) continue;
+      const u = op.value as { lat: number; lon: number };
+      const k = l.findIndex((x) => x.lat === u.lat && x.lon === u.lon);
+      if (k < 0) continue;
+      const ms = now - l[k]!.at;
+      if (op.id.includes('/')) positions.child.push(ms);
+      else if (phase !== 'warmup') positions.local[phase].push(ms);
+      l.splice(0, k + 1);
+    }
+  });
   while (display.state !== 'open') await new Promise((r) => setTimeout(r, 20));
 
-  const sim = LOCAL ? new Simulator({ drones: 200, droneHz: 10, mavlinkPort: mav, teams: 18000, teamHz: 1, cotPort: cot, cotConnections: 16 }) : null;
+  // the local feeds: one unit in 50 timed (its source's hash)
+  const unitOf = (source: string) => (/^\d+$/.test(source) ? `mavlink-udp-${source}` : `cot-tcp-${source}`);
+  const probe = (source: string) => {
+    let h = 0;
+    for (let i = 0; i < source.length; i++) h = (h * 31 + source.charCodeAt(i)) | 0;
+    return (h >>> 0) % 50 === 0;
+  };
+  const sim = LOCAL
+    ? new Simulator({
+        drones: 200,
+        droneHz: 10,
+        mavlinkPort: mav,
+        teams: 18000,
+        teamHz: 1,
+        cotPort: cot,
+        cotConnections: 16,
+        onSend: (source, la, lo, at) => {
+          if (probe(source)) sentTo(unitOf(source), la, lo, at);
+        },
+      })
+    : null;
   await sim?.start();
+  if (sim) {
+    console.log(`\nthe local feeds alone: ${WARMUP_S} s warm-up, then ${BASELINE_S} s timed (the baseline)`);
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+    phase = 'base';
+    await new Promise((r) => setTimeout(r, BASELINE_S * 1000));
+  }
+  phase = 'net';
 
   // The 101 halls below
   const codes = [...CITIES.map((c) => c.code), ...COUNTIES.map((c) => c.code)];
@@ -179,7 +238,9 @@ async function main() {
       // each team every 10 s: 2 positions a second per hall
       if (tick % 5 === h.i % 5) {
         const t = h.teams[((tick / 5 + h.i) % TEAMS_PER_HALL) | 0]!;
-        void h.up('positions', 'unit.moved', { id: t.id, lat: t.lat + Math.random() * 0.01, lon: t.lon, alt: null, at: Date.now() });
+        const lat = t.lat + Math.random() * 0.01;
+        sentTo(`${h.code}/${t.id}`, lat, t.lon, Date.now());
+        void h.up('positions', 'unit.moved', { id: t.id, lat, lon: t.lon, alt: null, at: Date.now() });
       }
     }
     if (Date.now() >= end) clearInterval(timer);
@@ -208,6 +269,16 @@ async function main() {
     .sort((a, b) => b.ms - a.ms)
     .slice(0, 5);
   line('the slowest (s into the run: ms)', worst.map((w) => `${(w.at / 1000).toFixed(1)}: ${w.ms}`).join(', '));
+  line(
+    "children's team positions: publish → the display, p50 / p99 / max",
+    `${pct(positions.child, 50)} / ${pct(positions.child, 99)} / ${Math.max(...positions.child)} ms   (${positions.child.length} timed)`,
+  );
+  if (LOCAL) {
+    const [b, n] = [pct(positions.local.base, 99), pct(positions.local.net, 99)];
+    line('local positions → the display, p50 / p99: local feeds alone', `${pct(positions.local.base, 50)} / ${b} ms   (${positions.local.base.length} timed)`);
+    line('                                   with the network too', `${pct(positions.local.net, 50)} / ${n} ms   (${positions.local.net.length} timed)`);
+    line('  p99 with the network ÷ alone', `${(n / b).toFixed(2)}   goal: no slower (≈ 1, this machine varies up to 2×)`);
+  }
   line(
     'network desk: heartbeats / applied / positions / duplicates',
     `${h.network?.heartbeats} / ${h.network?.applied} / ${h.network?.positions} / ${h.network?.duplicates}   refused ${JSON.stringify(h.network?.refused ?? {})}`,
