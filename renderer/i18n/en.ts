@@ -42,6 +42,7 @@ const en: typeof zh = {
     heard: 'Last heartbeat',
     wan: 'WAN',
     outbox: 'Queued',
+    response: 'Response',
     since: 'since {ago}',
     states: { unknown: 'not connected', online: 'online', degraded: 'degraded', silent: 'silent', offline: 'offline' },
   },

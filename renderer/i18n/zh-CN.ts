@@ -40,6 +40,7 @@ export default {
     heard: '最后心跳',
     wan: '广域网',
     outbox: '待报',
+    response: '应急响应',
     since: '自 {ago}',
     states: { unknown: '未接入', online: '在线', degraded: '降级', silent: '静默', offline: '离线' },
   },
