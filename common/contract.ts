@@ -9,6 +9,12 @@ import {
   Alert,
   HallNode,
   Order,
+  Response,
+  ResponseHazard,
+  ResponseLevel,
+  Plan,
+  PlanItem,
+  Checklist,
   DutyShift,
   OnDutyInput,
   Analysis,
@@ -77,6 +83,13 @@ export const TOPIC_SCHEMAS = {
   halls: HallNode,
   /** Instructions this hall sent down, each target's receipts (delivered, read). */
   orders: Order,
+  /** This hall's emergency response (`own`), the levels of the halls above (their codes), and the
+   *  forecast's proposal (`proposal`, live). docs/command.md. */
+  responses: Response,
+  /** The plan's checklist per level (templates, editable by the hall). */
+  plans: Plan,
+  /** The checklists declared levels opened, with each item's deadline and who did it. */
+  checklists: Checklist,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
@@ -225,6 +238,27 @@ export const COMMANDS = {
       })
       .strict(),
     result: z.object({ id: z.string(), to: z.array(z.string()) }),
+  },
+  /** Declare, raise or lower this hall's emergency response (应急响应): journaled, sent down to the
+   *  halls below, told up on the heartbeat; opens the level's checklist (docs/command.md). */
+  'response.declare': {
+    args: z.object({ hazard: ResponseHazard, level: ResponseLevel, reason: z.string().trim().min(1).max(1000), basis: z.string().max(128).optional() }).strict(),
+    result: z.object({ level: ResponseLevel, checklist: z.string(), event: z.number().int() }),
+  },
+  /** End this hall's response: the level is lifted and its checklist closed. */
+  'response.end': {
+    args: z.object({ hazard: ResponseHazard, reason: z.string().trim().min(1).max(1000) }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** Mark a checklist item done (who and when are the session's operator and the hall's clock). */
+  'checklist.check': {
+    args: z.object({ checklist: z.string().min(1).max(64), item: z.string().min(1).max(32), note: z.string().max(500).optional() }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** Replace a level's checklist template (the hall's own plan). */
+  'plan.put': {
+    args: z.object({ level: ResponseLevel, items: z.array(PlanItem).min(1).max(100), source: z.string().max(300).optional() }).strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
   },
   /** Mark an instruction from above read here (its receipt goes back up). */
   'instruction.read': {

@@ -856,3 +856,87 @@ export const Order = z.object({
   receipts: z.record(AdminCode, Receipt),
 });
 export type Order = z.infer<typeof Order>;
+
+/**
+ * Emergency response levels (应急响应) of the provincial flood-and-typhoon plan (issue 21; docs/command.md):
+ * the marine stage (海上防台风), then IV, III, II, I, in rising order. A hall declares its own; the
+ * levels of the halls above reach it down the network.
+ */
+export const RESPONSE_LEVELS = ['marine', 'IV', 'III', 'II', 'I'] as const;
+export const ResponseLevel = z.enum(RESPONSE_LEVELS);
+export type ResponseLevel = z.infer<typeof ResponseLevel>;
+export const RESPONSE_HAZARDS = ['typhoon'] as const;
+export const ResponseHazard = z.enum(RESPONSE_HAZARDS);
+export const ResponseStep = z.object({
+  level: ResponseLevel.nullable(),
+  at: z.number().int(),
+  by: z.string().max(64),
+  reason: z.string().max(1000),
+});
+/**
+ * A hall's response to a hazard: id `own` for this hall's, or the code of a hall above whose level
+ * came down; `level` null once ended. `proposal` (live, never journaled) is what the hall's forecast
+ * analysis suggests, for a leader to confirm.
+ */
+export const Response = z.object({
+  id: z.string().min(1).max(16),
+  hall: AdminCode,
+  hallName: z.string().max(200),
+  hazard: ResponseHazard,
+  level: ResponseLevel.nullable(),
+  /** When the current level was declared (or the response ended). */
+  since: z.number().int(),
+  by: z.string().max(64),
+  reason: z.string().max(1000),
+  /** What it was declared on: a storm (`typhoon:tc-2019-1909`), or 'manual'. */
+  basis: z.string().max(128),
+  /** Every change, oldest first (the last 50). */
+  history: z.array(ResponseStep).max(50),
+});
+export type Response = z.infer<typeof Response>;
+
+/** One item of a plan's checklist: who does it (a role of the hall, or an agency), within how long
+ *  of the declaration. */
+export const PlanItem = z.object({
+  id: z.string().min(1).max(32),
+  text: z.string().trim().min(1).max(300),
+  /** The role in the hall (值班员, 带班领导) or the agency (气象, 水利, 海事…) that does it. */
+  owner: z.string().trim().min(1).max(64),
+  dueMinutes: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60),
+});
+export type PlanItem = z.infer<typeof PlanItem>;
+/** The checklist a level opens (`<hazard>:<level>`), editable by the hall. */
+export const Plan = z.object({
+  id: z.string().regex(/^typhoon:(marine|IV|III|II|I)$/),
+  hazard: ResponseHazard,
+  level: ResponseLevel,
+  items: z.array(PlanItem).min(1).max(100),
+  /** Where the items come from (the plan's section, or the hall's own edit). */
+  source: z.string().max(300),
+  updatedBy: z.string().max(64),
+  updatedAt: z.number().int(),
+  demo: z.boolean(),
+});
+export type Plan = z.infer<typeof Plan>;
+/** A level's checklist as declared: each item due at an hour, done by whom and when. Closed when the
+ *  level changes or the response ends (what was done stays). */
+export const Checklist = z.object({
+  id: z.string().min(1).max(64),
+  hazard: ResponseHazard,
+  level: ResponseLevel,
+  openedAt: z.number().int(),
+  closedAt: z.number().int().nullable(),
+  items: z.array(
+    PlanItem.extend({
+      due: z.number().int(),
+      doneAt: z.number().int().nullable(),
+      doneBy: z.string().max(64).nullable(),
+      note: z.string().max(500).nullable(),
+    }),
+  ),
+});
+export type Checklist = z.infer<typeof Checklist>;

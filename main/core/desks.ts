@@ -4,6 +4,7 @@
 // (docs/architecture.md, "Adding a desk").
 import { alertsDesk } from './alerts/desk.ts';
 import { callsDesk } from './calls/desk.ts';
+import { commandDesk } from './command/desk.ts';
 import { dutyDesk } from './duty/desk.ts';
 import { feedsDesk } from './feeds/manager.ts';
 import { incidentsDesk } from './incidents/desk.ts';
@@ -36,6 +37,7 @@ export const DESKS = [
   videoDesk,
   tilesDesk,
   networkDesk,
+  commandDesk,
   uplinkDesk,
 ] as const;
 

@@ -165,6 +165,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX orders_sent ON orders (sent);
     `,
   },
+  {
+    version: 15,
+    name: 'emergency response levels and their checklists',
+    sql: `
+      -- This hall's response (id 'own') and those of the halls above (their codes).
+      CREATE TABLE responses (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+      -- The plan's checklist template per level, and the checklists declared levels opened.
+      CREATE TABLE plans (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE TABLE checklists (id TEXT PRIMARY KEY, opened INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX checklists_opened ON checklists (opened);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -23,6 +23,9 @@ export const TABLES = [
   'duty',
   'alerts',
   'orders',
+  'responses',
+  'plans',
+  'checklists',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -85,5 +88,8 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     duty: makeRepo(db, 'duty', [], () => []),
     alerts: makeRepo(db, 'alerts', ['raised'], (v) => [v.raisedAt]),
     orders: makeRepo(db, 'orders', ['sent'], (v) => [v.sentAt]),
+    responses: makeRepo(db, 'responses', [], () => []),
+    plans: makeRepo(db, 'plans', [], () => []),
+    checklists: makeRepo(db, 'checklists', ['opened'], (v) => [v.openedAt]),
   };
 }

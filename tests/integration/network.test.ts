@@ -4,7 +4,7 @@
 // origin; heartbeats give every parent its children's state, and silence shows within seconds.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HallNode, Incident, Instruction, Order, Unit } from '../../common/domain.ts';
+import type { HallNode, Incident, Instruction, Order, Response, Unit } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import mqtt from 'mqtt';
 import { mosquittoAcl } from '../../main/core/network/acl.ts';
@@ -165,6 +165,37 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     expect((halls['330000']!.hub.get('orders', id) as Order).receipts['331000']!.read).toBeNull(); // Taizhou has not read it yet
     expect((await prov.fail('advisory.forward', { id: 'tc-1900-0000/CMA/x', to: { all: true } })).code).toBe('not_found');
     prov.close();
+  });
+
+  it('emergency responses down and up: the province declares II, Taizhou and Linhai show it; each declares its own, and the province sees it on the network board, journaled', async () => {
+    const leader = (code: string, name: string) => portClient(halls[code]!, 'window:board', name);
+    const prov = leader('330000', '省防指带班领导');
+    await prov.cmd('response.declare', { hazard: 'typhoon', level: 'II', reason: '利奇马预计以强台风级登陆台州', basis: 'typhoon:tc-2019-1909' });
+    const above = (at: string, code: string) => halls[at]!.hub.get('responses', code) as Response | undefined;
+    for (const at of ['331000', '331082']) await until(`the province's II at ${at}`, () => above(at, '330000')?.level === 'II');
+    expect(above('331082', '330000')).toMatchObject({ hall: '330000', by: '省防指带班领导', reason: '利奇马预计以强台风级登陆台州', basis: 'typhoon:tc-2019-1909' });
+    // each declares its own; the hall above sees it at once, and on every heartbeat after
+    const city = leader('331000', '台州带班领导');
+    await city.cmd('response.declare', { hazard: 'typhoon', level: 'III', reason: '按省防指部署' });
+    await until("Taizhou's III at Linhai", () => above('331082', '331000')?.level === 'III');
+    const county = leader('331082', '临海带班领导');
+    await county.cmd('response.declare', { hazard: 'typhoon', level: 'IV', reason: '按市防指部署' });
+    await until('Taizhou III and Linhai IV on the province network board', () => node('330000', '331000')?.responseLevel === 'III' && node('330000', '331082')?.responseLevel === 'IV');
+    await until("Linhai's IV at Taizhou", () => node('331000', '331082')?.responseLevel === 'IV');
+    const reported = (await halls['330000']!.store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'response.reported');
+    expect(reported.map((e) => [e.origin, (e.payload as { level: string }).level])).toEqual(
+      expect.arrayContaining([
+        ['hall:331000', 'III'],
+        ['hall:331082', 'IV'],
+      ]),
+    );
+    // Linhai's own level never goes back down, and the province's is not taken for Linhai's
+    expect(above('331082', '331082')).toBeUndefined();
+    expect((halls['331082']!.hub.get('responses', 'own') as Response).level).toBe('IV');
+    // ended at the province: lifted below too
+    await prov.cmd('response.end', { hazard: 'typhoon', reason: '台风影响结束' });
+    for (const at of ['331000', '331082']) await until(`the end at ${at}`, () => above(at, '330000')?.level === null);
+    for (const c of [prov, city, county]) c.close();
   });
 
   it("levels the province sets for Linhai go down the chain: to Taizhou, which passes them to Linhai; none come back up as Linhai's", async () => {

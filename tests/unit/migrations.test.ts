@@ -173,6 +173,17 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('14 -> 15 adds response levels, plans and checklists, keeping orders', () => {
+    const db = new Database(join(dir, 'm15.sqlite'));
+    migrate(db, 14);
+    db.prepare("INSERT INTO orders (id, sent, data, event) VALUES ('ord-1', 1, '{}', 9)").run();
+    expect(migrate(db, 15)).toBe(15);
+    expect(tables(db)).toEqual(expect.arrayContaining(['responses', 'plans', 'checklists']));
+    db.prepare("INSERT INTO checklists (id, opened, data, event) VALUES ('cl-1', 1, '{}', 10)").run();
+    expect(db.prepare('SELECT count(*) FROM orders').pluck().get()).toBe(1);
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -6,7 +6,12 @@ import { Role } from '../../../common/contract.ts';
 import {
   Advisory,
   Alert,
+  Checklist,
   Order,
+  Plan,
+  Response,
+  ResponseHazard,
+  ResponseLevel,
   Boundary,
   DutyShift,
   Call,
@@ -104,6 +109,22 @@ export const EVENT_PAYLOADS = {
     sentAt: At,
     body: z.object({ basis: z.string().max(128), items: z.array(z.object({ code: z.string(), levels: z.record(z.string(), z.string()) })).max(200) }),
   }),
+  /** This hall declared, raised or lowered its response: the response, the checklist the level
+   *  opens, and the one it closes (the level before's). Sent up (decisions) and down (response.dispatched). */
+  'response.declared': z.object({ response: Response, checklist: Checklist.nullable(), closes: z.string().max(64).nullable() }),
+  /** This hall ended its response: the level lifted, its checklist closed. */
+  'response.ended': z.object({ hazard: ResponseHazard, at: At, by: z.string().min(1).max(64), reason: z.string().max(1000), closes: z.string().max(64).nullable() }),
+  /** A hall above's response, as it came down (id: that hall's code). */
+  'response.received': z.object({ response: Response }),
+  /** A response (this hall's or one from above) passed to a hall below: journal only; the outbox
+   *  carries it to beacon/<to>/down/response.level. */
+  'response.dispatched': z.object({ to: z.string().regex(/^\d{6}$/), key: z.string().max(128), from: z.string().max(200), sentAt: At, body: Response }),
+  /** A hall below declared or ended its response (journal only: the `halls` topic shows it live). */
+  'response.reported': z.object({ hall: z.string().regex(/^\d{6}$/), hazard: ResponseHazard, level: ResponseLevel.nullable(), at: At, by: z.string().max(64), reason: z.string().max(1000) }),
+  /** An item of a checklist done. */
+  'checklist.checked': z.object({ id: Id, item: z.string().max(32), by: z.string().min(1).max(64), at: At, note: z.string().max(500).nullable() }),
+  /** A level's checklist template saved (the hall's plan). */
+  'plan.saved': z.object({ plan: Plan }),
   /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
   'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
   /** This hall's roster of units, for the hall above (journal only; sent up at each start). */
@@ -167,6 +188,8 @@ const UPSERTS = {
   'typhoon.upserted': ['typhoons', 'typhoon'],
   'instruction.received': ['instructions', 'instruction'],
   'order.sent': ['orders', 'order'],
+  'response.received': ['responses', 'response'],
+  'plan.saved': ['plans', 'plan'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'alert.raised': ['alerts', 'alert'],
@@ -245,6 +268,35 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       if (!unit) throw new ReduceError('not_found', `no unit ${e.id}`);
       return [put('units', { ...unit, status: e.status, updated: e.at })];
     }
+    case 'response.declared': {
+      const e = p as EventPayload<'response.declared'>;
+      const ops = [put('responses', e.response)];
+      const was = e.closes ? (get('checklists', e.closes) as Checklist | undefined) : undefined;
+      if (was && was.closedAt === null) ops.push(put('checklists', { ...was, closedAt: e.response.since }));
+      if (e.checklist) ops.push(put('checklists', e.checklist));
+      return ops;
+    }
+    case 'response.ended': {
+      const e = p as EventPayload<'response.ended'>;
+      const r = get('responses', 'own') as Response | undefined;
+      if (!r || r.level === null) throw new ReduceError('invalid_args', 'no response to end');
+      const ops = [put('responses', { ...r, level: null, since: e.at, by: e.by, reason: e.reason, history: [...r.history, { level: null, at: e.at, by: e.by, reason: e.reason }].slice(-50) })];
+      const was = e.closes ? (get('checklists', e.closes) as Checklist | undefined) : undefined;
+      if (was && was.closedAt === null) ops.push(put('checklists', { ...was, closedAt: e.at }));
+      return ops;
+    }
+    case 'checklist.checked': {
+      const e = p as EventPayload<'checklist.checked'>;
+      const c = get('checklists', e.id) as Checklist | undefined;
+      if (!c) throw new ReduceError('not_found', `no checklist ${e.id}`);
+      if (c.closedAt !== null) throw new ReduceError('invalid_args', `checklist ${e.id} is closed (the level changed or the response ended)`);
+      const item = c.items.find((i) => i.id === e.item);
+      if (!item) throw new ReduceError('not_found', `no item ${e.item} in checklist ${e.id}`);
+      if (item.doneAt !== null) throw new ReduceError('invalid_args', `item ${e.item} already done by ${item.doneBy}`);
+      return [put('checklists', { ...c, items: c.items.map((i) => (i.id === e.item ? { ...i, doneAt: e.at, doneBy: e.by, note: e.note } : i)) })];
+    }
+    case 'response.dispatched':
+    case 'response.reported':
     case 'order.dispatched':
     case 'risk.dispatched':
     case 'unit.roster':

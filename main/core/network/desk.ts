@@ -6,7 +6,7 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
-import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Risk, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Response, ResponseHazard, Risk, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
 import { advisoryMessage, advisorySummary } from '../typhoon/advisory.ts';
 import { HubError } from '../hub/hub.ts';
 import type { DeltaOp } from '../../../common/contract.ts';
@@ -126,6 +126,11 @@ export class NetworkDesk implements Desk {
     // whose area it is, which passes them on to its own (province → city → county)
     this.unsub = port.onChange((topic, ops) => {
       if (topic === 'risks') void this.sendRisks(ops).catch((e: Error) => console.warn(`beacon: levels for the halls below not queued: ${e.message}`));
+      // emergency responses (this hall's, and those from above) go to the halls one level down
+      if (topic === 'responses') {
+        const list = ops.flatMap((op) => (op.op === 'put' && op.id !== 'proposal' ? [op.value as Response] : []));
+        if (list.length) void this.sendResponses(this.children(), list).catch((e: Error) => console.warn(`beacon: responses for the halls below not queued: ${e.message}`));
+      }
     });
     this.timer = setInterval(() => this.sweep(), this.o.sweepMs);
     this.timer.unref();
@@ -278,6 +283,20 @@ export class NetworkDesk implements Desk {
           { kind: 'order.receipt', subject: `order:${order}`, payload: { order, hall, delivered: read ? null : e.data.at, read: read ? e.data.at : null, readBy: read ? (e.data.by ?? null) : null } },
         ];
       }
+      case 'response.declared':
+      case 'response.ended': {
+        // a hall below's own response: its state on the `halls` topic at once, and the journal's record
+        const r = kind === 'response.declared' ? Response.safeParse((p as { response?: unknown }).response) : null;
+        const e = kind === 'response.ended' ? z.object({ hazard: ResponseHazard, at: z.number().int(), by: z.string().max(64), reason: z.string().max(1000) }).safeParse(p) : null;
+        if (r && !r.success) return new Error(`response: ${r.error.issues[0]?.message}`);
+        if (e && !e.success) return new Error(`response.ended: ${e.error.issues[0]?.message}`);
+        const reported = r?.success
+          ? { hall, hazard: r.data.hazard, level: r.data.level, at: r.data.since, by: r.data.by, reason: r.data.reason }
+          : { hall, hazard: e!.data!.hazard, level: null, at: e!.data!.at, by: e!.data!.by, reason: e!.data!.reason };
+        const n = this.nodes.get(hall)!;
+        this.put({ ...n, responseLevel: reported.level });
+        return [{ kind: 'response.reported', subject: `hall:${hall}`, payload: reported }];
+      }
       case 'call.logged': {
         const call = Call.safeParse((p as { call?: unknown }).call);
         if (!call.success) return new Error(`call: ${call.error.issues[0]?.message}`);
@@ -292,6 +311,12 @@ export class NetworkDesk implements Desk {
   private heard(hb: Heartbeat): void {
     this.counters.heartbeats += 1;
     const n = this.nodes.get(hb.hall)!;
+    // a hall below heard for the first time since this one started (a new hall, a reinstalled one,
+    // or this hall restarted): it is told the responses in force, which it may never have received
+    if (n.state === 'unknown' && parentHall(hb.hall) === this.o.hallId) {
+      const now = this.port.all<Response>('responses').filter((r) => r.level !== null);
+      if (now.length) void this.sendResponses([hb.hall], now).catch((e: Error) => console.warn(`beacon: responses for ${hb.hall} not queued: ${e.message}`));
+    }
     const now = this.port.now();
     const trouble = hb.wan === 'offline' || hb.wan === 'degraded' || (hb.outbox.oldest !== null && now - hb.outbox.oldest > 60_000);
     const state = trouble ? 'degraded' : 'online';
@@ -344,6 +369,31 @@ export class NetworkDesk implements Desk {
       })),
       'network',
     );
+  }
+
+  /** The halls one level down (the network's children; grandchildren hear through them). */
+  private children(): string[] {
+    return [...this.nodes.keys()].filter((h) => parentHall(h) === this.o.hallId);
+  }
+
+  private async sendResponses(to: string[], list: Response[]): Promise<void> {
+    if (to.length === 0) return;
+    const now = this.port.now();
+    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+    const events = list.flatMap((r, i) =>
+      to.map((t) => ({
+        kind: 'response.dispatched' as const,
+        subject: `response:${r.hall}`,
+        payload: {
+          to: t,
+          key: `${this.o.hallId}:resp-${now.toString(36)}-${i}-${Math.random().toString(36).slice(2, 6)}`,
+          from: hallName,
+          sentAt: now,
+          body: r.id === 'own' ? { ...r, id: r.hall } : r,
+        },
+      })),
+    );
+    await this.port.recordMany(events, 'network');
   }
 
   private put(n: HallNode): void {

@@ -9,6 +9,7 @@ import { GRADES, TEAM_KINDS } from '../../../common/domain.ts';
 import type { EventKind } from '../journal/events.ts';
 import { packageRoot } from '../paths.ts';
 import { CITIES, cityOf, COUNTIES, PROVINCE, TEAM_COUNTS } from './zhejiang-places.ts';
+import { demoPlans } from '../command/levels.ts';
 
 export const SCENARIO_ID = 'zhejiang-demo';
 // From the package root, so the source tree and the compiled out/node tree find the same file.
@@ -286,6 +287,9 @@ export function zhejiangScenario(now: number): SeedEvent[] {
   const lekima: Typhoon = { id: 'tc-2019-1909', number: '1909', name: { zh: '利奇马', en: 'Lekima' }, year: 2019, fixes, source: LEKIMA_SOURCE, demo: true };
   ev('typhoon.upserted', `typhoon:${lekima.id}`, { typhoon: lekima });
   for (const a of demoAdvisories(lekima)) ev('typhoon.advisory', `advisory:${a.id}`, { advisory: a, name: lekima.name, year: 2019, number: '1909' });
+
+  // the plan's checklists per response level (demonstration data; each hall edits its own)
+  for (const plan of demoPlans(now)) ev('plan.saved', `plan:${plan.id}`, { plan });
 
   const count = (k: string) => units.filter((u) => u.kind === k).length;
   ev('scenario.seeded', `scenario:${SCENARIO_ID}`, {

@@ -2,6 +2,7 @@
 // Without a bus configured it does nothing and nothing is queued for the province.
 import type { Instruction, Link } from '../../../common/domain.ts';
 import { NetworkDesk } from '../network/desk.ts';
+import { CommandDesk } from '../command/desk.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type DeskContext, type HallPort } from '../kernel/port.ts';
 import type { LinkDesk } from '../link/desk.ts';
@@ -52,7 +53,8 @@ export class UplinkDesk implements Desk {
       this.unlink = port.onLink((l) => {
         if (l.id === 'wan') wan = l.state;
       });
-      sender.beat = () => ({ wan, responseLevel: null });
+      const command = ctx.desk?.<CommandDesk>('command');
+      sender.beat = () => ({ wan, responseLevel: command instanceof CommandDesk ? command.level() : null });
     }
     // From now on what the province must know is queued with each change (seeded events are not).
     this.unroute = ctx.routeOutbox(outboxRoute, () => sender.kick());

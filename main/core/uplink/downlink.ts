@@ -3,7 +3,8 @@
 // event with origin 'province' and the message's key, so a repeat is stored and applied once.
 import { z } from 'zod';
 import { describeIssues } from '../../../common/contract.ts';
-import { AdminCode, RiskLevels, type Instruction } from '../../../common/domain.ts';
+import { AdminCode, RiskLevels, Response, type Instruction } from '../../../common/domain.ts';
+import { isDescendant } from '../../../common/halls.ts';
 import type { EventKind } from '../journal/events.ts';
 import { advisorySummary, parseAdvisory } from '../typhoon/advisory.ts';
 
@@ -31,7 +32,7 @@ const RiskBody = z
   .strict();
 
 /** The kinds the province may send, each a body in its own schema. */
-export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels'] as const;
+export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels', 'response.level'] as const;
 
 export interface DownEvent {
   kind: EventKind;
@@ -110,6 +111,14 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
           payload: { risk: { id: it.code, levels: it.levels, basis: body.data.basis, by, at: m.sentAt } },
         })),
       };
+    }
+    case 'response.level': {
+      // a hall above's emergency response (its own, or one it passes on from above it)
+      const body = Response.safeParse(m.body);
+      if (!body.success) return { ok: false, reason: 'bad_message', message: `response.level: ${describeIssues(body.error)}`.slice(0, 300) };
+      if (!isDescendant(hallId, body.data.hall)) return { ok: false, reason: 'bad_message', message: `response.level: ${body.data.hall} is not a hall above ${hallId}` };
+      const response = { ...body.data, id: body.data.hall };
+      return { ok: true, kind: 'response.level', key: m.key, events: [{ kind: 'response.received', subject: `response:${response.hall}`, key: m.key, payload: { response } }] };
     }
     default:
       return { ok: false, reason: 'unknown_kind', message: `unknown kind ${m.kind.slice(0, 64)}` };

@@ -22,6 +22,11 @@ const ROUTES: Record<string, OutboxRoute> = {
   // Instructions to the halls below: one per target, to beacon/<target>/down/instruction (issue 20).
   'order.dispatched': { category: 'down', priority: 0 },
   'risk.dispatched': { category: 'down', priority: 1 },
+  // This hall's emergency response: a decision, told up at once (the heartbeat carries the level too);
+  // levels passed to the halls below (this hall's and those from above), to beacon/<to>/down/response.level.
+  'response.declared': { category: 'decisions', priority: 0 },
+  'response.ended': { category: 'decisions', priority: 0 },
+  'response.dispatched': { category: 'down', priority: 0 },
   // Receipts of instructions from above: delivered, then read.
   'instruction.delivered': { category: 'receipts', priority: 0 },
   'instruction.read': { category: 'receipts', priority: 0 },

@@ -246,7 +246,7 @@ export class UplinkSender {
     this.counters.published += 1;
     // an instruction to a hall below goes down to it, in the province's message form (downlink.ts)
     const down = it.category === 'down' ? (it.event.payload as { to: string; key: string; from: string; sentAt: number; text?: string; priority?: string; down?: string; body?: unknown }) : null;
-    const kind = it.event.kind === 'risk.dispatched' ? 'risk.levels' : (down?.down ?? 'instruction');
+    const kind = it.event.kind === 'risk.dispatched' ? 'risk.levels' : it.event.kind === 'response.dispatched' ? 'response.level' : (down?.down ?? 'instruction');
     const body = down
       ? JSON.stringify({ v: 1, key: down.key, kind, from: down.from, sentAt: down.sentAt, body: kind === 'instruction' ? { text: down.text, priority: down.priority } : down.body })
       : JSON.stringify(msg);

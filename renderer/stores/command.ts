@@ -1,0 +1,7 @@
+import { defineStore } from 'pinia';
+import { topicState } from './topic.ts';
+
+/** This hall's emergency response (`own`), those of the halls above, the forecast's proposal (issue 21). */
+export const useResponsesStore = defineStore('responses', () => topicState('responses'));
+/** The checklists declared levels opened. */
+export const useChecklistsStore = defineStore('checklists', () => topicState('checklists'));
