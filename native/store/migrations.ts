@@ -177,6 +177,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX checklists_opened ON checklists (opened);
     `,
   },
+  {
+    version: 16,
+    name: "the journal's epoch in uplink message keys",
+    sql: `
+      -- Uplink keys are <hall>:<event id>, and the halls above keep each key once. A hall reinstalled
+      -- with an empty journal counts its events from 1 again, and the halls above would take its new
+      -- reports for repeats of old ones and drop them. A new journal gets an epoch of its own
+      -- (<hall>:<epoch>-<event id>); one that has already sent under the old keys keeps them ('').
+      INSERT INTO meta (key, value) SELECT 'uplink.epoch', CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE acked IS NOT NULL) THEN '' ELSE lower(hex(randomblob(4))) END
+        WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'uplink.epoch');
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -100,7 +100,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     const sub = spawn(IP!, ['netns', 'exec', NS, 'mosquitto_sub', '-h', '127.0.0.1', '-p', '1883', '-q', '1', '-i', 'province', '-t', 'beacon/330000/up/#'], { stdio: ['ignore', 'pipe', 'ignore'] });
     procs.push(sub);
     const arrivals: UplinkMessage[] = [];
-    const arrivedAt = new Map<string, number>();
+    const arrivedAt = new Map<number, number>();
     let buf = '';
     sub.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -112,7 +112,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
         const m = JSON.parse(lineText) as UplinkMessage;
         if (!('key' in m)) continue; // the hall's heartbeat (beacon/330000/up/heartbeat), not an uplink item
         arrivals.push(m);
-        if (!arrivedAt.has(m.key)) arrivedAt.set(m.key, Date.now());
+        if (!arrivedAt.has(m.event.id)) arrivedAt.set(m.event.id, Date.now());
       }
     });
     await new Promise((r) => setTimeout(r, 500));
@@ -201,7 +201,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     await until('squeezed backlog delivered', () => new Set(arrivals.map((m) => m.key)).size >= produced + 405, 90_000);
     const squeezeDrainMs = Date.now() - squeezedAt;
     clearInterval(liveProducer);
-    await until('the last live positions', () => [...liveSent.keys()].every((ev) => arrivedAt.has(`330000:${ev}`)), 30_000);
+    await until('the last live positions', () => [...liveSent.keys()].every((ev) => arrivedAt.has(ev)), 30_000);
     clearInterval(watch);
     const kbps = c.stats().uplink!.kbpsUnderLoad;
     execFileSync(TC!, ['qdisc', 'del', 'dev', HOST_IF, 'root']);
@@ -211,7 +211,7 @@ describe.skipIf(why !== null)('the WAN to the provincial bus, cut and squeezed (
     expect(positionsAfter).toBeGreaterThan(400 - 64 - 1 - 50); // all but the in-flight window (and slack for the restart race)
     // Live positions did not queue behind the backlog: sent during the drain, they arrived in a
     // fraction of it.
-    const latencies = [...liveSent].map(([ev, sent]) => arrivedAt.get(`330000:${ev}`)! - sent).sort((a, b) => a - b);
+    const latencies = [...liveSent].map(([ev, sent]) => arrivedAt.get(ev)! - sent).sort((a, b) => a - b);
     const liveMedian = latencies[Math.floor(latencies.length / 2)]!;
     expect(latencies.length).toBeGreaterThan(5);
     expect(liveMedian).toBeLessThan(squeezeDrainMs / 2);

@@ -2,6 +2,7 @@
 // real mosquitto, the county's broker bridged to the city's and the city's to the province's as a
 // deployment would bridge them. What a county reports reaches its city and the province, with its
 // origin; heartbeats give every parent its children's state, and silence shows within seconds.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HallNode, Incident, Instruction, Order, Response, Unit } from '../../common/domain.ts';
@@ -196,6 +197,14 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     await prov.cmd('response.end', { hazard: 'typhoon', reason: '台风影响结束' });
     for (const at of ['331000', '331082']) await until(`the end at ${at}`, () => above(at, '330000')?.level === null);
     for (const c of [prov, city, county]) c.close();
+  });
+
+  it('a county hall reinstalled (its journal gone) is told again the responses in force above it', async () => {
+    await halls['331082']!.dispose();
+    rmSync(join(dir, '331082'), { recursive: true, force: true });
+    await startHall('331082');
+    // its heartbeat names a new start: Taizhou sends it its own level again
+    await until("Taizhou's III at the new Linhai", () => (halls['331082']!.hub.get('responses', '331000') as Response | undefined)?.level === 'III', 15_000);
   });
 
   it("levels the province sets for Linhai go down the chain: to Taizhou, which passes them to Linhai; none come back up as Linhai's", async () => {

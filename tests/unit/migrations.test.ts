@@ -184,6 +184,20 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('15 -> 16 gives a new journal an epoch for its uplink keys; one that already sent keeps the old keys', () => {
+    const fresh = new Database(join(dir, 'm16a.sqlite'));
+    expect(migrate(fresh, 16)).toBe(16);
+    expect(fresh.prepare("SELECT value FROM meta WHERE key = 'uplink.epoch'").pluck().get()).toMatch(/^[0-9a-f]{8}$/);
+    fresh.close();
+    const sent = new Database(join(dir, 'm16b.sqlite'));
+    migrate(sent, 15);
+    sent.prepare("INSERT INTO journal (ts, kind, subject, payload, origin) VALUES (1, 'unit.moved', 'unit:x', '{}', 'test')").run();
+    sent.prepare("INSERT INTO outbox (event, category, priority, created, acked) VALUES (1, 'positions', 2, 1, 2)").run();
+    expect(migrate(sent, 16)).toBe(16);
+    expect(sent.prepare("SELECT value FROM meta WHERE key = 'uplink.epoch'").pluck().get()).toBe('');
+    sent.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -32,6 +32,8 @@ export const Heartbeat = z
     wan: LinkState,
     outbox: z.object({ depth: z.number().int().min(0), oldest: z.number().int().nullable() }),
     responseLevel: z.string().max(16).nullable(),
+    /** When the hall's process started: a new value means it restarted or was reinstalled. */
+    started: z.number().int().optional(),
   })
   .strict();
 export type Heartbeat = z.infer<typeof Heartbeat>;
@@ -99,6 +101,8 @@ export class NetworkDesk implements Desk {
   private readonly port: HallPort;
   private readonly o: Required<NetworkOptions>;
   private readonly nodes = new Map<string, HallNode>();
+  /** Each hall's process start, from its heartbeats. */
+  private readonly started = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   readonly counters = { heartbeats: 0, applied: 0, positions: 0, duplicates: 0, refused: {} as Record<string, number>, notYet: 0 };
 
@@ -311,9 +315,12 @@ export class NetworkDesk implements Desk {
   private heard(hb: Heartbeat): void {
     this.counters.heartbeats += 1;
     const n = this.nodes.get(hb.hall)!;
-    // a hall below heard for the first time since this one started (a new hall, a reinstalled one,
-    // or this hall restarted): it is told the responses in force, which it may never have received
-    if (n.state === 'unknown' && parentHall(hb.hall) === this.o.hallId) {
+    // a hall below heard for the first time since this one started, or since it restarted (a new
+    // hall, a reinstalled one with an empty journal): it is told the responses in force, which it
+    // may never have received
+    const restarted = hb.started !== undefined && this.started.get(hb.hall) !== hb.started;
+    if (hb.started !== undefined) this.started.set(hb.hall, hb.started);
+    if ((n.state === 'unknown' || restarted) && parentHall(hb.hall) === this.o.hallId) {
       const now = this.port.all<Response>('responses').filter((r) => r.level !== null);
       if (now.length) void this.sendResponses([hb.hall], now).catch((e: Error) => console.warn(`beacon: responses for ${hb.hall} not queued: ${e.message}`));
     }

@@ -11,6 +11,11 @@ import { outboxRoute, uplinkTopic } from './policy.ts';
 
 const POSITIONS_PRIORITY = outboxRoute('unit.moved')!.priority;
 
+/** An uplink message's key: unique per hall for ever, also across a reinstall (migration 16). */
+export function uplinkKey(hall: string, epoch: string, event: number): string {
+  return epoch ? `${hall}:${epoch}-${event}` : `${hall}:${event}`;
+}
+
 export interface UplinkOptions {
   /** mqtt://host:port or mqtts://… of the provincial bus. */
   url: string;
@@ -97,6 +102,11 @@ export class UplinkSender {
   /** What this hall's heartbeat says beside its outbox: its WAN and response level. */
   beat: (() => { wan: Link['state']; responseLevel: string | null }) | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** This journal's epoch in message keys (migration 16), read once. */
+  private epoch: string | null = null;
+  /** When this process started sending: a new value tells the hall above this hall restarted (or
+   *  was reinstalled), so it is told again what is in force. */
+  private readonly started = Date.now();
   private lastQueue: { depth: number; oldest: number | null } = { depth: 0, oldest: null };
 
   constructor(store: AsyncStore, opts: UplinkOptions, onStatus: (link: Link) => void, onDown: (topic: string, payload: Buffer) => Promise<number> = async () => 0, now: () => number = Date.now) {
@@ -191,7 +201,7 @@ export class UplinkSender {
   private heartbeat(): void {
     if (!this.client.connected || this.disposed) return;
     const own = this.beat?.() ?? { wan: this.state, responseLevel: null };
-    const body = { v: 1, hall: this.opts.hallId, at: this.now(), wan: own.wan, outbox: this.lastQueue, responseLevel: own.responseLevel };
+    const body = { v: 1, hall: this.opts.hallId, at: this.now(), wan: own.wan, outbox: this.lastQueue, responseLevel: own.responseLevel, started: this.started };
     // QoS 0, not through the outbox: a heartbeat is only worth its moment
     this.client.publish(`beacon/${this.opts.hallId}/up/heartbeat`, JSON.stringify(body), { qos: 0 });
   }
@@ -217,6 +227,7 @@ export class UplinkSender {
         let slots = 0;
         for (let k = this.slot; k < this.slot + room; k++) if (k % every === 0) slots++;
         const live = { category: 'positions', priority: POSITIONS_PRIORITY, since: this.now() - this.opts.liveMs, slots, after: this.liveFloor };
+        this.epoch ??= (await this.store.getMeta('uplink.epoch')) ?? '';
         const items = await this.store.outboxPending(room, [...this.inflight, ...this.ackedUnsaved], live);
         this.slot += items.length;
         for (const it of items) {
@@ -236,7 +247,7 @@ export class UplinkSender {
     const msg: UplinkMessage = {
       v: 1,
       hall: this.opts.hallId,
-      key: `${this.opts.hallId}:${it.event.id}`,
+      key: uplinkKey(this.opts.hallId, this.epoch ?? '', it.event.id),
       seq: it.seq,
       category: it.category,
       ...(it.live ? { live: true as const } : {}),
