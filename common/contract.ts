@@ -15,6 +15,9 @@ import {
   Plan,
   PlanItem,
   Checklist,
+  Sheet,
+  SheetHazard,
+  MEASURE_STATUSES,
   DutyShift,
   OnDutyInput,
   Analysis,
@@ -90,6 +93,8 @@ export const TOPIC_SCHEMAS = {
   plans: Plan,
   /** The checklists declared levels opened, with each item's deadline and who did it. */
   checklists: Checklist,
+  /** Risk-prompt sheets issued here (with every recipient's progress) and received from above. */
+  sheets: Sheet,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
@@ -259,6 +264,87 @@ export const COMMANDS = {
   'plan.put': {
     args: z.object({ level: ResponseLevel, items: z.array(PlanItem).min(1).max(100), source: z.string().max(300).optional() }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Create or edit a draft risk-prompt sheet (nothing is sent: a leader issues it). */
+  'sheet.draft': {
+    args: z
+      .object({
+        id: z.string().max(32).optional(),
+        hazard: SheetHazard,
+        title: z.string().trim().min(1).max(200),
+        judgement: z.string().trim().min(1).max(4000),
+        basis: z
+          .object({ storm: z.string().max(64), agency: z.string().max(16), horizon: z.string().max(16) })
+          .strict()
+          .nullable()
+          .optional(),
+        targets: z.array(AdminCode).min(1).max(120),
+        points: z
+          .array(z.object({ lat: Lat, lon: Lon, label: z.string().max(100) }).strict())
+          .max(50)
+          .optional(),
+        measures: z
+          .array(z.object({ text: z.string().trim().min(1).max(500), owner: z.string().trim().min(1).max(64), deadline: z.number().int() }).strict())
+          .min(1)
+          .max(30),
+        feedbackDue: z.number().int(),
+        attachments: z
+          .array(z.object({ name: z.string().max(200), note: z.string().max(500) }).strict())
+          .max(10)
+          .optional(),
+      })
+      .strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Draft one sheet per county the typhoon analysis puts at orange or worse within 24 h, measures
+   *  from the template for its level. */
+  'sheet.draftFromAnalysis': {
+    args: z.object({ storm: z.string().max(64).optional() }).strict(),
+    result: z.object({ ids: z.array(z.string()) }),
+  },
+  /** Issue a draft: numbered, and sent to each target through the outbox. */
+  'sheet.issue': {
+    args: z.object({ id: z.string().max(32) }).strict(),
+    result: z.object({ id: z.string(), number: z.string(), to: z.array(z.string()) }),
+  },
+  /** Withdraw an issued sheet (the recipients are told). */
+  'sheet.cancel': {
+    args: z.object({ id: z.string().max(32), reason: z.string().trim().min(1).max(1000) }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** The issuer checked one recipient's feedback. */
+  'sheet.verify': {
+    args: z.object({ id: z.string().max(32), hall: AdminCode }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** 销号: close the sheet once every recipient is complete (the recipients are told). */
+  'sheet.close': {
+    args: z.object({ id: z.string().max(32) }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** 签收: a recipient signs for a sheet from above. */
+  'sheet.sign': {
+    args: z.object({ id: z.string().max(32) }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** A recipient's feedback on one measure: done, not applicable, or blocked, with evidence. */
+  'sheet.feedback': {
+    args: z
+      .object({
+        id: z.string().max(32),
+        measure: z.string().max(16),
+        status: z.enum(MEASURE_STATUSES),
+        text: z.string().max(1000),
+        photo: z
+          .string()
+          .max(192 * 1024)
+          .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
+          .optional(),
+        lat: Lat.optional(),
+        lon: Lon.optional(),
+      })
+      .strict(),
+    result: z.object({ event: z.number().int() }),
   },
   /** Mark an instruction from above read here (its receipt goes back up). */
   'instruction.read': {

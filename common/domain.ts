@@ -940,3 +940,80 @@ export const Checklist = z.object({
   ),
 });
 export type Checklist = z.infer<typeof Checklist>;
+
+/**
+ * A risk-prompt sheet (风险提示单, issue 21; docs/command.md): a hall's judgement of a risk, sent point to
+ * point to halls below with measures and a deadline for feedback (限时反馈), followed until the issuer
+ * closes it (销号). The issuer holds it with every recipient's progress; each recipient holds its own
+ * copy with its own progress. States: draft → issued → closed, or cancelled; per recipient: not
+ * delivered, delivered, signed for (签收), in progress (feedback), complete, verified; overdue is the
+ * clock's (common/sheets.ts).
+ */
+export const SHEET_HAZARDS = ['typhoon', 'flood', 'landslide', 'hazchem', 'other'] as const;
+export const SheetHazard = z.enum(SHEET_HAZARDS);
+export type SheetHazard = z.infer<typeof SheetHazard>;
+export const SheetMeasure = z.object({
+  id: z.string().min(1).max(16),
+  text: z.string().trim().min(1).max(500),
+  /** Who carries it out there (a role, an agency). */
+  owner: z.string().trim().min(1).max(64),
+  deadline: z.number().int(),
+});
+export type SheetMeasure = z.infer<typeof SheetMeasure>;
+export const MEASURE_STATUSES = ['done', 'na', 'blocked'] as const;
+export const Feedback = z.object({
+  status: z.enum(MEASURE_STATUSES),
+  text: z.string().max(1000),
+  /** A photo as evidence: a JPEG or PNG data URL, at most 192 KiB. */
+  photo: z
+    .string()
+    .max(192 * 1024)
+    .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
+    .nullable(),
+  lat: Lat.nullable(),
+  lon: Lon.nullable(),
+  by: z.string().max(64),
+  at: z.number().int(),
+});
+export type Feedback = z.infer<typeof Feedback>;
+export const Recipient = z.object({
+  /** In the recipient's journal (its receipt came up). */
+  delivered: z.number().int().nullable(),
+  signedAt: z.number().int().nullable(),
+  signedBy: z.string().max(64).nullable(),
+  /** Measure id → the latest feedback on it. */
+  feedback: z.record(z.string(), Feedback),
+  verifiedAt: z.number().int().nullable(),
+  verifiedBy: z.string().max(64).nullable(),
+});
+export type Recipient = z.infer<typeof Recipient>;
+export const Sheet = z.object({
+  /** `<issuing hall>-<random>`, from the draft on: the same at the issuer and every recipient. */
+  id: z.string().regex(/^\d{6}-[0-9a-z]{4,12}$/),
+  /** 浙防指风险提示〔2019〕7号: the number as printed. */
+  number: z.string().max(64),
+  /** out: issued here; in: received from a hall above. */
+  direction: z.enum(['out', 'in']),
+  issuer: z.object({ hall: AdminCode, name: z.string().max(200), by: z.string().max(64) }),
+  state: z.enum(['draft', 'issued', 'closed', 'cancelled']),
+  hazard: SheetHazard,
+  title: z.string().trim().min(1).max(200),
+  /** The risk judgement, and the analysis it came from. */
+  judgement: z.string().trim().min(1).max(4000),
+  basis: z.object({ storm: z.string().max(64), agency: z.string().max(16), horizon: z.string().max(16) }).nullable(),
+  targets: z.array(AdminCode).min(1).max(120),
+  points: z.array(z.object({ lat: Lat, lon: Lon, label: z.string().max(100) })).max(50),
+  measures: z.array(SheetMeasure).min(1).max(30),
+  feedbackDue: z.number().int(),
+  attachments: z.array(z.object({ name: z.string().max(200), note: z.string().max(500) })).max(10),
+  createdAt: z.number().int(),
+  issuedAt: z.number().int().nullable(),
+  closedAt: z.number().int().nullable(),
+  closedBy: z.string().max(64).nullable(),
+  /** Why it was cancelled (null otherwise). */
+  cancelled: z.string().max(1000).nullable(),
+  /** Target code → its progress (at a recipient: its own only). */
+  recipients: z.record(AdminCode, Recipient),
+  demo: z.boolean(),
+});
+export type Sheet = z.infer<typeof Sheet>;

@@ -4,6 +4,7 @@
 // (docs/architecture.md, "Adding a desk").
 import { alertsDesk } from './alerts/desk.ts';
 import { callsDesk } from './calls/desk.ts';
+import { sheetsDesk } from './sheets/desk.ts';
 import { commandDesk } from './command/desk.ts';
 import { dutyDesk } from './duty/desk.ts';
 import { feedsDesk } from './feeds/manager.ts';
@@ -38,6 +39,7 @@ export const DESKS = [
   tilesDesk,
   networkDesk,
   commandDesk,
+  sheetsDesk,
   uplinkDesk,
 ] as const;
 

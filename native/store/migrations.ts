@@ -189,6 +189,15 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'uplink.epoch');
     `,
   },
+  {
+    version: 17,
+    name: 'risk-prompt sheets',
+    sql: `
+      -- Sheets issued here (every recipient's progress) and received from above (this hall's own).
+      CREATE TABLE sheets (id TEXT PRIMARY KEY, created INTEGER NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX sheets_created ON sheets (created);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

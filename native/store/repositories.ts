@@ -26,6 +26,7 @@ export const TABLES = [
   'responses',
   'plans',
   'checklists',
+  'sheets',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -91,5 +92,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     responses: makeRepo(db, 'responses', [], () => []),
     plans: makeRepo(db, 'plans', [], () => []),
     checklists: makeRepo(db, 'checklists', ['opened'], (v) => [v.openedAt]),
+    sheets: makeRepo(db, 'sheets', ['created'], (v) => [v.createdAt]),
   };
 }

@@ -5,7 +5,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HallNode, Incident, Instruction, Order, Response, Unit } from '../../common/domain.ts';
+import type { HallNode, Incident, Instruction, Order, Response, Sheet, Unit } from '../../common/domain.ts';
+import { recipientState } from '../../common/sheets.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import mqtt from 'mqtt';
 import { mosquittoAcl } from '../../main/core/network/acl.ts';
@@ -222,6 +223,57 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     const countyJournal = (await halls['331082']!.store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'risk.set' && e.subject === 'risk:331082');
     expect(countyJournal).toHaveLength(1); // once, from Taizhou
   });
+
+  it('a risk-prompt sheet over the network: issued to Taizhou and Linhai while Linhai is cut off; it arrives when the link returns; signed for, answered, verified and closed, nothing twice', async () => {
+    const hour = 3600_000;
+    const prov = portClient(halls['330000']!, 'window:board', '省带班领导');
+    await brokers['331082']!.stop(); // Linhai cut off before it could sign for anything
+    await until('Linhai silent at the province', () => node('330000', '331082')?.state === 'silent', 10_000);
+    const { id } = await prov.cmd<{ id: string }>('sheet.draft', {
+      hazard: 'typhoon',
+      title: '关于防御利奇马的风险提示',
+      judgement: '受利奇马影响，台州沿海24小时内为红色风险。',
+      targets: ['331000', '331082'],
+      measures: [
+        { text: '渔船回港避风', owner: '海洋渔业', deadline: Date.now() + 3 * hour },
+        { text: '关闭滨海景区', owner: '文化和旅游', deadline: Date.now() + 3 * hour },
+      ],
+      feedbackDue: Date.now() + 3 * hour,
+    });
+    const { number } = await prov.cmd<{ number: string }>('sheet.issue', { id });
+    const atProv = () => halls['330000']!.hub.get('sheets', id) as Sheet;
+    await until("at Taizhou, and Taizhou's receipt at the province", () => atProv().recipients['331000']!.delivered !== null);
+    expect(halls['331000']!.hub.get('sheets', id)).toMatchObject({ number, direction: 'in', state: 'issued' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(halls['331082']!.hub.get('sheets', id)).toBeUndefined();
+    expect(recipientState(atProv(), '331082', Date.now())).toBe('undelivered'); // the board adds "link down": Linhai is silent
+    await brokers['331082']!.start();
+    await until('at Linhai after the link returned', () => halls['331082']!.hub.get('sheets', id) !== undefined, 20_000);
+    await until("Linhai's receipt at the province", () => atProv().recipients['331082']!.delivered !== null, 20_000);
+    await until("Linhai's heartbeat at the province again", () => node('330000', '331082')!.detail.startsWith('WAN'), 10_000);
+    // each signs for it and answers; Taizhou, Linhai's city, hears Linhai's answers but they are not its sheet's
+    for (const [code, who] of [
+      ['331000', '台州值班员'],
+      ['331082', '临海值班员'],
+    ] as const) {
+      const c = portClient(halls[code]!, 'window:board', who);
+      await c.cmd('sheet.sign', { id });
+      await c.cmd('sheet.feedback', { id, measure: 'm1', status: 'done', text: '渔船全部回港', lat: 28.85, lon: 121.6, photo: 'data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==' });
+      await c.cmd('sheet.feedback', { id, measure: 'm2', status: 'done', text: '景区已关闭' });
+      c.close();
+    }
+    await until('both complete at the province', () => ['331000', '331082'].every((c) => recipientState(atProv(), c, Date.now()) === 'complete'), 20_000);
+    expect(atProv().recipients['331082']).toMatchObject({ signedBy: '临海值班员', feedback: { m1: { text: '渔船全部回港', lat: 28.85, photo: expect.stringMatching(/^data:image\/jpeg/) } } });
+    for (const c of ['331000', '331082']) await prov.cmd('sheet.verify', { id, hall: c });
+    await prov.cmd('sheet.close', { id });
+    for (const at of ['331000', '331082']) await until(`closed at ${at}`, () => (halls[at]!.hub.get('sheets', id) as Sheet).state === 'closed');
+    const journal = await halls['330000']!.store.api.readJournal(0, 1_000_000);
+    const from = (kind: string, origin: string) => journal.filter((e) => e.kind === kind && e.subject === `sheet:${id}` && e.origin === origin).length;
+    expect([from('sheet.delivered', 'hall:331082'), from('sheet.signed', 'hall:331082'), from('sheet.feedback', 'hall:331082')]).toEqual([1, 1, 2]);
+    const taizhou = await halls['331000']!.store.api.readJournal(0, 1_000_000);
+    expect(taizhou.filter((e) => e.origin === 'hall:331082' && e.kind.startsWith('sheet.'))).toEqual([]);
+    prov.close();
+  }, 60_000);
 
   it("Linhai's bus cut: the province shows it silent within 5 s, keeping what it last said; what Linhai reported meanwhile arrives once after", async () => {
     await brokers['331082']!.stop();

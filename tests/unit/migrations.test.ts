@@ -198,6 +198,15 @@ describe('migrations', () => {
     sent.close();
   });
 
+  it('16 -> 17 adds risk-prompt sheets', () => {
+    const db = new Database(join(dir, 'm17.sqlite'));
+    migrate(db, 16);
+    expect(migrate(db, 17)).toBe(17);
+    db.prepare("INSERT INTO sheets (id, created, data, event) VALUES ('330000-abcd', 1, '{}', 1)").run();
+    expect(tables(db)).toContain('sheets');
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -3,11 +3,15 @@
 // so the two can never disagree, and a replay of the journal rebuilds both.
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
+import { complete } from '../../../common/sheets.ts';
 import {
   Advisory,
   Alert,
   Checklist,
+  Feedback,
   Order,
+  type Recipient,
+  Sheet,
   Plan,
   Response,
   ResponseHazard,
@@ -125,6 +129,23 @@ export const EVENT_PAYLOADS = {
   'checklist.checked': z.object({ id: Id, item: z.string().max(32), by: z.string().min(1).max(64), at: At, note: z.string().max(500).nullable() }),
   /** A level's checklist template saved (the hall's plan). */
   'plan.saved': z.object({ plan: Plan }),
+  /** A sheet drafted or edited, issued (numbered, recipients set), or its state sent on. */
+  'sheet.drafted': z.object({ sheet: Sheet }),
+  'sheet.issued': z.object({ sheet: Sheet }),
+  /** One target's copy of a sheet (issued, closed or cancelled): journal only; the outbox carries it
+   *  to beacon/<to>/down/sheet. */
+  'sheet.dispatched': z.object({ to: z.string().regex(/^\d{6}$/), key: z.string().max(128), from: z.string().max(200), sentAt: At, body: Sheet }),
+  /** A sheet from above as it came down (new, or its issuer closed or cancelled it). */
+  'sheet.received': z.object({ sheet: Sheet }),
+  /** A recipient's progress: the same events at the recipient (its own) and, come up, at the issuer
+   *  (origin hall:<code>). */
+  'sheet.delivered': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), at: At }),
+  'sheet.signed': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), by: z.string().min(1).max(64), at: At }),
+  'sheet.feedback': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), measure: z.string().max(16), feedback: Feedback }),
+  /** The issuer's: one recipient checked; the sheet closed (销号) or cancelled. */
+  'sheet.verified': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), by: z.string().min(1).max(64), at: At }),
+  'sheet.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
+  'sheet.cancelled': z.object({ id: Id, by: z.string().min(1).max(64), at: At, reason: z.string().max(1000) }),
   /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
   'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
   /** This hall's roster of units, for the hall above (journal only; sent up at each start). */
@@ -190,6 +211,8 @@ const UPSERTS = {
   'order.sent': ['orders', 'order'],
   'response.received': ['responses', 'response'],
   'plan.saved': ['plans', 'plan'],
+  'sheet.drafted': ['sheets', 'sheet'],
+  'sheet.issued': ['sheets', 'sheet'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'alert.raised': ['alerts', 'alert'],
@@ -295,6 +318,55 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       if (item.doneAt !== null) throw new ReduceError('invalid_args', `item ${e.item} already done by ${item.doneBy}`);
       return [put('checklists', { ...c, items: c.items.map((i) => (i.id === e.item ? { ...i, doneAt: e.at, doneBy: e.by, note: e.note } : i)) })];
     }
+    case 'sheet.received': {
+      // a sheet from above: new, or its state changed there; this hall's own progress is kept
+      const e = p as EventPayload<'sheet.received'>;
+      const was = get('sheets', e.sheet.id) as Sheet | undefined;
+      if (was && was.direction === 'out') throw new ReduceError('invalid_args', `sheet ${e.sheet.id} was issued here`);
+      return [put('sheets', was ? { ...e.sheet, direction: 'in', recipients: was.recipients } : { ...e.sheet, direction: 'in' })];
+    }
+    case 'sheet.delivered':
+    case 'sheet.signed':
+    case 'sheet.feedback':
+    case 'sheet.verified': {
+      const e = p as EventPayload<'sheet.signed'> & Partial<EventPayload<'sheet.feedback'>>;
+      const s = get('sheets', e.id) as Sheet | undefined;
+      if (!s) throw new ReduceError('not_found', `no sheet ${e.id}`);
+      const r = s.recipients[e.hall];
+      if (!r) throw new ReduceError('invalid_args', `sheet ${e.id} was not sent to ${e.hall}`);
+      if (kind !== 'sheet.delivered' && s.state !== 'issued') throw new ReduceError('invalid_args', `sheet ${s.number} is ${s.state}`);
+      let next: Recipient;
+      if (kind === 'sheet.delivered') next = { ...r, delivered: r.delivered ?? (p as EventPayload<'sheet.delivered'>).at };
+      else if (kind === 'sheet.signed') {
+        if (r.signedAt !== null) throw new ReduceError('invalid_args', `already signed for by ${r.signedBy}`);
+        next = { ...r, delivered: r.delivered ?? e.at, signedAt: e.at, signedBy: e.by };
+      } else if (kind === 'sheet.feedback') {
+        if (r.signedAt === null) throw new ReduceError('invalid_args', 'sign for the sheet first');
+        if (!s.measures.some((m) => m.id === e.measure)) throw new ReduceError('not_found', `no measure ${e.measure} on sheet ${s.number}`);
+        next = { ...r, feedback: { ...r.feedback, [e.measure!]: e.feedback! } };
+      } else {
+        if (!complete(s, e.hall)) throw new ReduceError('invalid_args', `${e.hall} has measures not done`);
+        next = { ...r, verifiedAt: e.at, verifiedBy: e.by };
+      }
+      return [put('sheets', { ...s, recipients: { ...s.recipients, [e.hall]: next } })];
+    }
+    case 'sheet.closed': {
+      const e = p as EventPayload<'sheet.closed'>;
+      const s = get('sheets', e.id) as Sheet | undefined;
+      if (!s) throw new ReduceError('not_found', `no sheet ${e.id}`);
+      if (s.state !== 'issued') throw new ReduceError('invalid_args', `sheet ${s.number} is ${s.state}`);
+      const open = s.targets.filter((t) => !complete(s, t));
+      if (open.length) throw new ReduceError('invalid_args', `measures still open at ${open.join(', ')}`);
+      return [put('sheets', { ...s, state: 'closed', closedAt: e.at, closedBy: e.by })];
+    }
+    case 'sheet.cancelled': {
+      const e = p as EventPayload<'sheet.cancelled'>;
+      const s = get('sheets', e.id) as Sheet | undefined;
+      if (!s) throw new ReduceError('not_found', `no sheet ${e.id}`);
+      if (s.state === 'closed' || s.state === 'cancelled') throw new ReduceError('invalid_args', `sheet ${s.number} is ${s.state}`);
+      return [put('sheets', { ...s, state: 'cancelled', closedAt: e.at, closedBy: e.by, cancelled: e.reason })];
+    }
+    case 'sheet.dispatched':
     case 'response.dispatched':
     case 'response.reported':
     case 'order.dispatched':

@@ -6,7 +6,7 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
-import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Response, ResponseHazard, Risk, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Response, ResponseHazard, Risk, type Sheet, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
 import { advisoryMessage, advisorySummary } from '../typhoon/advisory.ts';
 import { HubError } from '../hub/hub.ts';
 import type { DeltaOp } from '../../../common/contract.ts';
@@ -286,6 +286,20 @@ export class NetworkDesk implements Desk {
         return [
           { kind: 'order.receipt', subject: `order:${order}`, payload: { order, hall, delivered: read ? null : e.data.at, read: read ? e.data.at : null, readBy: read ? (e.data.by ?? null) : null } },
         ];
+      }
+      case 'sheet.delivered':
+      case 'sheet.signed':
+      case 'sheet.feedback': {
+        // a recipient's progress on a sheet: this hall's business only if it issued the sheet
+        const e = z
+          .object({ id: z.string().max(64), hall: z.literal(hall) })
+          .passthrough()
+          .safeParse(p);
+        if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
+        const s = this.port.get<Sheet>('sheets', e.data.id);
+        if (!s || s.direction !== 'out') return null;
+        if (!s.recipients[hall]) return new Error(`${kind}: sheet ${s.number} was not sent to ${hall}`);
+        return [{ kind, subject: `sheet:${s.id}`, payload: p } as JournalEvent];
       }
       case 'response.declared':
       case 'response.ended': {

@@ -1,6 +1,6 @@
 // The uplink desk: store-and-forward to the provincial bus, and what the province sends down.
 // Without a bus configured it does nothing and nothing is queued for the province.
-import type { Instruction, Link } from '../../../common/domain.ts';
+import type { Instruction, Link, Sheet } from '../../../common/domain.ts';
 import { NetworkDesk } from '../network/desk.ts';
 import { CommandDesk } from '../command/desk.ts';
 import { HubError } from '../hub/hub.ts';
@@ -101,6 +101,9 @@ export class UplinkDesk implements Desk {
         return 153;
       }
     }
+    // a sheet seen here for the first time: its delivery receipt goes up once it is journaled
+    const newSheet = r.kind === 'sheet' ? (r.events[0]!.payload as { sheet: Sheet }).sheet : null;
+    const firstTime = newSheet !== null && !this.port.get('sheets', newSheet.id);
     let ids: (number | null)[];
     try {
       ids = await this.port.recordMany(
@@ -120,6 +123,7 @@ export class UplinkDesk implements Desk {
     else {
       this.counters.downApplied += 1;
       // the receipt goes back up: the instruction is in this hall's journal (issue 20)
+      if (firstTime) await this.port.record('sheet.delivered', `sheet:${newSheet.id}`, { id: newSheet.id, hall: this.hallId, at: this.port.now() }, 'uplink', `delivered:${newSheet.id}`);
       if (r.kind === 'instruction' || r.kind === 'typhoon.advisory')
         await this.port.record('instruction.delivered', `instruction:${r.key}`, { id: r.key, at: this.port.now() }, 'uplink', `delivered:${r.key}`);
     }

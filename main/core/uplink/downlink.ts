@@ -3,7 +3,7 @@
 // event with origin 'province' and the message's key, so a repeat is stored and applied once.
 import { z } from 'zod';
 import { describeIssues } from '../../../common/contract.ts';
-import { AdminCode, RiskLevels, Response, type Instruction } from '../../../common/domain.ts';
+import { AdminCode, RiskLevels, Response, Sheet, type Instruction } from '../../../common/domain.ts';
 import { isDescendant } from '../../../common/halls.ts';
 import type { EventKind } from '../journal/events.ts';
 import { advisorySummary, parseAdvisory } from '../typhoon/advisory.ts';
@@ -32,7 +32,7 @@ const RiskBody = z
   .strict();
 
 /** The kinds the province may send, each a body in its own schema. */
-export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels', 'response.level'] as const;
+export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels', 'response.level', 'sheet'] as const;
 
 export interface DownEvent {
   kind: EventKind;
@@ -111,6 +111,16 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
           payload: { risk: { id: it.code, levels: it.levels, basis: body.data.basis, by, at: m.sentAt } },
         })),
       };
+    }
+    case 'sheet': {
+      // a risk-prompt sheet from a hall above: issued to this hall, or closed or cancelled there
+      const body = Sheet.safeParse(m.body);
+      if (!body.success) return { ok: false, reason: 'bad_message', message: `sheet: ${describeIssues(body.error)}`.slice(0, 300) };
+      const s = body.data;
+      if (!isDescendant(hallId, s.issuer.hall) || !s.targets.includes(hallId) || !s.recipients[hallId])
+        return { ok: false, reason: 'bad_message', message: `sheet ${s.id}: not from a hall above, or not to ${hallId}` };
+      const sheet = { ...s, direction: 'in' as const, recipients: { [hallId]: s.recipients[hallId] } };
+      return { ok: true, kind: 'sheet', key: m.key, events: [{ kind: 'sheet.received', subject: `sheet:${s.id}`, key: m.key, payload: { sheet } }] };
     }
     case 'response.level': {
       // a hall above's emergency response (its own, or one it passes on from above it)

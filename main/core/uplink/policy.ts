@@ -1,7 +1,7 @@
 // What the province must be told, and how urgently: the topic plan of docs/protocol.md
 // ("Uplink to the province"). Lower priority numbers go first when a backlog drains.
 export interface OutboxRoute {
-  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down' | 'units';
+  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down' | 'units' | 'sheets';
   priority: number;
 }
 
@@ -27,6 +27,12 @@ const ROUTES: Record<string, OutboxRoute> = {
   'response.declared': { category: 'decisions', priority: 0 },
   'response.ended': { category: 'decisions', priority: 0 },
   'response.dispatched': { category: 'down', priority: 0 },
+  // Risk-prompt sheets: each target's copy down; a recipient's progress on a sheet from above up
+  // (delivered, signed for, feedback), in order, never thinned.
+  'sheet.dispatched': { category: 'down', priority: 0 },
+  'sheet.delivered': { category: 'sheets', priority: 0 },
+  'sheet.signed': { category: 'sheets', priority: 0 },
+  'sheet.feedback': { category: 'sheets', priority: 0 },
   // Receipts of instructions from above: delivered, then read.
   'instruction.delivered': { category: 'receipts', priority: 0 },
   'instruction.read': { category: 'receipts', priority: 0 },

@@ -11,6 +11,10 @@ import { outboxRoute, uplinkTopic } from './policy.ts';
 
 const POSITIONS_PRIORITY = outboxRoute('unit.moved')!.priority;
 
+/** The down message kind each dispatched event becomes (downlink.ts); the rest are instructions or
+ *  say their own (`down`). */
+const DOWN_KIND: Record<string, string> = { 'risk.dispatched': 'risk.levels', 'response.dispatched': 'response.level', 'sheet.dispatched': 'sheet' };
+
 /** An uplink message's key: unique per hall for ever, also across a reinstall (migration 16). */
 export function uplinkKey(hall: string, epoch: string, event: number): string {
   return epoch ? `${hall}:${epoch}-${event}` : `${hall}:${event}`;
@@ -257,7 +261,7 @@ export class UplinkSender {
     this.counters.published += 1;
     // an instruction to a hall below goes down to it, in the province's message form (downlink.ts)
     const down = it.category === 'down' ? (it.event.payload as { to: string; key: string; from: string; sentAt: number; text?: string; priority?: string; down?: string; body?: unknown }) : null;
-    const kind = it.event.kind === 'risk.dispatched' ? 'risk.levels' : it.event.kind === 'response.dispatched' ? 'response.level' : (down?.down ?? 'instruction');
+    const kind = DOWN_KIND[it.event.kind] ?? down?.down ?? 'instruction';
     const body = down
       ? JSON.stringify({ v: 1, key: down.key, kind, from: down.from, sentAt: down.sentAt, body: kind === 'instruction' ? { text: down.text, priority: down.priority } : down.body })
       : JSON.stringify(msg);
