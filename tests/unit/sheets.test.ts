@@ -52,14 +52,14 @@ async function deliver(s: Sheet, key: string) {
   const body = { ...s, recipients: { '331081': s.recipients['331081']! } };
   const r = parseDown('beacon/331081/down/sheet', Buffer.from(JSON.stringify({ v: 1, key, kind: 'sheet', from: '浙江省', sentAt: clock, body })), '331081', clock);
   if (!r.ok) throw new Error(r.message);
-  await county.kernel.recordMany(
+  await county.port.recordMany(
     r.events,
     'province',
     r.events.map((e) => e.key),
   );
 }
 /** A recipient's event as the issuer's network desk applies it (origin hall:<code>). */
-const upToIssuer = (kind: string, payload: unknown) => prov.kernel.recordMany([{ kind, subject: 'sheet', payload } as never], 'hall:331081');
+const upToIssuer = (kind: string, payload: unknown) => prov.port.recordMany([{ kind, subject: 'sheet', payload } as never], 'hall:331081');
 
 describe('a risk-prompt sheet from draft to 销号', () => {
   let id = '';
@@ -141,7 +141,7 @@ describe('a risk-prompt sheet from draft to 销号', () => {
   it('closed (销号) once every recipient is complete; feedback after close refused; all of it survives a restart', async () => {
     await upToIssuer('sheet.signed', { id, hall: '331082', by: '临海值班员', at: clock });
     for (const m of ['m1', 'm2', 'm3'])
-      await prov.kernel.recordMany(
+      await prov.port.recordMany(
         [
           {
             kind: 'sheet.feedback',
