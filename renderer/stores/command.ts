@@ -5,3 +5,5 @@ import { topicState } from './topic.ts';
 export const useResponsesStore = defineStore('responses', () => topicState('responses'));
 /** The checklists declared levels opened. */
 export const useChecklistsStore = defineStore('checklists', () => topicState('checklists'));
+/** Risk-prompt sheets issued here and received from above. */
+export const useSheetsStore = defineStore('sheets', () => topicState('sheets'));

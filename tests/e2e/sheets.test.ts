@@ -1,0 +1,125 @@
+// A risk-prompt sheet from the province to Wenling in Chromium (issue 21), two real halls on one real
+// bus (each reads the other's topics as a bridged bus would carry them): the province drafts sheets
+// from Lekima's analysis, a leader issues Wenling's; Wenling's duty officer signs for it and answers
+// each measure, one with a photo, one blocked and then done; the province sees every step, verifies
+// and closes it (销号), and Wenling sees it closed. While Wenling is unreachable its target says why.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, offlineContext } from '../helpers/browser.ts';
+import { Broker, freePort } from '../helpers/mosquitto.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const dir = tempDir('beacon-e2e-sheets-');
+let broker: Broker;
+let province: Served;
+let wenling: Served;
+let browser: Browser;
+let leader: Page;
+let county: Page;
+
+beforeAll(async () => {
+  broker = new Broker(await freePort(), join(dir, 'bus'));
+  await broker.start();
+  province = await serve(['--data', join(dir, 'province'), '--port', '0', '--province', broker.url, '--hall-id', '330000']);
+  wenling = await serve(['--data', join(dir, 'wenling'), '--port', '0', '--province', broker.url, '--hall-id', '331081']);
+  browser = await launch();
+  const a = await offlineContext(browser, { width: 1280, height: 1000 });
+  await province.trust(a.context, 'leader');
+  leader = await a.context.newPage();
+  await leader.goto(`${province.url}/?role=board`);
+  const b = await offlineContext(browser, { width: 1280, height: 1000 });
+  await wenling.trust(b.context, 'duty');
+  county = await b.context.newPage();
+  await county.goto(`${wenling.url}/?role=board`);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await province?.stop();
+  await wenling?.stop();
+  await broker?.stop();
+});
+
+describe('风险提示单: province → Wenling → province', () => {
+  const outSheet = () => leader.locator('[data-test="sheet-out"]').filter({ hasText: '温岭' }).first();
+  const target = () => outSheet().locator('[data-test="sheet-target"][data-hall="331081"]');
+
+  it("drafts from Lekima's analysis, one per threatened county; nothing is sent until a leader issues Wenling's", async () => {
+    await expect.poll(() => leader.locator('[data-test="network-board"] tr[data-hall="331081"]').getAttribute('data-state'), { timeout: 20_000 }).toBe('online');
+    const c = await province.client('duty');
+    await c.command('replay.set', { storm: 'tc-2019-1909', t: Date.UTC(2019, 7, 9, 0), playing: false });
+    c.dispose();
+    await expect.poll(async () => leader.locator('[data-test="response-proposal"]').count(), { timeout: 30_000 }).toBe(1); // the analysis is there
+    await leader.locator('[data-test="sheet-draft-analysis"]').click();
+    await expect.poll(() => leader.locator('[data-test="sheet-out"][data-state="draft"]').count(), { timeout: 10_000 }).toBeGreaterThan(1);
+    expect(await outSheet().textContent()).toMatch(/关于防御利奇马的风险提示（温岭市）/);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await county.locator('[data-test="sheet-in"]').count()).toBe(0);
+    await outSheet().locator('[data-test="sheet-issue"]').click();
+    await expect.poll(() => outSheet().getAttribute('data-state'), { timeout: 10_000 }).toBe('issued');
+    expect(await outSheet().textContent()).toMatch(/浙江省应急指挥中心风险提示〔\d{4}〕1号/);
+  });
+
+  it('at Wenling: delivered; signed for; each measure answered, one with a photo, one blocked then done', async () => {
+    const sheet = county.locator('[data-test="sheet-in"]').first();
+    await expect.poll(() => sheet.count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => target().getAttribute('data-state'), { timeout: 15_000 }).toBe('unread'); // delivered, not signed for
+    expect(await sheet.locator('[data-test="sheet-in-state"]').textContent()).toBe('未签收');
+    await sheet.locator('[data-test="sheet-sign"]').click();
+    await expect.poll(() => sheet.locator('[data-test="sheet-signed"]').textContent(), { timeout: 10_000 }).toMatch(/值班员甲 .* 签收/);
+    await expect.poll(() => target().getAttribute('data-state'), { timeout: 15_000 }).toBe('signed');
+    const png = new PNG({ width: 8, height: 8 });
+    png.data.fill(200);
+    const photo = join(dir, 'boats.png');
+    writeFileSync(photo, PNG.sync.write(png));
+    const measures = sheet.locator('[data-test="sheet-measure"]');
+    const n = await measures.count();
+    expect(n).toBeGreaterThanOrEqual(4);
+    for (let i = 0; i < n; i++) {
+      const m = measures.nth(i);
+      await m.locator('[data-test="sheet-note"]').fill(`措施${i + 1}已落实`);
+      if (i === 0) await m.locator('[data-test="sheet-photo"]').setInputFiles(photo);
+      if (i === 1) {
+        await m.locator('[data-test="sheet-answer-blocked"]').click();
+        await expect.poll(() => m.locator('[data-test="sheet-feedback"]').textContent(), { timeout: 10_000 }).toMatch(/受阻/);
+      }
+      await m.locator('[data-test="sheet-answer-done"]').click();
+      await expect.poll(() => m.locator('[data-test="sheet-feedback"]').textContent(), { timeout: 10_000 }).toMatch(/已落实 · 值班员甲/);
+    }
+    expect(await measures.first().locator('[data-test="sheet-feedback"]').textContent()).toMatch(/📷/);
+  });
+
+  it('at the province: answered; verified; closed (销号); Wenling sees it closed', async () => {
+    await expect.poll(() => target().getAttribute('data-state'), { timeout: 20_000 }).toBe('complete');
+    await target().locator('[data-test="sheet-verify-331081"]').click();
+    await expect.poll(() => target().getAttribute('data-state'), { timeout: 10_000 }).toBe('verified');
+    await outSheet().locator('[data-test="sheet-close"]').click();
+    await expect.poll(() => outSheet().getAttribute('data-state'), { timeout: 10_000 }).toBe('closed');
+    await expect.poll(() => county.locator('[data-test="sheet-in"]').first().getAttribute('data-state'), { timeout: 15_000 }).toBe('closed');
+    expect(await county.locator('[data-test="sheet-answer-done"]').count()).toBe(0);
+  });
+
+  it('a sheet to a county that is unreachable says so, with one key to call it (督办)', async () => {
+    await wenling.stop();
+    await expect.poll(() => leader.locator('[data-test="network-board"] tr[data-hall="331081"]').getAttribute('data-state'), { timeout: 15_000 }).toBe('silent');
+    const c = await province.client('leader');
+    const { id } = await c.command('sheet.draft', {
+      hazard: 'typhoon',
+      title: '关于防御利奇马的风险提示（温岭市，续）',
+      judgement: '温岭沿海仍有暴雨',
+      targets: ['331081'],
+      measures: [{ text: '山洪危险区人员转移', owner: '乡镇', deadline: Date.now() + 3600_000 }],
+      feedbackDue: Date.now() + 3600_000,
+    });
+    await c.command('sheet.issue', { id });
+    c.dispose();
+    const t = leader.locator(`[data-test="sheet-out"][data-sheet="${id}"] [data-test="sheet-target"]`);
+    await expect.poll(() => t.getAttribute('data-state'), { timeout: 10_000 }).toBe('linkDown');
+    expect(await t.textContent()).toMatch(/温岭市: 未送达 · 链路中断/);
+    expect(await t.locator('[data-test="sheet-call-331081"]').count()).toBe(1);
+  });
+});
