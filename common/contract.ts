@@ -397,7 +397,15 @@ export const COMMANDS = {
   /** One key: connect to a contact by the best channel the links allow. Returns at once; the call's
    *  progress is on the `calls` topic. */
   'call.dial': {
-    args: z.object({ contact: z.string().min(1).max(64) }).strict(),
+    args: z
+      .object({
+        contact: z.string().min(1).max(64),
+        about: z
+          .string()
+          .regex(/^sheet:\d{6}-[0-9a-z]{4,12}$/)
+          .optional(),
+      })
+      .strict(),
     result: z.object({ id: z.string() }),
   },
   /** Cancel before an answer, hang up after. */

@@ -709,6 +709,8 @@ export const Call = z.object({
   name: Name,
   code: AdminCode,
   consultation: z.string().max(64).nullable(),
+  /** What the call was about, when pressed from it: `sheet:<id>` (督办 of a risk-prompt sheet). */
+  about: z.string().max(64).nullable().optional(),
   /** The duty officer who pressed the key. */
   by: z.string().min(1).max(64),
   state: CallState,

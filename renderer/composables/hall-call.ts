@@ -11,12 +11,13 @@ export function useHallCall() {
   const hub = useHub();
   const error = ref('');
   const contactOf = (code: string): Contact | undefined => (contacts.version, contacts.list().find((c) => c.code === code && (c.level === 'city' || c.level === 'county')));
-  async function call(code: string): Promise<void> {
+  /** `about`: what the call is for (`sheet:<id>`: 督办), logged with it. */
+  async function call(code: string, about?: string): Promise<void> {
     const c = contactOf(code);
     if (!c) return;
     error.value = '';
     try {
-      await hub.command('call.dial', { contact: c.id });
+      await hub.command('call.dial', { contact: c.id, ...(about ? { about } : {}) });
     } catch (e) {
       error.value = (e as Error).message;
     }

@@ -22,6 +22,7 @@ import {
 } from '@cesium/engine';
 import { BaseLayer } from './base-layer.ts';
 import { IncidentsLayer } from './incidents.ts';
+import { SheetsLayer } from './sheets.ts';
 import { PlacesLayer } from './places.ts';
 import { RiskLayer } from './risk.ts';
 import { SitesLayer } from './sites.ts';
@@ -59,6 +60,7 @@ export class SituationGlobe {
   readonly units: UnitsLayer;
   readonly places: PlacesLayer;
   readonly incidents: IncidentsLayer;
+  readonly sheets: SheetsLayer;
   readonly sites: SitesLayer;
   readonly risk: RiskLayer;
   readonly typhoon: TyphoonLayer;
@@ -82,6 +84,7 @@ export class SituationGlobe {
     this.units = new UnitsLayer(this.viewer, this.terrain);
     this.places.addLabels();
     this.incidents = new IncidentsLayer(scene);
+    this.sheets = new SheetsLayer(scene);
     this.sites = new SitesLayer(scene);
     this.units.addLabels();
     // The risk discs lie under everything else (added first among the layers drawn on the globe).

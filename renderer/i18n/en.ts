@@ -42,6 +42,7 @@ const en: typeof zh = {
     close: 'Close',
     verify: 'Verify',
     urge: 'Call',
+    print: 'Print',
     sign: 'Sign for',
     signedBy: 'signed for by {by} at {at}',
     note: 'Feedback note',

@@ -40,6 +40,7 @@ export default {
     close: '销号',
     verify: '核验',
     urge: '督办',
+    print: '打印',
     sign: '签收',
     signedBy: '{by} {at} 签收',
     note: '反馈说明',

@@ -103,6 +103,33 @@ describe('风险提示单: province → Wenling → province', () => {
     expect(await county.locator('[data-test="sheet-answer-done"]').count()).toBe(0);
   });
 
+  it('printed in the official layout: masthead, number, recipients, measures, seal; on paper the sheet alone, one A4 page', async () => {
+    await outSheet().locator('[data-test="sheet-print-open"]').click();
+    const paper = leader.locator('[data-test="sheet-print"]');
+    await expect.poll(() => paper.count()).toBe(1);
+    expect(await paper.locator('.masthead').textContent()).toBe('浙江省应急指挥中心');
+    expect(await paper.locator('[data-test="print-number"]').textContent()).toMatch(/风险提示〔\d{4}〕1号/);
+    expect(await paper.locator('[data-test="print-to"]').textContent()).toBe('温岭市');
+    expect(await paper.locator('.measures tbody tr').count()).toBeGreaterThanOrEqual(4);
+    expect(await paper.locator('[data-test="print-seal"]').textContent()).toMatch(/浙江省应急指挥中心.*（盖章）/);
+    await leader.emulateMedia({ media: 'print' });
+    expect(await leader.locator('[data-test="response-card"]').evaluate((e) => getComputedStyle(e).visibility)).toBe('hidden');
+    expect(await paper.evaluate((e) => getComputedStyle(e).visibility)).toBe('visible');
+    const pdf = await leader.pdf({ format: 'A4' });
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g)?.length).toBe(1);
+    await leader.emulateMedia({ media: 'screen' });
+    await paper.locator('[data-test="print-close"]').click();
+  });
+
+  it("the province's globe: each county it sent a sheet to, coloured by where it stands", async () => {
+    const g = await leader.context().newPage();
+    await g.goto(`${province.url}/?role=globe`);
+    await expect.poll(() => g.locator('[data-test="globe"]').getAttribute('data-sheets'), { timeout: 60_000 }).toBe('331081:closed');
+    expect(await g.locator('[data-test="sheet-layer"]').textContent()).toMatch(/风险提示单\s*1/);
+    await g.close();
+  });
+
   it('a sheet to a county that is unreachable says so, with one key to call it (督办)', async () => {
     await wenling.stop();
     await expect.poll(() => leader.locator('[data-test="network-board"] tr[data-hall="331081"]').getAttribute('data-state'), { timeout: 15_000 }).toBe('silent');
@@ -121,5 +148,13 @@ describe('风险提示单: province → Wenling → province', () => {
     await expect.poll(() => t.getAttribute('data-state'), { timeout: 10_000 }).toBe('linkDown');
     expect(await t.textContent()).toMatch(/温岭市: 未送达 · 链路中断/);
     expect(await t.locator('[data-test="sheet-call-331081"]').count()).toBe(1);
+    // 督办: the call goes out logged against the sheet, and the sheet counts it
+    await t.locator('[data-test="sheet-call-331081"]').click();
+    await expect.poll(() => t.locator('[data-test="sheet-call-331081"]').textContent(), { timeout: 10_000 }).toBe('督办 · 1');
+    // on the globe Wenling now shows the most urgent of its two sheets: the one it has not received
+    const g = await leader.context().newPage();
+    await g.goto(`${province.url}/?role=globe`);
+    await expect.poll(() => g.locator('[data-test="globe"]').getAttribute('data-sheets'), { timeout: 60_000 }).toBe('331081:undelivered');
+    await g.close();
   });
 });

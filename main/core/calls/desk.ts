@@ -51,7 +51,7 @@ export class CallDesk implements Desk {
   readonly counters = { calls: 0, connected: 0, failed: 0 };
 
   readonly commands: CommandHandlers = {
-    'call.dial': async ({ contact }, ctx) => ({ id: await this.dial(contact, ctx.by) }),
+    'call.dial': async ({ contact, about }, ctx) => ({ id: await this.dial(contact, ctx.by, null, about ?? null) }),
     'call.end': async ({ id }) => {
       await this.end(id);
       return { id };
@@ -181,7 +181,7 @@ export class CallDesk implements Desk {
   }
 
   /** Press one key: the call starts at once and runs on its own. Resolves with its id. */
-  async dial(contactId: string, by: string, consultation: string | null = null): Promise<string> {
+  async dial(contactId: string, by: string, consultation: string | null = null, about: string | null = null): Promise<string> {
     const contact = this.contact(contactId);
     const busy = [...this.live.values()].find((l) => l.call.contact === contactId && l.call.consultation === consultation);
     if (busy) throw new HubError('invalid_args', `${contact.name.zh} is already being called (${busy.call.id})`);
@@ -191,6 +191,7 @@ export class CallDesk implements Desk {
       name: contact.name,
       code: contact.code,
       consultation,
+      ...(about ? { about } : {}),
       by,
       state: 'dialing',
       channel: null,
