@@ -17,6 +17,7 @@ import {
   Checklist,
   Sheet,
   SheetHazard,
+  Task,
   MEASURE_STATUSES,
   DutyShift,
   OnDutyInput,
@@ -95,6 +96,8 @@ export const TOPIC_SCHEMAS = {
   checklists: Checklist,
   /** Risk-prompt sheets issued here (with every recipient's progress) and received from above. */
   sheets: Sheet,
+  /** Tasks (派单) assigned here and from above, each with its history. */
+  tasks: Task,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
   sites: Site,
   /** County boundaries imported from the bureau's file (the five-colour map's polygons). */
@@ -344,6 +347,57 @@ export const COMMANDS = {
         lon: Lon.optional(),
       })
       .strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** 派单: one order to a team or depot of this hall, or to a hall below, with a deadline. */
+  'task.assign': {
+    args: z
+      .object({
+        assignee: z.object({ kind: z.enum(['unit', 'hall']), id: z.string().min(1).max(64) }).strict(),
+        title: z.string().trim().min(1).max(200),
+        detail: z.string().max(2000).optional(),
+        location: z
+          .object({ lat: Lat, lon: Lon, label: z.string().max(100) })
+          .strict()
+          .optional(),
+        deadline: z.number().int(),
+        sheet: z.string().max(32).optional(),
+      })
+      .strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** The assignee's step: accepted, rejected (with a reason), under way, done (with evidence). For a
+   *  team of this hall the duty officer records what the team said; at a hall below, its own. */
+  'task.update': {
+    args: z
+      .object({
+        id: z.string().max(32),
+        state: z.enum(['accepted', 'rejected', 'underway', 'done']),
+        note: z.string().max(1000).optional(),
+        photo: z
+          .string()
+          .max(192 * 1024)
+          .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
+          .optional(),
+        lat: Lat.optional(),
+        lon: Lon.optional(),
+      })
+      .strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** The issuer: the work is checked (after done). */
+  'task.verify': {
+    args: z.object({ id: z.string().max(32), note: z.string().max(1000).optional() }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** The issuer: to another team or hall (after a rejection, or while open). */
+  'task.reassign': {
+    args: z.object({ id: z.string().max(32), assignee: z.object({ kind: z.enum(['unit', 'hall']), id: z.string().min(1).max(64) }).strict(), note: z.string().max(1000).optional() }).strict(),
+    result: z.object({ event: z.number().int() }),
+  },
+  /** The issuer: withdrawn, with a reason. */
+  'task.cancel': {
+    args: z.object({ id: z.string().max(32), reason: z.string().trim().min(1).max(1000) }).strict(),
     result: z.object({ event: z.number().int() }),
   },
   /** Mark an instruction from above read here (its receipt goes back up). */

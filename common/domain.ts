@@ -1019,3 +1019,49 @@ export const Sheet = z.object({
   demo: z.boolean(),
 });
 export type Sheet = z.infer<typeof Sheet>;
+
+/**
+ * A task (派单, issue 21): one order to a team or depot of this hall, or to a hall below, followed to
+ * its end: assigned → accepted or rejected (with a reason) → under way → done (with evidence) →
+ * verified; reassigned after a rejection; cancelled; overdue by the clock. A team's answers are
+ * recorded by the duty officer who heard them (by phone, by radio); a hall's come up the network.
+ */
+export const TASK_STATES = ['assigned', 'accepted', 'rejected', 'underway', 'done', 'verified', 'cancelled'] as const;
+export const TaskState = z.enum(TASK_STATES);
+export type TaskState = z.infer<typeof TaskState>;
+export const TaskAssignee = z.object({ kind: z.enum(['unit', 'hall']), id: z.string().min(1).max(64), name: z.string().max(200) });
+export const TaskStep = z.object({
+  state: TaskState,
+  at: z.number().int(),
+  by: z.string().max(64),
+  note: z.string().max(1000),
+  /** Who it was assigned to at this step (a reassignment). */
+  assignee: TaskAssignee.optional(),
+  photo: z
+    .string()
+    .max(192 * 1024)
+    .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
+    .nullable()
+    .optional(),
+  lat: Lat.nullable().optional(),
+  lon: Lon.nullable().optional(),
+});
+export const Task = z.object({
+  /** `<issuing hall>-t<random>`: the same at the issuer and at a hall it was sent to. */
+  id: z.string().regex(/^\d{6}-t[0-9a-z]{4,12}$/),
+  direction: z.enum(['out', 'in']),
+  issuer: z.object({ hall: AdminCode, name: z.string().max(200), by: z.string().max(64) }),
+  assignee: TaskAssignee,
+  title: z.string().trim().min(1).max(200),
+  detail: z.string().max(2000),
+  location: z.object({ lat: Lat, lon: Lon, label: z.string().max(100) }).nullable(),
+  deadline: z.number().int(),
+  state: TaskState,
+  /** Every step, oldest first (the last 50). */
+  history: z.array(TaskStep).max(50),
+  /** The sheet it serves, if any. */
+  sheet: z.string().max(32).nullable(),
+  createdAt: z.number().int(),
+  demo: z.boolean(),
+});
+export type Task = z.infer<typeof Task>;

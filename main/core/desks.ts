@@ -5,6 +5,7 @@
 import { alertsDesk } from './alerts/desk.ts';
 import { callsDesk } from './calls/desk.ts';
 import { sheetsDesk } from './sheets/desk.ts';
+import { tasksDesk } from './tasks/desk.ts';
 import { commandDesk } from './command/desk.ts';
 import { dutyDesk } from './duty/desk.ts';
 import { feedsDesk } from './feeds/manager.ts';
@@ -40,6 +41,7 @@ export const DESKS = [
   networkDesk,
   commandDesk,
   sheetsDesk,
+  tasksDesk,
   uplinkDesk,
 ] as const;
 

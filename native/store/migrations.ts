@@ -198,6 +198,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sheets_created ON sheets (created);
     `,
   },
+  {
+    version: 18,
+    name: 'tasks',
+    sql: `
+      -- Tasks (派单) assigned here (to this hall's teams and depots, or to halls below) and from above.
+      CREATE TABLE tasks (id TEXT PRIMARY KEY, created INTEGER NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL, event INTEGER NOT NULL);
+      CREATE INDEX tasks_created ON tasks (created);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -27,6 +27,7 @@ export const TABLES = [
   'plans',
   'checklists',
   'sheets',
+  'tasks',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -93,5 +94,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     plans: makeRepo(db, 'plans', [], () => []),
     checklists: makeRepo(db, 'checklists', ['opened'], (v) => [v.openedAt]),
     sheets: makeRepo(db, 'sheets', ['created'], (v) => [v.createdAt]),
+    tasks: makeRepo(db, 'tasks', ['created', 'state'], (v) => [v.createdAt, v.state]),
   };
 }

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HallNode, Incident, Instruction, Order, Response, Sheet, Unit } from '../../common/domain.ts';
+import type { HallNode, Incident, Instruction, Order, Response, Sheet, Task, Unit } from '../../common/domain.ts';
 import { recipientState } from '../../common/sheets.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import mqtt from 'mqtt';
@@ -274,6 +274,26 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     expect(taizhou.filter((e) => e.origin === 'hall:331082' && e.kind.startsWith('sheet.'))).toEqual([]);
     prov.close();
   }, 60_000);
+
+  it('a task from Taizhou to Linhai over the buses: Linhai accepts, goes and reports done with a photo; Taizhou verifies; the province, above both, ignores it', async () => {
+    const city = portClient(halls['331000']!, 'window:board', '台州值班员');
+    const { id } = await city.cmd<{ id: string }>('task.assign', { assignee: { kind: 'hall', id: '331082' }, title: '组织括苍镇群众转移', deadline: Date.now() + 3 * 3600_000 });
+    const at = (code: string) => halls[code]!.hub.get('tasks', id) as Task | undefined;
+    await until('the task at Linhai', () => at('331082')?.state === 'assigned');
+    const county = portClient(halls['331082']!, 'window:board', '临海值班员');
+    for (const state of ['accepted', 'underway', 'done'] as const) {
+      await county.cmd('task.update', { id, state, note: state === 'done' ? '转移群众326人' : '', ...(state === 'done' ? { photo: 'data:image/jpeg;base64,/9j/4AAQ', lat: 28.8, lon: 120.95 } : {}) });
+      await until(`${state} at Taizhou`, () => at('331000')?.state === state);
+    }
+    expect(at('331000')!.history.at(-1)).toMatchObject({ by: '临海值班员', note: '转移群众326人', lat: 28.8 });
+    await city.cmd('task.verify', { id });
+    await until('verified at Linhai', () => at('331082')?.state === 'verified');
+    expect(at('330000')).toBeUndefined();
+    const prov = await halls['330000']!.store.api.readJournal(0, 1_000_000);
+    expect(prov.filter((e) => e.subject === `task:${id}`)).toEqual([]);
+    city.close();
+    county.close();
+  });
 
   it("Linhai's bus cut: the province shows it silent within 5 s, keeping what it last said; what Linhai reported meanwhile arrives once after", async () => {
     await brokers['331082']!.stop();

@@ -207,6 +207,15 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('17 -> 18 adds tasks', () => {
+    const db = new Database(join(dir, 'm18.sqlite'));
+    migrate(db, 17);
+    expect(migrate(db, 18)).toBe(18);
+    db.prepare("INSERT INTO tasks (id, created, state, data, event) VALUES ('331000-tabcd', 1, 'assigned', '{}', 1)").run();
+    expect(tables(db)).toContain('tasks');
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { Role } from '../../../common/contract.ts';
 import { complete } from '../../../common/sheets.ts';
+import { isOpen, NEXT } from '../../../common/tasks.ts';
 import {
   Advisory,
   Alert,
@@ -12,6 +13,8 @@ import {
   Order,
   type Recipient,
   Sheet,
+  Task,
+  TaskStep,
   Plan,
   Response,
   ResponseHazard,
@@ -146,6 +149,17 @@ export const EVENT_PAYLOADS = {
   'sheet.verified': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), by: z.string().min(1).max(64), at: At }),
   'sheet.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
   'sheet.cancelled': z.object({ id: Id, by: z.string().min(1).max(64), at: At, reason: z.string().max(1000) }),
+  /** A task assigned here (new). */
+  'task.assigned': z.object({ task: Task }),
+  /** A step of a task: taken here for a team of this hall, or by the issuer (verified, cancelled,
+   *  reassigned). */
+  'task.stepped': z.object({ id: Id, step: TaskStep }),
+  /** A step a hall below took on a task from above: at that hall (sent up), and at the issuer (origin hall:<code>). */
+  'task.answered': z.object({ id: Id, step: TaskStep }),
+  /** One hall's copy of a task: journal only; the outbox carries it to beacon/<to>/down/task. */
+  'task.dispatched': z.object({ to: z.string().regex(/^\d{6}$/), key: z.string().max(128), from: z.string().max(200), sentAt: At, body: Task }),
+  /** A task from above as it came down (new, or the issuer's step). */
+  'task.received': z.object({ task: Task }),
   /** A target's receipt came back up: delivered (in its journal) or read by an operator there. */
   'order.receipt': z.object({ order: Id, hall: z.string().regex(/^\d{6}$/), delivered: At.nullable(), read: At.nullable(), readBy: z.string().max(64).nullable() }),
   /** This hall's roster of units, for the hall above (journal only; sent up at each start). */
@@ -213,6 +227,7 @@ const UPSERTS = {
   'plan.saved': ['plans', 'plan'],
   'sheet.drafted': ['sheets', 'sheet'],
   'sheet.issued': ['sheets', 'sheet'],
+  'task.assigned': ['tasks', 'task'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'alert.raised': ['alerts', 'alert'],
@@ -366,6 +381,29 @@ export function reduce(kind: string, payload: unknown, get: Lookup, opts?: { tru
       if (s.state === 'closed' || s.state === 'cancelled') throw new ReduceError('invalid_args', `sheet ${s.number} is ${s.state}`);
       return [put('sheets', { ...s, state: 'cancelled', closedAt: e.at, closedBy: e.by, cancelled: e.reason })];
     }
+    case 'task.stepped':
+    case 'task.answered': {
+      const e = p as EventPayload<'task.stepped'>;
+      const task = get('tasks', e.id) as Task | undefined;
+      if (!task) throw new ReduceError('not_found', `no task ${e.id}`);
+      const to = e.step.state;
+      const ok = to === 'verified' ? task.state === 'done' : to === 'cancelled' ? isOpen(task) : to === 'assigned' ? isOpen(task) || task.state === 'rejected' : NEXT[task.state].includes(to);
+      if (!ok) throw new ReduceError('invalid_args', `task ${task.title}: ${task.state} cannot become ${to}`);
+      if (to === 'assigned' && !e.step.assignee) throw new ReduceError('invalid_args', 'a reassignment names the new assignee');
+      return [put('tasks', { ...task, state: to, ...(e.step.assignee ? { assignee: e.step.assignee } : {}), history: [...task.history, e.step].slice(-50) })];
+    }
+    case 'task.received': {
+      // from above: the issuer's task; the steps taken here that it has not seen yet are kept
+      const e = p as EventPayload<'task.received'>;
+      const was = get('tasks', e.task.id) as Task | undefined;
+      if (was && was.direction === 'out') throw new ReduceError('invalid_args', `task ${e.task.id} was assigned here`);
+      const seen = new Set(e.task.history.map((h) => `${h.state}|${h.at}|${h.by}`));
+      const mine = (was?.history ?? []).filter((h) => !seen.has(`${h.state}|${h.at}|${h.by}`));
+      const history = [...e.task.history, ...mine].sort((a, b) => a.at - b.at).slice(-50);
+      const newest = history[history.length - 1]!;
+      return [put('tasks', { ...e.task, direction: 'in', history, state: mine.includes(newest) ? newest.state : e.task.state })];
+    }
+    case 'task.dispatched':
     case 'sheet.dispatched':
     case 'response.dispatched':
     case 'response.reported':

@@ -6,7 +6,23 @@
 // child as origin and its message key, so a repeat is applied once. docs/network.md.
 import { z } from 'zod';
 import { hallLevel, isDescendant, parentHall, unitInArea } from '../../../common/halls.ts';
-import { type Advisory, Call, type HallNode, Incident, LinkState, type Order, type Place, Response, ResponseHazard, Risk, type Sheet, type Typhoon, Unit, UnitStatus } from '../../../common/domain.ts';
+import {
+  type Advisory,
+  Call,
+  type HallNode,
+  Incident,
+  LinkState,
+  type Order,
+  type Place,
+  Response,
+  ResponseHazard,
+  Risk,
+  type Sheet,
+  type Task,
+  type Typhoon,
+  Unit,
+  UnitStatus,
+} from '../../../common/domain.ts';
 import { advisoryMessage, advisorySummary } from '../typhoon/advisory.ts';
 import { HubError } from '../hub/hub.ts';
 import type { DeltaOp } from '../../../common/contract.ts';
@@ -286,6 +302,18 @@ export class NetworkDesk implements Desk {
         return [
           { kind: 'order.receipt', subject: `order:${order}`, payload: { order, hall, delivered: read ? null : e.data.at, read: read ? e.data.at : null, readBy: read ? (e.data.by ?? null) : null } },
         ];
+      }
+      case 'task.answered': {
+        // a hall's step on a task: this hall's business only if it assigned the task to that hall
+        const e = z
+          .object({ id: z.string().max(64) })
+          .passthrough()
+          .safeParse(p);
+        if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
+        const t = this.port.get<Task>('tasks', e.data.id);
+        if (!t || t.direction !== 'out') return null;
+        if (t.assignee.kind !== 'hall' || t.assignee.id !== hall) return new Error(`${kind}: task ${t.id} is not ${hall}'s`);
+        return [{ kind, subject: `task:${t.id}`, payload: p } as JournalEvent];
       }
       case 'sheet.delivered':
       case 'sheet.signed':

@@ -3,7 +3,7 @@
 // event with origin 'province' and the message's key, so a repeat is stored and applied once.
 import { z } from 'zod';
 import { describeIssues } from '../../../common/contract.ts';
-import { AdminCode, RiskLevels, Response, Sheet, type Instruction } from '../../../common/domain.ts';
+import { AdminCode, RiskLevels, Response, Sheet, Task, type Instruction } from '../../../common/domain.ts';
 import { isDescendant } from '../../../common/halls.ts';
 import type { EventKind } from '../journal/events.ts';
 import { advisorySummary, parseAdvisory } from '../typhoon/advisory.ts';
@@ -32,7 +32,7 @@ const RiskBody = z
   .strict();
 
 /** The kinds the province may send, each a body in its own schema. */
-export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels', 'response.level', 'sheet'] as const;
+export const DOWN_KINDS = ['instruction', 'typhoon.advisory', 'risk.levels', 'response.level', 'sheet', 'task'] as const;
 
 export interface DownEvent {
   kind: EventKind;
@@ -121,6 +121,15 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
         return { ok: false, reason: 'bad_message', message: `sheet ${s.id}: not from a hall above, or not to ${hallId}` };
       const sheet = { ...s, direction: 'in' as const, recipients: { [hallId]: s.recipients[hallId] } };
       return { ok: true, kind: 'sheet', key: m.key, events: [{ kind: 'sheet.received', subject: `sheet:${s.id}`, key: m.key, payload: { sheet } }] };
+    }
+    case 'task': {
+      // a task from a hall above to this hall (new, or its issuer's step: verified, cancelled, reassigned)
+      const body = Task.safeParse(m.body);
+      if (!body.success) return { ok: false, reason: 'bad_message', message: `task: ${describeIssues(body.error)}`.slice(0, 300) };
+      const t = body.data;
+      const mentions = t.assignee.id === hallId || t.history.some((h) => h.assignee?.id === hallId);
+      if (!isDescendant(hallId, t.issuer.hall) || !mentions) return { ok: false, reason: 'bad_message', message: `task ${t.id}: not from a hall above, or not to ${hallId}` };
+      return { ok: true, kind: 'task', key: m.key, events: [{ kind: 'task.received', subject: `task:${t.id}`, key: m.key, payload: { task: t } }] };
     }
     case 'response.level': {
       // a hall above's emergency response (its own, or one it passes on from above it)

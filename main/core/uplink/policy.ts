@@ -1,7 +1,7 @@
 // What the province must be told, and how urgently: the topic plan of docs/protocol.md
 // ("Uplink to the province"). Lower priority numbers go first when a backlog drains.
 export interface OutboxRoute {
-  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down' | 'units' | 'sheets';
+  category: 'decisions' | 'incidents' | 'calls' | 'risk' | 'positions' | 'receipts' | 'down' | 'units' | 'sheets' | 'tasks';
   priority: number;
 }
 
@@ -33,6 +33,9 @@ const ROUTES: Record<string, OutboxRoute> = {
   'sheet.delivered': { category: 'sheets', priority: 0 },
   'sheet.signed': { category: 'sheets', priority: 0 },
   'sheet.feedback': { category: 'sheets', priority: 0 },
+  // Tasks (派单): a hall's copy down; a hall's steps on a task from above up.
+  'task.dispatched': { category: 'down', priority: 0 },
+  'task.answered': { category: 'tasks', priority: 0 },
   // Receipts of instructions from above: delivered, then read.
   'instruction.delivered': { category: 'receipts', priority: 0 },
   'instruction.read': { category: 'receipts', priority: 0 },

@@ -13,7 +13,7 @@ const POSITIONS_PRIORITY = outboxRoute('unit.moved')!.priority;
 
 /** The down message kind each dispatched event becomes (downlink.ts); the rest are instructions or
  *  say their own (`down`). */
-const DOWN_KIND: Record<string, string> = { 'risk.dispatched': 'risk.levels', 'response.dispatched': 'response.level', 'sheet.dispatched': 'sheet' };
+const DOWN_KIND: Record<string, string> = { 'risk.dispatched': 'risk.levels', 'response.dispatched': 'response.level', 'sheet.dispatched': 'sheet', 'task.dispatched': 'task' };
 
 /** An uplink message's key: unique per hall for ever, also across a reinstall (migration 16). */
 export function uplinkKey(hall: string, epoch: string, event: number): string {
