@@ -1061,6 +1061,8 @@ export const Task = z.object({
   history: z.array(TaskStep).max(50),
   /** The sheet it serves, if any. */
   sheet: z.string().max(32).nullable(),
+  /** At a hall it came down to: whether it is this hall's to answer now (not reassigned away). */
+  mine: z.boolean().optional(),
   createdAt: z.number().int(),
   demo: z.boolean(),
 });

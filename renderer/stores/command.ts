@@ -7,3 +7,5 @@ export const useResponsesStore = defineStore('responses', () => topicState('resp
 export const useChecklistsStore = defineStore('checklists', () => topicState('checklists'));
 /** Risk-prompt sheets issued here and received from above. */
 export const useSheetsStore = defineStore('sheets', () => topicState('sheets'));
+/** Tasks (派单) assigned here and from above. */
+export const useTasksStore = defineStore('tasks', () => topicState('tasks'));

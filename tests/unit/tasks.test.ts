@@ -113,4 +113,25 @@ describe('a task to a hall below: it answers on its own board', () => {
     expect(task(county, id)).toMatchObject({ state: 'verified' });
     expect(states(task(county, id))).toEqual(['assigned', 'accepted', 'underway', 'done', 'verified']);
   });
+
+  it('reassigned away from Linhai: Linhai is told and can no longer answer it', async () => {
+    const { id } = await duty.cmd<{ id: string }>('task.assign', { assignee: { kind: 'hall', id: '331082' }, title: '抢通乡道', deadline: clock + HOUR });
+    const last = async () => (await city.store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'task.dispatched').at(-1)!.payload as { key: string; body: Task };
+    const hand = async () => {
+      const d = await last();
+      const r = parseDown('beacon/331082/down/task', Buffer.from(JSON.stringify({ v: 1, key: d.key, kind: 'task', from: '台州', sentAt: clock, body: d.body })), '331082', clock);
+      if (!r.ok) throw new Error(r.message);
+      await county.port.recordMany(
+        r.events,
+        'province',
+        r.events.map((e) => e.key),
+      );
+    };
+    await hand();
+    expect(task(county, id).mine).toBe(true);
+    await duty.cmd('task.reassign', { id, assignee: { kind: 'unit', id: 'aviation-331000-01' } });
+    await hand(); // the hall it was with is told
+    expect(task(county, id)).toMatchObject({ mine: false, assignee: { kind: 'unit' } });
+    expect((await lh.fail('task.update', { id, state: 'accepted' })).message).toMatch(/was reassigned to 台州市航空救援队1/);
+  });
 });

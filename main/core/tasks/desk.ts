@@ -43,6 +43,7 @@ export class TasksDesk implements Desk {
         const t = this.task(id);
         // a task for this hall's own team is stepped here; one from above is answered (it goes up)
         if (t.direction === 'out' && t.assignee.kind === 'hall') throw new HubError('invalid_args', `${t.assignee.name} answers this task itself`);
+        if (t.direction === 'in' && !t.mine) throw new HubError('invalid_args', `task ${t.title} was reassigned to ${t.assignee.name}`);
         if (state === 'rejected' && !note?.trim()) throw new HubError('invalid_args', 'a rejection needs a reason');
         const step = { state, at: port.now(), by: ctx.by, note: note ?? '', photo: photo ?? null, lat: lat ?? null, lon: lon ?? null };
         const event = await port.record(t.direction === 'in' ? 'task.answered' : 'task.stepped', `task:${id}`, { id, step }, ctx.origin);

@@ -129,7 +129,8 @@ export function parseDown(topic: string, payload: Buffer, hallId: string, now: n
       const t = body.data;
       const mentions = t.assignee.id === hallId || t.history.some((h) => h.assignee?.id === hallId);
       if (!isDescendant(hallId, t.issuer.hall) || !mentions) return { ok: false, reason: 'bad_message', message: `task ${t.id}: not from a hall above, or not to ${hallId}` };
-      return { ok: true, kind: 'task', key: m.key, events: [{ kind: 'task.received', subject: `task:${t.id}`, key: m.key, payload: { task: t } }] };
+      const task = { ...t, mine: t.assignee.kind === 'hall' && t.assignee.id === hallId };
+      return { ok: true, kind: 'task', key: m.key, events: [{ kind: 'task.received', subject: `task:${t.id}`, key: m.key, payload: { task } }] };
     }
     case 'response.level': {
       // a hall above's emergency response (its own, or one it passes on from above it)
