@@ -15,6 +15,7 @@ import {
   Plan,
   PlanItem,
   Checklist,
+  Photo,
   Sheet,
   SheetHazard,
   Task,
@@ -338,11 +339,7 @@ export const COMMANDS = {
         measure: z.string().max(16),
         status: z.enum(MEASURE_STATUSES),
         text: z.string().max(1000),
-        photo: z
-          .string()
-          .max(192 * 1024)
-          .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
-          .optional(),
+        photo: Photo.optional(),
         lat: Lat.optional(),
         lon: Lon.optional(),
       })
@@ -374,11 +371,7 @@ export const COMMANDS = {
         id: z.string().max(32),
         state: z.enum(['accepted', 'rejected', 'underway', 'done']),
         note: z.string().max(1000).optional(),
-        photo: z
-          .string()
-          .max(192 * 1024)
-          .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
-          .optional(),
+        photo: Photo.optional(),
         lat: Lat.optional(),
         lon: Lon.optional(),
       })

@@ -951,6 +951,12 @@ export type Checklist = z.infer<typeof Checklist>;
  * delivered, delivered, signed for (签收), in progress (feedback), complete, verified; overdue is the
  * clock's (common/sheets.ts).
  */
+/** A photo as evidence (a sheet's feedback, a task done): a JPEG or PNG data URL, at most 192 KiB. */
+export const Photo = z
+  .string()
+  .max(192 * 1024)
+  .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/);
+
 export const SHEET_HAZARDS = ['typhoon', 'flood', 'landslide', 'hazchem', 'other'] as const;
 export const SheetHazard = z.enum(SHEET_HAZARDS);
 export type SheetHazard = z.infer<typeof SheetHazard>;
@@ -967,11 +973,7 @@ export const Feedback = z.object({
   status: z.enum(MEASURE_STATUSES),
   text: z.string().max(1000),
   /** A photo as evidence: a JPEG or PNG data URL, at most 192 KiB. */
-  photo: z
-    .string()
-    .max(192 * 1024)
-    .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
-    .nullable(),
+  photo: Photo.nullable(),
   lat: Lat.nullable(),
   lon: Lon.nullable(),
   by: z.string().max(64),
@@ -1037,12 +1039,7 @@ export const TaskStep = z.object({
   note: z.string().max(1000),
   /** Who it was assigned to at this step (a reassignment). */
   assignee: TaskAssignee.optional(),
-  photo: z
-    .string()
-    .max(192 * 1024)
-    .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/)
-    .nullable()
-    .optional(),
+  photo: Photo.nullable().optional(),
   lat: Lat.nullable().optional(),
   lon: Lon.nullable().optional(),
 });

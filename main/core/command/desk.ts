@@ -8,7 +8,7 @@ import { isDescendant } from '../../../common/halls.ts';
 import type { Analysis, Checklist, Place, Plan, Response, ResponseLevel, Typhoon } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort } from '../kernel/port.ts';
-import type { NetworkDesk } from '../network/desk.ts';
+import { hallIdentity, hallName } from '../network/identity.ts';
 import { proposeLevel, type Proposal } from './levels.ts';
 
 export interface CommandOptions {
@@ -85,7 +85,7 @@ export class CommandDesk implements Desk {
   }
 
   private hallName(): string {
-    return this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.hallId;
+    return hallName(this.port, this.hallId);
   }
 
   private openChecklist(): Checklist | undefined {
@@ -131,9 +131,5 @@ export class CommandDesk implements Desk {
 export const commandDesk = defineDesk<CommandOptions>()({
   name: 'command',
   topics: ['responses', 'plans', 'checklists'],
-  start: (port, ctx) => {
-    const net = ctx.desk<NetworkDesk>('network');
-    const hallId = (net && 'hallId' in net ? net.hallId : undefined) ?? port.all<Place>('places').find((p) => p.kind === 'province')?.code ?? '330000';
-    return new CommandDesk(port, hallId, ctx.options ?? {});
-  },
+  start: (port, ctx) => new CommandDesk(port, hallIdentity(port, ctx).hallId, ctx.options ?? {}),
 });

@@ -24,6 +24,7 @@ import {
   UnitStatus,
 } from '../../../common/domain.ts';
 import { advisoryMessage, advisorySummary } from '../typhoon/advisory.ts';
+import { hallName } from './identity.ts';
 import { HubError } from '../hub/hub.ts';
 import type { DeltaOp } from '../../../common/contract.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
@@ -97,8 +98,7 @@ export class NetworkDesk implements Desk {
     if (targets.length === 0) throw new HubError('not_found', `no hall below ${this.o.hallId} matches ${JSON.stringify(to)}`);
     const now = this.port.now();
     const id = `ord-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
-    const from = `${hallName} ${by}`.slice(0, 200);
+    const from = `${hallName(this.port, this.o.hallId)} ${by}`.slice(0, 200);
     const order: Order = { id, ...what, by, from, sentAt: now, receipts: Object.fromEntries(targets.map((t) => [t, { delivered: null, read: null, readBy: null }])) };
     const key = `${this.o.hallId}:${id}`;
     await this.port.recordMany(
@@ -408,13 +408,13 @@ export class NetworkDesk implements Desk {
     }
     if (byHall.size === 0) return;
     const now = this.port.now();
-    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+    const name = hallName(this.port, this.o.hallId);
     const id = `risk-${now.toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
     await this.port.recordMany(
       [...byHall].map(([to, items]) => ({
         kind: 'risk.dispatched' as const,
         subject: `risk:${to}`,
-        payload: { to, key: `${this.o.hallId}:${id}`, from: hallName, sentAt: now, body: { basis, items } },
+        payload: { to, key: `${this.o.hallId}:${id}`, from: name, sentAt: now, body: { basis, items } },
       })),
       'network',
     );
@@ -428,7 +428,7 @@ export class NetworkDesk implements Desk {
   private async sendResponses(to: string[], list: Response[]): Promise<void> {
     if (to.length === 0) return;
     const now = this.port.now();
-    const hallName = this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.o.hallId;
+    const name = hallName(this.port, this.o.hallId);
     const events = list.flatMap((r, i) =>
       to.map((t) => ({
         kind: 'response.dispatched' as const,
@@ -436,7 +436,7 @@ export class NetworkDesk implements Desk {
         payload: {
           to: t,
           key: `${this.o.hallId}:resp-${now.toString(36)}-${i}-${Math.random().toString(36).slice(2, 6)}`,
-          from: hallName,
+          from: name,
           sentAt: now,
           body: r.id === 'own' ? { ...r, id: r.hall } : r,
         },

@@ -7,7 +7,7 @@ import type { Analysis, Place, Recipient, Sheet, SheetHazard, Site, Typhoon } fr
 import { isDescendant } from '../../../common/halls.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
-import type { NetworkDesk } from '../network/desk.ts';
+import { hallIdentity, hallName, type NetworkView } from '../network/identity.ts';
 import { measuresFor } from './templates.ts';
 
 const fresh = (): Recipient => ({ delivered: null, signedAt: null, signedBy: null, feedback: {}, verifiedAt: null, verifiedBy: null });
@@ -17,10 +17,10 @@ const BJ = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour12:
 export class SheetsDesk implements Desk {
   readonly commands: CommandHandlers;
   private readonly port: HallPort;
-  private readonly net: NetworkDesk | null;
+  private readonly net: NetworkView | null;
   readonly hallId: string;
 
-  constructor(port: HallPort, net: NetworkDesk | null, hallId: string) {
+  constructor(port: HallPort, net: NetworkView | null, hallId: string) {
     this.port = port;
     this.net = net;
     this.hallId = hallId;
@@ -30,13 +30,7 @@ export class SheetsDesk implements Desk {
         if (a.id && !was) throw new HubError('not_found', `no sheet ${a.id}`);
         if (was && was.state !== 'draft') throw new HubError('invalid_args', `sheet ${was.number} is ${was.state}: only a draft can be edited`);
         this.checkTargets(a.targets);
-        const now = port.now();
-        const sheet: Sheet = {
-          id: was?.id ?? this.newId(),
-          number: '',
-          direction: 'out',
-          issuer: { hall: hallId, name: this.hallName(), by: ctx.by },
-          state: 'draft',
+        const sheet = this.draft(was, ctx.by, {
           hazard: a.hazard,
           title: a.title,
           judgement: a.judgement,
@@ -46,14 +40,7 @@ export class SheetsDesk implements Desk {
           measures: a.measures.map((m, i) => ({ id: `m${i + 1}`, ...m })),
           feedbackDue: a.feedbackDue,
           attachments: a.attachments ?? [],
-          createdAt: was?.createdAt ?? now,
-          issuedAt: null,
-          closedAt: null,
-          closedBy: null,
-          cancelled: null,
-          recipients: {},
-          demo: false,
-        };
+        });
         const event = await port.record('sheet.drafted', `sheet:${sheet.id}`, { sheet }, ctx.origin);
         return { id: sheet.id, event: event ?? 0 };
       },
@@ -127,7 +114,26 @@ export class SheetsDesk implements Desk {
   }
 
   private hallName(): string {
-    return this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.hallId;
+    return hallName(this.port, this.hallId);
+  }
+
+  /** A draft with these contents: new, or `was` edited (its id and creation kept). */
+  private draft(was: Sheet | undefined, by: string, c: Pick<Sheet, 'hazard' | 'title' | 'judgement' | 'basis' | 'targets' | 'points' | 'measures' | 'feedbackDue' | 'attachments'>): Sheet {
+    return {
+      ...c,
+      id: was?.id ?? this.newId(),
+      number: '',
+      direction: 'out',
+      issuer: { hall: this.hallId, name: this.hallName(), by },
+      state: 'draft',
+      createdAt: was?.createdAt ?? this.port.now(),
+      issuedAt: null,
+      closedAt: null,
+      closedBy: null,
+      cancelled: null,
+      recipients: {},
+      demo: false,
+    };
   }
 
   /** A sheet's id from its draft on (issuing gives it its printed number). */
@@ -188,12 +194,7 @@ export class SheetsDesk implements Desk {
             .map((s) => ({ lat: s.lat, lon: s.lon, label: s.name.zh })),
         ];
         const existing = this.port.all<Sheet>('sheets').find((s) => s.direction === 'out' && s.state === 'draft' && s.basis?.storm === a.id && s.targets.length === 1 && s.targets[0] === p.code);
-        const sheet: Sheet = {
-          id: existing?.id ?? this.newId(),
-          number: '',
-          direction: 'out',
-          issuer: { hall: this.hallId, name: this.hallName(), by },
-          state: 'draft',
+        const sheet = this.draft(existing, by, {
           hazard,
           title: `关于防御${name}的风险提示（${county}）`,
           judgement,
@@ -203,14 +204,7 @@ export class SheetsDesk implements Desk {
           measures: t.measures.map((m, i) => ({ id: `m${i + 1}`, text: m.text, owner: m.owner, deadline: now + m.hours * 3600_000 })),
           feedbackDue: now + t.feedbackHours * 3600_000,
           attachments: [],
-          createdAt: existing?.createdAt ?? now,
-          issuedAt: null,
-          closedAt: null,
-          closedBy: null,
-          cancelled: null,
-          recipients: {},
-          demo: false,
-        };
+        });
         out.push({ kind: 'sheet.drafted', subject: `sheet:${sheet.id}`, payload: { sheet } });
       }
     }
@@ -222,8 +216,7 @@ export const sheetsDesk = defineDesk()({
   name: 'sheets',
   topics: ['sheets'],
   start: (port, ctx) => {
-    const net = ctx.desk<NetworkDesk>('network');
-    const real = net && 'hallId' in net ? net : null;
-    return new SheetsDesk(port, real, real?.hallId ?? port.all<Place>('places').find((p) => p.kind === 'province')?.code ?? '330000');
+    const { net, hallId } = hallIdentity(port, ctx);
+    return new SheetsDesk(port, net, hallId);
   },
 });

@@ -5,15 +5,15 @@
 import type { Place, Task, TaskState, Unit } from '../../../common/domain.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
-import type { NetworkDesk } from '../network/desk.ts';
+import { hallIdentity, hallName, type NetworkView } from '../network/identity.ts';
 
 export class TasksDesk implements Desk {
   readonly commands: CommandHandlers;
   private readonly port: HallPort;
-  private readonly net: NetworkDesk | null;
+  private readonly net: NetworkView | null;
   readonly hallId: string;
 
-  constructor(port: HallPort, net: NetworkDesk | null, hallId: string) {
+  constructor(port: HallPort, net: NetworkView | null, hallId: string) {
     this.port = port;
     this.net = net;
     this.hallId = hallId;
@@ -97,7 +97,7 @@ export class TasksDesk implements Desk {
   }
 
   private hallName(): string {
-    return this.port.get<{ name: { zh: string } }>('hall', 'hall')?.name.zh ?? this.hallId;
+    return hallName(this.port, this.hallId);
   }
 }
 
@@ -105,8 +105,7 @@ export const tasksDesk = defineDesk()({
   name: 'tasks',
   topics: ['tasks'],
   start: (port, ctx) => {
-    const net = ctx.desk<NetworkDesk>('network');
-    const real = net && 'hallId' in net ? net : null;
-    return new TasksDesk(port, real, real?.hallId ?? port.all<Place>('places').find((p) => p.kind === 'province')?.code ?? '330000');
+    const { net, hallId } = hallIdentity(port, ctx);
+    return new TasksDesk(port, net, hallId);
   },
 });
