@@ -9,7 +9,8 @@ export function useCountdown() {
   const { t } = useI18n();
   const { now: tick } = useClock();
   const server = useServerClock();
-  const now = computed(() => (tick.value, server.now()));
+  // whole milliseconds: times sent in commands are integers
+  const now = computed(() => (tick.value, Math.round(server.now())));
   function left(due: number): string {
     const min = Math.round((due - now.value) / 60_000);
     const span = (m: number) => (m >= 60 ? t('response.hm', { h: Math.floor(m / 60), m: m % 60 }) : t('response.m', { m }));

@@ -59,6 +59,18 @@ describe('风险提示单: province → Wenling → province', () => {
     expect(await outSheet().textContent()).toMatch(/关于防御利奇马的风险提示（温岭市）/);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await county.locator('[data-test="sheet-in"]').count()).toBe(0);
+    // the officer edits the draft before it goes: a measure reworded, one added, feedback within 2 h
+    const before = Number((await outSheet().textContent())!.match(/(\d+) 项措施/)![1]);
+    await outSheet().locator('[data-test="sheet-edit"]').click();
+    const ed = outSheet().locator('[data-test="sheet-editor"]');
+    await ed.locator('[data-test="edit-measure-text"]').first().fill('渔船回港、渔排人员全部上岸，逐船逐排点验');
+    await ed.locator('[data-test="edit-add-measure"]').click();
+    await ed.locator('[data-test="edit-measure-text"]').last().fill('石塘、松门沿海低洼区人员转移');
+    await ed.locator('[data-test="edit-measure-owner"]').last().fill('石塘镇、松门镇');
+    await ed.locator('[data-test="edit-feedback-hours"]').fill('2');
+    await ed.locator('[data-test="edit-save"]').click();
+    await expect.poll(() => ed.count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => outSheet().textContent(), { timeout: 10_000 }).toMatch(new RegExp(`${before + 1} 项措施`));
     await outSheet().locator('[data-test="sheet-issue"]').click();
     await expect.poll(() => outSheet().getAttribute('data-state'), { timeout: 10_000 }).toBe('issued');
     expect(await outSheet().textContent()).toMatch(/浙江省应急指挥中心风险提示〔\d{4}〕1号/);
