@@ -18,6 +18,7 @@ import {
   Photo,
   Sheet,
   SheetHazard,
+  SheetTemplate,
   Task,
   MEASURE_STATUSES,
   DutyShift,
@@ -97,6 +98,8 @@ export const TOPIC_SCHEMAS = {
   checklists: Checklist,
   /** Risk-prompt sheets issued here (with every recipient's progress) and received from above. */
   sheets: Sheet,
+  /** The measures a sheet drafted from the analysis proposes, per hazard and level (editable). */
+  templates: SheetTemplate,
   /** Tasks (派单) assigned here and from above, each with its history. */
   tasks: Task,
   /** Key targets (hazardous-chemical sites, reservoirs) and shelters. */
@@ -305,6 +308,13 @@ export const COMMANDS = {
   'sheet.draftFromAnalysis': {
     args: z.object({ storm: z.string().max(64).optional() }).strict(),
     result: z.object({ ids: z.array(z.string()) }),
+  },
+  /** Replace the hall's measure template for a hazard at a level (orange, red). */
+  'template.put': {
+    args: SheetTemplate.pick({ hazard: true, level: true, measures: true, feedbackHours: true })
+      .extend({ source: z.string().max(300).optional() })
+      .strict(),
+    result: z.object({ id: z.string(), event: z.number().int() }),
   },
   /** Issue a draft: numbered, and sent to each target through the outbox. */
   'sheet.issue': {

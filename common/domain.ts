@@ -1064,3 +1064,21 @@ export const Task = z.object({
   demo: z.boolean(),
 });
 export type Task = z.infer<typeof Task>;
+
+/** The measures a sheet drafted from the analysis proposes for a hazard at a five-colour level (issue
+ *  21): the hall's template library, seeded for the demonstration, edited by the hall. */
+export const SheetTemplate = z.object({
+  id: z.string().regex(/^(typhoon|flood|landslide|hazchem|other):(orange|red)$/),
+  hazard: SheetHazard,
+  level: z.enum(['orange', 'red']),
+  measures: z
+    .array(z.object({ text: z.string().trim().min(1).max(500), owner: z.string().trim().min(1).max(64), hours: z.number().int().min(1).max(168) }).strict())
+    .min(1)
+    .max(30),
+  feedbackHours: z.number().int().min(1).max(168),
+  source: z.string().max(300),
+  updatedBy: z.string().max(64),
+  updatedAt: z.number().int(),
+  demo: z.boolean(),
+});
+export type SheetTemplate = z.infer<typeof SheetTemplate>;

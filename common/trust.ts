@@ -58,6 +58,7 @@ export const COMMAND_GRANTS = {
   'sheet.draft': 'operate',
   'sheet.draftFromAnalysis': 'operate',
   'sheet.issue': 'decide',
+  'template.put': 'decide',
   'sheet.cancel': 'decide',
   'sheet.close': 'decide',
   'sheet.verify': 'operate',

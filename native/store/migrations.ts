@@ -207,6 +207,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_created ON tasks (created);
     `,
   },
+  {
+    version: 19,
+    name: 'measure templates',
+    sql: `
+      -- The measures a sheet drafted from the analysis proposes, per hazard and level (the hall's own).
+      CREATE TABLE templates (id TEXT PRIMARY KEY, data TEXT NOT NULL, event INTEGER NOT NULL);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

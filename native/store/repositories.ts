@@ -28,6 +28,7 @@ export const TABLES = [
   'checklists',
   'sheets',
   'tasks',
+  'templates',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -95,5 +96,6 @@ export function makeRepositories(db: Database.Database): Record<TableName, Repos
     checklists: makeRepo(db, 'checklists', ['opened'], (v) => [v.openedAt]),
     sheets: makeRepo(db, 'sheets', ['created'], (v) => [v.createdAt]),
     tasks: makeRepo(db, 'tasks', ['created', 'state'], (v) => [v.createdAt, v.state]),
+    templates: makeRepo(db, 'templates', [], () => []),
   };
 }

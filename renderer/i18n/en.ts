@@ -80,6 +80,16 @@ const en: typeof zh = {
       cancelled: 'cancelled',
     },
   },
+  plans: {
+    title: 'Plan and templates',
+    checklist: 'Checklist: {level}',
+    template: 'Sheet measures ({colour})',
+    colours: { orange: 'orange', red: 'red' },
+    hintPlan: `One item a line: what {'|'} who {'|'} within how many minutes of the declaration`,
+    hintTemplate: `One measure a line: what {'|'} who {'|'} within how many hours of issue`,
+    save: 'Save',
+    badLines: `Line(s) {lines} are not "what {'|'} who {'|'} a number"`,
+  },
   tasks: {
     title: 'Tasks',
     to: 'To',

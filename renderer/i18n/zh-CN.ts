@@ -78,6 +78,16 @@ export default {
       cancelled: '已撤销',
     },
   },
+  plans: {
+    title: '预案与模板',
+    checklist: '{level}检查单',
+    template: '风险提示单措施模板（{colour}）',
+    colours: { orange: '橙色', red: '红色' },
+    hintPlan: `每行一项：事项 {'|'} 责任岗位或部门 {'|'} 启动后多少分钟内完成`,
+    hintTemplate: `每行一项：措施 {'|'} 责任单位 {'|'} 签发后多少小时内完成`,
+    save: '保存',
+    badLines: `第 {lines} 行格式不对（事项 {'|'} 责任 {'|'} 数字）`,
+  },
   tasks: {
     title: '派单',
     to: '派给',

@@ -9,3 +9,6 @@ export const useChecklistsStore = defineStore('checklists', () => topicState('ch
 export const useSheetsStore = defineStore('sheets', () => topicState('sheets'));
 /** Tasks (派单) assigned here and from above. */
 export const useTasksStore = defineStore('tasks', () => topicState('tasks'));
+/** The plan's checklist per response level, and the measure templates per hazard and level. */
+export const usePlansStore = defineStore('plans', () => topicState('plans'));
+export const useTemplatesStore = defineStore('templates', () => topicState('templates'));

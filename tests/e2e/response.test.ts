@@ -64,6 +64,21 @@ describe('应急响应 on the board', () => {
     expect(await card('observer').locator('[data-test="checklist-check"]').count()).toBe(0);
   });
 
+  it("the hall's own plan: the leader rewrites level III's checklist as lines; a bad line is refused in words", async () => {
+    const card = pages.leader.locator('[data-test="plans-card"]');
+    await card.locator('summary').click();
+    await card.locator('[data-test="plans-which"]').selectOption('plan:III');
+    await expect.poll(() => card.locator('[data-test="plans-text"]').inputValue()).toMatch(/\| \d+$/m);
+    await card.locator('[data-test="plans-text"]').fill('启动城区排涝泵站 | 住建 | 90\n转移地下车库车辆 | 物业 | 分钟');
+    await card.locator('[data-test="plans-save"]').click();
+    expect(await card.locator('[data-test="plans-error"]').textContent()).toMatch(/第 2 行格式不对/);
+    await card.locator('[data-test="plans-text"]').fill('启动城区排涝泵站 | 住建 | 90\n转移地下车库车辆 | 物业 | 120');
+    await card.locator('[data-test="plans-save"]').click();
+    await expect.poll(() => card.locator('[data-test="plans-source"]').textContent(), { timeout: 10_000 }).toMatch(/带班领导乙/);
+    expect(await pages.observer.locator('[data-test="plans-card"]').count()).toBe(0);
+    expect(await pages.duty.locator('[data-test="plans-card"]').count()).toBe(0); // the plan is the leader's
+  });
+
   it('the leader lowers the level by hand, with a reason, then ends the response', async () => {
     const c = card('leader');
     await c.locator('[data-test="response-choose"]').selectOption('III');
@@ -72,6 +87,8 @@ describe('应急响应 on the board', () => {
     await expect.poll(() => level('duty'), { timeout: 10_000 }).toBe('防台风Ⅲ级');
     await expect.poll(() => card('duty').locator('[data-test="response-reason"]').textContent()).toBe('利奇马减弱为强热带风暴');
     await expect.poll(() => card('duty').locator('[data-test="checklist"] h4').textContent()).toMatch(/防台风Ⅲ级应急响应检查单/);
+    // the checklist level III opened is the plan the leader just wrote
+    expect(await card('duty').locator('[data-test="checklist-item"] .text').allTextContents()).toEqual(['启动城区排涝泵站', '转移地下车库车辆']);
     await c.locator('[data-test="response-reason-input"]').fill('台风影响结束');
     await c.locator('[data-test="response-end"]').click();
     for (const role of ['leader', 'duty'] as const) await expect.poll(() => level(role), { timeout: 10_000 }).toBe('未启动');

@@ -216,6 +216,14 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('18 -> 19 adds measure templates', () => {
+    const db = new Database(join(dir, 'm19.sqlite'));
+    migrate(db, 18);
+    expect(migrate(db, 19)).toBe(19);
+    expect(tables(db)).toContain('templates');
+    db.close();
+  });
+
   it('refuses a database from a newer Beacon instead of damaging it', () => {
     const file = join(dir, 'future.sqlite');
     const db = new Database(file);

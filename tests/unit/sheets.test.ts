@@ -166,3 +166,23 @@ describe('a risk-prompt sheet from draft to 销号', () => {
     expect(at(prov)).toMatchObject({ state: 'closed', recipients: { '331081': { verifiedBy: '省值班员' } } });
   });
 });
+
+describe("drafted from the analysis, with the hall's own templates", () => {
+  it("Lekima at the fix before landfall: a draft per county at orange or worse within 24 h; Wenling's (red) takes the hall's red template", async () => {
+    await leader.cmd('template.put', { hazard: 'typhoon', level: 'red', measures: [{ text: '全域停工停课停业', owner: '各乡镇（街道）', hours: 2 }], feedbackHours: 2 });
+    expect((await duty.fail('template.put', { hazard: 'typhoon', level: 'red', measures: [], feedbackHours: 2 })).code).toBe('invalid_args');
+    await duty.cmd('replay.set', { storm: 'tc-2019-1909', t: Date.UTC(2019, 7, 9, 15), playing: false });
+    for (let i = 0; i < 100 && prov.hub.items('analysis').length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const { ids } = await duty.cmd<{ ids: string[] }>('sheet.draftFromAnalysis', {});
+    expect(ids.length).toBeGreaterThan(3);
+    const drafts = ids.map((i) => prov.hub.get('sheets', i) as Sheet);
+    const wenling = drafts.find((s) => s.targets[0] === '331081')!;
+    expect(wenling).toMatchObject({ state: 'draft', title: '关于防御利奇马的风险提示（温岭市）', basis: { storm: 'tc-2019-1909', horizon: 'h24' }, feedbackDue: clock + 2 * HOUR });
+    expect(wenling.judgement).toMatch(/^受利奇马影响，预计温岭市.*24小时内为红色风险/);
+    expect(wenling.measures).toEqual([{ id: 'm1', text: '全域停工停课停业', owner: '各乡镇（街道）', deadline: clock + 2 * HOUR }]);
+    expect(wenling.points[0]).toMatchObject({ label: '温岭市' });
+    // drafting again updates the same drafts rather than adding more
+    const again = await duty.cmd<{ ids: string[] }>('sheet.draftFromAnalysis', {});
+    expect(new Set(again.ids)).toEqual(new Set(ids));
+  });
+});

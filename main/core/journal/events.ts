@@ -13,6 +13,7 @@ import {
   Order,
   type Recipient,
   Sheet,
+  SheetTemplate,
   Task,
   TaskStep,
   Plan,
@@ -149,6 +150,8 @@ export const EVENT_PAYLOADS = {
   'sheet.verified': z.object({ id: Id, hall: z.string().regex(/^\d{6}$/), by: z.string().min(1).max(64), at: At }),
   'sheet.closed': z.object({ id: Id, by: z.string().min(1).max(64), at: At }),
   'sheet.cancelled': z.object({ id: Id, by: z.string().min(1).max(64), at: At, reason: z.string().max(1000) }),
+  /** A measure template saved (the hall's own, or the demonstration's). */
+  'template.saved': z.object({ template: SheetTemplate }),
   /** A task assigned here (new). */
   'task.assigned': z.object({ task: Task }),
   /** A step of a task: taken here for a team of this hall, or by the issuer (verified, cancelled,
@@ -228,6 +231,7 @@ const UPSERTS = {
   'sheet.drafted': ['sheets', 'sheet'],
   'sheet.issued': ['sheets', 'sheet'],
   'task.assigned': ['tasks', 'task'],
+  'template.saved': ['templates', 'template'],
   'risk.set': ['risks', 'risk'],
   'incident.reported': ['incidents', 'incident'],
   'alert.raised': ['alerts', 'alert'],

@@ -10,6 +10,7 @@ import type { EventKind } from '../journal/events.ts';
 import { packageRoot } from '../paths.ts';
 import { CITIES, cityOf, COUNTIES, PROVINCE, TEAM_COUNTS } from './zhejiang-places.ts';
 import { demoPlans } from '../command/levels.ts';
+import { demoTemplates } from '../sheets/templates.ts';
 
 export const SCENARIO_ID = 'zhejiang-demo';
 // From the package root, so the source tree and the compiled out/node tree find the same file.
@@ -290,6 +291,8 @@ export function zhejiangScenario(now: number): SeedEvent[] {
 
   // the plan's checklists per response level (demonstration data; each hall edits its own)
   for (const plan of demoPlans(now)) ev('plan.saved', `plan:${plan.id}`, { plan });
+  // and the measures a risk-prompt sheet proposes per level (issue 21)
+  for (const template of demoTemplates(now)) ev('template.saved', `template:${template.id}`, { template });
 
   const count = (k: string) => units.filter((u) => u.kind === k).length;
   ev('scenario.seeded', `scenario:${SCENARIO_ID}`, {

@@ -3,7 +3,7 @@
 // below (each its own copy through the outbox), signed for and answered measure by measure there
 // (their progress comes back up the network), verified and closed (销号) here, or cancelled. The
 // recipients hear of a close or a cancel. Nothing is sent without a person. docs/command.md.
-import type { Analysis, Place, Recipient, Sheet, SheetHazard, Site, Typhoon } from '../../../common/domain.ts';
+import type { Analysis, Place, Recipient, Sheet, SheetHazard, SheetTemplate, Site, Typhoon } from '../../../common/domain.ts';
 import { isDescendant } from '../../../common/halls.ts';
 import { HubError } from '../hub/hub.ts';
 import { type CommandHandlers, defineDesk, type Desk, type HallPort, type JournalEvent } from '../kernel/port.ts';
@@ -48,6 +48,21 @@ export class SheetsDesk implements Desk {
         const events = this.fromAnalysis(storm, ctx.by);
         if (events.length) await port.recordMany(events, ctx.origin);
         return { ids: events.map((e) => (e.payload as { sheet: Sheet }).sheet.id) };
+      },
+      'template.put': async ({ hazard, level, measures, feedbackHours, source }, ctx) => {
+        const template: SheetTemplate = {
+          id: `${hazard}:${level}`,
+          hazard,
+          level,
+          measures,
+          feedbackHours,
+          source: source ?? `${this.hallName()} ${ctx.by}`,
+          updatedBy: ctx.by,
+          updatedAt: port.now(),
+          demo: false,
+        };
+        const event = await port.record('template.saved', `template:${template.id}`, { template }, ctx.origin);
+        return { id: template.id, event: event ?? 0 };
       },
       'sheet.issue': async ({ id }, ctx) => {
         const s = this.own(id);
@@ -180,7 +195,7 @@ export class SheetsDesk implements Desk {
         const place = this.port.get<Place>('places', p.code);
         const county = place?.name.zh ?? p.code;
         const hazard: SheetHazard = 'typhoon';
-        const t = measuresFor(hazard, level);
+        const t = measuresFor(this.port.get<SheetTemplate>('templates', `${hazard}:${level}`));
         const wind = [p.force7 && `${BJ.format(p.force7.t)}起7级大风`, p.force10 && `${BJ.format(p.force10.t)}起10级大风`, p.force12 && `${BJ.format(p.force12.t)}起12级大风`]
           .filter(Boolean)
           .join('，');
@@ -214,7 +229,7 @@ export class SheetsDesk implements Desk {
 
 export const sheetsDesk = defineDesk()({
   name: 'sheets',
-  topics: ['sheets'],
+  topics: ['sheets', 'templates'],
   start: (port, ctx) => {
     const { net, hallId } = hallIdentity(port, ctx);
     return new SheetsDesk(port, net, hallId);
