@@ -369,6 +369,7 @@ export const COMMANDS = {
           .optional(),
         deadline: z.number().int(),
         sheet: z.string().max(32).optional(),
+        checklist: z.string().max(100).optional(),
       })
       .strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),

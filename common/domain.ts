@@ -1009,6 +1009,8 @@ export const Sheet = z.object({
   points: z.array(z.object({ lat: Lat, lon: Lon, label: z.string().max(100) })).max(50),
   measures: z.array(SheetMeasure).min(1).max(30),
   feedbackDue: z.number().int(),
+  /** Sign for it (签收) by then: set when issued (half an hour, or the feedback deadline if sooner). */
+  signBy: z.number().int().nullable(),
   attachments: z.array(z.object({ name: z.string().max(200), note: z.string().max(500) })).max(10),
   createdAt: z.number().int(),
   issuedAt: z.number().int().nullable(),
@@ -1058,6 +1060,8 @@ export const Task = z.object({
   history: z.array(TaskStep).max(50),
   /** The sheet it serves, if any. */
   sheet: z.string().max(32).nullable(),
+  /** The checklist item it carries out (`<checklist>/<item>`), if any. */
+  checklist: z.string().max(100).nullable().optional(),
   /** At a hall it came down to: whether it is this hall's to answer now (not reassigned away). */
   mine: z.boolean().optional(),
   createdAt: z.number().int(),

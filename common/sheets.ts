@@ -14,7 +14,8 @@ export function complete(sheet: Sheet, hall: string): boolean {
 
 /**
  * One recipient's state: the sheet's own end first (closed, cancelled), then verified; overdue once
- * the feedback deadline passed and it is not complete; else how far it got.
+ * the feedback deadline passed and it is not complete, or the sign-for deadline and it has not
+ * signed; else how far it got.
  */
 export function recipientState(sheet: Sheet, hall: string, now: number): RecipientState {
   if (sheet.state === 'cancelled') return 'cancelled';
@@ -25,6 +26,8 @@ export function recipientState(sheet: Sheet, hall: string, now: number): Recipie
   const done = complete(sheet, hall);
   if (done) return 'complete';
   if (sheet.state === 'issued' && now > sheet.feedbackDue) return 'overdue';
+  // not signed for in time (限时签收): overdue too, before any feedback is due
+  if (sheet.state === 'issued' && r.signedAt === null && sheet.signBy !== null && now > sheet.signBy) return 'overdue';
   if (Object.keys(r.feedback).length) return 'progress';
   if (r.signedAt !== null) return 'signed';
   return r.delivered !== null ? 'unread' : 'undelivered';

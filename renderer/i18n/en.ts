@@ -61,6 +61,7 @@ const en: typeof zh = {
     signedBy: 'signed for by {by} at {at}',
     note: 'Feedback note',
     feedbackBy: 'feedback ',
+    signBy: 'sign for it',
     measures: 'measures',
     cancelled: 'Cancelled: {reason}',
     photoTooLarge: 'The photo is over 140 KB: compress it first',

@@ -59,6 +59,7 @@ export default {
     signedBy: '{by} {at} 签收',
     note: '反馈说明',
     feedbackBy: '反馈时限：',
+    signBy: '签收',
     measures: '项措施',
     cancelled: '已撤销：{reason}',
     photoTooLarge: '照片超过 140 KB，请压缩后再传',

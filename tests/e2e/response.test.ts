@@ -62,6 +62,14 @@ describe('应急响应 on the board', () => {
       expect(await row.getAttribute('class')).toMatch(/done/);
     }
     expect(await card('observer').locator('[data-test="checklist-check"]').count()).toBe(0);
+    // an item handed to a team as a task (派单), due when the item is: it joins the board's tasks
+    const second = card('duty').locator('[data-test="checklist-item"]').nth(1);
+    const text = (await second.locator('.text').textContent())!;
+    await second.locator('[data-test="checklist-task-to"]').selectOption('unit:fire-rescue-330100-01');
+    await second.locator('[data-test="checklist-task"]').click();
+    const task = pages.duty.locator('[data-test="tasks-card"] [data-test="task"]').filter({ hasText: text });
+    await expect.poll(() => task.count(), { timeout: 10_000 }).toBe(1);
+    expect(await task.textContent()).toMatch(/已派单.*派给 杭州市消防救援站1/);
   });
 
   it("the hall's own plan: the leader rewrites level III's checklist as lines; a bad line is refused in words", async () => {

@@ -251,7 +251,9 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
     await until('at Linhai after the link returned', () => halls['331082']!.hub.get('sheets', id) !== undefined, 20_000);
     await until("Linhai's receipt at the province", () => atProv().recipients['331082']!.delivered !== null, 20_000);
     await until("Linhai's heartbeat at the province again", () => node('330000', '331082')!.detail.startsWith('WAN'), 10_000);
-    // each signs for it and answers; Taizhou, Linhai's city, hears Linhai's answers but they are not its sheet's
+    // each signs for it and answers; Taizhou, Linhai's city, hears Linhai's answers but they are not its
+    // sheet's. Linhai is cut off again first: it holds the sheet and works it, its answers wait in its outbox
+    await brokers['331082']!.stop();
     for (const [code, who] of [
       ['331000', '台州值班员'],
       ['331082', '临海值班员'],
@@ -262,6 +264,10 @@ describe('three halls on bridged buses: province 330000, Taizhou 331000, Linhai 
       await c.cmd('sheet.feedback', { id, measure: 'm2', status: 'done', text: '景区已关闭' });
       c.close();
     }
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await halls['331082']!.store.api.outboxStats()).depth).toBeGreaterThanOrEqual(3); // signed, two answers
+    expect(recipientState(atProv(), '331082', Date.now())).toBe('unread');
+    await brokers['331082']!.start();
     await until('both complete at the province', () => ['331000', '331082'].every((c) => recipientState(atProv(), c, Date.now()) === 'complete'), 20_000);
     expect(atProv().recipients['331082']).toMatchObject({ signedBy: '临海值班员', feedback: { m1: { text: '渔船全部回港', lat: 28.85, photo: expect.stringMatching(/^data:image\/jpeg/) } } });
     for (const c of ['331000', '331082']) await prov.cmd('sheet.verify', { id, hall: c });

@@ -104,6 +104,11 @@ describe('a risk-prompt sheet from draft to 销号', () => {
     for (const m of ['m1', 'm2']) await upToIssuer('sheet.feedback', { id, hall: '331081', measure: m, feedback: at(county).recipients['331081']!.feedback[m] });
     expect(at(prov).recipients['331081']!.feedback.m1).toMatchObject({ status: 'done', photo, lat: 28.3, by: '温岭值班员' });
     expect(recipientState(at(prov), '331081', clock)).toBe('progress');
+    // Linhai has not signed for it within half an hour (限时签收): overdue, before any feedback is due
+    expect(at(prov).signBy).toBe(T + 30 * 60_000);
+    clock = T + 31 * 60_000;
+    expect(recipientState(at(prov), '331082', clock)).toBe('overdue');
+    expect(recipientState(at(prov), '331081', clock)).toBe('progress');
   });
 
   it('the deadline passes: overdue; a close is refused while measures are open; verified once complete', async () => {

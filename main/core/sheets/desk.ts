@@ -10,6 +10,8 @@ import { type CommandHandlers, defineDesk, type Desk, type HallPort, type Journa
 import { hallIdentity, hallName, type NetworkView } from '../network/identity.ts';
 import { measuresFor } from './templates.ts';
 
+/** How long a recipient has to sign for a sheet (限时签收), unless its feedback is due sooner. */
+const SIGN_WITHIN_MS = 30 * 60_000;
 const fresh = (): Recipient => ({ delivered: null, signedAt: null, signedBy: null, feedback: {}, verifiedAt: null, verifiedBy: null });
 const YEAR = new Intl.DateTimeFormat('en', { timeZone: 'Asia/Shanghai', year: 'numeric' });
 const BJ = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -78,6 +80,7 @@ export class SheetsDesk implements Desk {
           issuer: { ...s.issuer, by: ctx.by },
           state: 'issued',
           issuedAt: now,
+          signBy: Math.min(now + SIGN_WITHIN_MS, s.feedbackDue),
           recipients: Object.fromEntries(s.targets.map((t) => [t, fresh()])),
         };
         await port.recordMany([{ kind: 'sheet.issued', subject: `sheet:${issued.id}`, payload: { sheet: issued } }, ...this.dispatch(issued)], ctx.origin);
@@ -142,6 +145,7 @@ export class SheetsDesk implements Desk {
       issuer: { hall: this.hallId, name: this.hallName(), by },
       state: 'draft',
       createdAt: was?.createdAt ?? this.port.now(),
+      signBy: null,
       issuedAt: null,
       closedAt: null,
       closedBy: null,

@@ -33,6 +33,7 @@ export class TasksDesk implements Desk {
           state: 'assigned',
           history: [{ state: 'assigned', at: now, by: ctx.by, note: '', assignee }],
           sheet: a.sheet ?? null,
+          ...(a.checklist ? { checklist: a.checklist } : {}),
           createdAt: now,
           demo: false,
         };
