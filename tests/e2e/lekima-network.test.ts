@@ -6,8 +6,8 @@
 // against the sheet; Wenling's feedback completes; the province verifies and closes. Journaled with
 // operators and times at both ends, on the displays of both halls in Chromium. Then the same with
 // Wenling's bus cut before it could sign: "link down", and the sheet arrives once when it returns.
-// The call itself has no SIP server here (tests/e2e/calls.test.ts dials a real one): it is placed,
-// tried and logged.
+// The 督办 call goes through the province's one-key connect over a real SIP platform (Kamailio) to
+// Wenling's duty officer's phone (a baresip agent that answers).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -17,12 +17,15 @@ import type { Call, Sheet } from '../../common/domain.ts';
 import { launch, offlineContext } from '../helpers/browser.ts';
 import { Broker, freePort } from '../helpers/mosquitto.ts';
 import { type Served, serve } from '../helpers/serve.ts';
+import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir('beacon-e2e-lekima-');
 const buses: Record<string, Broker> = {};
 const halls: Record<string, Served> = {};
 let browser: Browser;
+const platform = new SipPlatform(join(dir, 'sip'));
+const phone = new Endpoint(platform, 'wenling-duty', 'answer', dir);
 let prov: Page;
 let wl: Page;
 
@@ -31,7 +34,24 @@ beforeAll(async () => {
   buses['331081']!.configure({ anonymous: true, bridge: { name: 'bridge-331081', port: buses['331000']!.port, topics: ['beacon/331081/up/# out 1', 'beacon/331081/down/# in 1'] } });
   buses['331000']!.configure({ anonymous: true, bridge: { name: 'bridge-331000', port: buses['330000']!.port, topics: ['beacon/+/up/# out 1', 'beacon/+/down/# in 1'] } });
   for (const b of Object.values(buses)) await b.start();
-  for (const code of ['330000', '331000', '331081']) halls[code] = await serve(['--data', join(dir, code), '--port', '0', '--province', buses[code]!.url, '--hall-id', code]);
+  await platform.start();
+  await phone.start();
+  for (const code of ['330000', '331000', '331081']) {
+    const sip = code === '330000' ? ['--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`] : [];
+    halls[code] = await serve(
+      ['--data', join(dir, code), '--port', '0', '--province', buses[code]!.url, '--hall-id', code, ...sip],
+      60_000,
+      code === '330000' ? { BEACON_SIP_PASSWORD: 'pw-hall' } : {},
+    );
+  }
+  // the province's directory: Wenling's duty office reached at its SIP phone (as the bureau's IT would load it)
+  const admin = await halls['330000']!.client('admin');
+  const csv = [
+    'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
+    `c-331081,county,331081,c-331000,温岭市应急管理局值班室,Wenling duty office,王明,13800000001,李华,13800000002,,sip:wenling-duty@127.0.0.1,,,`,
+  ].join('\r\n');
+  expect(await admin.command('contacts.import', { csv })).toMatchObject({ updated: 1, errors: [] });
+  admin.dispose();
   browser = await launch();
   const open = async (code: string, role: 'leader' | 'duty') => {
     const c = await offlineContext(browser, { width: 1280, height: 1000 });
@@ -48,6 +68,8 @@ afterAll(async () => {
   await browser?.close();
   for (const h of Object.values(halls)) await h?.stop();
   for (const b of Object.values(buses)) await b?.stop();
+  await phone.stop();
+  await platform.stop();
 });
 
 /** A hall's whole journal, page by page, as a display reads it. */
@@ -119,8 +141,15 @@ describe('Lekima, province → Taizhou → Wenling', () => {
     await expect.poll(() => target().getAttribute('data-state'), { timeout: 60_000 }).toBe('overdue');
     await target().locator('[data-test="sheet-call-331081"]').click();
     await expect.poll(() => target().locator('[data-test="sheet-call-331081"]').textContent(), { timeout: 10_000 }).toBe('督办 · 1');
-    const logged = (await journalOf('330000')).filter((e) => e.kind === 'call.updated' || e.kind === 'call.logged').map((e) => (e.payload as { call: Call }).call);
-    expect(logged.find((x) => x.about === `sheet:${id}`)).toMatchObject({ code: '331081', by: '带班领导乙' });
+    // the call reaches Wenling's duty officer's phone, which answers; then the province hangs up
+    const calls = async () => (await journalOf('330000')).filter((e) => e.kind === 'call.updated' || e.kind === 'call.logged').map((e) => (e.payload as { call: Call }).call);
+    await expect.poll(async () => (await calls()).find((x) => x.about === `sheet:${id}` && x.state === 'connected')?.channel, { timeout: 30_000 }).toBe('voip');
+    const call = (await calls()).find((x) => x.about === `sheet:${id}`)!;
+    expect(call).toMatchObject({ code: '331081', by: '带班领导乙' });
+    const c = await halls['330000']!.client('leader');
+    await c.command('call.end', { id: call.id });
+    c.dispose();
+    await expect.poll(async () => (await calls()).some((x) => x.id === call.id && x.state === 'ended'), { timeout: 15_000 }).toBe(true);
   });
 
   it('Wenling completes its feedback; the province verifies and closes; Wenling sees it closed; both journals say who and when', async () => {
