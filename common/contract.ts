@@ -16,6 +16,7 @@ import {
   PlanItem,
   Checklist,
   Photo,
+  Attachment,
   Sheet,
   SheetHazard,
   SheetTemplate,
@@ -62,6 +63,9 @@ import { type Grant, COMMAND_GRANTS, Operator, Who } from './trust.ts';
 export const PROTOCOL_VERSION = 1;
 /** Largest frame a client may send. Commands are small; anything bigger is hostile or a bug. */
 export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+/** The commands that carry evidence (a photo, an attachment; issue 21) may send up to this much. */
+export const MAX_EVIDENCE_FRAME_BYTES = 3 * 1024 * 1024;
+export const EVIDENCE_COMMANDS: ReadonlySet<string> = new Set(['sheet.draft', 'sheet.feedback', 'task.update']);
 
 /** Topics and the schema of the entities each one holds (keyed by `id`). */
 export const TOPIC_SCHEMAS = {
@@ -295,10 +299,7 @@ export const COMMANDS = {
           .min(1)
           .max(30),
         feedbackDue: z.number().int(),
-        attachments: z
-          .array(z.object({ name: z.string().max(200), note: z.string().max(500) }).strict())
-          .max(10)
-          .optional(),
+        attachments: z.array(Attachment.strict()).max(5).optional(),
       })
       .strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),

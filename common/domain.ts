@@ -957,6 +957,20 @@ export const Photo = z
   .max(192 * 1024)
   .regex(/^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/);
 
+/** A file sent with a sheet (a list of risk points, a map): a PDF, an image or an Office sheet or
+ *  document as a data URL, at most 512 KiB of it; or a name and a note alone. */
+export const Attachment = z.object({
+  name: z.string().trim().min(1).max(200),
+  note: z.string().max(500),
+  data: z
+    .string()
+    .max(512 * 1024)
+    .regex(/^data:(application\/pdf|image\/png|image\/jpeg|application\/vnd\.openxmlformats-officedocument\.(spreadsheetml\.sheet|wordprocessingml\.document));base64,[A-Za-z0-9+/=]+$/)
+    .nullable()
+    .optional(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
 export const SHEET_HAZARDS = ['typhoon', 'flood', 'landslide', 'hazchem', 'other'] as const;
 export const SheetHazard = z.enum(SHEET_HAZARDS);
 export type SheetHazard = z.infer<typeof SheetHazard>;
@@ -1011,7 +1025,7 @@ export const Sheet = z.object({
   feedbackDue: z.number().int(),
   /** Sign for it (签收) by then: set when issued (half an hour, or the feedback deadline if sooner). */
   signBy: z.number().int().nullable(),
-  attachments: z.array(z.object({ name: z.string().max(200), note: z.string().max(500) })).max(10),
+  attachments: z.array(Attachment).max(5),
   createdAt: z.number().int(),
   issuedAt: z.number().int().nullable(),
   closedAt: z.number().int().nullable(),

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { MAX_CLIENT_FRAME_BYTES, PROTOCOL_VERSION, TopicName } from '../../common/contract.ts';
+import { MAX_EVIDENCE_FRAME_BYTES, PROTOCOL_VERSION, TopicName } from '../../common/contract.ts';
 import type { HallCore } from '../core/hall.ts';
 import { tileRoute } from '../core/tiles/route.ts';
 import { DISPLAY, type Credential } from '../core/hub/hub.ts';
@@ -194,7 +194,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
     return json(res, 404, { error: 'not found' });
   };
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EVIDENCE_FRAME_BYTES, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

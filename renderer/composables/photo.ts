@@ -21,3 +21,14 @@ export function usePhotos(onTooLarge: () => void) {
   const photoArg = (key: string): { photo?: string } => (photos.value[key] ? { photo: photos.value[key] } : {});
   return { photos, pick, photoArg };
 }
+
+/** A file as a data URL (a sheet's attachment), or null when it is over `maxBytes`. */
+export function readFile(f: File, maxBytes: number): Promise<string | null> {
+  if (f.size > maxBytes) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error ?? new Error('unreadable'));
+    r.readAsDataURL(f);
+  });
+}

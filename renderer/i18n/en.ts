@@ -56,6 +56,8 @@ const en: typeof zh = {
     addMeasure: '+ measure',
     feedbackWithin: 'Feedback within',
     save: 'Save draft',
+    attach: 'Attach:',
+    fileTooLarge: 'The file is over 380 KB',
     discard: 'Cancel',
     sign: 'Sign for',
     signedBy: 'signed for by {by} at {at}',

@@ -54,6 +54,8 @@ export default {
     addMeasure: '＋ 措施',
     feedbackWithin: '反馈时限',
     save: '保存草稿',
+    attach: '附件：',
+    fileTooLarge: '附件超过 380 KB',
     discard: '取消',
     sign: '签收',
     signedBy: '{by} {at} 签收',

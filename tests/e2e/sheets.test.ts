@@ -3,6 +3,7 @@
 // from Lekima's analysis, a leader issues Wenling's; Wenling's duty officer signs for it and answers
 // each measure, one with a photo, one blocked and then done; the province sees every step, verifies
 // and closes it (销号), and Wenling sees it closed. While Wenling is unreachable its target says why.
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -68,6 +69,10 @@ describe('风险提示单: province → Wenling → province', () => {
     await ed.locator('[data-test="edit-measure-text"]').last().fill('石塘、松门沿海低洼区人员转移');
     await ed.locator('[data-test="edit-measure-owner"]').last().fill('石塘镇、松门镇');
     await ed.locator('[data-test="edit-feedback-hours"]').fill('2');
+    // the list of risk points, attached
+    writeFileSync(join(dir, '温岭风险点清单.pdf'), Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n'));
+    await ed.locator('[data-test="edit-attach"]').setInputFiles(join(dir, '温岭风险点清单.pdf'));
+    await expect.poll(() => ed.locator('[data-test="edit-attachment"]').textContent()).toMatch(/温岭风险点清单\.pdf/);
     await ed.locator('[data-test="edit-save"]').click();
     await expect.poll(() => ed.count(), { timeout: 10_000 }).toBe(0);
     await expect.poll(() => outSheet().textContent(), { timeout: 10_000 }).toMatch(new RegExp(`${before + 1} 项措施`));
@@ -81,13 +86,19 @@ describe('风险提示单: province → Wenling → province', () => {
     await expect.poll(() => sheet.count(), { timeout: 15_000 }).toBe(1);
     await expect.poll(() => target().getAttribute('data-state'), { timeout: 15_000 }).toBe('unread'); // delivered, not signed for
     expect(await sheet.locator('[data-test="sheet-in-state"]').textContent()).toBe('未签收');
+    // its attachment came with it, to download
+    const file = sheet.locator('[data-test="sheet-attachment"]');
+    expect(await file.getAttribute('download')).toBe('温岭风险点清单.pdf');
+    expect(Buffer.from((await file.getAttribute('href'))!.split(',')[1]!, 'base64').toString()).toMatch(/^%PDF-1\.4/);
     await sheet.locator('[data-test="sheet-sign"]').click();
     await expect.poll(() => sheet.locator('[data-test="sheet-signed"]').textContent(), { timeout: 10_000 }).toMatch(/值班员甲 .* 签收/);
     await expect.poll(() => target().getAttribute('data-state'), { timeout: 15_000 }).toBe('signed');
-    const png = new PNG({ width: 8, height: 8 });
-    png.data.fill(200);
+    // a photo of a real size (about 100 KB: noise does not compress), well over a plain command's 64 KiB
+    const png = new PNG({ width: 160, height: 160 });
+    randomBytes(png.data.length).copy(png.data);
     const photo = join(dir, 'boats.png');
     writeFileSync(photo, PNG.sync.write(png));
+    expect(PNG.sync.write(png).length).toBeGreaterThan(64 * 1024);
     const measures = sheet.locator('[data-test="sheet-measure"]');
     const n = await measures.count();
     expect(n).toBeGreaterThanOrEqual(4);

@@ -86,7 +86,7 @@ describe('hub over WebSocket', () => {
     const big = new WsClient(wsUrl);
     await new Promise((r) => big.once('open', r));
     big.send(JSON.stringify({ t: 'hello', v: 1, client: 'x' }));
-    big.send('x'.repeat(70 * 1024));
+    big.send('x'.repeat(3 * 1024 * 1024 + 1)); // over even what evidence may take
     const code = await new Promise<number>((r) => big.once('close', (c) => r(c)));
     expect(code).toBe(1009);
 

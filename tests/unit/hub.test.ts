@@ -154,6 +154,28 @@ describe('hub', () => {
     expect(conn.of('error')[0]!.error.message).toMatch(/exceeds/);
   });
 
+  it('takes a frame over 64 KiB only from the commands that carry evidence (a photo, an attachment), up to 3 MiB', async () => {
+    const { hub, conn, s } = setup();
+    const ran: string[] = [];
+    hub.onCommand(async (name) => {
+      ran.push(name);
+      return { event: 1 };
+    });
+    const photo = `data:image/jpeg;base64,${'A'.repeat(150 * 1024)}`;
+    // a sheet's feedback with a 150 KB photo: read and run
+    s.receive(JSON.stringify({ t: 'cmd', id: 'f1', name: 'sheet.feedback', args: { id: '330000-abcd', measure: 'm1', status: 'done', text: '', photo } }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toEqual(['sheet.feedback']);
+    // the same size under another command's name, or claiming to be one and not: refused, nothing run
+    s.receive(JSON.stringify({ t: 'cmd', id: 'f2', name: 'incident.report', args: { title: photo } }));
+    s.receive(`{"t":"cmd","id":"f3","name":"sheet.feedback"${' '.repeat(70 * 1024)}}`);
+    expect(conn.of('error').map((e) => e.error.code)).toEqual(['too_large', 'bad_message']);
+    // evidence over 3 MiB: the command is answered (its display is not left waiting)
+    s.receive(JSON.stringify({ t: 'cmd', id: 'f4', name: 'sheet.feedback', args: { photo: 'A'.repeat(3 * 1024 * 1024) } }));
+    expect(conn.of('result').find((r) => r.id === 'f4')).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    expect(ran).toEqual(['sheet.feedback']);
+  });
+
   it('rejects unknown commands and wrong argument types with typed errors, and runs good ones', async () => {
     const { hub, conn, s } = setup();
     hub.onCommand(async (name, args) => {

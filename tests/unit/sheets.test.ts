@@ -172,6 +172,22 @@ describe('a risk-prompt sheet from draft to 销号', () => {
   });
 });
 
+describe('attachments travel with the sheet', () => {
+  it('a 300 KB PDF goes down inside the sheet (its own size limit); anything but the listed types is refused', async () => {
+    const pdf = `data:application/pdf;base64,${Buffer.alloc(300 * 1024, 7).toString('base64')}`;
+    expect((await duty.fail('sheet.draft', { ...draft, attachments: [{ name: 'x.html', note: '', data: 'data:text/html;base64,PGI+' }] })).code).toBe('invalid_args');
+    const { id } = await duty.cmd<{ id: string }>('sheet.draft', { ...draft, targets: ['331081'], attachments: [{ name: '温岭风险点清单.pdf', note: '共37处', data: pdf }] });
+    await leader.cmd('sheet.issue', { id });
+    const s = prov.hub.get('sheets', id) as Sheet;
+    const body = Buffer.from(JSON.stringify({ v: 1, key: `330000:${id}:issued`, kind: 'sheet', from: '浙江省', sentAt: clock, body: s }));
+    expect(body.length).toBeGreaterThan(64 * 1024);
+    await deliver(s, `330000:${id}:issued`);
+    expect((county.hub.get('sheets', id) as Sheet).attachments).toEqual([{ name: '温岭风险点清单.pdf', note: '共37处', data: pdf }]);
+    // an instruction that large is still refused
+    expect(parseDown('beacon/331081/down/instruction', body, '331081', clock)).toMatchObject({ ok: false, reason: 'too_large' });
+  });
+});
+
 describe("drafted from the analysis, with the hall's own templates", () => {
   it("Lekima at the fix before landfall: a draft per county at orange or worse within 24 h; Wenling's (red) takes the hall's red template", async () => {
     await leader.cmd('template.put', { hazard: 'typhoon', level: 'red', measures: [{ text: '全域停工停课停业', owner: '各乡镇（街道）', hours: 2 }], feedbackHours: 2 });

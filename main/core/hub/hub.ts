@@ -14,6 +14,8 @@ import {
   type ErrorCode,
   type HubErrorBody,
   MAX_CLIENT_FRAME_BYTES,
+  MAX_EVIDENCE_FRAME_BYTES,
+  EVIDENCE_COMMANDS,
   parseFrame,
   PROTOCOL_VERSION,
   type ServerMessage,
@@ -429,9 +431,17 @@ export class Session {
   receive(text: string): void {
     if (this.closed) return;
     this.hub.counters.framesIn += 1;
-    const parsed = parseFrame(ClientMessage, text, MAX_CLIENT_FRAME_BYTES);
+    // a frame over the command limit is read only if it says at its head that it is a command that
+    // carries evidence (a photo, an attachment), and then checked to be one
+    const big = text.length > MAX_CLIENT_FRAME_BYTES;
+    const head = big ? /^\{"t":"cmd","id":"([^"]{1,64})","name":"([a-z.]{1,40})"/.exec(text.slice(0, 200)) : null;
+    if (big && !(head && EVIDENCE_COMMANDS.has(head[2]!))) return this.reject({ code: 'too_large', message: `frame of ${text.length} bytes exceeds ${MAX_CLIENT_FRAME_BYTES}` });
+    // a command with evidence over what even evidence may take: answered, so its display is not left waiting
+    if (head && text.length > MAX_EVIDENCE_FRAME_BYTES) return this.fail(head[1]!, { code: 'too_large', message: `${text.length} bytes exceeds ${MAX_EVIDENCE_FRAME_BYTES}` });
+    const parsed = parseFrame(ClientMessage, text, big ? MAX_EVIDENCE_FRAME_BYTES : MAX_CLIENT_FRAME_BYTES);
     if (!parsed.ok) return this.reject(parsed.error);
     const msg = parsed.msg;
+    if (big && !(msg.t === 'cmd' && EVIDENCE_COMMANDS.has(msg.name))) return this.reject({ code: 'too_large', message: `frame of ${text.length} bytes exceeds ${MAX_CLIENT_FRAME_BYTES}` });
     if (msg.t === 'hello') {
       if (msg.v !== PROTOCOL_VERSION) {
         this.reject({ code: 'bad_message', message: `protocol version ${msg.v} is not ${PROTOCOL_VERSION}` });

@@ -9,6 +9,8 @@ import type { EventKind } from '../journal/events.ts';
 import { advisorySummary, parseAdvisory } from '../typhoon/advisory.ts';
 
 export const MAX_DOWN_BYTES = 64 * 1024;
+/** A sheet may carry its attachments (up to five of 512 KiB): its own limit. */
+export const MAX_SHEET_BYTES = 3 * 1024 * 1024;
 
 const Down = z.object({
   v: z.literal(1),
@@ -49,7 +51,8 @@ export function downTopic(hallId: string): string {
 
 export function parseDown(topic: string, payload: Buffer, hallId: string, now: number): DownResult {
   if (!topic.startsWith(`beacon/${hallId}/down/`)) return { ok: false, reason: 'wrong_hall', message: `topic ${topic.slice(0, 100)} is not for hall ${hallId}` };
-  if (payload.length > MAX_DOWN_BYTES) return { ok: false, reason: 'too_large', message: `${payload.length} bytes exceeds ${MAX_DOWN_BYTES}` };
+  const max = topic.endsWith('/down/sheet') ? MAX_SHEET_BYTES : MAX_DOWN_BYTES;
+  if (payload.length > max) return { ok: false, reason: 'too_large', message: `${payload.length} bytes exceeds ${max}` };
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));
