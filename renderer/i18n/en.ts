@@ -64,6 +64,7 @@ const en: typeof zh = {
     note: 'Feedback note',
     feedbackBy: 'feedback ',
     signBy: 'sign for it',
+    since: '(since {at})',
     measures: 'measures',
     cancelled: 'Cancelled: {reason}',
     photoTooLarge: 'The photo is over 140 KB: compress it first',

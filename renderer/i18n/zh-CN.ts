@@ -62,6 +62,7 @@ export default {
     note: '反馈说明',
     feedbackBy: '反馈时限：',
     signBy: '签收',
+    since: '（{at} 起）',
     measures: '项措施',
     cancelled: '已撤销：{reason}',
     photoTooLarge: '照片超过 140 KB，请压缩后再传',

@@ -169,7 +169,7 @@ describe('风险提示单: province → Wenling → province', () => {
     c.dispose();
     const t = leader.locator(`[data-test="sheet-out"][data-sheet="${id}"] [data-test="sheet-target"]`);
     await expect.poll(() => t.getAttribute('data-state'), { timeout: 10_000 }).toBe('linkDown');
-    expect(await t.textContent()).toMatch(/温岭市: 未送达 · 链路中断/);
+    expect(await t.textContent()).toMatch(/温岭市: 未送达 · 链路中断（\d+\/\d+ \d\d:\d\d 起）/); // since when
     expect(await t.locator('[data-test="sheet-call-331081"]').count()).toBe(1);
     // 督办: the call goes out logged against the sheet, and the sheet counts it
     await t.locator('[data-test="sheet-call-331081"]').click();
