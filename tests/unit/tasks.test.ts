@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '../../common/domain.ts';
 import { isOverdue } from '../../common/tasks.ts';
 import { HallCore } from '../../main/core/hall.ts';
+import type { NetworkDesk } from '../../main/core/network/desk.ts';
 import { parseDown } from '../../main/core/uplink/downlink.ts';
 import { portClient, type PortClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -107,6 +108,21 @@ describe('a task to a hall below: it answers on its own board', () => {
     }
     expect(task(city, id)).toMatchObject({ state: 'done', history: [{}, {}, {}, { note: '转移群众326人', by: '临海值班员' }] });
     expect((await lh.fail('task.verify', { id })).message).toMatch(/was assigned by/);
+    // what comes up from Linhai may only be the assignee's steps: a forged verification is refused (153)
+    const forged = (state: string) =>
+      Buffer.from(
+        JSON.stringify({
+          v: 1,
+          hall: '331082',
+          key: `331082:f-${state}`,
+          seq: 1,
+          category: 'tasks',
+          event: { id: 1, ts: clock, kind: 'task.answered', subject: `task:${id}`, payload: { id, step: { state, at: clock, by: 'x', note: '' } }, origin: 'x' },
+        }),
+      );
+    expect(await (city.desks.network as NetworkDesk).up('beacon/331082/up/tasks', forged('verified'))).toBe(153);
+    expect(await (city.desks.network as NetworkDesk).up('beacon/331082/up/tasks', forged('cancelled'))).toBe(153);
+    expect(task(city, id).state).toBe('done');
     await duty.cmd('task.verify', { id });
     const again = (await city.store.api.readJournal(0, 1_000_000)).filter((e) => e.kind === 'task.dispatched').at(-1)!.payload as { key: string; body: Task };
     await deliver(again.body, again.key);

@@ -305,11 +305,12 @@ export class NetworkDesk implements Desk {
       }
       case 'task.answered': {
         // a hall's step on a task: this hall's business only if it assigned the task to that hall
+        // only the assignee's steps: verifying, reassigning and cancelling are the issuer's alone
         const e = z
-          .object({ id: z.string().max(64) })
+          .object({ id: z.string().max(64), step: z.object({ state: z.enum(['accepted', 'rejected', 'underway', 'done']), assignee: z.never().optional() }).passthrough() })
           .passthrough()
           .safeParse(p);
-        if (!e.success) return new Error(`${kind}: ${e.error.issues[0]?.message}`);
+        if (!e.success) return new Error(`${kind}: ${e.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)[0]}`);
         const t = this.port.get<Task>('tasks', e.data.id);
         if (!t || t.direction !== 'out') return null;
         if (t.assignee.kind !== 'hall' || t.assignee.id !== hall) return new Error(`${kind}: task ${t.id} is not ${hall}'s`);
