@@ -569,13 +569,56 @@ export type HubErrorBody = z.infer<typeof HubErrorBody>;
 const Id = z.string().min(1).max(64);
 const Seq = z.number().int().min(0);
 
+/** A region a subscription asks for (issue 23): boxes `[west, south, east, north]` in degrees, and/or
+ *  admin codes (a county by its boundary where the hall has it, else by the hall a unit belongs to). */
+export const Area = z
+  .object({
+    bbox: z
+      .array(z.tuple([Lon, Lat, Lon, Lat]))
+      .max(16)
+      .optional(),
+    codes: z.array(AdminCode).max(200).optional(),
+  })
+  .strict()
+  .refine((a) => (a.bbox?.length ?? 0) + (a.codes?.length ?? 0) > 0, 'an area needs a box or a code');
+export type Area = z.infer<typeof Area>;
+/** Topics a subscription may narrow to an area and thin to a rate: the ones that move. */
+export const AREA_TOPICS: ReadonlySet<string> = new Set(['units']);
+/** Topics whose entities are a live state (the latest value is all that matters): a client that
+ *  falls behind receives each entity's latest instead of every change. Every other topic carries
+ *  decisions (incidents, sheets, levels, calls, instructions…): never coalesced, never held back. */
+export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles']);
+
 export const ClientMessage = z.discriminatedUnion('t', [
-  /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect. */
-  z.object({ t: z.literal('hello'), v: z.number().int(), client: z.string().max(128), ticket: z.string().max(128).optional() }).strict(),
-  /** `since` (with the epoch it belongs to) asks for the deltas after it instead of a snapshot. */
-  z.object({ t: z.literal('sub'), topic: TopicName, since: z.object({ epoch: Id, seq: Seq }).strict().optional() }).strict(),
+  /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect.
+   *  `flow`: the client acknowledges what it received (`ack`), so the hall sends no more than the
+   *  link carries. `pos`: it reads units' moves as binary frames (common/positions.ts). */
+  z
+    .object({
+      t: z.literal('hello'),
+      v: z.number().int(),
+      client: z.string().max(128),
+      ticket: z.string().max(128).optional(),
+      flow: z.literal(true).optional(),
+      pos: z.literal(1).optional(),
+    })
+    .strict(),
+  /** `since` (with the epoch it belongs to) asks for the deltas after it instead of a snapshot.
+   *  `area` and `every` (ms between two updates of one entity) narrow and thin a moving topic. */
+  z
+    .object({
+      t: z.literal('sub'),
+      topic: TopicName,
+      since: z.object({ epoch: Id, seq: Seq }).strict().optional(),
+      area: Area.optional(),
+      every: z.number().int().min(250).max(600_000).optional(),
+    })
+    .strict(),
   z.object({ t: z.literal('unsub'), topic: TopicName }).strict(),
   z.object({ t: z.literal('cmd'), id: Id, name: z.string().max(64), args: z.unknown() }).strict(),
+  /** With `flow`: how much of what the hall sent has arrived (characters of text frames plus bytes
+   *  of binary frames, counted since the connection opened). */
+  z.object({ t: z.literal('ack'), n: z.number().int().min(0) }).strict(),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -594,11 +637,32 @@ export type WireOp = z.infer<typeof WireOp>;
 export const ServerMessage = z.discriminatedUnion('t', [
   /** `who`: the session as the hall sees it (signed-in operator, console, grants). */
   z.object({ t: z.literal('welcome'), v: z.number().int(), epoch: Id, server: z.string(), topics: z.array(TopicName), commands: z.array(z.string()), who: Who }),
-  /** The whole topic at `seq`. Deltas that follow carry seq+1, seq+2, … with no gap. */
-  z.object({ t: z.literal('snapshot'), topic: TopicName, epoch: Id, seq: Seq, items: z.array(z.unknown()) }),
-  z.object({ t: z.literal('delta'), topic: TopicName, epoch: Id, seq: Seq, ops: z.array(WireOp) }),
+  /** The whole topic at `seq`. Deltas that follow carry seq+1, seq+2, … with no gap. `partial`: the
+   *  subscription's area, not the whole topic (never resumed). `ix`: each item's index (moves). */
+  z.object({ t: z.literal('snapshot'), topic: TopicName, epoch: Id, seq: Seq, items: z.array(z.unknown()), partial: z.literal(true).optional(), ix: z.array(Seq).optional() }),
+  /** `from`: a delta made for this client alone (it fell behind, or asked for an area or a rate)
+   *  follows the client's `from` rather than seq−1. `partial`: after it the client does not hold the
+   *  topic at `seq` (more is still to come, or an area): it must not resume from it. `at`: the hall's
+   *  clock when it was made; `old`: the hall's time of the oldest change this client still lacks.
+   *  `ix`: the index of each entity put for the first time. */
+  z.object({
+    t: z.literal('delta'),
+    topic: TopicName,
+    epoch: Id,
+    seq: Seq,
+    ops: z.array(WireOp),
+    from: Seq.optional(),
+    partial: z.literal(true).optional(),
+    at: Seq.optional(),
+    old: Seq.optional(),
+    ix: z.array(z.tuple([Id, Seq])).optional(),
+  }),
   /** Answer to `sub` with `since` when the client is already current. */
   z.object({ t: z.literal('current'), topic: TopicName, epoch: Id, seq: Seq }),
+  /** Once a second to a client with `flow`: the hall's clock, and the hall's time of the oldest
+   *  change it still lacks (absent: it lacks none), so a display knows how old its picture is even
+   *  when nothing arrives. */
+  z.object({ t: z.literal('tick'), at: Seq, old: Seq.optional() }),
   z.discriminatedUnion('ok', [
     z.object({ t: z.literal('result'), id: Id, ok: z.literal(true), value: z.unknown() }),
     z.object({ t: z.literal('result'), id: Id, ok: z.literal(false), error: HubErrorBody }),
@@ -645,6 +709,18 @@ export function deltaProblem(raw: Record<string, unknown>): string | null {
   const e = idProblem(raw.epoch);
   if (e) return `epoch: ${e}`;
   if (typeof raw.seq !== 'number' || !Number.isSafeInteger(raw.seq) || raw.seq < 0) return 'seq: expected a whole number from 0';
+  for (const k of ['from', 'at', 'old'] as const) {
+    const v = raw[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) return `${k}: expected a whole number from 0`;
+  }
+  if (raw.partial !== undefined && raw.partial !== true) return 'partial: expected true';
+  if (raw.ix !== undefined) {
+    if (!Array.isArray(raw.ix)) return 'ix: expected an array';
+    for (let i = 0; i < raw.ix.length; i++) {
+      const p: unknown = raw.ix[i];
+      if (!Array.isArray(p) || p.length !== 2 || idProblem(p[0]) || typeof p[1] !== 'number' || !Number.isSafeInteger(p[1]) || p[1] < 0) return `ix.${i}: expected [id, index]`;
+    }
+  }
   const ops = raw.ops;
   if (!Array.isArray(ops)) return 'ops: expected an array';
   for (let i = 0; i < ops.length; i++) {

@@ -6,6 +6,7 @@ import { keepPrivate } from './security.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { COMMAND_NAMES, type CommandName } from '../../common/contract.ts';
+import type { Boundary } from '../../common/domain.ts';
 import { StoreClient } from '../../native/store/client.ts';
 import { DESKS, type DeskMap, type DeskOptions } from './desks.ts';
 import { CLOSE, Hub, HubError, localContext, type CommandContext, type HubOptions, type HubStats } from './hub/hub.ts';
@@ -48,6 +49,11 @@ export class HallCore {
     this.store = store;
     this.reach = new Reach(opts.reach, process.env, opts.dataDir);
     this.hub = new Hub({ server: 'beacon', ...opts.hub });
+    // an area given by a county's code: the county's boundary, where the hall has imported it
+    this.hub.polygonsOf = (code) => {
+      const b = this.hub.get('boundaries', code) as Boundary | undefined;
+      return b ? b.polygons.map((rings) => rings[0]!) : null;
+    };
     this.kernel = new Kernel(store.api, this.hub, opts);
     this.startedAt = this.kernel.now();
     for (const def of opts.desks ?? DESKS) for (const t of (def as DeskDef).topics ?? []) this.kernel.serve(t);

@@ -166,6 +166,12 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
           commands: s.hub.commands,
           errors: s.hub.errors,
           closedSlow: s.hub.closedSlow,
+          behind: s.hub.behind,
+          fellBehind: s.hub.fellBehind,
+          caughtUp: s.hub.caughtUp,
+          coalesced: s.hub.coalesced,
+          stalled: s.hub.stalled,
+          bytesOut: s.hub.bytesOut,
           superseded: s.hub.superseded,
           forbidden: s.hub.forbidden,
           rateLimited: s.hub.rateLimited,
@@ -194,7 +200,15 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
     return json(res, 404, { error: 'not found' });
   };
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_EVIDENCE_FRAME_BYTES, perMessageDeflate: false });
+  // permessage-deflate is negotiated (browsers offer it) but used per frame: snapshots and a lagging
+  // client's catch-up are compressed; the shared deltas every fast display gets are not (the hall
+  // would deflate the same text once per display). No context kept between frames: a slow client
+  // costs the hall a frame's zlib state while one is compressed, not 300 kB for as long as it stays.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_EVIDENCE_FRAME_BYTES,
+    perMessageDeflate: { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, zlibDeflateOptions: { level: 6, memLevel: 8 } },
+  });
   const alive = new WeakMap<WebSocket, boolean>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -230,7 +244,8 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       const session = core.hub.connect(
         {
           origin,
-          send: (text) => ws.send(utf8Once(text), { binary: false }),
+          send: (text, compress) => ws.send(utf8Once(text), { binary: false, compress: !!compress }),
+          sendBinary: (data, compress) => ws.send(data, { binary: true, compress: !!compress }),
           close: (code, reason) => ws.close(code, reason),
           buffered: () => ws.bufferedAmount,
         },

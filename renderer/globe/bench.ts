@@ -218,7 +218,7 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
   const T0 = 1_700_000_000_000;
   let units: Unit[] = tracked(opts.units, 3, 'w', T0);
   let h!: TransportHandlers;
-  const transport: Transport = { connect: (x) => ((h = x), x.open()), send: () => undefined, close: () => undefined };
+  const transport: Transport = { binary: false, connect: (x) => ((h = x), x.open()), send: () => undefined, close: () => undefined };
   const client = new HubClient(transport, { client: 'bench' });
   let globe = 0;
   const off = client.subscribe('units', (e) => {
@@ -227,7 +227,7 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
     else g.units.reset(client.topic('units').values() as Iterable<Unit>);
     globe += performance.now() - t0;
   });
-  h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units });
+  h.message({ t: 'snapshot', topic: 'units', epoch: 'bench', seq: 0, items: units }, 0);
   // reports reach the hall in an order shuffled once; the hub sends them in the topic's order
   const hub = new TopicOrder();
   hub.order(units.map((u) => ({ op: 'put', id: u.id })));
@@ -256,7 +256,7 @@ export async function benchWire(g: SituationGlobe, opts: { units: number; ticks:
     const t0 = performance.now();
     const r = parseServerFrame(text, 64 << 20);
     if (!r.ok) throw new Error(`bench frame refused: ${r.error.message}`);
-    h.message(r.msg);
+    h.message(r.msg, 0);
     const dt = performance.now() - t0;
     if (client.counters.invalid || client.counters.gaps) throw new Error('bench frame not applied');
     total.push(dt);

@@ -7,7 +7,8 @@
 // carries the number of each op's entity, so a view that keeps per-entity state (the globe: 20,000
 // units moving every second) keeps it in arrays by that number and finds it without hashing the id
 // a second time: the client has just looked the entity up to apply the delta.
-import type { CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName } from '../../common/contract.ts';
+import type { Area, CommandArgs, CommandName, CommandResult, DeltaOp, HubErrorBody, ServerMessage, TopicName, WireOp } from '../../common/contract.ts';
+import { type DecodedMoves, moveSet } from '../../common/positions.ts';
 import { PROTOCOL_VERSION, TOPIC_SCHEMAS } from '../../common/contract.ts';
 import { applyPatch } from '../../common/ops.ts';
 import { isPlain } from '../../common/plain.ts';
@@ -29,6 +30,10 @@ interface Held {
 interface TopicSub {
   epoch: string | null;
   seq: number;
+  /** Whether the client holds the whole topic at `seq` (it may resume from it). */
+  resumable: boolean;
+  /** Moves name entities by index (common/positions.ts): index → id, as the hall told. */
+  ix: Map<number, string>;
   held: Map<string, Held>;
   /** numbers given back by deletes; `next` is the lowest never given since the last snapshot */
   free: number[];
@@ -87,11 +92,26 @@ export interface HubClientOptions {
   commandTimeoutMs?: number;
   /** A sign-in ticket to present in hello (the display stays signed in across a reconnect). */
   ticket?: () => string | null;
+  /** What to ask of a moving topic: an area, and at most one update per entity every `every` ms. */
+  narrow?: Partial<Record<TopicName, { area?: Area; every?: number }>>;
+}
+
+/** How old this display's picture is, as far as it can tell (issue 23). `ms`: the hall's time of the
+ *  oldest change it still lacks, to now (0: it lacks none it knows of); `known`: the hall says
+ *  (a WebSocket with acknowledgements), else it cannot (the Electron port, always current). */
+export interface Lag {
+  ms: number;
+  known: boolean;
 }
 
 export class HubClient {
   private readonly transport: Transport;
-  private readonly opts: Required<Omit<HubClientOptions, 'ticket'>> & Pick<HubClientOptions, 'ticket'>;
+  private readonly opts: Required<Omit<HubClientOptions, 'ticket' | 'narrow'>> & Pick<HubClientOptions, 'ticket' | 'narrow'>;
+  /** Characters and bytes received on this connection, and how much of it was acknowledged. */
+  private received = 0;
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The hall's last word on this display's lag: its clock, the oldest change we lack, when heard. */
+  private heard: { at: number; old: number | undefined; recv: number } | null = null;
   private readonly whoListeners = new Set<(w: Who) => void>();
   /** Who the hall says this display is (from its welcome); null until the first welcome. */
   who: Who | null = null;
@@ -103,7 +123,7 @@ export class HubClient {
   private retry: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
   state: ConnectionState = 'connecting';
-  readonly counters = { gaps: 0, resumes: 0, snapshots: 0, reconnects: 0, invalid: 0 };
+  readonly counters = { gaps: 0, resumes: 0, snapshots: 0, reconnects: 0, invalid: 0, catchUps: 0, moves: 0 };
 
   constructor(transport: Transport, opts: HubClientOptions) {
     this.transport = transport;
@@ -126,7 +146,7 @@ export class HubClient {
     const t = this.sub(name);
     const first = t.listeners.size === 0;
     t.listeners.add(listener);
-    if (first && this.state === 'open') this.transport.send({ t: 'sub', topic: name });
+    if (first && this.state === 'open') this.transport.send({ t: 'sub', topic: name, ...this.opts.narrow?.[name] });
     if (t.ready) listener({ kind: 'reset' });
     return () => {
       t.listeners.delete(listener);
@@ -153,8 +173,18 @@ export class HubClient {
     });
   }
 
+  /** How old the picture is now (see `Lag`). */
+  lag(now = Date.now()): Lag {
+    const h = this.heard;
+    if (!h || this.state !== 'open') return { ms: h && this.state !== 'open' ? now - h.recv : 0, known: !!h };
+    // the hall ticks once a second: a tick overdue means the link is holding everything back
+    const silent = Math.max(0, now - h.recv - 1500);
+    return { ms: h.old !== undefined ? h.at - h.old + (now - h.recv) : silent, known: true };
+  }
+
   dispose(): void {
     this.disposed = true;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     if (this.retry) clearTimeout(this.retry);
     this.transport.close();
     this.failPending('display closed');
@@ -163,7 +193,7 @@ export class HubClient {
   private sub(name: TopicName): TopicSub {
     let t = this.topics.get(name);
     if (!t) {
-      const sub: Omit<TopicSub, 'view'> = { epoch: null, seq: 0, held: new Map(), free: [], next: 0, ready: false, listeners: new Set() };
+      const sub: Omit<TopicSub, 'view'> = { epoch: null, seq: 0, resumable: false, ix: new Map(), held: new Map(), free: [], next: 0, ready: false, listeners: new Set() };
       // the view reads `held` afresh: a snapshot replaces the Map, not the view
       t = Object.assign(sub, { view: new HeldView(sub) });
       this.topics.set(name, t);
@@ -186,7 +216,7 @@ export class HubClient {
   /** Ask for a topic afresh: the hall holds one subscription per topic, so drop the old first. */
   private resubscribe(topic: TopicName): void {
     this.transport.send({ t: 'unsub', topic });
-    this.transport.send({ t: 'sub', topic });
+    this.transport.send({ t: 'sub', topic, ...this.opts.narrow?.[topic] });
   }
 
   private setState(s: ConnectionState): void {
@@ -200,15 +230,24 @@ export class HubClient {
       open: () => {
         this.backoff = this.opts.minBackoffMs;
         const ticket = this.opts.ticket?.() ?? null;
-        this.transport.send(ticket ? { t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client, ticket } : { t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client });
+        // over a WebSocket: acknowledge what arrives (the hall sends no more than the link carries)
+        // and take moves as binary; over the Electron port neither is needed
+        const ws = this.transport.binary ? { flow: true as const, pos: 1 as const } : {};
+        this.received = 0;
+        this.heard = null;
+        this.transport.send({ t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client, ...(ticket ? { ticket } : {}), ...ws });
         this.setState('open');
         for (const [name, t] of this.topics) {
           if (t.listeners.size === 0) continue;
           // Resume where we were; the hall answers with the missed deltas, 'current', or a snapshot.
-          this.transport.send(t.epoch ? { t: 'sub', topic: name, since: { epoch: t.epoch, seq: t.seq } } : { t: 'sub', topic: name });
+          const narrow = this.opts.narrow?.[name];
+          this.transport.send(t.epoch && t.resumable && !narrow ? { t: 'sub', topic: name, since: { epoch: t.epoch, seq: t.seq } } : { t: 'sub', topic: name, ...narrow });
         }
       },
-      message: (m) => this.receive(m),
+      message: (m, size, moves) => {
+        this.countReceived(size);
+        this.receive(m, moves);
+      },
       invalid: () => {
         this.counters.invalid += 1;
       },
@@ -245,13 +284,43 @@ export class HubClient {
     return false;
   }
 
-  private receive(m: ServerMessage): void {
+  /** Acknowledge what arrived, at most every 10 ms (the hall paces a thin link by these). */
+  private countReceived(size: number): void {
+    if (!this.transport.binary) return;
+    this.received += size;
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      if (this.state === 'open') this.transport.send({ t: 'ack', n: this.received });
+    }, 10);
+  }
+
+  /** A binary delta's moves as the patches they stand for (null: one names an entity this client
+   *  does not hold, or cannot apply: it has diverged). */
+  private movesAsPatches(t: TopicSub, moves: DecodedMoves['moves']): WireOp[] | null {
+    const out: WireOp[] = [];
+    for (const mv of moves) {
+      const id = t.ix.get(mv.ix);
+      const h = id === undefined ? undefined : t.held.get(id);
+      if (id === undefined || !h || !isPlain(h.v)) return null;
+      const set = moveSet(mv, h.v);
+      if (!set) return null;
+      out.push({ op: 'patch', id, set });
+    }
+    this.counters.moves += moves.length;
+    return out;
+  }
+
+  private receive(m: ServerMessage, moves?: DecodedMoves['moves']): void {
     switch (m.t) {
       case 'snapshot': {
         const t = this.sub(m.topic);
         t.held = new Map();
         t.free = [];
         t.next = 0;
+        t.ix = new Map();
+        if (m.ix) for (let k = 0; k < m.ix.length && k < m.items.length; k++) t.ix.set(m.ix[k]!, (m.items[k] as { id: string }).id);
+        t.resumable = !m.partial;
         for (const it of m.items) {
           if (!this.valid(m.topic, it)) continue;
           const id = (it as { id: string }).id;
@@ -268,7 +337,11 @@ export class HubClient {
       }
       case 'delta': {
         const t = this.sub(m.topic);
-        if (t.epoch !== m.epoch || m.seq !== t.seq + 1) {
+        if (m.at !== undefined) this.heard = { at: m.at, old: m.old, recv: Date.now() };
+        // a delta made for this client alone (it fell behind, or narrowed the topic) follows `from`
+        const follows = m.from !== undefined ? m.from === t.seq && m.seq >= m.from : m.seq === t.seq + 1;
+        if (m.from !== undefined && follows) this.counters.catchUps += 1;
+        if (t.epoch !== m.epoch || !follows) {
           // A gap (or a restarted hall): never guess, ask for the whole topic again.
           this.counters.gaps += 1;
           if (t.epoch === m.epoch && m.seq <= t.seq) return; // an old delta replayed: already applied
@@ -281,7 +354,18 @@ export class HubClient {
         // the id per op (a tick holds one op per id, so patches never build on each other).
         const check = this.patchCheck(m.topic);
         const held = t.held;
-        const wire = m.ops;
+        if (m.ix) for (const [id, n] of m.ix) t.ix.set(n, id);
+        let wire = m.ops;
+        if (moves?.length) {
+          const patches = this.movesAsPatches(t, moves);
+          if (!patches) {
+            this.counters.gaps += 1;
+            t.epoch = null;
+            this.resubscribe(m.topic);
+            return;
+          }
+          wire = wire.length ? [...wire, ...patches] : patches;
+        }
         const ops: DeltaOp[] = [];
         const slots = new Int32Array(wire.length);
         let resync = false;
@@ -332,6 +416,7 @@ export class HubClient {
         }
         if (resync) t.epoch = null;
         t.seq = m.seq;
+        t.resumable = !m.partial;
         if (t.epoch === null) this.resubscribe(m.topic);
         if (!t.ready) t.ready = true;
         const event: TopicEvent = { kind: 'delta', ops, slots: slots.subarray(0, ops.length) };
@@ -340,6 +425,9 @@ export class HubClient {
       }
       case 'current':
         this.counters.resumes += 1;
+        return;
+      case 'tick':
+        this.heard = { at: m.at, old: m.old, recv: Date.now() };
         return;
       case 'result': {
         const p = this.pending.get(m.id);

@@ -1,15 +1,20 @@
 // Two transports for one protocol: a MessagePort to the main process (Electron) and a WebSocket
 // (browser displays, remote consoles). The same text frames, the same check of each (parseServerFrame).
 import type { BeaconBridge } from '../../common/bridge.ts';
-import { type ClientMessage, parseServerFrame, type ServerMessage } from '../../common/contract.ts';
+import { type ClientMessage, deltaProblem, parseServerFrame, type ServerMessage } from '../../common/contract.ts';
+import { decodeMoves, type DecodedMoves } from '../../common/positions.ts';
 
 export interface TransportHandlers {
   open(): void;
-  message(msg: ServerMessage): void;
+  /** `size`: the frame's characters (text) or bytes (binary), what the hall counts for `ack`;
+   *  `moves`: a binary delta's moves (common/positions.ts). */
+  message(msg: ServerMessage, size: number, moves?: DecodedMoves['moves']): void;
   close(reason: string): void;
   invalid(reason: string): void;
 }
 export interface Transport {
+  /** Whether it carries binary frames (units' moves); the client asks for them only then. */
+  readonly binary: boolean;
   connect(h: TransportHandlers): void;
   send(msg: ClientMessage): void;
   close(): void;
@@ -18,7 +23,19 @@ export interface Transport {
 /** Snapshots of large topics are big; this bounds what a display will parse from the hall. */
 const MAX_SERVER_FRAME = 64 * 1024 * 1024;
 
+/** A binary frame: a delta whose moves are packed (common/positions.ts), its header checked as any delta. */
+function readBinary(data: ArrayBuffer, h: TransportHandlers): void {
+  const r = decodeMoves(data);
+  if (!r.ok) return h.invalid(r.error);
+  const head = r.frame.header;
+  if (head.t !== 'delta') return h.invalid('a binary frame that is not a delta');
+  const problem = deltaProblem(head);
+  if (problem) return h.invalid(problem);
+  h.message(head as ServerMessage, data.byteLength, r.frame.moves);
+}
+
 export class WebSocketTransport implements Transport {
+  readonly binary = true;
   private ws: WebSocket | null = null;
   private readonly url: string;
   constructor(url: string) {
@@ -26,12 +43,14 @@ export class WebSocketTransport implements Transport {
   }
   connect(h: TransportHandlers): void {
     const ws = new WebSocket(this.url);
+    ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => h.open();
     ws.onmessage = (e: MessageEvent) => {
-      if (typeof e.data !== 'string') return h.invalid('binary frame');
+      if (e.data instanceof ArrayBuffer) return readBinary(e.data, h);
+      if (typeof e.data !== 'string') return h.invalid('a frame that is neither text nor binary');
       const r = parseServerFrame(e.data, MAX_SERVER_FRAME);
-      if (r.ok) h.message(r.msg);
+      if (r.ok) h.message(r.msg, e.data.length);
       else h.invalid(r.error.message);
     };
     ws.onclose = (e: CloseEvent) => {
@@ -54,6 +73,7 @@ export class WebSocketTransport implements Transport {
  * process make one per request); a port that closes ends the connection, and the client reconnects.
  */
 export class MessagePortTransport implements Transport {
+  readonly binary = false;
   private port: MessagePort | null = null;
   private readonly acquire: () => Promise<MessagePort>;
   private closed = false;
@@ -69,7 +89,7 @@ export class MessagePortTransport implements Transport {
         port.onmessage = (e: MessageEvent) => {
           if (typeof e.data !== 'string') return h.invalid('not a text frame');
           const r = parseServerFrame(e.data, MAX_SERVER_FRAME);
-          if (r.ok) h.message(r.msg);
+          if (r.ok) h.message(r.msg, e.data.length);
           else h.invalid(r.error.message);
         };
         // Chromium signals a port whose other end went away (the hall restarted) with 'close'.

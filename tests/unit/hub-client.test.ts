@@ -3,10 +3,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientMessage, ServerMessage } from '../../common/contract.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
+import { diffPatch } from '../../common/ops.ts';
+import type { Obj } from '../../common/plain.ts';
+import { decodeMoves, encodeMoves, moveOf } from '../../common/positions.ts';
 import { FieldCounts } from '../../renderer/hub/counts.ts';
 import type { Transport, TransportHandlers } from '../../renderer/hub/transport.ts';
 
 class Scripted implements Transport {
+  readonly binary: boolean = false;
   sent: ClientMessage[] = [];
   h!: TransportHandlers;
   connect(h: TransportHandlers) {
@@ -18,7 +22,7 @@ class Scripted implements Transport {
   }
   close() {}
   push(m: ServerMessage) {
-    this.h.message(m);
+    this.h.message(m, JSON.stringify(m).length);
   }
 }
 
@@ -279,5 +283,75 @@ describe('hub client', () => {
     tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: ++seq, ops: moves });
     expect(counts.version).toBe(v);
     expect(counts.nonZero().reduce((a, [, n]) => a + n, 0)).toBe(c.topic('units').size);
+  });
+});
+
+describe('hub client over a thin link (issue 23)', () => {
+  afterEach(() => clients.splice(0).forEach((c) => c.dispose()));
+
+  class BinaryScripted extends Scripted {
+    override readonly binary = true;
+    pushBinary(bin: Uint8Array) {
+      const r = decodeMoves(bin);
+      if (!r.ok) throw new Error(r.error);
+      this.h.message(r.frame.header as unknown as ServerMessage, bin.length, r.frame.moves);
+    }
+  }
+  const tracked = (id: string, lat: number, t: number) => ({
+    ...unit(id, lat),
+    updated: t,
+    track: { feed: 'cot-tcp', source: id, heading: 10, speed: 1, ce: null, callsign: null, group: null, seen: t, staleAt: t + 60_000, lostAt: t + 300_000, presence: 'live' },
+  });
+
+  it('acknowledges what arrives, follows a catch-up delta, applies binary moves, and knows how late it is', async () => {
+    const tr = new BinaryScripted();
+    const c = new HubClient(tr, { client: 'test' });
+    clients.push(c);
+    expect(tr.sent[0]).toMatchObject({ t: 'hello', flow: true, pos: 1 });
+    c.subscribe('units', () => undefined);
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 5, items: [tracked('a', 30, 1000), tracked('b', 30, 1000)], ix: [0, 1] });
+    // a delta made for this client alone: from 5 to 9 (the hall coalesced 6…9), more still to come
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 9, from: 5, ops: [{ op: 'patch', id: 'a', set: { lat: 30.5 } }], partial: true, at: Date.now(), old: Date.now() - 4000 });
+    expect((c.topic('units').get('a') as { lat: number }).lat).toBe(30.5);
+    expect(c.counters.gaps).toBe(0);
+    expect(c.lag().ms).toBeGreaterThanOrEqual(4000);
+    // moves in binary, by index
+    const prev = c.topic('units').get('b') as Obj;
+    const next = tracked('b', 30.12345, 2000) as unknown as Obj;
+    const mv = moveOf(1, diffPatch(prev, next)!, prev, next)!;
+    tr.pushBinary(encodeMoves({ t: 'delta', topic: 'units', epoch: 'E', seq: 9, from: 9, ops: [], at: Date.now() }, [mv]));
+    const b = c.topic('units').get('b') as { lat: number; track: { seen: number; staleAt: number } };
+    expect(b.lat).toBeCloseTo(30.12345, 5);
+    expect(b.track.seen).toBe(2000);
+    expect(b.track.staleAt).toBe(62_000);
+    // caught up: the picture is current
+    expect(c.lag().ms).toBe(0);
+    await new Promise((r) => setTimeout(r, 30));
+    const ack = tr.sent.filter((m) => m.t === 'ack').pop() as { n: number } | undefined;
+    expect(ack?.n).toBeGreaterThan(100);
+    // a move for an index it was never told: it has diverged, and asks again
+    tr.sent = [];
+    tr.pushBinary(encodeMoves({ t: 'delta', topic: 'units', epoch: 'E', seq: 10, ops: [] }, [{ ...mv, ix: 77 }]));
+    expect(tr.sent.slice(0, 2)).toEqual([
+      { t: 'unsub', topic: 'units' },
+      { t: 'sub', topic: 'units' },
+    ]);
+  });
+
+  it('resumes only from a picture that was whole', () => {
+    const tr = new BinaryScripted();
+    const c = new HubClient(tr, { client: 'test', minBackoffMs: 1, maxBackoffMs: 1 });
+    clients.push(c);
+    c.subscribe('units', () => undefined);
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 5, items: [unit('a')] });
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 7, from: 5, ops: [], partial: true });
+    tr.sent = [];
+    tr.h.close('cut');
+    return new Promise<void>((done) =>
+      setTimeout(() => {
+        expect(tr.sent.find((m) => m.t === 'sub')).toEqual({ t: 'sub', topic: 'units' });
+        done();
+      }, 30),
+    );
   });
 });

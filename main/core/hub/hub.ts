@@ -3,8 +3,11 @@
 // Connection; everything it receives is validated against the contract in common/.
 import { randomUUID } from 'node:crypto';
 import {
+  type Area,
+  AREA_TOPICS,
   ClientMessage,
   COMMAND_GRANT,
+  LIVE_TOPICS,
   COMMAND_NAMES,
   type CommandName,
   commandSpec,
@@ -24,6 +27,9 @@ import {
   type WireOp,
 } from '../../../common/contract.ts';
 import { diffPatch } from '../../../common/ops.ts';
+import { isPlain, type Obj } from '../../../common/plain.ts';
+import { encodeMoves, moveOf, POSITION_TOPICS, type MoveRecord } from '../../../common/positions.ts';
+import { areaFilter, type Filter, type PolygonsOf } from './area.ts';
 import { GRANTS, grantsOf, within, type Grant, type Operator, type OperatorRole, type Who } from '../../../common/trust.ts';
 import { TopicOrder } from '../../../common/delta-order.ts';
 
@@ -43,7 +49,10 @@ export class HubError extends Error {
 
 /** One end of a transport, as the hub sees it. */
 export interface Connection {
-  send(text: string): void;
+  /** `compress`: worth deflating (a snapshot, a catch-up) where the transport negotiated it. */
+  send(text: string, compress?: boolean): void;
+  /** Binary frames (units' moves, common/positions.ts); a transport without them leaves this out. */
+  sendBinary?(data: Uint8Array, compress?: boolean): void;
   close(code: number, reason: string): void;
   /** Bytes queued but not yet written (WebSocket); used to cut off a client that cannot keep up. */
   buffered(): number;
@@ -91,8 +100,20 @@ export interface HubOptions {
   historyLimit?: number;
   /** ...and at most this many characters of them. @default 8 MiB */
   historyBytes?: number;
-  /** A client with more than this many bytes queued is disconnected (it resumes on reconnect). @default 16 MiB */
+  /** A client with more than this many bytes queued is disconnected (it resumes on reconnect). Moving
+   *  topics never fill it (a client that falls behind receives each entity's latest); only a client
+   *  that stopped reading while decisions kept coming does. @default 16 MiB */
   maxBufferedBytes?: number;
+  /** A client without `flow` counts as behind with this much queued in its transport… @default 512 KiB */
+  behindBytes?: number;
+  /** …and catches up once its queue is below this. @default 128 KiB */
+  caughtUpBytes?: number;
+  /** A client with `flow` is sent at most this much of a moving topic ahead of its acknowledgements,
+   *  in seconds of what its link carried lately (plus the link's round trip): the delay a decision
+   *  sees behind moves. @default 0.25 */
+  flowTargetSeconds?: number;
+  /** A client with `flow` that acknowledges nothing for this long while data waits is closed. @default 60 s */
+  stallMs?: number;
   /** Bad frames tolerated per session within `badFrameWindowMs` before it is closed. @default 20 */
   maxBadFrames?: number;
   badFrameWindowMs?: number;
@@ -109,6 +130,8 @@ export const CLOSE = {
   protocolVersion: 4002,
   tooManyBadFrames: 4008,
   tooSlow: 4009,
+  /** A client with `flow` that acknowledged nothing for `stallMs`. */
+  stalled: 4010,
   revoked: 4003,
   shuttingDown: 1001,
 } as const;
@@ -122,15 +145,42 @@ interface TopicState {
   history: { seq: number; text: string }[];
   historyBytes: number;
   subscribers: Set<Session>;
+  /** Position topics: each id's index within the epoch (told with its first put; moves name it). */
+  index: Map<string, number> | null;
+  nextIndex: number;
+}
+
+/** One tick of a topic, as every subscriber may take it. */
+export interface Tick {
+  seq: number;
+  at: number;
+  /** The shared JSON delta (serialised once for every subscriber). */
+  text: string;
+  /** Each changed id and the value its subscribers held before (undefined: none). */
+  changes: { id: string; prev: unknown }[];
+  /** The same delta with moves as binary (common/positions.ts), made once on first ask; null when
+   *  it holds no move. */
+  binary(): Uint8Array | null;
 }
 
 export interface HubStats {
   sessions: number;
   framesIn: number;
   framesOut: number;
+  /** Characters of text frames and bytes of binary frames sent. */
+  bytesOut: number;
   commands: number;
   errors: Partial<Record<ErrorCode, number>>;
   closedSlow: number;
+  /** Times a client fell behind (and was sent each entity's latest), and caught up again. */
+  fellBehind: number;
+  caughtUp: number;
+  /** Changes a client behind never received because a newer one of the same entity replaced them. */
+  coalesced: number;
+  /** Sessions closed because they acknowledged nothing for `stallMs`. */
+  stalled: number;
+  /** Sessions behind now. */
+  behind: number;
   superseded: number;
   forbidden: number;
   rateLimited: number;
@@ -149,7 +199,23 @@ export class Hub {
     throw new HubError('unknown_command', `no handler for ${name}`);
   };
   /** superseded: changes replaced by a newer one of the same id within a tick (never sent). */
-  readonly counters = { framesIn: 0, framesOut: 0, commands: 0, closedSlow: 0, superseded: 0, forbidden: 0, rateLimited: 0, errors: {} as Partial<Record<ErrorCode, number>> };
+  readonly counters = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesOut: 0,
+    commands: 0,
+    closedSlow: 0,
+    fellBehind: 0,
+    caughtUp: 0,
+    coalesced: 0,
+    stalled: 0,
+    superseded: 0,
+    forbidden: 0,
+    rateLimited: 0,
+    errors: {} as Partial<Record<ErrorCode, number>>,
+  };
+  /** A county's boundary polygons by code (the hall's boundaries topic), for areas given by code. */
+  polygonsOf: PolygonsOf = () => null;
 
   constructor(opts: HubOptions = {}) {
     this.opts = {
@@ -157,6 +223,10 @@ export class Hub {
       historyLimit: 1000,
       historyBytes: 8 * 1024 * 1024,
       maxBufferedBytes: 16 * 1024 * 1024,
+      behindBytes: 512 * 1024,
+      caughtUpBytes: 128 * 1024,
+      flowTargetSeconds: 0.25,
+      stallMs: 60_000,
       maxBadFrames: 20,
       badFrameWindowMs: 10_000,
       commandRate: { perSecond: 50, burst: 200 },
@@ -164,7 +234,18 @@ export class Hub {
       server: 'beacon',
       ...opts,
     };
-    for (const t of TOPICS) this.topics.set(t, { items: new Map(), seq: 0, pending: new Map(), order: new TopicOrder(), history: [], historyBytes: 0, subscribers: new Set() });
+    for (const t of TOPICS)
+      this.topics.set(t, {
+        items: new Map(),
+        seq: 0,
+        pending: new Map(),
+        order: new TopicOrder(),
+        history: [],
+        historyBytes: 0,
+        subscribers: new Set(),
+        index: POSITION_TOPICS.has(t) ? new Map() : null,
+        nextIndex: 0,
+      });
   }
 
   onCommand(handler: CommandHandler): void {
@@ -215,19 +296,24 @@ export class Hub {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
+    const at = Date.now();
     for (const [name, t] of this.topics) {
       if (t.pending.size === 0) continue;
       const ops: WireOp[] = [];
+      const changes: Tick['changes'] = [];
+      const ix: [string, number][] = [];
       // in the order displays hold the topic (its snapshot's), not as the changes arrived
       for (const op of t.order.order([...t.pending.values()])) {
+        const prev = t.items.get(op.id);
+        changes.push({ id: op.id, prev });
         if (op.op === 'put') {
           // An entity every subscriber already holds goes as a patch of what changed (a moving unit:
           // a sixth of its size), when that is the smaller message.
-          const prev = t.items.get(op.id);
           const set = prev === undefined ? null : diffPatch(prev, op.value);
           if (set && countKeys(set) * 2 < countKeys(op.value as object) + 4) ops.push({ op: 'patch', id: op.id, set });
           else ops.push(op);
           t.items.set(op.id, op.value);
+          if (t.index && prev === undefined) ix.push([op.id, this.indexOf(t, op.id)]);
         } else {
           ops.push(op);
           t.items.delete(op.id);
@@ -235,15 +321,49 @@ export class Hub {
       }
       t.pending.clear();
       t.seq += 1;
+      const head = { t: 'delta' as const, topic: name, epoch: this.epoch, seq: t.seq, ops, at, ...(ix.length ? { ix } : {}) };
       // Serialised once, sent to every subscriber: the cost does not grow with the number of displays.
-      const text = JSON.stringify({ t: 'delta', topic: name, epoch: this.epoch, seq: t.seq, ops } satisfies ServerMessage);
+      const text = JSON.stringify(head satisfies ServerMessage);
       t.history.push({ seq: t.seq, text });
       t.historyBytes += text.length;
       // History is bounded by count and by size: at 20,000 moving units a tick's delta is ~150 kB, and
       // a thousand of them would hold the hall's memory for a resume nobody needs that far back.
       while (t.history.length > 1 && (t.history.length > this.opts.historyLimit || t.historyBytes > this.opts.historyBytes)) t.historyBytes -= t.history.shift()!.text.length;
-      for (const s of t.subscribers) s.sendText(text);
+      let binary: Uint8Array | null | undefined;
+      const tick: Tick = {
+        seq: t.seq,
+        at,
+        text,
+        changes,
+        binary: () => {
+          if (binary !== undefined) return binary;
+          if (!t.index) return (binary = null);
+          const json: WireOp[] = [];
+          const moves: MoveRecord[] = [];
+          for (let k = 0; k < ops.length; k++) {
+            const op = ops[k]!;
+            const prev = changes[k]!.prev;
+            const mv = op.op === 'patch' && isPlain(prev) ? moveOf(this.indexOf(t, op.id), op.set, prev, t.items.get(op.id) as Obj) : null;
+            if (mv) moves.push(mv);
+            else json.push(op);
+          }
+          return (binary = moves.length ? encodeMoves({ ...head, ops: json }, moves) : null);
+        },
+      };
+      for (const s of t.subscribers) s.deliver(name, tick);
     }
+  }
+
+  /** @internal A position topic's index of `id` (made on first ask). */
+  indexOf(t: TopicState, id: string): number {
+    let n = t.index!.get(id);
+    if (n === undefined) t.index!.set(id, (n = t.nextIndex++));
+    return n;
+  }
+
+  /** @internal */
+  topicState(name: TopicName): TopicState {
+    return this.topic(name);
   }
 
   /** A new session on a transport; `credential` is what the transport established (a token, a
@@ -257,7 +377,9 @@ export class Hub {
   stats(): HubStats {
     const topics: HubStats['topics'] = {};
     for (const [n, t] of this.topics) topics[n] = { seq: t.seq, items: t.items.size, subscribers: t.subscribers.size };
-    return { sessions: this.sessions.size, ...this.counters, errors: { ...this.counters.errors }, topics };
+    let behind = 0;
+    for (const s of this.sessions) if (s.isBehind()) behind++;
+    return { sessions: this.sessions.size, ...this.counters, behind, errors: { ...this.counters.errors }, topics };
   }
 
   /** Close every session that `which` picks (a revoked console token). Returns how many. */
@@ -286,30 +408,39 @@ export class Hub {
   }
 
   /** @internal */
-  subscribe(s: Session, topic: TopicName, since?: { epoch: string; seq: number }): void {
+  subscribe(s: Session, topic: TopicName, since?: { epoch: string; seq: number }, area?: Area, every?: number): void {
     const t = this.topic(topic);
     // One subscription per topic: a repeat would be another snapshot for nothing (a client that
     // lost its place unsubscribes first).
     if (t.subscribers.has(s)) return s.reject({ code: 'conflict', message: `already subscribed to ${topic}; unsub first` });
+    if ((area || every) && !AREA_TOPICS.has(topic)) return s.reject({ code: 'bad_message', message: `${topic} cannot be narrowed to an area or a rate (only ${[...AREA_TOPICS].join(', ')})` });
     t.subscribers.add(s);
-    if (since && since.epoch === this.epoch && since.seq <= t.seq) {
+    const filter = area ? areaFilter(area, this.polygonsOf) : null;
+    if (!filter && !every && since && since.epoch === this.epoch && since.seq <= t.seq) {
       if (since.seq === t.seq) {
+        s.open(topic, t.seq, null, 0);
         s.send({ t: 'current', topic, epoch: this.epoch, seq: t.seq });
         return;
       }
       const first = t.history[0];
       if (first && first.seq <= since.seq + 1) {
         // Resume: replay exactly the deltas the client missed, in order, then it is live again.
+        s.open(topic, t.seq, null, 0);
         for (const h of t.history) if (h.seq > since.seq) s.sendText(h.text);
         return;
       }
     }
-    s.send({ t: 'snapshot', topic, epoch: this.epoch, seq: t.seq, items: [...t.items.values()] });
+    const items: unknown[] = [];
+    for (const v of t.items.values()) if (!filter || filter(v)) items.push(v);
+    s.open(topic, t.seq, filter ? { filter, held: new Set(items.map((v) => (v as { id: string }).id)) } : null, every ?? 0);
+    const ix = t.index ? items.map((v) => this.indexOf(t, (v as { id: string }).id)) : undefined;
+    s.send({ t: 'snapshot', topic, epoch: this.epoch, seq: t.seq, items, ...(filter ? { partial: true as const } : {}), ...(ix ? { ix } : {}) }, true);
   }
 
   /** @internal */
   unsubscribe(s: Session, topic: TopicName): void {
     this.topic(topic).subscribers.delete(s);
+    s.drop(topic);
   }
 
   /** @internal */
@@ -377,7 +508,33 @@ function ceiling(c: Credential): Grant[] {
   return [...GRANTS];
 }
 
-/** One client connection: who it is, its subscriptions, its bad-frame and command budgets. */
+/** A subscription as one session holds it. `own`: its deltas are made for this client alone (it fell
+ *  behind, or asked for an area or a rate) from `dirty`: each changed id, in the order it first
+ *  changed since the client last received it, with what the client holds of it (`base`). The map is
+ *  bounded by the topic's size, however long the client lags. */
+interface Stream {
+  topic: TopicName;
+  /** The seq the client holds the topic (or its view of it) at. */
+  seq: number;
+  own: boolean;
+  filter: Filter | null;
+  /** With a filter: the ids the client holds. */
+  held: Set<string> | null;
+  every: number;
+  lastSent: Map<string, number> | null;
+  dirty: Map<string, { base: unknown; since: number }>;
+}
+
+const MIN_WINDOW = 4 * 1024;
+const MAX_WINDOW = 8 * 1024 * 1024;
+const FIRST_WINDOW = 64 * 1024;
+
+function approxSize(v: unknown): number {
+  return JSON.stringify(v).length;
+}
+
+/** One client connection: who it is, its subscriptions, its bad-frame and command budgets, and what
+ *  it has been sent and acknowledged (issue 23: delivery that adapts to its link). */
 export class Session {
   readonly id = randomUUID();
   readonly credential: Credential;
@@ -392,6 +549,22 @@ export class Session {
   private readonly hub: Hub;
   private readonly conn: Connection;
   private readonly opts: Required<HubOptions>;
+  private readonly streams = new Map<TopicName, Stream>();
+  /** `flow`: the client acknowledges; `pos`: it reads moves as binary. */
+  private flow = false;
+  private pos = false;
+  /** Characters and bytes sent and acknowledged since the connection opened. */
+  private sent = 0;
+  private acked = 0;
+  private window = FIRST_WINDOW;
+  private marks: { n: number; t: number }[] = [];
+  private minRtt = { ms: Infinity, t: 0 };
+  private rates: { t: number; r: number }[] = [];
+  private rateFrom = { n: 0, t: Date.now() };
+  private lastProgress = Date.now();
+  private lastPump = 0;
+  private pumpTimer: NodeJS.Timeout | null = null;
+  private ticker: NodeJS.Timeout | null = null;
 
   constructor(hub: Hub, conn: Connection, opts: Required<HubOptions>, credential: Credential) {
     this.hub = hub;
@@ -450,6 +623,12 @@ export class Session {
       }
       this.greeted = true;
       this.client = msg.client.replace(/[^\w.:@-]/g, '_').slice(0, 64);
+      if (msg.flow && !this.flow) {
+        this.flow = true;
+        this.ticker = setInterval(() => this.tick(), 1000);
+        this.ticker.unref();
+      }
+      this.pos = msg.pos === 1 && !!this.conn.sendBinary;
       // A ticket that is unknown, expired or from another console is ignored: the display is
       // simply not signed in, and says so.
       if (msg.ticket && this.credential.kind !== 'local') this.operator = this.hub.auth?.resume(msg.ticket, this.credential) ?? null;
@@ -457,6 +636,8 @@ export class Session {
       return;
     }
     if (!this.greeted) return this.reject({ code: 'bad_message', message: 'send hello first' });
+    // acknowledgements are the link's clock, not requests: they cost nothing from the bucket
+    if (msg.t === 'ack') return this.ack(msg.n);
     if (!this.take(msg.t === 'cmd' ? (COMMAND_COST[msg.name as CommandName] ?? 1) : 1)) {
       this.hub.counters.rateLimited += 1;
       if (msg.t === 'cmd')
@@ -472,7 +653,7 @@ export class Session {
           return this.reject({ code: 'rate_limited', message: `more than ${this.opts.subsPerMinute} subscriptions a minute; ${msg.topic} was not sent` });
         }
         this.subs.push(now);
-        return this.hub.subscribe(this, msg.topic, msg.since);
+        return this.hub.subscribe(this, msg.topic, msg.since, msg.area, msg.every);
       }
       case 'unsub':
         return this.hub.unsubscribe(this, msg.topic);
@@ -535,33 +716,280 @@ export class Session {
     if (this.badFrames.length > this.opts.maxBadFrames) this.close(CLOSE.tooManyBadFrames, 'too many bad frames');
   }
 
-  send(msg: ServerMessage): void {
-    this.sendText(JSON.stringify(msg));
+  send(msg: ServerMessage, compress = false): void {
+    this.sendText(JSON.stringify(msg), compress);
   }
 
-  sendText(text: string): void {
-    if (this.closed) return;
-    if (this.conn.buffered() > this.opts.maxBufferedBytes) {
-      // A display that cannot keep up is cut off rather than allowed to grow the hall's memory;
-      // it reconnects and resumes from its last sequence number (or a fresh snapshot).
-      this.hub.counters.closedSlow += 1;
-      this.close(CLOSE.tooSlow, 'client too slow');
+  sendText(text: string, compress = false): void {
+    if (this.closed || this.cutIfFull()) return;
+    this.hub.counters.framesOut += 1;
+    this.hub.counters.bytesOut += text.length;
+    this.counted(text.length);
+    this.conn.send(text, compress);
+  }
+
+  private sendBinary(data: Uint8Array, compress: boolean): void {
+    if (this.closed || this.cutIfFull()) return;
+    this.hub.counters.framesOut += 1;
+    this.hub.counters.bytesOut += data.length;
+    this.counted(data.length);
+    this.conn.sendBinary!(data, compress);
+  }
+
+  /** A client whose transport holds more than `maxBufferedBytes` stopped reading: moving topics
+   *  cannot fill it (they are coalesced), so only decisions piling up unread get here. */
+  private cutIfFull(): boolean {
+    if (this.conn.buffered() <= this.opts.maxBufferedBytes) return false;
+    this.hub.counters.closedSlow += 1;
+    this.close(CLOSE.tooSlow, 'client too slow');
+    return true;
+  }
+
+  private counted(n: number): void {
+    if (!this.flow) return;
+    if (this.sent === this.acked) this.lastProgress = Date.now();
+    this.sent += n;
+    const now = Date.now();
+    const last = this.marks[this.marks.length - 1];
+    if (!last || now - last.t >= 2) this.marks.push({ n: this.sent, t: now });
+    else last.n = this.sent;
+    if (this.marks.length > 4096) this.marks.splice(0, 2048);
+  }
+
+  // ---- delivery that adapts to the link (issue 23) ----------------------------------------
+
+  /** @internal The subscription starts (after its snapshot or resume) at `seq`. */
+  open(topic: TopicName, seq: number, area: { filter: Filter; held: Set<string> } | null, every: number): void {
+    this.streams.set(topic, {
+      topic,
+      seq,
+      own: !!area || every > 0,
+      filter: area?.filter ?? null,
+      held: area?.held ?? null,
+      every,
+      lastSent: every > 0 ? new Map() : null,
+      dirty: new Map(),
+    });
+  }
+
+  /** @internal */
+  drop(topic: TopicName): void {
+    this.streams.delete(topic);
+  }
+
+  /** Whether this client is behind on a moving topic now. */
+  isBehind(): boolean {
+    for (const st of this.streams.values()) if (st.own && !st.filter && !st.every) return true;
+    return false;
+  }
+
+  /** Whether the link holds more of a moving topic than it should: with `flow`, more unacknowledged
+   *  than the window; without, more queued in the transport than `behindBytes`. */
+  private congested(): boolean {
+    if (this.flow) return this.sent - this.acked > this.window;
+    return this.conn.buffered() > this.opts.behindBytes;
+  }
+
+  /** How much of a moving topic may go now. */
+  private budget(): number {
+    if (this.flow) return this.window - (this.sent - this.acked);
+    const b = this.conn.buffered();
+    return b > this.opts.caughtUpBytes ? 0 : this.opts.behindBytes - b;
+  }
+
+  /** @internal A topic's tick: the shared delta, or (behind, narrowed, thinned) its changes noted. */
+  deliver(topic: TopicName, tick: Tick): void {
+    const st = this.streams.get(topic);
+    if (!st || this.closed) return;
+    if (!st.own && LIVE_TOPICS.has(topic) && this.congested()) {
+      st.own = true;
+      this.hub.counters.fellBehind += 1;
+    }
+    if (st.own) {
+      for (const c of tick.changes) {
+        const d = st.dirty.get(c.id);
+        if (d) {
+          this.hub.counters.coalesced += 1;
+          continue;
+        }
+        st.dirty.set(c.id, { base: st.held ? (st.held.has(c.id) ? c.prev : undefined) : c.prev, since: tick.at });
+      }
+      // decisions (a narrowed topic that is not a moving one) go at once; moves when the link has room
+      if (!LIVE_TOPICS.has(topic)) this.pumpStream(st, Infinity, Date.now());
+      else this.schedulePump(Math.max(0, this.lastPump + 50 - Date.now()));
       return;
     }
-    this.hub.counters.framesOut += 1;
-    this.conn.send(text);
+    const bin = this.pos ? tick.binary() : null;
+    if (bin) this.sendBinary(bin, false);
+    else this.sendText(tick.text);
+    st.seq = tick.seq;
+  }
+
+  private schedulePump(ms: number): void {
+    if (this.pumpTimer || this.closed) return;
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = null;
+      this.pump();
+    }, ms);
+  }
+
+  /** Send what the link has room for from every stream that is behind, oldest change first. */
+  private pump(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    this.lastPump = now;
+    let waiting = false;
+    for (const st of this.streams.values()) {
+      if (!st.own) continue;
+      const budget = this.budget();
+      // wait for room worth a frame: many small frames would each pay a header
+      if (st.dirty.size > 0 && (budget <= 0 || (this.flow && budget < Math.min(8 * 1024, this.window / 4)))) {
+        waiting = true;
+        continue;
+      }
+      this.pumpStream(st, budget, now);
+      if (st.dirty.size > 0) waiting = true;
+    }
+    // without acknowledgements nothing says when the transport drained: look again shortly
+    if (waiting) this.schedulePump(this.flow ? 100 : 25);
+  }
+
+  private pumpStream(st: Stream, budget: number, now: number): void {
+    const t = this.hub.topicState(st.topic);
+    const pos = this.pos && !!t.index;
+    const ops: WireOp[] = [];
+    const moves: MoveRecord[] = [];
+    const ix: [string, number][] = [];
+    let used = 0;
+    let old: number | undefined;
+    for (const [id, d] of st.dirty) {
+      if (used >= budget) {
+        old = d.since;
+        break;
+      }
+      const cur = t.items.get(id);
+      const want = cur !== undefined && (!st.filter || st.filter(cur)) ? cur : undefined;
+      if (want === undefined) {
+        if (d.base !== undefined) {
+          ops.push({ op: 'del', id });
+          used += 24 + id.length;
+        }
+        st.held?.delete(id);
+        st.lastSent?.delete(id);
+      } else if (d.base === undefined) {
+        ops.push({ op: 'put', id, value: want });
+        used += approxSize(want);
+        st.held?.add(id);
+        if (t.index) ix.push([id, this.hub.indexOf(t, id)]);
+        st.lastSent?.set(id, now);
+      } else {
+        // thinned: an entity the client holds waits until its time comes round
+        if (st.lastSent && now - (st.lastSent.get(id) ?? 0) < st.every) continue;
+        const set = diffPatch(d.base, want);
+        const mv = set && pos ? moveOf(this.hub.indexOf(t, id), set, d.base as Obj, want as Obj) : null;
+        if (mv) {
+          moves.push(mv);
+          used += 14;
+        } else if (set && countKeys(set) === 0) {
+          // changed and changed back: nothing to say
+        } else if (set && countKeys(set) * 2 < countKeys(want as object) + 4) {
+          ops.push({ op: 'patch', id, set });
+          used += approxSize(set) + id.length + 24;
+        } else {
+          ops.push({ op: 'put', id, value: want });
+          used += approxSize(want);
+        }
+        st.lastSent?.set(id, now);
+      }
+      st.dirty.delete(id);
+    }
+    const partial = !!st.filter || st.every > 0 || st.dirty.size > 0;
+    if (ops.length === 0 && moves.length === 0 && st.seq === t.seq && old === undefined) return;
+    const head = {
+      t: 'delta' as const,
+      topic: st.topic,
+      epoch: this.hub.epoch,
+      seq: t.seq,
+      ops,
+      from: st.seq,
+      at: now,
+      ...(old !== undefined ? { old } : {}),
+      ...(partial ? { partial: true as const } : {}),
+      ...(ix.length ? { ix } : {}),
+    };
+    if (moves.length) this.sendBinary(encodeMoves(head, moves), true);
+    else this.sendText(JSON.stringify(head satisfies ServerMessage), true);
+    st.seq = t.seq;
+    if (!st.filter && !st.every && st.dirty.size === 0 && st.own) {
+      // caught up: the client holds the topic at seq, and the shared deltas follow on
+      st.own = false;
+      this.hub.counters.caughtUp += 1;
+    }
+  }
+
+  /** The client says how much has arrived: the link's round trip and rate from it, and room. */
+  private ack(n: number): void {
+    if (!this.flow || n > this.sent || n < this.acked) return this.reject({ code: 'bad_message', message: `ack ${n} is not between ${this.acked} and ${this.sent}` });
+    const now = Date.now();
+    if (n > this.acked) this.lastProgress = now;
+    let k = 0;
+    while (k < this.marks.length && this.marks[k]!.n <= n) k++;
+    if (k > 0) {
+      const rtt = now - this.marks[k - 1]!.t;
+      if (rtt <= this.minRtt.ms || now - this.minRtt.t > 10_000) this.minRtt = { ms: rtt, t: now };
+      this.marks.splice(0, k);
+    }
+    this.acked = n;
+    const dt = now - this.rateFrom.t;
+    if (dt >= 100) {
+      // what the link delivered lately: the best of the last two seconds (a quiet moment is not a thin link)
+      this.rates.push({ t: now, r: ((n - this.rateFrom.n) * 1000) / dt });
+      while (this.rates.length && now - this.rates[0]!.t > 2000) this.rates.shift();
+      this.rateFrom = { n, t: now };
+      let best = 0;
+      for (const x of this.rates) best = Math.max(best, x.r);
+      const rtt = Number.isFinite(this.minRtt.ms) ? this.minRtt.ms / 1000 : 0;
+      this.window = Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, best * (this.opts.flowTargetSeconds + rtt)));
+    }
+    this.pump();
+  }
+
+  /** Once a second with `flow`: the hall's clock and how old the client's picture is; a client that
+   *  acknowledged nothing for `stallMs` while data waited is closed. */
+  private tick(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.sent > this.acked && now - this.lastProgress > this.opts.stallMs) {
+      this.hub.counters.stalled += 1;
+      this.close(CLOSE.stalled, `nothing acknowledged for ${Math.round(this.opts.stallMs / 1000)} s`);
+      return;
+    }
+    let old: number | undefined;
+    for (const st of this.streams.values()) {
+      let scanned = 0;
+      for (const [id, d] of st.dirty) {
+        if (++scanned > 2000) break;
+        if (st.lastSent && now - (st.lastSent.get(id) ?? 0) < st.every && d.base !== undefined) continue;
+        if (old === undefined || d.since < old) old = d.since;
+        break;
+      }
+    }
+    this.send(old !== undefined ? { t: 'tick', at: now, old } : { t: 'tick', at: now });
   }
 
   close(code: number, reason: string): void {
     if (this.closed) return;
-    this.closed = true;
-    this.hub.detach(this);
+    this.ended();
     this.conn.close(code, reason);
   }
 
   /** The transport went away. */
   ended(): void {
     this.closed = true;
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    if (this.ticker) clearInterval(this.ticker);
+    this.pumpTimer = this.ticker = null;
+    this.streams.clear();
     this.hub.detach(this);
   }
 }
