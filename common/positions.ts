@@ -21,7 +21,6 @@
 // Anything else a unit changes (status, presence, a drone's state) goes as JSON ops in the header.
 // Positions are rounded to 1.1 m, headings to 0.1°, speeds to 0.1 m/s, heights to 0.1 m: a tenth of a
 // GPS fix's error; times are exact. docs/protocol.md.
-import type { WireOp } from './contract.ts';
 import { isPlain, type Obj } from './plain.ts';
 
 /** Topics whose entities may travel as moves. */
@@ -288,6 +287,3 @@ export function moveSet(m: DecodedMoves['moves'][number], held: Obj): Obj | null
   }
   return set;
 }
-
-/** The op a move stands for, as the client applies it (the id from the index it was told). */
-export type MoveOp = Extract<WireOp, { op: 'patch' }>;

@@ -167,6 +167,7 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
           errors: s.hub.errors,
           closedSlow: s.hub.closedSlow,
           behind: s.hub.behind,
+          waiting: s.hub.waiting,
           fellBehind: s.hub.fellBehind,
           caughtUp: s.hub.caughtUp,
           coalesced: s.hub.coalesced,
@@ -254,6 +255,8 @@ export async function startServer(opts: ServeOptions): Promise<BeaconServer> {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
       ws.on('message', (data, isBinary) => {
+        // a client that speaks is alive, even while our ping waits behind a long frame on a thin link
+        alive.set(ws, true);
         if (isBinary) {
           session.reject({ code: 'bad_frame', message: 'binary frames are not accepted: the protocol is JSON text' });
           return;

@@ -173,6 +173,11 @@ export class HubClient {
     });
   }
 
+  /** What this display asked of the units (an area, a rate), if anything. */
+  narrowed(): { area?: Area; every?: number } | undefined {
+    return this.opts.narrow?.units;
+  }
+
   /** How old the picture is now (see `Lag`). */
   lag(now = Date.now()): Lag {
     const h = this.heard;

@@ -23,8 +23,16 @@ export interface Transport {
 /** Snapshots of large topics are big; this bounds what a display will parse from the hall. */
 const MAX_SERVER_FRAME = 64 * 1024 * 1024;
 
-/** A binary frame: a delta whose moves are packed (common/positions.ts), its header checked as any delta. */
-function readBinary(data: ArrayBuffer, h: TransportHandlers): void {
+/** One frame from the hall, text or binary, checked and handed on: a binary frame is a delta whose
+ *  moves are packed (common/positions.ts), its header checked as any delta's. */
+export function readFrame(data: unknown, h: TransportHandlers): void {
+  if (typeof data === 'string') {
+    const r = parseServerFrame(data, MAX_SERVER_FRAME);
+    if (r.ok) h.message(r.msg, data.length);
+    else h.invalid(r.error.message);
+    return;
+  }
+  if (!(data instanceof ArrayBuffer)) return h.invalid('a frame that is neither text nor binary');
   const r = decodeMoves(data);
   if (!r.ok) return h.invalid(r.error);
   const head = r.frame.header;
@@ -46,13 +54,7 @@ export class WebSocketTransport implements Transport {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => h.open();
-    ws.onmessage = (e: MessageEvent) => {
-      if (e.data instanceof ArrayBuffer) return readBinary(e.data, h);
-      if (typeof e.data !== 'string') return h.invalid('a frame that is neither text nor binary');
-      const r = parseServerFrame(e.data, MAX_SERVER_FRAME);
-      if (r.ok) h.message(r.msg, e.data.length);
-      else h.invalid(r.error.message);
-    };
+    ws.onmessage = (e: MessageEvent) => readFrame(e.data, h);
     ws.onclose = (e: CloseEvent) => {
       if (this.ws === ws) this.ws = null;
       h.close(`${e.code}${e.reason ? ' ' + e.reason : ''}`);

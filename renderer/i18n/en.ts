@@ -164,6 +164,11 @@ const en: typeof zh = {
     cancel: 'Cancel',
   },
   status: {
+    lag: 'Picture {s} s behind',
+    lagTitle: 'The oldest update this display still lacks is {s} s old: the link cannot keep up, the picture is not live',
+    live: 'live',
+    narrowed: 'area only',
+    every: 'every {s} s',
     outbox: 'To province',
     beijing: 'Beijing',
     utc: 'UTC',

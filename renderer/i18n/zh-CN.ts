@@ -152,6 +152,11 @@ export default {
   },
   duty: { officer: '值班', leader: '带班', none: '值班未交接', since: '接班于', handover: '交接班', phone: '电话', by: '交班人', note: '交接事项', confirm: '确认交接', cancel: '取消' },
   status: {
+    lag: '画面延迟 {s} 秒',
+    lagTitle: '本屏最旧的未到更新产生于 {s} 秒前：链路跟不上，画面不是实时的',
+    live: '实时',
+    narrowed: '仅区域',
+    every: '每 {s} 秒',
     outbox: '待报省厅',
     beijing: '北京',
     utc: 'UTC',

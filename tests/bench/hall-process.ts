@@ -4,8 +4,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../../main/core/paths.ts';
 
-export async function startHallProcess(args: string[], nodeArgs: string[] = []): Promise<{ hall: ChildProcess; url: string; token: string }> {
-  const hall = spawn(process.execPath, [...nodeArgs, join(packageRoot(), 'main', 'cli.ts'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `root`: the checkout whose hall runs (bench:thin runs the previous commit's beside this one's). */
+export async function startHallProcess(args: string[], nodeArgs: string[] = [], root = packageRoot()): Promise<{ hall: ChildProcess; url: string; token: string }> {
+  const hall = spawn(process.execPath, [...nodeArgs, join(root, 'main', 'cli.ts'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   hall.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   hall.stderr!.on('data', (d: Buffer) => process.stderr.write(d));

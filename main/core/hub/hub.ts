@@ -179,8 +179,9 @@ export interface HubStats {
   coalesced: number;
   /** Sessions closed because they acknowledged nothing for `stallMs`. */
   stalled: number;
-  /** Sessions behind now. */
+  /** Sessions behind now, and the changes held for them (each entity once: at most a topic's size each). */
   behind: number;
+  waiting: number;
   superseded: number;
   forbidden: number;
   rateLimited: number;
@@ -378,8 +379,12 @@ export class Hub {
     const topics: HubStats['topics'] = {};
     for (const [n, t] of this.topics) topics[n] = { seq: t.seq, items: t.items.size, subscribers: t.subscribers.size };
     let behind = 0;
-    for (const s of this.sessions) if (s.isBehind()) behind++;
-    return { sessions: this.sessions.size, ...this.counters, behind, errors: { ...this.counters.errors }, topics };
+    let waiting = 0;
+    for (const s of this.sessions) {
+      if (s.isBehind()) behind++;
+      waiting += s.waiting();
+    }
+    return { sessions: this.sessions.size, ...this.counters, behind, waiting, errors: { ...this.counters.errors }, topics };
   }
 
   /** Close every session that `which` picks (a revoked console token). Returns how many. */
@@ -432,9 +437,14 @@ export class Hub {
     }
     const items: unknown[] = [];
     for (const v of t.items.values()) if (!filter || filter(v)) items.push(v);
-    s.open(topic, t.seq, filter ? { filter, held: new Set(items.map((v) => (v as { id: string }).id)) } : null, every ?? 0);
-    const ix = t.index ? items.map((v) => this.indexOf(t, (v as { id: string }).id)) : undefined;
-    s.send({ t: 'snapshot', topic, epoch: this.epoch, seq: t.seq, items, ...(filter ? { partial: true as const } : {}), ...(ix ? { ix } : {}) }, true);
+    // A client that acknowledges joins a large moving topic through its window: an empty snapshot,
+    // then the items as puts, oldest first, as its link carries them (a 20,000-unit snapshot is
+    // 10 MB; at 256 kbit/s one frame of it would hold every decision back for half a minute).
+    const trickle = s.acknowledges && LIVE_TOPICS.has(topic) && items.length > 200;
+    const first = trickle ? [] : items;
+    s.open(topic, t.seq, filter ? { filter, held: new Set(first.map((v) => (v as { id: string }).id)) } : null, every ?? 0, trickle ? items : []);
+    const ix = t.index ? first.map((v) => this.indexOf(t, (v as { id: string }).id)) : undefined;
+    s.send({ t: 'snapshot', topic, epoch: this.epoch, seq: t.seq, items: first, ...(filter || trickle ? { partial: true as const } : {}), ...(ix ? { ix } : {}) }, true);
   }
 
   /** @internal */
@@ -559,6 +569,10 @@ export class Session {
   private window = FIRST_WINDOW;
   private marks: { n: number; t: number }[] = [];
   private minRtt = { ms: Infinity, t: 0 };
+  /** Re-measuring the round trip: the window held small until what was in flight drained (`sent`
+   *  then), and a sample of a frame sent after (`drained`). A full link's own queue inflates every
+   *  round trip it measures; without this the window would grow with its own delay. */
+  private probe: { sent: number; drained: number; t: number } | null = null;
   private rates: { t: number; r: number }[] = [];
   private rateFrom = { n: 0, t: Date.now() };
   private lastProgress = Date.now();
@@ -759,22 +773,38 @@ export class Session {
   // ---- delivery that adapts to the link (issue 23) ----------------------------------------
 
   /** @internal The subscription starts (after its snapshot or resume) at `seq`. */
-  open(topic: TopicName, seq: number, area: { filter: Filter; held: Set<string> } | null, every: number): void {
+  open(topic: TopicName, seq: number, area: { filter: Filter; held: Set<string> } | null, every: number, toCome: unknown[] = []): void {
+    const dirty: Stream['dirty'] = new Map();
+    const now = Date.now();
+    for (const v of toCome) dirty.set((v as { id: string }).id, { base: undefined, since: now });
     this.streams.set(topic, {
       topic,
       seq,
-      own: !!area || every > 0,
+      own: !!area || every > 0 || dirty.size > 0,
       filter: area?.filter ?? null,
       held: area?.held ?? null,
       every,
       lastSent: every > 0 ? new Map() : null,
-      dirty: new Map(),
+      dirty,
     });
+    if (dirty.size) this.schedulePump(0);
+  }
+
+  /** Whether the client acknowledges what it receives (`flow` in hello). */
+  get acknowledges(): boolean {
+    return this.flow;
   }
 
   /** @internal */
   drop(topic: TopicName): void {
     this.streams.delete(topic);
+  }
+
+  /** Changes held for this client (each entity at most once per topic). */
+  waiting(): number {
+    let n = 0;
+    for (const st of this.streams.values()) n += st.dirty.size;
+    return n;
   }
 
   /** Whether this client is behind on a moving topic now. */
@@ -792,7 +822,7 @@ export class Session {
 
   /** How much of a moving topic may go now. */
   private budget(): number {
-    if (this.flow) return this.window - (this.sent - this.acked);
+    if (this.flow) return (this.probe ? MIN_WINDOW : this.window) - (this.sent - this.acked);
     const b = this.conn.buffered();
     return b > this.opts.caughtUpBytes ? 0 : this.opts.behindBytes - b;
   }
@@ -935,9 +965,18 @@ export class Session {
     let k = 0;
     while (k < this.marks.length && this.marks[k]!.n <= n) k++;
     if (k > 0) {
-      const rtt = now - this.marks[k - 1]!.t;
-      if (rtt <= this.minRtt.ms || now - this.minRtt.t > 10_000) this.minRtt = { ms: rtt, t: now };
+      const mark = this.marks[k - 1]!;
+      const rtt = now - mark.t;
       this.marks.splice(0, k);
+      if (this.probe) {
+        if (!this.probe.drained && n >= this.probe.sent) this.probe.drained = now;
+        else if (this.probe.drained && mark.t >= this.probe.drained) {
+          this.minRtt = { ms: rtt, t: now };
+          this.probe = null;
+        }
+        if (this.probe && now - this.probe.t > 3000) this.probe = null;
+      } else if (rtt <= this.minRtt.ms) this.minRtt = { ms: rtt, t: now };
+      else if (now - this.minRtt.t > 10_000) this.probe = { sent: this.sent, drained: 0, t: now };
     }
     this.acked = n;
     const dt = now - this.rateFrom.t;
@@ -948,7 +987,7 @@ export class Session {
       this.rateFrom = { n, t: now };
       let best = 0;
       for (const x of this.rates) best = Math.max(best, x.r);
-      const rtt = Number.isFinite(this.minRtt.ms) ? this.minRtt.ms / 1000 : 0;
+      const rtt = Number.isFinite(this.minRtt.ms) ? Math.min(1, this.minRtt.ms / 1000) : 0;
       this.window = Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, best * (this.opts.flowTargetSeconds + rtt)));
     }
     this.pump();
