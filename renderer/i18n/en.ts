@@ -254,6 +254,7 @@ const en: typeof zh = {
     noWebgl: 'This display cannot start the 3D globe (WebGL unavailable)',
     presence: { live: 'live', stale: 'stale', lost: 'lost' },
     seen: 'Last heard',
+    age: 'Position {s} s old',
     feed: 'Feed',
     callsign: 'Callsign',
     battery: 'Battery',

@@ -242,6 +242,7 @@ export default {
     noWebgl: '此显示器无法启动三维地球（WebGL 不可用）',
     presence: { live: '实时', stale: '信号延迟', lost: '失联' },
     seen: '最后收到',
+    age: '位置为 {s} 秒前',
     feed: '接入',
     callsign: '呼号',
     battery: '电量',

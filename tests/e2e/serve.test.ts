@@ -179,6 +179,9 @@ describe('serve mode in a real browser', () => {
     const teamAt = (await probe(122.95, 29.45))!;
     await globe.click({ position: { x: teamAt.x, y: teamAt.y } });
     await expect.poll(() => page.locator('[data-test="unit-details"] .coords').textContent(), { timeout: 10_000 }).toBe('29.4500, 122.9500');
+    // how old its shown position is, by the hall's clock (issue 23): it moved within the last minutes
+    const age = /位置为 (\d+) 秒前/.exec((await page.locator('[data-test="unit-age"]').textContent()) ?? '');
+    expect(Number(age?.[1])).toBeLessThan(300);
 
     // An incident: drawn, picked on the map for its details, hidden with its layer.
     await hub.command('incident.report', { kind: 'hazchem', title: '舟山海域危化品船舶泄漏', severity: 'III', lat: 29.42, lon: 122.96 });

@@ -204,3 +204,19 @@ describe('hub delivery that adapts to the link', () => {
     expect(moves).toBeLessThanOrEqual(3);
   });
 });
+
+describe('an area by code', () => {
+  it('is a county’s boundary where the hall has it, else the hall a unit belongs to', async () => {
+    const { areaFilter } = await import('../../main/core/hub/area.ts');
+    // 温岭市 as a square around its seat, for the test
+    const wenling = [121.2, 28.2, 121.6, 28.2, 121.6, 28.6, 121.2, 28.6, 121.2, 28.2];
+    const f = areaFilter({ codes: ['331081', '330300'] }, (code) => (code === '331081' ? [wenling] : null));
+    expect(f({ lat: 28.4, lon: 121.4, home: '331000' })).toBe(true); // inside Wenling's boundary
+    expect(f({ lat: 28.7, lon: 121.4, home: '331000' })).toBe(false); // Taizhou, outside it
+    expect(f({ lat: 27.9, lon: 120.7, home: '330300' })).toBe(true); // Wenzhou's (no boundary): by home
+    expect(f({ lat: 27.9, lon: 120.7, home: '330000', hall: '330382' })).toBe(true); // a Wenzhou county's unit
+    expect(f({ lat: 30.2, lon: 120.2, home: '330100' })).toBe(false);
+    // a box across the antimeridian is still a box
+    expect(areaFilter({ bbox: [[179, -10, -179, 10]] }, () => null)({ lat: 0, lon: -179.5 })).toBe(true);
+  });
+});
