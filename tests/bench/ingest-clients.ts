@@ -28,6 +28,7 @@ interface Rec {
   t: Float64Array;
   n: number;
   gaps: number;
+  catchUps: number;
   ops: number;
   last: Map<number, [number, number]>;
 }
@@ -35,21 +36,25 @@ const recs: Rec[] = [];
 const sockets: WebSocket[] = [];
 let ready = 0;
 for (let c = 0; c < N; c++) {
-  const r: Rec = { unit: new Int32Array(CAP), lat: new Float64Array(CAP), lon: new Float64Array(CAP), t: new Float64Array(CAP), n: 0, gaps: 0, ops: 0, last: new Map() };
+  const r: Rec = { unit: new Int32Array(CAP), lat: new Float64Array(CAP), lon: new Float64Array(CAP), t: new Float64Array(CAP), n: 0, gaps: 0, catchUps: 0, ops: 0, last: new Map() };
   recs.push(r);
   const ws = new WebSocket(url, { origin: new URL(url.replace(/^ws/, 'http')).origin, perMessageDeflate: false });
   sockets.push(ws);
   let seq = -1;
   ws.on('message', (data: Buffer) => {
     const now = performance.timeOrigin + performance.now();
-    const m = JSON.parse(data.toString()) as { t: string; seq?: number; ops?: { op: string; id: string; value?: { lat: number; lon: number }; set?: { lat?: number; lon?: number } }[] };
+    const m = JSON.parse(data.toString()) as { t: string; seq?: number; from?: number; ops?: { op: string; id: string; value?: { lat: number; lon: number }; set?: { lat?: number; lon?: number } }[] };
     if (m.t === 'snapshot') {
       seq = m.seq!;
       if (++ready === N) process.send?.('ready');
       return;
     }
     if (m.t !== 'delta') return;
-    if (m.seq !== seq + 1) r.gaps++;
+    // a delta made for this client alone (it fell behind for a moment: issue 23) follows `from`
+    if (m.from !== undefined) {
+      if (m.from !== seq) r.gaps++;
+      else r.catchUps++;
+    } else if (m.seq !== seq + 1) r.gaps++;
     seq = m.seq!;
     for (const op of m.ops!) {
       r.ops++;
@@ -80,7 +85,7 @@ process.on('message', (m) => {
   if (m !== 'stop') return;
   for (const ws of sockets) ws.close();
   recs.forEach((r, c) => {
-    const head = Buffer.from(JSON.stringify({ n: r.n, gaps: r.gaps, ops: r.ops }) + '\n');
+    const head = Buffer.from(JSON.stringify({ n: r.n, gaps: r.gaps, catchUps: r.catchUps, ops: r.ops }) + '\n');
     writeFileSync(
       join(outDir, `client-${c}.bin`),
       Buffer.concat([head, Buffer.from(r.unit.buffer, 0, r.n * 4), Buffer.from(r.lat.buffer, 0, r.n * 8), Buffer.from(r.lon.buffer, 0, r.n * 8), Buffer.from(r.t.buffer, 0, r.n * 8)]),

@@ -59,6 +59,7 @@ class Sends {
 interface ClientRecord {
   n: number;
   gaps: number;
+  catchUps: number;
   ops: number;
   unit: Int32Array;
   lat: Float64Array;
@@ -69,7 +70,7 @@ interface ClientRecord {
 function readClient(file: string): ClientRecord {
   const buf = readFileSync(file);
   const nl = buf.indexOf(10);
-  const head = JSON.parse(buf.subarray(0, nl).toString()) as { n: number; gaps: number; ops: number };
+  const head = JSON.parse(buf.subarray(0, nl).toString()) as { n: number; gaps: number; catchUps: number; ops: number };
   const n = head.n;
   const body = buf.subarray(nl + 1);
   const copy = (off: number, len: number) => new Uint8Array(body.subarray(off, off + len)).buffer;
@@ -176,7 +177,7 @@ async function main() {
     let lost = 0;
     for (const [id, u] of sends.byUnit) lost += u.lats.length - (next.get(id) ?? 0);
     if (lost > 0 || delivered + coalesced !== sent) allReconciled = false;
-    rows.push(`client ${c + 1}: delivered / superseded / lost / seq gaps|${delivered} / ${coalesced} / ${lost} / ${r.gaps}`);
+    rows.push(`client ${c + 1}: delivered / superseded / lost / seq gaps / catch-ups|${delivered} / ${coalesced} / ${lost} / ${r.gaps} / ${r.catchUps ?? 0}`);
   }
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;

@@ -104,9 +104,11 @@ export interface HubOptions {
    *  topics never fill it (a client that falls behind receives each entity's latest); only a client
    *  that stopped reading while decisions kept coming does. @default 16 MiB */
   maxBufferedBytes?: number;
-  /** A client without `flow` counts as behind with this much queued in its transport… @default 512 KiB */
+  /** A client without `flow` counts as behind with this much queued in its transport (a second of
+   *  20,000 moves a second as JSON: a display's pause for garbage collection is not falling behind)…
+   *  @default 4 MiB */
   behindBytes?: number;
-  /** …and catches up once its queue is below this. @default 128 KiB */
+  /** …and catches up once its queue is below this. @default 1 MiB */
   caughtUpBytes?: number;
   /** A client with `flow` is sent at most this much of a moving topic ahead of its acknowledgements,
    *  in seconds of what its link carried lately (plus the link's round trip): the delay a decision
@@ -156,8 +158,9 @@ export interface Tick {
   at: number;
   /** The shared JSON delta (serialised once for every subscriber). */
   text: string;
-  /** Each changed id and the value its subscribers held before (undefined: none). */
-  changes: { id: string; prev: unknown }[];
+  /** The tick's ops (ids), and the value subscribers held of each before (undefined: none). */
+  ops: readonly WireOp[];
+  prevs: readonly unknown[];
   /** The same delta with moves as binary (common/positions.ts), made once on first ask; null when
    *  it holds no move. */
   binary(): Uint8Array | null;
@@ -224,8 +227,8 @@ export class Hub {
       historyLimit: 1000,
       historyBytes: 8 * 1024 * 1024,
       maxBufferedBytes: 16 * 1024 * 1024,
-      behindBytes: 512 * 1024,
-      caughtUpBytes: 128 * 1024,
+      behindBytes: 4 * 1024 * 1024,
+      caughtUpBytes: 1024 * 1024,
       flowTargetSeconds: 0.25,
       stallMs: 60_000,
       maxBadFrames: 20,
@@ -301,12 +304,12 @@ export class Hub {
     for (const [name, t] of this.topics) {
       if (t.pending.size === 0) continue;
       const ops: WireOp[] = [];
-      const changes: Tick['changes'] = [];
+      const prevs: unknown[] = [];
       const ix: [string, number][] = [];
       // in the order displays hold the topic (its snapshot's), not as the changes arrived
       for (const op of t.order.order([...t.pending.values()])) {
         const prev = t.items.get(op.id);
-        changes.push({ id: op.id, prev });
+        prevs.push(prev);
         if (op.op === 'put') {
           // An entity every subscriber already holds goes as a patch of what changed (a moving unit:
           // a sixth of its size), when that is the smaller message.
@@ -335,7 +338,8 @@ export class Hub {
         seq: t.seq,
         at,
         text,
-        changes,
+        ops,
+        prevs,
         binary: () => {
           if (binary !== undefined) return binary;
           if (!t.index) return (binary = null);
@@ -343,7 +347,7 @@ export class Hub {
           const moves: MoveRecord[] = [];
           for (let k = 0; k < ops.length; k++) {
             const op = ops[k]!;
-            const prev = changes[k]!.prev;
+            const prev = prevs[k];
             const mv = op.op === 'patch' && isPlain(prev) ? moveOf(this.indexOf(t, op.id), op.set, prev, t.items.get(op.id) as Obj) : null;
             if (mv) moves.push(mv);
             else json.push(op);
@@ -836,13 +840,14 @@ export class Session {
       this.hub.counters.fellBehind += 1;
     }
     if (st.own) {
-      for (const c of tick.changes) {
-        const d = st.dirty.get(c.id);
-        if (d) {
+      for (let k = 0; k < tick.ops.length; k++) {
+        const id = tick.ops[k]!.id;
+        if (st.dirty.has(id)) {
           this.hub.counters.coalesced += 1;
           continue;
         }
-        st.dirty.set(c.id, { base: st.held ? (st.held.has(c.id) ? c.prev : undefined) : c.prev, since: tick.at });
+        const prev = tick.prevs[k];
+        st.dirty.set(id, { base: st.held ? (st.held.has(id) ? prev : undefined) : prev, since: tick.at });
       }
       // decisions (a narrowed topic that is not a moving one) go at once; moves when the link has room
       if (!LIVE_TOPICS.has(topic)) this.pumpStream(st, Infinity, Date.now());
