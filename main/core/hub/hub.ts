@@ -878,7 +878,7 @@ export class Session {
       if (!st.own) continue;
       const budget = this.budget();
       // wait for room worth a frame: many small frames would each pay a header
-      if (st.dirty.size > 0 && (budget <= 0 || (this.flow && budget < Math.min(8 * 1024, this.window / 4)))) {
+      if (st.dirty.size > 0 && (budget <= 0 || (this.flow && !this.probe && budget < Math.min(8 * 1024, this.window / 4)))) {
         waiting = true;
         continue;
       }
@@ -1003,6 +1003,7 @@ export class Session {
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
+    if (this.probe && now - this.probe.t > 3000) this.probe = null;
     if (this.sent > this.acked && now - this.lastProgress > this.opts.stallMs) {
       this.hub.counters.stalled += 1;
       this.close(CLOSE.stalled, `nothing acknowledged for ${Math.round(this.opts.stallMs / 1000)} s`);
