@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Simulator } from '../../main/core/feeds/simulate.ts';
+import { Hub } from '../../main/core/hub/hub.ts';
 import { packageRoot } from '../../main/core/paths.ts';
 import { openThinLink, thinLinkUnavailable, type ThinLink } from '../helpers/thin-link.ts';
 import { freePort } from '../helpers/mosquitto.ts';
@@ -34,7 +35,10 @@ import { startHallProcess } from './hall-process.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 15);
-const UNITS = (process.env.BENCH_UNITS ?? '2000,20000').split(',').map(Number);
+const UNITS = (process.env.BENCH_UNITS ?? '2000,20000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const RATES = (process.env.BENCH_RATES ?? '1mbit,256kbit').split(',');
 const BASELINE = process.env.BENCH_BASELINE ?? '711d822';
 const VERSIONS = (process.env.BENCH_ONLY ?? 'today,new').split(',') as ('today' | 'new')[];
@@ -247,7 +251,68 @@ async function runCase(link: ThinLink, units: number, rate: string, version: Ver
   };
 }
 
+/**
+ * What a client that stopped keeping up costs the hall, measured in this process after a full GC
+ * (node --expose-gc): a hub with `units` moving units, `clients` sessions that joined and then read
+ * nothing (their transport reports 5 MB queued) while every unit moves `rounds` times, against the
+ * same hub and moves with none. Each such client holds one note per unit, with the version of the
+ * unit it still shows (the worst case: every unit changed since it fell behind).
+ */
+function memoryPerSlowClient(units: number, clients: number, rounds: number): { perClientMB: number; waiting: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return { perClientMB: NaN, waiting: 0 };
+  const run = (n: number) => {
+    const hub = new Hub({ tickMs: 3_600_000 });
+    const unit = (i: number, r: number) => ({
+      id: `cot-tcp-team-${i}`,
+      kind: 'rescue',
+      name: { zh: `救援${i}队`, en: `Rescue ${i}` },
+      home: '331000',
+      lat: 28 + i / 1e4 + r / 1e4,
+      lon: 121 + r / 1e4,
+      alt: null,
+      status: 'deployed',
+      members: 12,
+      stock: null,
+      updated: 1_780_000_000_000 + r * 1000,
+      demo: false,
+      track: { feed: 'cot-tcp', source: `team-${i}`, heading: 90, speed: 2, ce: 5, callsign: null, group: null, seen: 1_780_000_000_000 + r * 1000, staleAt: 0, lostAt: 0, presence: 'live' },
+    });
+    hub.replace(
+      'units',
+      Array.from({ length: units }, (_, i) => unit(i, 0)),
+    );
+    hub.flush();
+    for (let c = 0; c < n; c++) {
+      const s = hub.connect({ origin: 'bench', send: () => undefined, sendBinary: () => undefined, close: () => undefined, buffered: () => 5 * 1024 * 1024 }, { kind: 'local', name: 'bench' });
+      s.receive(JSON.stringify({ t: 'hello', v: 1, client: 'slow', pos: 1 }));
+      s.receive(JSON.stringify({ t: 'sub', topic: 'units' }));
+    }
+    for (let r = 1; r <= rounds; r++) {
+      hub.publish(
+        'units',
+        Array.from({ length: units }, (_, i) => ({ op: 'put' as const, id: `cot-tcp-team-${i}`, value: unit(i, r) })),
+      );
+      hub.flush();
+    }
+    gc();
+    gc();
+    const heap = process.memoryUsage().heapUsed;
+    const waiting = hub.stats().waiting;
+    hub.dispose();
+    return { heap, waiting };
+  };
+  const none = run(0);
+  const some = run(clients);
+  return { perClientMB: (some.heap - none.heap) / clients / 1048576, waiting: some.waiting / clients };
+}
+
 async function main() {
+  for (const rounds of [10, 60]) {
+    const m = memoryPerSlowClient(20_000, 4, rounds);
+    console.log(`\nhall memory per client that stopped keeping up (20,000 units, each moved ${rounds} times since): ${m.perClientMB.toFixed(1)} MB, ${m.waiting} notes`);
+  }
+  if (!UNITS.length) return;
   const why = thinLinkUnavailable();
   if (why) {
     console.log(`bench:thin: cannot run here: ${why}`);
