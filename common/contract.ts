@@ -463,9 +463,23 @@ export const COMMANDS = {
           .string()
           .regex(/^sheet:\d{6}-[0-9a-z]{4,12}$/)
           .optional(),
+        /** The calling display's session description (its WebRTC offer: the officer's headset
+         *  carries the call, issue 22); without it the platform bridges the hall's own terminal. */
+        sdp: z
+          .string()
+          .min(10)
+          .max(16_000)
+          .regex(/^v=0\r?\n/)
+          .optional(),
       })
       .strict(),
     result: z.object({ id: z.string() }),
+  },
+  /** The far end's session description for a call a display dialled with its own (null until it
+   *  answers). Only the media's addresses and keys' fingerprints: nothing secret. */
+  'call.media': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ answer: z.string().nullable() }),
   },
   /** Cancel before an answer, hang up after. */
   'call.end': {

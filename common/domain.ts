@@ -750,6 +750,8 @@ export const Switchboard = z.object({
   id: z.literal('switchboard'),
   order: z.array(DialChannel),
   noAnswerS: z.number().int().min(5).max(120),
+  /** Who carries a SIP call's voice: the calling display's headset (WebRTC) or the hall's terminal. */
+  media: z.enum(['headset', 'terminal']),
   sip: z.object({ configured: z.boolean(), state: z.enum(['unregistered', 'registering', 'registered', 'failed']), detail: z.string().max(300), aor: z.string().max(200).nullable() }),
   satellite: z.object({
     configured: z.boolean(),

@@ -72,6 +72,7 @@ export const COMMAND_GRANTS = {
   'instruction.read': 'operate',
   'duty.handover': 'operate',
   'call.dial': 'operate',
+  'call.media': 'operate',
   'call.end': 'operate',
   'consult.start': 'operate',
   'consult.redial': 'operate',

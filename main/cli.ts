@@ -24,7 +24,7 @@ Usage:
                [--province mqtt://HOST:PORT --hall-id CODE]
                [--sip sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss] [--sip-ca FILE]]
                [--modem /dev/ttyUSB0]
-               [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS]
+               [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS] [--sip-media headset|terminal]
                [--feed KIND[:key=value,...]]...
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
@@ -125,6 +125,8 @@ Options:
   --modem PATH   the satellite terminal's serial port (AT commands)
   --dial-order L the channels one key tries, in order (default video,voip,mobile,satellite)
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
+  --sip-media headset|terminal  who carries a SIP call's voice: the calling display's headset over
+                 WebRTC (the platform's border controller bridges it), or the hall's terminal (default)
   --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
                  cot-tcp[:port=8087], cot-tls:certFile=F,keyFile=F,caFile=F[,port=8089],
                  cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
@@ -183,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
       modem: { type: 'string' },
       'dial-order': { type: 'string' },
       'no-answer': { type: 'string' },
+      'sip-media': { type: 'string' },
       feed: { type: 'string', multiple: true },
       drones: { type: 'string' },
       'mavlink-port': { type: 'string' },

@@ -10,6 +10,7 @@ import { KAMAILIO } from './kamailio.ts';
 import { until } from './until.ts';
 
 export const BARESIP = process.env.BEACON_BARESIP ?? '/usr/bin/baresip';
+export const RTPENGINE = process.env.BEACON_RTPENGINE ?? '/usr/bin/rtpengine';
 const KMODS =
   ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules', '/usr/lib/kamailio/modules'].find((d) => existsSync(d)) ?? '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const BMODS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/modules'].find((d) => existsSync(d)) ?? '/usr/lib/baresip/modules';
@@ -19,18 +20,49 @@ const BMODS = ['/usr/lib/baresip/modules', '/usr/lib/x86_64-linux-gnu/baresip/mo
  *  challenged (digest, realm "beacon"), calls routed to registered users, everything else 404. */
 export class SipPlatform {
   private proc: ChildProcess | null = null;
+  private media: ChildProcess | null = null;
   log = '';
+  /** rtpengine's log, when it stands for the platform's session border controller. */
+  mediaLog = '';
   readonly dir: string;
+  /** With rtpengine as the border controller (issue 22): a WebRTC offer (ICE, DTLS-SRTP) from a
+   *  display is turned into plain RTP for the far end, and its answer back. */
+  readonly sbc: boolean;
   port = 0;
   tlsPort = 0;
   wssPort = 0;
   /** The platform's self-signed certificate (PEM), to trust for TLS and WSS. */
   ca = '';
-  constructor(dir: string) {
+  constructor(dir: string, opts: { sbc?: boolean } = {}) {
     this.dir = dir;
+    this.sbc = opts.sbc ?? false;
     mkdirSync(dir, { recursive: true });
   }
   async start(): Promise<void> {
+    let ng = 0;
+    if (this.sbc) {
+      ng = await freePort();
+      const low = 30000 + Math.floor(Math.random() * 2000) * 10;
+      this.media = spawn(
+        RTPENGINE,
+        [
+          '--foreground',
+          '--log-stderr',
+          '--log-level=6',
+          '--table=-1',
+          '--interface=127.0.0.1',
+          `--listen-ng=127.0.0.1:${ng}`,
+          `--port-min=${low}`,
+          `--port-max=${low + 99}`,
+          `--pidfile=${join(this.dir, 'rtpengine.pid')}`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      this.media.stdout!.on('data', (d: Buffer) => (this.mediaLog += d.toString()));
+      this.media.stderr!.on('data', (d: Buffer) => (this.mediaLog += d.toString()));
+      await until('rtpengine listening', () => this.media!.exitCode !== null || /Startup complete|control ng|listening/i.test(this.mediaLog), 10_000);
+      if (this.media.exitCode !== null) throw new Error(`rtpengine exited:\n${this.mediaLog}`);
+    }
     this.port ||= await freePort();
     this.tlsPort ||= await freePort();
     this.wssPort ||= await freePort();
@@ -92,6 +124,12 @@ loadmodule "tls.so"
 loadmodule "xhttp.so"
 loadmodule "websocket.so"
 loadmodule "nathelper.so"
+${
+  this.sbc
+    ? `loadmodule "rtpengine.so"
+modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:${ng}")`
+    : ''
+}
 modparam("tls", "config", "${join(this.dir, 'tls.cfg')}")
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
@@ -109,6 +147,7 @@ request_route {
     else if (!add_contact_alias()) { sl_send_reply("400", "Bad Request"); exit; }
   }
   if (has_totag()) {
+    ${this.sbc ? 'if (is_method("BYE")) rtpengine_delete();' : ''}
     if (loose_route()) { if (!handle_ruri_alias()) { sl_send_reply("400", "Bad alias"); exit; } t_relay(); exit; }
     if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
     sl_send_reply("404","Not here"); exit;
@@ -129,7 +168,23 @@ request_route {
   # A gateway that is down: the platform's own 503.
   if ($rU == "gateway-down") { sl_send_reply("503", "Service Unavailable"); exit; }
   if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+  ${
+    this.sbc
+      ? `# the border controller: a WebRTC offer becomes plain RTP for the far end, its answer WebRTC again
+  if (is_method("INVITE") && search_body("UDP/TLS/RTP/SAVPF")) {
+    rtpengine_offer("RTP/AVP ICE=remove DTLS=off SDES-off rtcp-mux-demux replace-origin replace-session-connection");
+    t_on_reply("SBC");
+  }`
+      : ''
+  }
   t_relay();
+}
+${
+  this.sbc
+    ? `onreply_route[SBC] {
+  if (status =~ "^2" && has_body("application/sdp")) rtpengine_answer("UDP/TLS/RTP/SAVPF ICE=force rtcp-mux-require replace-origin replace-session-connection");
+}`
+    : ''
 }
 event_route[xhttp:request] {
   if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
@@ -147,7 +202,19 @@ event_route[xhttp:request] {
     await until('kamailio listening', () => this.proc!.exitCode !== null || /tcp: 127.0.0.1|INFO: .*main|listening on/.test(this.log) || tcpOpen(this.port), 15_000);
     if (this.proc.exitCode !== null) throw new Error(`kamailio exited:\n${this.log}`);
   }
+  /** SIGSTOP / SIGCONT the border controller: the call's media stops and resumes, its signalling not. */
+  signalMedia(sig: NodeJS.Signals): void {
+    this.media?.kill(sig);
+  }
   async stop(): Promise<void> {
+    const m = this.media;
+    m?.kill('SIGCONT');
+    if (m && m.exitCode === null) {
+      const gone = new Promise((r) => m.once('exit', r));
+      m.kill('SIGTERM');
+      await gone;
+    }
+    this.media = null;
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
@@ -183,10 +250,15 @@ export class Endpoint {
   private readonly dir: string;
   private readonly platform: SipPlatform;
 
-  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string) {
+  /** `play`: a WAV file it sends instead of a 440 Hz tone; `record`: a folder where it writes what
+   *  it received, decoded (baresip's sndfile: `dump-*-dec.wav`). */
+  private readonly audio: { play?: string; record?: string };
+
+  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string } = {}) {
     this.platform = platform;
     this.user = user;
     this.mode = mode;
+    this.audio = audio;
     this.dir = join(dir, `ua-${user}`);
     mkdirSync(this.dir, { recursive: true });
   }
@@ -207,7 +279,7 @@ export class Endpoint {
         // No sound card here: a 440 Hz tone goes out (so the hall sees RTP), what comes in is dropped.
         'audio_player aubridge,nil',
         'audio_alert aubridge,nil',
-        'audio_source ausine,440',
+        this.audio.play ? `audio_source aufile,${this.audio.play}` : 'audio_source ausine,440',
         'ausrc_srate 48000',
         'auplay_srate 48000',
         'ausrc_channels 2',
@@ -215,6 +287,8 @@ export class Endpoint {
         `module_path ${BMODS}`,
         'module g711.so',
         'module ausine.so',
+        ...(this.audio.play ? ['module aufile.so'] : []),
+        ...(this.audio.record ? ['module sndfile.so', `snd_path ${this.audio.record}`] : []),
         'module aubridge.so',
         'module account.so',
         'module menu.so',

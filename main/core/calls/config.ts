@@ -5,7 +5,10 @@ import { DIAL_CHANNELS, type DialChannel } from '../../../common/domain.ts';
 import type { CallsOptions } from './desk.ts';
 import type { SipTransportKind } from './sip/transport.ts';
 
-export function callsOptions(v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string }, env: NodeJS.ProcessEnv): CallsOptions {
+export function callsOptions(
+  v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?: string; 'sip-media'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string },
+  env: NodeJS.ProcessEnv,
+): CallsOptions {
   const o: CallsOptions = {};
   if (v.sip) {
     // sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss]
@@ -26,6 +29,10 @@ export function callsOptions(v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?
       if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--sip-ca: ${v['sip-ca']} is not a PEM certificate`);
     }
     o.sip = { aor: `sip:${m[1]}@${v['sip-domain'] ?? host}`, password, server: { host, port, transport, ...(ca ? { ca } : {}) }, expires: 300 };
+  }
+  if (v['sip-media']) {
+    if (v['sip-media'] !== 'headset' && v['sip-media'] !== 'terminal') throw new Error(`--sip-media must be headset or terminal, not '${v['sip-media']}'`);
+    o.media = v['sip-media'];
   }
   if (v.modem) o.satellite = { path: v.modem };
   if (v['dial-order']) {

@@ -24,6 +24,10 @@ export interface CallsOptions {
   order?: DialChannel[];
   /** Seconds a channel may ring before one key moves on. @default 20 */
   noAnswerS?: number;
+  /** Who carries a SIP call's voice (issue 22): `headset`, the calling display's microphone and
+   *  speaker over WebRTC, through the platform's border controller; `terminal`, the hall's own
+   *  terminal the platform bridges. @default terminal */
+  media?: 'headset' | 'terminal';
 }
 
 /** Ended calls stay on the live `calls` topic this long; the whole log is searchable. */
@@ -34,6 +38,9 @@ interface Live {
   cancelled: boolean;
   /** Ends the channel being tried or the connected call. */
   stop: (() => void) | null;
+  /** The dialling display's offer (its headset carries the media), and the far end's answer. */
+  sdp: string | null;
+  answer: string | null;
 }
 
 const idOf = (prefix: string, now: number) => `${prefix}-${now.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -51,7 +58,12 @@ export class CallDesk implements Desk {
   readonly counters = { calls: 0, connected: 0, failed: 0 };
 
   readonly commands: CommandHandlers = {
-    'call.dial': async ({ contact, about }, ctx) => ({ id: await this.dial(contact, ctx.by, null, about ?? null) }),
+    'call.dial': async ({ contact, about, sdp }, ctx) => ({ id: await this.dial(contact, ctx.by, null, about ?? null, sdp ?? null) }),
+    'call.media': async ({ id }) => {
+      const live = this.live.get(id);
+      if (!live) throw new HubError('not_found', `no call ${id} under way`);
+      return { answer: live.answer };
+    },
     'call.end': async ({ id }) => {
       await this.end(id);
       return { id };
@@ -157,6 +169,7 @@ export class CallDesk implements Desk {
       id: 'switchboard',
       order: this.order,
       noAnswerS: this.noAnswerMs / 1000,
+      media: this.opts.media ?? 'terminal',
       sip: { configured: !!this.ua, state: r?.state ?? 'unregistered', detail: r?.detail.slice(0, 300) ?? '', aor: this.opts.sip?.aor ?? null },
       satellite: {
         configured: !!this.modem,
@@ -181,7 +194,7 @@ export class CallDesk implements Desk {
   }
 
   /** Press one key: the call starts at once and runs on its own. Resolves with its id. */
-  async dial(contactId: string, by: string, consultation: string | null = null, about: string | null = null): Promise<string> {
+  async dial(contactId: string, by: string, consultation: string | null = null, about: string | null = null, sdp: string | null = null): Promise<string> {
     const contact = this.contact(contactId);
     const busy = [...this.live.values()].find((l) => l.call.contact === contactId && l.call.consultation === consultation);
     if (busy) throw new HubError('invalid_args', `${contact.name.zh} is already being called (${busy.call.id})`);
@@ -202,7 +215,7 @@ export class CallDesk implements Desk {
       duration: null,
       endedBy: null,
     };
-    const live: Live = { call, cancelled: false, stop: null };
+    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null };
     this.live.set(call.id, live);
     this.counters.calls++;
     await this.save(live);
@@ -278,8 +291,12 @@ export class CallDesk implements Desk {
     try {
       sip = ua.call(uri, {
         video: attempt.channel === 'video',
+        ...(live.sdp ? { offer: live.sdp } : {}),
         onUpdate: (c) => {
-          if (c.phase === 'connected') onConnected('connected');
+          if (c.phase === 'connected') {
+            live.answer = c.answer;
+            onConnected('connected');
+          }
           if (c.phase === 'ringing' && attempt.result === 'trying') {
             attempt.result = 'ringing';
             live.call.state = 'ringing';

@@ -449,9 +449,12 @@ export class SipUA {
   }
 
   /** Place a call to `target` (a SIP URI). Progress and the end come through the call's callbacks. */
-  call(target: string, o: { video?: boolean; onUpdate?: (c: SipCall) => void } = {}): SipCall {
+  /** `offer`: the session description of the display that carries the media (its WebRTC offer;
+   *  the platform's border controller turns it into plain RTP for the far end, issue 22); without
+   *  one this UA offers a port of its own that only counts what arrives. */
+  call(target: string, o: { video?: boolean; offer?: string; onUpdate?: (c: SipCall) => void } = {}): SipCall {
     if (this.disposed) throw new Error('SIP user agent is closed');
-    const call = new SipCall(this, target, o.video ?? false, o.onUpdate ?? (() => undefined));
+    const call = new SipCall(this, target, o.video ?? false, o.onUpdate ?? (() => undefined), o.offer);
     this.calls.set(call.callId, call);
     void call.begin().finally(() => this.later(() => this.calls.delete(call.callId), TIMER_B));
     return call;
@@ -508,6 +511,9 @@ export class SipCall {
   /** RTP packets received from the far end: the media path is really there. */
   rtpPackets = 0;
   offer = '';
+  /** The far end's session description from its 2xx (for the display that made the offer). */
+  answer: string | null = null;
+  private readonly ownOffer: boolean;
   private readonly ua: SipUA;
   private readonly video: boolean;
   private readonly onUpdate: (c: SipCall) => void;
@@ -524,8 +530,10 @@ export class SipCall {
   private finished!: (e: CallEnd) => void;
   readonly done: Promise<CallEnd>;
 
-  constructor(ua: SipUA, target: string, video: boolean, onUpdate: (c: SipCall) => void) {
+  constructor(ua: SipUA, target: string, video: boolean, onUpdate: (c: SipCall) => void, offer?: string) {
     this.ua = ua;
+    this.ownOffer = !offer;
+    if (offer) this.offer = `${offer.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '')}\r\n`;
     this.target = target;
     this.remoteTarget = target;
     this.video = video;
@@ -554,7 +562,7 @@ export class SipCall {
   async begin(): Promise<CallEnd> {
     try {
       await this.ua.transport.open();
-      await this.openRtp();
+      if (this.ownOffer) await this.openRtp();
     } catch (e) {
       this.finish({ by: 'error', code: null, reason: `platform unreachable: ${(e as Error).message}` });
       return this.done;
@@ -587,6 +595,7 @@ export class SipCall {
     }
     this.status = { code: res.status, reason: res.reason };
     if (res.status >= 200 && res.status < 300) {
+      this.answer = res.body || null;
       this.confirm(res);
       if (this.cancelWanted) {
         // The answer crossed our CANCEL: take the call and end it at once (§9.1).

@@ -1,0 +1,218 @@
+// The officer's headset on a call (issue 22): the call panel's microphone and speaker carry a SIP
+// call over WebRTC. The hall core keeps the signalling: it dials with this display's offer
+// (`call.dial` with `sdp`). The platform's border controller turns the offer into plain RTP for the
+// far end. Once the call is answered, the core hands back the far end's answer (`call.media`).
+// docs/calls.md, "Media".
+//
+// What the panel shows comes from the stack's own statistics, once a second: packets lost, jitter,
+// round trip, and the far end's level. Media that stops for 5 s reads 信号中断, not "connected".
+import { reactive } from 'vue';
+import type { HubClient } from '../hub/client.ts';
+
+export type HeadsetPhase = 'idle' | 'offering' | 'waiting' | 'live' | 'lost' | 'failed';
+
+export interface HeadsetState {
+  /** The call this headset carries. */
+  call: string | null;
+  phase: HeadsetPhase;
+  muted: boolean;
+  /** The far end's level (0–1, RMS) and the microphone's. */
+  level: number;
+  micLevel: number;
+  lost: number;
+  jitterMs: number | null;
+  rttMs: number | null;
+  /** Seconds since media last arrived (while it is missing). */
+  silentS: number;
+  detail: string;
+}
+
+export const headset: HeadsetState = reactive({
+  call: null,
+  phase: 'idle',
+  muted: false,
+  level: 0,
+  micLevel: 0,
+  lost: 0,
+  jitterMs: null,
+  rttMs: null,
+  silentS: 0,
+  detail: '',
+});
+
+/** The devices chosen in settings (localStorage), or the system's defaults. */
+const MIC_KEY = 'beacon.headset.mic';
+const SPEAKER_KEY = 'beacon.headset.speaker';
+export function chosenDevices(): { mic: string | null; speaker: string | null } {
+  return { mic: localStorage.getItem(MIC_KEY), speaker: localStorage.getItem(SPEAKER_KEY) };
+}
+export function chooseDevices(d: { mic?: string | null; speaker?: string | null }): void {
+  for (const [k, v] of [
+    [MIC_KEY, d.mic],
+    [SPEAKER_KEY, d.speaker],
+  ] as const) {
+    if (v === undefined) continue;
+    if (v) localStorage.setItem(k, v);
+    else localStorage.removeItem(k);
+  }
+}
+
+let pc: RTCPeerConnection | null = null;
+let mic: MediaStream | null = null;
+let player: HTMLAudioElement | null = null;
+let audio: AudioContext | null = null;
+let meters: { far: AnalyserNode | null; near: AnalyserNode | null } = { far: null, near: null };
+let timer: ReturnType<typeof setInterval> | null = null;
+let lastPackets = 0;
+let lastArrival = 0;
+let answered = false;
+
+const MEDIA_LOST_MS = 5000;
+
+function rms(an: AnalyserNode | null): number {
+  if (!an) return 0;
+  const buf = new Float32Array(an.fftSize);
+  an.getFloatTimeDomainData(buf);
+  let s = 0;
+  for (const x of buf) s += x * x;
+  return Math.sqrt(s / buf.length);
+}
+
+function close(): void {
+  if (timer) clearInterval(timer);
+  timer = null;
+  pc?.close();
+  pc = null;
+  for (const t of mic?.getTracks() ?? []) t.stop();
+  mic = null;
+  if (player) player.srcObject = null;
+  player = null;
+  void audio?.close();
+  audio = null;
+  meters = { far: null, near: null };
+  answered = false;
+}
+
+/**
+ * Open the microphone and make the offer the core dials with: every candidate gathered first (the
+ * offer crosses SIP whole; no trickle). Null when there is no microphone, or it is refused. Then
+ * `detail` says why, and the call goes to the hall's terminal instead.
+ */
+export async function offer(): Promise<string | null> {
+  close();
+  Object.assign(headset, { call: null, phase: 'offering', muted: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
+  try {
+    const { mic: micId } = chosenDevices();
+    mic = await navigator.mediaDevices.getUserMedia({ audio: { ...(micId ? { deviceId: micId } : {}), echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+  } catch (e) {
+    Object.assign(headset, { phase: 'failed', detail: (e as Error).name || (e as Error).message });
+    return null;
+  }
+  // bundle as balanced (the default): a border controller's answer for plain RTP names no BUNDLE group
+  pc = new RTCPeerConnection({ iceServers: [], rtcpMuxPolicy: 'require' });
+  for (const t of mic.getTracks()) pc.addTrack(t, mic);
+  pc.ontrack = (e) => attachRemote(e.streams[0] ?? new MediaStream([e.track]));
+  await pc.setLocalDescription(await pc.createOffer());
+  const p = pc;
+  await new Promise<void>((r) => {
+    if (p.iceGatheringState === 'complete') return r();
+    p.addEventListener('icegatheringstatechange', () => p.iceGatheringState === 'complete' && r());
+    setTimeout(r, 3000);
+  });
+  return p.localDescription?.sdp ?? null;
+}
+
+function attachRemote(stream: MediaStream): void {
+  // the chosen speaker plays it (an element also lets Chromium feed Web Audio the remote stream)
+  player = new Audio();
+  player.srcObject = stream;
+  const { speaker } = chosenDevices();
+  const sink = player as HTMLAudioElement & { setSinkId?: (id: string) => Promise<void> };
+  if (speaker && sink.setSinkId) void sink.setSinkId(speaker).catch(() => undefined);
+  void player.play().catch(() => undefined);
+  audio = new AudioContext();
+  const far = audio.createAnalyser();
+  far.fftSize = 1024;
+  audio.createMediaStreamSource(stream).connect(far);
+  let near: AnalyserNode | null = null;
+  if (mic) {
+    near = audio.createAnalyser();
+    near.fftSize = 1024;
+    audio.createMediaStreamSource(mic).connect(near);
+  }
+  meters = { far, near };
+}
+
+/** The call the offer was dialled with. */
+export function bind(call: string): void {
+  headset.call = call;
+  headset.phase = 'waiting';
+}
+
+/** Follow the bound call's state (from the `calls` topic): answered, take the far end's answer;
+ *  ended, close. */
+export async function follow(state: string | undefined, hub: HubClient): Promise<void> {
+  if (!headset.call || !pc) return;
+  if (state === 'ended' || state === 'failed' || state === 'cancelled' || state === undefined) {
+    close();
+    Object.assign(headset, { phase: 'idle', call: null, level: 0, micLevel: 0 });
+    return;
+  }
+  if (state !== 'connected' || answered) return;
+  answered = true;
+  try {
+    const { answer } = await hub.command('call.media', { id: headset.call });
+    if (!answer || !pc) throw new Error('no answer from the far end');
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    headset.phase = 'live';
+    lastArrival = Date.now();
+    lastPackets = 0;
+    timer = setInterval(() => void sample(), 1000);
+  } catch (e) {
+    Object.assign(headset, { phase: 'failed', detail: (e as Error).message });
+  }
+}
+
+async function sample(): Promise<void> {
+  if (!pc) return;
+  const stats = await pc.getStats();
+  let packets = 0;
+  let lost = 0;
+  let jitter: number | null = null;
+  let rtt: number | null = null;
+  stats.forEach((r: { type: string; kind?: string; packetsReceived?: number; packetsLost?: number; jitter?: number; state?: string; nominated?: boolean; currentRoundTripTime?: number }) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+      packets += r.packetsReceived ?? 0;
+      lost += r.packetsLost ?? 0;
+      if (r.jitter !== undefined) jitter = Math.round(r.jitter * 1000);
+    }
+    if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated && r.currentRoundTripTime !== undefined) rtt = Math.round(r.currentRoundTripTime * 1000);
+  });
+  const now = Date.now();
+  if (packets > lastPackets) lastArrival = now;
+  lastPackets = packets;
+  const silent = now - lastArrival;
+  Object.assign(headset, {
+    lost,
+    jitterMs: jitter,
+    rttMs: rtt,
+    level: rms(meters.far),
+    micLevel: headset.muted ? 0 : rms(meters.near),
+    silentS: silent >= MEDIA_LOST_MS ? Math.round(silent / 1000) : 0,
+    phase: silent >= MEDIA_LOST_MS ? 'lost' : 'live',
+  });
+}
+
+/** Mute the microphone (the far end hears silence; the call stays up). */
+export function setMuted(m: boolean): void {
+  headset.muted = m;
+  for (const t of mic?.getAudioTracks() ?? []) t.enabled = !m;
+}
+
+/** Tones for an IVR (RFC 4733 telephone-events), when the answer accepted them. */
+export function dtmf(tones: string): boolean {
+  const sender = pc?.getSenders().find((s) => s.track?.kind === 'audio');
+  if (!sender?.dtmf || !sender.dtmf.canInsertDTMF) return false;
+  sender.dtmf.insertDTMF(tones, 120, 70);
+  return true;
+}
