@@ -11,11 +11,15 @@ import type { HubClient } from '../hub/client.ts';
 
 export type HeadsetPhase = 'idle' | 'offering' | 'waiting' | 'live' | 'lost' | 'failed';
 
+// Hold is the desk's own for now: both directions silenced, the call kept. A SIP hold (a re-INVITE
+// with a=sendonly, the platform's music) waits for re-INVITE offers in the core's user agent.
+
 export interface HeadsetState {
   /** The call this headset carries. */
   call: string | null;
   phase: HeadsetPhase;
   muted: boolean;
+  held: boolean;
   /** The far end's level (0–1, RMS) and the microphone's. */
   level: number;
   micLevel: number;
@@ -31,6 +35,7 @@ export const headset: HeadsetState = reactive({
   call: null,
   phase: 'idle',
   muted: false,
+  held: false,
   level: 0,
   micLevel: 0,
   lost: 0,
@@ -100,7 +105,7 @@ function close(): void {
  */
 export async function offer(): Promise<string | null> {
   close();
-  Object.assign(headset, { call: null, phase: 'offering', muted: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
+  Object.assign(headset, { call: null, phase: 'offering', muted: false, held: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
   try {
     const { mic: micId } = chosenDevices();
     mic = await navigator.mediaDevices.getUserMedia({ audio: { ...(micId ? { deviceId: micId } : {}), echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
@@ -206,7 +211,14 @@ async function sample(): Promise<void> {
 /** Mute the microphone (the far end hears silence; the call stays up). */
 export function setMuted(m: boolean): void {
   headset.muted = m;
-  for (const t of mic?.getAudioTracks() ?? []) t.enabled = !m;
+  for (const t of mic?.getAudioTracks() ?? []) t.enabled = !m && !headset.held;
+}
+
+/** Hold: neither side hears the other until it is taken back; the call stays up. */
+export function setHeld(h: boolean): void {
+  headset.held = h;
+  for (const t of mic?.getAudioTracks() ?? []) t.enabled = !h && !headset.muted;
+  if (player) player.muted = h;
 }
 
 /** Tones for an IVR (RFC 4733 telephone-events), when the answer accepted them. */

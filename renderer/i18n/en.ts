@@ -174,6 +174,8 @@ const en: typeof zh = {
     near: 'Our level',
     stats: 'lost {lost} · jitter {jitter} ms · round trip {rtt} ms',
     mute: 'Mute',
+    hold: 'Hold',
+    resume: 'Resume',
     unmute: 'Unmute',
     dtmf: 'Keys (Enter sends)',
   },

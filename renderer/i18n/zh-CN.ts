@@ -162,6 +162,8 @@ export default {
     near: '我方音量',
     stats: '丢包 {lost} · 抖动 {jitter} ms · 往返 {rtt} ms',
     mute: '静音',
+    hold: '保持',
+    resume: '恢复通话',
     unmute: '取消静音',
     dtmf: '按键（回车发送）',
   },
