@@ -52,6 +52,8 @@ import {
   Name,
   Place,
   Replay,
+  GlobeView,
+  PresenterView,
   Risk,
   RiskLevels,
   Typhoon,
@@ -85,6 +87,8 @@ export const TOPIC_SCHEMAS = {
   analysis: Analysis,
   /** The storm replay every display follows (one entity, id 'replay'). */
   replay: Replay,
+  /** The presenter's globe view in a consultation, followed by the displays that follow it (live). */
+  views: PresenterView,
   /** Incidents reported in this hall, open and closed. */
   incidents: Incident,
   /** Emergency alerts from field devices (TAK 911 and the like), open and closed. */
@@ -204,6 +208,18 @@ export const COMMANDS = {
   'typhoon.advisory': {
     args: z.object({ advisory: z.unknown() }).strict(),
     result: z.object({ id: z.string(), event: z.number().int() }),
+  },
+  /** Present this display's globe view to the consultation (the pointer too): every display that
+   *  follows the presenter turns to it. Sent as the view changes (a few times a second at most). */
+  'view.present': {
+    args: GlobeView.extend({ pointer: z.object({ lon: Lon, lat: Lat }).nullable().optional() }).strict(),
+    /** `session`: this display's, as the presenter entity names it (so it knows when another took over). */
+    result: z.object({ at: z.number().int(), session: z.string() }),
+  },
+  /** Stop presenting (the presenter's own session, or anyone who may operate: a display left presenting). */
+  'view.stop': {
+    args: z.object({}).strict(),
+    result: z.object({ stopped: z.boolean() }),
   },
   /** Move the shared replay: pick a storm, seek, play, pause, change speed. */
   'replay.set': {
@@ -601,7 +617,7 @@ export const AREA_TOPICS: ReadonlySet<string> = new Set(['units']);
 /** Topics whose entities are a live state (the latest value is all that matters): a client that
  *  falls behind receives each entity's latest instead of every change. Every other topic carries
  *  decisions (incidents, sheets, levels, calls, instructions…): never coalesced, never held back. */
-export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles']);
+export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views']);
 
 export const ClientMessage = z.discriminatedUnion('t', [
   /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect.

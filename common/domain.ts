@@ -470,6 +470,28 @@ export const Replay = z.object({
 });
 export type Replay = z.infer<typeof Replay>;
 
+/** A globe view: where the camera is (degrees, metres) and where it looks (radians). */
+export const GlobeView = z.object({
+  lon: Lon,
+  lat: Lat,
+  height: z.number().min(1).max(50_000_000),
+  heading: z.number().min(-7).max(7),
+  pitch: z.number().min(-4).max(4),
+  roll: z.number().min(-7).max(7),
+});
+export type GlobeView = z.infer<typeof GlobeView>;
+/** The presenter's view in a consultation (会商, issue 22): every display that follows it turns its
+ *  globe to this view and shows the presenter's pointer. Live state, one entity (id 'presenter'). */
+export const PresenterView = GlobeView.extend({
+  id: z.literal('presenter'),
+  /** Who presents (the operator signed in, or the console), and from which session. */
+  by: z.string().max(64),
+  session: z.string().max(64),
+  pointer: z.object({ lon: Lon, lat: Lat }).nullable(),
+  at: z.number().int(),
+});
+export type PresenterView = z.infer<typeof PresenterView>;
+
 const Force = z.union([z.literal(0), z.literal(7), z.literal(10), z.literal(12)]);
 const AgencyTime = z.object({ agency: z.string(), t: z.number().int() });
 export const Landfall = z.object({

@@ -46,6 +46,8 @@ export const COMMAND_GRANTS = {
   'typhoon.import': 'operate',
   'typhoon.advisory': 'operate',
   'replay.set': 'operate',
+  'view.present': 'operate',
+  'view.stop': 'operate',
   'incident.report': 'operate',
   'incident.close': 'operate',
   'alert.ack': 'operate',

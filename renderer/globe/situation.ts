@@ -10,7 +10,11 @@ import {
   buildModuleUrl,
   Cartesian2,
   Cartesian3,
+  Cartographic,
   CesiumWidget,
+  Color,
+  PointPrimitiveCollection,
+  type PointPrimitive,
   defined,
   ImageryLayer,
   Ion,
@@ -127,6 +131,66 @@ export class SituationGlobe {
 
   flyTo(lon: number, lat: number, height = 60_000): void {
     this.viewer.camera.flyTo({ destination: Cartesian3.fromDegrees(lon, lat, height), duration: 1.2 });
+  }
+
+  // ---- a consultation's presenter (issue 22) ------------------------------------------------------
+
+  /** Where the camera is and where it looks. */
+  cameraView(): { lon: number; lat: number; height: number; heading: number; pitch: number; roll: number } {
+    const c = this.viewer.camera;
+    const p = c.positionCartographic;
+    const d = 180 / Math.PI;
+    return { lon: p.longitude * d, lat: p.latitude * d, height: p.height, heading: c.heading, pitch: c.pitch, roll: c.roll };
+  }
+
+  /** Turn to a view (a presenter's): at once, no flight, so a follower is never behind by an animation. */
+  setCameraView(v: { lon: number; lat: number; height: number; heading: number; pitch: number; roll: number }): void {
+    this.viewer.camera.setView({ destination: Cartesian3.fromDegrees(v.lon, v.lat, v.height), orientation: { heading: v.heading, pitch: v.pitch, roll: v.roll } });
+    this.viewer.scene.requestRender();
+  }
+
+  /** Called when the camera has moved (at most as often as Cesium notices 1 % of change) and once it rests. */
+  onCameraChange(cb: () => void): () => void {
+    const c = this.viewer.camera;
+    c.percentageChanged = 0.01;
+    const a = c.changed.addEventListener(cb);
+    const b = c.moveEnd.addEventListener(cb);
+    return () => {
+      a();
+      b();
+    };
+  }
+
+  /** Where the mouse points on the ground (null: off the globe), as it moves. */
+  onPointer(cb: (p: { lon: number; lat: number } | null) => void): void {
+    this.handler.setInputAction((e: { endPosition: Cartesian2 }) => {
+      const hit = this.viewer.camera.pickEllipsoid(e.endPosition, this.viewer.scene.globe.ellipsoid);
+      if (!hit) return cb(null);
+      const c = Cartographic.fromCartesian(hit);
+      cb({ lon: (c.longitude * 180) / Math.PI, lat: (c.latitude * 180) / Math.PI });
+    }, ScreenSpaceEventType.MOUSE_MOVE);
+  }
+
+  private pointerPoints: PointPrimitiveCollection | null = null;
+  private pointerPoint: PointPrimitive | null = null;
+  /** The presenter's pointer on this display's globe (null: none). */
+  showPointer(p: { lon: number; lat: number } | null): void {
+    if (!this.pointerPoints) {
+      this.pointerPoints = this.viewer.scene.primitives.add(new PointPrimitiveCollection()) as PointPrimitiveCollection;
+      this.pointerPoint = this.pointerPoints.add({ position: Cartesian3.ZERO, pixelSize: 14, color: Color.fromCssColorString('#ff1744'), outlineColor: Color.WHITE, outlineWidth: 2, show: false });
+    }
+    const pt = this.pointerPoint!;
+    pt.show = !!p;
+    if (p) pt.position = Cartesian3.fromDegrees(p.lon, p.lat, 0);
+    this.viewer.scene.requestRender();
+  }
+
+  /** The pointer shown, for tests. */
+  pointerShown(): { lon: number; lat: number } | null {
+    const pt = this.pointerPoint;
+    if (!pt?.show) return null;
+    const c = Cartographic.fromCartesian(pt.position);
+    return { lon: (c.longitude * 180) / Math.PI, lat: (c.latitude * 180) / Math.PI };
   }
 
   destroy(): void {

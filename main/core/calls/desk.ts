@@ -4,7 +4,7 @@
 // always. Every step is journaled (`call.updated`) and shown; the finished call (`call.logged`) is
 // the call log, which also goes up to the province.
 import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
-import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Switchboard } from '../../../common/domain.ts';
+import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, PresenterView, Switchboard } from '../../../common/domain.ts';
 import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
@@ -52,6 +52,7 @@ export class CallDesk implements Desk {
   private modem: SatModem | null = null;
   private wan: LinkState = 'unknown';
   private readonly live = new Map<string, Live>();
+  private presenter: PresenterView | null = null;
   private unsubLink: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -75,6 +76,22 @@ export class CallDesk implements Desk {
       return { id };
     },
     'calls.search': async (q) => ({ calls: this.search(q) }),
+    // the presenter's view in a consultation: live state, the last presenter wins (not journaled:
+    // a camera moving four times a second is not a record; who presented is in the session log)
+    'view.present': async (v, ctx) => {
+      const at = this.now();
+      const view: PresenterView = { id: 'presenter', by: ctx.by.slice(0, 64), session: ctx.session.slice(0, 64), ...v, pointer: v.pointer ?? null, at };
+      if (!this.presenter || this.presenter.session !== view.session) console.log(`beacon: ${view.by} presents the globe view (${ctx.origin})`);
+      this.presenter = view;
+      this.port.publish('views', [{ op: 'put', id: 'presenter', value: view }]);
+      return { at, session: view.session };
+    },
+    'view.stop': async () => {
+      if (!this.presenter) return { stopped: false };
+      this.presenter = null;
+      this.port.publish('views', [{ op: 'del', id: 'presenter' }]);
+      return { stopped: true };
+    },
     'contacts.import': async ({ csv, firstLine, dryRun }, ctx) => {
       const r = parseContactsCsv(csv, { place: (code) => this.port.get<{ kind: string }>('places', code)?.kind, contact: (id) => this.port.get<Contact>('contacts', id) }, firstLine ?? 1);
       const fresh = r.contacts.filter((c) => !this.port.get<Contact>('contacts', c.id));
