@@ -184,42 +184,48 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     expect(r.s1k).toBeLessThan(0.05);
   }, 90_000);
 
-  it('the same with the hall’s signalling over TLS to the platform', async () => {
-    const ca = join(dir, 'platform-ca.pem');
-    writeFileSync(ca, platform.ca);
-    const wanPort = (wan.address() as { port: number }).port;
-    const tls = await serve(
-      [
-        '--data',
-        join(dir, 'hall-tls'),
-        '--port',
-        '0',
-        '--uplink',
-        `tcp://127.0.0.1:${wanPort}`,
-        '--sip',
-        `sip:hall@127.0.0.1:${platform.tlsPort};transport=tls`,
-        '--sip-ca',
-        ca,
-        '--sip-media',
-        'headset',
-      ],
-      60_000,
-      { BEACON_SIP_PASSWORD: 'pw-hall' },
-    );
-    try {
-      const admin = await tls.client('admin');
-      await admin.command('contacts.import', { csv: CONTACTS });
-      admin.subscribe('switchboard', () => undefined);
-      await until('registered over TLS', () => (admin.topic('switchboard').get('switchboard') as { sip: { state: string } } | undefined)?.sip.state === 'registered', 20_000);
-      admin.dispose();
-      const r = await callAndListen(tls);
-      console.log(`headset call e2e (TLS): the page heard ${r.peaks.join(', ')} Hz; the far end's recording: 440 Hz ${(r.s440 * 100).toFixed(0)} %, 1 kHz ${(r.s1k * 100).toFixed(1)} %`);
-      expect(r.peaks.filter((p) => Math.abs(p - 1000) <= 15).length).toBeGreaterThanOrEqual(8);
-      expect(r.s440).toBeGreaterThan(0.3);
-    } finally {
-      await tls.stop();
-    }
-  }, 120_000);
+  it.each(['tls', 'wss'] as const)(
+    'the same with the hall’s signalling over %s to the platform',
+    async (transport) => {
+      const ca = join(dir, 'platform-ca.pem');
+      writeFileSync(ca, platform.ca);
+      const wanPort = (wan.address() as { port: number }).port;
+      const tls = await serve(
+        [
+          '--data',
+          join(dir, `hall-${transport}`),
+          '--port',
+          '0',
+          '--uplink',
+          `tcp://127.0.0.1:${wanPort}`,
+          '--sip',
+          `sip:hall@127.0.0.1:${transport === 'tls' ? platform.tlsPort : platform.wssPort};transport=${transport}`,
+          '--sip-ca',
+          ca,
+          '--sip-media',
+          'headset',
+        ],
+        60_000,
+        { BEACON_SIP_PASSWORD: 'pw-hall' },
+      );
+      try {
+        const admin = await tls.client('admin');
+        await admin.command('contacts.import', { csv: CONTACTS });
+        admin.subscribe('switchboard', () => undefined);
+        await until(`registered over ${transport}`, () => (admin.topic('switchboard').get('switchboard') as { sip: { state: string } } | undefined)?.sip.state === 'registered', 20_000);
+        admin.dispose();
+        const r = await callAndListen(tls);
+        console.log(
+          `headset call e2e (${transport.toUpperCase()}): the page heard ${r.peaks.join(', ')} Hz; the far end's recording: 440 Hz ${(r.s440 * 100).toFixed(0)} %, 1 kHz ${(r.s1k * 100).toFixed(1)} %`,
+        );
+        expect(r.peaks.filter((p) => Math.abs(p - 1000) <= 15).length).toBeGreaterThanOrEqual(8);
+        expect(r.s440).toBeGreaterThan(0.3);
+      } finally {
+        await tls.stop();
+      }
+    },
+    120_000,
+  );
 
   it('one key on the call panel: the headset carries the call, with its level, statistics, mute, hold, media loss and hang-up', async () => {
     for (const f of readdirSync(heard)) rmSync(join(heard, f));
