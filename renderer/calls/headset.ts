@@ -156,8 +156,14 @@ export function bind(call: string): void {
 
 /** Follow the bound call's state (from the `calls` topic): answered, take the far end's answer;
  *  ended, close. */
-export async function follow(state: string | undefined, hub: HubClient): Promise<void> {
+export async function follow(state: string | undefined, hub: HubClient, channel: string | null = null): Promise<void> {
   if (!headset.call || !pc) return;
+  // one key fell through to the satellite phone: its voice is the terminal's handset, not ours
+  if (state === 'connected' && channel === 'satellite') {
+    close();
+    Object.assign(headset, { phase: 'idle', call: null, level: 0, micLevel: 0 });
+    return;
+  }
   if (state === 'ended' || state === 'failed' || state === 'cancelled' || state === undefined) {
     close();
     Object.assign(headset, { phase: 'idle', call: null, level: 0, micLevel: 0 });
