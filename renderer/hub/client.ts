@@ -112,6 +112,10 @@ export class HubClient {
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   /** The hall's last word on this display's lag: its clock, the oldest change we lack, when heard. */
   private heard: { at: number; old: number | undefined; recv: number } | null = null;
+  /** What the deltas made for this client alone said since that tick, per topic: the topic's own
+   *  oldest lacking change. One topic caught up says nothing of the others (a small topic's catch-up
+   *  must not read as a live picture while the units are still behind). */
+  private readonly owed = new Map<TopicName, { at: number; old: number; recv: number }>();
   private readonly whoListeners = new Set<(w: Who) => void>();
   /** Who the hall says this display is (from its welcome); null until the first welcome. */
   who: Who | null = null;
@@ -181,10 +185,13 @@ export class HubClient {
   /** How old the picture is now (see `Lag`). */
   lag(now = Date.now()): Lag {
     const h = this.heard;
-    if (!h || this.state !== 'open') return { ms: h && this.state !== 'open' ? now - h.recv : 0, known: !!h };
+    let ms = 0;
+    for (const o of this.owed.values()) ms = Math.max(ms, o.at - o.old + (now - o.recv));
+    if (!h) return { ms, known: ms > 0 };
+    if (this.state !== 'open') return { ms: Math.max(ms, now - h.recv), known: true };
     // the hall ticks once a second: a tick overdue means the link is holding everything back
     const silent = Math.max(0, now - h.recv - 1500);
-    return { ms: h.old !== undefined ? h.at - h.old + (now - h.recv) : silent, known: true };
+    return { ms: Math.max(ms, h.old !== undefined ? h.at - h.old + (now - h.recv) : silent), known: true };
   }
 
   dispose(): void {
@@ -240,6 +247,7 @@ export class HubClient {
         const ws = this.transport.binary ? { flow: true as const, pos: 1 as const } : {};
         this.received = 0;
         this.heard = null;
+        this.owed.clear();
         this.transport.send({ t: 'hello', v: PROTOCOL_VERSION, client: this.opts.client, ...(ticket ? { ticket } : {}), ...ws });
         this.setState('open');
         for (const [name, t] of this.topics) {
@@ -342,7 +350,10 @@ export class HubClient {
       }
       case 'delta': {
         const t = this.sub(m.topic);
-        if (m.at !== undefined) this.heard = { at: m.at, old: m.old, recv: Date.now() };
+        if (m.at !== undefined) {
+          if (m.old !== undefined) this.owed.set(m.topic, { at: m.at, old: m.old, recv: Date.now() });
+          else this.owed.delete(m.topic);
+        }
         // a delta made for this client alone (it fell behind, or narrowed the topic) follows `from`
         const follows = m.from !== undefined ? m.from === t.seq && m.seq >= m.from : m.seq === t.seq + 1;
         if (m.from !== undefined && follows) this.counters.catchUps += 1;
@@ -432,7 +443,9 @@ export class HubClient {
         this.counters.resumes += 1;
         return;
       case 'tick':
+        // the hall's word on every topic at once
         this.heard = { at: m.at, old: m.old, recv: Date.now() };
+        this.owed.clear();
         return;
       case 'result': {
         const p = this.pending.get(m.id);

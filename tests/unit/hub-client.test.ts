@@ -338,6 +338,28 @@ describe('hub client over a thin link (issue 23)', () => {
     ]);
   });
 
+  it('a small topic caught up does not make a lagging picture read as live (seen in CI: the lag chip vanished on a stopped link)', () => {
+    const tr = new BinaryScripted();
+    const c = new HubClient(tr, { client: 'test' });
+    clients.push(c);
+    c.subscribe('units', () => undefined);
+    c.subscribe('feeds', () => undefined);
+    tr.push({ t: 'snapshot', topic: 'units', epoch: 'E', seq: 5, items: [unit('a')] });
+    tr.push({ t: 'snapshot', topic: 'feeds', epoch: 'E', seq: 5, items: [] });
+    const now = Date.now();
+    // the units are 6 s behind; then the feeds' own catch-up arrives whole
+    tr.push({ t: 'delta', topic: 'units', epoch: 'E', seq: 9, from: 5, ops: [], partial: true, at: now, old: now - 6000 });
+    tr.push({ t: 'delta', topic: 'feeds', epoch: 'E', seq: 9, from: 5, ops: [], at: now });
+    expect(c.lag().ms).toBeGreaterThanOrEqual(6000);
+    // the tick speaks for every topic: still behind
+    tr.push({ t: 'tick', at: now, old: now - 7000 });
+    tr.push({ t: 'delta', topic: 'feeds', epoch: 'E', seq: 10, from: 9, ops: [], at: now });
+    expect(c.lag().ms).toBeGreaterThanOrEqual(7000);
+    // and a tick that says nothing is owed is live
+    tr.push({ t: 'tick', at: now });
+    expect(c.lag().ms).toBe(0);
+  });
+
   it('resumes only from a picture that was whole', () => {
     const tr = new BinaryScripted();
     const c = new HubClient(tr, { client: 'test', minBackoffMs: 1, maxBackoffMs: 1 });
