@@ -29,6 +29,7 @@ import {
   Call,
   CallState,
   Consultation,
+  Mix,
   DialChannel,
   Switchboard,
   Contact,
@@ -123,6 +124,8 @@ export const TOPIC_SCHEMAS = {
   /** Calls under way and today's ended calls (the whole log: `calls.search`). */
   calls: Call,
   consultations: Consultation,
+  /** Each consultation's mix in the conference bridge: who is in, speaking, muted (live). */
+  mixes: Mix,
   /** What one key can use now: SIP registration, satellite terminal, WAN, order (id 'switchboard'). */
   switchboard: Switchboard,
   /** Registered video sources (playback through the core, /video/<id>/…). */
@@ -515,6 +518,21 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),
     result: z.object({ id: z.string() }),
   },
+  /** Mute or unmute one member in the bridge (a participant by contact id, or `headset:<session>`). */
+  'consult.mute': {
+    args: z.object({ id: z.string().min(1).max(64), member: z.string().min(1).max(80), muted: z.boolean() }).strict(),
+    result: z.object({ muted: z.boolean() }),
+  },
+  /** This display's headset joins the consultation's mix: its WebRTC offer in, the bridge's answer out. */
+  'consult.join': {
+    args: z.object({ id: z.string().min(1).max(64), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ answer: z.string(), member: z.string() }),
+  },
+  /** This display's headset leaves the mix. */
+  'consult.leave': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ left: z.boolean() }),
+  },
   /** The call log, newest first; page with `before` (the last id of the previous page). */
   'calls.search': {
     args: z
@@ -617,7 +635,7 @@ export const AREA_TOPICS: ReadonlySet<string> = new Set(['units']);
 /** Topics whose entities are a live state (the latest value is all that matters): a client that
  *  falls behind receives each entity's latest instead of every change. Every other topic carries
  *  decisions (incidents, sheets, levels, calls, instructions…): never coalesced, never held back. */
-export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views']);
+export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views', 'mixes']);
 
 export const ClientMessage = z.discriminatedUnion('t', [
   /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect.

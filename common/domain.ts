@@ -767,6 +767,38 @@ export const Consultation = z.object({
 });
 export type Consultation = z.infer<typeof Consultation>;
 
+/** A consultation's mix in the conference bridge (issue 22): live state, one entity per consultation
+ *  under way (its id). Who is in the mix, speaking (the bridge's voice activity) and muted. */
+export const MixMember = z.object({
+  /** `contact`: a participant's SIP leg; `headset`: an officer of this hall, by display session. */
+  kind: z.enum(['contact', 'headset']),
+  name: z.string().max(64),
+  /** The participant's current call (contacts), or null. */
+  call: z.string().max(64).nullable(),
+  /** In the mix now: hears the others and is heard. */
+  joined: z.boolean(),
+  /** Speaking, by the bridge's voice activity; null where the bridge does not say (Janus reports it
+   *  for WebRTC members only: it reads no RFC 6464 levels from plain-RTP participants). */
+  talking: z.boolean().nullable(),
+  /** Muted in the bridge (mute-participant): the others do not hear it. */
+  muted: z.boolean(),
+  /** Why it is not in the mix although connected (the satellite terminal's handset), else ''. */
+  outside: z.string().max(200),
+});
+export type MixMember = z.infer<typeof MixMember>;
+export const Mix = z.object({
+  id: z.string().min(1).max(64),
+  /** The bridge's room, or null without one. */
+  room: z.string().max(32).nullable(),
+  /** mixing: in the bridge; no_bridge: none configured; bridge_down: configured, unreachable. Without
+   *  a mix each leg is a call of its own, and the panel says so. */
+  state: z.enum(['mixing', 'no_bridge', 'bridge_down']),
+  detail: z.string().max(300),
+  /** By contact id, or `headset:<session>` for an officer's headset. */
+  members: z.record(z.string().max(80), MixMember),
+});
+export type Mix = z.infer<typeof Mix>;
+
 /** The switchboard's own state: what one key can use right now (one entity, id 'switchboard'). */
 export const Switchboard = z.object({
   id: z.literal('switchboard'),
@@ -784,6 +816,8 @@ export const Switchboard = z.object({
     detail: z.string().max(300),
   }),
   wan: LinkState,
+  /** The platform's conference bridge that mixes consultations. */
+  bridge: z.object({ configured: z.boolean(), up: z.boolean(), detail: z.string().max(300) }),
 });
 export type Switchboard = z.infer<typeof Switchboard>;
 

@@ -25,6 +25,7 @@ Usage:
                [--sip sip:USER@HOST[:PORT][;transport=udp|tcp|tls|ws|wss] [--sip-ca FILE]]
                [--modem /dev/ttyUSB0]
                [--dial-order video,voip,mobile,satellite] [--no-answer SECONDS] [--sip-media headset|terminal]
+               [--bridge ws://HOST:PORT]
                [--feed KIND[:key=value,...]]...
       Start the hall core headless: the displays' pages over HTTP, the hub over WebSocket
       (/hub) on the same port, and the read-only API (/api/health, /api/topics).
@@ -127,6 +128,8 @@ Options:
   --no-answer S  seconds a channel may ring before one key moves on (default 20)
   --sip-media headset|terminal  who carries a SIP call's voice: the calling display's headset over
                  WebRTC (the platform's border controller bridges it), or the hall's terminal (default)
+  --bridge URL   the platform's conference bridge (MCU) that mixes consultations: its Janus
+                 AudioBridge API, ws://HOST:PORT (without it each participant is a call of its own)
   --feed SPEC    a live feed, repeatable (docs/feeds.md): mavlink-udp[:port=14550],
                  cot-tcp[:port=8087], cot-tls:certFile=F,keyFile=F,caFile=F[,port=8089],
                  cot-udp[:port=8087], mqtt-json:url=mqtt://H:P[,topic=T],
@@ -186,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
       'dial-order': { type: 'string' },
       'no-answer': { type: 'string' },
       'sip-media': { type: 'string' },
+      bridge: { type: 'string' },
       feed: { type: 'string', multiple: true },
       drones: { type: 'string' },
       'mavlink-port': { type: 'string' },

@@ -170,7 +170,16 @@ void app.whenReady().then(async () => {
   const env = process.env;
   // One-key connect, as `beacon serve` takes it: --sip … in the environment's BEACON_* names.
   const calls = callsOptions(
-    { sip: env.BEACON_SIP, 'sip-domain': env.BEACON_SIP_DOMAIN, 'sip-ca': env.BEACON_SIP_CA, modem: env.BEACON_MODEM, 'dial-order': env.BEACON_DIAL_ORDER, 'no-answer': env.BEACON_NO_ANSWER },
+    {
+      sip: env.BEACON_SIP,
+      'sip-domain': env.BEACON_SIP_DOMAIN,
+      'sip-ca': env.BEACON_SIP_CA,
+      modem: env.BEACON_MODEM,
+      'dial-order': env.BEACON_DIAL_ORDER,
+      'no-answer': env.BEACON_NO_ANSWER,
+      'sip-media': env.BEACON_SIP_MEDIA,
+      bridge: env.BEACON_BRIDGE,
+    },
     env,
   );
   // Live feeds: BEACON_FEEDS holds `--feed` specs separated by ';' (docs/feeds.md); more are added

@@ -17,6 +17,8 @@ export type HeadsetPhase = 'idle' | 'offering' | 'waiting' | 'live' | 'lost' | '
 export interface HeadsetState {
   /** The call this headset carries. */
   call: string | null;
+  /** Or the consultation whose mix it is in (the conference bridge's WebRTC participant). */
+  mix: string | null;
   phase: HeadsetPhase;
   muted: boolean;
   held: boolean;
@@ -33,6 +35,7 @@ export interface HeadsetState {
 
 export const headset: HeadsetState = reactive({
   call: null,
+  mix: null,
   phase: 'idle',
   muted: false,
   held: false,
@@ -105,7 +108,7 @@ function close(): void {
  */
 export async function offer(): Promise<string | null> {
   close();
-  Object.assign(headset, { call: null, phase: 'offering', muted: false, held: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
+  Object.assign(headset, { call: null, mix: null, phase: 'offering', muted: false, held: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
   try {
     const { mic: micId } = chosenDevices();
     mic = await navigator.mediaDevices.getUserMedia({ audio: { ...(micId ? { deviceId: micId } : {}), echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
@@ -175,13 +178,42 @@ export async function follow(state: string | undefined, hub: HubClient, channel:
     const { answer } = await hub.command('call.media', { id: headset.call });
     if (!answer || !pc) throw new Error('no answer from the far end');
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    headset.phase = 'live';
-    lastArrival = Date.now();
-    lastPackets = 0;
-    timer = setInterval(() => void sample(), 1000);
+    sampling();
   } catch (e) {
     Object.assign(headset, { phase: 'failed', detail: (e as Error).message });
   }
+}
+
+function sampling(): void {
+  headset.phase = 'live';
+  lastArrival = Date.now();
+  lastPackets = 0;
+  timer = setInterval(() => void sample(), 1000);
+}
+
+/** Join a consultation's mix with this headset: the conference bridge answers the offer
+ *  (`consult.join`), and the officer hears every participant and is heard by them. */
+export async function joinMix(hub: HubClient, id: string): Promise<void> {
+  const sdp = await offer();
+  if (!sdp) return;
+  Object.assign(headset, { mix: id, phase: 'waiting' });
+  try {
+    const { answer } = await hub.command('consult.join', { id, sdp });
+    if (!pc) throw new Error('the headset closed');
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    sampling();
+  } catch (e) {
+    close();
+    Object.assign(headset, { phase: 'failed', detail: (e as Error).message });
+  }
+}
+
+/** Leave the mix (`tell`: say so to the hall; not when the consultation is already over). */
+export async function leaveMix(hub: HubClient, tell = true): Promise<void> {
+  const id = headset.mix;
+  close();
+  Object.assign(headset, { mix: null, phase: 'idle', level: 0, micLevel: 0, detail: '' });
+  if (tell && id) await hub.command('consult.leave', { id }).catch(() => undefined);
 }
 
 async function sample(): Promise<void> {

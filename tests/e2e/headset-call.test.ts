@@ -6,11 +6,12 @@
 // page hears 1 kHz. The panel's own controls (devices, mute, hold, DTMF, meters) are not part of
 // this test yet.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Call } from '../../common/domain.ts';
+import { readWav, share } from '../helpers/audio.ts';
 import { launch, offlineContext, WEBRTC_ARGS } from '../helpers/browser.ts';
 import { type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, RTPENGINE, SipPlatform } from '../helpers/sip.ts';
@@ -26,36 +27,6 @@ const CONTACTS = [
   'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
   `t-wenling,county,331081,c-331000,温岭市应急管理局测试,Wenling test,王明,13800000001,,,,sip:ep-county@127.0.0.1,,,`,
 ].join('\r\n');
-
-/** Power at `f` Hz in mono 16-bit samples (Goertzel), relative to the signal's total power. */
-function share(samples: Int16Array, rate: number, f: number): number {
-  const k = 2 * Math.cos((2 * Math.PI * f) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  let total = 0;
-  for (const x of samples) {
-    const s0 = x + k * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    total += x * x;
-  }
-  const p = s1 * s1 + s2 * s2 - k * s1 * s2;
-  return total > 0 ? (2 * p) / (samples.length * total) : 0;
-}
-
-/** A WAV's first channel as 16-bit samples, and its rate (PCM only). */
-function readWav(file: string): { rate: number; samples: Int16Array } {
-  const b = readFileSync(file);
-  const channels = b.readUInt16LE(22);
-  const rate = b.readUInt32LE(24);
-  let off = 12;
-  while (off + 8 <= b.length && b.toString('ascii', off, off + 4) !== 'data') off += 8 + b.readUInt32LE(off + 4);
-  const data = b.subarray(off + 8);
-  const n = Math.floor(data.length / 2 / channels);
-  const samples = new Int16Array(n);
-  for (let i = 0; i < n; i++) samples[i] = data.readInt16LE(i * 2 * channels);
-  return { rate, samples };
-}
 
 describe.skipIf(!!why)('a press that lets people talk: the officer’s headset over WebRTC through the border controller', () => {
   const platform = new SipPlatform(join(dir, 'sip'), { sbc: true });

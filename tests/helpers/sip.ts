@@ -252,9 +252,11 @@ export class Endpoint {
 
   /** `play`: a WAV file it sends instead of a 440 Hz tone; `record`: a folder where it writes what
    *  it received, decoded (baresip's sndfile: `dump-*-dec.wav`). */
-  private readonly audio: { play?: string; record?: string };
+  private readonly audio: { play?: string; record?: string; tone?: number; levels?: boolean };
 
-  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string } = {}) {
+  /** `tone`: the sine it plays (Hz, default 440); `levels`: it sends RFC 6464 audio levels, as a
+   *  conference bridge's voice activity needs. */
+  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string; tone?: number; levels?: boolean } = {}) {
     this.platform = platform;
     this.user = user;
     this.mode = mode;
@@ -279,7 +281,8 @@ export class Endpoint {
         // No sound card here: a 440 Hz tone goes out (so the hall sees RTP), what comes in is dropped.
         'audio_player aubridge,nil',
         'audio_alert aubridge,nil',
-        this.audio.play ? `audio_source aufile,${this.audio.play}` : 'audio_source ausine,440',
+        this.audio.play ? `audio_source aufile,${this.audio.play}` : `audio_source ausine,${this.audio.tone ?? 440}`,
+        ...(this.audio.levels ? ['audio_level yes'] : []),
         'ausrc_srate 48000',
         'auplay_srate 48000',
         'ausrc_channels 2',

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planChannels, type PlanInput } from '../../common/calls.ts';
 import { csvLine, parseCsv } from '../../common/csv.ts';
 import type { Contact } from '../../common/domain.ts';
+import { readRtpOffer, rtpAnswer } from '../../main/core/calls/bridge.ts';
 import { callsOptions } from '../../main/core/calls/config.ts';
 import { contactsToCsv, parseContactsCsv } from '../../main/core/calls/directory.ts';
 import { authorize, parseChallenge } from '../../main/core/calls/sip/digest.ts';
@@ -188,5 +189,49 @@ describe('pinyin search keys', () => {
   it('gives initials and whole pinyin of a place name', () => {
     expect(spellOf('温岭市')).toBe('wls wenlingshi');
     expect(spellOf('舟山市应急管理局')).toMatch(/^zssyjglj /);
+  });
+});
+
+describe("the conference bridge reads a far end's late offer (issue 22)", () => {
+  // baresip 1.0's offer in its 200 (G.711 only, RFC 6464 levels on), as the conference test sees it
+  const BARESIP = [
+    'v=0',
+    'o=- 1234 5678 IN IP4 192.0.2.2',
+    's=-',
+    'c=IN IP4 192.0.2.2',
+    't=0 0',
+    'm=audio 10234 RTP/AVP 8 0 101',
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+    'a=sendrecv',
+    'm=video 10236 RTP/AVP 96',
+    'a=rtpmap:96 VP8/90000',
+    '',
+  ].join('\r\n');
+
+  it('takes G.711 (PCMU first), the levels extension, and refuses video in the answer', () => {
+    const o = readRtpOffer(BARESIP);
+    expect(o).toMatchObject({ ip: '192.0.2.2', port: 10234, codec: 'pcmu', pt: 0, levelExt: 1 });
+    const a = rtpAnswer(o, { ip: '198.51.100.7', port: 40000 });
+    expect(a).toContain('c=IN IP4 198.51.100.7');
+    expect(a).toContain('m=audio 40000 RTP/AVP 0');
+    expect(a).toContain('a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level');
+    expect(a).toContain('m=video 0 RTP/AVP 96');
+  });
+
+  it('refuses what the bridge cannot mix, saying why', () => {
+    expect(() => readRtpOffer(BARESIP.replace('RTP/AVP 8 0 101', 'UDP/TLS/RTP/SAVPF 111'))).toThrow(/plain RTP/);
+    expect(() => readRtpOffer(BARESIP.replace('RTP/AVP 8 0 101', 'RTP/AVP 18').replace(/a=rtpmap:[08] .*\r\n/g, ''))).toThrow(/no codec/);
+    expect(() => readRtpOffer('v=0\r\nc=IN IP4 1.2.3.4\r\nm=video 5 RTP/AVP 96\r\n')).toThrow(/no audio/);
+    expect(() => readRtpOffer(BARESIP.replace(/c=IN IP4 192.0.2.2/g, 'c=IN IP6 ::1'))).toThrow(/IPv4/);
+    // a session-level address serves the audio line; opus when that is all there is
+    expect(readRtpOffer('v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n')).toMatchObject({ ip: '10.1.1.1', codec: 'opus', pt: 111, levelExt: null });
+  });
+
+  it('--bridge takes a ws:// or wss:// address only', () => {
+    expect(callsOptions({ bridge: 'ws://10.0.0.5:8188' }, {}).bridge).toEqual({ url: 'ws://10.0.0.5:8188' });
+    expect(() => callsOptions({ bridge: 'http://10.0.0.5:8088/janus' }, {})).toThrow(/ws:\/\//);
   });
 });

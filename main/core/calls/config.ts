@@ -6,7 +6,7 @@ import type { CallsOptions } from './desk.ts';
 import type { SipTransportKind } from './sip/transport.ts';
 
 export function callsOptions(
-  v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?: string; 'sip-media'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string },
+  v: { sip?: string; 'sip-domain'?: string; 'sip-ca'?: string; 'sip-media'?: string; modem?: string; 'dial-order'?: string; 'no-answer'?: string; bridge?: string },
   env: NodeJS.ProcessEnv,
 ): CallsOptions {
   const o: CallsOptions = {};
@@ -33,6 +33,10 @@ export function callsOptions(
   if (v['sip-media']) {
     if (v['sip-media'] !== 'headset' && v['sip-media'] !== 'terminal') throw new Error(`--sip-media must be headset or terminal, not '${v['sip-media']}'`);
     o.media = v['sip-media'];
+  }
+  if (v.bridge) {
+    if (!/^wss?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v.bridge)) throw new Error(`--bridge must be the conference bridge's ws:// or wss:// address, not '${v.bridge}'`);
+    o.bridge = { url: v.bridge };
   }
   if (v.modem) o.satellite = { path: v.modem };
   if (v['dial-order']) {

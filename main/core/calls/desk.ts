@@ -4,10 +4,11 @@
 // always. Every step is journaled (`call.updated`) and shown; the finished call (`call.logged`) is
 // the call log, which also goes up to the province.
 import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
-import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, PresenterView, Switchboard } from '../../../common/domain.ts';
+import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Mix, MixMember, PresenterView, Switchboard } from '../../../common/domain.ts';
 import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
+import { JanusBridge } from './bridge.ts';
 import { parseContactsCsv, sameContact } from './directory.ts';
 import { SipUA, type SipAccount, type SipCall } from './sip/ua.ts';
 
@@ -28,6 +29,9 @@ export interface CallsOptions {
    *  speaker over WebRTC, through the platform's border controller; `terminal`, the hall's own
    *  terminal the platform bridges. @default terminal */
   media?: 'headset' | 'terminal';
+  /** The platform's conference bridge (MCU) that mixes consultations: its Janus AudioBridge API
+   *  (ws://…). Without it each participant is a call of its own. */
+  bridge?: { url: string };
 }
 
 /** Ended calls stay on the live `calls` topic this long; the whole log is searchable. */
@@ -53,6 +57,10 @@ export class CallDesk implements Desk {
   private wan: LinkState = 'unknown';
   private readonly live = new Map<string, Live>();
   private presenter: PresenterView | null = null;
+  private bridge: JanusBridge | null = null;
+  private bridgeDetail = '';
+  /** Each consultation's mix, by consultation id (the `mixes` topic). */
+  private readonly mixes = new Map<string, Mix>();
   private unsubLink: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -74,6 +82,37 @@ export class CallDesk implements Desk {
     'consult.end': async ({ id }) => {
       await this.endConsult(id);
       return { id };
+    },
+    'consult.mute': async ({ id, member, muted }) => {
+      const { mix, m } = this.member(id, member);
+      const leg = m.kind === 'headset' ? member : m.call;
+      if (!m.joined || !leg) throw new HubError('invalid_args', `${m.name} is not in the mix`);
+      await this.bridge!.mute(mix.room!, leg, muted).catch((e: Error) => {
+        throw new HubError('unavailable', e.message);
+      });
+      this.setMember(id, member, { muted });
+      return { muted };
+    },
+    'consult.join': async ({ id, sdp }, ctx) => {
+      const mix = this.mixing(id);
+      const member = `headset:${ctx.session.slice(0, 64)}`;
+      if (mix.members[member]?.joined) await this.bridge!.leave(member);
+      this.setMember(id, member, { kind: 'headset', name: ctx.by.slice(0, 64), call: null, joined: false, talking: false, muted: false, outside: '' });
+      try {
+        const answer = await this.bridge!.joinWebRtc(mix.room!, member, ctx.by, sdp);
+        this.setMember(id, member, { joined: true });
+        return { answer, member };
+      } catch (e) {
+        this.dropMember(id, member);
+        throw new HubError('unavailable', (e as Error).message);
+      }
+    },
+    'consult.leave': async ({ id }, ctx) => {
+      const member = `headset:${ctx.session.slice(0, 64)}`;
+      if (!this.mixes.get(id)?.members[member]) return { left: false };
+      await this.bridge?.leave(member);
+      this.dropMember(id, member);
+      return { left: true };
     },
     'calls.search': async (q) => ({ calls: this.search(q) }),
     // the presenter's view in a consultation: live state, the last presenter wins (not journaled:
@@ -145,6 +184,17 @@ export class CallDesk implements Desk {
       this.modem = new SatModem({ ...this.opts.satellite, onStatus: () => this.publish() });
       starts.push(this.modem.start());
     }
+    if (this.opts.bridge) {
+      this.bridge = new JanusBridge(this.opts.bridge.url, {
+        participant: (room, leg, change) => this.onBridge(room, leg, change),
+        state: (up, detail) => {
+          this.bridgeDetail = detail;
+          if (!up) for (const mix of this.mixes.values()) if (mix.state === 'mixing') this.putMix({ ...mix, state: 'bridge_down', detail: `conference bridge lost: ${detail}`.slice(0, 300) });
+          this.publish();
+        },
+      });
+      starts.push(this.bridge.start());
+    }
     await Promise.all(starts);
     this.publish();
     this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
@@ -197,6 +247,7 @@ export class CallDesk implements Desk {
         detail: m?.detail.slice(0, 300) ?? '',
       },
       wan: this.wan,
+      bridge: { configured: !!this.bridge, up: this.bridge?.isUp ?? false, detail: this.bridgeDetail.slice(0, 300) },
     };
   }
 
@@ -305,10 +356,22 @@ export class CallDesk implements Desk {
     let sip: SipCall;
     let onConnected!: (v: 'connected') => void;
     const connected = new Promise<'connected'>((r) => (onConnected = r));
+    // a consultation's leg joins the bridge's mix: the far end offers, the bridge answers (RFC 3725)
+    const mix = live.call.consultation ? this.mixes.get(live.call.consultation) : undefined;
+    const room = mix?.state === 'mixing' ? mix.room : null;
+    const contact = live.call.contact;
+    const lateOffer = room
+      ? async (offer: string) => {
+          const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer);
+          // a plain-RTP leg's voice activity is the bridge's to tell: unknown until it does
+          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, muted: false, outside: '' });
+          return answer;
+        }
+      : undefined;
     try {
       sip = ua.call(uri, {
         video: attempt.channel === 'video',
-        ...(live.sdp ? { offer: live.sdp } : {}),
+        ...(lateOffer ? { lateOffer } : live.sdp ? { offer: live.sdp } : {}),
         onUpdate: (c) => {
           if (c.phase === 'connected') {
             live.answer = c.answer;
@@ -344,7 +407,13 @@ export class CallDesk implements Desk {
       return this.connectedUntilEnd(
         live,
         attempt,
-        sip.done.then((e) => ({ by: e.by, reason: e.reason })),
+        sip.done.then(async (e) => {
+          if (lateOffer) {
+            await this.bridge?.leave(live.call.id);
+            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null });
+          }
+          return { by: e.by, reason: e.reason };
+        }),
       );
     }
     const end = first;
@@ -393,6 +462,9 @@ export class CallDesk implements Desk {
     clearTimeout(timer);
     if (first === 'connected') {
       if (live.cancelled) void sat.hangup();
+      const mixId = live.call.consultation;
+      if (mixId && this.mixes.get(mixId)?.state === 'mixing')
+        this.setMember(mixId, live.call.contact, { call: live.call.id, joined: false, talking: null, muted: false, outside: 'satellite: the terminal handset carries this leg, outside the mix' });
       return this.connectedUntilEnd(live, attempt, sat.done);
     }
     attempt.endedAt = this.now();
@@ -426,6 +498,7 @@ export class CallDesk implements Desk {
     for (const c of contacts) this.contact(c);
     const id = idOf('consult', this.now());
     const consultation: Consultation = { id, title, by, participants: [...new Set(contacts)], legs: {}, startedAt: this.now(), endedAt: null };
+    await this.openMix(id, title, consultation.participants);
     for (const c of consultation.participants) consultation.legs[c] = await this.dial(c, by, id);
     await this.port.record('consult.updated', `consult:${id}`, { consultation }, 'calls');
     return id;
@@ -448,6 +521,70 @@ export class CallDesk implements Desk {
     if (!c || c.endedAt !== null) throw new HubError('not_found', `no consultation under way with id ${consultId}`);
     for (const callId of Object.values(c.legs)) if (this.live.has(callId)) await this.end(callId);
     await this.port.record('consult.updated', `consult:${consultId}`, { consultation: { ...c, endedAt: this.now() } }, 'calls');
+    const mix = this.mixes.get(consultId);
+    if (mix?.room && this.bridge?.isUp) await this.bridge.close(mix.room).catch((e: Error) => console.warn(`beacon: consultation ${consultId}: the bridge did not close its room: ${e.message}`));
+    this.mixes.delete(consultId);
+    this.port.publish('mixes', [{ op: 'del', id: consultId }]);
+  }
+
+  /** The consultation's room in the bridge, or why there is none (the legs are then calls of their own). */
+  private async openMix(id: string, title: string, contacts: string[]): Promise<void> {
+    const members: Record<string, MixMember> = {};
+    for (const c of contacts) members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, muted: false, outside: '' };
+    let mix: Mix = { id, room: null, state: 'no_bridge', detail: 'no conference bridge configured: each participant is a call of its own', members };
+    if (this.bridge) {
+      try {
+        mix = { ...mix, room: await this.bridge.open(title), state: 'mixing', detail: '' };
+      } catch (e) {
+        mix = { ...mix, state: 'bridge_down', detail: `conference bridge unreachable: ${(e as Error).message}; each participant is a call of its own`.slice(0, 300) };
+      }
+    }
+    this.putMix(mix);
+  }
+
+  private putMix(mix: Mix): void {
+    this.mixes.set(mix.id, mix);
+    this.port.publish('mixes', [{ op: 'put', id: mix.id, value: mix }]);
+  }
+
+  private mixing(id: string): Mix {
+    const mix = this.mixes.get(id);
+    if (!mix) throw new HubError('not_found', `no consultation under way with id ${id}`);
+    if (mix.state !== 'mixing' || !this.bridge || !mix.room) throw new HubError('unavailable', mix.detail || 'the consultation is not mixed');
+    return mix;
+  }
+
+  private member(id: string, member: string): { mix: Mix; m: MixMember } {
+    const mix = this.mixing(id);
+    const m = mix.members[member];
+    if (!m) throw new HubError('not_found', `${member} is not in consultation ${id}`);
+    return { mix, m };
+  }
+
+  private setMember(id: string, member: string, change: Partial<MixMember>): void {
+    const mix = this.mixes.get(id);
+    if (!mix) return;
+    const prior = mix.members[member];
+    if (!prior && !change.kind) return;
+    this.putMix({ ...mix, members: { ...mix.members, [member]: { ...(prior as MixMember), ...change } } });
+  }
+
+  private dropMember(id: string, member: string): void {
+    const mix = this.mixes.get(id);
+    if (!mix?.members[member]) return;
+    const members = { ...mix.members };
+    delete members[member];
+    this.putMix({ ...mix, members });
+  }
+
+  /** The bridge says a member speaks, is muted, or left (a headset's page closed, the bridge lost it). */
+  private onBridge(room: string, leg: string, change: { talking?: boolean; muted?: boolean; left?: true }): void {
+    const mix = [...this.mixes.values()].find((m) => m.room === room);
+    if (!mix) return;
+    const key = leg.startsWith('headset:') ? leg : Object.keys(mix.members).find((k) => mix.members[k]!.call === leg);
+    if (!key) return;
+    if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null });
+    else this.setMember(mix.id, key, change);
   }
 
   /** The call log: newest first, filtered by text (name, code, contact id), time and channel. */
@@ -481,7 +618,7 @@ export class CallDesk implements Desk {
       l.cancelled = l.call.state !== 'connected';
       l.stop?.();
     }
-    await Promise.all([this.ua?.dispose(), this.modem?.dispose()]);
+    await Promise.all([this.ua?.dispose(), this.modem?.dispose(), this.bridge?.dispose()]);
   }
 }
 

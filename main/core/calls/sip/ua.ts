@@ -427,7 +427,7 @@ export class SipUA {
               ['contact', `<${this.contactUri}>`],
               ['content-type', 'application/sdp'],
             ],
-            call.offer,
+            call.localSdp,
           );
         // Calls into the hall reach its terminals through the platform, not this UA.
         return this.respond(req, from, 480, 'Temporarily Unavailable');
@@ -452,9 +452,9 @@ export class SipUA {
   /** `offer`: the session description of the display that carries the media (its WebRTC offer;
    *  the platform's border controller turns it into plain RTP for the far end, issue 22); without
    *  one this UA offers a port of its own that only counts what arrives. */
-  call(target: string, o: { video?: boolean; offer?: string; onUpdate?: (c: SipCall) => void } = {}): SipCall {
+  call(target: string, o: { video?: boolean; offer?: string; lateOffer?: LateOffer; onUpdate?: (c: SipCall) => void } = {}): SipCall {
     if (this.disposed) throw new Error('SIP user agent is closed');
-    const call = new SipCall(this, target, o.video ?? false, o.onUpdate ?? (() => undefined), o.offer);
+    const call = new SipCall(this, target, o.video ?? false, o.onUpdate ?? (() => undefined), o.offer, o.lateOffer);
     this.calls.set(call.callId, call);
     void call.begin().finally(() => this.later(() => this.calls.delete(call.callId), TIMER_B));
     return call;
@@ -499,6 +499,10 @@ export class SipUA {
   }
 }
 
+/** Third-party call control (RFC 3725 flow I): the INVITE goes without a session description, the far
+ *  end offers in its 2xx, and this answers it (the conference bridge's port) for the ACK. */
+export type LateOffer = (offer: string) => Promise<string>;
+
 /** One outgoing call: INVITE, its provisional and final answers, CANCEL, ACK, BYE (either side). */
 export class SipCall {
   readonly target: string;
@@ -514,6 +518,7 @@ export class SipCall {
   /** The far end's session description from its 2xx (for the display that made the offer). */
   answer: string | null = null;
   private readonly ownOffer: boolean;
+  private readonly lateOffer: LateOffer | null;
   private readonly ua: SipUA;
   private readonly video: boolean;
   private readonly onUpdate: (c: SipCall) => void;
@@ -530,15 +535,21 @@ export class SipCall {
   private finished!: (e: CallEnd) => void;
   readonly done: Promise<CallEnd>;
 
-  constructor(ua: SipUA, target: string, video: boolean, onUpdate: (c: SipCall) => void, offer?: string) {
+  constructor(ua: SipUA, target: string, video: boolean, onUpdate: (c: SipCall) => void, offer?: string, lateOffer?: LateOffer) {
     this.ua = ua;
-    this.ownOffer = !offer;
+    this.lateOffer = lateOffer ?? null;
+    this.ownOffer = !offer && !lateOffer;
     if (offer) this.offer = `${offer.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '')}\r\n`;
     this.target = target;
     this.remoteTarget = target;
     this.video = video;
     this.onUpdate = onUpdate;
     this.done = new Promise((r) => (this.finished = r));
+  }
+
+  /** Our side of the session as the far end knows it: our offer, or our late answer. */
+  get localSdp(): string {
+    return this.lateOffer ? (this.answer ?? '') : this.offer;
   }
 
   private update(): void {
@@ -577,9 +588,9 @@ export class SipCall {
           extra: [
             ['contact', `<${this.ua.identity.contact()}>`],
             ['allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS'],
-            ['content-type', 'application/sdp'],
+            ...(this.lateOffer ? [] : ([['content-type', 'application/sdp']] as [string, string][])),
           ],
-          body: this.offer,
+          body: this.lateOffer ? '' : this.offer,
         }),
       () => ++this.seq,
       (r) => this.onProvisional(r),
@@ -595,8 +606,26 @@ export class SipCall {
     }
     this.status = { code: res.status, reason: res.reason };
     if (res.status >= 200 && res.status < 300) {
-      this.answer = res.body || null;
-      this.confirm(res);
+      let refused: string | null = null;
+      if (this.lateOffer) {
+        // the far end offered in its 2xx: the ACK must carry our answer
+        this.offer = res.body;
+        try {
+          if (!res.body) throw new Error('the far end answered without an offer');
+          this.answer = await this.lateOffer(res.body);
+        } catch (e) {
+          refused = (e as Error).message;
+        }
+        this.confirm(res, refused ? undefined : (this.answer ?? undefined));
+      } else {
+        this.answer = res.body || null;
+        this.confirm(res);
+      }
+      if (refused) {
+        await this.bye();
+        this.finish({ by: 'error', code: res.status, reason: refused });
+        return this.done;
+      }
       if (this.cancelWanted) {
         // The answer crossed our CANCEL: take the call and end it at once (§9.1).
         await this.bye();
@@ -651,7 +680,7 @@ export class SipCall {
   }
 
   /** Dialog from the 2xx (§12.1.2), then the ACK (a new transaction, end to end). */
-  private confirm(res: SipResponse): void {
+  private confirm(res: SipResponse, answer?: string): void {
     this.remoteTag = param(header(res, 'to'), 'tag') ?? null;
     const contact = header(res, 'contact');
     if (contact) this.remoteTarget = uriOf(contact);
@@ -662,6 +691,7 @@ export class SipCall {
       to: `${header(res, 'to')}`,
       seq: cseqOf(res).seq,
       route: this.routeSet,
+      ...(answer ? { extra: [['content-type', 'application/sdp']] as [string, string][], body: answer } : {}),
     });
     this.ack = serialize(ack);
     this.ua.counters.sent++;

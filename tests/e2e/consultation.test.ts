@@ -1,0 +1,149 @@
+// A consultation from the call panel (issue 22), with real peers: Kamailio, two baresip endpoints (one
+// tone each, recording what they hear), Janus's AudioBridge standing for the platform's MCU, and the
+// panel's page in Debian's Chromium whose fake microphone plays 440 Hz. The panel shows the mix
+// (会商桥混音中), who is in; the officer joins with the headset (WebRTC to the bridge) and both far
+// ends hear 440 Hz; the bridge reports the officer speaking; mute-participant from the panel takes
+// one city out of the other's ears; leaving takes the headset out of the mix.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWav, share } from '../helpers/audio.ts';
+import { launch, offlineContext, WEBRTC_ARGS } from '../helpers/browser.ts';
+import { janusUnavailable, Mcu } from '../helpers/janus.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { Endpoint, SipPlatform } from '../helpers/sip.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
+
+const dir = tempDir('beacon-consultation-');
+const why = janusUnavailable() ?? (spawnSync('ffmpeg', ['-version']).status !== 0 ? 'ffmpeg missing' : null);
+if (why) console.log(`consultation e2e: skipped: ${why}`);
+
+const CONTACTS = [
+  'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
+  `c-a,city,331000,,台州市应急管理局测试,Taizhou test,甲,13800000001,,,,sip:ep-a@127.0.0.1,,,`,
+  `c-b,city,330300,,温州市应急管理局测试,Wenzhou test,乙,13800000002,,,,sip:ep-b@127.0.0.1,,,`,
+].join('\r\n');
+const TONES = { a: 600, b: 1100 } as const;
+
+describe.skipIf(!!why)('a consultation on the call panel, mixed by the conference bridge', () => {
+  const platform = new SipPlatform(join(dir, 'sip'));
+  const mcu = new Mcu(dir);
+  const rec = (w: 'a' | 'b') => join(dir, `heard-${w}`);
+  const eps = {
+    a: new Endpoint(platform, 'ep-a', 'answer', dir, { tone: TONES.a, record: rec('a'), levels: true }),
+    b: new Endpoint(platform, 'ep-b', 'answer', dir, { tone: TONES.b, record: rec('b'), levels: true }),
+  };
+  const tone440 = join(dir, '440.wav');
+  let hall: Served;
+  let browser: Browser;
+  let page: Page;
+  let consult = '';
+
+  const tail = (w: 'a' | 'b', seconds: number) => {
+    const f = readdirSync(rec(w))
+      .filter((n) => n.endsWith('-dec.wav'))
+      .sort()
+      .pop();
+    if (!f) throw new Error(`no recording from ep-${w}: ${eps[w].describe()}`);
+    const { rate, samples } = readWav(join(rec(w), f));
+    const s = samples.subarray(Math.max(0, samples.length - seconds * rate));
+    return (hz: number) => share(s, rate, hz);
+  };
+
+  beforeAll(async () => {
+    for (const w of ['a', 'b'] as const) mkdirSync(rec(w), { recursive: true });
+    // beeps, as speech comes in bursts: a steady tone is what a headset's noise suppression learns
+    // as noise and takes out within seconds
+    const r = spawnSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=120',
+      '-af',
+      "volume=6,volume='if(lt(mod(t,0.8),0.4),1,0)':eval=frame",
+      '-ar',
+      '48000',
+      '-ac',
+      '1',
+      '-c:a',
+      'pcm_s16le',
+      tone440,
+    ]);
+    if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+    await Promise.all([platform.start(), mcu.start()]);
+    for (const e of Object.values(eps)) await e.start();
+    hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });
+    const admin = await hall.client('admin');
+    await admin.command('contacts.import', { csv: CONTACTS });
+    admin.dispose();
+    browser = await launch([...WEBRTC_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${tone440}`]);
+    const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+    await hall.trust(ctx.context, 'duty');
+    page = await ctx.context.newPage();
+    await page.goto(`${hall.url}/?role=calls`);
+    await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await hall?.stop();
+    for (const e of Object.values(eps)) await e.stop();
+    await mcu.stop();
+    await platform.stop();
+  });
+
+  it('shows the mix and who is in; the headset joins and both cities hear the officer', async () => {
+    const duty = await hall.client('duty');
+    consult = (await duty.command('consult.start', { contacts: ['c-a', 'c-b'], title: '防汛会商测试' })).id;
+    duty.dispose();
+    await page.locator(`[data-test="mix-${consult}"][data-state="mixing"]`).waitFor({ timeout: 20_000 });
+    expect(await page.locator(`[data-test="mix-${consult}"]`).textContent()).toContain('会商桥混音中');
+    for (const c of ['c-a', 'c-b']) await page.locator(`[data-test="in-${c}"][data-mix="in"]`).waitFor({ timeout: 20_000 });
+    await page.locator('[data-test="mix-join"]').click();
+    await page.locator('[data-test="headset"][data-phase="live"]').waitFor({ timeout: 20_000 });
+    // the mix of the two cities reaches the page: its level meter moves
+    await page.waitForFunction(() => Number(document.querySelector('[data-test="headset"]')?.getAttribute('data-level') ?? 0) > 0.01, undefined, { timeout: 15_000 });
+    // the bridge hears the officer speaking (Chromium sends RFC 6464 levels; Janus reads them)
+    await page.locator('[data-talking="true"]', { hasText: '本厅耳麦' }).or(page.locator('li[data-test^="headset-"] [data-talking="true"]')).first().waitFor({ timeout: 20_000 });
+    const t0 = Date.now();
+    // The officer's voice is quieter than a far end's full-scale tone (the headset's gain control, and
+    // beeps against a steady tone): 440 Hz holds 1-5 % of what each city hears, against a floor of
+    // 0.06 % before the headset joined. 0.5 % is eight times the floor.
+    await until('both cities hear the officer', () => tail('a', 1)(440) > 0.005 && tail('b', 1)(440) > 0.005, 20_000);
+    console.log(`consultation e2e: both recordings hold 440 Hz ${((Date.now() - t0) / 1000).toFixed(1)} s after the bridge reported the officer speaking`);
+    await page.waitForTimeout(3000);
+    for (const w of ['a', 'b'] as const) {
+      const h = tail(w, 3);
+      const other = w === 'a' ? TONES.b : TONES.a;
+      console.log(
+        `consultation e2e: ep-${w} heard 440 Hz (the officer) ${(h(440) * 100).toFixed(1)} %, ${other} Hz (the other city) ${(h(other) * 100).toFixed(1)} %, its own ${(h(TONES[w]) * 100).toFixed(1)} %`,
+      );
+      expect(h(440)).toBeGreaterThan(0.005);
+      expect(h(other)).toBeGreaterThan(0.04);
+      expect(h(TONES[w])).toBeLessThan(0.01);
+    }
+  }, 120_000);
+
+  it('mute-participant from the panel takes a city out of the others’ ears; leaving takes the headset out', async () => {
+    await page.locator('[data-test="mute-c-a"]').click();
+    await page.locator('[data-test="in-c-a"][data-muted="true"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-test="in-c-a"]').textContent()).toContain('已静音');
+    await page.waitForTimeout(4000);
+    const b = tail('b', 3);
+    console.log(`consultation e2e: with Taizhou muted, ep-b heard 600 Hz ${(b(TONES.a) * 100).toFixed(1)} %, 440 Hz ${(b(440) * 100).toFixed(1)} %`);
+    expect(b(TONES.a)).toBeLessThan(0.01);
+    expect(b(440)).toBeGreaterThan(0.1);
+    await page.locator('[data-test="mix-leave"]').click();
+    await page.locator('li[data-test^="headset-"]').waitFor({ state: 'detached', timeout: 10_000 });
+    await page.waitForTimeout(3000);
+    expect(tail('b', 2)(440)).toBeLessThan(0.01);
+    await page.locator('[data-test="consult-end"]').click();
+    await page.locator(`[data-test="mix-${consult}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+  }, 60_000);
+});

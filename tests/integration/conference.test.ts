@@ -1,0 +1,136 @@
+// A consultation that is a conference (issue 22): three baresip endpoints, each playing its own tone
+// and recording what it hears, are dialled by the hall (`beacon serve`) through a real Kamailio; the
+// hall joins each leg to a room of Janus's AudioBridge (Debian's `janus`, standing for the platform's
+// MCU) by third-party call control: an INVITE without SDP, the far end's offer given to the bridge,
+// the bridge's answer in the ACK. Measured by frequency: each recording holds the other two tones
+// and not its own (the bridge mixes N-1). Then the panel's state: who speaks, mute-participant (the
+// muted tone leaves the others' recordings), a participant who hangs up is shown out of the mix, and
+// a redial brings it back.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Call, Mix } from '../../common/domain.ts';
+import { readWav, share } from '../helpers/audio.ts';
+import { janusUnavailable, Mcu } from '../helpers/janus.ts';
+import { type Served, serve } from '../helpers/serve.ts';
+import { Endpoint, SipPlatform } from '../helpers/sip.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
+
+const dir = tempDir('beacon-conference-');
+const why = janusUnavailable();
+if (why) console.log(`conference: skipped: ${why}`);
+
+const TONES = { a: 600, b: 1100, c: 1700 } as const;
+type Who = keyof typeof TONES;
+const CONTACTS = [
+  'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
+  `c-a,city,331000,,台州市应急管理局测试,Taizhou test,甲,13800000001,,,,sip:ep-a@127.0.0.1,,,`,
+  `c-b,city,330300,,温州市应急管理局测试,Wenzhou test,乙,13800000002,,,,sip:ep-b@127.0.0.1,,,`,
+  `c-c,city,330200,,宁波市应急管理局测试,Ningbo test,丙,13800000003,,,,sip:ep-c@127.0.0.1,,,`,
+].join('\r\n');
+
+describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
+  const platform = new SipPlatform(join(dir, 'sip'));
+  const mcu = new Mcu(dir);
+  const rec = (w: Who) => join(dir, `heard-${w}`);
+  const eps = Object.fromEntries((Object.keys(TONES) as Who[]).map((w) => [w, new Endpoint(platform, `ep-${w}`, 'answer', dir, { tone: TONES[w], record: rec(w), levels: true })])) as Record<
+    Who,
+    Endpoint
+  >;
+  let hall: Served;
+  let consult = '';
+
+  beforeAll(async () => {
+    for (const w of Object.keys(TONES) as Who[]) mkdirSync(rec(w), { recursive: true });
+    await Promise.all([platform.start(), mcu.start()]);
+    for (const e of Object.values(eps)) await e.start();
+    hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });
+    const admin = await hall.client('admin');
+    await admin.command('contacts.import', { csv: CONTACTS });
+    admin.dispose();
+  }, 120_000);
+
+  afterAll(async () => {
+    await hall?.stop();
+    for (const e of Object.values(eps)) await e.stop();
+    await mcu.stop();
+    await platform.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const recording = (w: Who) => {
+    const f = readdirSync(rec(w)).filter((n) => n.endsWith('-dec.wav'));
+    if (!f.length) throw new Error(`no recording from ep-${w}: ${eps[w].describe()}`);
+    return readWav(join(rec(w), f.sort().pop()!));
+  };
+  /** Power shares of the three tones in the last `seconds` of w's recording. */
+  const heard = (w: Who, seconds: number) => {
+    const { rate, samples } = recording(w);
+    const tail = samples.subarray(Math.max(0, samples.length - seconds * rate));
+    return Object.fromEntries((Object.keys(TONES) as Who[]).map((x) => [x, share(tail, rate, TONES[x])])) as Record<Who, number>;
+  };
+
+  it('each participant hears the other two and not itself', async () => {
+    const duty = await hall.client('duty');
+    duty.subscribe('mixes', () => undefined);
+    duty.subscribe('calls', () => undefined);
+    consult = (await duty.command('consult.start', { contacts: ['c-a', 'c-b', 'c-c'], title: '防台会商测试' })).id;
+    const mix = () => duty.topic('mixes').get(consult) as Mix | undefined;
+    await until('all three in the mix', () => ['c-a', 'c-b', 'c-c'].every((c) => mix()?.members[c]?.joined), 30_000);
+    expect(mix()!.state).toBe('mixing');
+    // the media goes far end <-> bridge: give it a few seconds of mixing
+    await new Promise((r) => setTimeout(r, 6000));
+    // Two full-scale tones summed clip in the mix (as loud voices would), which spreads power into
+    // harmonics: each tone holds 5-20 % of what is heard, against well under 1 % at any tone absent.
+    const all = Object.fromEntries((Object.keys(TONES) as Who[]).map((w) => [w, heard(w, 4)])) as Record<Who, Record<Who, number>>;
+    for (const w of Object.keys(TONES) as Who[])
+      console.log(`conference: ep-${w} (plays ${TONES[w]} Hz) heard ${(Object.keys(TONES) as Who[]).map((x) => `${TONES[x]} Hz ${(all[w][x] * 100).toFixed(1)} %`).join(', ')}`);
+    for (const w of Object.keys(TONES) as Who[]) {
+      for (const o of Object.keys(TONES) as Who[]) if (o !== w) expect(all[w][o], `ep-${w} hears ep-${o}`).toBeGreaterThan(0.04);
+      expect(all[w][w], `ep-${w} does not hear itself`).toBeLessThan(0.01);
+    }
+    // Janus reads no RFC 6464 levels from plain-RTP participants: who speaks is unknown (null, shown
+    // as nothing), never claimed silent. A headset (WebRTC) member's is reported (tests/e2e/consultation).
+    for (const c of ['c-a', 'c-b', 'c-c']) expect(mix()!.members[c]!.talking).toBeNull();
+    duty.dispose();
+  }, 90_000);
+
+  it('a muted participant leaves the others’ ears, and comes back when unmuted', async () => {
+    const duty = await hall.client('duty');
+    duty.subscribe('mixes', () => undefined);
+    const mix = () => duty.topic('mixes').get(consult) as Mix | undefined;
+    await until('mix', () => !!mix());
+    await duty.command('consult.mute', { id: consult, member: 'c-b', muted: true });
+    await until('c-b shown muted', () => mix()?.members['c-b']?.muted === true, 5000);
+    await new Promise((r) => setTimeout(r, 4000));
+    const a = heard('a', 3);
+    console.log(`conference: with ep-b muted, ep-a heard 1100 Hz ${(a.b * 100).toFixed(0)} %, 1700 Hz ${(a.c * 100).toFixed(0)} %`);
+    expect(a.b).toBeLessThan(0.01);
+    expect(a.c).toBeGreaterThan(0.3);
+    await duty.command('consult.mute', { id: consult, member: 'c-b', muted: false });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(heard('a', 3).b).toBeGreaterThan(0.04);
+    duty.dispose();
+  }, 60_000);
+
+  it('one who hangs up is shown out of the mix (dropped), and a redial brings it back', async () => {
+    const duty = await hall.client('duty');
+    duty.subscribe('mixes', () => undefined);
+    duty.subscribe('calls', () => undefined);
+    const mix = () => duty.topic('mixes').get(consult) as Mix | undefined;
+    await until('mix', () => !!mix());
+    const first = mix()!.members['c-c']!.call!;
+    await eps.c.hangup();
+    await until('c-c out of the mix', () => mix()?.members['c-c']?.joined === false, 10_000);
+    await until('its call ended by the far end', () => (duty.topic('calls').get(first) as Call | undefined)?.state === 'ended');
+    expect((duty.topic('calls').get(first) as Call).endedBy).toBe('remote');
+    const again = (await duty.command('consult.redial', { id: consult, contact: 'c-c' })).call;
+    await until('c-c back in the mix', () => mix()?.members['c-c']?.joined === true && mix()?.members['c-c']?.call === again, 20_000);
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(heard('a', 3).c).toBeGreaterThan(0.04);
+    await duty.command('consult.end', { id: consult });
+    await until('the mix is gone', () => !mix(), 10_000);
+    duty.dispose();
+  }, 60_000);
+});
