@@ -30,6 +30,11 @@ export interface HeadsetState {
   rttMs: number | null;
   /** Seconds since media last arrived (while it is missing). */
   silentS: number;
+  /** The far end sends video (a video terminal): shown in the panel (`remoteVideo()`). */
+  video: boolean;
+  /** Its frames decoded so far, and per second (from the stack's statistics). */
+  videoFrames: number;
+  videoFps: number | null;
   detail: string;
 }
 
@@ -45,6 +50,9 @@ export const headset: HeadsetState = reactive({
   jitterMs: null,
   rttMs: null,
   silentS: 0,
+  video: false,
+  videoFrames: 0,
+  videoFps: null,
   detail: '',
 });
 
@@ -67,6 +75,13 @@ export function chooseDevices(d: { mic?: string | null; speaker?: string | null 
 
 let pc: RTCPeerConnection | null = null;
 let mic: MediaStream | null = null;
+let camera: MediaStream | null = null;
+let farVideo: MediaStream | null = null;
+
+/** The far end's video on the call, for the panel's <video>. */
+export function remoteVideo(): MediaStream | null {
+  return farVideo;
+}
 let player: HTMLAudioElement | null = null;
 let audio: AudioContext | null = null;
 let meters: { far: AnalyserNode | null; near: AnalyserNode | null } = { far: null, near: null };
@@ -91,8 +106,10 @@ function close(): void {
   timer = null;
   pc?.close();
   pc = null;
-  for (const t of mic?.getTracks() ?? []) t.stop();
+  for (const t of [...(mic?.getTracks() ?? []), ...(camera?.getTracks() ?? [])]) t.stop();
   mic = null;
+  camera = null;
+  farVideo = null;
   if (player) player.srcObject = null;
   player = null;
   void audio?.close();
@@ -106,9 +123,25 @@ function close(): void {
  * offer crosses SIP whole; no trickle). Null when there is no microphone, or it is refused. Then
  * `detail` says why, and the call goes to the hall's terminal instead.
  */
-export async function offer(): Promise<string | null> {
+export async function offer(o: { video?: boolean } = {}): Promise<string | null> {
   close();
-  Object.assign(headset, { call: null, mix: null, phase: 'offering', muted: false, held: false, level: 0, micLevel: 0, lost: 0, jitterMs: null, rttMs: null, silentS: 0, detail: '' });
+  Object.assign(headset, {
+    call: null,
+    mix: null,
+    phase: 'offering',
+    muted: false,
+    held: false,
+    level: 0,
+    micLevel: 0,
+    lost: 0,
+    jitterMs: null,
+    rttMs: null,
+    silentS: 0,
+    video: false,
+    videoFrames: 0,
+    videoFps: null,
+    detail: '',
+  });
   try {
     const { mic: micId } = chosenDevices();
     mic = await navigator.mediaDevices.getUserMedia({ audio: { ...(micId ? { deviceId: micId } : {}), echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
@@ -119,7 +152,21 @@ export async function offer(): Promise<string | null> {
   // bundle as balanced (the default): a border controller's answer for plain RTP names no BUNDLE group
   pc = new RTCPeerConnection({ iceServers: [], rtcpMuxPolicy: 'require' });
   for (const t of mic.getTracks()) pc.addTrack(t, mic);
-  pc.ontrack = (e) => attachRemote(e.streams[0] ?? new MediaStream([e.track]));
+  if (o.video) {
+    // a video terminal sees the hall's camera where there is one; without, the hall only watches
+    try {
+      camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+      for (const t of camera.getVideoTracks()) pc.addTrack(t, camera);
+    } catch {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+    }
+  }
+  pc.ontrack = (e) => {
+    if (e.track.kind === 'video') {
+      farVideo = new MediaStream([e.track]);
+      headset.video = true;
+    } else attachRemote(new MediaStream([e.track]));
+  };
   await pc.setLocalDescription(await pc.createOffer());
   const p = pc;
   await new Promise<void>((r) => {
@@ -223,14 +270,33 @@ async function sample(): Promise<void> {
   let lost = 0;
   let jitter: number | null = null;
   let rtt: number | null = null;
-  stats.forEach((r: { type: string; kind?: string; packetsReceived?: number; packetsLost?: number; jitter?: number; state?: string; nominated?: boolean; currentRoundTripTime?: number }) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'audio') {
-      packets += r.packetsReceived ?? 0;
-      lost += r.packetsLost ?? 0;
-      if (r.jitter !== undefined) jitter = Math.round(r.jitter * 1000);
-    }
-    if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated && r.currentRoundTripTime !== undefined) rtt = Math.round(r.currentRoundTripTime * 1000);
-  });
+  let frames = 0;
+  let fps: number | null = null;
+  stats.forEach(
+    (r: {
+      type: string;
+      kind?: string;
+      packetsReceived?: number;
+      packetsLost?: number;
+      jitter?: number;
+      state?: string;
+      nominated?: boolean;
+      currentRoundTripTime?: number;
+      framesDecoded?: number;
+      framesPerSecond?: number;
+    }) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        frames += r.framesDecoded ?? 0;
+        if (r.framesPerSecond !== undefined) fps = Math.round(r.framesPerSecond);
+      }
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        packets += r.packetsReceived ?? 0;
+        lost += r.packetsLost ?? 0;
+        if (r.jitter !== undefined) jitter = Math.round(r.jitter * 1000);
+      }
+      if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated && r.currentRoundTripTime !== undefined) rtt = Math.round(r.currentRoundTripTime * 1000);
+    },
+  );
   const now = Date.now();
   if (packets > lastPackets) lastArrival = now;
   lastPackets = packets;
@@ -242,6 +308,8 @@ async function sample(): Promise<void> {
     level: rms(meters.far),
     micLevel: headset.muted ? 0 : rms(meters.near),
     silentS: silent >= MEDIA_LOST_MS ? Math.round(silent / 1000) : 0,
+    videoFrames: frames,
+    videoFps: frames > headset.videoFrames ? fps : headset.video ? 0 : null,
     phase: silent >= MEDIA_LOST_MS ? 'lost' : 'live',
   });
 }

@@ -164,6 +164,8 @@ const en: typeof zh = {
     cancel: 'Cancel',
   },
   headset: {
+    videoFps: 'Far-end video {fps} fps',
+    videoStopped: 'Far-end video stopped',
     media: { headset: 'Voice: this desk’s headset', terminal: 'Voice: the hall’s terminal' },
     mic: 'Microphone',
     speaker: 'Speaker',

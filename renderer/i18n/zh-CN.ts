@@ -152,6 +152,8 @@ export default {
   },
   duty: { officer: '值班', leader: '带班', none: '值班未交接', since: '接班于', handover: '交接班', phone: '电话', by: '交班人', note: '交接事项', confirm: '确认交接', cancel: '取消' },
   headset: {
+    videoFps: '对方视频 {fps} 帧/秒',
+    videoStopped: '对方视频中断',
     media: { headset: '语音：本席耳麦', terminal: '语音：融合通信终端' },
     mic: '麦克风',
     speaker: '扬声器',

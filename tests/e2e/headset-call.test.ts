@@ -26,6 +26,7 @@ if (why) console.log(`headset call e2e: skipped: ${why}`);
 const CONTACTS = [
   'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
   `t-wenling,county,331081,c-331000,温岭市应急管理局测试,Wenling test,王明,13800000001,,,,sip:ep-county@127.0.0.1,,,`,
+  `t-linhai,county,331082,c-331000,临海市应急管理局测试,Linhai test,李华,13800000002,,,sip:ep-video@127.0.0.1,,,,`,
 ].join('\r\n');
 
 describe.skipIf(!!why)('a press that lets people talk: the officer’s headset over WebRTC through the border controller', () => {
@@ -34,6 +35,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
   const tone440 = join(dir, '440.wav');
   const heard = join(dir, 'heard');
   const county = new Endpoint(platform, 'ep-county', 'answer', dir, { play: tone1k, record: heard });
+  const terminal = new Endpoint(platform, 'ep-video', 'answer', dir, { tone: 1000, video: true });
   let wan: Server;
   let hall: Served;
   let browser: Browser;
@@ -50,6 +52,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     }
     await platform.start();
     await county.start();
+    await terminal.start();
     wan = createServer((s) => s.destroy());
     await new Promise<void>((r) => wan.listen(0, '127.0.0.1', () => r()));
     const wanPort = (wan.address() as { port: number }).port;
@@ -76,6 +79,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     await browser?.close();
     await hall?.stop();
     await county.stop();
+    await terminal.stop();
     await platform.stop();
     wan?.close();
   });
@@ -277,5 +281,40 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     expect(first).toBeGreaterThanOrEqual(0);
     expect(s440).toBeGreaterThan(0.3);
     expect(gaps.length).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+  it('a video terminal’s picture in the panel: baresip’s test card, its frames counted as decoded', async () => {
+    await page.locator('[data-test="dial-t-linhai"]').click();
+    const strip = page.locator('[data-test="headset"]');
+    await strip.and(page.locator('[data-phase="live"]')).waitFor({ timeout: 30_000 });
+    expect(await page.locator('[data-test="call-t-linhai"]').getAttribute('data-channel')).toBe('video');
+    const video = page.locator('[data-test="call-video"]');
+    await page.waitForFunction(() => (document.querySelector('[data-test="call-video"]') as HTMLVideoElement | null)?.videoWidth, undefined, { timeout: 20_000 });
+    // baresip 1.0's fakevideo sends a still test card (red, green and blue bars), so the
+    // frames are counted by the decoder rather than by pixel change, and the picture is checked by
+    // colour where baresip draws each bar (Chromium's own fake camera looks nothing like it)
+    const look = () =>
+      video.evaluate((v: HTMLVideoElement) => {
+        const c = document.createElement('canvas');
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        const g = c.getContext('2d', { willReadFrequently: true })!;
+        g.drawImage(v, 0, 0);
+        const at = (fx: number) => [...g.getImageData(Math.round(c.width * fx), Math.round(c.height / 2), 1, 1).data.slice(0, 3)];
+        return { frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth, height: v.videoHeight, bars: [at(1 / 6), at(0.5), at(5 / 6)] };
+      });
+    const first = await look();
+    await page.waitForTimeout(3000);
+    const then = await look();
+    await expect.poll(() => page.locator('[data-test="call-video-fps"]').textContent(), { timeout: 5000 }).toMatch(/对方视频 \d+ 帧\/秒/);
+    console.log(
+      `headset call e2e (video): ${then.width}x${then.height}, ${then.frames - first.frames} frames decoded in 3 s; bars ${then.bars.map((p) => `rgb(${p.join(',')})`).join(' ')}; ${await page.locator('[data-test="call-video-fps"]').textContent()}`,
+    );
+    expect(then.width).toBe(320);
+    expect(then.frames - first.frames).toBeGreaterThanOrEqual(20);
+    const [red, green, blue] = then.bars as [number, number, number][];
+    const is = (p: [number, number, number], ch: 0 | 1 | 2) => p[ch] > 150 && p.every((v, i) => i === ch || v < 110);
+    expect(is(red, 0) && is(green, 1) && is(blue, 2)).toBe(true);
+    await page.locator('[data-test="call-t-linhai"] [data-test="call-end"]').first().click();
+    await strip.waitFor({ state: 'detached', timeout: 15_000 });
   }, 90_000);
 });

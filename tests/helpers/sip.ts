@@ -252,11 +252,12 @@ export class Endpoint {
 
   /** `play`: a WAV file it sends instead of a 440 Hz tone; `record`: a folder where it writes what
    *  it received, decoded (baresip's sndfile: `dump-*-dec.wav`). */
-  private readonly audio: { play?: string; record?: string; tone?: number; levels?: boolean };
+  private readonly audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean };
 
   /** `tone`: the sine it plays (Hz, default 440); `levels`: it sends RFC 6464 audio levels, as a
-   *  conference bridge's voice activity needs. */
-  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string; tone?: number; levels?: boolean } = {}) {
+   *  conference bridge's voice activity needs; `video`: a video terminal, VP8 from baresip's fakevideo
+   *  (moving vertical lines, 320x240 at 15 fps). */
+  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean } = {}) {
     this.platform = platform;
     this.user = user;
     this.mode = mode;
@@ -283,6 +284,7 @@ export class Endpoint {
         'audio_alert aubridge,nil',
         this.audio.play ? `audio_source aufile,${this.audio.play}` : `audio_source ausine,${this.audio.tone ?? 440}`,
         ...(this.audio.levels ? ['audio_level yes'] : []),
+        ...(this.audio.video ? ['video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 320x240', 'video_fps 15', 'video_bitrate 300000'] : []),
         'ausrc_srate 48000',
         'auplay_srate 48000',
         'ausrc_channels 2',
@@ -293,6 +295,7 @@ export class Endpoint {
         ...(this.audio.play ? ['module aufile.so'] : []),
         ...(this.audio.record ? ['module sndfile.so', `snd_path ${this.audio.record}`] : []),
         'module aubridge.so',
+        ...(this.audio.video ? ['module vp8.so', 'module fakevideo.so'] : []),
         'module account.so',
         'module menu.so',
         'module ctrl_tcp.so',
