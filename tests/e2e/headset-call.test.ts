@@ -311,7 +311,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     );
     expect(then.width).toBe(320);
     expect(then.frames - first.frames).toBeGreaterThanOrEqual(20);
-    const [red, green, blue] = then.bars as [number, number, number][];
+    const [red, green, blue] = then.bars as [[number, number, number], [number, number, number], [number, number, number]];
     const is = (p: [number, number, number], ch: 0 | 1 | 2) => p[ch] > 150 && p.every((v, i) => i === ch || v < 110);
     expect(is(red, 0) && is(green, 1) && is(blue, 2)).toBe(true);
     await page.locator('[data-test="call-t-linhai"] [data-test="call-end"]').first().click();
