@@ -33,31 +33,38 @@ export class SipPlatform {
   wssPort = 0;
   /** The platform's self-signed certificate (PEM), to trust for TLS and WSS. */
   ca = '';
-  constructor(dir: string, opts: { sbc?: boolean } = {}) {
+  /** The address it listens on (and its endpoints), and how its processes are started: on this
+   *  host's loopback by default, or inside a network namespace beyond a link the test can cut. */
+  readonly host: string;
+  readonly wrap: (cmd: string, args: string[]) => [string, string[]];
+  constructor(dir: string, opts: { sbc?: boolean; host?: string; wrap?: (cmd: string, args: string[]) => [string, string[]] } = {}) {
     this.dir = dir;
     this.sbc = opts.sbc ?? false;
+    this.host = opts.host ?? '127.0.0.1';
+    this.wrap = opts.wrap ?? ((cmd, args) => [cmd, args]);
     mkdirSync(dir, { recursive: true });
+  }
+  /** Start a program where the platform runs. */
+  spawn(cmd: string, args: string[]): ChildProcess {
+    const [c, a] = this.wrap(cmd, args);
+    return spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
   }
   async start(): Promise<void> {
     let ng = 0;
     if (this.sbc) {
       ng = await freePort();
       const low = 30000 + Math.floor(Math.random() * 2000) * 10;
-      this.media = spawn(
-        RTPENGINE,
-        [
-          '--foreground',
-          '--log-stderr',
-          '--log-level=6',
-          '--table=-1',
-          '--interface=127.0.0.1',
-          `--listen-ng=127.0.0.1:${ng}`,
-          `--port-min=${low}`,
-          `--port-max=${low + 99}`,
-          `--pidfile=${join(this.dir, 'rtpengine.pid')}`,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      this.media = this.spawn(RTPENGINE, [
+        '--foreground',
+        '--log-stderr',
+        '--log-level=6',
+        '--table=-1',
+        `--interface=${this.host}`,
+        `--listen-ng=${this.host}:${ng}`,
+        `--port-min=${low}`,
+        `--port-max=${low + 99}`,
+        `--pidfile=${join(this.dir, 'rtpengine.pid')}`,
+      ]);
       this.media.stdout!.on('data', (d: Buffer) => (this.mediaLog += d.toString()));
       this.media.stderr!.on('data', (d: Buffer) => (this.mediaLog += d.toString()));
       await until('rtpengine listening', () => this.media!.exitCode !== null || /Startup complete|control ng|listening/i.test(this.mediaLog), 10_000);
@@ -71,7 +78,7 @@ export class SipPlatform {
     if (!existsSync(cert)) {
       const r = spawnSync(
         'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${this.host}`, '-addext', `subjectAltName=IP:${this.host}`],
         { encoding: 'utf8' },
       );
       if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
@@ -101,10 +108,10 @@ debug=1
 log_stderror=yes
 children=2
 tcp_children=2
-listen=udp:127.0.0.1:${this.port}
-listen=tcp:127.0.0.1:${this.port}
-listen=tls:127.0.0.1:${this.tlsPort}
-listen=tls:127.0.0.1:${this.wssPort}
+listen=udp:${this.host}:${this.port}
+listen=tcp:${this.host}:${this.port}
+listen=tls:${this.host}:${this.tlsPort}
+listen=tls:${this.host}:${this.wssPort}
 enable_tls=yes
 tcp_accept_no_cl=yes
 mpath="${KMODS}/"
@@ -127,7 +134,7 @@ loadmodule "nathelper.so"
 ${
   this.sbc
     ? `loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:${ng}")`
+modparam("rtpengine", "rtpengine_sock", "udp:${this.host}:${ng}")`
     : ''
 }
 modparam("tls", "config", "${join(this.dir, 'tls.cfg')}")
@@ -194,12 +201,10 @@ event_route[xhttp:request] {
 }
 `,
     );
-    this.proc = spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '32', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.proc = this.spawn(KAMAILIO, ['-f', join(this.dir, 'kamailio.cfg'), '-DD', '-E', '-m', '32', '-M', '4', '-P', join(this.dir, 'kamailio.pid'), '-Y', this.dir]);
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await until('kamailio listening', () => this.proc!.exitCode !== null || /tcp: 127.0.0.1|INFO: .*main|listening on/.test(this.log) || tcpOpen(this.port), 15_000);
+    await until('kamailio listening', () => this.proc!.exitCode !== null || /INFO: .*main|listening on/.test(this.log) || tcpOpen(this.port, this.host), 15_000);
     if (this.proc.exitCode !== null) throw new Error(`kamailio exited:\n${this.log}`);
   }
   /** SIGSTOP / SIGCONT the border controller: the call's media stops and resumes, its signalling not. */
@@ -224,9 +229,9 @@ event_route[xhttp:request] {
   }
 }
 
-function tcpOpen(port: number): Promise<boolean> {
+function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((r) => {
-    const c = connect(port, '127.0.0.1');
+    const c = connect(port, host);
     c.once('connect', () => (c.destroy(), r(true)));
     c.once('error', () => r(false));
   });
@@ -276,7 +281,7 @@ export class Endpoint {
       join(this.dir, 'config'),
       [
         'poll_method epoll',
-        'sip_listen 127.0.0.1:0',
+        `sip_listen ${this.platform.host}:0`,
         'call_local_timeout 120',
         'call_max_calls 4',
         // No sound card here: a 440 Hz tone goes out (so the hall sees RTP), what comes in is dropped.
@@ -299,18 +304,18 @@ export class Endpoint {
         'module account.so',
         'module menu.so',
         'module ctrl_tcp.so',
-        `ctrl_tcp_listen 127.0.0.1:${this.ctrlPort}`,
+        `ctrl_tcp_listen ${this.platform.host}:${this.ctrlPort}`,
         '',
       ].join('\n'),
     );
     const answer = this.mode === 'answer' ? 'auto' : 'manual';
-    writeFileSync(join(this.dir, 'accounts'), `<sip:${this.user}@127.0.0.1:${this.platform.port};transport=udp>;auth_pass=pw-${this.user};answermode=${answer};regint=600\n`);
-    this.proc = spawn(BARESIP, ['-f', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(join(this.dir, 'accounts'), `<sip:${this.user}@${this.platform.host}:${this.platform.port};transport=udp>;auth_pass=pw-${this.user};answermode=${answer};regint=600\n`);
+    this.proc = this.platform.spawn(BARESIP, ['-f', this.dir]);
     this.proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await until(`baresip ${this.user} control socket`, () => this.proc!.exitCode !== null || tcpOpen(this.ctrlPort), 15_000);
+    await until(`baresip ${this.user} control socket`, () => this.proc!.exitCode !== null || tcpOpen(this.ctrlPort, this.platform.host), 15_000);
     if (this.proc.exitCode !== null) throw new Error(`baresip exited:\n${this.log}`);
-    this.ctrl = connect(this.ctrlPort, '127.0.0.1');
+    this.ctrl = connect(this.ctrlPort, this.platform.host);
     this.ctrl.on('data', (d: Buffer) => this.onCtrl(d.toString()));
     // A control socket that breaks would silently eat the test's commands: say so in the log.
     this.ctrl.on('error', (e) => (this.log += `\n[test] control socket error: ${e.message}\n`));

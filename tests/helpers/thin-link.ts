@@ -16,6 +16,11 @@ export interface ThinLink {
   nsIp: string;
   /** Shape both directions to `rate` (tc's syntax: 1mbit, 256kbit). */
   shape(rate: string): void;
+  /** Cut the link, or restore it unshaped. Cut, nothing crosses and nothing says so: a token bucket
+   *  of 8 bit/s whose burst is smaller than any packet drops them all, silently, while both ends stay
+   *  up (as when a WAN line fails beyond the router; taking the interface down would tell the
+   *  sockets, which a real cut does not). */
+  cut(on: boolean): void;
   /** Bytes the host sent into the link (hall → console) since the link was last shaped. */
   bytesDown(): number;
   /** The argv that runs a command inside the namespace. */
@@ -79,6 +84,20 @@ export function openThinLink(tag: string, octet = 23): ThinLink {
     shape(rate) {
       tbf((...a) => execFileSync(a[0]!, a.slice(1), { stdio: 'pipe' }), hostIf, rate);
       tbf((...a) => inNs(...a), nsIf, rate);
+    },
+    cut(on) {
+      const ends: [(...a: string[]) => Buffer, string][] = [
+        [(...a) => execFileSync(a[0]!, a.slice(1), { stdio: 'pipe' }), hostIf],
+        [(...a) => inNs(...a), nsIf],
+      ];
+      for (const [run, dev] of ends) {
+        try {
+          run(TC!, 'qdisc', 'del', 'dev', dev, 'root');
+        } catch {
+          /* none */
+        }
+        if (on) run(TC!, 'qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '8bit', 'burst', '100', 'limit', '1');
+      }
     },
     bytesDown() {
       const out = execFileSync(TC!, ['-s', 'qdisc', 'show', 'dev', hostIf], { encoding: 'utf8' });
