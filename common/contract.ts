@@ -30,6 +30,7 @@ import {
   CallState,
   Consultation,
   Mix,
+  Relay,
   DialChannel,
   Switchboard,
   Contact,
@@ -126,6 +127,8 @@ export const TOPIC_SCHEMAS = {
   consultations: Consultation,
   /** Each consultation's mix in the conference bridge: who is in, speaking, muted (live). */
   mixes: Mix,
+  /** Calls' video relayed to wall tiles: each tile's offer and the panel's answer (live). */
+  relays: Relay,
   /** What one key can use now: SIP registration, satellite terminal, WAN, order (id 'switchboard'). */
   switchboard: Switchboard,
   /** Registered video sources (playback through the core, /video/<id>/…). */
@@ -528,6 +531,21 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64), sdp: z.string().min(10).max(20_000) }).strict(),
     result: z.object({ answer: z.string(), member: z.string() }),
   },
+  /** A wall tile asks for a call's video (the call must be on a saved wall layout, as \`call:<id>\`). */
+  'relay.offer': {
+    args: z.object({ call: z.string().min(1).max(64), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** The call panel whose headset carries the call answers a tile's offer. */
+  'relay.answer': {
+    args: z.object({ id: z.string().min(1).max(64), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ id: z.string() }),
+  },
+  /** The tile is gone, or the panel cannot serve it (`detail`). */
+  'relay.close': {
+    args: z.object({ id: z.string().min(1).max(64), detail: z.string().max(300).optional() }).strict(),
+    result: z.object({ closed: z.boolean() }),
+  },
   /** This display's headset leaves the mix. */
   'consult.leave': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),
@@ -635,7 +653,7 @@ export const AREA_TOPICS: ReadonlySet<string> = new Set(['units']);
 /** Topics whose entities are a live state (the latest value is all that matters): a client that
  *  falls behind receives each entity's latest instead of every change. Every other topic carries
  *  decisions (incidents, sheets, levels, calls, instructions…): never coalesced, never held back. */
-export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views', 'mixes']);
+export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views', 'mixes', 'relays']);
 
 export const ClientMessage = z.discriminatedUnion('t', [
   /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect.

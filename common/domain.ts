@@ -799,6 +799,22 @@ export const Mix = z.object({
 });
 export type Mix = z.infer<typeof Mix>;
 
+/** A call's video relayed to a video-wall tile (issue 22): the tile's WebRTC offer, and the answer of
+ *  the call panel whose headset carries the call (it forwards the far end's picture over the hall's
+ *  LAN). Live state, one entity per tile that asks. */
+export const Relay = z.object({
+  id: z.string().min(1).max(64),
+  call: z.string().min(1).max(64),
+  /** The wall display's session that asked, and its offer. */
+  session: z.string().max(64),
+  offer: z.string().max(20_000),
+  answer: z.string().max(20_000).nullable(),
+  /** Why no picture will come (the call has no headset video, the panel closed), else ''. */
+  detail: z.string().max(300),
+  at: z.number().int(),
+});
+export type Relay = z.infer<typeof Relay>;
+
 /** The switchboard's own state: what one key can use right now (one entity, id 'switchboard'). */
 export const Switchboard = z.object({
   id: z.literal('switchboard'),

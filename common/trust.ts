@@ -82,6 +82,10 @@ export const COMMAND_GRANTS = {
   'consult.mute': 'operate',
   'consult.join': 'operate',
   'consult.leave': 'operate',
+  // a wall nobody signs in at shows what an operator put on it; the panel with the call serves it
+  'relay.offer': 'read',
+  'relay.answer': 'operate',
+  'relay.close': 'read',
   'wall.save': 'operate',
   'risk.set': 'decide',
   'tiles.source.put': 'configure',

@@ -101,7 +101,51 @@ function rms(an: AnalyserNode | null): number {
   return Math.sqrt(s / buf.length);
 }
 
+/** Wall tiles this panel feeds the far end's picture to, by relay id. */
+const relays = new Map<string, RTCPeerConnection>();
+
+/** Feed a wall tile the far end's picture over the hall's LAN: answer its offer with the video
+ *  track this headset receives (`relay.answer`). The call's media crosses the WAN once. */
+export async function serveRelay(hub: HubClient, relay: { id: string; offer: string }): Promise<void> {
+  const track = farVideo?.getVideoTracks()[0];
+  if (!track) {
+    await hub.command('relay.close', { id: relay.id, detail: 'no far-end video on this call' }).catch(() => undefined);
+    return;
+  }
+  if (relays.has(relay.id)) return;
+  const rpc = new RTCPeerConnection({ iceServers: [] });
+  relays.set(relay.id, rpc);
+  try {
+    await rpc.setRemoteDescription({ type: 'offer', sdp: relay.offer });
+    const tr = rpc.getTransceivers().find((t) => t.receiver.track.kind === 'video');
+    if (!tr) throw new Error('the tile asked for no video');
+    tr.direction = 'sendonly';
+    await tr.sender.replaceTrack(track);
+    await rpc.setLocalDescription(await rpc.createAnswer());
+    await new Promise<void>((r) => {
+      if (rpc.iceGatheringState === 'complete') return r();
+      rpc.addEventListener('icegatheringstatechange', () => rpc.iceGatheringState === 'complete' && r());
+      setTimeout(r, 3000);
+    });
+    await hub.command('relay.answer', { id: relay.id, sdp: rpc.localDescription!.sdp });
+  } catch (e) {
+    rpc.close();
+    relays.delete(relay.id);
+    await hub.command('relay.close', { id: relay.id, detail: (e as Error).message.slice(0, 300) }).catch(() => undefined);
+  }
+}
+
+/** Stop feeding tiles that are gone (`keep`: the relays still asked for). */
+export function pruneRelays(keep: ReadonlySet<string>): void {
+  for (const [id, rpc] of relays)
+    if (!keep.has(id)) {
+      rpc.close();
+      relays.delete(id);
+    }
+}
+
 function close(): void {
+  pruneRelays(new Set());
   if (timer) clearInterval(timer);
   timer = null;
   pc?.close();

@@ -323,6 +323,7 @@ const en: typeof zh = {
     hangup: 'Hang up',
     redial: 'Redial',
     endConsult: 'End consultation',
+    toWall: 'Far-end video to the wall',
     mix: {
       mixing: 'Mixed by the conference bridge: everyone hears everyone',
       no_bridge: 'No conference bridge configured: each participant is a call of its own and cannot hear the others',
@@ -426,6 +427,10 @@ const en: typeof zh = {
     confirmRemove: 'Remove feed {name}? Its units stay on the map.',
   },
   wall: {
+    calls: 'Call video',
+    callVideoKind: 'video call',
+    callVideo: 'Call · {name}',
+    callEnded: 'Call ended',
     empty: 'No video sources configured yet',
     feeds: 'Feed state',
     noFeeds: 'No feeds yet (drones, field teams, video)',

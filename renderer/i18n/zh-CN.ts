@@ -311,6 +311,7 @@ export default {
     hangup: '挂断',
     redial: '重拨',
     endConsult: '结束会商',
+    toWall: '对方视频上墙',
     mix: {
       mixing: '会商桥混音中：各方互相听到',
       no_bridge: '未配置会商桥：各方单独通话，互相听不到',
@@ -403,6 +404,10 @@ export default {
     confirmRemove: '移除接入 {name}？其目标保留在图上。',
   },
   wall: {
+    calls: '通话视频',
+    callVideoKind: '视频通话',
+    callVideo: '通话 · {name}',
+    callEnded: '通话已结束',
     empty: '尚未配置视频源',
     feeds: '接入状态',
     noFeeds: '尚无接入（无人机、单兵、视频）',

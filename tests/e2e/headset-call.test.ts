@@ -314,7 +314,50 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     const [red, green, blue] = then.bars as [[number, number, number], [number, number, number], [number, number, number]];
     const is = (p: [number, number, number], ch: 0 | 1 | 2) => p[ch] > 150 && p.every((v, i) => i === ch || v < 110);
     expect(is(red, 0) && is(green, 1) && is(blue, 2)).toBe(true);
+
+    // and onto the video wall: the panel forwards the picture to a tile over the hall's LAN
+    const wall = await page.context().newPage();
+    await wall.goto(`${hall.url}/?role=wall&display=wall-e2e`);
+    await wall.locator('[data-test="grid-4"]').click();
+    await page.locator('[data-test="wall-choice"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-test="wall-choice"]').selectOption('wall-e2e');
+    await page.locator('[data-test="to-wall"]').click();
+    const tile = wall.locator('[data-test="wall-tile"]').first();
+    await tile
+      .and(wall.locator('[data-state="live"]'))
+      .waitFor({ timeout: 20_000 })
+      .catch(async (e: Error) => {
+        throw new Error(`${e.message}\ntile: ${await tile.getAttribute('data-state')} ${await tile.textContent()}\npanel: ${await page.locator('[data-test="live-calls"]').textContent()}`);
+      });
+    const onWall = () =>
+      tile.locator('video').evaluate((v: HTMLVideoElement) => {
+        const c = document.createElement('canvas');
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        const g = c.getContext('2d', { willReadFrequently: true })!;
+        g.drawImage(v, 0, 0);
+        return { frames: v.getVideoPlaybackQuality().totalVideoFrames, mid: [...g.getImageData(Math.round(c.width / 2), Math.round(c.height / 2), 1, 1).data.slice(0, 3)] };
+      });
+    const w1 = await onWall();
+    await wall.waitForTimeout(3000);
+    const w2 = await onWall();
+    console.log(`headset call e2e (video on the wall): ${w2.frames - w1.frames} frames in 3 s on the tile, its middle rgb(${w2.mid.join(',')})`);
+    expect(w2.frames - w1.frames).toBeGreaterThanOrEqual(20);
+    expect(w2.mid[1]).toBeGreaterThan(150);
+    expect(Math.max(w2.mid[0]!, w2.mid[2]!)).toBeLessThan(110);
+    // only the panel whose headset carries the call may answer a tile; only a call on a wall is relayed
+    const other = await hall.client('duty');
+    other.subscribe('relays', () => undefined);
+    await until('the relay is seen', () => other.topic('relays').size > 0);
+    const [relayId, relay] = [...other.topic('relays').entries()][0]! as [string, { call: string }];
+    await expect(other.command('relay.answer', { id: relayId, sdp: 'v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(other.command('relay.offer', { call: 'call-none', sdp: 'v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\n' })).rejects.toMatchObject({ code: 'not_found' });
+    expect(relay.call).toMatch(/^call-/);
+    other.dispose();
     await page.locator('[data-test="call-t-linhai"] [data-test="call-end"]').first().click();
     await strip.waitFor({ state: 'detached', timeout: 15_000 });
-  }, 90_000);
+    // the call over, the tile says so rather than holding the last picture
+    await wall.locator('[data-test="tile-failed"]').filter({ hasText: '通话已结束' }).waitFor({ timeout: 10_000 });
+    await wall.close();
+  }, 120_000);
 });

@@ -4,7 +4,7 @@
 // always. Every step is journaled (`call.updated`) and shown; the finished call (`call.logged`) is
 // the call log, which also goes up to the province.
 import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
-import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Mix, MixMember, PresenterView, Switchboard } from '../../../common/domain.ts';
+import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Mix, MixMember, PresenterView, Relay, Switchboard, WallLayout } from '../../../common/domain.ts';
 import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
@@ -45,6 +45,8 @@ interface Live {
   /** The dialling display's offer (its headset carries the media), and the far end's answer. */
   sdp: string | null;
   answer: string | null;
+  /** The dialling display's session: the one that may serve the call's video to wall tiles. */
+  session: string | null;
 }
 
 const idOf = (prefix: string, now: number) => `${prefix}-${now.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -61,13 +63,46 @@ export class CallDesk implements Desk {
   private bridgeDetail = '';
   /** Each consultation's mix, by consultation id (the `mixes` topic). */
   private readonly mixes = new Map<string, Mix>();
+  /** Calls' video relayed to wall tiles, by relay id (the `relays` topic). */
+  private readonly relays = new Map<string, Relay>();
   private unsubLink: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   readonly counters = { calls: 0, connected: 0, failed: 0 };
 
   readonly commands: CommandHandlers = {
-    'call.dial': async ({ contact, about, sdp }, ctx) => ({ id: await this.dial(contact, ctx.by, null, about ?? null, sdp ?? null) }),
+    'call.dial': async ({ contact, about, sdp }, ctx) => ({ id: await this.dial(contact, ctx.by, null, about ?? null, sdp ?? null, ctx.session) }),
+    'relay.offer': async ({ call, sdp }, ctx) => {
+      const live = this.live.get(call);
+      if (!live || live.call.state !== 'connected') throw new HubError('not_found', `no call ${call} connected`);
+      // only what an operator put on a wall: a tile's layout names the call
+      const onWall = this.port.all<WallLayout>('walls').some((w) => w.tiles.includes(`call:${call}`));
+      if (!onWall) throw new HubError('forbidden', `call ${call} is on no wall layout`);
+      if (!live.sdp || !live.session) throw new HubError('unavailable', 'this call is carried by the hall terminal, not a panel headset: its video is the terminal’s');
+      if ([...this.relays.values()].filter((r) => r.call === call).length >= 8) throw new HubError('invalid_args', `call ${call} already feeds 8 tiles`);
+      const relay: Relay = { id: idOf('relay', this.now()), call, session: ctx.session.slice(0, 64), offer: sdp, answer: null, detail: '', at: this.now() };
+      this.putRelay(relay);
+      return { id: relay.id };
+    },
+    'relay.answer': async ({ id, sdp }, ctx) => {
+      const r = this.relays.get(id);
+      if (!r) throw new HubError('not_found', `no relay ${id}`);
+      if (this.live.get(r.call)?.session !== ctx.session) throw new HubError('forbidden', 'only the panel whose headset carries the call serves its video');
+      this.putRelay({ ...r, answer: sdp, at: this.now() });
+      return { id };
+    },
+    'relay.close': async ({ id, detail }, ctx) => {
+      const r = this.relays.get(id);
+      if (!r) return { closed: false };
+      if (r.session !== ctx.session && this.live.get(r.call)?.session !== ctx.session) throw new HubError('forbidden', 'a relay is closed by its tile or by the panel serving it');
+      if (detail && r.session !== ctx.session) {
+        // the panel cannot serve it: the tile hears why
+        this.putRelay({ ...r, answer: null, detail: detail.slice(0, 300), at: this.now() });
+        return { closed: true };
+      }
+      this.dropRelay(id);
+      return { closed: true };
+    },
     'call.media': async ({ id }) => {
       const live = this.live.get(id);
       if (!live) throw new HubError('not_found', `no call ${id} under way`);
@@ -262,7 +297,7 @@ export class CallDesk implements Desk {
   }
 
   /** Press one key: the call starts at once and runs on its own. Resolves with its id. */
-  async dial(contactId: string, by: string, consultation: string | null = null, about: string | null = null, sdp: string | null = null): Promise<string> {
+  async dial(contactId: string, by: string, consultation: string | null = null, about: string | null = null, sdp: string | null = null, session: string | null = null): Promise<string> {
     const contact = this.contact(contactId);
     const busy = [...this.live.values()].find((l) => l.call.contact === contactId && l.call.consultation === consultation);
     if (busy) throw new HubError('invalid_args', `${contact.name.zh} is already being called (${busy.call.id})`);
@@ -283,7 +318,7 @@ export class CallDesk implements Desk {
       duration: null,
       endedBy: null,
     };
-    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null };
+    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null, session: sdp ? session : null };
     this.live.set(call.id, live);
     this.counters.calls++;
     await this.save(live);
@@ -346,6 +381,7 @@ export class CallDesk implements Desk {
     call.endedBy = end.by;
     call.duration = Math.round((at - call.answeredAt) / 1000);
     this.live.delete(call.id);
+    for (const r of [...this.relays.values()]) if (r.call === call.id) this.dropRelay(r.id);
     await this.save(live, true);
     return true;
   }
@@ -540,6 +576,16 @@ export class CallDesk implements Desk {
       }
     }
     this.putMix(mix);
+  }
+
+  private putRelay(r: Relay): void {
+    this.relays.set(r.id, r);
+    this.port.publish('relays', [{ op: 'put', id: r.id, value: r }]);
+  }
+
+  private dropRelay(id: string): void {
+    if (!this.relays.delete(id)) return;
+    this.port.publish('relays', [{ op: 'del', id }]);
   }
 
   private putMix(mix: Mix): void {
