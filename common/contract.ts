@@ -31,6 +31,7 @@ import {
   Consultation,
   Mix,
   Relay,
+  ConsoleEntry,
   DialChannel,
   Switchboard,
   Contact,
@@ -129,6 +130,8 @@ export const TOPIC_SCHEMAS = {
   mixes: Mix,
   /** Calls' video relayed to wall tiles: each tile's offer and the panel's answer (live). */
   relays: Relay,
+  /** Globe displays that can follow or present in a consultation, and which the panel chose (live). */
+  consoles: ConsoleEntry,
   /** What one key can use now: SIP registration, satellite terminal, WAN, order (id 'switchboard'). */
   switchboard: Switchboard,
   /** Registered video sources (playback through the core, /video/<id>/…). */
@@ -218,9 +221,25 @@ export const COMMANDS = {
   /** Present this display's globe view to the consultation (the pointer too): every display that
    *  follows the presenter turns to it. Sent as the view changes (a few times a second at most). */
   'view.present': {
-    args: GlobeView.extend({ pointer: z.object({ lon: Lon, lat: Lat }).nullable().optional() }).strict(),
+    args: GlobeView.extend({
+      pointer: z.object({ lon: Lon, lat: Lat }).nullable().optional(),
+      marks: z
+        .array(z.object({ lon: Lon, lat: Lat }))
+        .max(64)
+        .optional(),
+    }).strict(),
     /** `session`: this display's, as the presenter entity names it (so it knows when another took over). */
     result: z.object({ at: z.number().int(), session: z.string() }),
+  },
+  /** A globe display says it is there (every 10 s): the call panel lists it to present. */
+  'console.here': {
+    args: z.object({ client: z.string().max(64).optional() }).strict(),
+    result: z.object({ session: z.string() }),
+  },
+  /** The call panel chooses the display that presents (null: none chosen); it starts presenting. */
+  'view.assign': {
+    args: z.object({ session: z.string().min(1).max(64).nullable() }).strict(),
+    result: z.object({ assigned: z.string().nullable() }),
   },
   /** Stop presenting (the presenter's own session, or anyone who may operate: a display left presenting). */
   'view.stop': {
@@ -653,7 +672,7 @@ export const AREA_TOPICS: ReadonlySet<string> = new Set(['units']);
 /** Topics whose entities are a live state (the latest value is all that matters): a client that
  *  falls behind receives each entity's latest instead of every change. Every other topic carries
  *  decisions (incidents, sheets, levels, calls, instructions…): never coalesced, never held back. */
-export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views', 'mixes', 'relays']);
+export const LIVE_TOPICS: ReadonlySet<string> = new Set(['units', 'feeds', 'halls', 'link', 'analysis', 'prefetch', 'replay', 'switchboard', 'tiles', 'views', 'mixes', 'relays', 'consoles']);
 
 export const ClientMessage = z.discriminatedUnion('t', [
   /** `ticket`: from an earlier session.signIn at this display, to stay signed in across a reconnect.

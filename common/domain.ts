@@ -488,9 +488,26 @@ export const PresenterView = GlobeView.extend({
   by: z.string().max(64),
   session: z.string().max(64),
   pointer: z.object({ lon: Lon, lat: Lat }).nullable(),
+  /** Marks the presenter placed on the map, in order (a route, the places it speaks of). */
+  marks: z.array(z.object({ lon: Lon, lat: Lat })).max(64),
   at: z.number().int(),
 });
 export type PresenterView = z.infer<typeof PresenterView>;
+
+/** A globe display that can follow or present in a consultation (issue 22): each says it is there
+ *  every 10 s (`console.here`); the call panel chooses the presenter among them (`view.assign`).
+ *  Live state, by session; gone after 30 s unheard. */
+export const ConsoleEntry = z.object({
+  id: z.string().max(64),
+  by: z.string().max(64),
+  client: z.string().max(64),
+  /** It may present (its operator or console has `operate`). */
+  canPresent: z.boolean(),
+  /** The call panel chose it to present. */
+  assigned: z.boolean(),
+  at: z.number().int(),
+});
+export type ConsoleEntry = z.infer<typeof ConsoleEntry>;
 
 const Force = z.union([z.literal(0), z.literal(7), z.literal(10), z.literal(12)]);
 const AgencyTime = z.object({ agency: z.string(), t: z.number().int() });

@@ -84,6 +84,8 @@ export const COMMAND_GRANTS = {
   'consult.leave': 'operate',
   // a wall nobody signs in at shows what an operator put on it; the panel with the call serves it
   'relay.offer': 'read',
+  'console.here': 'read',
+  'view.assign': 'operate',
   'relay.answer': 'operate',
   'relay.close': 'read',
   'wall.save': 'operate',

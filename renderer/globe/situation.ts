@@ -15,6 +15,8 @@ import {
   Color,
   PointPrimitiveCollection,
   type PointPrimitive,
+  PolylineCollection,
+  Material,
   defined,
   ImageryLayer,
   Ion,
@@ -97,6 +99,15 @@ export class SituationGlobe {
     this.typhoon = new TyphoonLayer(this.viewer, (h) => opts.onFixHover?.(h));
     this.handler = new ScreenSpaceEventHandler(scene.canvas);
     this.handler.setInputAction((e: { position: Cartesian2 }) => {
+      // placing a presenter's mark: the click marks the ground, it picks nothing
+      if (this.groundClick) {
+        const hit = this.viewer.camera.pickEllipsoid(e.position, scene.globe.ellipsoid);
+        if (hit) {
+          const c = Cartographic.fromCartesian(hit);
+          this.groundClick({ lon: (c.longitude * 180) / Math.PI, lat: (c.latitude * 180) / Math.PI });
+        }
+        return;
+      }
       const picked = scene.pick(e.position) as { id?: unknown } | undefined;
       if (defined(picked) && typeof picked.id === 'string') {
         const [kind, id] = picked.id.split(':', 2) as ['unit' | 'place' | 'incident' | 'site', string];
@@ -183,6 +194,35 @@ export class SituationGlobe {
     pt.show = !!p;
     if (p) pt.position = Cartesian3.fromDegrees(p.lon, p.lat, 0);
     this.viewer.scene.requestRender();
+  }
+
+  private groundClick: ((p: { lon: number; lat: number }) => void) | null = null;
+  /** While set, a click on the ground calls `cb` with where (placing marks) instead of picking. */
+  setGroundClick(cb: ((p: { lon: number; lat: number }) => void) | null): void {
+    this.groundClick = cb;
+  }
+
+  private markPoints: PointPrimitiveCollection | null = null;
+  private markLines: PolylineCollection | null = null;
+  private marksCount = 0;
+  /** The presenter's marks: numbered in order, joined by a line (a route, the places spoken of). */
+  showMarks(marks: readonly { lon: number; lat: number }[]): void {
+    const scene = this.viewer.scene;
+    this.markPoints ??= scene.primitives.add(new PointPrimitiveCollection()) as PointPrimitiveCollection;
+    this.markLines ??= scene.primitives.add(new PolylineCollection()) as PolylineCollection;
+    this.markPoints.removeAll();
+    this.markLines.removeAll();
+    const colour = Color.fromCssColorString('#ffab00');
+    const at = marks.map((m) => Cartesian3.fromDegrees(m.lon, m.lat, 0));
+    for (const p of at) this.markPoints.add({ position: p, pixelSize: 12, color: colour, outlineColor: Color.BLACK, outlineWidth: 2 });
+    if (at.length > 1) this.markLines.add({ positions: at, width: 3, material: Material.fromType('Color', { color: colour }) });
+    this.marksCount = marks.length;
+    scene.requestRender();
+  }
+
+  /** How many marks are drawn, for tests. */
+  marksShown(): number {
+    return this.marksCount;
   }
 
   /** The pointer shown, for tests. */

@@ -256,6 +256,8 @@ const en: typeof zh = {
     hazard: { flammable: 'flammable', toxic: 'toxic', corrosive: 'corrosive', explosive: 'explosive' },
   },
   globe: {
+    mark: 'Mark',
+    marksClear: 'Clear marks ({n})',
     bundled: 'Bundled base map (Natural Earth)',
     search: 'Search teams, cities…',
     legend: 'Legend',
@@ -323,6 +325,10 @@ const en: typeof zh = {
     hangup: 'Hang up',
     redial: 'Redial',
     endConsult: 'End consultation',
+    presenter: 'Presenting: {by}',
+    noPresenter: 'No presenter',
+    assign: 'Make {by} present',
+    unassign: 'Stop {by} presenting',
     toWall: 'Far-end video to the wall',
     mix: {
       mixing: 'Mixed by the conference bridge: everyone hears everyone',

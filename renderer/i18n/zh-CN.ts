@@ -244,6 +244,8 @@ export default {
     hazard: { flammable: '易燃', toxic: '有毒', corrosive: '腐蚀', explosive: '爆炸' },
   },
   globe: {
+    mark: '标注',
+    marksClear: '清除标注（{n}）',
     bundled: '内置底图（Natural Earth）',
     search: '搜索队伍、城市…',
     legend: '图例',
@@ -311,6 +313,10 @@ export default {
     hangup: '挂断',
     redial: '重拨',
     endConsult: '结束会商',
+    presenter: '主讲：{by}',
+    noPresenter: '尚无主讲',
+    assign: '设 {by} 为主讲',
+    unassign: '取消 {by} 主讲',
     toWall: '对方视频上墙',
     mix: {
       mixing: '会商桥混音中：各方互相听到',

@@ -72,4 +72,60 @@ describe('a consultation’s presenter', () => {
     expect(await consolePage.evaluate(() => (window as unknown as { beaconProbe: { pointerShown(): unknown } }).beaconProbe.pointerShown())).toBeNull();
     expect(Math.max(...lags)).toBeLessThan(1000);
   }, 90_000);
+
+  it('the call panel chooses who presents; the chosen globe presents, its marks appear on the console, and it stops when unassigned', async () => {
+    const admin = await hall.client('admin');
+    await admin.command('contacts.import', {
+      csv: [
+        'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
+        'p-a,city,331000,,台州市应急管理局测试,Taizhou test,甲,13800000001,,,,sip:a@127.0.0.1,,,',
+        'p-b,city,330300,,温州市应急管理局测试,Wenzhou test,乙,13800000002,,,,sip:b@127.0.0.1,,,',
+      ].join('\r\n'),
+    });
+    admin.dispose();
+    const duty = await hall.client('duty');
+    await duty.command('consult.start', { contacts: ['p-a', 'p-b'], title: '会商主讲测试' });
+    duty.dispose();
+    const panel = await presenter.context().newPage();
+    await panel.goto(`${hall.url}/?role=calls`);
+    // without a bridge the panel says the participants cannot hear each other
+    await panel.locator('[data-test^="mix-"][data-state="no_bridge"]').waitFor({ timeout: 20_000 });
+    // the duty officer's globe may present; the observer's console may not, and is not offered
+    const assign = panel.locator('[data-test="assign-值班员甲"]');
+    await assign.waitFor({ timeout: 20_000 });
+    expect(await panel.locator('[data-test="assign-台州市"]').count()).toBe(0);
+    await assign.click();
+    await presenter.locator('[data-test="present"].on').waitFor({ timeout: 10_000 });
+    await consolePage.locator('[data-test="presenter"][data-following="yes"]').waitFor({ timeout: 10_000 });
+    await panel.locator('[data-test="presenting"]').filter({ hasText: '主讲：值班员甲' }).waitFor({ timeout: 10_000 });
+    // two marks placed on the presenter's globe appear on the console's
+    await presenter.locator('[data-test="mark"]').click();
+    const box = (await presenter.locator('[data-test="globe"]').boundingBox())!;
+    // two points of open globe (the panels over it take their own clicks), clicked apart, not a double click
+    const spots: [number, number][] = [];
+    for (const [dx, dy] of [
+      [-60, 0],
+      [0, -60],
+      [-120, -40],
+      [40, -100],
+      [-40, 60],
+    ] as const) {
+      const x = box.x + box.width / 2 + dx;
+      const y = box.y + box.height / 2 + dy;
+      if ((await presenter.evaluate(([px, py]) => document.elementFromPoint(px!, py!)?.tagName, [x, y])) === 'CANVAS') spots.push([x, y]);
+    }
+    expect(spots.length).toBeGreaterThanOrEqual(2);
+    for (const [x, y] of spots.slice(0, 2)) {
+      await presenter.mouse.click(x, y);
+      await presenter.waitForTimeout(800);
+    }
+    await expect.poll(() => consolePage.evaluate(() => (window as unknown as { beaconProbe: { marksShown(): number } }).beaconProbe.marksShown()), { timeout: 10_000 }).toBe(2);
+    await presenter.locator('[data-test="marks-clear"]').click();
+    await expect.poll(() => consolePage.evaluate(() => (window as unknown as { beaconProbe: { marksShown(): number } }).beaconProbe.marksShown()), { timeout: 10_000 }).toBe(0);
+    // unassigned on the panel: the globe stops presenting, the console is its own again
+    await panel.locator('[data-test="assign-值班员甲"][data-assigned="true"]').click();
+    await presenter.locator('[data-test="present"]:not(.on)').waitFor({ timeout: 10_000 });
+    await consolePage.locator('[data-test="presenter"][data-following="no"]').waitFor({ timeout: 10_000 });
+    await panel.close();
+  }, 120_000);
 });

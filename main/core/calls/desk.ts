@@ -4,7 +4,7 @@
 // always. Every step is journaled (`call.updated`) and shown; the finished call (`call.logged`) is
 // the call log, which also goes up to the province.
 import { planChannels, DEFAULT_ORDER } from '../../../common/calls.ts';
-import type { Call, CallAttempt, Consultation, Contact, DialChannel, LinkState, Mix, MixMember, PresenterView, Relay, Switchboard, WallLayout } from '../../../common/domain.ts';
+import type { Call, CallAttempt, ConsoleEntry, Consultation, Contact, DialChannel, LinkState, Mix, MixMember, PresenterView, Relay, Switchboard, WallLayout } from '../../../common/domain.ts';
 import { SatModem, type SatModemOptions } from '../../../native/modem/sat-modem.ts';
 import { HubError } from '../hub/hub.ts';
 import { defineDesk, type CommandHandlers, type Desk, type HallPort } from '../kernel/port.ts';
@@ -65,6 +65,9 @@ export class CallDesk implements Desk {
   private readonly mixes = new Map<string, Mix>();
   /** Calls' video relayed to wall tiles, by relay id (the `relays` topic). */
   private readonly relays = new Map<string, Relay>();
+  /** Globe displays that said they are there (the `consoles` topic), by session. */
+  private readonly consoles = new Map<string, ConsoleEntry>();
+  private consoleTimer: NodeJS.Timeout | null = null;
   private unsubLink: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -154,11 +157,44 @@ export class CallDesk implements Desk {
     // a camera moving four times a second is not a record; who presented is in the session log)
     'view.present': async (v, ctx) => {
       const at = this.now();
-      const view: PresenterView = { id: 'presenter', by: ctx.by.slice(0, 64), session: ctx.session.slice(0, 64), ...v, pointer: v.pointer ?? null, at };
+      const view: PresenterView = { id: 'presenter', by: ctx.by.slice(0, 64), session: ctx.session.slice(0, 64), ...v, pointer: v.pointer ?? null, marks: v.marks ?? [], at };
       if (!this.presenter || this.presenter.session !== view.session) console.log(`beacon: ${view.by} presents the globe view (${ctx.origin})`);
       this.presenter = view;
       this.port.publish('views', [{ op: 'put', id: 'presenter', value: view }]);
       return { at, session: view.session };
+    },
+    'console.here': async ({ client }, ctx) => {
+      const session = ctx.session.slice(0, 64);
+      const prior = this.consoles.get(session);
+      const entry: ConsoleEntry = {
+        id: session,
+        by: ctx.by.slice(0, 64),
+        client: (client ?? '').slice(0, 64),
+        canPresent: ctx.who.grants.includes('operate'),
+        assigned: prior?.assigned ?? false,
+        at: this.now(),
+      };
+      this.consoles.set(session, entry);
+      if (!prior || prior.by !== entry.by || prior.canPresent !== entry.canPresent) this.port.publish('consoles', [{ op: 'put', id: session, value: entry }]);
+      return { session };
+    },
+    'view.assign': async ({ session }) => {
+      if (session !== null) {
+        const c = this.consoles.get(session);
+        if (!c) throw new HubError('not_found', `no globe display ${session} is there`);
+        if (!c.canPresent) throw new HubError('invalid_args', `${c.by} may follow but not present`);
+      }
+      // entries are replaced, never changed in place: the hub holds what was published
+      const ops = [];
+      for (const c of [...this.consoles.values()]) {
+        const assigned = c.id === session;
+        if (c.assigned === assigned) continue;
+        const next = { ...c, assigned };
+        this.consoles.set(c.id, next);
+        ops.push({ op: 'put' as const, id: c.id, value: next });
+      }
+      if (ops.length) this.port.publish('consoles', ops);
+      return { assigned: session };
     },
     'view.stop': async () => {
       if (!this.presenter) return { stopped: false };
@@ -234,6 +270,17 @@ export class CallDesk implements Desk {
     this.publish();
     this.pruneTimer = setInterval(() => this.prune(), 10 * 60_000);
     this.pruneTimer.unref();
+    // a globe display unheard for 30 s has gone (closed, or its link cut)
+    this.consoleTimer = setInterval(() => {
+      const gone = [...this.consoles.values()].filter((c) => this.now() - c.at > 30_000);
+      for (const c of gone) this.consoles.delete(c.id);
+      if (gone.length)
+        this.port.publish(
+          'consoles',
+          gone.map((c) => ({ op: 'del' as const, id: c.id })),
+        );
+    }, 10_000);
+    this.consoleTimer.unref();
   }
 
   /** Calls the journal shows as under way belong to a run that ended (a crash, a restart): the
@@ -660,6 +707,7 @@ export class CallDesk implements Desk {
   async dispose(): Promise<void> {
     this.unsubLink?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.consoleTimer) clearInterval(this.consoleTimer);
     for (const l of this.live.values()) {
       l.cancelled = l.call.state !== 'connected';
       l.stop?.();
