@@ -522,6 +522,12 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),
     result: z.object({ answer: z.string().nullable() }),
   },
+  /** Hold or resume a headset call with a SIP re-INVITE (the display's new offer: a=sendonly to hold,
+   *  sendrecv to resume); the far end's answer comes back. */
+  'call.hold': {
+    args: z.object({ id: z.string().min(1).max(64), held: z.boolean(), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ answer: z.string() }),
+  },
   /** Cancel before an answer, hang up after. */
   'call.end': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),

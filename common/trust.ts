@@ -75,6 +75,7 @@ export const COMMAND_GRANTS = {
   'duty.handover': 'operate',
   'call.dial': 'operate',
   'call.media': 'operate',
+  'call.hold': 'operate',
   'call.end': 'operate',
   'consult.start': 'operate',
   'consult.redial': 'operate',

@@ -11,8 +11,7 @@ import type { HubClient } from '../hub/client.ts';
 
 export type HeadsetPhase = 'idle' | 'offering' | 'waiting' | 'live' | 'lost' | 'failed';
 
-// Hold is the desk's own for now: both directions silenced, the call kept. A SIP hold (a re-INVITE
-// with a=sendonly, the platform's music) waits for re-INVITE offers in the core's user agent.
+// Hold silences both directions here and tells the far end by a SIP re-INVITE (a=sendonly).
 
 export interface HeadsetState {
   /** The call this headset carries. */
@@ -146,6 +145,7 @@ export function pruneRelays(keep: ReadonlySet<string>): void {
 
 function close(): void {
   pruneRelays(new Set());
+  beforeHold = null;
   if (timer) clearInterval(timer);
   timer = null;
   pc?.close();
@@ -344,6 +344,8 @@ async function sample(): Promise<void> {
   const now = Date.now();
   if (packets > lastPackets) lastArrival = now;
   lastPackets = packets;
+  // on hold the far end sends nothing, as it should: that is not a lost line
+  if (headset.held) lastArrival = now;
   const silent = now - lastArrival;
   Object.assign(headset, {
     lost,
@@ -364,11 +366,34 @@ export function setMuted(m: boolean): void {
   for (const t of mic?.getAudioTracks() ?? []) t.enabled = !m && !headset.held;
 }
 
-/** Hold: neither side hears the other until it is taken back; the call stays up. */
-export function setHeld(h: boolean): void {
+/** The directions the call's media had before a hold, to restore them. */
+let beforeHold: Map<RTCRtpTransceiver, RTCRtpTransceiverDirection> | null = null;
+
+/** Hold: neither side hears the other until it is taken back; the call stays up. On a SIP call (`hub`
+ *  given) the far end is told, by a re-INVITE with a=sendonly (its phone shows hold, the platform may
+ *  play music), and resumed with the directions the call had. */
+export async function setHeld(h: boolean, hub?: HubClient): Promise<void> {
   headset.held = h;
   for (const t of mic?.getAudioTracks() ?? []) t.enabled = !h && !headset.muted;
   if (player) player.muted = h;
+  const call = headset.call;
+  if (!hub || !pc || !call) return;
+  try {
+    if (h) {
+      beforeHold = new Map(pc.getTransceivers().map((t) => [t, t.direction]));
+      for (const t of pc.getTransceivers()) t.direction = t.direction === 'recvonly' || t.direction === 'inactive' ? 'inactive' : 'sendonly';
+    } else for (const [t, d] of beforeHold ?? []) t.direction = d;
+    await pc.setLocalDescription(await pc.createOffer());
+    const { answer } = await hub.command('call.hold', { id: call, held: h, sdp: pc.localDescription!.sdp });
+    if (!pc) return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    lastArrival = Date.now();
+    headset.detail = '';
+  } catch (e) {
+    // the far end refused or the platform failed: the desk's own hold still stands
+    if (pc?.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => undefined);
+    headset.detail = (e as Error).message;
+  }
 }
 
 /** Tones for an IVR (RFC 4733 telephone-events), when the answer accepted them. */

@@ -42,7 +42,8 @@ export class Mcu {
   }
 
   async start(): Promise<void> {
-    this.port = await freePort();
+    // a restart keeps its address, as the platform's MCU would
+    this.port ||= await freePort();
     const rtp = 40000 + ((process.pid * 37) % 20000);
     writeFileSync(
       join(this.dir, 'janus.jcfg'),

@@ -155,6 +155,15 @@ request_route {
   }
   if (has_totag()) {
     ${this.sbc ? 'if (is_method("BYE")) rtpengine_delete();' : ''}
+    ${
+      this.sbc
+        ? `# a re-INVITE from the display (hold, resume) crosses the border controller as the first did
+    if (is_method("INVITE") && search_body("UDP/TLS/RTP/SAVPF")) {
+      rtpengine_offer("RTP/AVP ICE=remove DTLS=off SDES-off rtcp-mux-demux replace-origin replace-session-connection");
+      t_on_reply("SBC");
+    }`
+        : ''
+    }
     if (loose_route()) { if (!handle_ruri_alias()) { sl_send_reply("400", "Bad alias"); exit; } t_relay(); exit; }
     if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
     sl_send_reply("404","Not here"); exit;

@@ -9,7 +9,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Call, Mix } from '../../common/domain.ts';
+import type { Call, Mix, Switchboard } from '../../common/domain.ts';
 import { readWav, share } from '../helpers/audio.ts';
 import { janusUnavailable, Mcu } from '../helpers/janus.ts';
 import { type Served, serve } from '../helpers/serve.ts';
@@ -133,4 +133,34 @@ describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
     await until('the mix is gone', () => !mix(), 10_000);
     duty.dispose();
   }, 60_000);
+
+  it('a bridge that fails is shown failed, not mixing; back, the next consultation mixes again', async () => {
+    const duty = await hall.client('duty');
+    duty.subscribe('mixes', () => undefined);
+    duty.subscribe('switchboard', () => undefined);
+    const id = (await duty.command('consult.start', { contacts: ['c-a', 'c-b'], title: '会商桥故障测试' })).id;
+    const mix = () => duty.topic('mixes').get(id) as Mix | undefined;
+    const bridge = () => (duty.topic('switchboard').get('switchboard') as Switchboard | undefined)?.bridge;
+    await until('both in the mix', () => ['c-a', 'c-b'].every((c) => mix()?.members[c]?.joined), 30_000);
+    const t0 = Date.now();
+    await mcu.stop();
+    await until('the mix shown failed', () => mix()?.state === 'bridge_down', 10_000);
+    console.log(`conference: the bridge stopped; the panel's mix read bridge_down after ${Date.now() - t0} ms: ${mix()!.detail}`);
+    expect(['c-a', 'c-b'].every((c) => mix()!.members[c]!.joined === false)).toBe(true);
+    expect(bridge()?.up).toBe(false);
+    await duty.command('consult.end', { id });
+    await mcu.start();
+    await until('the hall reconnects to the bridge', () => bridge()?.up === true, 20_000);
+    const again = (await duty.command('consult.start', { contacts: ['c-a', 'c-b'], title: '会商桥恢复测试' })).id;
+    await until(
+      'mixing again',
+      () => {
+        const m = duty.topic('mixes').get(again) as Mix | undefined;
+        return m?.state === 'mixing' && ['c-a', 'c-b'].every((c) => m.members[c]?.joined);
+      },
+      30_000,
+    );
+    await duty.command('consult.end', { id: again });
+    duty.dispose();
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planChannels, type PlanInput } from '../../common/calls.ts';
 import { csvLine, parseCsv } from '../../common/csv.ts';
 import type { Contact } from '../../common/domain.ts';
-import { readRtpOffer, rtpAnswer } from '../../main/core/calls/bridge.ts';
+import { readRtpOffer, rtpAnswer, webRtcCodec } from '../../main/core/calls/bridge.ts';
 import { callsOptions } from '../../main/core/calls/config.ts';
 import { contactsToCsv, parseContactsCsv } from '../../main/core/calls/directory.ts';
 import { authorize, parseChallenge } from '../../main/core/calls/sip/digest.ts';
@@ -228,6 +228,12 @@ describe("the conference bridge reads a far end's late offer (issue 22)", () => 
     expect(() => readRtpOffer(BARESIP.replace(/c=IN IP4 192.0.2.2/g, 'c=IN IP6 ::1'))).toThrow(/IPv4/);
     // a session-level address serves the audio line; opus when that is all there is
     expect(readRtpOffer('v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 4000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n')).toMatchObject({ ip: '10.1.1.1', codec: 'opus', pt: 111, levelExt: null });
+  });
+
+  it('a WebRTC member joins with Opus where offered, else G.711', () => {
+    expect(webRtcCodec('v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n')).toBe('opus');
+    expect(webRtcCodec('v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\na=rtpmap:0 PCMU/8000\r\n')).toBe('pcmu');
+    expect(webRtcCodec('v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=rtpmap:8 PCMA/8000\r\n')).toBe('pcma');
   });
 
   it('--bridge takes a ws:// or wss:// address only', () => {

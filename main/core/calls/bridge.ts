@@ -87,6 +87,15 @@ export function readRtpOffer(sdp: string): RtpOffer {
   throw new Error('the offer has no codec the bridge mixes (PCMU, PCMA, Opus)');
 }
 
+/** The codec a WebRTC member joins with: Opus where offered (a browser), else G.711 (a SIP terminal's
+ *  offer turned WebRTC by the border controller). */
+export function webRtcCodec(offer: string): 'opus' | 'pcmu' | 'pcma' {
+  const audio = offer.split(/\r?\nm=/).find((sec) => sec.startsWith('audio ')) ?? '';
+  if (/a=rtpmap:\d+ opus\//i.test(audio)) return 'opus';
+  if (/a=rtpmap:\d+ PCMU\//i.test(audio) || /^audio \d+ \S+(?: \d+)* 0(?: |$)/m.test(audio)) return 'pcmu';
+  return 'pcma';
+}
+
 /** The hall's answer in the ACK: the bridge's address, the chosen codec, video refused. */
 export function rtpAnswer(o: RtpOffer, at: { ip: string; port: number }): string {
   const sess = Date.now();
@@ -324,10 +333,12 @@ export class JanusBridge {
     this.handles.set(h, { leg, room, member: null });
     this.legs.set(leg, h);
     try {
-      const m = await this.message(h, { request: 'join', room: Number(room), display: name.slice(0, 64) }, { type: 'offer', sdp: offer });
+      const m = await this.message(h, { request: 'join', room: Number(room), display: name.slice(0, 64), codec: webRtcCodec(offer) }, { type: 'offer', sdp: offer });
       const d = m.plugindata!.data as { id: number };
       this.handles.get(h)!.member = d.id;
-      if (!m.jsep?.sdp) throw new Error('conference bridge: no answer to the headset offer');
+      if (!m.jsep?.sdp) throw new Error('conference bridge: no answer to the offer');
+      // an answer that refuses the audio (port 0) is no member of the mix, whatever the join said
+      if (!/^m=audio [1-9]\d* /m.test(m.jsep.sdp)) throw new Error('conference bridge: it refused the audio (no codec in common)');
       return m.jsep.sdp;
     } catch (e) {
       await this.leave(leg);

@@ -47,6 +47,9 @@ interface Live {
   answer: string | null;
   /** The dialling display's session: the one that may serve the call's video to wall tiles. */
   session: string | null;
+  /** The SIP call carrying it, once connected (re-INVITEs for hold). */
+  sip: SipCall | null;
+  held: boolean;
 }
 
 const idOf = (prefix: string, now: number) => `${prefix}-${now.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -110,6 +113,21 @@ export class CallDesk implements Desk {
       const live = this.live.get(id);
       if (!live) throw new HubError('not_found', `no call ${id} under way`);
       return { answer: live.answer };
+    },
+    'call.hold': async ({ id, held, sdp }, ctx) => {
+      const live = this.live.get(id);
+      if (!live?.sip || live.call.state !== 'connected') throw new HubError('not_found', `no SIP call ${id} connected`);
+      if (live.session !== ctx.session) throw new HubError('forbidden', 'only the panel whose headset carries the call holds it');
+      try {
+        const answer = await live.sip.reinvite(sdp);
+        live.sdp = sdp;
+        live.answer = answer;
+        live.held = held;
+        console.log(`beacon: call ${id} ${held ? 'held' : 'resumed'} (re-INVITE)`);
+        return { answer };
+      } catch (e) {
+        throw new HubError('unavailable', (e as Error).message);
+      }
     },
     'call.end': async ({ id }) => {
       await this.end(id);
@@ -365,7 +383,7 @@ export class CallDesk implements Desk {
       duration: null,
       endedBy: null,
     };
-    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null, session: sdp ? session : null };
+    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null, session: sdp ? session : null, sip: null, held: false };
     this.live.set(call.id, live);
     this.counters.calls++;
     await this.save(live);
@@ -486,6 +504,7 @@ export class CallDesk implements Desk {
     clearTimeout(timer);
     if (first === 'connected') {
       live.stop = () => void sip.hangup();
+      live.sip = sip;
       if (live.cancelled) void sip.hangup();
       return this.connectedUntilEnd(
         live,

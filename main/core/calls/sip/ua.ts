@@ -753,6 +753,46 @@ export class SipCall {
     if (this.inviteTx?.provisional) this.sendCancel();
   }
 
+  /** A new offer inside the call (RFC 3261 §14): hold (a=sendonly) and resume (sendrecv). Resolves
+   *  with the far end's answer; rejects with its refusal (the call goes on as it was). */
+  async reinvite(offer: string): Promise<string> {
+    if (this.phase !== 'connected') throw new Error('the call is not connected');
+    const body = `${offer.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '')}\r\n`;
+    ++this.seq;
+    const res = await this.ua.requestWithAuth(
+      () =>
+        this.ua.buildRequest('INVITE', this.remoteTarget, {
+          callId: this.callId,
+          from: this.ua.identity.from(this.localTag),
+          to: `<${this.target}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`,
+          seq: this.seq,
+          route: this.routeSet,
+          extra: [
+            ['contact', `<${this.ua.identity.contact()}>`],
+            ['content-type', 'application/sdp'],
+          ],
+          body,
+        }),
+      () => ++this.seq,
+    );
+    if (!res) throw new Error('no answer to the re-INVITE');
+    if (res.status < 200 || res.status >= 300) throw new Error(`the far end refused: ${res.status} ${res.reason}`);
+    const ack = this.ua.buildRequest('ACK', this.remoteTarget, {
+      callId: this.callId,
+      from: this.ua.identity.from(this.localTag),
+      to: `${header(res, 'to')}`,
+      seq: cseqOf(res).seq,
+      route: this.routeSet,
+    });
+    this.ack = serialize(ack);
+    this.ua.counters.sent++;
+    this.ua.transport.send(this.ack).catch(() => undefined);
+    if (!this.lateOffer) this.offer = body;
+    this.answer = res.body || null;
+    if (!this.answer) throw new Error('the far end answered without a session description');
+    return this.answer;
+  }
+
   private async bye(): Promise<void> {
     const req = this.ua.buildRequest('BYE', this.remoteTarget, {
       callId: this.callId,
