@@ -37,7 +37,8 @@ export interface HeadsetState {
   detail: string;
 }
 
-export const headset: HeadsetState = reactive({
+/** A headset with nothing on it (each offer starts from here). */
+const IDLE: Readonly<HeadsetState> = {
   call: null,
   mix: null,
   phase: 'idle',
@@ -53,7 +54,17 @@ export const headset: HeadsetState = reactive({
   videoFrames: 0,
   videoFps: null,
   detail: '',
-});
+};
+export const headset: HeadsetState = reactive({ ...IDLE });
+
+/** Every candidate gathered (the offer or answer crosses SIP or the hub whole; no trickle), or 3 s. */
+export function gathered(p: RTCPeerConnection): Promise<void> {
+  return new Promise<void>((r) => {
+    if (p.iceGatheringState === 'complete') return r();
+    p.addEventListener('icegatheringstatechange', () => p.iceGatheringState === 'complete' && r());
+    setTimeout(r, 3000);
+  });
+}
 
 /** The devices chosen in settings (localStorage), or the system's defaults. */
 const MIC_KEY = 'beacon.headset.mic';
@@ -121,11 +132,7 @@ export async function serveRelay(hub: HubClient, relay: { id: string; offer: str
     tr.direction = 'sendonly';
     await tr.sender.replaceTrack(track);
     await rpc.setLocalDescription(await rpc.createAnswer());
-    await new Promise<void>((r) => {
-      if (rpc.iceGatheringState === 'complete') return r();
-      rpc.addEventListener('icegatheringstatechange', () => rpc.iceGatheringState === 'complete' && r());
-      setTimeout(r, 3000);
-    });
+    await gathered(rpc);
     await hub.command('relay.answer', { id: relay.id, sdp: rpc.localDescription!.sdp });
   } catch (e) {
     rpc.close();
@@ -169,23 +176,7 @@ function close(): void {
  */
 export async function offer(o: { video?: boolean } = {}): Promise<string | null> {
   close();
-  Object.assign(headset, {
-    call: null,
-    mix: null,
-    phase: 'offering',
-    muted: false,
-    held: false,
-    level: 0,
-    micLevel: 0,
-    lost: 0,
-    jitterMs: null,
-    rttMs: null,
-    silentS: 0,
-    video: false,
-    videoFrames: 0,
-    videoFps: null,
-    detail: '',
-  });
+  Object.assign(headset, { ...IDLE, phase: 'offering' });
   try {
     const { mic: micId } = chosenDevices();
     mic = await navigator.mediaDevices.getUserMedia({ audio: { ...(micId ? { deviceId: micId } : {}), echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
@@ -213,11 +204,7 @@ export async function offer(o: { video?: boolean } = {}): Promise<string | null>
   };
   await pc.setLocalDescription(await pc.createOffer());
   const p = pc;
-  await new Promise<void>((r) => {
-    if (p.iceGatheringState === 'complete') return r();
-    p.addEventListener('icegatheringstatechange', () => p.iceGatheringState === 'complete' && r());
-    setTimeout(r, 3000);
-  });
+  await gathered(p);
   return p.localDescription?.sdp ?? null;
 }
 

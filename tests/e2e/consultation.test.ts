@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, share } from '../helpers/audio.ts';
-import { launch, offlineContext, WEBRTC_ARGS } from '../helpers/browser.ts';
 import { janusUnavailable, Mcu } from '../helpers/janus.ts';
-import { type Served, serve } from '../helpers/serve.ts';
+import { callPanel, type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -82,12 +81,7 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     const admin = await hall.client('admin');
     await admin.command('contacts.import', { csv: CONTACTS });
     admin.dispose();
-    browser = await launch([...WEBRTC_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${tone440}`]);
-    const ctx = await offlineContext(browser, { width: 1280, height: 800 });
-    await hall.trust(ctx.context, 'duty');
-    page = await ctx.context.newPage();
-    await page.goto(`${hall.url}/?role=calls`);
-    await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
+    ({ browser, page } = await callPanel(hall, tone440));
   }, 180_000);
 
   afterAll(async () => {

@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, offlineContext, WEBRTC_ARGS } from '../helpers/browser.ts';
-import { type Served, serve } from '../helpers/serve.ts';
+import { callPanel, type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, RTPENGINE, SipPlatform } from '../helpers/sip.ts';
 import { openThinLink, thinLinkUnavailable, type ThinLink } from '../helpers/thin-link.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -50,12 +49,7 @@ describe.skipIf(!!why)('a headset call whose WAN is cut mid-call', () => {
     const admin = await hall.client('admin');
     await admin.command('contacts.import', { csv: CONTACTS.replace('{HOST}', link.nsIp) });
     admin.dispose();
-    browser = await launch([...WEBRTC_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${tone440}`]);
-    const ctx = await offlineContext(browser, { width: 1280, height: 800 });
-    await hall.trust(ctx.context, 'duty');
-    page = await ctx.context.newPage();
-    await page.goto(`${hall.url}/?role=calls`);
-    await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
+    ({ browser, page } = await callPanel(hall, tone440));
     await page.locator('[data-test="sb-wan"][data-state="online"]').waitFor({ timeout: 30_000 });
   }, 180_000);
 

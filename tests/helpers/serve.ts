@@ -4,7 +4,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launch, offlineContext, WEBRTC_ARGS } from './browser.ts';
 import type { OperatorRole } from '../../common/trust.ts';
 import { Operators } from '../../main/core/trust/credentials.ts';
 import { HubClient } from '../../renderer/hub/client.ts';
@@ -117,4 +118,16 @@ export async function serve(args: string[], timeoutMs = 60_000, env: NodeJS.Proc
       return exited;
     },
   };
+}
+
+/** The call panel of `hall` in Debian's Chromium, its fake microphone playing `wav`, signed in as the
+ *  duty officer, once the hall is registered with its platform (issue 22's headset tests). */
+export async function callPanel(hall: Served, wav: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launch([...WEBRTC_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`]);
+  const ctx = await offlineContext(browser, { width: 1280, height: 800 });
+  await hall.trust(ctx.context, 'duty');
+  const page = await ctx.context.newPage();
+  await page.goto(`${hall.url}/?role=calls`);
+  await page.locator('[data-test="sb-sip"][data-state="registered"]').waitFor({ timeout: 30_000 });
+  return { browser, page };
 }

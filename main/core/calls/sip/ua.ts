@@ -685,6 +685,11 @@ export class SipCall {
     const contact = header(res, 'contact');
     if (contact) this.remoteTarget = uriOf(contact);
     this.routeSet = headerAll(res, 'record-route').reverse();
+    this.sendAck(res, answer);
+  }
+
+  /** The ACK to a 2xx (a new transaction, end to end), kept to answer its retransmissions. */
+  private sendAck(res: SipResponse, answer?: string): void {
     const ack = this.ua.buildRequest('ACK', this.remoteTarget, {
       callId: this.callId,
       from: this.ua.identity.from(this.localTag),
@@ -777,16 +782,7 @@ export class SipCall {
     );
     if (!res) throw new Error('no answer to the re-INVITE');
     if (res.status < 200 || res.status >= 300) throw new Error(`the far end refused: ${res.status} ${res.reason}`);
-    const ack = this.ua.buildRequest('ACK', this.remoteTarget, {
-      callId: this.callId,
-      from: this.ua.identity.from(this.localTag),
-      to: `${header(res, 'to')}`,
-      seq: cseqOf(res).seq,
-      route: this.routeSet,
-    });
-    this.ack = serialize(ack);
-    this.ua.counters.sent++;
-    this.ua.transport.send(this.ack).catch(() => undefined);
+    this.sendAck(res);
     if (!this.lateOffer) this.offer = body;
     this.answer = res.body || null;
     if (!this.answer) throw new Error('the far end answered without a session description');
