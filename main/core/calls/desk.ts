@@ -678,6 +678,8 @@ export class CallDesk implements Desk {
     if (!mix) return;
     const prior = mix.members[member];
     if (!prior && !change.kind) return;
+    // the bridge tells a room-wide change on every member's handle: publish it once
+    if (prior && Object.entries(change).every(([k, v]) => prior[k as keyof MixMember] === v)) return;
     this.putMix({ ...mix, members: { ...mix.members, [member]: { ...(prior as MixMember), ...change } } });
   }
 
