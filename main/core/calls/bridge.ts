@@ -7,7 +7,8 @@
 // a plain-RTP participant aimed at that offer, and answers in the ACK with the bridge's own address. So
 // the media goes far end <-> bridge directly, never through the hall. The officer's headset joins as a
 // WebRTC participant (its offer, the bridge's answer). Who speaks comes from the bridge's voice
-// activity (RFC 6464 levels in the participants' RTP), mute from its moderation.
+// activity (RFC 6464 levels; Janus 1.1 reads them from WebRTC members only), mute from its moderation.
+// A frame from the bridge that is not JSON, and a request it leaves unanswered, count as `errors`.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 
@@ -87,8 +88,7 @@ export function readRtpOffer(sdp: string): RtpOffer {
   throw new Error('the offer has no codec the bridge mixes (PCMU, PCMA, Opus)');
 }
 
-/** The codec a WebRTC member joins with: Opus where offered (a browser), else G.711 (a SIP terminal's
- *  offer turned WebRTC by the border controller). */
+/** The codec a WebRTC member joins with: Opus where offered (every browser does), else G.711. */
 export function webRtcCodec(offer: string): 'opus' | 'pcmu' | 'pcma' {
   const audio = offer.split(/\r?\nm=/).find((sec) => sec.startsWith('audio ')) ?? '';
   if (/a=rtpmap:\d+ opus\//i.test(audio)) return 'opus';

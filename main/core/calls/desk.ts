@@ -49,7 +49,6 @@ interface Live {
   session: string | null;
   /** The SIP call carrying it, once connected (re-INVITEs for hold). */
   sip: SipCall | null;
-  held: boolean;
 }
 
 const idOf = (prefix: string, now: number) => `${prefix}-${now.toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
@@ -122,7 +121,6 @@ export class CallDesk implements Desk {
         const answer = await live.sip.reinvite(sdp);
         live.sdp = sdp;
         live.answer = answer;
-        live.held = held;
         console.log(`beacon: call ${id} ${held ? 'held' : 'resumed'} (re-INVITE)`);
         return { answer };
       } catch (e) {
@@ -383,7 +381,7 @@ export class CallDesk implements Desk {
       duration: null,
       endedBy: null,
     };
-    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null, session: sdp ? session : null, sip: null, held: false };
+    const live: Live = { call, cancelled: false, stop: null, sdp, answer: null, session: sdp ? session : null, sip: null };
     this.live.set(call.id, live);
     this.counters.calls++;
     await this.save(live);
@@ -722,7 +720,13 @@ export class CallDesk implements Desk {
   }
 
   stats() {
-    return { ...this.counters, live: this.live.size, sip: this.ua ? { ...this.ua.counters, registration: this.ua.registration.state } : null, satellite: this.modem ? { ...this.modem.status } : null };
+    return {
+      ...this.counters,
+      live: this.live.size,
+      sip: this.ua ? { ...this.ua.counters, registration: this.ua.registration.state } : null,
+      satellite: this.modem ? { ...this.modem.status } : null,
+      bridge: this.bridge ? { ...this.bridge.counters, up: this.bridge.isUp, mixes: this.mixes.size } : null,
+    };
   }
 
   async dispose(): Promise<void> {
