@@ -571,6 +571,21 @@ export const COMMANDS = {
     args: z.object({ id: z.string().min(1).max(64), detail: z.string().max(300).optional() }).strict(),
     result: z.object({ closed: z.boolean() }),
   },
+  /** Watch a participant's camera through the bridge: the bridge's WebRTC offer comes back; the display
+   *  answers with \`consult.watched\`. */
+  'consult.watch': {
+    args: z.object({ id: z.string().min(1).max(64), member: z.string().min(1).max(80) }).strict(),
+    result: z.object({ watch: z.string(), offer: z.string() }),
+  },
+  'consult.watched': {
+    args: z.object({ watch: z.string().min(1).max(32), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ watch: z.string() }),
+  },
+  /** The display stops watching (its tile cleared or closed). */
+  'consult.unwatch': {
+    args: z.object({ watch: z.string().min(1).max(32) }).strict(),
+    result: z.object({ stopped: z.boolean() }),
+  },
   /** This display's headset leaves the mix. */
   'consult.leave': {
     args: z.object({ id: z.string().min(1).max(64) }).strict(),

@@ -799,6 +799,8 @@ export const MixMember = z.object({
   talking: z.boolean().nullable(),
   /** Muted in the bridge (mute-participant): the others do not hear it. */
   muted: z.boolean(),
+  /** The bridge receives its camera: displays may watch it (\`consult.watch\`, wall tiles \`mix:<contact>\`). */
+  video: z.boolean(),
   /** Why it is not in the mix although connected (the satellite terminal's handset), else ''. */
   outside: z.string().max(200),
 });

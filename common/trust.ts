@@ -83,6 +83,10 @@ export const COMMAND_GRANTS = {
   'consult.mute': 'operate',
   'consult.join': 'operate',
   'consult.leave': 'operate',
+  // watching a participant's camera is seeing what the wall shows: any display of the hall
+  'consult.watch': 'read',
+  'consult.watched': 'read',
+  'consult.unwatch': 'read',
   // a wall nobody signs in at shows what an operator put on it; the panel with the call serves it
   'relay.offer': 'read',
   'console.here': 'read',

@@ -3,7 +3,9 @@
 // panel's page in Debian's Chromium whose fake microphone plays 440 Hz. The panel shows the mix
 // (会商桥混音中), who is in; the officer joins with the headset (WebRTC to the bridge) and both far
 // ends hear 440 Hz; the bridge reports the officer speaking; mute-participant from the panel takes
-// one city out of the other's ears; leaving takes the headset out of the mix.
+// one city out of the other's ears; leaving takes the headset out of the mix. Both cities are video
+// terminals (baresip's fakevideo test card): the bridge takes their cameras, the panel shows them, and
+// 会商上墙 puts them on a wall display's tiles, which follow a city's redial.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, share } from '../helpers/audio.ts';
 import { janusUnavailable, Mcu } from '../helpers/janus.ts';
+import { isTestCard, picture, rgb } from '../helpers/picture.ts';
 import { callPanel, type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -22,8 +25,8 @@ if (why) console.log(`consultation e2e: skipped: ${why}`);
 
 const CONTACTS = [
   'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
-  `c-a,city,331000,,台州市应急管理局测试,Taizhou test,甲,13800000001,,,,sip:ep-a@127.0.0.1,,,`,
-  `c-b,city,330300,,温州市应急管理局测试,Wenzhou test,乙,13800000002,,,,sip:ep-b@127.0.0.1,,,`,
+  `c-a,city,331000,,台州市应急管理局测试,Taizhou test,甲,13800000001,,,sip:ep-a@127.0.0.1,,,,`,
+  `c-b,city,330300,,温州市应急管理局测试,Wenzhou test,乙,13800000002,,,sip:ep-b@127.0.0.1,,,,`,
 ].join('\r\n');
 const TONES = { a: 600, b: 1100 } as const;
 
@@ -32,8 +35,8 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
   const mcu = new Mcu(dir);
   const rec = (w: 'a' | 'b') => join(dir, `heard-${w}`);
   const eps = {
-    a: new Endpoint(platform, 'ep-a', 'answer', dir, { tone: TONES.a, record: rec('a'), levels: true }),
-    b: new Endpoint(platform, 'ep-b', 'answer', dir, { tone: TONES.b, record: rec('b'), levels: true }),
+    a: new Endpoint(platform, 'ep-a', 'answer', dir, { tone: TONES.a, record: rec('a'), levels: true, video: true }),
+    b: new Endpoint(platform, 'ep-b', 'answer', dir, { tone: TONES.b, record: rec('b'), levels: true, video: true }),
   };
   const tone440 = join(dir, '440.wav');
   let hall: Served;
@@ -122,6 +125,49 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
       expect(h(other)).toBeGreaterThan(0.04);
       expect(h(TONES[w])).toBeLessThan(0.01);
     }
+  }, 120_000);
+
+  it('the officer sees both cities on the panel; 会商上墙 puts them on the wall, which follows a redial', async () => {
+    for (const c of ['c-a', 'c-b']) await page.locator(`[data-test="cam-${c}"][data-state="live"]`).waitFor({ timeout: 20_000 });
+    const wall = await page.context().newPage();
+    await wall.goto(`${hall.url}/?role=wall&display=wall-consult`);
+    await wall.locator('[data-test="grid-1"]').click();
+    await page.locator('[data-test="consult-wall-choice"]').selectOption('wall-consult');
+    await page.locator('[data-test="consult-to-wall"]').click();
+    const tile = (c: string) => wall.locator(`[data-test="wall-tile"][data-source="mix:${c}"]`);
+    for (const c of ['c-a', 'c-b'])
+      await tile(c)
+        .and(wall.locator('[data-state="live"]'))
+        .waitFor({ timeout: 20_000 })
+        .catch(async (e: Error) => {
+          throw new Error(`${e.message}\ntile ${c}: ${await tile(c).getAttribute('data-state')} ${await tile(c).textContent()}`);
+        });
+    // the layout grew to hold both cities, and each tile plays its city's camera
+    expect(await wall.locator('[data-test="wall-grid"]').getAttribute('data-grid')).toBe('4');
+    for (const c of ['c-a', 'c-b']) {
+      const v = tile(c).locator('video');
+      const p1 = await picture(v);
+      await wall.waitForTimeout(3000);
+      const p2 = await picture(v);
+      console.log(`consultation e2e (video): ${c} on the wall ${p2.width}x${p2.height}, ${p2.frames - p1.frames} frames decoded in 3 s, bars ${rgb(p2)}`);
+      expect(p2.width).toBe(320);
+      expect(p2.frames - p1.frames).toBeGreaterThanOrEqual(20);
+      expect(isTestCard(p2)).toBe(true);
+    }
+    // Wenzhou hangs up: its tile says it is not in, not a frozen picture; redialled, it plays again
+    await eps.b.hangup();
+    await tile('c-b').and(wall.locator('[data-state="none"]')).waitFor({ timeout: 15_000 });
+    expect(await tile('c-b').textContent()).toContain('尚未入会');
+    await page.locator('[data-test="redial-c-b"]').click();
+    const t0 = Date.now();
+    await tile('c-b').and(wall.locator('[data-state="live"]')).waitFor({ timeout: 30_000 });
+    const back = (Date.now() - t0) / 1000;
+    const q1 = await picture(tile('c-b').locator('video'));
+    await wall.waitForTimeout(2000);
+    const q2 = await picture(tile('c-b').locator('video'));
+    console.log(`consultation e2e (video): Wenzhou's tile live again ${back.toFixed(1)} s after the redial; ${q2.frames - q1.frames} frames in the next 2 s`);
+    expect(q2.frames - q1.frames).toBeGreaterThanOrEqual(10);
+    await wall.close();
   }, 120_000);
 
   it('mute-participant from the panel takes a city out of the others’ ears; leaving takes the headset out', async () => {

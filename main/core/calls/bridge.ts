@@ -36,7 +36,8 @@ interface JanusMessage {
   jsep?: { type: string; sdp: string };
 }
 
-/** What the far end offered, read from its SDP: where it wants audio, in which codec. */
+/** What the far end offered, read from its SDP: where it wants audio, in which codec, and the video it
+ *  can send. */
 export interface RtpOffer {
   ip: string;
   port: number;
@@ -44,48 +45,70 @@ export interface RtpOffer {
   pt: number;
   /** The RFC 6464 audio-level extension's id, when offered. */
   levelExt: number | null;
-  /** Other media lines (video), answered as refused (port 0): the mix is audio. */
-  others: string[];
+  /** The terminal's camera, when it offers plain-RTP video in a codec the bridge forwards. */
+  video: { codec: 'vp8' | 'vp9' | 'h264'; pt: number; fmtp: string | null } | null;
+  /** The offer's media lines in order: `audio`, `video` (the ones taken), or an m= line refused. */
+  order: string[];
 }
 
-/** Read a plain-RTP audio offer; throws with the reason when the bridge cannot take it. */
+const VIDEO_CODECS = { vp8: 'vp8', vp9: 'vp9', h264: 'h264' } as const;
+
+interface Section {
+  line: string;
+  media: string;
+  port: number;
+  proto: string;
+  pts: number[];
+  c: string;
+  rtpmap: Map<number, string>;
+  fmtp: Map<number, string>;
+  ext: number | null;
+  /** The line's direction attribute, when it has one. */
+  dir: string;
+}
+
+/** Read a plain-RTP offer; throws with the reason when the bridge cannot take its audio. */
 export function readRtpOffer(sdp: string): RtpOffer {
-  const lines = sdp.split(/\r?\n/);
   let session = '';
-  let media: string | null = null;
-  let audio: { c: string; port: number; pts: number[]; rtpmap: Map<number, string>; ext: number | null } | null = null;
-  const others: string[] = [];
-  for (const l of lines) {
+  const sections: Section[] = [];
+  for (const l of sdp.split(/\r?\n/)) {
+    const cur = sections.at(-1);
     if (l.startsWith('m=')) {
-      media = l.slice(2).split(' ')[0]!;
-      if (media === 'audio' && !audio) {
-        const [, port, proto, ...pts] = l.slice(2).split(' ');
-        if (proto !== 'RTP/AVP') throw new Error(`the bridge takes plain RTP (RTP/AVP), not ${proto}`);
-        audio = { c: session, port: Number(port), pts: pts.map(Number), rtpmap: new Map(), ext: null };
-      } else others.push(l);
-      continue;
-    }
-    if (l.startsWith('c=IN IP4 ')) {
-      if (media === null) session = l.slice(9).trim();
-      else if (media === 'audio' && audio) audio.c = l.slice(9).trim();
-    }
-    if (media === 'audio' && audio) {
+      const [media, port, proto, ...pts] = l.slice(2).split(' ');
+      sections.push({ line: l, media: media!, port: Number(port), proto: proto ?? '', pts: pts.map(Number), c: session, rtpmap: new Map(), fmtp: new Map(), ext: null, dir: 'sendrecv' });
+    } else if (l.startsWith('c=IN IP4 ')) {
+      if (cur) cur.c = l.slice(9).trim();
+      else session = l.slice(9).trim();
+    } else if (cur) {
       const rm = /^a=rtpmap:(\d+) ([^/]+)\//.exec(l);
-      if (rm) audio.rtpmap.set(Number(rm[1]), rm[2]!.toLowerCase());
+      if (rm) cur.rtpmap.set(Number(rm[1]), rm[2]!.toLowerCase());
+      const fm = /^a=fmtp:(\d+) (.+)$/.exec(l);
+      if (fm) cur.fmtp.set(Number(fm[1]), fm[2]!.trim());
       const ex = /^a=extmap:(\d+)(?:\/\w+)? urn:ietf:params:rtp-hdrext:ssrc-audio-level/.exec(l);
-      if (ex) audio.ext = Number(ex[1]);
+      if (ex) cur.ext = Number(ex[1]);
+      const dir = /^a=(sendrecv|sendonly|recvonly|inactive)$/.exec(l.trim());
+      if (dir) cur.dir = dir[1]!;
     }
   }
+  const audio = sections.find((s) => s.media === 'audio');
   if (!audio) throw new Error('the offer has no audio');
+  if (audio.proto !== 'RTP/AVP') throw new Error(`the bridge takes plain RTP (RTP/AVP), not ${audio.proto}`);
   if (!audio.c || !/^\d+\.\d+\.\d+\.\d+$/.test(audio.c)) throw new Error('the offer has no IPv4 address');
   if (!Number.isInteger(audio.port) || audio.port <= 0 || audio.port > 65535) throw new Error('the offer has no audio port');
   const name = (pt: number) => audio.rtpmap.get(pt) ?? (pt === 0 ? 'pcmu' : pt === 8 ? 'pcma' : '');
   // G.711 first: every SIP terminal has it, and the bridge needs no transcoding setup for it
-  for (const want of ['pcmu', 'pcma', 'opus'] as const) {
-    const pt = audio.pts.find((p) => name(p) === want);
-    if (pt !== undefined) return { ip: audio.c, port: audio.port, codec: want, pt, levelExt: audio.ext, others };
+  const want = (['pcmu', 'pcma', 'opus'] as const).find((w) => audio.pts.some((p) => name(p) === w));
+  if (!want) throw new Error('the offer has no codec the bridge mixes (PCMU, PCMA, Opus)');
+  const pt = audio.pts.find((p) => name(p) === want)!;
+  // the camera: the first plain-RTP video line the terminal sends on, in a codec the bridge forwards
+  const v = sections.find((s) => s.media === 'video' && s.proto === 'RTP/AVP' && s.port > 0 && (s.dir === 'sendrecv' || s.dir === 'sendonly'));
+  let video: RtpOffer['video'] = null;
+  if (v) {
+    const vpt = v.pts.find((p) => (v.rtpmap.get(p) ?? '') in VIDEO_CODECS);
+    if (vpt !== undefined) video = { codec: VIDEO_CODECS[v.rtpmap.get(vpt) as keyof typeof VIDEO_CODECS], pt: vpt, fmtp: v.fmtp.get(vpt) ?? null };
   }
-  throw new Error('the offer has no codec the bridge mixes (PCMU, PCMA, Opus)');
+  const order = sections.map((s) => (s === audio ? 'audio' : video && s === v ? 'video' : s.line));
+  return { ip: audio.c, port: audio.port, codec: want, pt, levelExt: audio.ext, video, order };
 }
 
 /** The codec a WebRTC member joins with: Opus where offered (every browser does), else G.711. */
@@ -96,23 +119,27 @@ export function webRtcCodec(offer: string): 'opus' | 'pcmu' | 'pcma' {
   return 'pcma';
 }
 
-/** The hall's answer in the ACK: the bridge's address, the chosen codec, video refused. */
-export function rtpAnswer(o: RtpOffer, at: { ip: string; port: number }): string {
+/** The hall's answer in the ACK: the bridge's address and codec for the audio; the camera, where taken,
+ *  to the bridge's video port (the bridge only receives it); other lines refused (port 0). */
+export function rtpAnswer(o: RtpOffer, at: { ip: string; port: number }, video?: { port: number; rtcpPort: number | null }): string {
   const sess = Date.now();
   const enc = o.codec === 'opus' ? `opus/48000/2` : o.codec === 'pcmu' ? 'PCMU/8000' : 'PCMA/8000';
-  return [
-    'v=0',
-    `o=beacon-bridge ${sess} ${sess} IN IP4 ${at.ip}`,
-    's=Beacon consultation',
-    `c=IN IP4 ${at.ip}`,
-    't=0 0',
-    `m=audio ${at.port} RTP/AVP ${o.pt}`,
-    `a=rtpmap:${o.pt} ${enc}`,
-    ...(o.levelExt !== null ? [`a=extmap:${o.levelExt} urn:ietf:params:rtp-hdrext:ssrc-audio-level`] : []),
-    'a=sendrecv',
-    ...o.others.map((m) => m.replace(/^m=(\S+) \d+/, 'm=$1 0')),
-    '',
-  ].join('\r\n');
+  const lines = ['v=0', `o=beacon-bridge ${sess} ${sess} IN IP4 ${at.ip}`, 's=Beacon consultation', `c=IN IP4 ${at.ip}`, 't=0 0'];
+  for (const m of o.order) {
+    if (m === 'audio') {
+      lines.push(`m=audio ${at.port} RTP/AVP ${o.pt}`, `a=rtpmap:${o.pt} ${enc}`);
+      if (o.levelExt !== null) lines.push(`a=extmap:${o.levelExt} urn:ietf:params:rtp-hdrext:ssrc-audio-level`);
+      lines.push('a=sendrecv');
+    } else if (m === 'video' && o.video && video) {
+      const v = o.video;
+      lines.push(`m=video ${video.port} RTP/AVP ${v.pt}`, `a=rtpmap:${v.pt} ${v.codec.toUpperCase()}/90000`);
+      if (v.fmtp) lines.push(`a=fmtp:${v.pt} ${v.fmtp}`);
+      if (video.rtcpPort) lines.push(`a=rtcp:${video.rtcpPort}`, `a=rtcp-fb:${v.pt} nack pli`);
+      lines.push('a=recvonly');
+    } else lines.push((m === 'video' ? `m=video 0 RTP/AVP ${o.video!.pt}` : m).replace(/^m=(\S+) \d+/, 'm=$1 0'));
+  }
+  lines.push('');
+  return lines.join('\r\n');
 }
 
 /** One connection to the bridge: a Janus session, one handle per participant. */
@@ -124,6 +151,10 @@ export class JanusBridge {
   /** handle id -> the leg it carries, and its room. */
   private readonly handles = new Map<number, { leg: string; room: string; member: number | null }>();
   private readonly legs = new Map<string, number>();
+  /** A leg's camera: the bridge's video mountpoint it sends to. */
+  private readonly cameras = new Map<string, number>();
+  /** Displays watching a camera: streaming handle -> the leg whose camera, and who watches. */
+  private readonly watchers = new Map<number, { leg: string; owner: string }>();
   private keepalive: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
@@ -193,6 +224,8 @@ export class JanusBridge {
     for (const h of this.handles.values()) this.on.participant(h.room, h.leg, { left: true });
     this.handles.clear();
     this.legs.clear();
+    this.cameras.clear();
+    this.watchers.clear();
     if (was) this.on.state(false, detail);
   }
 
@@ -216,6 +249,11 @@ export class JanusBridge {
       return;
     }
     if (m.janus === 'event' && m.plugindata) this.event(m.plugindata.data);
+    if ((m.janus === 'hangup' || m.janus === 'detached') && m.sender !== undefined && this.watchers.has(m.sender)) {
+      // a display's picture ended (its page closed, the camera's leg left): free the handle
+      void this.unwatch(m.sender);
+      return;
+    }
     if (m.janus === 'hangup' || m.janus === 'detached') {
       const h = m.sender !== undefined ? this.handles.get(m.sender) : undefined;
       if (h && m.janus === 'detached') this.on.participant(h.room, h.leg, { left: true });
@@ -260,8 +298,8 @@ export class JanusBridge {
     });
   }
 
-  private async attach(): Promise<number> {
-    const m = await this.request({ janus: 'attach', session_id: this.session, plugin: 'janus.plugin.audiobridge' });
+  private async attach(plugin = 'janus.plugin.audiobridge'): Promise<number> {
+    const m = await this.request({ janus: 'attach', session_id: this.session, plugin });
     return m.data!.id;
   }
 
@@ -320,11 +358,85 @@ export class JanusBridge {
       const d = m.plugindata!.data as { id: number; rtp?: { ip: string; port: number } };
       if (!d.rtp) throw new Error('conference bridge: no RTP address in its answer');
       this.handles.get(h)!.member = d.id;
-      return rtpAnswer(o, d.rtp);
+      // the camera goes to a mountpoint of its own; without one the leg is still heard, and its
+      // video line is refused
+      const cam = o.video
+        ? await this.camera(leg, name, o.video).catch((e: Error) => {
+            console.warn(`beacon: the bridge takes no video from ${name}: ${e.message}`);
+            return undefined;
+          })
+        : undefined;
+      return rtpAnswer(o, d.rtp, cam);
     } catch (e) {
       await this.leave(leg);
       throw e;
     }
+  }
+
+  /** A mountpoint that receives a leg's camera (plain RTP) and serves it to displays by WebRTC. */
+  private async camera(leg: string, name: string, v: NonNullable<RtpOffer['video']>): Promise<{ port: number; rtcpPort: number | null }> {
+    const h = await this.attach('janus.plugin.streaming');
+    try {
+      const id = 1 + (randomBytes(4).readUInt32BE(0) % 2_000_000_000);
+      const m = await this.message(h, {
+        request: 'create',
+        type: 'rtp',
+        id,
+        description: name.slice(0, 100),
+        is_private: true,
+        // bufferkf: a display that starts watching gets the last key frame at once
+        media: [{ type: 'video', mid: 'v', port: 0, rtcpport: 0, pt: v.pt, codec: v.codec, ...(v.fmtp ? { fmtp: v.fmtp } : {}), bufferkf: true }],
+      });
+      const port = (m.plugindata!.data as { stream?: { ports?: { port?: number; rtcp_port?: number }[] } }).stream?.ports?.[0];
+      if (!port?.port) throw new Error('conference bridge: no video port in its answer');
+      this.cameras.set(leg, id);
+      return { port: port.port, rtcpPort: port.rtcp_port ?? null };
+    } finally {
+      void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
+    }
+  }
+
+  /** Whether the bridge receives this leg's camera. */
+  hasCamera(leg: string): boolean {
+    return this.cameras.has(leg);
+  }
+
+  /** A display watches a leg's camera: the bridge offers (WebRTC), the display answers (`started`). */
+  async watch(leg: string, owner: string): Promise<{ handle: number; offer: string }> {
+    const id = this.cameras.get(leg);
+    if (id === undefined) throw new Error('the bridge receives no video from this participant');
+    const h = await this.attach('janus.plugin.streaming');
+    this.watchers.set(h, { leg, owner });
+    try {
+      const m = await this.message(h, { request: 'watch', id });
+      if (!m.jsep?.sdp) throw new Error('conference bridge: no offer for the picture');
+      return { handle: h, offer: m.jsep.sdp };
+    } catch (e) {
+      await this.unwatch(h);
+      throw e;
+    }
+  }
+
+  /** Who watches through this handle, or null when it is gone. */
+  watcher(handle: number): string | null {
+    return this.watchers.get(handle)?.owner ?? null;
+  }
+
+  /** How many pictures this owner watches. */
+  watching(owner: string): number {
+    let n = 0;
+    for (const w of this.watchers.values()) if (w.owner === owner) n++;
+    return n;
+  }
+
+  async started(handle: number, answer: string): Promise<void> {
+    if (!this.watchers.has(handle)) throw new Error('that picture is no longer served');
+    await this.message(handle, { request: 'start' }, { type: 'answer', sdp: answer });
+  }
+
+  async unwatch(handle: number): Promise<void> {
+    if (!this.watchers.delete(handle)) return;
+    await this.request({ janus: 'detach', session_id: this.session, handle_id: handle }).catch(() => undefined);
   }
 
   /** The officer's headset joins by WebRTC: the display's offer in, the bridge's answer out. */
@@ -355,6 +467,16 @@ export class JanusBridge {
 
   /** Take a leg out of the mix (its call ended). */
   async leave(leg: string): Promise<void> {
+    const cam = this.cameras.get(leg);
+    if (cam !== undefined) {
+      this.cameras.delete(leg);
+      // its watchers are hung up by the bridge; their handles go when it says so
+      const c = await this.attach('janus.plugin.streaming').catch(() => null);
+      if (c !== null) {
+        await this.message(c, { request: 'destroy', id: cam }).catch(() => undefined);
+        void this.request({ janus: 'detach', session_id: this.session, handle_id: c }).catch(() => undefined);
+      }
+    }
     const h = this.legs.get(leg);
     if (h === undefined) return;
     this.legs.delete(leg);

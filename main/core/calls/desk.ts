@@ -151,7 +151,7 @@ export class CallDesk implements Desk {
       const mix = this.mixing(id);
       const member = `headset:${ctx.session.slice(0, 64)}`;
       if (mix.members[member]?.joined) await this.bridge!.leave(member);
-      this.setMember(id, member, { kind: 'headset', name: ctx.by.slice(0, 64), call: null, joined: false, talking: false, muted: false, outside: '' });
+      this.setMember(id, member, { kind: 'headset', name: ctx.by.slice(0, 64), call: null, joined: false, talking: false, muted: false, video: false, outside: '' });
       try {
         const answer = await this.bridge!.joinWebRtc(mix.room!, member, ctx.by, sdp);
         this.setMember(id, member, { joined: true });
@@ -160,6 +160,29 @@ export class CallDesk implements Desk {
         this.dropMember(id, member);
         throw new HubError('unavailable', (e as Error).message);
       }
+    },
+    'consult.watch': async ({ id, member }, ctx) => {
+      const { m } = this.member(id, member);
+      if (!m.video || !m.call) throw new HubError('not_found', `${m.name} sends no video to the bridge`);
+      if (this.bridge!.watching(ctx.session) >= 32) throw new HubError('invalid_args', 'this display already watches 32 pictures');
+      try {
+        const w = await this.bridge!.watch(m.call, ctx.session);
+        return { watch: String(w.handle), offer: w.offer };
+      } catch (e) {
+        throw new HubError('unavailable', (e as Error).message);
+      }
+    },
+    'consult.watched': async ({ watch, sdp }, ctx) => {
+      const h = this.watchHandle(watch, ctx.session);
+      await this.bridge!.started(h, sdp).catch((e: Error) => {
+        throw new HubError('unavailable', e.message);
+      });
+      return { watch };
+    },
+    'consult.unwatch': async ({ watch }, ctx) => {
+      if (!this.bridge || this.bridge.watcher(Number(watch)) === null) return { stopped: false };
+      await this.bridge.unwatch(this.watchHandle(watch, ctx.session));
+      return { stopped: true };
     },
     'consult.leave': async ({ id }, ctx) => {
       const member = `headset:${ctx.session.slice(0, 64)}`;
@@ -463,7 +486,7 @@ export class CallDesk implements Desk {
       ? async (offer: string) => {
           const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer);
           // a plain-RTP leg's voice activity is the bridge's to tell: unknown until it does
-          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, muted: false, outside: '' });
+          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, muted: false, video: this.bridge!.hasCamera(live.call.id), outside: '' });
           return answer;
         }
       : undefined;
@@ -510,7 +533,7 @@ export class CallDesk implements Desk {
         sip.done.then(async (e) => {
           if (lateOffer) {
             await this.bridge?.leave(live.call.id);
-            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null });
+            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null, video: false });
           }
           return { by: e.by, reason: e.reason };
         }),
@@ -564,7 +587,14 @@ export class CallDesk implements Desk {
       if (live.cancelled) void sat.hangup();
       const mixId = live.call.consultation;
       if (mixId && this.mixes.get(mixId)?.state === 'mixing')
-        this.setMember(mixId, live.call.contact, { call: live.call.id, joined: false, talking: null, muted: false, outside: 'satellite: the terminal handset carries this leg, outside the mix' });
+        this.setMember(mixId, live.call.contact, {
+          call: live.call.id,
+          joined: false,
+          talking: null,
+          muted: false,
+          video: false,
+          outside: 'satellite: the terminal handset carries this leg, outside the mix',
+        });
       return this.connectedUntilEnd(live, attempt, sat.done);
     }
     attempt.endedAt = this.now();
@@ -630,7 +660,7 @@ export class CallDesk implements Desk {
   /** The consultation's room in the bridge, or why there is none (the legs are then calls of their own). */
   private async openMix(id: string, title: string, contacts: string[]): Promise<void> {
     const members: Record<string, MixMember> = {};
-    for (const c of contacts) members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, muted: false, outside: '' };
+    for (const c of contacts) members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, muted: false, video: false, outside: '' };
     let mix: Mix = { id, room: null, state: 'no_bridge', detail: 'no conference bridge configured: each participant is a call of its own', members };
     if (this.bridge) {
       try {
@@ -664,6 +694,15 @@ export class CallDesk implements Desk {
     return mix;
   }
 
+  /** A picture this display watches, by the id \`consult.watch\` gave it. */
+  private watchHandle(watch: string, session: string): number {
+    const h = Number(watch);
+    const owner = Number.isSafeInteger(h) && this.bridge ? this.bridge.watcher(h) : null;
+    if (owner === null) throw new HubError('not_found', `no picture ${watch} being watched`);
+    if (owner !== session) throw new HubError('forbidden', 'a picture is answered and stopped by the display watching it');
+    return h;
+  }
+
   private member(id: string, member: string): { mix: Mix; m: MixMember } {
     const mix = this.mixing(id);
     const m = mix.members[member];
@@ -695,7 +734,7 @@ export class CallDesk implements Desk {
     if (!mix) return;
     const key = leg.startsWith('headset:') ? leg : Object.keys(mix.members).find((k) => mix.members[k]!.call === leg);
     if (!key) return;
-    if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null });
+    if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null, video: false });
     else this.setMember(mix.id, key, change);
   }
 
