@@ -581,6 +581,16 @@ export const COMMANDS = {
     args: z.object({ watch: z.string().min(1).max(32), sdp: z.string().min(10).max(20_000) }).strict(),
     result: z.object({ watch: z.string() }),
   },
+  /** This display sends the consultation's picture to the video terminals: its WebRTC offer (video only)
+   *  in, the bridge's answer out. One picture a consultation: a second display's replaces the first's. */
+  'consult.picture': {
+    args: z.object({ id: z.string().min(1).max(64), sdp: z.string().min(10).max(20_000) }).strict(),
+    result: z.object({ answer: z.string() }),
+  },
+  'consult.unpicture': {
+    args: z.object({ id: z.string().min(1).max(64) }).strict(),
+    result: z.object({ stopped: z.boolean() }),
+  },
   /** The display stops watching (its tile cleared or closed). */
   'consult.unwatch': {
     args: z.object({ watch: z.string().min(1).max(32) }).strict(),

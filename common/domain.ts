@@ -815,6 +815,9 @@ export const Mix = z.object({
   detail: z.string().max(300),
   /** By contact id, or `headset:<session>` for an officer's headset. */
   members: z.record(z.string().max(80), MixMember),
+  /** The consultation's picture the bridge sends to every video terminal (the panel's multi-picture:
+   *  this hall and each city's camera), and the display sending it; null when none is sent. */
+  picture: z.object({ by: z.string().max(64), session: z.string().max(64) }).nullable(),
 });
 export type Mix = z.infer<typeof Mix>;
 

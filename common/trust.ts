@@ -83,6 +83,8 @@ export const COMMAND_GRANTS = {
   'consult.mute': 'operate',
   'consult.join': 'operate',
   'consult.leave': 'operate',
+  'consult.picture': 'operate',
+  'consult.unpicture': 'operate',
   // watching a participant's camera is seeing what the wall shows: any display of the hall
   'consult.watch': 'read',
   'consult.watched': 'read',

@@ -334,6 +334,11 @@ const en: typeof zh = {
     mix: {
       mixing: 'Mixed by the conference bridge: everyone hears everyone',
       no_bridge: 'No conference bridge configured: each participant is a call of its own and cannot hear the others',
+      hall: 'This hall',
+      send: 'Send the multi-picture to all',
+      sendStop: 'Stop sending the picture',
+      sending: 'This screen sends the video terminals a multi-picture (this hall and every participant)',
+      sentBy: '{by} sends the multi-picture',
       bridge_down: 'Conference bridge unavailable: each participant is a call of its own and cannot hear the others',
       join: 'Join with headset',
       leave: 'Leave with headset',

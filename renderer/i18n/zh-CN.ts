@@ -322,6 +322,11 @@ export default {
     mix: {
       mixing: '会商桥混音中：各方互相听到',
       no_bridge: '未配置会商桥：各方单独通话，互相听不到',
+      hall: '本厅',
+      send: '多画面送各方',
+      sendStop: '停止送画面',
+      sending: '本屏正向各视频终端发送多画面（本厅与各方）',
+      sentBy: '{by} 正在发送多画面',
       bridge_down: '会商桥不可用：各方单独通话，互相听不到',
       join: '耳麦入会',
       leave: '耳麦退出',

@@ -7,13 +7,14 @@
 // terminals (baresip's fakevideo test card): the bridge takes their cameras, the panel shows them, and
 // 会商上墙 puts them on a wall display's tiles, which follow a city's redial.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Mix } from '../../common/domain.ts';
 import { readWav, share } from '../helpers/audio.ts';
 import { janusUnavailable, Mcu } from '../helpers/janus.ts';
-import { isTestCard, picture, rgb } from '../helpers/picture.ts';
+import { isTestCard, picture, rgb, type Picture, type Rgb } from '../helpers/picture.ts';
 import { callPanel, type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -30,6 +31,20 @@ const CONTACTS = [
 ].join('\r\n');
 const TONES = { a: 600, b: 1100 } as const;
 
+/** The next picture a baresip terminal shows (its snapshot module's PNG, decoded by ffmpeg), or null. */
+async function screen(ep: Endpoint, file: string): Promise<{ width: number; height: number; at: (x: number, y: number) => Rgb } | null> {
+  await ep.command('snapshot_recv', file);
+  const t = Date.now();
+  while (!existsSync(file) && Date.now() - t < 3000) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(file)) return null;
+  const png = readFileSync(file);
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const raw = spawnSync('ffmpeg', ['-loglevel', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 64 << 20 }).stdout;
+  if (raw.length < width * height * 3) return null;
+  return { width, height, at: (x, y) => [...raw.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)] as Rgb };
+}
+
 describe.skipIf(!!why)('a consultation on the call panel, mixed by the conference bridge', () => {
   const platform = new SipPlatform(join(dir, 'sip'));
   const mcu = new Mcu(dir);
@@ -39,6 +54,7 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     b: new Endpoint(platform, 'ep-b', 'answer', dir, { tone: TONES.b, record: rec('b'), levels: true, video: true }),
   };
   const tone440 = join(dir, '440.wav');
+  const camera = join(dir, 'hall-camera.y4m');
   let hall: Served;
   let browser: Browser;
   let page: Page;
@@ -78,13 +94,16 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
       tone440,
     ]);
     if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+    // the hall's camera: plain magenta, nothing like baresip's test card
+    const c = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=magenta:s=320x240:r=10', '-t', '1', '-pix_fmt', 'yuv420p', camera]);
+    if (c.status !== 0) throw new Error(`ffmpeg: ${c.stderr}`);
     await Promise.all([platform.start(), mcu.start()]);
     for (const e of Object.values(eps)) await e.start();
     hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });
     const admin = await hall.client('admin');
     await admin.command('contacts.import', { csv: CONTACTS });
     admin.dispose();
-    ({ browser, page } = await callPanel(hall, tone440));
+    ({ browser, page } = await callPanel(hall, tone440, camera));
   }, 180_000);
 
   afterAll(async () => {
@@ -169,6 +188,40 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     expect(q2.frames - q1.frames).toBeGreaterThanOrEqual(10);
     await wall.close();
   }, 120_000);
+
+  it('多画面送各方: each video terminal sees the hall and both cities in one picture', async () => {
+    await page.locator('[data-test="consult-send"]').click();
+    await page.locator('[data-test="consult-picture"][data-sending="true"]').waitFor({ timeout: 15_000 });
+    const duty = await hall.client('duty');
+    duty.subscribe('mixes', () => undefined);
+    await until('the mix names who sends the picture', () => !!(duty.topic('mixes').get(consult) as Mix | undefined)?.picture, 10_000);
+    duty.dispose();
+    // what each terminal shows: baresip saves its next decoded picture; 2x2 cells of 320x240: the
+    // hall (magenta) top left, then Taizhou and Wenzhou in the consultation's order
+    const t0 = Date.now();
+    for (const w of ['a', 'b'] as const) {
+      let last = '';
+      await until(
+        `ep-${w} shows the multi-picture`,
+        async () => {
+          const s = await screen(eps[w], join(dir, `screen-${w}-${Date.now()}.png`));
+          if (!s) return false;
+          const cellHall = s.at(160, 120);
+          const wenzhou: Picture['bars'] = [s.at(53, 360), s.at(160, 360), s.at(267, 360)];
+          const taizhou: Picture['bars'] = [s.at(373, 120), s.at(480, 120), s.at(587, 120)];
+          last = `${s.width}x${s.height} hall rgb(${cellHall.join(',')}) Taizhou ${taizhou.map((p) => `rgb(${p.join(',')})`).join(' ')} Wenzhou ${wenzhou.map((p) => `rgb(${p.join(',')})`).join(' ')}`;
+          const magenta = cellHall[0] > 170 && cellHall[2] > 170 && cellHall[1] < 100;
+          return s.width === 640 && magenta && isTestCard({ bars: wenzhou }) && isTestCard({ bars: taizhou });
+        },
+        30_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: ${last}`);
+      });
+      console.log(`consultation e2e (multi-picture): ep-${w}'s screen ${last}, ${((Date.now() - t0) / 1000).toFixed(1)} s after 多画面送各方`);
+    }
+    await page.locator('[data-test="consult-send-stop"]').click();
+    await page.locator('[data-test="consult-picture"][data-sending="false"]').waitFor({ timeout: 10_000 });
+  }, 90_000);
 
   it('mute-participant from the panel takes a city out of the others’ ears; leaving takes the headset out', async () => {
     await page.locator('[data-test="mute-c-a"]').click();

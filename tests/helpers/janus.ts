@@ -1,6 +1,7 @@
 // Janus (Debian's `janus` package), standing in the tests for the platform's conference bridge (MCU)
 // (issue 22): its AudioBridge mixes a consultation, its Streaming plugin takes the video terminals'
-// cameras. It runs on loopback with only those two plugins and its WebSocket API; plain-RTP
+// cameras, its VideoRoom sends them the consultation's picture. It runs on loopback with only those
+// plugins and its WebSocket API; plain-RTP
 // participants (the SIP legs) get ports from ranges of their own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -64,7 +65,7 @@ nat: {
   nice_debug = false
 }
 plugins: {
-  disable = "libjanus_voicemail.so,libjanus_sip.so,libjanus_nosip.so,libjanus_lua.so,libjanus_duktape.so,libjanus_recordplay.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_echotest.so,libjanus_videoroom.so"
+  disable = "libjanus_voicemail.so,libjanus_sip.so,libjanus_nosip.so,libjanus_lua.so,libjanus_duktape.so,libjanus_recordplay.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_echotest.so"
 }
 transports: {
   disable = "libjanus_http.so,libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so"
@@ -76,8 +77,10 @@ loggers: {
 `,
     );
     writeFileSync(join(this.dir, 'janus.plugin.audiobridge.jcfg'), `general: {\n  rtp_port_range = "${rtp + 200}-${rtp + 399}"\n  local_ip = "${mediaAddress()}"\n}\n`);
-    // the Streaming plugin takes the video terminals' cameras (plain RTP) and serves them by WebRTC
+    // the Streaming plugin takes the video terminals' cameras (plain RTP) and serves them by WebRTC;
+    // the VideoRoom takes the consultation's picture from the panel and forwards it to their screens
     writeFileSync(join(this.dir, 'janus.plugin.streaming.jcfg'), `general: {\n  rtp_port_range = "${rtp + 400}-${rtp + 599}"\n}\n`);
+    writeFileSync(join(this.dir, 'janus.plugin.videoroom.jcfg'), `general: {\n}\n`);
     writeFileSync(
       join(this.dir, 'janus.transport.websockets.jcfg'),
       `general: {\n  json = "plain"\n  ws = true\n  ws_port = ${this.port}\n  ws_ip = "127.0.0.1"\n  wss = false\n}\nadmin: {\n  admin_ws = false\n}\n`,

@@ -26,7 +26,7 @@ export function picture(video: Locator): Promise<Picture> {
 }
 
 /** The card's bars where they belong: red, then green, then blue. */
-export function isTestCard(p: Picture): boolean {
+export function isTestCard(p: Pick<Picture, 'bars'>): boolean {
   const is = (px: Rgb, ch: 0 | 1 | 2) => px[ch] > 150 && px.every((v, i) => i === ch || v < 110);
   return is(p.bars[0], 0) && is(p.bars[1], 1) && is(p.bars[2], 2);
 }

@@ -122,8 +122,14 @@ export async function serve(args: string[], timeoutMs = 60_000, env: NodeJS.Proc
 
 /** The call panel of `hall` in Debian's Chromium, its fake microphone playing `wav`, signed in as the
  *  duty officer, once the hall is registered with its platform (issue 22's headset tests). */
-export async function callPanel(hall: Served, wav: string): Promise<{ browser: Browser; page: Page }> {
-  const browser = await launch([...WEBRTC_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`]);
+export async function callPanel(hall: Served, wav: string, camera?: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await launch([
+    ...WEBRTC_ARGS,
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}`,
+    ...(camera ? [`--use-file-for-fake-video-capture=${camera}`] : []),
+  ]);
   const ctx = await offlineContext(browser, { width: 1280, height: 800 });
   await hall.trust(ctx.context, 'duty');
   const page = await ctx.context.newPage();

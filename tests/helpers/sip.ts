@@ -309,7 +309,8 @@ export class Endpoint {
         ...(this.audio.play ? ['module aufile.so'] : []),
         ...(this.audio.record ? ['module sndfile.so', `snd_path ${this.audio.record}`] : []),
         'module aubridge.so',
-        ...(this.audio.video ? ['module vp8.so', 'module fakevideo.so'] : []),
+        // snapshot: `snapshot_recv <path>` saves the next picture the terminal shows, as PNG
+        ...(this.audio.video ? ['module vp8.so', 'module fakevideo.so', 'module snapshot.so'] : []),
         'module account.so',
         'module menu.so',
         'module ctrl_tcp.so',

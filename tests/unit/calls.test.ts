@@ -221,23 +221,28 @@ describe("the conference bridge reads a far end's late offer (issue 22)", () => 
     expect(a).toContain('m=video 0 RTP/AVP 96');
   });
 
-  it('takes a video terminal’s camera to the bridge’s video port, receive-only, in the offer’s order', () => {
+  it('takes a video terminal’s video line to the bridge’s video port, in the offer’s order and direction', () => {
     const o = readRtpOffer(BARESIP);
-    expect(o.video).toEqual({ codec: 'vp8', pt: 96, fmtp: null });
+    expect(o.video).toEqual({ codec: 'vp8', pt: 96, fmtp: null, sends: true, receives: true, ip: '192.0.2.2', port: 10236 });
     const a = rtpAnswer(o, { ip: '198.51.100.7', port: 40000 }, { port: 40010, rtcpPort: 40013 });
     const lines = a.split('\r\n');
     expect(lines.indexOf('m=audio 40000 RTP/AVP 0')).toBeLessThan(lines.indexOf('m=video 40010 RTP/AVP 96'));
     expect(a).toContain('a=rtpmap:96 VP8/90000');
     expect(a).toContain('a=rtcp:40013');
-    expect(a.split('m=video')[1]).toContain('a=recvonly');
+    expect(a.split('m=video')[1]).toContain('a=sendrecv');
     // H.264 keeps its profile; video first stays first; a camera that only receives sends nothing to take
     const h264 = 'v=0\r\nc=IN IP4 10.1.1.1\r\nm=video 5000 RTP/AVP 99\r\na=rtpmap:99 H264/90000\r\na=fmtp:99 profile-level-id=42e01f;packetization-mode=1\r\nm=audio 4000 RTP/AVP 0\r\n';
     const h = readRtpOffer(h264);
-    expect(h.video).toEqual({ codec: 'h264', pt: 99, fmtp: 'profile-level-id=42e01f;packetization-mode=1' });
+    expect(h.video).toMatchObject({ codec: 'h264', pt: 99, fmtp: 'profile-level-id=42e01f;packetization-mode=1', ip: '10.1.1.1', port: 5000 });
     const ha = rtpAnswer(h, { ip: '10.0.0.1', port: 6000 }, { port: 6002, rtcpPort: null });
     expect(ha.indexOf('m=video 6002')).toBeLessThan(ha.indexOf('m=audio 6000'));
     expect(ha).toContain('a=fmtp:99 profile-level-id=42e01f;packetization-mode=1');
-    expect(readRtpOffer(h264.replace('a=fmtp', 'a=recvonly\r\na=fmtp')).video).toBeNull();
+    // a terminal that only shows a picture is only sent one; one that only sends is only received
+    const shows = readRtpOffer(h264.replace('a=fmtp', 'a=recvonly\r\na=fmtp'));
+    expect(shows.video).toMatchObject({ sends: false, receives: true });
+    expect(rtpAnswer(shows, { ip: '10.0.0.1', port: 6000 }, { port: 6002, rtcpPort: null }).split('m=audio')[0]).toContain('a=sendonly');
+    expect(rtpAnswer(readRtpOffer(h264.replace('a=fmtp', 'a=sendonly\r\na=fmtp')), { ip: '10.0.0.1', port: 6000 }, { port: 6002, rtcpPort: null }).split('m=audio')[0]).toContain('a=recvonly');
+    expect(readRtpOffer(h264.replace('a=fmtp', 'a=inactive\r\na=fmtp')).video).toBeNull();
     expect(readRtpOffer(BARESIP.replace('RTP/AVP 96', 'RTP/AVP 34').replace('a=rtpmap:96 VP8/90000', 'a=rtpmap:34 H263/90000')).video).toBeNull();
   });
 

@@ -45,8 +45,9 @@ export interface RtpOffer {
   pt: number;
   /** The RFC 6464 audio-level extension's id, when offered. */
   levelExt: number | null;
-  /** The terminal's camera, when it offers plain-RTP video in a codec the bridge forwards. */
-  video: { codec: 'vp8' | 'vp9' | 'h264'; pt: number; fmtp: string | null } | null;
+  /** The terminal's video line, when it offers plain-RTP video in a codec the bridge forwards: whether
+   *  it sends its camera, whether it shows a picture, and where it receives one. */
+  video: { codec: 'vp8' | 'vp9' | 'h264'; pt: number; fmtp: string | null; sends: boolean; receives: boolean; ip: string; port: number } | null;
   /** The offer's media lines in order: `audio`, `video` (the ones taken), or an m= line refused. */
   order: string[];
 }
@@ -101,11 +102,20 @@ export function readRtpOffer(sdp: string): RtpOffer {
   if (!want) throw new Error('the offer has no codec the bridge mixes (PCMU, PCMA, Opus)');
   const pt = audio.pts.find((p) => name(p) === want)!;
   // the camera: the first plain-RTP video line the terminal sends on, in a codec the bridge forwards
-  const v = sections.find((s) => s.media === 'video' && s.proto === 'RTP/AVP' && s.port > 0 && (s.dir === 'sendrecv' || s.dir === 'sendonly'));
+  const v = sections.find((s) => s.media === 'video' && s.proto === 'RTP/AVP' && s.port > 0 && s.dir !== 'inactive' && /^\d+\.\d+\.\d+\.\d+$/.test(s.c));
   let video: RtpOffer['video'] = null;
   if (v) {
     const vpt = v.pts.find((p) => (v.rtpmap.get(p) ?? '') in VIDEO_CODECS);
-    if (vpt !== undefined) video = { codec: VIDEO_CODECS[v.rtpmap.get(vpt) as keyof typeof VIDEO_CODECS], pt: vpt, fmtp: v.fmtp.get(vpt) ?? null };
+    if (vpt !== undefined)
+      video = {
+        codec: VIDEO_CODECS[v.rtpmap.get(vpt) as keyof typeof VIDEO_CODECS],
+        pt: vpt,
+        fmtp: v.fmtp.get(vpt) ?? null,
+        sends: v.dir !== 'recvonly',
+        receives: v.dir !== 'sendonly',
+        ip: v.c,
+        port: v.port,
+      };
   }
   const order = sections.map((s) => (s === audio ? 'audio' : video && s === v ? 'video' : s.line));
   return { ip: audio.c, port: audio.port, codec: want, pt, levelExt: audio.ext, video, order };
@@ -119,8 +129,9 @@ export function webRtcCodec(offer: string): 'opus' | 'pcmu' | 'pcma' {
   return 'pcma';
 }
 
-/** The hall's answer in the ACK: the bridge's address and codec for the audio; the camera, where taken,
- *  to the bridge's video port (the bridge only receives it); other lines refused (port 0). */
+/** The hall's answer in the ACK: the bridge's address and codec for the audio; the video line, where
+ *  taken, to the bridge's video port (the camera comes in there; the consultation's picture goes out to
+ *  the terminal's own port); other lines refused (port 0). */
 export function rtpAnswer(o: RtpOffer, at: { ip: string; port: number }, video?: { port: number; rtcpPort: number | null }): string {
   const sess = Date.now();
   const enc = o.codec === 'opus' ? `opus/48000/2` : o.codec === 'pcmu' ? 'PCMU/8000' : 'PCMA/8000';
@@ -135,7 +146,8 @@ export function rtpAnswer(o: RtpOffer, at: { ip: string; port: number }, video?:
       lines.push(`m=video ${video.port} RTP/AVP ${v.pt}`, `a=rtpmap:${v.pt} ${v.codec.toUpperCase()}/90000`);
       if (v.fmtp) lines.push(`a=fmtp:${v.pt} ${v.fmtp}`);
       if (video.rtcpPort) lines.push(`a=rtcp:${video.rtcpPort}`, `a=rtcp-fb:${v.pt} nack pli`);
-      lines.push('a=recvonly');
+      // the bridge takes the camera, and sends the consultation's picture where the terminal shows one
+      lines.push(v.sends && v.receives ? 'a=sendrecv' : v.sends ? 'a=recvonly' : 'a=sendonly');
     } else lines.push((m === 'video' ? `m=video 0 RTP/AVP ${o.video!.pt}` : m).replace(/^m=(\S+) \d+/, 'm=$1 0'));
   }
   lines.push('');
@@ -153,6 +165,11 @@ export class JanusBridge {
   private readonly legs = new Map<string, number>();
   /** A leg's camera: the bridge's video mountpoint it sends to. */
   private readonly cameras = new Map<string, number>();
+  /** Where each video terminal shows a picture (its own video port), by leg, and the forwarder that
+   *  sends it the consultation's picture once there is one. */
+  private readonly screens = new Map<string, { room: string; ip: string; port: number; pt: number; forward: number | null }>();
+  /** The consultation's picture, by room: the display that publishes it (a VideoRoom publisher). */
+  private readonly pictures = new Map<string, { leg: string; handle: number; publisher: number; mid: string }>();
   /** Displays watching a camera: streaming handle -> the leg whose camera, and who watches. */
   private readonly watchers = new Map<number, { leg: string; owner: string }>();
   private keepalive: NodeJS.Timeout | null = null;
@@ -226,6 +243,8 @@ export class JanusBridge {
     this.legs.clear();
     this.cameras.clear();
     this.watchers.clear();
+    this.screens.clear();
+    this.pictures.clear();
     if (was) this.on.state(false, detail);
   }
 
@@ -253,6 +272,14 @@ export class JanusBridge {
       // a display's picture ended (its page closed, the camera's leg left): free the handle
       void this.unwatch(m.sender);
       return;
+    }
+    if (m.janus === 'hangup' && m.sender !== undefined) {
+      // the display publishing the picture is gone (its page closed): the terminals' forwarders go too
+      for (const [room, p] of this.pictures)
+        if (p.handle === m.sender) {
+          void this.unpublish(p.leg);
+          this.on.participant(room, p.leg, { left: true });
+        }
     }
     if (m.janus === 'hangup' || m.janus === 'detached') {
       const h = m.sender !== undefined ? this.handles.get(m.sender) : undefined;
@@ -325,6 +352,14 @@ export class JanusBridge {
         allow_rtp_participants: true,
         sampling_rate: 16000,
       });
+      // the consultation's picture (sent to the video terminals) goes through a VideoRoom of the same
+      // number; fir_freq: the terminals cannot ask for a key frame there, so one is asked every 2 s
+      const v = await this.attach('janus.plugin.videoroom');
+      try {
+        await this.message(v, { request: 'create', room, description: title.slice(0, 100), publishers: 4, videocodec: 'vp8,h264,vp9', audiocodec: 'opus', fir_freq: 2, is_private: true });
+      } finally {
+        void this.request({ janus: 'detach', session_id: this.session, handle_id: v }).catch(() => undefined);
+      }
       return String(room);
     } finally {
       void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
@@ -333,11 +368,15 @@ export class JanusBridge {
 
   async close(room: string): Promise<void> {
     for (const [leg, h] of this.legs) if (this.handles.get(h)?.room === room) await this.leave(leg);
+    const p = this.pictures.get(room);
+    if (p) await this.unpublish(p.leg);
     const h = await this.attach();
+    const v = await this.attach('janus.plugin.videoroom');
     try {
       await this.message(h, { request: 'destroy', room: Number(room) });
+      await this.message(v, { request: 'destroy', room: Number(room) }).catch(() => undefined);
     } finally {
-      void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
+      for (const x of [h, v]) void this.request({ janus: 'detach', session_id: this.session, handle_id: x }).catch(() => undefined);
     }
   }
 
@@ -366,6 +405,10 @@ export class JanusBridge {
             return undefined;
           })
         : undefined;
+      if (cam && o.video?.receives) {
+        this.screens.set(leg, { room, ip: o.video.ip, port: o.video.port, pt: o.video.pt, forward: null });
+        await this.forward(leg);
+      }
       return rtpAnswer(o, d.rtp, cam);
     } catch (e) {
       await this.leave(leg);
@@ -393,6 +436,58 @@ export class JanusBridge {
       return { port: port.port, rtcpPort: port.rtcp_port ?? null };
     } finally {
       void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
+    }
+  }
+
+  /** Send the room's picture, if there is one, to a terminal's screen. */
+  private async forward(leg: string): Promise<void> {
+    const scr = this.screens.get(leg);
+    const pic = scr ? this.pictures.get(scr.room) : undefined;
+    if (!scr || !pic || scr.forward !== null) return;
+    const m = await this.message(pic.handle, {
+      request: 'rtp_forward',
+      room: Number(scr.room),
+      publisher_id: pic.publisher,
+      host: scr.ip,
+      host_family: 'ipv4',
+      streams: [{ mid: pic.mid, port: scr.port, pt: scr.pt, ssrc: 1 + (randomBytes(4).readUInt32BE(0) % 2_000_000_000) }],
+    }).catch((e: Error) => {
+      console.warn(`beacon: the consultation's picture does not reach ${leg}: ${e.message}`);
+      return null;
+    });
+    const f = (m?.plugindata?.data as { forwarders?: { stream_id?: number }[] } | undefined)?.forwarders?.[0]?.stream_id;
+    if (f !== undefined) scr.forward = f;
+  }
+
+  /** A display publishes the consultation's picture (WebRTC, video): the bridge sends it to every video
+   *  terminal's screen. One picture a room: a second display's replaces the first's. */
+  async publish(room: string, leg: string, name: string, offer: string): Promise<string> {
+    const mid = /m=video [\s\S]*?a=mid:(\S+)/.exec(offer)?.[1];
+    if (!mid) throw new Error('the offer has no video');
+    const prior = this.pictures.get(room);
+    if (prior) await this.unpublish(prior.leg);
+    const h = await this.attach('janus.plugin.videoroom');
+    try {
+      const m = await this.message(h, { request: 'joinandconfigure', room: Number(room), ptype: 'publisher', display: name.slice(0, 64) }, { type: 'offer', sdp: offer });
+      const d = m.plugindata!.data as { id?: number };
+      if (!m.jsep?.sdp || !d.id) throw new Error('conference bridge: no answer to the picture');
+      if (!/^m=video [1-9]\d* /m.test(m.jsep.sdp)) throw new Error('conference bridge: it refused the picture (no codec in common)');
+      this.pictures.set(room, { leg, handle: h, publisher: d.id, mid });
+      for (const [l, scr] of this.screens) if (scr.room === room) await this.forward(l);
+      return m.jsep.sdp;
+    } catch (e) {
+      void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Stop the picture this leg publishes (its forwarders go with the publisher). */
+  async unpublish(leg: string): Promise<void> {
+    for (const [room, p] of this.pictures) {
+      if (p.leg !== leg) continue;
+      this.pictures.delete(room);
+      for (const scr of this.screens.values()) if (scr.room === room) scr.forward = null;
+      await this.request({ janus: 'detach', session_id: this.session, handle_id: p.handle }).catch(() => undefined);
     }
   }
 
@@ -467,6 +562,12 @@ export class JanusBridge {
 
   /** Take a leg out of the mix (its call ended). */
   async leave(leg: string): Promise<void> {
+    const scr = this.screens.get(leg);
+    this.screens.delete(leg);
+    const pic = scr ? this.pictures.get(scr.room) : undefined;
+    if (scr?.forward != null && pic)
+      await this.message(pic.handle, { request: 'stop_rtp_forward', room: Number(scr.room), publisher_id: pic.publisher, stream_id: scr.forward }).catch(() => undefined);
+    await this.unpublish(leg);
     const cam = this.cameras.get(leg);
     if (cam !== undefined) {
       this.cameras.delete(leg);

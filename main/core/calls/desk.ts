@@ -184,6 +184,26 @@ export class CallDesk implements Desk {
       await this.bridge.unwatch(this.watchHandle(watch, ctx.session));
       return { stopped: true };
     },
+    'consult.picture': async ({ id, sdp }, ctx) => {
+      const mix = this.mixing(id);
+      const session = ctx.session.slice(0, 64);
+      try {
+        const answer = await this.bridge!.publish(mix.room!, `picture:${session}`, ctx.by, sdp);
+        this.putMix({ ...this.mixes.get(id)!, picture: { by: ctx.by.slice(0, 64), session } });
+        console.log(`beacon: consultation ${id}: ${ctx.by} sends the picture to the video terminals`);
+        return { answer };
+      } catch (e) {
+        throw new HubError('unavailable', (e as Error).message);
+      }
+    },
+    'consult.unpicture': async ({ id }, ctx) => {
+      const mix = this.mixes.get(id);
+      if (!mix?.picture) return { stopped: false };
+      await this.bridge?.unpublish(`picture:${mix.picture.session}`);
+      this.putMix({ ...mix, picture: null });
+      console.log(`beacon: consultation ${id}: ${ctx.by} stopped the picture`);
+      return { stopped: true };
+    },
     'consult.leave': async ({ id }, ctx) => {
       const member = `headset:${ctx.session.slice(0, 64)}`;
       if (!this.mixes.get(id)?.members[member]) return { left: false };
@@ -661,7 +681,7 @@ export class CallDesk implements Desk {
   private async openMix(id: string, title: string, contacts: string[]): Promise<void> {
     const members: Record<string, MixMember> = {};
     for (const c of contacts) members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, muted: false, video: false, outside: '' };
-    let mix: Mix = { id, room: null, state: 'no_bridge', detail: 'no conference bridge configured: each participant is a call of its own', members };
+    let mix: Mix = { id, room: null, state: 'no_bridge', detail: 'no conference bridge configured: each participant is a call of its own', members, picture: null };
     if (this.bridge) {
       try {
         mix = { ...mix, room: await this.bridge.open(title), state: 'mixing', detail: '' };
@@ -732,6 +752,10 @@ export class CallDesk implements Desk {
   private onBridge(room: string, leg: string, change: { talking?: boolean; muted?: boolean; left?: true }): void {
     const mix = [...this.mixes.values()].find((m) => m.room === room);
     if (!mix) return;
+    if (leg.startsWith('picture:')) {
+      if (change.left && mix.picture && `picture:${mix.picture.session}` === leg) this.putMix({ ...mix, picture: null });
+      return;
+    }
     const key = leg.startsWith('headset:') ? leg : Object.keys(mix.members).find((k) => mix.members[k]!.call === leg);
     if (!key) return;
     if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null, video: false });
