@@ -794,9 +794,13 @@ export const MixMember = z.object({
   call: z.string().max(64).nullable(),
   /** In the mix now: hears the others and is heard. */
   joined: z.boolean(),
-  /** Speaking, by the bridge's voice activity; null where the bridge does not say (Janus reports it
-   *  for WebRTC members only: it reads no RFC 6464 levels from plain-RTP participants). */
+  /** Speaking: the bridge's voice activity for headsets (RFC 6464 levels), the hall's meter of each SIP
+   *  participant's voice for the others; null until either says. */
   talking: z.boolean().nullable(),
+  /** How loud it speaks, 0..1 (-60 dBov to full scale, in tenths), from the hall's meter of the voice
+   *  the bridge forwards alone (SIP legs); null where there is none (headsets: the bridge says only
+   *  whether they speak). */
+  level: z.number().min(0).max(1).nullable(),
   /** Muted in the bridge (mute-participant): the others do not hear it. */
   muted: z.boolean(),
   /** The bridge receives its camera: displays may watch it (\`consult.watch\`, wall tiles \`mix:<contact>\`). */

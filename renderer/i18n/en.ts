@@ -335,6 +335,7 @@ const en: typeof zh = {
       mixing: 'Mixed by the conference bridge: everyone hears everyone',
       no_bridge: 'No conference bridge configured: each participant is a call of its own and cannot hear the others',
       hall: 'This hall',
+      level: 'Voice level (this participant alone, from the bridge)',
       send: 'Send the multi-picture to all',
       sendStop: 'Stop sending the picture',
       sending: 'This screen sends the video terminals a multi-picture (this hall and every participant)',

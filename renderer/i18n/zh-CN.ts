@@ -323,6 +323,7 @@ export default {
       mixing: '会商桥混音中：各方互相听到',
       no_bridge: '未配置会商桥：各方单独通话，互相听不到',
       hall: '本厅',
+      level: '音量（会商桥转来的该方声音）',
       send: '多画面送各方',
       sendStop: '停止送画面',
       sending: '本屏正向各视频终端发送多画面（本厅与各方）',

@@ -121,6 +121,11 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     await page.locator(`[data-test="mix-${consult}"][data-state="mixing"]`).waitFor({ timeout: 20_000 });
     expect(await page.locator(`[data-test="mix-${consult}"]`).textContent()).toContain('会商桥混音中');
     for (const c of ['c-a', 'c-b']) await page.locator(`[data-test="in-${c}"][data-mix="in"]`).waitFor({ timeout: 20_000 });
+    // each city speaks (its tone): shown speaking, with its level
+    for (const c of ['c-a', 'c-b']) {
+      await page.locator(`[data-test="in-${c}"][data-talking="true"]`).waitFor({ timeout: 10_000 });
+      expect(Number(await page.locator(`[data-test="level-${c}"]`).getAttribute('data-level'))).toBeGreaterThanOrEqual(0.7);
+    }
     await page.locator('[data-test="mix-join"]').click();
     await page.locator('[data-test="headset"][data-phase="live"]').waitFor({ timeout: 20_000 });
     // the mix of the two cities reaches the page: its level meter moves
@@ -226,6 +231,7 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
   it('mute-participant from the panel takes a city out of the others’ ears; leaving takes the headset out', async () => {
     await page.locator('[data-test="mute-c-a"]').click();
     await page.locator('[data-test="in-c-a"][data-muted="true"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-test="in-c-a"][data-talking="false"]').waitFor({ timeout: 5000 });
     expect(await page.locator('[data-test="in-c-a"]').textContent()).toContain('已静音');
     await page.waitForTimeout(4000);
     const b = tail('b', 3);

@@ -3,7 +3,8 @@
 // hall joins each leg to a room of Janus's AudioBridge (Debian's `janus`, standing for the platform's
 // MCU) by third-party call control: an INVITE without SDP, the far end's offer given to the bridge,
 // the bridge's answer in the ACK. Measured by frequency: each recording holds the other two tones
-// and not its own (the bridge mixes N-1). Then the panel's state: who speaks, mute-participant (the
+// and not its own (the bridge mixes N-1). Then the panel's state: who speaks (each leg's voice
+// forwarded alone to the hall's meter), mute-participant (the
 // muted tone leaves the others' recordings), a participant who hangs up is shown out of the mix, and
 // a redial brings it back.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -90,9 +91,11 @@ describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
       for (const o of Object.keys(TONES) as Who[]) if (o !== w) expect(all[w][o], `ep-${w} hears ep-${o}`).toBeGreaterThan(0.04);
       expect(all[w][w], `ep-${w} does not hear itself`).toBeLessThan(0.01);
     }
-    // Janus reads no RFC 6464 levels from plain-RTP participants: who speaks is unknown (null, shown
-    // as nothing), never claimed silent. A headset (WebRTC) member's is reported (tests/e2e/consultation).
-    for (const c of ['c-a', 'c-b', 'c-c']) expect(mix()!.members[c]!.talking).toBeNull();
+    // who speaks: the bridge forwards each leg's voice alone to the hall's meter; every endpoint plays
+    // a full-scale tone, so each speaks, loud
+    await until('each shown speaking', () => ['c-a', 'c-b', 'c-c'].every((c) => mix()?.members[c]?.talking === true), 5000);
+    console.log(`conference: levels ${['c-a', 'c-b', 'c-c'].map((c) => `${c} ${mix()!.members[c]!.level}`).join(', ')}`);
+    for (const c of ['c-a', 'c-b', 'c-c']) expect(mix()!.members[c]!.level).toBeGreaterThanOrEqual(0.8);
     duty.dispose();
   }, 90_000);
 
@@ -103,12 +106,17 @@ describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
     await until('mix', () => !!mix());
     await duty.command('consult.mute', { id: consult, member: 'c-b', muted: true });
     await until('c-b shown muted', () => mix()?.members['c-b']?.muted === true, 5000);
+    // muted, the bridge forwards nothing of it: it is shown silent within the meter's hold
+    const quiet = await until('c-b shown silent', () => mix()?.members['c-b']?.talking === false, 5000);
+    console.log(`conference: muted c-b shown silent after ${quiet} ms (level ${mix()!.members['c-b']!.level}); c-a still speaking: ${mix()!.members['c-a']!.talking}`);
+    expect(mix()!.members['c-a']!.talking).toBe(true);
     await new Promise((r) => setTimeout(r, 4000));
     const a = heard('a', 3);
     console.log(`conference: with ep-b muted, ep-a heard 1100 Hz ${(a.b * 100).toFixed(0)} %, 1700 Hz ${(a.c * 100).toFixed(0)} %`);
     expect(a.b).toBeLessThan(0.01);
     expect(a.c).toBeGreaterThan(0.3);
     await duty.command('consult.mute', { id: consult, member: 'c-b', muted: false });
+    await until('c-b speaking again', () => mix()?.members['c-b']?.talking === true, 5000);
     await new Promise((r) => setTimeout(r, 4000));
     expect(heard('a', 3).b).toBeGreaterThan(0.04);
     duty.dispose();

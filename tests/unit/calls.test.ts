@@ -5,6 +5,7 @@ import { planChannels, type PlanInput } from '../../common/calls.ts';
 import { csvLine, parseCsv } from '../../common/csv.ts';
 import type { Contact } from '../../common/domain.ts';
 import { readRtpOffer, rtpAnswer, webRtcCodec } from '../../main/core/calls/bridge.ts';
+import { packetDbov } from '../../main/core/calls/levels.ts';
 import { callsOptions } from '../../main/core/calls/config.ts';
 import { contactsToCsv, parseContactsCsv } from '../../main/core/calls/directory.ts';
 import { authorize, parseChallenge } from '../../main/core/calls/sip/digest.ts';
@@ -264,5 +265,42 @@ describe("the conference bridge reads a far end's late offer (issue 22)", () => 
   it('--bridge takes a ws:// or wss:// address only', () => {
     expect(callsOptions({ bridge: 'ws://10.0.0.5:8188' }, {}).bridge).toEqual({ url: 'ws://10.0.0.5:8188' });
     expect(() => callsOptions({ bridge: 'http://10.0.0.5:8088/janus' }, {})).toThrow(/ws:\/\//);
+  });
+});
+
+describe('the level meter of a consultation leg’s voice', () => {
+  /** G.711 μ-law encoding (ITU-T G.711), to build what the bridge forwards. */
+  const ulaw = (x: number) => {
+    const sign = x < 0 ? 0x80 : 0;
+    let v = Math.min(32635, Math.abs(x)) + 0x84;
+    let exp = 7;
+    for (let m = 0x4000; (v & m) === 0 && exp > 0; m >>= 1) exp--;
+    v = (v >> (exp + 3)) & 0x0f;
+    return ~(sign | (exp << 4) | v) & 0xff;
+  };
+  const packet = (amplitude: number, first = 0x80) => {
+    const p = Buffer.alloc(172);
+    p[0] = first;
+    p[1] = 0;
+    p.writeUInt32BE(1234, 8);
+    for (let i = 0; i < 160; i++) p[12 + i] = ulaw(Math.round(amplitude * Math.sin((2 * Math.PI * 1000 * i) / 8000)));
+    return p;
+  };
+
+  it('reads a tone’s level in dB below full scale, and silence as far below speech', () => {
+    const loud = packetDbov(packet(32000))!;
+    expect(loud.ssrc).toBe(1234);
+    expect(loud.db).toBeGreaterThan(-4); // a full-scale sine: -3 dBov
+    expect(loud.db).toBeLessThan(-2);
+    expect(packetDbov(packet(320))!.db).toBeCloseTo(-43, 0);
+    expect(packetDbov(packet(0))!.db).toBeLessThan(-60);
+  });
+
+  it('reads Janus 1.1’s group forwarders, whose first byte carries stray bits, and refuses what is not G.711 RTP', () => {
+    expect(packetDbov(packet(32000, 0x9f))!.db).toBeGreaterThan(-4);
+    const opus = packet(32000);
+    opus[1] = 111;
+    expect(packetDbov(opus)).toBeNull();
+    expect(packetDbov(Buffer.from('not rtp at all'))).toBeNull();
   });
 });

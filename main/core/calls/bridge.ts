@@ -11,10 +11,11 @@
 // A frame from the bridge that is not JSON, and a request it leaves unanswered, count as `errors`.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { LevelMeter } from './levels.ts';
 
 export interface BridgeEvents {
   /** A participant started or stopped speaking, was muted or unmuted, or left the room. */
-  participant(room: string, leg: string, change: { talking?: boolean; muted?: boolean; left?: true }): void;
+  participant(room: string, leg: string, change: { talking?: boolean; level?: number; muted?: boolean; left?: true }): void;
   /** The bridge's connection came up or went down (then every room on it is gone). */
   state(up: boolean, detail: string): void;
 }
@@ -172,6 +173,10 @@ export class JanusBridge {
   private readonly pictures = new Map<string, { leg: string; handle: number; publisher: number; mid: string }>();
   /** Displays watching a camera: streaming handle -> the leg whose camera, and who watches. */
   private readonly watchers = new Map<number, { leg: string; owner: string }>();
+  /** Each SIP leg's voice, forwarded alone by the bridge, read for who speaks (levels.ts). */
+  private readonly meter: LevelMeter;
+  private meterAt: { host: string; port: number } | null = null;
+  private readonly forwards = new Map<string, { room: string; stream: number }>();
   private keepalive: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
@@ -186,6 +191,18 @@ export class JanusBridge {
     this.url = url;
     this.on = on;
     this.timeoutMs = timeoutMs;
+    this.meter = new LevelMeter({
+      level: (leg, change) => {
+        const h = this.legs.get(leg);
+        const room = h !== undefined ? this.handles.get(h)?.room : undefined;
+        if (room) this.on.participant(room, leg, change);
+      },
+    });
+  }
+
+  /** The meter's counters, for the desk's stats. */
+  get levelCounters(): { packets: number; bad: number } {
+    return this.meter.counters;
   }
 
   get isUp(): boolean {
@@ -203,8 +220,15 @@ export class JanusBridge {
         settled = true;
         resolve();
       };
+      let local = '';
+      // the hall's own address towards the bridge: where the bridge can send the legs' voices
+      ws.on('upgrade', (res) => (local = res.socket.localAddress?.replace(/^::ffff:/, '') ?? ''));
       ws.on('open', () => {
         this.request({ janus: 'create' })
+          .then(async (m) => {
+            if (/^\d+\.\d+\.\d+\.\d+$/.test(local)) this.meterAt = { host: local, port: await this.meter.listen(local).catch(() => 0) };
+            return m;
+          })
           .then((m) => {
             this.session = m.data!.id;
             this.up = true;
@@ -245,6 +269,7 @@ export class JanusBridge {
     this.watchers.clear();
     this.screens.clear();
     this.pictures.clear();
+    this.forwards.clear();
     if (was) this.on.state(false, detail);
   }
 
@@ -338,7 +363,7 @@ export class JanusBridge {
   }
 
   /** A room for one consultation; its number is returned. */
-  async open(title: string): Promise<string> {
+  async open(title: string, groups: string[] = []): Promise<string> {
     const h = await this.attach();
     try {
       const room = 100_000 + (randomBytes(4).readUInt32BE(0) % 900_000_000);
@@ -351,6 +376,8 @@ export class JanusBridge {
         audio_level_average: 50,
         allow_rtp_participants: true,
         sampling_rate: 16000,
+        // a forwarding group per participant (their voice alone, for the level meter), one for headsets
+        groups: [...groups, 'hall'],
       });
       // the consultation's picture (sent to the video terminals) goes through a VideoRoom of the same
       // number; fir_freq: the terminals cannot ask for a key frame there, so one is asked every 2 s
@@ -381,7 +408,7 @@ export class JanusBridge {
   }
 
   /** A SIP leg's far end joins by plain RTP: its offer in, the hall's answer (the bridge's port) out. */
-  async joinRtp(room: string, leg: string, name: string, offer: string): Promise<string> {
+  async joinRtp(room: string, leg: string, name: string, offer: string, group = 'hall'): Promise<string> {
     const o = readRtpOffer(offer);
     const h = await this.attach();
     this.handles.set(h, { leg, room, member: null });
@@ -391,12 +418,14 @@ export class JanusBridge {
         request: 'join',
         room: Number(room),
         display: name.slice(0, 64),
+        group,
         codec: o.codec,
         rtp: { ip: o.ip, port: o.port, ...(o.codec === 'opus' ? { payload_type: o.pt } : {}), ...(o.levelExt !== null ? { audiolevel_ext: o.levelExt } : {}) },
       });
       const d = m.plugindata!.data as { id: number; rtp?: { ip: string; port: number } };
       if (!d.rtp) throw new Error('conference bridge: no RTP address in its answer');
       this.handles.get(h)!.member = d.id;
+      if (group !== 'hall') await this.meterLeg(room, leg, group);
       // the camera goes to a mountpoint of its own; without one the leg is still heard, and its
       // video line is refused
       const cam = o.video
@@ -437,6 +466,22 @@ export class JanusBridge {
     } finally {
       void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
     }
+  }
+
+  /** Have the bridge forward this leg's voice, alone (its group), to the level meter. */
+  private async meterLeg(room: string, leg: string, group: string): Promise<void> {
+    const at = this.meterAt;
+    const h = this.legs.get(leg);
+    if (!at?.port || h === undefined) return;
+    const ssrc = 1 + (randomBytes(4).readUInt32BE(0) % 2_000_000_000);
+    this.meter.add(ssrc, leg);
+    const m = await this.message(h, { request: 'rtp_forward', room: Number(room), group, codec: 'pcmu', ptype: 0, host: at.host, port: at.port, ssrc }).catch((e: Error) => {
+      console.warn(`beacon: no level for ${leg}: ${e.message}`);
+      return null;
+    });
+    const stream = (m?.plugindata?.data as { stream_id?: number } | undefined)?.stream_id;
+    if (stream !== undefined) this.forwards.set(leg, { room, stream });
+    else this.meter.remove(leg);
   }
 
   /** Send the room's picture, if there is one, to a terminal's screen. */
@@ -540,7 +585,7 @@ export class JanusBridge {
     this.handles.set(h, { leg, room, member: null });
     this.legs.set(leg, h);
     try {
-      const m = await this.message(h, { request: 'join', room: Number(room), display: name.slice(0, 64), codec: webRtcCodec(offer) }, { type: 'offer', sdp: offer });
+      const m = await this.message(h, { request: 'join', room: Number(room), display: name.slice(0, 64), group: 'hall', codec: webRtcCodec(offer) }, { type: 'offer', sdp: offer });
       const d = m.plugindata!.data as { id: number };
       this.handles.get(h)!.member = d.id;
       if (!m.jsep?.sdp) throw new Error('conference bridge: no answer to the offer');
@@ -562,6 +607,11 @@ export class JanusBridge {
 
   /** Take a leg out of the mix (its call ended). */
   async leave(leg: string): Promise<void> {
+    const fwd = this.forwards.get(leg);
+    this.forwards.delete(leg);
+    this.meter.remove(leg);
+    const fh = this.legs.get(leg);
+    if (fwd && fh !== undefined) await this.message(fh, { request: 'stop_rtp_forward', room: Number(fwd.room), stream_id: fwd.stream }).catch(() => undefined);
     const scr = this.screens.get(leg);
     this.screens.delete(leg);
     const pic = scr ? this.pictures.get(scr.room) : undefined;
@@ -587,6 +637,7 @@ export class JanusBridge {
 
   async dispose(): Promise<void> {
     this.closed = true;
+    this.meter.close();
     if (this.retry) clearTimeout(this.retry);
     if (this.keepalive) clearInterval(this.keepalive);
     const ws = this.ws;

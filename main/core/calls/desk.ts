@@ -151,7 +151,7 @@ export class CallDesk implements Desk {
       const mix = this.mixing(id);
       const member = `headset:${ctx.session.slice(0, 64)}`;
       if (mix.members[member]?.joined) await this.bridge!.leave(member);
-      this.setMember(id, member, { kind: 'headset', name: ctx.by.slice(0, 64), call: null, joined: false, talking: false, muted: false, video: false, outside: '' });
+      this.setMember(id, member, { kind: 'headset', name: ctx.by.slice(0, 64), call: null, joined: false, talking: false, level: null, muted: false, video: false, outside: '' });
       try {
         const answer = await this.bridge!.joinWebRtc(mix.room!, member, ctx.by, sdp);
         this.setMember(id, member, { joined: true });
@@ -504,9 +504,9 @@ export class CallDesk implements Desk {
     const contact = live.call.contact;
     const lateOffer = room
       ? async (offer: string) => {
-          const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer);
-          // a plain-RTP leg's voice activity is the bridge's to tell: unknown until it does
-          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, muted: false, video: this.bridge!.hasCamera(live.call.id), outside: '' });
+          const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer, contact);
+          // who speaks: unknown until the hall's meter of the leg's voice says
+          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, level: null, muted: false, video: this.bridge!.hasCamera(live.call.id), outside: '' });
           return answer;
         }
       : undefined;
@@ -553,7 +553,7 @@ export class CallDesk implements Desk {
         sip.done.then(async (e) => {
           if (lateOffer) {
             await this.bridge?.leave(live.call.id);
-            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null, video: false });
+            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null, level: null, video: false });
           }
           return { by: e.by, reason: e.reason };
         }),
@@ -680,11 +680,12 @@ export class CallDesk implements Desk {
   /** The consultation's room in the bridge, or why there is none (the legs are then calls of their own). */
   private async openMix(id: string, title: string, contacts: string[]): Promise<void> {
     const members: Record<string, MixMember> = {};
-    for (const c of contacts) members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, muted: false, video: false, outside: '' };
+    for (const c of contacts)
+      members[c] = { kind: 'contact', name: this.contact(c).name.zh.slice(0, 64), call: null, joined: false, talking: null, level: null, muted: false, video: false, outside: '' };
     let mix: Mix = { id, room: null, state: 'no_bridge', detail: 'no conference bridge configured: each participant is a call of its own', members, picture: null };
     if (this.bridge) {
       try {
-        mix = { ...mix, room: await this.bridge.open(title), state: 'mixing', detail: '' };
+        mix = { ...mix, room: await this.bridge.open(title, contacts), state: 'mixing', detail: '' };
       } catch (e) {
         mix = { ...mix, state: 'bridge_down', detail: `conference bridge unreachable: ${(e as Error).message}; each participant is a call of its own`.slice(0, 300) };
       }
@@ -749,7 +750,7 @@ export class CallDesk implements Desk {
   }
 
   /** The bridge says a member speaks, is muted, or left (a headset's page closed, the bridge lost it). */
-  private onBridge(room: string, leg: string, change: { talking?: boolean; muted?: boolean; left?: true }): void {
+  private onBridge(room: string, leg: string, change: { talking?: boolean; level?: number; muted?: boolean; left?: true }): void {
     const mix = [...this.mixes.values()].find((m) => m.room === room);
     if (!mix) return;
     if (leg.startsWith('picture:')) {
@@ -758,7 +759,7 @@ export class CallDesk implements Desk {
     }
     const key = leg.startsWith('headset:') ? leg : Object.keys(mix.members).find((k) => mix.members[k]!.call === leg);
     if (!key) return;
-    if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null, video: false });
+    if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null, level: null, video: false });
     else this.setMember(mix.id, key, change);
   }
 
@@ -788,7 +789,7 @@ export class CallDesk implements Desk {
       live: this.live.size,
       sip: this.ua ? { ...this.ua.counters, registration: this.ua.registration.state } : null,
       satellite: this.modem ? { ...this.modem.status } : null,
-      bridge: this.bridge ? { ...this.bridge.counters, up: this.bridge.isUp, mixes: this.mixes.size } : null,
+      bridge: this.bridge ? { ...this.bridge.counters, up: this.bridge.isUp, mixes: this.mixes.size, levels: this.bridge.levelCounters } : null,
     };
   }
 
