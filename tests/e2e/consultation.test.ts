@@ -5,7 +5,8 @@
 // ends hear 440 Hz; the bridge reports the officer speaking; mute-participant from the panel takes
 // one city out of the other's ears; leaving takes the headset out of the mix. Both cities are video
 // terminals (baresip's fakevideo test card): the bridge takes their cameras, the panel shows them, and
-// 会商上墙 puts them on a wall display's tiles, which follow a city's redial.
+// 会商上墙 puts them on a wall display's tiles, which follow a city's redial. The bridge restarted
+// mid-consultation: the same calls mix again, the headset and the pictures come back.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,6 +70,29 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     const { rate, samples } = readWav(join(rec(w), f));
     const s = samples.subarray(Math.max(0, samples.length - seconds * rate));
     return (hz: number) => share(s, rate, hz);
+  };
+
+  /** Wait until terminal w shows the multi-picture: baresip saves its next decoded picture; 2x2 cells of
+   *  320x240: the hall (magenta) top left, then Taizhou and Wenzhou in the consultation's order. */
+  const seesMultiPicture = async (w: 'a' | 'b'): Promise<string> => {
+    let last = '';
+    await until(
+      `ep-${w} shows the multi-picture`,
+      async () => {
+        const s = await screen(eps[w], join(dir, `screen-${w}-${Date.now()}.png`));
+        if (!s) return false;
+        const cellHall = s.at(160, 120);
+        const wenzhou: Picture['bars'] = [s.at(53, 360), s.at(160, 360), s.at(267, 360)];
+        const taizhou: Picture['bars'] = [s.at(373, 120), s.at(480, 120), s.at(587, 120)];
+        last = `${s.width}x${s.height} hall rgb(${cellHall.join(',')}) Taizhou ${taizhou.map((p) => `rgb(${p.join(',')})`).join(' ')} Wenzhou ${wenzhou.map((p) => `rgb(${p.join(',')})`).join(' ')}`;
+        const magenta = cellHall[0] > 170 && cellHall[2] > 170 && cellHall[1] < 100;
+        return s.width === 640 && magenta && isTestCard({ bars: wenzhou }) && isTestCard({ bars: taizhou });
+      },
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${last}`);
+    });
+    return last;
   };
 
   beforeAll(async () => {
@@ -196,34 +220,32 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
 
   it('多画面送各方: each video terminal sees the hall and both cities in one picture', async () => {
     await page.locator('[data-test="consult-send"]').click();
+    const t0 = Date.now();
     await page.locator('[data-test="consult-picture"][data-sending="true"]').waitFor({ timeout: 15_000 });
     const duty = await hall.client('duty');
     duty.subscribe('mixes', () => undefined);
     await until('the mix names who sends the picture', () => !!(duty.topic('mixes').get(consult) as Mix | undefined)?.picture, 10_000);
     duty.dispose();
-    // what each terminal shows: baresip saves its next decoded picture; 2x2 cells of 320x240: the
-    // hall (magenta) top left, then Taizhou and Wenzhou in the consultation's order
+    for (const w of ['a', 'b'] as const) console.log(`consultation e2e (multi-picture): ep-${w}'s screen ${await seesMultiPicture(w)}, ${((Date.now() - t0) / 1000).toFixed(1)} s after 多画面送各方`);
+  }, 90_000);
+
+  it('the bridge restarted mid-consultation: the same calls mix again, and the headset and pictures come back', async () => {
+    const mixState = () => page.locator(`[data-test="mix-${consult}"]`).getAttribute('data-state');
+    await mcu.stop();
+    await page.locator(`[data-test="mix-${consult}"][data-state="bridge_down"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`[data-test="mix-${consult}"]`).textContent()).toContain('会商桥不可用');
     const t0 = Date.now();
-    for (const w of ['a', 'b'] as const) {
-      let last = '';
-      await until(
-        `ep-${w} shows the multi-picture`,
-        async () => {
-          const s = await screen(eps[w], join(dir, `screen-${w}-${Date.now()}.png`));
-          if (!s) return false;
-          const cellHall = s.at(160, 120);
-          const wenzhou: Picture['bars'] = [s.at(53, 360), s.at(160, 360), s.at(267, 360)];
-          const taizhou: Picture['bars'] = [s.at(373, 120), s.at(480, 120), s.at(587, 120)];
-          last = `${s.width}x${s.height} hall rgb(${cellHall.join(',')}) Taizhou ${taizhou.map((p) => `rgb(${p.join(',')})`).join(' ')} Wenzhou ${wenzhou.map((p) => `rgb(${p.join(',')})`).join(' ')}`;
-          const magenta = cellHall[0] > 170 && cellHall[2] > 170 && cellHall[1] < 100;
-          return s.width === 640 && magenta && isTestCard({ bars: wenzhou }) && isTestCard({ bars: taizhou });
-        },
-        30_000,
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}: ${last}`);
-      });
-      console.log(`consultation e2e (multi-picture): ep-${w}'s screen ${last}, ${((Date.now() - t0) / 1000).toFixed(1)} s after 多画面送各方`);
-    }
+    await mcu.start();
+    await page.locator(`[data-test="mix-${consult}"][data-state="mixing"]`).waitFor({ timeout: 30_000 });
+    for (const c of ['c-a', 'c-b']) await page.locator(`[data-test="in-${c}"][data-mix="in"][data-talking="true"]`).waitFor({ timeout: 20_000 });
+    await page.locator('[data-test="headset"][data-phase="live"]').waitFor({ timeout: 20_000 });
+    for (const c of ['c-a', 'c-b']) await page.locator(`[data-test="cam-${c}"][data-state="live"]`).waitFor({ timeout: 20_000 });
+    console.log(`consultation e2e: the bridge restarted; mixing, the headset and both pictures back ${((Date.now() - t0) / 1000).toFixed(1)} s after (${await mixState()})`);
+    // the officer is heard again, and the terminals see the multi-picture again
+    await until('both cities hear the officer again', () => tail('a', 1)(440) > 0.005 && tail('b', 1)(440) > 0.005, 20_000);
+    await page.locator('[data-test="consult-picture"][data-sending="true"]').waitFor({ timeout: 10_000 });
+    for (const w of ['a', 'b'] as const) await seesMultiPicture(w);
+    console.log(`consultation e2e: the multi-picture back on both terminals ${((Date.now() - t0) / 1000).toFixed(1)} s after the bridge restarted`);
     await page.locator('[data-test="consult-send-stop"]').click();
     await page.locator('[data-test="consult-picture"][data-sending="false"]').waitFor({ timeout: 10_000 });
   }, 90_000);

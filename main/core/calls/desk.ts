@@ -320,6 +320,7 @@ export class CallDesk implements Desk {
         state: (up, detail) => {
           this.bridgeDetail = detail;
           if (!up) for (const mix of this.mixes.values()) if (mix.state === 'mixing') this.putMix({ ...mix, state: 'bridge_down', detail: `conference bridge lost: ${detail}`.slice(0, 300) });
+          if (up) void this.rebuild();
           this.publish();
         },
       });
@@ -502,14 +503,7 @@ export class CallDesk implements Desk {
     const mix = live.call.consultation ? this.mixes.get(live.call.consultation) : undefined;
     const room = mix?.state === 'mixing' ? mix.room : null;
     const contact = live.call.contact;
-    const lateOffer = room
-      ? async (offer: string) => {
-          const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer, contact);
-          // who speaks: unknown until the hall's meter of the leg's voice says
-          this.setMember(mix!.id, contact, { call: live.call.id, joined: true, talking: null, level: null, muted: false, video: this.bridge!.hasCamera(live.call.id), outside: '' });
-          return answer;
-        }
-      : undefined;
+    const lateOffer = room ? (offer: string) => this.joinLeg(mix!.id, room, live, offer) : undefined;
     try {
       sip = ua.call(uri, {
         video: attempt.channel === 'video',
@@ -551,9 +545,11 @@ export class CallDesk implements Desk {
         live,
         attempt,
         sip.done.then(async (e) => {
-          if (lateOffer) {
+          // a consultation's leg leaves the bridge (it may have joined it later, when a room was rebuilt)
+          const mixId = live.call.consultation;
+          if (mixId) {
             await this.bridge?.leave(live.call.id);
-            if (this.mixes.get(mix!.id)?.members[contact]?.call === live.call.id) this.setMember(mix!.id, contact, { joined: false, talking: null, level: null, video: false });
+            if (this.mixes.get(mixId)?.members[contact]?.call === live.call.id) this.setMember(mixId, contact, { joined: false, talking: null, level: null, video: false });
           }
           return { by: e.by, reason: e.reason };
         }),
@@ -579,6 +575,49 @@ export class CallDesk implements Desk {
       attempt.detail = end.reason;
     }
     return false;
+  }
+
+  /** A consultation's SIP leg into the bridge's room: its offer in, the bridge's answer out. */
+  private async joinLeg(mixId: string, room: string, live: Live, offer: string): Promise<string> {
+    const contact = live.call.contact;
+    const answer = await this.bridge!.joinRtp(room, live.call.id, live.call.name.zh, offer, contact);
+    // who speaks: unknown until the hall's meter of the leg's voice says
+    this.setMember(mixId, contact, { call: live.call.id, joined: true, talking: null, level: null, muted: false, video: this.bridge!.hasCamera(live.call.id), outside: '' });
+    return answer;
+  }
+
+  /** The bridge is back: each consultation it lost gets a room again, and each connected SIP leg moves
+   *  there by a re-INVITE without an offer (the far end offers, the new room answers; RFC 3725). The
+   *  panels' headsets and pictures rejoin when they see the mix mixing again. A leg that cannot move is
+   *  hung up, so the panel offers its redial. */
+  private async rebuild(): Promise<void> {
+    for (const mix of [...this.mixes.values()]) {
+      const c = this.port.get<Consultation>('consultations', mix.id);
+      if (mix.state !== 'bridge_down' || !c || c.endedAt !== null || !this.bridge?.isUp) continue;
+      let room: string;
+      try {
+        room = await this.bridge.open(c.title, c.participants);
+      } catch (e) {
+        console.warn(`beacon: consultation ${mix.id}: the bridge is back but no room: ${(e as Error).message}`);
+        continue;
+      }
+      const members: Record<string, MixMember> = {};
+      for (const [k, m] of Object.entries(mix.members)) if (m.kind === 'contact') members[k] = { ...m, joined: false, talking: null, level: null, muted: false, video: false };
+      this.putMix({ ...mix, room, state: 'mixing', detail: '', members, picture: null });
+      let moved = 0;
+      for (const m of Object.values(members)) {
+        const live = m.call ? this.live.get(m.call) : undefined;
+        if (!live?.sip || live.call.state !== 'connected') continue;
+        try {
+          await live.sip.rejoin((offer) => this.joinLeg(mix.id, room, live, offer));
+          moved++;
+        } catch (e) {
+          console.warn(`beacon: consultation ${mix.id}: ${live.call.name.zh} could not move to the new room: ${(e as Error).message}; hung up for a redial`);
+          live.stop?.();
+        }
+      }
+      console.log(`beacon: consultation ${mix.id}: the bridge is back; room ${room}, ${moved} leg(s) moved`);
+    }
   }
 
   private async trySatellite(live: Live, attempt: CallAttempt): Promise<boolean> {

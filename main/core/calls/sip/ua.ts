@@ -789,6 +789,41 @@ export class SipCall {
     return this.answer;
   }
 
+  /** A re-INVITE without an offer (RFC 3261 §14, RFC 3725): the far end offers in its 2xx, `answerTo`
+   *  gives the answer that goes in the ACK. A consultation's leg moves to a rebuilt bridge room so. If
+   *  no answer can be given, the ACK goes without one and this rejects (the caller hangs up). */
+  async rejoin(answerTo: (offer: string) => Promise<string>): Promise<string> {
+    if (this.phase !== 'connected') throw new Error('the call is not connected');
+    ++this.seq;
+    const res = await this.ua.requestWithAuth(
+      () =>
+        this.ua.buildRequest('INVITE', this.remoteTarget, {
+          callId: this.callId,
+          from: this.ua.identity.from(this.localTag),
+          to: `<${this.target}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`,
+          seq: this.seq,
+          route: this.routeSet,
+          extra: [['contact', `<${this.ua.identity.contact()}>`]],
+          body: '',
+        }),
+      () => ++this.seq,
+    );
+    if (!res) throw new Error('no answer to the re-INVITE');
+    if (res.status < 200 || res.status >= 300) throw new Error(`the far end refused: ${res.status} ${res.reason}`);
+    let answer: string;
+    try {
+      if (!res.body) throw new Error('the far end answered without an offer');
+      answer = await answerTo(res.body);
+    } catch (e) {
+      this.sendAck(res);
+      throw e;
+    }
+    this.sendAck(res, answer);
+    this.offer = res.body;
+    this.answer = answer;
+    return answer;
+  }
+
   private async bye(): Promise<void> {
     const req = this.ua.buildRequest('BYE', this.remoteTarget, {
       callId: this.callId,
