@@ -96,6 +96,16 @@ describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
     await until('each shown speaking', () => ['c-a', 'c-b', 'c-c'].every((c) => mix()?.members[c]?.talking === true), 5000);
     console.log(`conference: levels ${['c-a', 'c-b', 'c-c'].map((c) => `${c} ${mix()!.members[c]!.level}`).join(', ')}`);
     for (const c of ['c-a', 'c-b', 'c-c']) expect(mix()!.members[c]!.level).toBeGreaterThanOrEqual(0.8);
+    // a participant without a camera has no picture to watch; the multi-picture is an operator's to
+    // send, and it must carry video; a display watches only what it asked for
+    const sdp = 'v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';
+    await expect(duty.command('consult.watch', { id: consult, member: 'c-a' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(duty.command('consult.picture', { id: consult, sdp })).rejects.toMatchObject({ code: 'unavailable' });
+    const display = await hall.client();
+    await expect(display.command('consult.picture', { id: consult, sdp })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(display.command('consult.watched', { watch: '12345', sdp })).rejects.toMatchObject({ code: 'not_found' });
+    expect(await display.command('consult.unwatch', { watch: '12345' })).toEqual({ stopped: false });
+    display.dispose();
     duty.dispose();
   }, 90_000);
 

@@ -172,7 +172,7 @@ export class JanusBridge {
   /** The consultation's picture, by room: the display that publishes it (a VideoRoom publisher). */
   private readonly pictures = new Map<string, { leg: string; handle: number; publisher: number; mid: string }>();
   /** Displays watching a camera: streaming handle -> the leg whose camera, and who watches. */
-  private readonly watchers = new Map<number, { leg: string; owner: string }>();
+  private readonly watchers = new Map<number, { leg: string; owner: string; started: boolean }>();
   /** Each SIP leg's voice, forwarded alone by the bridge, read for who speaks (levels.ts). */
   private readonly meter: LevelMeter;
   private meterAt: { host: string; port: number } | null = null;
@@ -546,10 +546,14 @@ export class JanusBridge {
     const id = this.cameras.get(leg);
     if (id === undefined) throw new Error('the bridge receives no video from this participant');
     const h = await this.attach('janus.plugin.streaming');
-    this.watchers.set(h, { leg, owner });
+    this.watchers.set(h, { leg, owner, started: false });
     try {
       const m = await this.message(h, { request: 'watch', id });
       if (!m.jsep?.sdp) throw new Error('conference bridge: no offer for the picture');
+      // a display that never answers (its page gone before it could) does not keep the handle
+      setTimeout(() => {
+        if (this.watchers.get(h)?.started === false) void this.unwatch(h);
+      }, 30_000).unref();
       return { handle: h, offer: m.jsep.sdp };
     } catch (e) {
       await this.unwatch(h);
@@ -570,8 +574,10 @@ export class JanusBridge {
   }
 
   async started(handle: number, answer: string): Promise<void> {
-    if (!this.watchers.has(handle)) throw new Error('that picture is no longer served');
+    const w = this.watchers.get(handle);
+    if (!w) throw new Error('that picture is no longer served');
     await this.message(handle, { request: 'start' }, { type: 'answer', sdp: answer });
+    w.started = true;
   }
 
   async unwatch(handle: number): Promise<void> {
