@@ -8,7 +8,7 @@
 // 会商上墙 puts them on a wall display's tiles, which follow a city's redial. The bridge restarted
 // mid-consultation: the same calls mix again, the headset and the pictures come back.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,8 +36,15 @@ const TONES = { a: 600, b: 1100 } as const;
 async function screen(ep: Endpoint, file: string): Promise<{ width: number; height: number; at: (x: number, y: number) => Rgb } | null> {
   await ep.command('snapshot_recv', file);
   const t = Date.now();
-  while (!existsSync(file) && Date.now() - t < 3000) await new Promise((r) => setTimeout(r, 100));
-  if (!existsSync(file)) return null;
+  // baresip writes the file as it goes: wait until it is there and has stopped growing
+  let size = -1;
+  while (Date.now() - t < 3000) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = existsSync(file) ? statSync(file).size : -1;
+    if (now > 0 && now === size) break;
+    size = now;
+  }
+  if (size <= 24) return null;
   const png = readFileSync(file);
   const width = png.readUInt32BE(16);
   const height = png.readUInt32BE(20);
@@ -81,7 +88,7 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
       async () => {
         const s = await screen(eps[w], join(dir, `screen-${w}-${Date.now()}.png`));
         if (!s) return false;
-        const cellHall = s.at(160, 120);
+        const cellHall = s.at(160, 40);
         const wenzhou: Picture['bars'] = [s.at(53, 360), s.at(160, 360), s.at(267, 360)];
         const taizhou: Picture['bars'] = [s.at(373, 120), s.at(480, 120), s.at(587, 120)];
         last = `${s.width}x${s.height} hall rgb(${cellHall.join(',')}) Taizhou ${taizhou.map((p) => `rgb(${p.join(',')})`).join(' ')} Wenzhou ${wenzhou.map((p) => `rgb(${p.join(',')})`).join(' ')}`;
@@ -118,8 +125,22 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
       tone440,
     ]);
     if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
-    // the hall's camera: plain magenta, nothing like baresip's test card
-    const c = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=magenta:s=320x240:r=10', '-t', '1', '-pix_fmt', 'yuv420p', camera]);
+    // the hall's camera: magenta, nothing like baresip's test card, with a white box moving across
+    // its middle (baresip's own card is still, so the motion is what shows frames arriving)
+    const c = spawnSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      "color=c=magenta:s=320x240:r=10[bg];color=c=white:s=40x40:r=10[box];[bg][box]overlay=x='mod(t*140\\,280)':y=100:shortest=1",
+      '-t',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      camera,
+    ]);
     if (c.status !== 0) throw new Error(`ffmpeg: ${c.stderr}`);
     await Promise.all([platform.start(), mcu.start()]);
     for (const e of Object.values(eps)) await e.start();
@@ -227,6 +248,16 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     await until('the mix names who sends the picture', () => !!(duty.topic('mixes').get(consult) as Mix | undefined)?.picture, 10_000);
     duty.dispose();
     for (const w of ['a', 'b'] as const) console.log(`consultation e2e (multi-picture): ep-${w}'s screen ${await seesMultiPicture(w)}, ${((Date.now() - t0) / 1000).toFixed(1)} s after 多画面送各方`);
+    // the picture moves on the terminal's screen: where the hall camera's white box is, in four of its
+    // pictures 300 ms apart
+    const boxes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = await screen(eps.a, join(dir, `moving-${i}-${Date.now()}.png`));
+      if (s) boxes.push(Array.from({ length: 320 }, (_, x) => x).find((x) => s.at(x, 120).every((v) => v > 200)) ?? -1);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    console.log(`consultation e2e (multi-picture): the hall's white box on ep-a's screen at x = ${boxes.join(', ')}`);
+    expect(new Set(boxes.filter((x) => x >= 0)).size).toBeGreaterThanOrEqual(2);
   }, 90_000);
 
   it('the bridge restarted mid-consultation: the same calls mix again, and the headset and pictures come back', async () => {
