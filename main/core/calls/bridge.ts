@@ -1,14 +1,19 @@
 // The conference bridge that mixes a consultation (会商, issue 22). In production it is the platform's
-// MCU; the adapter here speaks the Janus AudioBridge API (WebSocket, `janus-protocol`), which the tests
-// run from Debian's `janus` package, standing for it.
+// MCU; the adapter here speaks the Janus API (WebSocket, `janus-protocol`: AudioBridge for the voices,
+// Streaming for the terminals' cameras, VideoRoom for the picture sent to them), which the tests run
+// from Debian's `janus` package, standing for it.
 //
 // How a participant joins, by third-party call control (RFC 3725, flow I): the hall sends the far end
 // an INVITE without a session description; the far end offers in its 200; the hall joins the bridge as
-// a plain-RTP participant aimed at that offer, and answers in the ACK with the bridge's own address. So
-// the media goes far end <-> bridge directly, never through the hall. The officer's headset joins as a
-// WebRTC participant (its offer, the bridge's answer). Who speaks comes from the bridge's voice
-// activity (RFC 6464 levels; Janus 1.1 reads them from WebRTC members only), mute from its moderation.
-// A frame from the bridge that is not JSON, and a request it leaves unanswered, count as `errors`.
+// a plain-RTP participant aimed at that offer (its camera, if any, to a mountpoint of its own), and
+// answers in the ACK with the bridge's own addresses. So the media goes far end <-> bridge directly,
+// never through the hall. The officer's headset joins as a WebRTC participant (its offer, the bridge's
+// answer). Who speaks: the bridge's voice activity for WebRTC members (RFC 6464 levels; Janus 1.1
+// reads them from those only), and for SIP legs the hall's meter of each leg's voice, which the bridge
+// forwards alone (levels.ts). Mute comes from its moderation. Displays watch a camera by WebRTC from
+// the bridge; the panel's multi-picture is a VideoRoom publisher the bridge forwards to each
+// terminal's screen. A frame from the bridge that is not JSON, and a request it leaves unanswered,
+// count as `errors`.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { LevelMeter } from './levels.ts';
