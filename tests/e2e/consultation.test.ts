@@ -104,44 +104,16 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
 
   beforeAll(async () => {
     for (const w of ['a', 'b'] as const) mkdirSync(rec(w), { recursive: true });
+    const lavfi = (source: string, ...out: string[]) => {
+      const r = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, ...out]);
+      if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+    };
     // beeps, as speech comes in bursts: a steady tone is what a headset's noise suppression learns
     // as noise and takes out within seconds
-    const r = spawnSync('ffmpeg', [
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:duration=120',
-      '-af',
-      "volume=6,volume='if(lt(mod(t,0.8),0.4),1,0)':eval=frame",
-      '-ar',
-      '48000',
-      '-ac',
-      '1',
-      '-c:a',
-      'pcm_s16le',
-      tone440,
-    ]);
-    if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr}`);
+    lavfi('sine=frequency=440:duration=120', '-af', "volume=6,volume='if(lt(mod(t,0.8),0.4),1,0)':eval=frame", '-ar', '48000', '-ac', '1', '-c:a', 'pcm_s16le', tone440);
     // the hall's camera: magenta, nothing like baresip's test card, with a white box moving across
     // its middle (baresip's own card is still, so the motion is what shows frames arriving)
-    const c = spawnSync('ffmpeg', [
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      "color=c=magenta:s=320x240:r=10[bg];color=c=white:s=40x40:r=10[box];[bg][box]overlay=x='mod(t*140\\,280)':y=100:shortest=1",
-      '-t',
-      '2',
-      '-pix_fmt',
-      'yuv420p',
-      camera,
-    ]);
-    if (c.status !== 0) throw new Error(`ffmpeg: ${c.stderr}`);
+    lavfi("color=c=magenta:s=320x240:r=10[bg];color=c=white:s=40x40:r=10[box];[bg][box]overlay=x='mod(t*140\\,280)':y=100:shortest=1", '-t', '2', '-pix_fmt', 'yuv420p', camera);
     await Promise.all([platform.start(), mcu.start()]);
     for (const e of Object.values(eps)) await e.start();
     hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });

@@ -758,11 +758,10 @@ export class SipCall {
     if (this.inviteTx?.provisional) this.sendCancel();
   }
 
-  /** A new offer inside the call (RFC 3261 §14): hold (a=sendonly) and resume (sendrecv). Resolves
-   *  with the far end's answer; rejects with its refusal (the call goes on as it was). */
-  async reinvite(offer: string): Promise<string> {
+  /** An INVITE inside the call, with an offer or without one; resolves with its 2xx (not yet ACKed),
+   *  rejects on a refusal or no answer (the call goes on as it was). */
+  private async inDialogInvite(body: string): Promise<SipResponse> {
     if (this.phase !== 'connected') throw new Error('the call is not connected');
-    const body = `${offer.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '')}\r\n`;
     ++this.seq;
     const res = await this.ua.requestWithAuth(
       () =>
@@ -772,16 +771,21 @@ export class SipCall {
           to: `<${this.target}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`,
           seq: this.seq,
           route: this.routeSet,
-          extra: [
-            ['contact', `<${this.ua.identity.contact()}>`],
-            ['content-type', 'application/sdp'],
-          ],
+          extra: [['contact', `<${this.ua.identity.contact()}>`], ...(body ? ([['content-type', 'application/sdp']] as [string, string][]) : [])],
           body,
         }),
       () => ++this.seq,
     );
     if (!res) throw new Error('no answer to the re-INVITE');
     if (res.status < 200 || res.status >= 300) throw new Error(`the far end refused: ${res.status} ${res.reason}`);
+    return res;
+  }
+
+  /** A new offer inside the call (RFC 3261 §14): hold (a=sendonly) and resume (sendrecv). Resolves
+   *  with the far end's answer; rejects with its refusal (the call goes on as it was). */
+  async reinvite(offer: string): Promise<string> {
+    const body = `${offer.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '')}\r\n`;
+    const res = await this.inDialogInvite(body);
     this.sendAck(res);
     if (!this.lateOffer) this.offer = body;
     this.answer = res.body || null;
@@ -793,23 +797,7 @@ export class SipCall {
    *  gives the answer that goes in the ACK. A consultation's leg moves to a rebuilt bridge room so. If
    *  no answer can be given, the ACK goes without one and this rejects (the caller hangs up). */
   async rejoin(answerTo: (offer: string) => Promise<string>): Promise<string> {
-    if (this.phase !== 'connected') throw new Error('the call is not connected');
-    ++this.seq;
-    const res = await this.ua.requestWithAuth(
-      () =>
-        this.ua.buildRequest('INVITE', this.remoteTarget, {
-          callId: this.callId,
-          from: this.ua.identity.from(this.localTag),
-          to: `<${this.target}>${this.remoteTag ? `;tag=${this.remoteTag}` : ''}`,
-          seq: this.seq,
-          route: this.routeSet,
-          extra: [['contact', `<${this.ua.identity.contact()}>`]],
-          body: '',
-        }),
-      () => ++this.seq,
-    );
-    if (!res) throw new Error('no answer to the re-INVITE');
-    if (res.status < 200 || res.status >= 300) throw new Error(`the far end refused: ${res.status} ${res.reason}`);
+    const res = await this.inDialogInvite('');
     let answer: string;
     try {
       if (!res.body) throw new Error('the far end answered without an offer');
