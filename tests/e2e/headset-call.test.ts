@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Call } from '../../common/domain.ts';
 import { readWav, share } from '../helpers/audio.ts';
-import { isTestCard, picture, rgb } from '../helpers/picture.ts';
+import { changes, isTestCard, picture, rgb } from '../helpers/picture.ts';
 import { callPanel, type Served, serve } from '../helpers/serve.ts';
 import { Endpoint, RTPENGINE, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -27,6 +27,7 @@ const CONTACTS = [
   'id,level,code,parent,name_zh,name_en,duty_name,duty_mobile,deputy_name,deputy_mobile,video,voip,mobile,satellite,radio',
   `t-wenling,county,331081,c-331000,温岭市应急管理局测试,Wenling test,王明,13800000001,,,,sip:ep-county@127.0.0.1,,,`,
   `t-linhai,county,331082,c-331000,临海市应急管理局测试,Linhai test,李华,13800000002,,,sip:ep-video@127.0.0.1,,,,`,
+  `t-echo,county,331083,c-331000,三门县应急管理局测试,Sanmen test,赵亮,13800000003,,,sip:ep-echo@127.0.0.1,,,,`,
 ].join('\r\n');
 
 describe.skipIf(!!why)('a press that lets people talk: the officer’s headset over WebRTC through the border controller', () => {
@@ -36,6 +37,8 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
   const heard = join(dir, 'heard');
   const county = new Endpoint(platform, 'ep-county', 'answer', dir, { play: tone1k, record: heard });
   const terminal = new Endpoint(platform, 'ep-video', 'answer', dir, { tone: 1000, video: true });
+  // a terminal that sends back the picture it receives: the panel's camera (Chromium's fake one moves)
+  const echo = new Endpoint(platform, 'ep-echo', 'answer', dir, { tone: 1000, video: 'echo' });
   let wan: Server;
   let hall: Served;
   let browser: Browser;
@@ -53,6 +56,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     await platform.start();
     await county.start();
     await terminal.start();
+    await echo.start();
     wan = createServer((s) => s.destroy());
     await new Promise<void>((r) => wan.listen(0, '127.0.0.1', () => r()));
     const wanPort = (wan.address() as { port: number }).port;
@@ -75,6 +79,7 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     await hall?.stop();
     await county.stop();
     await terminal.stop();
+    await echo.stop();
     await platform.stop();
     wan?.close();
   });
@@ -345,6 +350,28 @@ describe.skipIf(!!why)('a press that lets people talk: the officer’s headset o
     await strip.waitFor({ state: 'detached', timeout: 15_000 });
     // the call over, the tile says so rather than holding the last picture
     await wall.locator('[data-test="tile-failed"]').filter({ hasText: '通话已结束' }).waitFor({ timeout: 10_000 });
+    await wall.close();
+  }, 120_000);
+
+  it('a moving picture from a video terminal, its frames counted by pixel change in the panel and on a wall tile', async () => {
+    await page.locator('[data-test="dial-t-echo"]').click();
+    const strip = page.locator('[data-test="headset"]');
+    await strip.and(page.locator('[data-phase="live"]')).waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => (document.querySelector('[data-test="call-video"]') as HTMLVideoElement | null)?.videoWidth, undefined, { timeout: 20_000 });
+    const inPanel = await changes(page.locator('[data-test="call-video"]'));
+    const wall = await page.context().newPage();
+    await wall.goto(`${hall.url}/?role=wall&display=wall-echo`);
+    await wall.locator('[data-test="grid-1"]').click();
+    await page.locator('[data-test="wall-choice"]').selectOption('wall-echo');
+    await page.locator('[data-test="to-wall"]').click();
+    const tile = wall.locator('[data-test="wall-tile"][data-state="live"]').first();
+    await tile.waitFor({ timeout: 20_000 });
+    const onWall = await changes(tile.locator('video'));
+    console.log(`headset call e2e (moving video): ${inPanel} different pictures of 10 in the panel, ${onWall} of 10 on the wall tile, 200 ms apart`);
+    expect(inPanel).toBeGreaterThanOrEqual(5);
+    expect(onWall).toBeGreaterThanOrEqual(5);
+    await page.locator('[data-test="call-t-echo"] [data-test="call-end"]').first().click();
+    await strip.waitFor({ state: 'detached', timeout: 15_000 });
     await wall.close();
   }, 120_000);
 });

@@ -32,3 +32,23 @@ export function isTestCard(p: Pick<Picture, 'bars'>): boolean {
 }
 
 export const rgb = (p: Picture): string => p.bars.map((x) => `rgb(${x.join(',')})`).join(' ');
+
+/** How many different pictures the <video> showed in `samples` looks `everyMs` apart (each drawn at
+ *  32x24 and compared whole): frames counted by pixel change, for a source that moves. */
+export async function changes(video: Locator, samples = 10, everyMs = 200): Promise<number> {
+  const seen = new Set<string>();
+  for (let i = 0; i < samples; i++) {
+    seen.add(
+      await video.evaluate((v: HTMLVideoElement) => {
+        const c = document.createElement('canvas');
+        c.width = 32;
+        c.height = 24;
+        const g = c.getContext('2d', { willReadFrequently: true })!;
+        g.drawImage(v, 0, 0, 32, 24);
+        return Array.from(g.getImageData(0, 0, 32, 24).data, (x) => x >> 4).join(',');
+      }),
+    );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return seen.size;
+}

@@ -266,12 +266,13 @@ export class Endpoint {
 
   /** `play`: a WAV file it sends instead of a 440 Hz tone; `record`: a folder where it writes what
    *  it received, decoded (baresip's sndfile: `dump-*-dec.wav`). */
-  private readonly audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean };
+  private readonly audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean | 'echo' };
 
   /** `tone`: the sine it plays (Hz, default 440); `levels`: it sends RFC 6464 audio levels, as a
    *  conference bridge's voice activity needs; `video`: a video terminal, VP8 from baresip's fakevideo
-   *  (moving vertical lines, 320x240 at 15 fps). */
-  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean } = {}) {
+   *  (a still card of red, green and blue bars, 320x240 at 15 fps), or `echo`: one that sends back the
+   *  picture it receives. */
+  constructor(platform: SipPlatform, user: string, mode: EndpointMode, dir: string, audio: { play?: string; record?: string; tone?: number; levels?: boolean; video?: boolean | 'echo' } = {}) {
     this.platform = platform;
     this.user = user;
     this.mode = mode;
@@ -298,7 +299,13 @@ export class Endpoint {
         'audio_alert aubridge,nil',
         this.audio.play ? `audio_source aufile,${this.audio.play}` : `audio_source ausine,${this.audio.tone ?? 440}`,
         ...(this.audio.levels ? ['audio_level yes'] : []),
-        ...(this.audio.video ? ['video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 320x240', 'video_fps 15', 'video_bitrate 300000'] : []),
+        // 'echo': the terminal's camera is the picture it shows (baresip's vidbridge), so a moving picture
+        // sent to it comes back moving, encoded by the far end
+        ...(this.audio.video === 'echo'
+          ? ['video_source vidbridge,echo', 'video_display vidbridge,echo', 'video_size 320x240', 'video_fps 15', 'video_bitrate 300000']
+          : this.audio.video
+            ? ['video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 320x240', 'video_fps 15', 'video_bitrate 300000']
+            : []),
         'ausrc_srate 48000',
         'auplay_srate 48000',
         'ausrc_channels 2',
@@ -310,7 +317,7 @@ export class Endpoint {
         ...(this.audio.record ? ['module sndfile.so', `snd_path ${this.audio.record}`] : []),
         'module aubridge.so',
         // snapshot: `snapshot_recv <path>` saves the next picture the terminal shows, as PNG
-        ...(this.audio.video ? ['module vp8.so', 'module fakevideo.so', 'module snapshot.so'] : []),
+        ...(this.audio.video ? ['module vp8.so', 'module fakevideo.so', 'module vidbridge.so', 'module snapshot.so'] : []),
         'module account.so',
         'module menu.so',
         'module ctrl_tcp.so',
