@@ -129,12 +129,19 @@ export const ELECTRON_FUSES = {
   grantFileProtocolExtraPrivileges: false,
 } as const;
 
-/** What a Beacon window may ask the browser for: nothing yet. No display needs a camera, a
- *  microphone, notifications, geolocation, HID, serial or USB: the devices are the main process's
- *  (the modem, the feeds), and video only plays. A conversation from the call panel (one-key connect
- *  with a headset) will allow 'media' (audio) for our own origin here, and nothing more. */
-export function permissionAllowed(_permission: string, _origin: string | undefined): boolean {
-  return false;
+/** What a Beacon window may ask the browser for. The call panel (\`?role=calls\` on our own origin)
+ *  may use the officer's headset and camera ('media': the microphone and speaker for calls and
+ *  consultations, the camera for video calls and the multi-picture) and choose the speaker
+ *  ('speaker-selection'). Nothing else, and nothing for any other window: the devices are the main
+ *  process's (the modem, the feeds), and video elsewhere only plays. */
+export function permissionAllowed(permission: string, url: string | undefined): boolean {
+  if (permission !== 'media' && permission !== 'speaker-selection') return false;
+  try {
+    const u = new URL(url ?? '');
+    return u.protocol === 'app:' && u.host === 'beacon' && u.searchParams.get('role') === 'calls';
+  } catch {
+    return false;
+  }
 }
 
 /** Navigation inside a Beacon window: only our own pages, nothing else, ever. */

@@ -89,7 +89,7 @@ function serveApp(): void {
   session.defaultSession.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] }, (_d, cb) => cb({ cancel: true }));
   const s = session.defaultSession;
   s.setPermissionRequestHandler((_wc, perm, cb, details) => cb(permissionAllowed(perm, details.requestingUrl)));
-  s.setPermissionCheckHandler((_wc, perm, origin) => permissionAllowed(perm, origin));
+  s.setPermissionCheckHandler((wc, perm, _origin, details) => permissionAllowed(perm, details.requestingUrl ?? wc?.getURL()));
   s.setDevicePermissionHandler(() => false);
   s.on('select-hid-device', (e, _d, cb) => {
     e.preventDefault();

@@ -108,7 +108,7 @@ describe('security policy', () => {
     expect(ROLE_GRANTS.observer).toEqual(['read']);
   });
 
-  it('packages Electron with the fuses off that would run it as a plain Node, and grants no permission', () => {
+  it('packages Electron with the fuses off that would run it as a plain Node, and grants no permission but the call panel’s headset', () => {
     const yml = parse(readFileSync(new URL('../../electron-builder.yml', import.meta.url), 'utf8')) as { electronFuses: Record<string, boolean> };
     expect(yml.electronFuses).toEqual(ELECTRON_FUSES);
     expect(ELECTRON_FUSES).toMatchObject({
@@ -119,5 +119,12 @@ describe('security policy', () => {
       enableEmbeddedAsarIntegrityValidation: true,
     });
     for (const p of ['media', 'notifications', 'geolocation', 'hid', 'serial', 'usb', 'clipboard-read', 'openExternal']) expect(permissionAllowed(p, 'app://beacon'), p).toBe(false);
+    // the call panel, and only it, uses the headset and camera (issue 22)
+    expect(permissionAllowed('media', 'app://beacon/index.html?role=calls')).toBe(true);
+    expect(permissionAllowed('speaker-selection', 'app://beacon/index.html?role=calls')).toBe(true);
+    for (const url of ['app://beacon/index.html?role=globe', 'app://beacon/index.html?role=wall', 'https://evil.example/?role=calls', 'app://other/index.html?role=calls', undefined, 'not a url'])
+      expect(permissionAllowed('media', url), String(url)).toBe(false);
+    for (const p of ['notifications', 'geolocation', 'hid', 'serial', 'usb', 'clipboard-read', 'openExternal', 'display-capture'])
+      expect(permissionAllowed(p, 'app://beacon/index.html?role=calls'), p).toBe(false);
   });
 });
