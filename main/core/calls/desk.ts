@@ -70,6 +70,9 @@ export class CallDesk implements Desk {
   /** Globe displays that said they are there (the `consoles` topic), by session. */
   private readonly consoles = new Map<string, ConsoleEntry>();
   private consoleTimer: NodeJS.Timeout | null = null;
+  /** Members' levels waiting for the next half-second put (`<mix>\0<member>`). */
+  private readonly levels = new Map<string, number>();
+  private levelTimer: NodeJS.Timeout | null = null;
   private unsubLink: (() => void) | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
@@ -799,7 +802,34 @@ export class CallDesk implements Desk {
     const key = leg.startsWith('headset:') ? leg : Object.keys(mix.members).find((k) => mix.members[k]!.call === leg);
     if (!key) return;
     if (change.left) this.setMember(mix.id, key, { joined: false, talking: mix.members[key]!.kind === 'headset' ? false : null, level: null, video: false });
-    else this.setMember(mix.id, key, change);
+    else if (change.level !== undefined && change.talking === mix.members[key]!.talking && Object.keys(change).every((k) => k === 'level' || k === 'talking')) {
+      // a level alone waits, with the mix's others, for one put every half second: the whole mix
+      // goes to every display, and twelve cities' meters four times a second would flood a thin link
+      this.levels.set(`${mix.id}\u0000${key}`, change.level);
+      this.levelTimer ??= setTimeout(() => this.flushLevels(), 500);
+    } else this.setMember(mix.id, key, change);
+  }
+
+  private flushLevels(): void {
+    this.levelTimer = null;
+    const byMix = new Map<string, Record<string, number>>();
+    for (const [k, level] of this.levels) {
+      const [mixId, member] = k.split('\u0000') as [string, string];
+      byMix.set(mixId, { ...byMix.get(mixId), [member]: level });
+    }
+    this.levels.clear();
+    for (const [mixId, levels] of byMix) {
+      const mix = this.mixes.get(mixId);
+      if (!mix) continue;
+      const members = { ...mix.members };
+      let changed = false;
+      for (const [member, level] of Object.entries(levels))
+        if (members[member]?.joined && members[member].level !== level) {
+          members[member] = { ...members[member], level };
+          changed = true;
+        }
+      if (changed) this.putMix({ ...mix, members });
+    }
   }
 
   /** The call log: newest first, filtered by text (name, code, contact id), time and channel. */
@@ -836,6 +866,7 @@ export class CallDesk implements Desk {
     this.unsubLink?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     if (this.consoleTimer) clearInterval(this.consoleTimer);
+    if (this.levelTimer) clearTimeout(this.levelTimer);
     for (const l of this.live.values()) {
       l.cancelled = l.call.state !== 'connected';
       l.stop?.();
