@@ -14,9 +14,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mix } from '../../common/domain.ts';
 import { readWav, share } from '../helpers/audio.ts';
-import { janusUnavailable, Mcu } from '../helpers/janus.ts';
+import { consultationHall, janusUnavailable, Mcu } from '../helpers/janus.ts';
 import { isTestCard, picture, rgb, type Picture, type Rgb } from '../helpers/picture.ts';
-import { callPanel, type Served, serve } from '../helpers/serve.ts';
+import { callPanel, type Served } from '../helpers/serve.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -114,12 +114,7 @@ describe.skipIf(!!why)('a consultation on the call panel, mixed by the conferenc
     // the hall's camera: magenta, nothing like baresip's test card, with a white box moving across
     // its middle (baresip's own card is still, so the motion is what shows frames arriving)
     lavfi("color=c=magenta:s=320x240:r=10[bg];color=c=white:s=40x40:r=10[box];[bg][box]overlay=x='mod(t*140\\,280)':y=100:shortest=1", '-t', '2', '-pix_fmt', 'yuv420p', camera);
-    await Promise.all([platform.start(), mcu.start()]);
-    for (const e of Object.values(eps)) await e.start();
-    hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });
-    const admin = await hall.client('admin');
-    await admin.command('contacts.import', { csv: CONTACTS });
-    admin.dispose();
+    hall = await consultationHall(platform, mcu, Object.values(eps), dir, CONTACTS);
     ({ browser, page } = await callPanel(hall, tone440, camera));
   }, 180_000);
 

@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './mosquitto.ts';
+import { type Served, serve } from './serve.ts';
+import type { Endpoint, SipPlatform } from './sip.ts';
 import { until } from './until.ts';
 
 export const JANUS = process.env.BEACON_JANUS ?? '/usr/bin/janus';
@@ -108,4 +110,18 @@ loggers: {
     if (p.exitCode === null) p.kill('SIGKILL');
     this.proc = null;
   }
+}
+
+/** A consultation's test bed: the SIP platform and the bridge started, the endpoints registered, a hall
+ *  (`beacon serve`) on both, and the contacts (directory CSV) imported. */
+export async function consultationHall(platform: SipPlatform, mcu: Mcu, endpoints: Endpoint[], dir: string, contacts: string): Promise<Served> {
+  await Promise.all([platform.start(), mcu.start()]);
+  for (const e of endpoints) await e.start();
+  const hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, {
+    BEACON_SIP_PASSWORD: 'pw-hall',
+  });
+  const admin = await hall.client('admin');
+  await admin.command('contacts.import', { csv: contacts });
+  admin.dispose();
+  return hall;
 }

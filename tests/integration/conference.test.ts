@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Call, Mix, Switchboard } from '../../common/domain.ts';
 import { readWav, share } from '../helpers/audio.ts';
-import { janusUnavailable, Mcu } from '../helpers/janus.ts';
-import { type Served, serve } from '../helpers/serve.ts';
+import { consultationHall, janusUnavailable, Mcu } from '../helpers/janus.ts';
+import type { Served } from '../helpers/serve.ts';
 import { Endpoint, SipPlatform } from '../helpers/sip.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until } from '../helpers/until.ts';
@@ -44,12 +44,7 @@ describe.skipIf(!!why)('a consultation mixed by a conference bridge', () => {
 
   beforeAll(async () => {
     for (const w of Object.keys(TONES) as Who[]) mkdirSync(rec(w), { recursive: true });
-    await Promise.all([platform.start(), mcu.start()]);
-    for (const e of Object.values(eps)) await e.start();
-    hall = await serve(['--data', join(dir, 'hall'), '--port', '0', '--sip', `sip:hall@127.0.0.1:${platform.port};transport=udp`, '--bridge', mcu.url], 60_000, { BEACON_SIP_PASSWORD: 'pw-hall' });
-    const admin = await hall.client('admin');
-    await admin.command('contacts.import', { csv: CONTACTS });
-    admin.dispose();
+    hall = await consultationHall(platform, mcu, Object.values(eps), dir, CONTACTS);
   }, 120_000);
 
   afterAll(async () => {
