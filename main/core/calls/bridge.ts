@@ -169,8 +169,9 @@ export class JanusBridge {
   /** handle id -> the leg it carries, and its room. */
   private readonly handles = new Map<number, { leg: string; room: string; member: number | null }>();
   private readonly legs = new Map<string, number>();
-  /** A leg's camera: the bridge's video mountpoint it sends to. */
-  private readonly cameras = new Map<string, number>();
+  /** A leg's video line: the bridge's mountpoint for it, and whether the terminal sends a camera there
+   *  (one that only shows a picture has a line and nothing to watch). */
+  private readonly cameras = new Map<string, { id: number; sends: boolean }>();
   /** Where each video terminal shows a picture (its own video port), by leg, and the forwarder that
    *  sends it the consultation's picture once there is one. */
   private readonly screens = new Map<string, { room: string; ip: string; port: number; pt: number; forward: number | null }>();
@@ -466,7 +467,7 @@ export class JanusBridge {
       });
       const port = (m.plugindata!.data as { stream?: { ports?: { port?: number; rtcp_port?: number }[] } }).stream?.ports?.[0];
       if (!port?.port) throw new Error('conference bridge: no video port in its answer');
-      this.cameras.set(leg, id);
+      this.cameras.set(leg, { id, sends: v.sends });
       return { port: port.port, rtcpPort: port.rtcp_port ?? null };
     } finally {
       void this.request({ janus: 'detach', session_id: this.session, handle_id: h }).catch(() => undefined);
@@ -543,12 +544,12 @@ export class JanusBridge {
 
   /** Whether the bridge receives this leg's camera. */
   hasCamera(leg: string): boolean {
-    return this.cameras.has(leg);
+    return this.cameras.get(leg)?.sends === true;
   }
 
   /** A display watches a leg's camera: the bridge offers (WebRTC), the display answers (`started`). */
   async watch(leg: string, owner: string): Promise<{ handle: number; offer: string }> {
-    const id = this.cameras.get(leg);
+    const id = this.cameras.get(leg)?.sends ? this.cameras.get(leg)!.id : undefined;
     if (id === undefined) throw new Error('the bridge receives no video from this participant');
     const h = await this.attach('janus.plugin.streaming');
     this.watchers.set(h, { leg, owner, started: false });
@@ -635,7 +636,7 @@ export class JanusBridge {
       // its watchers are hung up by the bridge; their handles go when it says so
       const c = await this.attach('janus.plugin.streaming').catch(() => null);
       if (c !== null) {
-        await this.message(c, { request: 'destroy', id: cam }).catch(() => undefined);
+        await this.message(c, { request: 'destroy', id: cam.id }).catch(() => undefined);
         void this.request({ janus: 'detach', session_id: this.session, handle_id: c }).catch(() => undefined);
       }
     }
