@@ -276,6 +276,7 @@ export class JanusBridge {
     this.screens.clear();
     this.pictures.clear();
     this.forwards.clear();
+    this.meter.clear();
     if (was) this.on.state(false, detail);
   }
 

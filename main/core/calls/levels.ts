@@ -105,6 +105,11 @@ export class LevelMeter {
     this.meters.set(ssrc, { leg, peaks: [], loudAt: 0, level: -1, talking: false, seen: 0, told: 0 });
   }
 
+  /** Stop metering every leg (the bridge went: its forwarders with it). */
+  clear(): void {
+    this.meters.clear();
+  }
+
   remove(leg: string): void {
     for (const [s, m] of this.meters) if (m.leg === leg) this.meters.delete(s);
   }
