@@ -4,11 +4,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientState } from '../../common/sheets.ts';
-import type { Sheet } from '../../common/domain.ts';
+import type { Analysis, Sheet } from '../../common/domain.ts';
 import { HallCore } from '../../main/core/hall.ts';
 import { parseDown } from '../../main/core/uplink/downlink.ts';
 import { portClient, type PortClient } from '../helpers/port-client.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/until.ts';
 
 const T = Date.UTC(2019, 7, 9, 6);
 const HOUR = 3600_000;
@@ -192,8 +193,11 @@ describe("drafted from the analysis, with the hall's own templates", () => {
   it("Lekima at the fix before landfall: a draft per county at orange or worse within 24 h; Wenling's (red) takes the hall's red template", async () => {
     await leader.cmd('template.put', { hazard: 'typhoon', level: 'red', measures: [{ text: '全域停工停课停业', owner: '各乡镇（街道）', hours: 2 }], feedbackHours: 2 });
     expect((await duty.fail('template.put', { hazard: 'typhoon', level: 'red', measures: [], feedbackHours: 2 })).code).toBe('invalid_args');
-    await duty.cmd('replay.set', { storm: 'tc-2019-1909', t: Date.UTC(2019, 7, 9, 15), playing: false });
-    for (let i = 0; i < 100 && prov.hub.items('analysis').length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const t = Date.UTC(2019, 7, 9, 15);
+    await duty.cmd('replay.set', { storm: 'tc-2019-1909', t, playing: false });
+    // the analysis at that time: the first one loads the coastline, which a loaded CI machine took
+    // over 5 s to do once (the drafts then read an empty analysis)
+    await until('the analysis of Lekima at the fix', () => (prov.hub.items('analysis') as Analysis[]).some((a) => a.id === 'tc-2019-1909' && a.t === t), 30_000);
     const { ids } = await duty.cmd<{ ids: string[] }>('sheet.draftFromAnalysis', {});
     expect(ids.length).toBeGreaterThan(3);
     const drafts = ids.map((i) => prov.hub.get('sheets', i) as Sheet);
